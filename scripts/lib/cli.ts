@@ -1,0 +1,66 @@
+import { NetworkProvider } from '@ton/blueprint';
+import { Address, OpenedContract } from '@ton/core';
+import { ExtendedRegistry } from '../../wrappers/Registry';
+
+/** Positional argument `index`, else the environment variable, else a prompt. */
+export async function argOrAsk(provider: NetworkProvider, args: string[], index: number, question: string, env?: string): Promise<string> {
+    const given = args[index] ?? (env ? process.env[env] : undefined);
+    if (given !== undefined && given !== '') return given;
+    return provider.ui().input(question);
+}
+
+/** A non-negative integer from decimal or 0x-prefixed hex. */
+export function parseUint(text: string, bits: number, what: string): bigint {
+    const trimmed = text.trim();
+    if (!/^(0x[0-9a-fA-F]+|[0-9]+)$/.test(trimmed)) throw new Error(`${what} must be a decimal or 0x-hex integer, got "${text}"`);
+    const value = BigInt(trimmed);
+    if (value >= 1n << BigInt(bits)) throw new Error(`${what} does not fit in ${bits} bits`);
+    return value;
+}
+
+/** A 256-bit hash given as 64 hex digits, with or without 0x. */
+export function parseHash256(text: string, what: string): bigint {
+    const hex = text.trim().replace(/^0x/i, '');
+    if (!/^[0-9a-fA-F]{64}$/.test(hex)) throw new Error(`${what} must be 64 hex digits, got "${text}"`);
+    return BigInt('0x' + hex);
+}
+
+export function hex256(value: bigint): string {
+    return value.toString(16).padStart(64, '0');
+}
+
+/** Opens the Registry named by args[0] or COCOON_REGISTRY and checks it is deployed. */
+export async function openRegistry(provider: NetworkProvider, args: string[]): Promise<OpenedContract<ExtendedRegistry>> {
+    const text = await argOrAsk(provider, args, 0, 'Registry address', 'COCOON_REGISTRY');
+    const address = Address.parse(text);
+    if (!(await provider.isContractDeployed(address))) {
+        throw new Error(`no contract is deployed at ${address.toString()}`);
+    }
+    return provider.open(ExtendedRegistry.fromAddress(address));
+}
+
+/** Fails before sending anything when the script's wallet is not the Registry owner. */
+export async function requireOwner(provider: NetworkProvider, registry: OpenedContract<ExtendedRegistry>): Promise<void> {
+    const owner = await registry.getOwner();
+    const me = provider.sender().address;
+    if (!me || !owner.equals(me)) {
+        throw new Error(`this wallet (${me?.toString() ?? 'unknown'}) is not the Registry owner (${owner.toString()})`);
+    }
+}
+
+/**
+ * Polls `check` until it holds: immediate on the sandbox, a few seconds per
+ * block on a real network. Shows progress on the UI.
+ */
+export async function waitUntil(provider: NetworkProvider, what: string, check: () => Promise<boolean>, attempts = 30, delayMs = 2000): Promise<void> {
+    for (let i = 1; i <= attempts; i++) {
+        if (await check()) {
+            provider.ui().clearActionPrompt();
+            return;
+        }
+        provider.ui().setActionPrompt(`Waiting for ${what} (${i}/${attempts})...`);
+        await new Promise((r) => setTimeout(r, delayMs));
+    }
+    provider.ui().clearActionPrompt();
+    throw new Error(`timed out waiting for ${what}`);
+}

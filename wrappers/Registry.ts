@@ -1,0 +1,141 @@
+import { Address, ContractProvider, Dictionary, Sender, toNano } from '@ton/core';
+import {
+    LinkedContracts,
+    NetworkParams,
+    Proposal,
+    Registry,
+    loadImageProposal,
+    loadLinkedContracts,
+    loadModelProposal,
+    loadNetworkParams,
+} from '../build/Registry/Registry_Registry';
+
+export * from '../build/Registry/Registry_Registry';
+
+/** Proposal kinds, as PROPOSAL_* in contracts/constants.tact. */
+export enum ProposalKind {
+    AddImage = 1,
+    AddModel = 2,
+    SetParams = 3,
+    SetLinks = 4,
+    Unpause = 5,
+}
+
+export type DecodedProposal =
+    | { kind: ProposalKind.AddImage; executeAfter: number; imageHash: bigint }
+    | { kind: ProposalKind.AddModel; executeAfter: number; modelId: bigint; name: string }
+    | { kind: ProposalKind.SetParams; executeAfter: number; params: NetworkParams }
+    | { kind: ProposalKind.SetLinks; executeAfter: number; links: LinkedContracts }
+    | { kind: ProposalKind.Unpause; executeAfter: number };
+
+/** Decodes a queued proposal's payload according to its kind. */
+export function decodeProposal(p: Proposal): DecodedProposal {
+    const executeAfter = Number(p.executeAfter);
+    const slice = p.payload.beginParse();
+    switch (Number(p.kind)) {
+        case ProposalKind.AddImage:
+            return { kind: ProposalKind.AddImage, executeAfter, imageHash: loadImageProposal(slice).imageHash };
+        case ProposalKind.AddModel: {
+            const m = loadModelProposal(slice);
+            return { kind: ProposalKind.AddModel, executeAfter, modelId: m.modelId, name: m.name };
+        }
+        case ProposalKind.SetParams:
+            return { kind: ProposalKind.SetParams, executeAfter, params: loadNetworkParams(slice) };
+        case ProposalKind.SetLinks:
+            return { kind: ProposalKind.SetLinks, executeAfter, links: loadLinkedContracts(slice) };
+        case ProposalKind.Unpause:
+            return { kind: ProposalKind.Unpause, executeAfter };
+        default:
+            throw new Error(`unknown proposal kind ${p.kind}`);
+    }
+}
+
+/**
+ * The generated Registry wrapper with typed helpers for each governance
+ * action. Values are generous: every receiver returns what it does not spend.
+ */
+export class ExtendedRegistry extends Registry {
+    /** Value for an owner action that pushes no config. */
+    static readonly ACTION_VALUE = toNano('0.05');
+    /** Value for an action that pushes config to up to three linked contracts. */
+    static readonly PUSHING_ACTION_VALUE = toNano('0.2');
+    /** Value that deploys the Registry and seeds its storage reserve. */
+    static readonly DEPLOY_VALUE = toNano('0.1');
+
+    static async fromInit(owner: Address, params: NetworkParams): Promise<ExtendedRegistry> {
+        const base = await Registry.fromInit(owner, params);
+        return new ExtendedRegistry(base.address, base.init);
+    }
+
+    static fromAddress(address: Address): ExtendedRegistry {
+        return new ExtendedRegistry(address);
+    }
+
+    async sendDeploy(provider: ContractProvider, via: Sender, value = ExtendedRegistry.DEPLOY_VALUE) {
+        return this.send(provider, via, { value }, null);
+    }
+
+    async sendProposeImage(provider: ContractProvider, via: Sender, imageHash: bigint, queryId = 0n) {
+        return this.send(provider, via, { value: ExtendedRegistry.ACTION_VALUE }, { $$type: 'ProposeImage', queryId, imageHash });
+    }
+
+    async sendProposeModel(provider: ContractProvider, via: Sender, modelId: bigint, name: string, queryId = 0n) {
+        return this.send(provider, via, { value: ExtendedRegistry.ACTION_VALUE }, { $$type: 'ProposeModel', queryId, modelId, name });
+    }
+
+    async sendProposeParams(provider: ContractProvider, via: Sender, params: NetworkParams, queryId = 0n) {
+        return this.send(provider, via, { value: ExtendedRegistry.ACTION_VALUE }, { $$type: 'ProposeParams', queryId, params });
+    }
+
+    async sendProposeLinks(provider: ContractProvider, via: Sender, links: Omit<LinkedContracts, '$$type'>, queryId = 0n) {
+        return this.send(provider, via, { value: ExtendedRegistry.ACTION_VALUE }, {
+            $$type: 'ProposeLinks',
+            queryId,
+            links: { $$type: 'LinkedContracts', ...links },
+        });
+    }
+
+    async sendProposeUnpause(provider: ContractProvider, via: Sender, queryId = 0n) {
+        return this.send(provider, via, { value: ExtendedRegistry.ACTION_VALUE }, { $$type: 'ProposeUnpause', queryId });
+    }
+
+    async sendExecute(provider: ContractProvider, via: Sender, proposalId: bigint, queryId = 0n) {
+        return this.send(provider, via, { value: ExtendedRegistry.PUSHING_ACTION_VALUE }, { $$type: 'ExecuteProposal', queryId, proposalId });
+    }
+
+    async sendCancel(provider: ContractProvider, via: Sender, proposalId: bigint, queryId = 0n) {
+        return this.send(provider, via, { value: ExtendedRegistry.ACTION_VALUE }, { $$type: 'CancelProposal', queryId, proposalId });
+    }
+
+    async sendRevokeImage(provider: ContractProvider, via: Sender, imageHash: bigint, queryId = 0n) {
+        return this.send(provider, via, { value: ExtendedRegistry.PUSHING_ACTION_VALUE }, { $$type: 'RevokeImage', queryId, imageHash });
+    }
+
+    async sendRevokeModel(provider: ContractProvider, via: Sender, modelId: bigint, queryId = 0n) {
+        return this.send(provider, via, { value: ExtendedRegistry.PUSHING_ACTION_VALUE }, { $$type: 'RevokeModel', queryId, modelId });
+    }
+
+    async sendPause(provider: ContractProvider, via: Sender, queryId = 0n) {
+        return this.send(provider, via, { value: ExtendedRegistry.PUSHING_ACTION_VALUE }, { $$type: 'Pause', queryId });
+    }
+
+    async sendPushConfig(provider: ContractProvider, via: Sender, queryId = 0n) {
+        return this.send(provider, via, { value: ExtendedRegistry.PUSHING_ACTION_VALUE }, { $$type: 'PushConfig', queryId });
+    }
+
+    async sendTransferOwnership(provider: ContractProvider, via: Sender, newOwner: Address, queryId = 0n) {
+        return this.send(provider, via, { value: ExtendedRegistry.ACTION_VALUE }, { $$type: 'TransferOwnership', queryId, newOwner });
+    }
+
+    async sendAcceptOwnership(provider: ContractProvider, via: Sender, queryId = 0n) {
+        return this.send(provider, via, { value: ExtendedRegistry.ACTION_VALUE }, { $$type: 'AcceptOwnership', queryId });
+    }
+
+    /** Every queued proposal, decoded, by id. */
+    async getDecodedProposals(provider: ContractProvider): Promise<Map<bigint, DecodedProposal>> {
+        const dict: Dictionary<number, Proposal> = await this.getProposals(provider);
+        const out = new Map<bigint, DecodedProposal>();
+        for (const [id, p] of dict) out.set(BigInt(id), decodeProposal(p));
+        return out;
+    }
+}
