@@ -36,3 +36,23 @@ export function exitCodeName(code: number): string | undefined {
     const codes = parseExitCodes(readFileSync(EXIT_CODES_SOURCE, 'utf8'));
     return Object.keys(codes).find((name) => codes[name] === code);
 }
+
+export const CONSTANTS_SOURCE = join(__dirname, '..', 'contracts', 'constants.tact');
+
+/**
+ * A numeric constant of `contracts/constants.tact` (integer literals and
+ * `ton("...")` amounts), so tests and tools use the contracts' own budgets.
+ */
+export function contractConstant(name: string): bigint {
+    const source = readFileSync(CONSTANTS_SOURCE, 'utf8');
+    const match = new RegExp(`^const\\s+${name}\\s*:\\s*Int\\s*=\\s*(.+?)\\s*;`, 'm').exec(source);
+    if (!match) throw new Error(`constant ${name} is not defined in contracts/constants.tact`);
+    const expr = match[1];
+    const ton = /^ton\("([0-9.]+)"\)$/.exec(expr);
+    if (ton) {
+        const [whole, frac = ''] = ton[1].split('.');
+        return BigInt(whole) * 1_000_000_000n + BigInt((frac + '000000000').slice(0, 9));
+    }
+    if (/^(0x[0-9a-fA-F]+|[0-9]+)$/.test(expr)) return BigInt(expr);
+    throw new Error(`constant ${name} = ${expr} is not a literal`);
+}

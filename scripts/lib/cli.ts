@@ -36,7 +36,13 @@ export async function openRegistry(provider: NetworkProvider, args: string[]): P
     if (!(await provider.isContractDeployed(address))) {
         throw new Error(`no contract is deployed at ${address.toString()}`);
     }
-    return provider.open(ExtendedRegistry.fromAddress(address));
+    const registry = provider.open(ExtendedRegistry.fromAddress(address));
+    try {
+        await registry.getConfigVersion();
+    } catch {
+        throw new Error(`${address.toString()} is not a Cocoon Registry (its getters do not answer)`);
+    }
+    return registry;
 }
 
 /** Fails before sending anything when the script's wallet is not the Registry owner. */
