@@ -1,9 +1,11 @@
 import { Address, ContractProvider, Dictionary, Sender, toNano } from '@ton/core';
 import {
+    AttestationPolicy,
     LinkedContracts,
     NetworkParams,
     Proposal,
     Registry,
+    loadAttestationPolicy,
     loadImageProposal,
     loadLinkedContracts,
     loadModelProposal,
@@ -19,6 +21,7 @@ export enum ProposalKind {
     SetParams = 3,
     SetLinks = 4,
     Unpause = 5,
+    SetAttestationPolicy = 6,
 }
 
 export type DecodedProposal =
@@ -26,7 +29,8 @@ export type DecodedProposal =
     | { kind: ProposalKind.AddModel; executeAfter: number; modelId: bigint; name: string }
     | { kind: ProposalKind.SetParams; executeAfter: number; params: NetworkParams }
     | { kind: ProposalKind.SetLinks; executeAfter: number; links: LinkedContracts }
-    | { kind: ProposalKind.Unpause; executeAfter: number };
+    | { kind: ProposalKind.Unpause; executeAfter: number }
+    | { kind: ProposalKind.SetAttestationPolicy; executeAfter: number; policy: AttestationPolicy };
 
 /** Decodes a queued proposal's payload according to its kind. */
 export function decodeProposal(p: Proposal): DecodedProposal {
@@ -45,6 +49,8 @@ export function decodeProposal(p: Proposal): DecodedProposal {
             return { kind: ProposalKind.SetLinks, executeAfter, links: loadLinkedContracts(slice) };
         case ProposalKind.Unpause:
             return { kind: ProposalKind.Unpause, executeAfter };
+        case ProposalKind.SetAttestationPolicy:
+            return { kind: ProposalKind.SetAttestationPolicy, executeAfter, policy: loadAttestationPolicy(slice) };
         default:
             throw new Error(`unknown proposal kind ${p.kind}`);
     }
@@ -97,6 +103,14 @@ export class ExtendedRegistry extends Registry {
 
     async sendProposeUnpause(provider: ContractProvider, via: Sender, queryId = 0n) {
         return this.send(provider, via, { value: ExtendedRegistry.ACTION_VALUE }, { $$type: 'ProposeUnpause', queryId });
+    }
+
+    async sendProposeAttestationPolicy(provider: ContractProvider, via: Sender, policy: Omit<AttestationPolicy, '$$type'>, queryId = 0n) {
+        return this.send(provider, via, { value: ExtendedRegistry.ACTION_VALUE }, {
+            $$type: 'ProposeAttestationPolicy',
+            queryId,
+            policy: { $$type: 'AttestationPolicy', ...policy },
+        });
     }
 
     async sendExecute(provider: ContractProvider, via: Sender, proposalId: bigint, queryId = 0n) {

@@ -24,6 +24,7 @@ export function defaultNetworkParams(treasury: Address): NetworkParams {
         allowSimulatedAttestation: false,
         maxActiveWorkers: 256n,
         timelockDelay: BigInt(2 * DAY),
+        fraudProofWindow: BigInt(7 * DAY),
     };
 }
 
@@ -38,5 +39,6 @@ export function devnetParams(treasury: Address): NetworkParams {
         priceNoticePeriod: 60n,
         allowSimulatedAttestation: true,
         timelockDelay: 60n,
+        fraudProofWindow: BigInt(DAY),
     };
 }
