@@ -1,5 +1,5 @@
 import { NetworkProvider } from '@ton/blueprint';
-import { ProposalKind, decodeProposal } from '../wrappers/Registry';
+import { ExtendedRegistry, ProposalKind, decodeProposal } from '../wrappers/Registry';
 import { argOrAsk, openRegistry, parseUint, waitUntil } from './lib/cli';
 
 /**
@@ -15,8 +15,15 @@ export async function run(provider: NetworkProvider, args: string[] = []) {
     if (!(await registry.getProposalReady(id))) {
         throw new Error(`proposal ${id} is still timelocked until ${new Date(decoded.executeAfter * 1000).toISOString()}`);
     }
-    const versionBefore = await registry.getConfigVersion();
     provider.ui().write(`Executing proposal ${id} (${ProposalKind[decoded.kind]})`);
+    if (decoded.kind === ProposalKind.GovernanceSlash) {
+        if ((await registry.getLinks()).staking === null) throw new Error('no Staking is linked: a slash order has nowhere to go');
+        await registry.sendExecute(provider.sender(), id, 0n, ExtendedRegistry.SLASH_EXECUTE_VALUE);
+        await waitUntil(provider, 'the slash order', async () => (await registry.getSlashes()).has(Number(id)));
+        provider.ui().write(`Slash order sent to Staking (reason ${decoded.slash.reasonHash.toString(16)})`);
+        return;
+    }
+    const versionBefore = await registry.getConfigVersion();
     await registry.sendExecute(provider.sender(), id);
     await waitUntil(provider, 'the proposal to execute', async () => (await registry.getConfigVersion()) > versionBefore);
     provider.ui().write(`Executed; config version is now ${await registry.getConfigVersion()}`);

@@ -6,6 +6,8 @@ import {
     Proposal,
     Registry,
     loadAttestationPolicy,
+    loadSlashProposal,
+    SlashProposal,
     loadImageProposal,
     loadLinkedContracts,
     loadModelProposal,
@@ -22,6 +24,7 @@ export enum ProposalKind {
     SetLinks = 4,
     Unpause = 5,
     SetAttestationPolicy = 6,
+    GovernanceSlash = 7,
 }
 
 export type DecodedProposal =
@@ -30,7 +33,8 @@ export type DecodedProposal =
     | { kind: ProposalKind.SetParams; executeAfter: number; params: NetworkParams }
     | { kind: ProposalKind.SetLinks; executeAfter: number; links: LinkedContracts }
     | { kind: ProposalKind.Unpause; executeAfter: number }
-    | { kind: ProposalKind.SetAttestationPolicy; executeAfter: number; policy: AttestationPolicy };
+    | { kind: ProposalKind.SetAttestationPolicy; executeAfter: number; policy: AttestationPolicy }
+    | { kind: ProposalKind.GovernanceSlash; executeAfter: number; slash: SlashProposal };
 
 /** Decodes a queued proposal's payload according to its kind. */
 export function decodeProposal(p: Proposal): DecodedProposal {
@@ -51,6 +55,8 @@ export function decodeProposal(p: Proposal): DecodedProposal {
             return { kind: ProposalKind.Unpause, executeAfter };
         case ProposalKind.SetAttestationPolicy:
             return { kind: ProposalKind.SetAttestationPolicy, executeAfter, policy: loadAttestationPolicy(slice) };
+        case ProposalKind.GovernanceSlash:
+            return { kind: ProposalKind.GovernanceSlash, executeAfter, slash: loadSlashProposal(slice) };
         default:
             throw new Error(`unknown proposal kind ${p.kind}`);
     }
@@ -105,6 +111,17 @@ export class ExtendedRegistry extends Registry {
         return this.send(provider, via, { value: ExtendedRegistry.ACTION_VALUE }, { $$type: 'ProposeUnpause', queryId });
     }
 
+    /** Value for executing a governance slash: the order carries 0.3 TON to Staking. */
+    static readonly SLASH_EXECUTE_VALUE = toNano('0.5');
+
+    async sendProposeSlash(provider: ContractProvider, via: Sender, slash: Omit<SlashProposal, '$$type'>, queryId = 0n) {
+        return this.send(provider, via, { value: ExtendedRegistry.ACTION_VALUE }, {
+            $$type: 'ProposeSlash',
+            queryId,
+            slash: { $$type: 'SlashProposal', ...slash },
+        });
+    }
+
     async sendProposeAttestationPolicy(provider: ContractProvider, via: Sender, policy: Omit<AttestationPolicy, '$$type'>, queryId = 0n) {
         return this.send(provider, via, { value: ExtendedRegistry.ACTION_VALUE }, {
             $$type: 'ProposeAttestationPolicy',
@@ -113,8 +130,8 @@ export class ExtendedRegistry extends Registry {
         });
     }
 
-    async sendExecute(provider: ContractProvider, via: Sender, proposalId: bigint, queryId = 0n) {
-        return this.send(provider, via, { value: ExtendedRegistry.PUSHING_ACTION_VALUE }, { $$type: 'ExecuteProposal', queryId, proposalId });
+    async sendExecute(provider: ContractProvider, via: Sender, proposalId: bigint, queryId = 0n, value = ExtendedRegistry.PUSHING_ACTION_VALUE) {
+        return this.send(provider, via, { value }, { $$type: 'ExecuteProposal', queryId, proposalId });
     }
 
     async sendCancel(provider: ContractProvider, via: Sender, proposalId: bigint, queryId = 0n) {

@@ -1,6 +1,7 @@
 import { NetworkProvider } from '@ton/blueprint';
 import { Address, OpenedContract } from '@ton/core';
 import { ExtendedRegistry } from '../../wrappers/Registry';
+import { withTupleFix } from './v2compat';
 
 /** Positional argument `index`, else the environment variable, else a prompt. */
 export async function argOrAsk(provider: NetworkProvider, args: string[], index: number, question: string, env?: string): Promise<string> {
@@ -36,7 +37,9 @@ export async function openRegistry(provider: NetworkProvider, args: string[]): P
     if (!(await provider.isContractDeployed(address))) {
         throw new Error(`no contract is deployed at ${address.toString()}`);
     }
-    const registry = provider.open(ExtendedRegistry.fromAddress(address));
+    // withTupleFix: toncenter v2 returns tuple items in a shape the generated
+    // getters of optional structs cannot read (see v2compat.ts).
+    const registry = withTupleFix(provider).open(ExtendedRegistry.fromAddress(address));
     try {
         await registry.getConfigVersion();
     } catch {

@@ -1,50 +1,73 @@
 /**
- * `npm start`: the embedded default. Builds nothing itself (run after
- * `npm run build`, which `npm start` does first); deploys a Cocoon Registry
- * into an in-process @ton/sandbox chain through the same Blueprint scripts
- * used on testnet and mainnet, runs the timelocked set-up of a development
- * image and model by advancing the chain clock, and prints the result.
+ * `npm start`: the embedded default. Starts a local devnet (the toncenter v2
+ * API over @ton/sandbox, see devnet/) and deploys the Cocoon network into it
+ * through Blueprint's own toncenter network provider and the same
+ * `deployNetwork` script used on testnet and mainnet; then prints the
+ * addresses and next steps and serves the chain until Ctrl-C.
+ *
+ * Environment: COCOON_DEVNET_PORT (8081), COCOON_DEVNET_STATE (the chain
+ * file, temp/devnet/state.json; "memory" for none), COCOON_LOG_LEVEL (warn),
+ * COCOON_DEPLOYMENT (deployments/devnet.json).
+ *
+ * The development image and model constants moved to wrappers/devnet.ts;
+ * they are re-exported here for existing importers.
  */
-import { toNano } from '@ton/core';
-import { Blockchain } from '@ton/sandbox';
-import { createHash } from 'crypto';
-import { SandboxNetworkProvider, ScriptedUI } from '../lib/sandboxProvider';
-import { run as deployRegistry } from '../deployRegistry';
-import { run as proposeImage } from '../proposeImage';
-import { run as proposeModel } from '../proposeModel';
-import { run as executeProposal } from '../executeProposal';
+import { createNetworkProvider } from '@ton/blueprint';
+import * as path from 'path';
+import { startDevnet } from '../../devnet/server';
+import { describeDevnet } from '../../devnet/cli';
+import { DEVNET_MNEMONIC, DEV_IMAGE_HASH, DEV_MODEL_ID } from '../../wrappers/devnet';
+import { run as deployNetwork } from '../deployNetwork';
 import { hex256 } from '../lib/cli';
+import { ScriptedUI } from '../lib/sandboxProvider';
 
-/** Image hash of the development (simulated) enclave image. */
-export const DEV_IMAGE_HASH = BigInt('0x' + createHash('sha256').update('cocoon-dev-image').digest('hex'));
-/** Model id of the development model (replaced by a GGUF hash when the worker lands). */
-export const DEV_MODEL_ID = BigInt('0x' + createHash('sha256').update('cocoon-dev-model').digest('hex'));
+export { DEV_IMAGE_HASH, DEV_MODEL_ID };
 
 async function main() {
-    const blockchain = await Blockchain.create();
-    blockchain.now = Math.floor(Date.now() / 1000);
-    const governance = await blockchain.treasury('governance', { balance: toNano('1000') });
-    const ui = new ScriptedUI([], true);
-    const provider = new SandboxNetworkProvider(blockchain, governance, ui);
+    const stateEnv = process.env.COCOON_DEVNET_STATE;
+    const state = stateEnv === 'memory' ? undefined : path.resolve(stateEnv ?? 'temp/devnet/state.json');
+    const devnet = await startDevnet({
+        port: Number(process.env.COCOON_DEVNET_PORT ?? 8081),
+        state,
+        logLevel: (process.env.COCOON_LOG_LEVEL as 'warn' | undefined) ?? 'warn',
+    });
+    let stopping = false;
+    const stop = async (code: number) => {
+        if (stopping) return;
+        stopping = true;
+        await devnet.close();
+        process.exit(code);
+    };
+    process.on('SIGINT', () => void stop(0));
+    process.on('SIGTERM', () => void stop(0));
+    console.log(describeDevnet(devnet) + '\n');
 
-    const registry = await deployRegistry(provider, []);
-    const at = registry.address.toString();
-    const imageProposal = await proposeImage(provider, [at, hex256(DEV_IMAGE_HASH)]);
-    const modelProposal = await proposeModel(provider, [at, hex256(DEV_MODEL_ID), 'cocoon-dev-model']);
+    try {
+        // Exactly what `npx blueprint run deployNetwork --custom <endpoint> --custom-version v2 --custom-type custom --mnemonic` builds.
+        process.env.WALLET_MNEMONIC = DEVNET_MNEMONIC;
+        process.env.WALLET_VERSION = 'v4r2';
+        const args = { _: [], '--custom': devnet.endpoint, '--custom-version': 'v2', '--custom-type': 'custom', '--mnemonic': true };
+        const provider = await createNetworkProvider(new ScriptedUI([], true), args as unknown as Parameters<typeof createNetworkProvider>[1], undefined);
+        const { registry, file } = await deployNetwork(provider, []);
 
-    const params = await registry.getParams();
-    ui.write(`Advancing the sandbox clock past the ${params.timelockDelay} s timelock...`);
-    blockchain.now! += Number(params.timelockDelay) + 1;
-    await executeProposal(provider, [at, imageProposal.toString()]);
-    await executeProposal(provider, [at, modelProposal.toString()]);
-
-    console.log('\nCocoon network (in-process sandbox):');
-    console.log(`  governance wallet  ${governance.address.toString()}`);
-    console.log(`  Registry           ${at}`);
-    console.log(`  config version     ${await registry.getConfigVersion()}`);
-    console.log(`  dev image allowed  ${hex256(DEV_IMAGE_HASH)}: ${await registry.getImageAllowed(DEV_IMAGE_HASH)}`);
-    console.log(`  dev model allowed  ${hex256(DEV_MODEL_ID)}: ${await registry.getModelAllowed(DEV_MODEL_ID)}`);
-    console.log(`  fees paid by governance: ${Number(toNano('1000') - (await governance.getBalance())) / 1e9} TON`);
+        console.log('\nCocoon network (local devnet):');
+        console.log(`  toncenter API      ${devnet.endpoint}`);
+        console.log(`  owner wallet       ${provider.sender().address?.toString()} (v4r2, development mnemonic)`);
+        console.log(`  Registry           ${registry.address.toString()}`);
+        console.log(`  config version     ${await registry.getConfigVersion()}`);
+        console.log(`  dev image allowed  ${hex256(DEV_IMAGE_HASH)}: ${await registry.getImageAllowed(DEV_IMAGE_HASH)}`);
+        console.log(`  dev model allowed  ${hex256(DEV_MODEL_ID)}: ${await registry.getModelAllowed(DEV_MODEL_ID)}`);
+        console.log(`  addresses file     ${file}`);
+        console.log('\nNext steps:');
+        console.log(`  - point the worker and the gateway at ${devnet.endpoint} and ${file}`);
+        console.log(`  - run any script against it: WALLET_MNEMONIC="<mnemonic above>" WALLET_VERSION=v4r2 npx blueprint run <script> --custom ${devnet.endpoint} --custom-version v2 --custom-type custom --mnemonic`);
+        console.log(`  - move chain time: curl -X POST ${devnet.url}/admin/advance-time -H 'content-type: application/json' -d '{"seconds":600}'`);
+        console.log(`  - fund an address: curl -X POST ${devnet.url}/admin/faucet -H 'content-type: application/json' -d '{"address":"<addr>","amount":"10"}'`);
+        console.log(`\nServing the devnet${state ? ` (state in ${state})` : ''}; Ctrl-C to stop.`);
+    } catch (error) {
+        console.error(error instanceof Error ? error.message : error);
+        await stop(1);
+    }
 }
 
 main().catch((error) => {

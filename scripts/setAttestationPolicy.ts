@@ -1,0 +1,89 @@
+import { NetworkProvider } from '@ton/blueprint';
+import { AttestationPolicy } from '../wrappers/Registry';
+import { INTEL_SGX_ROOT_CA_KEY, INTEL_TD_QE_ISVPRODID, INTEL_TD_QE_MRSIGNER } from '../wrappers/tdx';
+import { hex256, openRegistry, parseHash256, parseUint, requireOwner } from './lib/cli';
+import { submitProposal } from './lib/governance';
+
+type Policy = Omit<AttestationPolicy, '$$type'>;
+
+const USAGE = 'overrides: intel | rootKey=<128 hex: x||y> | qeMrSigner=<64 hex> | qeIsvProdId=N | qeMinIsvSvn=N | simulatedKey=<64 hex>|none';
+
+/** Applies `name=value` overrides (and the `intel` preset) to a policy. */
+export function applyPolicyOverrides(current: Policy, overrides: string[]): Policy {
+    const next: Policy = { ...current };
+    for (const item of overrides) {
+        if (item === 'intel') {
+            next.rootKeyX = INTEL_SGX_ROOT_CA_KEY.x;
+            next.rootKeyY = INTEL_SGX_ROOT_CA_KEY.y;
+            next.qeMrSigner = INTEL_TD_QE_MRSIGNER;
+            next.qeIsvProdId = INTEL_TD_QE_ISVPRODID;
+            continue;
+        }
+        const eq = item.indexOf('=');
+        if (eq <= 0) throw new Error(`expected name=value, got "${item}"; ${USAGE}`);
+        const name = item.slice(0, eq);
+        const value = item.slice(eq + 1).trim();
+        switch (name) {
+            case 'rootKey': {
+                const hex = value.replace(/^0x/i, '');
+                if (!/^[0-9a-fA-F]{128}$/.test(hex)) throw new Error('rootKey must be 128 hex digits (x || y)');
+                next.rootKeyX = BigInt('0x' + hex.slice(0, 64));
+                next.rootKeyY = BigInt('0x' + hex.slice(64));
+                break;
+            }
+            case 'qeMrSigner':
+                next.qeMrSigner = parseHash256(value, name);
+                break;
+            case 'qeIsvProdId':
+                next.qeIsvProdId = parseUint(value, 16, name);
+                break;
+            case 'qeMinIsvSvn':
+                next.qeMinIsvSvn = parseUint(value, 16, name);
+                break;
+            case 'simulatedKey':
+                next.simulatedKey = value === 'none' ? 0n : parseHash256(value, name);
+                break;
+            default:
+                throw new Error(`unknown policy field "${name}"; ${USAGE}`);
+        }
+    }
+    return next;
+}
+
+function describe(p: Policy): Record<string, string> {
+    return {
+        rootKey: hex256(p.rootKeyX) + hex256(p.rootKeyY),
+        qeMrSigner: hex256(p.qeMrSigner),
+        qeIsvProdId: String(p.qeIsvProdId),
+        qeMinIsvSvn: String(p.qeMinIsvSvn),
+        simulatedKey: p.simulatedKey === 0n ? 'none' : hex256(p.simulatedKey),
+    };
+}
+
+/**
+ * Queues a change of the attestation policy behind the Registry timelock.
+ *   npx blueprint run setAttestationPolicy <registry> intel qeMinIsvSvn=6
+ *   npx blueprint run setAttestationPolicy <registry> simulatedKey=<hex>
+ */
+export async function run(provider: NetworkProvider, args: string[] = []) {
+    const registry = await openRegistry(provider, args);
+    const overrides = args.slice(1);
+    if (overrides.length === 0) throw new Error(`give at least one override; ${USAGE}`);
+    await requireOwner(provider, registry);
+    const current = await registry.getAttestationPolicy();
+    const next = applyPolicyOverrides(current, overrides);
+    if (provider.network() === 'mainnet' && next.simulatedKey !== 0n) {
+        throw new Error('a simulated-evidence key must never be configured on mainnet');
+    }
+    const before = describe(current);
+    const after = describe(next);
+    let changed = false;
+    for (const key of Object.keys(after)) {
+        if (before[key] !== after[key]) {
+            provider.ui().write(`  ${key}: ${before[key]} -> ${after[key]}`);
+            changed = true;
+        }
+    }
+    if (!changed) throw new Error('the policy already has these values; nothing to propose');
+    return submitProposal(provider, registry, () => registry.sendProposeAttestationPolicy(provider.sender(), next));
+}

@@ -1,0 +1,623 @@
+import { createHash } from 'crypto';
+import { Address, beginCell, Cell, toNano, Transaction } from '@ton/core';
+import { BlockchainSnapshot, SandboxContract, SendMessageResult, TreasuryContract } from '@ton/sandbox';
+import { keyPairFromSeed } from '@ton/crypto';
+import '@ton/test-utils';
+import { ExitCode } from '../wrappers/exitCodes';
+import {
+    ExtendedAttestationVerifier,
+    SubmitQuote,
+    loadAttestationAccepted,
+    loadAttestationRecorded,
+} from '../wrappers/AttestationVerifier';
+import {
+    AttestationClaims,
+    TEST_QE_MRSIGNER,
+    TEST_QE_PRODID,
+    TEST_QE_SVN,
+    TestCa,
+    TestQuoteOptions,
+    buildAttestationSteps,
+    buildTestQuote,
+    byteChain,
+    chainOf,
+    derChildren,
+    readDer,
+    claimsReportData,
+    claimsStruct,
+    createTestCa,
+    imageHashOf,
+    keyIdOf,
+    parseQuote,
+    quoteBodyCell,
+    qeReportCell,
+    signSimulated,
+    AttestationSteps,
+} from '../wrappers/tdx';
+import { computeGas } from './helpers/gas';
+import { deployRegistry, linkContracts, passProposal } from './helpers/registry';
+import { keyInt, listing, workerKeys } from './helpers/staking';
+import { ExtendedStaking } from '../wrappers/Staking';
+import { ProposalKind, decodeProposal } from '../wrappers/Registry';
+import { ExtendedWorkerStake, WorkerStatus } from '../wrappers/WorkerStake';
+import {
+    Policy,
+    VerifierFixture,
+    deployVerifier,
+    fixtureImageHash,
+    intelPolicy,
+    intelRootKey,
+    loadIntelFixture,
+    u256,
+} from './helpers/attestation';
+
+const MODEL = 0x2222222222222222222222222222222222222222222222222222222222222222n;
+const OTHER_MODEL = 0x3333333333333333333333333333333333333333333333333333333333333333n;
+const DAY = 86400;
+// TVM's own exit code for reading past the end of a cell.
+const CELL_UNDERFLOW = 9;
+
+function verifierTx(txs: Transaction[], to: Address): Transaction {
+    const tx = txs.find((t) => t.inMessage?.info.type === 'internal' && t.inMessage.info.dest.equals(to));
+    if (!tx) throw new Error('no transaction at the verifier');
+    return tx;
+}
+
+function flip(buf: Buffer, pos: number, mask = 0x01): Buffer {
+    const b = Buffer.from(buf);
+    b[pos] ^= mask;
+    return b;
+}
+
+describe('AttestationVerifier with the real Intel quote', () => {
+    const { quote } = loadIntelFixture();
+
+    async function stepsFor(f: VerifierFixture) {
+        const ws = (await f.blockchain.treasury('ws')).address;
+        return buildAttestationSteps(quote, {
+            workerStake: ws, workerKey: 1n, encryptionKey: 2n, modelId: MODEL, notAfter: BigInt(f.blockchain.now! + DAY),
+        }, ws);
+    }
+
+    it('passes every certificate, QE report and quote signature with Intel\'s root pinned; other claims fail the binding', async () => {
+        const f = await deployVerifier({ policy: intelPolicy(), images: [fixtureImageHash()], models: [MODEL] });
+        const s = await stepsFor(f);
+        expect(await f.verifier.getRootKeyId()).toBe(keyIdOf(intelRootKey()));
+        for (const cert of s.certificates) {
+            const r = await f.verifier.sendVerifyCertificate(f.submitter.getSender(), cert.message);
+            expect(r.transactions).toHaveTransaction({ to: f.verifier.address, success: true });
+            const cached = await f.verifier.getCachedKey(cert.subjectKeyId);
+            expect(Number(cached!.expiresAt)).toBe(Math.floor(cert.notAfter.getTime() / 1000));
+            expect(await f.verifier.getKeyUsable(cert.subjectKeyId)).toBe(true);
+        }
+        const qe = await f.verifier.sendVerifyQeReport(f.submitter.getSender(), s.qeReport.message);
+        expect(qe.transactions).toHaveTransaction({ to: f.verifier.address, success: true });
+        expect(await f.verifier.getKeyUsable(s.quote.attestationKeyId)).toBe(true);
+        // The quote signature is checked before the binding: reaching the
+        // binding error proves the structure, measurement and signature passed.
+        const r = await f.verifier.sendSubmitQuote(f.submitter.getSender(), s.quote.message);
+        expect(r.transactions).toHaveTransaction({ to: f.verifier.address, success: false, exitCode: ExitCode.ERR_ATTEST_BINDING });
+        // ...and the same quote with its signature altered is refused there.
+        const bad = await f.verifier.sendSubmitQuote(f.submitter.getSender(), { ...s.quote.message, s: s.quote.message.s ^ 1n });
+        expect(bad.transactions).toHaveTransaction({ to: f.verifier.address, success: false, exitCode: ExitCode.ERR_ATTEST_BAD_QUOTE_SIGNATURE });
+    });
+
+    it('refuses the real quote with the image error when its image is not allowed', async () => {
+        const f = await deployVerifier({ policy: intelPolicy(), images: [], models: [MODEL] });
+        const s = await stepsFor(f);
+        const r = await f.verifier.sendSubmitQuote(f.submitter.getSender(), s.quote.message);
+        expect(r.transactions).toHaveTransaction({ to: f.verifier.address, success: false, exitCode: ExitCode.ERR_ATTEST_IMAGE_NOT_ALLOWED });
+    });
+
+    it('refuses everything while the Registry pins no root (its genesis policy)', async () => {
+        const f = await deployVerifier({
+            policy: { rootKeyX: 0n, rootKeyY: 0n, qeMrSigner: 0n, qeIsvProdId: 0n, qeMinIsvSvn: 0n, simulatedKey: 0n },
+            images: [fixtureImageHash()],
+        });
+        const s = await stepsFor(f);
+        const r = await f.verifier.sendVerifyCertificate(f.submitter.getSender(), s.certificates[0].message);
+        expect(r.transactions).toHaveTransaction({ to: f.verifier.address, success: false, exitCode: ExitCode.ERR_ATTEST_NO_ROOT });
+    });
+});
+
+describe('AttestationVerifier with a test CA', () => {
+    let ca: TestCa;
+    let f: VerifierFixture;
+    let ws: SandboxContract<TreasuryContract>;
+    let image: bigint;
+    let base: BlockchainSnapshot;
+    let cached: BlockchainSnapshot;
+    let T0: number;
+
+    function claimsFor(workerStake: Address, notAfter = BigInt(T0 + 30 * DAY)): AttestationClaims {
+        return { workerStake, workerKey: 0xabcn, encryptionKey: 0xdefn, modelId: MODEL, notAfter };
+    }
+
+    function testPolicy(overrides: Partial<Policy> = {}): Policy {
+        return {
+            rootKeyX: ca.root.publicKey.x,
+            rootKeyY: ca.root.publicKey.y,
+            qeMrSigner: u256(TEST_QE_MRSIGNER),
+            qeIsvProdId: BigInt(TEST_QE_PRODID),
+            qeMinIsvSvn: BigInt(TEST_QE_SVN),
+            simulatedKey: 0n,
+            ...overrides,
+        };
+    }
+
+    function stepsOf(claims: AttestationClaims, o: Partial<TestQuoteOptions> = {}, target = claims.workerStake): AttestationSteps {
+        const raw = buildTestQuote(ca, { reportData: claimsReportData(claims), ...o });
+        return buildAttestationSteps(parseQuote(raw), claims, target);
+    }
+
+    async function expectStep(send: Promise<SendMessageResult>, exitCode?: number) {
+        const r = await send;
+        if (exitCode === undefined) {
+            expect(r.transactions).toHaveTransaction({ to: f.verifier.address, success: true });
+        } else {
+            expect(r.transactions).toHaveTransaction({ to: f.verifier.address, success: false, exitCode });
+            // A refused step bounces the submitter's value back.
+            expect(r.transactions).toHaveTransaction({ from: f.verifier.address, to: f.submitter.address, inMessageBounced: true });
+        }
+        return r;
+    }
+
+    const cert = (m: AttestationSteps['certificates'][number]['message'], exitCode?: number) =>
+        expectStep(f.verifier.sendVerifyCertificate(f.submitter.getSender(), m), exitCode);
+    const qe = (m: AttestationSteps['qeReport']['message'], exitCode?: number) =>
+        expectStep(f.verifier.sendVerifyQeReport(f.submitter.getSender(), m), exitCode);
+    const submit = (m: SubmitQuote, exitCode?: number) =>
+        expectStep(f.verifier.sendSubmitQuote(f.submitter.getSender(), m), exitCode);
+
+    async function runChain(s: AttestationSteps) {
+        for (const c of s.certificates) await cert(c.message);
+        await qe(s.qeReport.message);
+    }
+
+    beforeAll(async () => {
+        ca = createTestCa();
+        image = imageHashOf(parseQuote(buildTestQuote(ca, { reportData: Buffer.alloc(64) })).body);
+        f = await deployVerifier({ policy: testPolicy(), images: [image], models: [MODEL], params: { allowSimulatedAttestation: false } });
+        ws = await f.blockchain.treasury('workerStake');
+        T0 = f.blockchain.now!;
+        base = f.blockchain.snapshot();
+        await runChain(stepsOf(claimsFor(ws.address)));
+        cached = f.blockchain.snapshot();
+    });
+
+    async function restore(s: BlockchainSnapshot) {
+        await f.blockchain.loadFrom(s);
+        f.blockchain.now = T0;
+    }
+
+    describe('end to end', () => {
+        beforeEach(() => restore(base));
+
+        it('verifies the chain step by step and records the attestation at the WorkerStake', async () => {
+            const claims = claimsFor(ws.address);
+            const s = stepsOf(claims);
+            const before = await f.submitter.getBalance();
+            for (const c of s.certificates) {
+                expect(await f.verifier.getKeyUsable(c.subjectKeyId)).toBe(false);
+                const r = await cert(c.message);
+                // The unspent value comes back with an Excesses.
+                expect(r.transactions).toHaveTransaction({ from: f.verifier.address, to: f.submitter.address, op: 0xd53276db });
+                expect(await f.verifier.getKeyUsable(c.subjectKeyId)).toBe(true);
+                expect((await f.verifier.getCachedKey(c.subjectKeyId))!.kind).toBe(1n);
+            }
+            await qe(s.qeReport.message);
+            const att = (await f.verifier.getCachedKey(s.quote.attestationKeyId))!;
+            expect(att.kind).toBe(2n);
+            expect(Number(att.expiresAt)).toBe(T0 + Number(f.params.attestationLifetime));
+
+            const r = await submit(s.quote.message);
+            expect(r.transactions).toHaveTransaction({ from: f.verifier.address, to: ws.address, op: ExtendedAttestationVerifier.opcodes.AttestationRecorded, value: toNano('0.1') });
+            const rec = r.transactions.find((t) => t.inMessage?.info.type === 'internal' && t.inMessage.info.dest.equals(ws.address))!;
+            const body = loadAttestationRecorded(rec.inMessage!.body.beginParse());
+            expect(body.imageHash).toBe(image);
+            expect(body.modelId).toBe(MODEL);
+            expect(body.workerKey).toBe(claims.workerKey);
+            expect(body.encryptionKey).toBe(claims.encryptionKey);
+            // expiry = min(claims not-after, now + lifetime)
+            expect(Number(body.expiresAt)).toBe(Math.min(Number(claims.notAfter), T0 + Number(f.params.attestationLifetime)));
+            const log = r.externals.find((e) => e.body.beginParse().preloadUint(32) === ExtendedAttestationVerifier.opcodes.AttestationAccepted)!;
+            expect(loadAttestationAccepted(log.body.beginParse()).simulated).toBe(false);
+            // Four signatures cost the submitter well under a toncoin.
+            const spent = before - (await f.submitter.getBalance());
+            expect(spent).toBeLessThan(toNano('1.2'));
+        });
+
+        it('caps the expiry at the claims not-after when that comes first', async () => {
+            const claims = claimsFor(ws.address, BigInt(T0 + 3600));
+            const s = stepsOf(claims);
+            await runChain(s);
+            const r = await submit(s.quote.message);
+            const rec = r.transactions.find((t) => t.inMessage?.info.type === 'internal' && t.inMessage.info.dest.equals(ws.address))!;
+            expect(loadAttestationRecorded(rec.inMessage!.body.beginParse()).expiresAt).toBe(BigInt(T0 + 3600));
+        });
+
+        it('refuses a certificate whose issuer is not yet verified, and a chain from another CA', async () => {
+            const s = stepsOf(claimsFor(ws.address));
+            await cert(s.certificates[1].message, ExitCode.ERR_ATTEST_UNKNOWN_ISSUER);
+            await qe(s.qeReport.message, ExitCode.ERR_ATTEST_UNKNOWN_ISSUER);
+            await submit(s.quote.message, ExitCode.ERR_ATTEST_UNKNOWN_ISSUER);
+            // A complete chain rooted in a CA the Registry did not pin.
+            const saved = ca;
+            ca = createTestCa();
+            const foreign = stepsOf(claimsFor(ws.address));
+            ca = saved;
+            await cert(foreign.certificates[0].message, ExitCode.ERR_ATTEST_UNKNOWN_ISSUER);
+        });
+
+        it('refuses too little value on every step', async () => {
+            const s = stepsOf(claimsFor(ws.address));
+            await expectStep(f.verifier.sendVerifyCertificate(f.submitter.getSender(), s.certificates[0].message, toNano('0.2')), ExitCode.ERR_INSUFFICIENT_VALUE);
+            await expectStep(f.verifier.sendVerifyQeReport(f.submitter.getSender(), s.qeReport.message, toNano('0.2')), ExitCode.ERR_INSUFFICIENT_VALUE);
+            await expectStep(f.verifier.sendSubmitQuote(f.submitter.getSender(), s.quote.message, toNano('0.3')), ExitCode.ERR_INSUFFICIENT_VALUE);
+            await expectStep(f.verifier.sendSubmitSimulated(f.submitter.getSender(), {
+                $$type: 'SubmitSimulated', queryId: 0n, imageHash: image, signature: Buffer.alloc(64),
+                workerStake: ws.address, claims: claimsStruct(claimsFor(ws.address)),
+            }, toNano('0.05')), ExitCode.ERR_INSUFFICIENT_VALUE);
+            await expectStep(f.verifier.send(f.submitter.getSender(), { value: toNano('0.003') }, { $$type: 'PurgeKey', queryId: 0n, keyId: 1n }), ExitCode.ERR_INSUFFICIENT_VALUE);
+        });
+
+        it('refuses malformed bodies', async () => {
+            for (const op of [0xc0c07001, 0xc0c07002, 0xc0c07003, 0xc0c07004]) {
+                const r = await f.submitter.send({ to: f.verifier.address, value: toNano('1'), body: beginCell().storeUint(op, 32).storeUint(0, 64).endCell() });
+                expect(r.transactions).toHaveTransaction({ to: f.verifier.address, success: false, exitCode: CELL_UNDERFLOW });
+            }
+        });
+
+        it('accepts config only from its Registry', async () => {
+            const config = await f.registry.getNetworkConfig();
+            const r = await f.verifier.send(f.stranger.getSender(), { value: toNano('0.1') }, { $$type: 'ConfigUpdate', queryId: 0n, version: 999n, config });
+            expect(r.transactions).toHaveTransaction({ to: f.verifier.address, success: false, exitCode: ExitCode.ERR_CONFIG_NOT_FROM_REGISTRY });
+        });
+    });
+
+    describe('with the chain cached', () => {
+        beforeEach(() => restore(cached));
+
+        it('re-attests on the same machine with one signature', async () => {
+            const s = stepsOf(claimsFor(ws.address));
+            const r = await submit(s.quote.message);
+            expect(r.transactions).toHaveTransaction({ from: f.verifier.address, to: ws.address, op: ExtendedAttestationVerifier.opcodes.AttestationRecorded });
+            // A second, fresh quote for new claims (say, a rotated worker key).
+            const again = stepsOf({ ...claimsFor(ws.address), workerKey: 0x999n });
+            await submit(again.quote.message);
+        });
+
+        it('refuses any altered byte of the signed quote body', async () => {
+            const claims = claimsFor(ws.address);
+            const raw = buildTestQuote(ca, { reportData: claimsReportData(claims) });
+            const q = parseQuote(raw);
+            const base = buildAttestationSteps(q, claims, ws.address).quote.message;
+            // Positions in fields that no check before the signature reads:
+            // header user data, MRSEAM, SEAMATTRIBUTES, XFAM, MRCONFIGID,
+            // MROWNER, REPORTDATA, and a raised TEE_TCB_SVN component.
+            for (const pos of [30, 64, 100, 160, 180, 240, 300, 570, 631, 49]) {
+                const body = quoteBodyCell(flip(q.signed, pos, 0x40));
+                await submit({ ...base, body }, ExitCode.ERR_ATTEST_BAD_QUOTE_SIGNATURE);
+            }
+            // A measurement byte changes the image, which is not allowed.
+            await submit({ ...base, body: quoteBodyCell(flip(q.signed, 200)) }, ExitCode.ERR_ATTEST_IMAGE_NOT_ALLOWED);
+            // Header fields have their own errors.
+            await submit({ ...base, body: quoteBodyCell(flip(q.signed, 0)) }, ExitCode.ERR_ATTEST_BAD_VERSION);
+            await submit({ ...base, body: quoteBodyCell(flip(q.signed, 2)) }, ExitCode.ERR_ATTEST_BAD_KEY_TYPE);
+            await submit({ ...base, body: quoteBodyCell(flip(q.signed, 4)) }, ExitCode.ERR_ATTEST_BAD_TEE_TYPE);
+            await submit({ ...base, body: quoteBodyCell(flip(q.signed, 168)) }, ExitCode.ERR_ATTEST_DEBUG);
+        });
+
+        it('refuses an altered quote signature', async () => {
+            const s = stepsOf(claimsFor(ws.address)).quote.message;
+            await submit({ ...s, r: s.r ^ 1n }, ExitCode.ERR_ATTEST_BAD_QUOTE_SIGNATURE);
+            await submit({ ...s, s: s.s ^ (1n << 200n) }, ExitCode.ERR_ATTEST_BAD_QUOTE_SIGNATURE);
+            await submit({ ...s, r: 0n }, ExitCode.ERR_ATTEST_BAD_QUOTE_SIGNATURE);
+        });
+
+        it('refuses quote cells not cut at the field boundaries', async () => {
+            const claims = claimsFor(ws.address);
+            const q = parseQuote(buildTestQuote(ca, { reportData: claimsReportData(claims) }));
+            const m = buildAttestationSteps(q, claims, ws.address).quote.message;
+            await submit({ ...m, body: byteChain(q.signed) }, ExitCode.ERR_ATTEST_MALFORMED);
+            await submit({ ...m, body: chainOf([q.signed.subarray(0, 112), q.signed.subarray(112, 632)].map((b) => Buffer.from(b)).slice(0, 1)) }, ExitCode.ERR_ATTEST_MALFORMED);
+        });
+
+        it('refuses a quote with the DEBUG attribute set, even correctly signed', async () => {
+            const s = stepsOf(claimsFor(ws.address), { tdAttributes: Buffer.from('0100001000000000', 'hex') });
+            await submit(s.quote.message, ExitCode.ERR_ATTEST_DEBUG);
+        });
+
+        it('refuses a TEE TCB SVN below the minimum, component by component', async () => {
+            // The quote's SVN is 07 01 03 00...; a minimum of 00 02 00... is
+            // numerically smaller but its second component is higher.
+            await passProposal(f, () => f.registry.sendProposeParams(f.owner.getSender(), { ...f.params, minTeeTcbSvn: BigInt('0x00020000000000000000000000000000') }));
+            const s = stepsOf(claimsFor(ws.address, BigInt(f.blockchain.now! + DAY)));
+            await submit(s.quote.message, ExitCode.ERR_ATTEST_TCB_TOO_LOW);
+            await passProposal(f, () => f.registry.sendProposeParams(f.owner.getSender(), { ...f.params, minTeeTcbSvn: BigInt('0x07010300000000000000000000000000') }));
+            const ok = stepsOf(claimsFor(ws.address, BigInt(f.blockchain.now! + DAY)));
+            await submit(ok.quote.message);
+        });
+
+        it('refuses claims that do not match, name another WorkerStake, expired, or an unlisted model', async () => {
+            const claims = claimsFor(ws.address);
+            const s = stepsOf(claims);
+            await submit({ ...s.quote.message, claims: claimsStruct({ ...claims, workerKey: 1n }) }, ExitCode.ERR_ATTEST_BINDING);
+            const other = (await f.blockchain.treasury('otherStake')).address;
+            await submit({ ...s.quote.message, workerStake: other }, ExitCode.ERR_ATTEST_WRONG_TARGET);
+            // Claims that name the other stake do not hash to this quote.
+            await submit({ ...s.quote.message, workerStake: other, claims: claimsStruct({ ...claims, workerStake: other }) }, ExitCode.ERR_ATTEST_BINDING);
+            const stale = stepsOf(claimsFor(ws.address, BigInt(T0 - 1)));
+            await submit(stale.quote.message, ExitCode.ERR_ATTEST_CLAIMS_EXPIRED);
+            const unlisted = stepsOf({ ...claims, modelId: OTHER_MODEL });
+            await submit(unlisted.quote.message, ExitCode.ERR_ATTEST_MODEL_NOT_ALLOWED);
+        });
+
+        it('refuses an expired cache entry', async () => {
+            const s = stepsOf(claimsFor(ws.address, BigInt(T0 + 365 * DAY)));
+            f.blockchain.now = T0 + Number(f.params.attestationLifetime);
+            await submit(s.quote.message, ExitCode.ERR_ATTEST_KEY_EXPIRED);
+            // It can be purged by anyone, and re-verified.
+            const purge = await f.verifier.sendPurgeKey(f.stranger.getSender(), s.quote.attestationKeyId);
+            expect(purge.transactions).toHaveTransaction({ to: f.verifier.address, success: true });
+            expect(await f.verifier.getCachedKey(s.quote.attestationKeyId)).toBeNull();
+            await qe(s.qeReport.message);
+            await submit(s.quote.message);
+        });
+
+        it('keeps usable entries from being purged', async () => {
+            const s = stepsOf(claimsFor(ws.address));
+            const r = await f.verifier.sendPurgeKey(f.stranger.getSender(), s.quote.attestationKeyId);
+            expect(r.transactions).toHaveTransaction({ to: f.verifier.address, success: false, exitCode: ExitCode.ERR_ATTEST_KEY_NOT_EXPIRED });
+        });
+
+        it('refuses a key of the wrong kind for the step', async () => {
+            const s = stepsOf(claimsFor(ws.address));
+            // The PCK key is certified, not a quote-signing attestation key...
+            await submit({ ...s.quote.message, attestKeyId: s.qeReport.pckKeyId }, ExitCode.ERR_ATTEST_WRONG_KEY_KIND);
+            // ...and an attestation key cannot issue certificates.
+            await cert({ ...s.certificates[1].message, issuerKeyId: s.quote.attestationKeyId }, ExitCode.ERR_ATTEST_WRONG_KEY_KIND);
+        });
+
+        it('voids the cache when governance pins a new root', async () => {
+            const s = stepsOf(claimsFor(ws.address, BigInt(T0 + 365 * DAY)));
+            const other = createTestCa();
+            await passProposal(f, () => f.registry.sendProposeAttestationPolicy(f.owner.getSender(), testPolicy({ rootKeyX: other.root.publicKey.x, rootKeyY: other.root.publicKey.y })));
+            expect(await f.verifier.getKeyUsable(s.quote.attestationKeyId)).toBe(false);
+            await submit(s.quote.message, ExitCode.ERR_ATTEST_UNKNOWN_ISSUER);
+        });
+
+        it('refuses while the network is paused', async () => {
+            const p = await f.registry.sendPause(f.owner.getSender());
+            expect(p.transactions).toHaveTransaction({ to: f.verifier.address, success: true });
+            await submit(stepsOf(claimsFor(ws.address)).quote.message, ExitCode.ERR_ATTEST_PAUSED);
+        });
+
+        it('keeps nothing for itself and survives a WorkerStake that bounces', async () => {
+            const nowhere = Address.parse('EQD__________________________________________0vo');
+            const claims = claimsFor(nowhere);
+            const s = stepsOf(claims);
+            const balance = (await f.blockchain.getContract(f.verifier.address)).balance;
+            const r = await submit(s.quote.message);
+            expect(r.transactions).toHaveTransaction({ from: nowhere, to: f.verifier.address, inMessageBounced: true, success: true });
+            expect(r.externals.some((e) => e.body.beginParse().preloadUint(32) === ExtendedAttestationVerifier.opcodes.AttestationBounced)).toBe(true);
+            // The record's value came back to the verifier, less forwarding fees.
+            const after = (await f.blockchain.getContract(f.verifier.address)).balance;
+            expect(after).toBeGreaterThanOrEqual(balance);
+            expect(after - balance).toBeLessThan(toNano('0.1'));
+        });
+    });
+
+    describe('QE report and certificate tampering', () => {
+        beforeEach(() => restore(base));
+
+        async function certsDone(s: AttestationSteps) {
+            for (const c of s.certificates) await cert(c.message);
+        }
+
+        it('refuses an altered QE report byte or signature', async () => {
+            const claims = claimsFor(ws.address);
+            const raw = buildTestQuote(ca, { reportData: claimsReportData(claims) });
+            const q = parseQuote(raw);
+            const s = buildAttestationSteps(q, claims, ws.address);
+            await certsDone(s);
+            for (const pos of [0, 20, 64, 200, 300]) {
+                await qe({ ...s.qeReport.message, qeReport: qeReportCell(flip(q.qeReport, pos)) }, ExitCode.ERR_ATTEST_BAD_QE_SIGNATURE);
+            }
+            await qe({ ...s.qeReport.message, r: s.qeReport.message.r ^ 2n }, ExitCode.ERR_ATTEST_BAD_QE_SIGNATURE);
+            // Report data that does not bind the attestation key and auth data.
+            await qe({ ...s.qeReport.message, qeReport: qeReportCell(flip(q.qeReport, 330)) }, ExitCode.ERR_ATTEST_QE_BINDING);
+            await qe({ ...s.qeReport.message, qeAuthData: byteChain(Buffer.alloc(32)) }, ExitCode.ERR_ATTEST_QE_BINDING);
+            await qe({ ...s.qeReport.message, attestKeyX: ca.pck.publicKey.x, attestKeyY: ca.pck.publicKey.y }, ExitCode.ERR_ATTEST_QE_BINDING);
+            await qe({ ...s.qeReport.message, qeReport: byteChain(q.qeReport) }, ExitCode.ERR_ATTEST_MALFORMED);
+            await qe(s.qeReport.message);
+        });
+
+        it('refuses a QE other than the policy\'s', async () => {
+            const claims = claimsFor(ws.address);
+            const first = stepsOf(claims);
+            await certsDone(first);
+            await qe(stepsOf(claims, { qeMrSigner: Buffer.alloc(32, 0x77) }).qeReport.message, ExitCode.ERR_ATTEST_QE_MRSIGNER);
+            await qe(stepsOf(claims, { qeIsvProdId: 1 }).qeReport.message, ExitCode.ERR_ATTEST_QE_PRODID);
+            await qe(stepsOf(claims, { qeIsvSvn: TEST_QE_SVN - 1 }).qeReport.message, ExitCode.ERR_ATTEST_QE_SVN);
+            await qe(stepsOf(claims, { qeIsvSvn: TEST_QE_SVN + 1 }).qeReport.message);
+            // A PCK key id never certified, and the pinned root, may not sign QE reports.
+            await qe({ ...first.qeReport.message, pckKeyId: 12345n }, ExitCode.ERR_ATTEST_UNKNOWN_ISSUER);
+            await qe({ ...first.qeReport.message, pckKeyId: keyIdOf(ca.root.publicKey) }, ExitCode.ERR_ATTEST_UNKNOWN_ISSUER);
+        });
+
+        it('refuses an altered certificate TBS, signature or SPKI offset', async () => {
+            const s = stepsOf(claimsFor(ws.address));
+            const m = s.certificates[0].message;
+            const tbs = parseQuote(buildTestQuote(ca, { reportData: Buffer.alloc(64) })).certificates[1].tbs;
+            // Bytes in the serial and the issuer name: well-formed DER, wrong signature.
+            const fields = derChildren(tbs, readDer(tbs, 0));
+            const serialValue = fields[1].contentStart;
+            const issuerLastByte = fields[3].end - 1;
+            for (const pos of [serialValue, issuerLastByte, issuerLastByte - 3]) {
+                await cert({ ...m, tbs: byteChain(flip(tbs, pos)) }, ExitCode.ERR_ATTEST_BAD_CERT_SIGNATURE);
+            }
+            // A byte of the subject key: still a P-256 prefix, wrong signature.
+            await cert({ ...m, tbs: byteChain(flip(tbs, Number(m.spkiOffset) + 40)) }, ExitCode.ERR_ATTEST_BAD_CERT_SIGNATURE);
+            await cert({ ...m, s: m.s ^ 1n }, ExitCode.ERR_ATTEST_BAD_CERT_SIGNATURE);
+            await cert({ ...m, spkiOffset: m.spkiOffset + 1n }, ExitCode.ERR_ATTEST_BAD_SPKI_OFFSET);
+            await cert({ ...m, spkiOffset: m.spkiOffset - 27n }, ExitCode.ERR_ATTEST_BAD_SPKI_OFFSET);
+            // The key algorithm byte inside the SPKI prefix.
+            await cert({ ...m, tbs: byteChain(flip(tbs, Number(m.spkiOffset) + 12)) }, ExitCode.ERR_ATTEST_BAD_SPKI);
+            // Broken DER: the outer tag.
+            await cert({ ...m, tbs: byteChain(flip(tbs, 0, 0x02)) }, ExitCode.ERR_ATTEST_BAD_CERT_DER);
+            // Any chunking of the TBS hashes the same and passes.
+            await cert({ ...m, tbs: byteChain(tbs, 50) });
+        });
+
+        it('refuses certificates outside their validity and caps keys at their certificate\'s end', async () => {
+            const claims = claimsFor(ws.address);
+            const early = stepsOf(claims, { notBefore: new Date((T0 + DAY) * 1000) });
+            await cert(early.certificates[0].message, ExitCode.ERR_ATTEST_CERT_NOT_YET_VALID);
+            const late = stepsOf(claims, { notAfter: new Date((T0 - DAY) * 1000), notBefore: new Date((T0 - 2 * DAY) * 1000) });
+            await cert(late.certificates[0].message, ExitCode.ERR_ATTEST_CERT_EXPIRED);
+            // A PCK certificate ending in an hour bounds the attestation key too.
+            const pckEnd = T0 + 3600;
+            const short = stepsOf(claims, { pckNotAfter: new Date(pckEnd * 1000) });
+            await runChain(short);
+            expect(Number((await f.verifier.getCachedKey(short.qeReport.pckKeyId))!.expiresAt)).toBe(pckEnd);
+            expect(Number((await f.verifier.getCachedKey(short.quote.attestationKeyId))!.expiresAt)).toBe(pckEnd);
+            f.blockchain.now = pckEnd;
+            await submit(short.quote.message, ExitCode.ERR_ATTEST_KEY_EXPIRED);
+        });
+    });
+
+    describe('simulated evidence', () => {
+        const dev = keyPairFromSeed(createHash('sha256').update('cocoon dev key').digest());
+
+        async function simulate(claims: AttestationClaims, img: bigint, secret = dev.secretKey, target = claims.workerStake) {
+            return f.verifier.sendSubmitSimulated(f.submitter.getSender(), {
+                $$type: 'SubmitSimulated',
+                queryId: 5n,
+                imageHash: img,
+                signature: signSimulated(claims, img, secret),
+                workerStake: target,
+                claims: claimsStruct(claims),
+            });
+        }
+
+        beforeEach(() => restore(base));
+
+        it('is refused unless the Registry allows it', async () => {
+            await passProposal(f, () => f.registry.sendProposeAttestationPolicy(f.owner.getSender(), testPolicy({ simulatedKey: u256(dev.publicKey) })));
+            const r = await simulate(claimsFor(ws.address), image);
+            expect(r.transactions).toHaveTransaction({ to: f.verifier.address, success: false, exitCode: ExitCode.ERR_ATTEST_SIMULATED_DISABLED });
+        });
+
+        it('is refused without a configured key even when allowed', async () => {
+            await passProposal(f, () => f.registry.sendProposeParams(f.owner.getSender(), { ...f.params, allowSimulatedAttestation: true }));
+            const r = await simulate(claimsFor(ws.address, BigInt(f.blockchain.now! + DAY)), image);
+            expect(r.transactions).toHaveTransaction({ to: f.verifier.address, success: false, exitCode: ExitCode.ERR_ATTEST_SIMULATED_DISABLED });
+        });
+
+        it('is accepted when allowed and signed by the development key', async () => {
+            await passProposal(f, () => f.registry.sendProposeAttestationPolicy(f.owner.getSender(), testPolicy({ simulatedKey: u256(dev.publicKey) })));
+            await passProposal(f, () => f.registry.sendProposeParams(f.owner.getSender(), { ...f.params, allowSimulatedAttestation: true }));
+            const claims = claimsFor(ws.address, BigInt(f.blockchain.now! + DAY));
+            const r = await simulate(claims, image);
+            expect(r.transactions).toHaveTransaction({ from: f.verifier.address, to: ws.address, op: ExtendedAttestationVerifier.opcodes.AttestationRecorded });
+            const log = r.externals.find((e) => e.body.beginParse().preloadUint(32) === ExtendedAttestationVerifier.opcodes.AttestationAccepted)!;
+            expect(loadAttestationAccepted(log.body.beginParse()).simulated).toBe(true);
+
+            const other = keyPairFromSeed(Buffer.alloc(32, 9));
+            const bad = await simulate(claims, image, other.secretKey);
+            expect(bad.transactions).toHaveTransaction({ to: f.verifier.address, success: false, exitCode: ExitCode.ERR_ATTEST_BAD_SIMULATED_SIGNATURE });
+            const notAllowed = await simulate(claims, image ^ 1n);
+            expect(notAllowed.transactions).toHaveTransaction({ to: f.verifier.address, success: false, exitCode: ExitCode.ERR_ATTEST_IMAGE_NOT_ALLOWED });
+            const elsewhere = await simulate(claims, image, dev.secretKey, f.stranger.address);
+            expect(elsewhere.transactions).toHaveTransaction({ to: f.verifier.address, success: false, exitCode: ExitCode.ERR_ATTEST_WRONG_TARGET });
+        });
+    });
+
+    it('is refused before any config arrives', async () => {
+        await restore(base);
+        const lone = f.blockchain.openContract(await ExtendedAttestationVerifier.fromInit(f.stranger.address));
+        await lone.sendDeploy(f.owner.getSender());
+        const s = stepsOf(claimsFor(ws.address));
+        const r = await lone.sendSubmitQuote(f.submitter.getSender(), s.quote.message);
+        expect(r.transactions).toHaveTransaction({ to: lone.address, success: false, exitCode: ExitCode.ERR_ATTEST_NOT_CONFIGURED });
+    });
+});
+
+describe('AttestationVerifier with Staking and a real WorkerStake', () => {
+    it('a test-CA quote activates the WorkerStake it names; revoking the image unlists it at once', async () => {
+        const ca = createTestCa();
+        const image = imageHashOf(parseQuote(buildTestQuote(ca, { reportData: Buffer.alloc(64) })).body);
+        const f = await deployRegistry({ allowSimulatedAttestation: false });
+        const provider = await f.blockchain.treasury('provider', { balance: toNano('100000') });
+        const staking = f.blockchain.openContract(await ExtendedStaking.fromInit(f.registry.address));
+        await staking.sendDeploy(f.owner.getSender());
+        const verifier = f.blockchain.openContract(await ExtendedAttestationVerifier.fromInit(f.registry.address));
+        await verifier.sendDeploy(f.owner.getSender(), toNano('1'));
+        await passProposal(f, () => f.registry.sendProposeImage(f.owner.getSender(), image));
+        await passProposal(f, () => f.registry.sendProposeModel(f.owner.getSender(), MODEL, 'tiny-model'));
+        await passProposal(f, () => f.registry.sendProposeAttestationPolicy(f.owner.getSender(), {
+            rootKeyX: ca.root.publicKey.x, rootKeyY: ca.root.publicKey.y, qeMrSigner: u256(TEST_QE_MRSIGNER),
+            qeIsvProdId: BigInt(TEST_QE_PRODID), qeMinIsvSvn: BigInt(TEST_QE_SVN), simulatedKey: 0n,
+        }));
+        await linkContracts(f, { staking: staking.address, verifier: verifier.address });
+
+        const keys = workerKeys('attested-worker');
+        const workerKey = keyInt(keys.publicKey);
+        await staking.sendStake(provider.getSender(), await staking.getStakeValue(f.params.minWorkerStake), workerKey, listing({ modelId: MODEL }));
+        const worker = f.blockchain.openContract(ExtendedWorkerStake.fromAddress(await staking.getWorkerAddress(provider.address, workerKey)));
+        expect(Number(await worker.getStatus())).toBe(WorkerStatus.Pending);
+
+        const claims: AttestationClaims = { workerStake: worker.address, workerKey, encryptionKey: 0xe5n, modelId: MODEL, notAfter: BigInt(f.blockchain.now! + 30 * DAY) };
+        const s = buildAttestationSteps(parseQuote(buildTestQuote(ca, { reportData: claimsReportData(claims) })), claims, worker.address);
+        const submitter = await f.blockchain.treasury('anyone', { balance: toNano('100') });
+        for (const c of s.certificates) await verifier.sendVerifyCertificate(submitter.getSender(), c.message);
+        await verifier.sendVerifyQeReport(submitter.getSender(), s.qeReport.message);
+        const r = await verifier.sendSubmitQuote(submitter.getSender(), s.quote.message);
+        expect(r.transactions).toHaveTransaction({ from: verifier.address, to: worker.address, success: true });
+
+        expect(Number(await worker.getStatus())).toBe(WorkerStatus.Active);
+        const att = (await worker.getAttestation())!;
+        expect(att.imageHash).toBe(image);
+        expect(att.encryptionKey).toBe(0xe5n);
+        expect(Number(att.expiresAt)).toBe(f.blockchain.now! + Number(f.params.attestationLifetime));
+        expect((await staking.getAllActiveWorkers(MODEL)).length).toBe(1);
+
+        // Revocation acts at once: discovery stops listing the worker in the
+        // same message chain, and its own record follows on the next sync.
+        await f.registry.sendRevokeImage(f.owner.getSender(), image);
+        expect((await staking.getAllActiveWorkers(MODEL)).length).toBe(0);
+        await staking.sendSyncWorkerConfig(f.stranger.getSender(), provider.address, workerKey);
+        expect(Number(await worker.getStatus())).toBe(WorkerStatus.Pending);
+        // And the verifier refuses that image from now on.
+        const again = await verifier.sendSubmitQuote(submitter.getSender(), s.quote.message);
+        expect(again.transactions).toHaveTransaction({ to: verifier.address, success: false, exitCode: ExitCode.ERR_ATTEST_IMAGE_NOT_ALLOWED });
+    });
+});
+
+describe('Registry attestation policy', () => {
+    it('is all-zero at genesis, changes only through the owner\'s timelocked proposal, and is pushed', async () => {
+        const f = await deployVerifier({ policy: intelPolicy() });
+        const fresh = await deployRegistry();
+        const genesis = await fresh.registry.getAttestationPolicy();
+        expect([genesis.rootKeyX, genesis.rootKeyY, genesis.qeMrSigner, genesis.simulatedKey]).toEqual([0n, 0n, 0n, 0n]);
+
+        const next = intelPolicy({ qeMinIsvSvn: 9n, simulatedKey: 0x77n });
+        const denied = await f.registry.sendProposeAttestationPolicy(f.stranger.getSender(), next);
+        expect(denied.transactions).toHaveTransaction({ to: f.registry.address, success: false, exitCode: ExitCode.ERR_REGISTRY_NOT_OWNER });
+
+        const id = await f.registry.getNextProposalId();
+        await f.registry.sendProposeAttestationPolicy(f.owner.getSender(), next);
+        const decoded = decodeProposal((await f.registry.getProposal(id))!);
+        expect(decoded).toMatchObject({ kind: ProposalKind.SetAttestationPolicy, policy: { qeMinIsvSvn: 9n, simulatedKey: 0x77n } });
+        const early = await f.registry.sendExecute(f.stranger.getSender(), id);
+        expect(early.transactions).toHaveTransaction({ to: f.registry.address, success: false, exitCode: ExitCode.ERR_REGISTRY_TIMELOCK_ACTIVE });
+        expect((await f.verifier.getAttestationPolicy())!.qeMinIsvSvn).toBe(intelPolicy().qeMinIsvSvn);
+
+        f.blockchain.now = Number(decoded.executeAfter);
+        const done = await f.registry.sendExecute(f.stranger.getSender(), id);
+        expect(done.transactions).toHaveTransaction({ from: f.registry.address, to: f.verifier.address, success: true });
+        expect((await f.registry.getAttestationPolicy()).qeMinIsvSvn).toBe(9n);
+        expect((await f.verifier.getAttestationPolicy())!.simulatedKey).toBe(0x77n);
+    });
+});

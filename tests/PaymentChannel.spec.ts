@@ -1,0 +1,532 @@
+import { Address, Transaction, beginCell, toNano } from '@ton/core';
+import * as fc from 'fast-check';
+import { SandboxContract } from '@ton/sandbox';
+import '@ton/test-utils';
+import { ExitCode } from '../wrappers/exitCodes';
+import { ChannelStatus, ExtendedPaymentChannel } from '../wrappers/PaymentChannel';
+import { keyToInt, signCloseApproval, signVoucher, verifyCloseApproval, verifyVoucher } from '../wrappers/voucher';
+import { EscrowFixture, deployEscrow, openChannel, testKeys } from './helpers/channel';
+import { OP, delivered } from './helpers/messages';
+
+const DEPOSIT = toNano('10');
+const FEE_MIN = toNano('0.001'); // PROTOCOL_FEE_MIN
+const feeOf = (delta: bigint, bps: bigint) => {
+    const fee = (delta * bps) / 10000n;
+    return fee < FEE_MIN ? 0n : fee;
+};
+const RESERVE = ExtendedPaymentChannel.STORAGE_RESERVE;
+
+describe('PaymentChannel', () => {
+    let f: EscrowFixture;
+    let channel: SandboxContract<ExtendedPaymentChannel>;
+    let feeBps: bigint;
+
+    beforeEach(async () => {
+        f = await deployEscrow();
+        ({ channel } = await openChannel(f, { nonce: 1n, deposit: DEPOSIT }));
+        feeBps = f.params.protocolFeeBps;
+    });
+
+    const voucher = (total: bigint, ch: Address = channel.address) => signVoucher(ch, total, f.clientKeys.secretKey);
+    const balance = async (a: Address) => (await f.blockchain.getContract(a)).balance;
+    const worker = () => f.workerStake.address;
+
+    describe('vouchers off chain', () => {
+        it('verify with the client key only, and only for their channel and total', () => {
+            const v = voucher(123n);
+            expect(verifyVoucher(channel.address, 123n, v.signature, f.clientKeys.publicKey)).toBe(true);
+            expect(verifyVoucher(channel.address, 124n, v.signature, f.clientKeys.publicKey)).toBe(false);
+            expect(verifyVoucher(f.escrow.address, 123n, v.signature, f.clientKeys.publicKey)).toBe(false);
+            expect(verifyVoucher(channel.address, 123n, v.signature, f.workerKeys.publicKey)).toBe(false);
+            const a = signCloseApproval(channel.address, 123n, f.workerKeys.secretKey);
+            expect(verifyCloseApproval(channel.address, 123n, a, f.workerKeys.publicKey)).toBe(true);
+            // A close approval is never a voucher.
+            expect(verifyVoucher(channel.address, 123n, a, f.workerKeys.publicKey)).toBe(false);
+        });
+    });
+
+    describe('claim', () => {
+        it('pays total - paid: the fee to the treasury, the rest to the WorkerStake', async () => {
+            const total = toNano('2');
+            const result = await channel.sendClaim(f.stranger.getSender(), voucher(total), 5n);
+            const fee = (total * feeBps) / 10000n;
+            expect(fee).toBeGreaterThan(0n);
+            expect(delivered(result.transactions, channel.address, f.treasury.address, OP.ProtocolFee)).toBe(fee);
+            expect(delivered(result.transactions, channel.address, worker(), OP.ChannelPayout)).toBe(total - fee);
+            expect(result.transactions).toHaveTransaction({ from: channel.address, to: f.stranger.address, op: OP.Excesses });
+            expect(await channel.getPaid()).toBe(total);
+            expect(await balance(channel.address)).toBe(DEPOSIT - total + RESERVE);
+
+            // The payout names the client and nonce, so the WorkerStake can
+            // recompute the channel address.
+            const payoutTx = result.transactions.find((t) => t.inMessage?.info.dest?.toString() === worker().toString())!;
+            const body = payoutTx.inMessage!.body.beginParse();
+            expect(body.loadUint(32)).toBe(OP.ChannelPayout);
+            expect(body.loadUintBig(64)).toBe(5n);
+            expect(body.loadCoins()).toBe(total - fee);
+            expect(body.loadAddress().equals(f.client.address)).toBe(true);
+            expect(body.loadUintBig(64)).toBe(1n);
+
+            // A larger voucher pays only the difference.
+            const next = await channel.sendClaim(f.stranger.getSender(), voucher(toNano('3')));
+            const delta = toNano('1');
+            const fee2 = (delta * feeBps) / 10000n;
+            expect(delivered(next.transactions, channel.address, worker(), OP.ChannelPayout)).toBe(delta - fee2);
+            expect(await channel.getPaid()).toBe(toNano('3'));
+        });
+
+        it('waives a protocol fee too small to forward', async () => {
+            const total = toNano('0.05'); // 1% is 0.0005 TON
+            expect(feeOf(total, feeBps)).toBe(0n);
+            const result = await channel.sendClaim(f.stranger.getSender(), voucher(total));
+            expect(result.transactions).not.toHaveTransaction({ from: channel.address, to: f.treasury.address });
+            expect(delivered(result.transactions, channel.address, worker(), OP.ChannelPayout)).toBe(total);
+            expect(await channel.getPaid()).toBe(total);
+        });
+
+        it('refuses a replayed voucher and a smaller total', async () => {
+            await channel.sendClaim(f.stranger.getSender(), voucher(toNano('2')));
+            let result = await channel.sendClaim(f.stranger.getSender(), voucher(toNano('2')));
+            expect(result.transactions).toHaveTransaction({ to: channel.address, success: false, exitCode: ExitCode.ERR_CHANNEL_NOTHING_TO_CLAIM });
+            result = await channel.sendClaim(f.stranger.getSender(), voucher(toNano('1')));
+            expect(result.transactions).toHaveTransaction({ to: channel.address, success: false, exitCode: ExitCode.ERR_CHANNEL_NOTHING_TO_CLAIM });
+            expect(await channel.getPaid()).toBe(toNano('2'));
+        });
+
+        it('refuses a forged signature', async () => {
+            const forged = signVoucher(channel.address, toNano('1'), testKeys('mallory').secretKey);
+            let result = await channel.sendClaim(f.stranger.getSender(), forged);
+            expect(result.transactions).toHaveTransaction({ to: channel.address, success: false, exitCode: ExitCode.ERR_CHANNEL_BAD_SIGNATURE });
+            // A genuine signature over another total.
+            const genuine = voucher(toNano('1'));
+            result = await channel.sendClaim(f.stranger.getSender(), { ...genuine, total: toNano('5') });
+            expect(result.transactions).toHaveTransaction({ to: channel.address, success: false, exitCode: ExitCode.ERR_CHANNEL_BAD_SIGNATURE });
+            // Signed by the worker key.
+            result = await channel.sendClaim(f.stranger.getSender(), signVoucher(channel.address, toNano('1'), f.workerKeys.secretKey));
+            expect(result.transactions).toHaveTransaction({ to: channel.address, success: false, exitCode: ExitCode.ERR_CHANNEL_BAD_SIGNATURE });
+            expect(await channel.getPaid()).toBe(0n);
+        });
+
+        it('refuses a voucher for another channel', async () => {
+            const { channel: other } = await openChannel(f, { nonce: 1n, workerStake: f.stranger.address });
+            const v = voucher(toNano('1'), other.address);
+            let result = await channel.sendClaim(f.stranger.getSender(), v);
+            expect(result.transactions).toHaveTransaction({ to: channel.address, success: false, exitCode: ExitCode.ERR_CHANNEL_WRONG_CHANNEL });
+            // Renaming the channel in the voucher breaks the signature.
+            result = await channel.sendClaim(f.stranger.getSender(), { ...v, channel: channel.address });
+            expect(result.transactions).toHaveTransaction({ to: channel.address, success: false, exitCode: ExitCode.ERR_CHANNEL_BAD_SIGNATURE });
+            expect(await channel.getPaid()).toBe(0n);
+        });
+
+        it('never replays a voucher from an earlier channel between the same client and worker', async () => {
+            const old = voucher(toNano('4'));
+            await channel.sendClaim(f.workerStake.getSender(), voucher(toNano('1')));
+            await channel.sendRequestClose(f.client.getSender());
+            f.blockchain.now! += f.params.channelCloseDelay.valueOf() === 0n ? 1 : Number(f.params.channelCloseDelay);
+            await channel.sendFinalize(f.stranger.getSender());
+            expect(await channel.getStatus()).toBe(BigInt(ChannelStatus.Closed));
+
+            // Same client, same worker, same keys: only the nonce differs.
+            const { channel: next } = await openChannel(f, { nonce: 2n, deposit: DEPOSIT });
+            expect(next.address.equals(channel.address)).toBe(false);
+            let result = await next.sendClaim(f.stranger.getSender(), old);
+            expect(result.transactions).toHaveTransaction({ to: next.address, success: false, exitCode: ExitCode.ERR_CHANNEL_WRONG_CHANNEL });
+            result = await next.sendClaim(f.stranger.getSender(), { ...old, channel: next.address });
+            expect(result.transactions).toHaveTransaction({ to: next.address, success: false, exitCode: ExitCode.ERR_CHANNEL_BAD_SIGNATURE });
+            expect(await next.getPaid()).toBe(0n);
+            // Nor into the closed channel itself.
+            result = await channel.sendClaim(f.stranger.getSender(), old);
+            expect(result.transactions).toHaveTransaction({ to: channel.address, success: false, exitCode: ExitCode.ERR_CHANNEL_NOT_OPEN });
+            // And a second open of the old nonce does not revive it.
+            await openChannel(f, { nonce: 1n, deposit: DEPOSIT });
+            expect(await channel.getStatus()).toBe(BigInt(ChannelStatus.Closed));
+            result = await channel.sendClaim(f.stranger.getSender(), old);
+            expect(result.transactions).toHaveTransaction({ to: channel.address, success: false, exitCode: ExitCode.ERR_CHANNEL_NOT_OPEN });
+        });
+
+        it('pays at most the unspent deposit, and the rest after a top-up', async () => {
+            const big = voucher(toNano('15'));
+            let result = await channel.sendClaim(f.stranger.getSender(), big);
+            const fee = (DEPOSIT * feeBps) / 10000n;
+            expect(delivered(result.transactions, channel.address, worker(), OP.ChannelPayout)).toBe(DEPOSIT - fee);
+            expect(await channel.getPaid()).toBe(DEPOSIT);
+            expect(await balance(channel.address)).toBe(RESERVE);
+            result = await channel.sendClaim(f.stranger.getSender(), big);
+            expect(result.transactions).toHaveTransaction({ to: channel.address, success: false, exitCode: ExitCode.ERR_CHANNEL_NO_FUNDS });
+            await channel.sendTopUp(f.client.getSender(), toNano('20'));
+            result = await channel.sendClaim(f.stranger.getSender(), big);
+            expect(await channel.getPaid()).toBe(toNano('15'));
+        });
+
+        it('never pays storage rent out of what is owed: the caller tops the reserve up', async () => {
+            // Years of storage rent eat into the reserve; the next caller
+            // must make it good before anything moves.
+            f.blockchain.now! += 20 * 365 * 24 * 3600;
+            let result = await channel.sendClaim(f.stranger.getSender(), voucher(toNano('1')));
+            expect(result.transactions).toHaveTransaction({ to: channel.address, success: false, exitCode: ExitCode.ERR_INSUFFICIENT_VALUE });
+            result = await channel.sendClaim(f.stranger.getSender(), voucher(toNano('1')), 0n, toNano('1'));
+            expect(result.transactions).toHaveTransaction({ to: channel.address, success: true });
+            expect(await channel.getPaid()).toBe(toNano('1'));
+            expect(await balance(channel.address)).toBe(RESERVE + DEPOSIT - toNano('1'));
+        });
+
+        it('refuses too little value and a malformed body', async () => {
+            let result = await channel.sendClaim(f.stranger.getSender(), voucher(toNano('1')), 0n, toNano('0.004'));
+            expect(result.transactions).toHaveTransaction({ to: channel.address, success: false, exitCode: ExitCode.ERR_INSUFFICIENT_VALUE });
+            const body = beginCell().storeUint(0xc0c05002, 32).storeUint(0, 64).storeAddress(channel.address).endCell();
+            result = await f.stranger.send({ to: channel.address, value: toNano('0.05'), body });
+            expect(result.transactions).toHaveTransaction({ to: channel.address, success: false, exitCode: 9 });
+            result = await f.stranger.send({ to: channel.address, value: toNano('0.05'), body: beginCell().storeUint(0xdeadbeef, 32).endCell() });
+            expect(result.transactions).toHaveTransaction({ to: channel.address, success: false, exitCode: 130 });
+            expect(await channel.getPaid()).toBe(0n);
+        });
+    });
+
+    describe('top-up', () => {
+        it('credits the amount from anyone while open and returns the rest', async () => {
+            const result = await channel.sendTopUp(f.stranger.getSender(), toNano('3'));
+            expect(result.transactions).toHaveTransaction({ from: channel.address, to: f.stranger.address, op: OP.Excesses });
+            expect(await channel.getDeposit()).toBe(DEPOSIT + toNano('3'));
+            expect(await balance(channel.address)).toBe(DEPOSIT + toNano('3') + RESERVE);
+        });
+
+        it('refuses a zero amount, too little value, and a channel that is closing', async () => {
+            let result = await channel.sendTopUp(f.stranger.getSender(), 0n);
+            expect(result.transactions).toHaveTransaction({ to: channel.address, success: false, exitCode: ExitCode.ERR_CHANNEL_BAD_AMOUNT });
+            result = await channel.sendTopUp(f.stranger.getSender(), toNano('3'), 0n, toNano('3'));
+            expect(result.transactions).toHaveTransaction({ to: channel.address, success: false, exitCode: ExitCode.ERR_INSUFFICIENT_VALUE });
+            await channel.sendRequestClose(f.client.getSender());
+            result = await channel.sendTopUp(f.client.getSender(), toNano('3'));
+            expect(result.transactions).toHaveTransaction({ to: channel.address, success: false, exitCode: ExitCode.ERR_CHANNEL_NOT_OPEN });
+            expect(await channel.getDeposit()).toBe(DEPOSIT);
+        });
+    });
+
+    describe('close', () => {
+        it('lets only the client start the window, once', async () => {
+            let result = await channel.sendRequestClose(f.stranger.getSender());
+            expect(result.transactions).toHaveTransaction({ to: channel.address, success: false, exitCode: ExitCode.ERR_CHANNEL_NOT_CLIENT });
+            result = await channel.sendRequestClose(f.workerStake.getSender());
+            expect(result.transactions).toHaveTransaction({ to: channel.address, success: false, exitCode: ExitCode.ERR_CHANNEL_NOT_CLIENT });
+            result = await channel.sendRequestClose(f.client.getSender(), 0n, toNano('0.004'));
+            expect(result.transactions).toHaveTransaction({ to: channel.address, success: false, exitCode: ExitCode.ERR_INSUFFICIENT_VALUE });
+            result = await channel.sendRequestClose(f.client.getSender());
+            expect(result.transactions).toHaveTransaction({ to: channel.address, success: true });
+            expect(await channel.getStatus()).toBe(BigInt(ChannelStatus.Closing));
+            expect(await channel.getCloseDeadline()).toBe(BigInt(f.blockchain.now!) + f.params.channelCloseDelay);
+            result = await channel.sendRequestClose(f.client.getSender());
+            expect(result.transactions).toHaveTransaction({ to: channel.address, success: false, exitCode: ExitCode.ERR_CHANNEL_NOT_OPEN });
+        });
+
+        it('accepts claims inside the window, not after it; finalises only after it', async () => {
+            await channel.sendClaim(f.stranger.getSender(), voucher(toNano('1')));
+            await channel.sendRequestClose(f.client.getSender());
+            const deadline = Number(await channel.getCloseDeadline());
+            let result = await channel.sendFinalize(f.stranger.getSender());
+            expect(result.transactions).toHaveTransaction({ to: channel.address, success: false, exitCode: ExitCode.ERR_CHANNEL_DEADLINE_NOT_REACHED });
+            f.blockchain.now = deadline - 1;
+            result = await channel.sendClaim(f.stranger.getSender(), voucher(toNano('2')));
+            expect(result.transactions).toHaveTransaction({ to: channel.address, success: true });
+            f.blockchain.now = deadline;
+            result = await channel.sendClaim(f.stranger.getSender(), voucher(toNano('3')));
+            expect(result.transactions).toHaveTransaction({ to: channel.address, success: false, exitCode: ExitCode.ERR_CHANNEL_CLOSE_EXPIRED });
+            result = await channel.sendFinalize(f.stranger.getSender(), 0n, toNano('0.004'));
+            expect(result.transactions).toHaveTransaction({ to: channel.address, success: false, exitCode: ExitCode.ERR_INSUFFICIENT_VALUE });
+
+            // Anyone finalises; the client gets exactly deposit - paid.
+            result = await channel.sendFinalize(f.stranger.getSender());
+            expect(delivered(result.transactions, channel.address, f.client.address, OP.ChannelRefund)).toBe(DEPOSIT - toNano('2'));
+            expect(result.transactions).toHaveTransaction({ from: channel.address, to: f.stranger.address, op: OP.Excesses });
+            const s = await channel.getState();
+            expect(s.status).toBe(ChannelStatus.Closed);
+            expect(s.refunded).toBe(DEPOSIT - toNano('2'));
+            expect(await balance(channel.address)).toBe(RESERVE);
+
+            result = await channel.sendFinalize(f.stranger.getSender());
+            expect(result.transactions).toHaveTransaction({ to: channel.address, success: false, exitCode: ExitCode.ERR_CHANNEL_NOT_CLOSING });
+            result = await channel.sendClaim(f.stranger.getSender(), voucher(toNano('3')));
+            expect(result.transactions).toHaveTransaction({ to: channel.address, success: false, exitCode: ExitCode.ERR_CHANNEL_NOT_OPEN });
+        });
+
+        it('refuses to finalise an open channel', async () => {
+            const result = await channel.sendFinalize(f.client.getSender());
+            expect(result.transactions).toHaveTransaction({ to: channel.address, success: false, exitCode: ExitCode.ERR_CHANNEL_NOT_CLOSING });
+        });
+    });
+
+    describe('cooperative close', () => {
+        it('pays the final voucher and refunds the rest at once', async () => {
+            await channel.sendClaim(f.stranger.getSender(), voucher(toNano('1')));
+            const final = voucher(toNano('4'));
+            const approval = signCloseApproval(channel.address, toNano('4'), f.workerKeys.secretKey);
+            const result = await channel.sendCooperativeClose(f.client.getSender(), final, approval);
+            const delta = toNano('3');
+            const fee = (delta * feeBps) / 10000n;
+            expect(delivered(result.transactions, channel.address, worker(), OP.ChannelPayout)).toBe(delta - fee);
+            expect(delivered(result.transactions, channel.address, f.treasury.address, OP.ProtocolFee)).toBe(fee);
+            expect(delivered(result.transactions, channel.address, f.client.address, OP.ChannelRefund)).toBe(DEPOSIT - toNano('4'));
+            const s = await channel.getState();
+            expect(s.status).toBe(ChannelStatus.Closed);
+            expect(s.paid).toBe(toNano('4'));
+            expect(await balance(channel.address)).toBe(RESERVE);
+            // Closed for good.
+            const again = await channel.sendCooperativeClose(f.client.getSender(), final, approval);
+            expect(again.transactions).toHaveTransaction({ to: channel.address, success: false, exitCode: ExitCode.ERR_CHANNEL_NOT_OPEN });
+        });
+
+        it('closes at the amount already paid, and inside a close window', async () => {
+            await channel.sendClaim(f.stranger.getSender(), voucher(toNano('1')));
+            await channel.sendRequestClose(f.client.getSender());
+            const approval = signCloseApproval(channel.address, toNano('1'), f.workerKeys.secretKey);
+            const result = await channel.sendCooperativeClose(f.workerStake.getSender(), voucher(toNano('1')), approval);
+            expect(result.transactions).not.toHaveTransaction({ from: channel.address, to: worker(), op: OP.ChannelPayout });
+            expect(delivered(result.transactions, channel.address, f.client.address, OP.ChannelRefund)).toBe(DEPOSIT - toNano('1'));
+            expect(await channel.getStatus()).toBe(BigInt(ChannelStatus.Closed));
+        });
+
+        it('refuses without the worker signature, a smaller total, or too little value', async () => {
+            await channel.sendClaim(f.stranger.getSender(), voucher(toNano('2')));
+            const final = voucher(toNano('4'));
+            let result = await channel.sendCooperativeClose(f.client.getSender(), final, signCloseApproval(channel.address, toNano('4'), f.clientKeys.secretKey));
+            expect(result.transactions).toHaveTransaction({ to: channel.address, success: false, exitCode: ExitCode.ERR_CHANNEL_BAD_WORKER_SIGNATURE });
+            // The worker approved another total.
+            result = await channel.sendCooperativeClose(f.client.getSender(), final, signCloseApproval(channel.address, toNano('3'), f.workerKeys.secretKey));
+            expect(result.transactions).toHaveTransaction({ to: channel.address, success: false, exitCode: ExitCode.ERR_CHANNEL_BAD_WORKER_SIGNATURE });
+            // A worker voucher-style signature is not an approval.
+            result = await channel.sendCooperativeClose(f.client.getSender(), final, signVoucher(channel.address, toNano('4'), f.workerKeys.secretKey).signature);
+            expect(result.transactions).toHaveTransaction({ to: channel.address, success: false, exitCode: ExitCode.ERR_CHANNEL_BAD_WORKER_SIGNATURE });
+            const small = voucher(toNano('1'));
+            result = await channel.sendCooperativeClose(f.client.getSender(), small, signCloseApproval(channel.address, toNano('1'), f.workerKeys.secretKey));
+            expect(result.transactions).toHaveTransaction({ to: channel.address, success: false, exitCode: ExitCode.ERR_CHANNEL_NOTHING_TO_CLAIM });
+            result = await channel.sendCooperativeClose(f.client.getSender(), final, signCloseApproval(channel.address, toNano('4'), f.workerKeys.secretKey), 0n, toNano('0.003'));
+            expect(result.transactions).toHaveTransaction({ to: channel.address, success: false, exitCode: ExitCode.ERR_INSUFFICIENT_VALUE });
+            expect(await channel.getStatus()).toBe(BigInt(ChannelStatus.Open));
+            expect(await channel.getPaid()).toBe(toNano('2'));
+        });
+    });
+
+    describe('client key change', () => {
+        it('takes effect after the close delay; only the client may ask', async () => {
+            const next = testKeys('client-2');
+            let result = await channel.sendChangeClientKey(f.stranger.getSender(), keyToInt(next.publicKey));
+            expect(result.transactions).toHaveTransaction({ to: channel.address, success: false, exitCode: ExitCode.ERR_CHANNEL_NOT_CLIENT });
+            result = await channel.sendChangeClientKey(f.client.getSender(), 0n);
+            expect(result.transactions).toHaveTransaction({ to: channel.address, success: false, exitCode: ExitCode.ERR_CHANNEL_BAD_KEY });
+            result = await channel.sendChangeClientKey(f.client.getSender(), keyToInt(next.publicKey), 0n, toNano('0.004'));
+            expect(result.transactions).toHaveTransaction({ to: channel.address, success: false, exitCode: ExitCode.ERR_INSUFFICIENT_VALUE });
+            result = await channel.sendChangeClientKey(f.client.getSender(), keyToInt(next.publicKey));
+            expect(result.transactions).toHaveTransaction({ to: channel.address, success: true });
+            expect(await channel.getPendingClientKey()).toBe(keyToInt(next.publicKey));
+            expect(await channel.getClientKey()).toBe(keyToInt(f.clientKeys.publicKey));
+
+            // Inside the delay the old key still pays; the new one not yet.
+            result = await channel.sendClaim(f.stranger.getSender(), signVoucher(channel.address, toNano('2'), next.secretKey));
+            expect(result.transactions).toHaveTransaction({ to: channel.address, success: false, exitCode: ExitCode.ERR_CHANNEL_BAD_SIGNATURE });
+            result = await channel.sendClaim(f.stranger.getSender(), voucher(toNano('1')));
+            expect(result.transactions).toHaveTransaction({ to: channel.address, success: true });
+
+            f.blockchain.now! += Number(f.params.channelCloseDelay);
+            expect(await channel.getClientKey()).toBe(keyToInt(next.publicKey));
+            expect(await channel.getPendingClientKey()).toBe(0n);
+            result = await channel.sendClaim(f.stranger.getSender(), voucher(toNano('2')));
+            expect(result.transactions).toHaveTransaction({ to: channel.address, success: false, exitCode: ExitCode.ERR_CHANNEL_BAD_SIGNATURE });
+            result = await channel.sendClaim(f.stranger.getSender(), signVoucher(channel.address, toNano('2'), next.secretKey));
+            expect(result.transactions).toHaveTransaction({ to: channel.address, success: true });
+            expect(await channel.getPaid()).toBe(toNano('2'));
+        });
+    });
+
+    describe('bounces', () => {
+        // An address with no contract: bounceable messages to it come back.
+        const nowhere = Address.parse('0:' + 'ab'.repeat(32));
+
+        it('restores paid when the WorkerStake cannot receive the payout', async () => {
+            const { channel: ch } = await openChannel(f, { nonce: 9n, workerStake: nowhere });
+            const v = signVoucher(ch.address, toNano('2'), f.clientKeys.secretKey);
+            const result = await ch.sendClaim(f.stranger.getSender(), v);
+            const fee = (toNano('2') * feeBps) / 10000n;
+            expect(result.transactions).toHaveTransaction({ from: nowhere, to: ch.address, inMessageBounced: true, success: true });
+            // The fee went through; the worker's share was never paid.
+            expect(await ch.getPaid()).toBe(fee);
+            // The client gets back everything but the fee (less the bounce's transport).
+            await ch.sendRequestClose(f.client.getSender());
+            f.blockchain.now! += Number(f.params.channelCloseDelay);
+            const fin = await ch.sendFinalize(f.client.getSender());
+            const refund = delivered(fin.transactions, ch.address, f.client.address, OP.ChannelRefund);
+            expect(refund).toBeLessThanOrEqual(DEPOSIT - fee);
+            expect(refund).toBeGreaterThan(DEPOSIT - fee - toNano('0.01'));
+            expect(await balance(ch.address)).toBeGreaterThanOrEqual(RESERVE);
+        });
+
+        it('restores paid when the treasury cannot receive the fee', async () => {
+            const g = await deployEscrow({ treasury: nowhere });
+            const { channel: ch } = await openChannel(g, { nonce: 1n });
+            const result = await ch.sendClaim(g.stranger.getSender(), signVoucher(ch.address, toNano('2'), g.clientKeys.secretKey));
+            const fee = (toNano('2') * g.params.protocolFeeBps) / 10000n;
+            expect(result.transactions).toHaveTransaction({ from: nowhere, to: ch.address, inMessageBounced: true, success: true });
+            expect(delivered(result.transactions, ch.address, g.workerStake.address, OP.ChannelPayout)).toBe(toNano('2') - fee);
+            expect(await ch.getPaid()).toBe(toNano('2') - fee);
+        });
+
+        it('sends a payout that bounces after a cooperative close back to the client', async () => {
+            const { channel: ch } = await openChannel(f, { nonce: 9n, workerStake: nowhere });
+            const total = toNano('4');
+            const v = signVoucher(ch.address, total, f.clientKeys.secretKey);
+            const approval = signCloseApproval(ch.address, total, f.workerKeys.secretKey);
+            const result = await ch.sendCooperativeClose(f.client.getSender(), v, approval);
+            const fee = (total * feeBps) / 10000n;
+            expect(result.transactions).toHaveTransaction({ from: nowhere, to: ch.address, inMessageBounced: true, success: true });
+            // The refund at close, then the bounced share when it came back.
+            const refunds = result.transactions.filter((t) => t.inMessage?.info.src?.toString() === ch.address.toString() &&
+                t.inMessage?.info.dest?.toString() === f.client.address.toString() &&
+                t.inMessage.body.beginParse().loadUint(32) === OP.ChannelRefund);
+            expect(refunds.length).toBe(2);
+            const s = await ch.getState();
+            expect(s.status).toBe(ChannelStatus.Closed);
+            expect(s.paid).toBe(fee);
+            expect(s.refunded).toBe(DEPOSIT - fee);
+            expect(await balance(ch.address)).toBeGreaterThanOrEqual(RESERVE);
+        });
+    });
+
+    describe('property: random interleavings', () => {
+        type Op =
+            | { kind: 'topUp'; amount: bigint }
+            | { kind: 'claim'; step: bigint }
+            | { kind: 'replay'; index: number }
+            | { kind: 'forged'; total: bigint }
+            | { kind: 'otherChannel'; total: bigint }
+            | { kind: 'requestClose' }
+            | { kind: 'wait'; seconds: number }
+            | { kind: 'finalize' };
+
+        const ton = (max: number) => fc.integer({ min: 1, max: max * 1000 }).map((m) => BigInt(m) * 1_000_000n);
+        const op: fc.Arbitrary<Op> = fc.oneof(
+            { weight: 2, arbitrary: ton(5).map((amount) => ({ kind: 'topUp' as const, amount })) },
+            { weight: 5, arbitrary: ton(4).map((step) => ({ kind: 'claim' as const, step })) },
+            { weight: 2, arbitrary: fc.nat(20).map((index) => ({ kind: 'replay' as const, index })) },
+            { weight: 1, arbitrary: ton(20).map((total) => ({ kind: 'forged' as const, total })) },
+            { weight: 1, arbitrary: ton(20).map((total) => ({ kind: 'otherChannel' as const, total })) },
+            { weight: 1, arbitrary: fc.constant({ kind: 'requestClose' as const }) },
+            { weight: 2, arbitrary: fc.integer({ min: 1, max: 400 }).map((seconds) => ({ kind: 'wait' as const, seconds })) },
+            { weight: 1, arbitrary: fc.constant({ kind: 'finalize' as const }) },
+        );
+
+        it('never pays twice, never more than the largest voucher, and refunds exactly deposit - paid', async () => {
+            const mallory = testKeys('mallory');
+            const snapshot = f.blockchain.snapshot();
+            const delay = Number(f.params.channelCloseDelay);
+
+            await fc.assert(
+                fc.asyncProperty(fc.array(op, { minLength: 4, maxLength: 18 }), async (ops) => {
+                    await f.blockchain.loadFrom(snapshot);
+                    // The model.
+                    let deposit = DEPOSIT;
+                    let paid = 0n;
+                    let status = ChannelStatus.Open;
+                    let deadline = 0;
+                    const signed: bigint[] = []; // totals the client signed, increasing
+                    let toWorker = 0n;
+                    let toTreasury = 0n;
+                    let toClient = 0n;
+
+                    const account = (txs: Transaction[]) => {
+                        toWorker += delivered(txs, channel.address, worker(), OP.ChannelPayout);
+                        toTreasury += delivered(txs, channel.address, f.treasury.address, OP.ProtocolFee);
+                        toClient += delivered(txs, channel.address, f.client.address, OP.ChannelRefund);
+                    };
+                    const expectFailure = (txs: Transaction[], exitCode: number) =>
+                        expect(txs).toHaveTransaction({ to: channel.address, success: false, exitCode });
+                    const claimable = () =>
+                        status === ChannelStatus.Open || (status === ChannelStatus.Closing && f.blockchain.now! < deadline);
+                    const sendClaim = async (total: bigint) => {
+                        const r = await channel.sendClaim(f.stranger.getSender(), voucher(total));
+                        account(r.transactions);
+                        if (!claimable()) {
+                            expectFailure(r.transactions, status === ChannelStatus.Closing
+                                ? ExitCode.ERR_CHANNEL_CLOSE_EXPIRED : ExitCode.ERR_CHANNEL_NOT_OPEN);
+                        } else if (total <= paid) {
+                            expectFailure(r.transactions, ExitCode.ERR_CHANNEL_NOTHING_TO_CLAIM);
+                        } else if (paid === deposit) {
+                            expectFailure(r.transactions, ExitCode.ERR_CHANNEL_NO_FUNDS);
+                        } else {
+                            expect(r.transactions).toHaveTransaction({ to: channel.address, success: true });
+                            paid = total < deposit ? total : deposit;
+                        }
+                    };
+
+                    for (const o of ops) {
+                        switch (o.kind) {
+                            case 'topUp': {
+                                const r = await channel.sendTopUp(f.client.getSender(), o.amount);
+                                if (status === ChannelStatus.Open) deposit += o.amount;
+                                else expectFailure(r.transactions, ExitCode.ERR_CHANNEL_NOT_OPEN);
+                                break;
+                            }
+                            case 'claim': {
+                                const total = (signed.length ? signed[signed.length - 1] : 0n) + o.step;
+                                signed.push(total);
+                                await sendClaim(total);
+                                break;
+                            }
+                            case 'replay':
+                                if (signed.length) await sendClaim(signed[o.index % signed.length]);
+                                break;
+                            case 'forged': {
+                                const r = await channel.sendClaim(f.stranger.getSender(), signVoucher(channel.address, o.total, mallory.secretKey));
+                                account(r.transactions);
+                                expect(r.transactions).toHaveTransaction({ to: channel.address, success: false });
+                                break;
+                            }
+                            case 'otherChannel': {
+                                const r = await channel.sendClaim(f.stranger.getSender(), voucher(o.total, f.escrow.address));
+                                account(r.transactions);
+                                expect(r.transactions).toHaveTransaction({ to: channel.address, success: false });
+                                break;
+                            }
+                            case 'requestClose': {
+                                const r = await channel.sendRequestClose(f.client.getSender());
+                                if (status === ChannelStatus.Open) {
+                                    status = ChannelStatus.Closing;
+                                    deadline = f.blockchain.now! + delay;
+                                } else expectFailure(r.transactions, ExitCode.ERR_CHANNEL_NOT_OPEN);
+                                break;
+                            }
+                            case 'wait':
+                                f.blockchain.now! += o.seconds;
+                                break;
+                            case 'finalize': {
+                                const r = await channel.sendFinalize(f.stranger.getSender());
+                                account(r.transactions);
+                                if (status === ChannelStatus.Closing && f.blockchain.now! >= deadline) status = ChannelStatus.Closed;
+                                else expect(r.transactions).toHaveTransaction({ to: channel.address, success: false });
+                                break;
+                            }
+                        }
+
+                        // Invariants after every step.
+                        const s = await channel.getState();
+                        expect(s.status).toBe(status);
+                        expect(s.deposit).toBe(deposit);
+                        expect(s.paid).toBe(paid);
+                        // Nothing paid twice: what left equals what is recorded as paid.
+                        expect(toWorker + toTreasury).toBe(paid);
+                        // The worker never gets more than the largest valid voucher.
+                        const largest = signed.length ? signed[signed.length - 1] : 0n;
+                        expect(paid).toBeLessThanOrEqual(largest);
+                        expect(toWorker).toBeLessThanOrEqual(largest);
+                        // The client gets back exactly deposit - paid, once closed.
+                        expect(toClient).toBe(status === ChannelStatus.Closed ? deposit - paid : 0n);
+                        // The balance backs what is owed above the storage reserve
+                        // (less at most the rent of the last few minutes).
+                        const owed = status === ChannelStatus.Closed ? 0n : deposit - paid;
+                        const bal = await balance(channel.address);
+                        expect(bal).toBeLessThanOrEqual(RESERVE + owed);
+                        expect(bal).toBeGreaterThanOrEqual(RESERVE + owed - 100_000n);
+                    }
+                }),
+                { numRuns: 25 },
+            );
+        }, 600_000);
+    });
+});

@@ -1,0 +1,126 @@
+import { Address, toNano } from '@ton/core';
+import { Blockchain } from '@ton/sandbox';
+import { TonClient } from '@ton/ton';
+import { spawn } from 'child_process';
+import { promises as fs } from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { RunningDevnet, startDevnet } from '../../devnet/server';
+import { deployNetwork } from '../../scripts/deployNetwork';
+import { readDeployment } from '../../scripts/lib/deployment';
+import { SandboxNetworkProvider, ScriptedUI } from '../../scripts/lib/sandboxProvider';
+import { DEVNET_MNEMONIC, DEV_IMAGE_HASH, DEV_MODEL_ID, DEV_MODEL_NAME, devSimulatedAttestationKey } from '../../wrappers/devnet';
+import { ExtendedStaking } from '../../wrappers/Staking';
+import { ExtendedRegistry } from '../../wrappers/Registry';
+import { devWallets } from './util';
+
+const ROOT = path.join(__dirname, '..', '..');
+
+describe('deployNetwork', () => {
+    let dir: string;
+    beforeEach(async () => {
+        dir = await fs.mkdtemp(path.join(os.tmpdir(), 'cocoon-deploy-'));
+    });
+    afterEach(async () => {
+        await fs.rm(dir, { recursive: true, force: true });
+    });
+
+    it('without time travel (testnet, mainnet) leaves the timelocked steps pending, and re-runs reuse them', async () => {
+        const blockchain = await Blockchain.create();
+        blockchain.now = 1_800_000_000;
+        const governance = await blockchain.treasury('governance', { balance: toNano('1000') });
+        const provider = new SandboxNetworkProvider(blockchain, governance, new ScriptedUI());
+        const file = path.join(dir, 'testnet.json');
+
+        const first = await deployNetwork(provider, { network: 'testnet', deploymentFile: file });
+        const registry = first.registry;
+        expect(await registry.getImageAllowed(DEV_IMAGE_HASH)).toBe(false);
+        const written = await readDeployment(file);
+        expect(written).toMatchObject({
+            network: 'testnet',
+            owner: governance.address.toString(),
+            contracts: { registry: registry.address.toString() },
+            devModelName: DEV_MODEL_NAME,
+        });
+        // Links, attestation policy, development image and model.
+        expect(written!.pendingProposals.map((p) => p.what)).toEqual([
+            'link Staking, Escrow and AttestationVerifier',
+            'attestation policy (Intel root)',
+            'allow the development image',
+            'allow the development model',
+        ]);
+        expect(written!.contracts.staking).toBeDefined();
+        expect(written!.contracts.escrow).toBeDefined();
+        expect(written!.contracts.attestationVerifier).toBeDefined();
+        expect(written!.pendingProposals[0].command).toBe(`npx blueprint run executeProposal ${registry.address.toString()} ${written!.pendingProposals[0].id}`);
+        expect(written!.pendingProposals[0].executeAfter).toBe(1_800_000_000 + 60);
+        const queued = await registry.getNextProposalId();
+
+        // Running again queues nothing new.
+        const again = await deployNetwork(provider, { network: 'testnet', deploymentFile: file });
+        expect(again.registry.address.equals(registry.address)).toBe(true);
+        expect(await registry.getNextProposalId()).toBe(queued);
+        expect((await readDeployment(file))!.pendingProposals.map((p) => p.id)).toEqual(written!.pendingProposals.map((p) => p.id));
+
+        // With a clock that can move (devnet), the same proposals are executed.
+        const advanced: number[] = [];
+        const done = await deployNetwork(provider, {
+            network: 'testnet',
+            deploymentFile: file,
+            advanceTime: async (s) => {
+                advanced.push(s);
+                blockchain.now! += s;
+            },
+        });
+        expect(advanced).toEqual([61]);
+        expect(done.deployment.pendingProposals).toEqual([]);
+        expect(await registry.getImageAllowed(DEV_IMAGE_HASH)).toBe(true);
+        expect(await registry.getModelAllowed(DEV_MODEL_ID)).toBe(true);
+        expect(await registry.getNextProposalId()).toBe(queued);
+        const links = await registry.getLinks();
+        expect(links.staking!.toString()).toBe(written!.contracts.staking);
+        // Each linked contract received the latest config push.
+        const staking = blockchain.openContract(ExtendedStaking.fromAddress(links.staking!));
+        expect(await staking.getConfigVersion()).toBe(await registry.getConfigVersion());
+    });
+
+    it('the real `blueprint run deployNetwork --custom ... --mnemonic` deploys into a devnet', async () => {
+        const devnet: RunningDevnet = await startDevnet({ port: 0, logLevel: 'silent' });
+        try {
+            const file = path.join(dir, 'devnet.json');
+            const child = spawn(
+                'npx',
+                ['blueprint', 'run', 'deployNetwork', '--custom', devnet.endpoint, '--custom-version', 'v2', '--custom-type', 'custom', '--mnemonic'],
+                {
+                    cwd: ROOT,
+                    env: { ...process.env, WALLET_MNEMONIC: DEVNET_MNEMONIC, WALLET_VERSION: 'v4r2', COCOON_DEPLOYMENT: file },
+                    stdio: ['ignore', 'pipe', 'pipe'],
+                },
+            );
+            let out = '';
+            child.stdout.on('data', (d) => (out += d));
+            child.stderr.on('data', (d) => (out += d));
+            const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+            if (code !== 0) throw new Error(`blueprint exited with ${code}:\n${out}`);
+            expect(out).toContain('Advancing the devnet clock');
+
+            const deployment = await readDeployment(file);
+            expect(deployment).toMatchObject({ network: 'devnet', endpoint: devnet.url, pendingProposals: [] });
+
+            const client = new TonClient({ endpoint: devnet.endpoint });
+            const { v4 } = await devWallets(client);
+            const registry = client.open(ExtendedRegistry.fromAddress(Address.parse(deployment!.contracts.registry)));
+            expect((await registry.getOwner()).equals(v4.address)).toBe(true);
+            expect(await registry.getImageAllowed(DEV_IMAGE_HASH)).toBe(true);
+            expect(await registry.getModelAllowed(DEV_MODEL_ID)).toBe(true);
+            expect(await registry.getConfigVersion()).toBeGreaterThanOrEqual(3n);
+            expect((await registry.getParams()).allowSimulatedAttestation).toBe(true);
+            const policy = await registry.getAttestationPolicy();
+            expect(policy.simulatedKey).toBe(BigInt('0x' + devSimulatedAttestationKey().publicKey.toString('hex')));
+            const links = await registry.getLinks();
+            expect(links.verifier!.toString()).toBe(deployment!.contracts.attestationVerifier);
+        } finally {
+            await devnet.close();
+        }
+    }, 240_000);
+});

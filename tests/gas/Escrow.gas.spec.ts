@@ -1,0 +1,130 @@
+import { readFileSync } from 'fs';
+import { join } from 'path';
+import { toNano } from '@ton/core';
+import { SandboxContract } from '@ton/sandbox';
+import '@ton/test-utils';
+import { findTransactionRequired } from '@ton/test-utils';
+import { ExtendedPaymentChannel } from '../../wrappers/PaymentChannel';
+import { keyToInt, signCloseApproval, signVoucher } from '../../wrappers/voucher';
+import { chainFees, checkGas, computeGas } from '../helpers/gas';
+import { EscrowFixture, deployEscrow, openChannel, testKeys } from '../helpers/channel';
+
+/**
+ * Measures every Escrow and PaymentChannel operation for bench/gas.json, and
+ * checks each against the gas budget its receiver charges the caller for
+ * (GAS_* in contracts/constants.tact).
+ */
+function budget(name: string): number {
+    const source = readFileSync(join(__dirname, '..', '..', 'contracts', 'constants.tact'), 'utf8');
+    const m = source.match(new RegExp(`^const ${name}: Int = (\\d+);`, 'm'));
+    if (!m) throw new Error(`${name} is not in contracts/constants.tact`);
+    return Number(m[1]);
+}
+
+const BUDGET = {
+    escrowOpen: budget('GAS_ESCROW_OPEN'),
+    channelOpen: budget('GAS_CHANNEL_OPEN'),
+    topUp: budget('GAS_CHANNEL_TOP_UP'),
+    claim: budget('GAS_CHANNEL_CLAIM'),
+    close: budget('GAS_CHANNEL_CLOSE'),
+    finalize: budget('GAS_CHANNEL_FINALIZE'),
+    coopClose: budget('GAS_CHANNEL_COOP_CLOSE'),
+    keyChange: budget('GAS_CHANNEL_KEY_CHANGE'),
+};
+
+// Basechain forwarding prices (config param 25), as getForwardFee uses them.
+function forwardFee(cells: number, bits: number): bigint {
+    return 400000n + (26214400n * BigInt(bits) + 2621440000n * BigInt(cells) + 65535n) / 65536n;
+}
+
+describe('Escrow gas', () => {
+    let f: EscrowFixture;
+    let channel: SandboxContract<ExtendedPaymentChannel>;
+
+    beforeEach(async () => {
+        f = await deployEscrow();
+    });
+
+    async function open(nonce: bigint) {
+        const opened = await openChannel(f, { nonce });
+        channel = opened.channel;
+        return opened.result;
+    }
+
+    it('Escrow.openChannel and PaymentChannel.open', async () => {
+        const result = await open(1n);
+        const escrowTx = findTransactionRequired(result.transactions, { to: f.escrow.address, success: true });
+        const channelTx = findTransactionRequired(result.transactions, { to: channel.address, deploy: true, success: true });
+        expect(Number(computeGas(escrowTx))).toBeLessThanOrEqual(BUDGET.escrowOpen);
+        expect(Number(computeGas(channelTx))).toBeLessThanOrEqual(BUDGET.channelOpen);
+        // The deploy message's forwarding fee stays inside what the Escrow
+        // charges for it (CHANNEL_OPEN_FWD_*). The message info holds the
+        // part left after the sender's first fraction (1/3).
+        const info = channelTx.inMessage!.info;
+        if (info.type !== 'internal') throw new Error('not internal');
+        const charged = forwardFee(budget('CHANNEL_OPEN_FWD_CELLS'), budget('CHANNEL_OPEN_FWD_BITS'));
+        expect((info.forwardFee * 3n) / 2n).toBeLessThanOrEqual(charged);
+        checkGas('Escrow.openChannel', escrowTx, result.transactions);
+        checkGas('PaymentChannel.open', channelTx, [channelTx]);
+    });
+
+    it('PaymentChannel.topUp', async () => {
+        await open(1n);
+        const result = await channel.sendTopUp(f.client.getSender(), toNano('1'));
+        const tx = findTransactionRequired(result.transactions, { to: channel.address, success: true });
+        expect(Number(computeGas(tx))).toBeLessThanOrEqual(BUDGET.topUp);
+        checkGas('PaymentChannel.topUp', tx, result.transactions);
+    });
+
+    it('PaymentChannel.claim: the whole chain costs at most 0.01 TON', async () => {
+        await open(1n);
+        // A first claim, so the measured one updates a non-zero total.
+        await channel.sendClaim(f.workerStake.getSender(), signVoucher(channel.address, toNano('1'), f.clientKeys.secretKey));
+        const result = await channel.sendClaim(f.workerStake.getSender(), signVoucher(channel.address, toNano('2'), f.clientKeys.secretKey));
+        const tx = findTransactionRequired(result.transactions, { to: channel.address, success: true });
+        expect(Number(computeGas(tx))).toBeLessThanOrEqual(BUDGET.claim);
+        expect(chainFees(result.transactions)).toBeLessThanOrEqual(toNano('0.01'));
+        checkGas('PaymentChannel.claim', tx, result.transactions);
+    });
+
+    it('PaymentChannel.requestClose and PaymentChannel.finalize', async () => {
+        await open(1n);
+        await channel.sendClaim(f.workerStake.getSender(), signVoucher(channel.address, toNano('1'), f.clientKeys.secretKey));
+        let result = await channel.sendRequestClose(f.client.getSender());
+        let tx = findTransactionRequired(result.transactions, { to: channel.address, success: true });
+        expect(Number(computeGas(tx))).toBeLessThanOrEqual(BUDGET.close);
+        checkGas('PaymentChannel.requestClose', tx, result.transactions);
+        f.blockchain.now! += Number(f.params.channelCloseDelay);
+        result = await channel.sendFinalize(f.stranger.getSender());
+        tx = findTransactionRequired(result.transactions, { to: channel.address, success: true });
+        expect(Number(computeGas(tx))).toBeLessThanOrEqual(BUDGET.finalize);
+        checkGas('PaymentChannel.finalize', tx, result.transactions);
+    });
+
+    it('PaymentChannel.cooperativeClose', async () => {
+        await open(1n);
+        const total = toNano('3');
+        const result = await channel.sendCooperativeClose(
+            f.client.getSender(),
+            signVoucher(channel.address, total, f.clientKeys.secretKey),
+            signCloseApproval(channel.address, total, f.workerKeys.secretKey),
+        );
+        const tx = findTransactionRequired(result.transactions, { to: channel.address, success: true });
+        expect(Number(computeGas(tx))).toBeLessThanOrEqual(BUDGET.coopClose);
+        checkGas('PaymentChannel.cooperativeClose', tx, result.transactions);
+    });
+
+    it('PaymentChannel.changeClientKey', async () => {
+        await open(1n);
+        const result = await channel.sendChangeClientKey(f.client.getSender(), keyToInt(testKeys('client-2').publicKey));
+        const tx = findTransactionRequired(result.transactions, { to: channel.address, success: true });
+        expect(Number(computeGas(tx))).toBeLessThanOrEqual(BUDGET.keyChange);
+        checkGas('PaymentChannel.changeClientKey', tx, result.transactions);
+    });
+
+    it('Escrow.configUpdate', async () => {
+        const result = await f.registry.sendPushConfig(f.stranger.getSender());
+        const tx = findTransactionRequired(result.transactions, { to: f.escrow.address, success: true });
+        checkGas('Escrow.configUpdate', tx, [tx]);
+    });
+});

@@ -1,0 +1,130 @@
+import '@ton/test-utils';
+import { Address, Cell, beginCell, toNano } from '@ton/core';
+import { SandboxContract, internal } from '@ton/sandbox';
+import { findTransactionRequired } from '@ton/test-utils';
+import { readFileSync } from 'fs';
+import { join } from 'path';
+import { makeSignedReceipt, receiptMaxCost } from '../../wrappers/receipt';
+import { ExtendedStaking, storeConfigUpdate } from '../../wrappers/Staking';
+import { ExtendedWorkerStake, storeChannelPayout } from '../../wrappers/WorkerStake';
+import { ExtendedPaymentChannel } from '../../wrappers/PaymentChannel';
+import { checkGas } from '../helpers/gas';
+import { MODEL, OTHER_MODEL, PRICES, StakingFixture, attest, deployStaking, listing, stake } from '../helpers/staking';
+
+/** GAS_* budgets as declared in contracts/constants.tact, which receivers charge callers for. */
+function budget(name: string): number {
+    const src = readFileSync(join(__dirname, '..', '..', 'contracts', 'constants.tact'), 'utf8');
+    const m = new RegExp(`const ${name}: Int = (\\d+);`).exec(src);
+    if (!m) throw new Error(`${name} is not in constants.tact`);
+    return Number(m[1]);
+}
+
+/**
+ * Measures every Staking and WorkerStake operation for bench/gas.json and
+ * checks each against the budget its receiver charges for.
+ */
+describe('Staking gas', () => {
+    let f: StakingFixture;
+    let worker: SandboxContract<ExtendedWorkerStake>;
+    const STAKE = toNano('20');
+
+    beforeEach(async () => {
+        f = await deployStaking({}, undefined);
+    });
+
+    function measure(name: string, txs: Parameters<typeof checkGas>[2], to: Address, op: number, budgetName?: string) {
+        const tx = findTransactionRequired(txs, { to, op, success: true });
+        const entry = checkGas(name, tx, txs);
+        if (budgetName) expect(entry.gasUsed).toBeLessThanOrEqual(budget(budgetName));
+        return entry;
+    }
+
+    const receipt = (over: object = {}) => {
+        const usage = { prompt: 1000n, cached: 100n, completion: 1000n, reasoning: 0n };
+        return makeSignedReceipt({
+            workerStake: worker.address, channel: f.stranger.address, requestId: 1n, modelId: MODEL, usage,
+            cost: receiptMaxCost(PRICES, usage), cumulativeCost: 0n, time: BigInt(f.blockchain.now!), requestHash: 1n, responseHash: 2n, ...over,
+        }, f.keys.secretKey).evidence;
+    };
+
+    it('stake, top-up, attest, index, listing, unbond, withdraw', async () => {
+        const first = await stake(f, STAKE);
+        worker = first.worker;
+        measure('Staking.stake', first.result.transactions, f.staking.address, 0xc0c02001, 'GAS_STAKING_STAKE');
+        measure('WorkerStake.deposit', first.result.transactions, worker.address, 0xc0c03001, 'GAS_WS_DEPOSIT');
+        const top = await f.staking.sendTopUp(f.provider.getSender(), await f.staking.getStakeValue(toNano('1')), f.workerKey);
+        measure('Staking.topUp', top.transactions, f.staking.address, 0xc0c02002, 'GAS_STAKING_STAKE');
+        measure('WorkerStake.topUp', top.transactions, worker.address, 0xc0c03001, 'GAS_WS_DEPOSIT');
+        const att = await attest(f, worker.address);
+        measure('WorkerStake.attestationRecorded', att.transactions, worker.address, 0xc0c06001, 'GAS_WS_ATTEST');
+        measure('Staking.workerIndexed', att.transactions, f.staking.address, 0xc0c02010);
+        const upd = await worker.sendUpdateListing(f.provider.getSender(), listing({ encryptionKey: 0xe2n, prices: { ...PRICES, prompt: PRICES.prompt * 2n } }));
+        measure('WorkerStake.updateListing', upd.transactions, worker.address, 0xc0c03010, 'GAS_WS_UPDATE_LISTING');
+        const sync = await f.staking.sendSyncWorkerConfig(f.stranger.getSender(), f.provider.address, f.workerKey);
+        measure('Staking.syncWorkerConfig', sync.transactions, f.staking.address, 0xc0c02003, 'GAS_STAKING_SYNC');
+        measure('WorkerStake.configUpdate', sync.transactions, worker.address, 0xc0c03002, 'GAS_WS_OWNER_ACTION');
+        const unb = await worker.sendStartUnbonding(f.provider.getSender());
+        measure('WorkerStake.startUnbonding', unb.transactions, worker.address, 0xc0c03011, 'GAS_WS_OWNER_ACTION');
+        measure('Staking.workerUnindexed', unb.transactions, f.staking.address, 0xc0c02011);
+        f.blockchain.now = Number((await worker.getState()).unbondingDeadline);
+        const wd = await worker.sendWithdraw(f.provider.getSender());
+        measure('WorkerStake.withdraw', wd.transactions, worker.address, 0xc0c03012, 'GAS_WS_OWNER_ACTION');
+    });
+
+    it('fraud proofs', async () => {
+        const cases: [string, (w: SandboxContract<ExtendedWorkerStake>) => Promise<{ transactions: Parameters<typeof checkGas>[2] }>, number][] = [
+            ['WorkerStake.proveEquivocation', (w) => w.sendProveEquivocation(f.reporter.getSender(), receipt(), receipt({ responseHash: 9n })), 0xc0c03020],
+            ['WorkerStake.proveWrongModel', (w) => w.sendProveWrongModel(f.reporter.getSender(), receipt({ modelId: OTHER_MODEL })), 0xc0c03021],
+            ['WorkerStake.proveOvercharge', (w) => w.sendProveOvercharge(f.reporter.getSender(), receipt({ cost: 10n ** 9n })), 0xc0c03022],
+        ];
+        let key = 100n;
+        for (const [name, send, op] of cases) {
+            key += 1n;
+            const s = await stake(f, STAKE, { workerKey: f.workerKey });
+            worker = s.worker;
+            await attest(f, worker.address);
+            const res = await send(worker);
+            measure(name, res.transactions, worker.address, op, 'GAS_WS_PROVE');
+            f = await deployStaking();
+        }
+    });
+
+    it('worst case: a full price history (updateListing and overcharge iterate it)', async () => {
+        ({ worker } = await stake(f, STAKE));
+        let prompt = PRICES.prompt;
+        let last;
+        for (let i = 0; i < 15; i++) {
+            f.blockchain.now! += 1;
+            prompt -= 1n;
+            last = await worker.sendUpdateListing(f.provider.getSender(), listing({ prices: { ...PRICES, prompt } }));
+        }
+        measure('WorkerStake.updateListingFullHistory', last!.transactions, worker.address, 0xc0c03010, 'GAS_WS_UPDATE_LISTING');
+        expect((await worker.getPriceHistory()).size).toBe(16);
+        const res = await worker.sendProveOvercharge(f.reporter.getSender(), receipt({ cost: 10n ** 9n }));
+        measure('WorkerStake.proveOverchargeFullHistory', res.transactions, worker.address, 0xc0c03022, 'GAS_WS_PROVE');
+    });
+
+    it('governance slash', async () => {
+        const gov = await f.blockchain.treasury('gov');
+        const staking = f.blockchain.openContract(await ExtendedStaking.fromInit(gov.address));
+        await staking.sendDeploy(gov.getSender());
+        await gov.send({ to: staking.address, value: toNano('0.1'), body: beginCell().store(storeConfigUpdate({
+            $$type: 'ConfigUpdate', queryId: 0n, version: 1n, config: await f.registry.getNetworkConfig() })).endCell() });
+        await staking.sendStake(f.provider.getSender(), await staking.getStakeValue(STAKE), f.workerKey, listing());
+        const w = await staking.getWorkerAddress(f.provider.address, f.workerKey);
+        const res = await staking.send(gov.getSender(), { value: toNano('0.5') }, {
+            $$type: 'GovernanceSlashOrder', queryId: 0n, owner: f.provider.address, workerKey: f.workerKey, fractionBps: 1000n, reasonHash: 1n });
+        measure('Staking.governanceSlashOrder', res.transactions, staking.address, 0xc0c02004, 'GAS_STAKING_SYNC');
+        measure('WorkerStake.governanceSlash', res.transactions, w, 0xc0c03003, 'GAS_WS_PROVE');
+    });
+
+    it('payout', async () => {
+        f = await deployStaking({}, (await f.blockchain.treasury('escrow')).address);
+        ({ worker } = await stake(f, STAKE));
+        const escrow = (await f.staking.getLinks()).escrow!;
+        const channel = (await ExtendedPaymentChannel.fromInit(escrow, f.stranger.address, worker.address, 1n)).address;
+        const body: Cell = beginCell().store(storeChannelPayout({ $$type: 'ChannelPayout', queryId: 0n, amount: toNano('1'), client: f.stranger.address, nonce: 1n })).endCell();
+        const res = await f.blockchain.sendMessage(internal({ from: channel, to: worker.address, value: toNano('1'), body }));
+        measure('WorkerStake.channelPayout', res.transactions, worker.address, 0xc0c05010, 'GAS_WS_PAYOUT');
+    });
+});

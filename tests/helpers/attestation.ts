@@ -1,0 +1,74 @@
+import { readFileSync } from 'fs';
+import path from 'path';
+import { Address, toNano } from '@ton/core';
+import { SandboxContract, TreasuryContract } from '@ton/sandbox';
+import { ExtendedAttestationVerifier } from '../../wrappers/AttestationVerifier';
+import { AttestationPolicy, NetworkParams } from '../../wrappers/Registry';
+import { ParsedQuote, bigintTo32, imageHashOf, parseQuote } from '../../wrappers/tdx';
+import { RegistryFixture, deployRegistry, linkContracts, passProposal } from './registry';
+
+export const TDX_FIXTURES = path.join(__dirname, '..', '..', '..', 'shared', 'fixtures', 'tdx');
+
+export function loadIntelFixture(): { raw: Buffer; quote: ParsedQuote; expected: any } {
+    const raw = readFileSync(path.join(TDX_FIXTURES, 'quote-v4.bin'));
+    const expected = JSON.parse(readFileSync(path.join(TDX_FIXTURES, 'quote-v4.expected.json'), 'utf8'));
+    return { raw, quote: parseQuote(raw), expected };
+}
+
+/** Intel's SGX Root CA key, from the fixture's expected values. */
+export function intelRootKey(): { x: bigint; y: bigint } {
+    const hex: string = loadIntelFixture().expected.intelSgxRootCaPublicKey;
+    return { x: BigInt('0x' + hex.slice(0, 64)), y: BigInt('0x' + hex.slice(64)) };
+}
+
+export type Policy = Omit<AttestationPolicy, '$$type'>;
+
+export interface VerifierFixture extends RegistryFixture {
+    verifier: SandboxContract<ExtendedAttestationVerifier>;
+    submitter: SandboxContract<TreasuryContract>;
+}
+
+/**
+ * A Registry linked to a fresh verifier, with `images` and `models` allowed
+ * and `policy` in force, all through the real timelocked proposals.
+ */
+export async function deployVerifier(opts: {
+    policy: Policy;
+    images?: bigint[];
+    models?: bigint[];
+    params?: Partial<NetworkParams>;
+}): Promise<VerifierFixture> {
+    const f = await deployRegistry(opts.params ?? {});
+    const verifier = f.blockchain.openContract(await ExtendedAttestationVerifier.fromInit(f.registry.address));
+    await verifier.sendDeploy(f.owner.getSender(), toNano('1'));
+    await linkContracts(f, { verifier: verifier.address });
+    for (const image of opts.images ?? []) await passProposal(f, () => f.registry.sendProposeImage(f.owner.getSender(), image));
+    for (const model of opts.models ?? []) await passProposal(f, () => f.registry.sendProposeModel(f.owner.getSender(), model, `model-${model.toString(16).slice(0, 8)}`));
+    await passProposal(f, () => f.registry.sendProposeAttestationPolicy(f.owner.getSender(), opts.policy));
+    const submitter = await f.blockchain.treasury('submitter', { balance: toNano('1000') });
+    return { ...f, verifier, submitter };
+}
+
+export function fixtureImageHash(): bigint {
+    return imageHashOf(loadIntelFixture().quote.body);
+}
+
+export function intelPolicy(overrides: Partial<Policy> = {}): Policy {
+    const { quote } = loadIntelFixture();
+    const root = intelRootKey();
+    return {
+        rootKeyX: root.x,
+        rootKeyY: root.y,
+        qeMrSigner: BigInt('0x' + quote.qe.mrSigner.toString('hex')),
+        qeIsvProdId: BigInt(quote.qe.isvProdId),
+        qeMinIsvSvn: BigInt(quote.qe.isvSvn),
+        simulatedKey: 0n,
+        ...overrides,
+    };
+}
+
+export function u256(b: Buffer): bigint {
+    return BigInt('0x' + b.toString('hex'));
+}
+
+export { bigintTo32, Address };

@@ -1,0 +1,128 @@
+import { mkdtempSync, writeFileSync } from 'fs';
+import { tmpdir } from 'os';
+import path from 'path';
+import '@ton/test-utils';
+import { SandboxNetworkProvider } from '../../scripts/lib/sandboxProvider';
+import { hex256 } from '../../scripts/lib/cli';
+import { run as setAttestationPolicy, applyPolicyOverrides } from '../../scripts/setAttestationPolicy';
+import { run as attestWorker } from '../../scripts/attestWorker';
+import { run as executeProposal } from '../../scripts/executeProposal';
+import { ExtendedAttestationVerifier } from '../../wrappers/AttestationVerifier';
+import {
+    AttestationClaims,
+    INTEL_SGX_ROOT_CA_KEY,
+    INTEL_TD_QE_MRSIGNER,
+    TEST_QE_MRSIGNER,
+    TEST_QE_PRODID,
+    TEST_QE_SVN,
+    TestCa,
+    buildTestQuote,
+    claimsReportData,
+    createTestCa,
+    imageHashOf,
+    parseQuote,
+} from '../../wrappers/tdx';
+import { VerifierFixture, deployVerifier, intelRootKey, loadIntelFixture, u256 } from '../helpers/attestation';
+
+const MODEL = 0x2222222222222222222222222222222222222222222222222222222222222222n;
+
+describe('Intel identity constants', () => {
+    it('are those of the real quote', () => {
+        const { quote } = loadIntelFixture();
+        expect(INTEL_SGX_ROOT_CA_KEY).toEqual(intelRootKey());
+        expect(INTEL_TD_QE_MRSIGNER).toBe(u256(quote.qe.mrSigner));
+    });
+});
+
+describe('attestation scripts', () => {
+    let ca: TestCa;
+    let f: VerifierFixture;
+    let image: bigint;
+    let dir: string;
+
+    beforeEach(async () => {
+        ca = createTestCa();
+        image = imageHashOf(parseQuote(buildTestQuote(ca, { reportData: Buffer.alloc(64) })).body);
+        f = await deployVerifier({
+            policy: {
+                rootKeyX: ca.root.publicKey.x, rootKeyY: ca.root.publicKey.y, qeMrSigner: u256(TEST_QE_MRSIGNER),
+                qeIsvProdId: BigInt(TEST_QE_PRODID), qeMinIsvSvn: BigInt(TEST_QE_SVN), simulatedKey: 0n,
+            },
+            images: [image],
+            models: [MODEL],
+        });
+        dir = mkdtempSync(path.join(tmpdir(), 'attest-'));
+    });
+
+    function files(claims: AttestationClaims, name: string): [string, string] {
+        const quoteFile = path.join(dir, `${name}.bin`);
+        const claimsFile = path.join(dir, `${name}.json`);
+        writeFileSync(quoteFile, buildTestQuote(ca, { reportData: claimsReportData(claims) }));
+        writeFileSync(claimsFile, JSON.stringify({
+            workerStake: claims.workerStake.toString(),
+            workerKey: hex256(claims.workerKey),
+            encryptionKey: hex256(claims.encryptionKey),
+            modelId: hex256(claims.modelId),
+            notAfter: String(claims.notAfter),
+        }));
+        return [quoteFile, claimsFile];
+    }
+
+    it('attestWorker sends the whole chain once, then only the quote', async () => {
+        const ws = await f.blockchain.treasury('ws');
+        const provider = new SandboxNetworkProvider(f.blockchain, f.submitter);
+        const claims = { workerStake: ws.address, workerKey: 0x11n, encryptionKey: 0x22n, modelId: MODEL, notAfter: BigInt(f.blockchain.now! + 86400) };
+        const first = await attestWorker(provider, [f.verifier.address.toString(), ...files(claims, 'a')]);
+        expect(first.sent).toEqual(['Test SGX PCK Platform CA', 'Test SGX PCK Certificate', 'QE report', 'quote']);
+        expect(first.imageHash).toBe(image);
+        const last = provider.results[provider.results.length - 1];
+        expect(last.transactions).toHaveTransaction({ from: f.verifier.address, to: ws.address, op: ExtendedAttestationVerifier.opcodes.AttestationRecorded });
+
+        const again = await attestWorker(provider, [f.verifier.address.toString(), ...files({ ...claims, workerKey: 0x33n }, 'b')]);
+        expect(again.skipped).toEqual(['Test SGX PCK Platform CA', 'Test SGX PCK Certificate', 'QE report']);
+        expect(again.sent).toEqual(['quote']);
+        const l2 = provider.results[provider.results.length - 1];
+        expect(l2.transactions).toHaveTransaction({ from: f.verifier.address, to: ws.address, op: ExtendedAttestationVerifier.opcodes.AttestationRecorded });
+    });
+
+    it('attestWorker refuses, before sending anything, claims the quote was not made for, a disallowed image or a foreign root', async () => {
+        const ws = await f.blockchain.treasury('ws');
+        const provider = new SandboxNetworkProvider(f.blockchain, f.submitter);
+        const claims = { workerStake: ws.address, workerKey: 0x11n, encryptionKey: 0x22n, modelId: MODEL, notAfter: BigInt(f.blockchain.now! + 86400) };
+        const [quoteFile] = files(claims, 'a');
+        const [, otherClaims] = files({ ...claims, workerKey: 0x99n }, 'b');
+        await expect(attestWorker(provider, [f.verifier.address.toString(), quoteFile, otherClaims])).rejects.toThrow(/REPORTDATA/);
+        const foreign = path.join(dir, 'foreign.bin');
+        const [, claimsFile] = files(claims, 'c');
+        writeFileSync(foreign, buildTestQuote(createTestCa(), { reportData: claimsReportData(claims) }));
+        await expect(attestWorker(provider, [f.verifier.address.toString(), foreign, claimsFile])).rejects.toThrow(/not the root/);
+        const otherImage = path.join(dir, 'image.bin');
+        writeFileSync(otherImage, buildTestQuote(ca, { reportData: claimsReportData(claims), mrTd: Buffer.alloc(48, 0x99) }));
+        await expect(attestWorker(provider, [f.verifier.address.toString(), otherImage, claimsFile])).rejects.toThrow(/not allowed/);
+        expect(provider.results).toHaveLength(0);
+    });
+
+    it('setAttestationPolicy queues the change behind the timelock and the verifier receives it', async () => {
+        const owner = new SandboxNetworkProvider(f.blockchain, f.owner);
+        const id = await setAttestationPolicy(owner, [f.registry.address.toString(), 'intel', 'qeMinIsvSvn=6']);
+        const proposal = (await f.registry.getProposal(id))!;
+        f.blockchain.now = Number(proposal.executeAfter);
+        await executeProposal(owner, [f.registry.address.toString(), String(id)]);
+        const policy = (await f.verifier.getAttestationPolicy())!;
+        expect(policy.rootKeyX).toBe(INTEL_SGX_ROOT_CA_KEY.x);
+        expect(policy.qeMrSigner).toBe(INTEL_TD_QE_MRSIGNER);
+        expect(policy.qeMinIsvSvn).toBe(6n);
+        expect(await f.verifier.getRootKeyId()).not.toBe(0n);
+    });
+
+    it('setAttestationPolicy refuses strangers, unknown fields and no-op changes', async () => {
+        const stranger = new SandboxNetworkProvider(f.blockchain, f.stranger);
+        await expect(setAttestationPolicy(stranger, [f.registry.address.toString(), 'intel'])).rejects.toThrow(/not the Registry owner/);
+        const owner = new SandboxNetworkProvider(f.blockchain, f.owner);
+        await expect(setAttestationPolicy(owner, [f.registry.address.toString(), 'colour=blue'])).rejects.toThrow(/unknown policy field/);
+        await expect(setAttestationPolicy(owner, [f.registry.address.toString(), `qeIsvProdId=${TEST_QE_PRODID}`])).rejects.toThrow(/nothing to propose/);
+        const zero = { rootKeyX: 0n, rootKeyY: 0n, qeMrSigner: 0n, qeIsvProdId: 0n, qeMinIsvSvn: 0n, simulatedKey: 0n };
+        expect(() => applyPolicyOverrides(zero, ['rootKey=12'])).toThrow(/128 hex/);
+        expect(applyPolicyOverrides({ rootKeyX: 0n, rootKeyY: 0n, qeMrSigner: 0n, qeIsvProdId: 0n, qeMinIsvSvn: 0n, simulatedKey: 5n }, ['simulatedKey=none']).simulatedKey).toBe(0n);
+    });
+});

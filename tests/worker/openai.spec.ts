@@ -1,0 +1,255 @@
+import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
+import { AddressInfo } from 'node:net';
+import { OpenAiBackend } from '../../worker/src/inference/openai';
+import { SseParser } from '../../worker/src/inference/sse';
+import { BackendRequestError, BackendUnavailableError, ChatEvent, ChatRequest } from '../../worker/src/inference/types';
+
+/**
+ * A real HTTP server that speaks the OpenAI streaming protocol the way vLLM
+ * does, with switches for the behaviours the backend must survive.
+ */
+type Mode = 'usage' | 'no-usage' | 'kill' | 'slow' | 'status' | 'bytewise' | 'reasoning' | 'error-event';
+interface Upstream {
+    server: Server;
+    url: string;
+    mode: Mode;
+    status: number;
+    requests: Array<{ headers: IncomingMessage['headers']; body: any }>;
+    closedEarly: number;
+}
+
+const WORDS = ['Hello', ' there', ',', ' friend', '!'];
+
+function chunk(delta: object, finish: string | null = null) {
+    return `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+}
+
+async function startUpstream(): Promise<Upstream> {
+    const up: Upstream = { server: undefined as unknown as Server, url: '', mode: 'usage', status: 200, requests: [], closedEarly: 0 };
+    up.server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
+        if (req.url === '/v1/models') {
+            if (up.status !== 200) {
+                res.writeHead(up.status).end('{}');
+                return;
+            }
+            res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ object: 'list', data: [{ id: 'llama-3-8b', owned_by: 'vllm' }] }));
+            return;
+        }
+        let raw = '';
+        for await (const c of req) raw += c;
+        up.requests.push({ headers: req.headers, body: JSON.parse(raw) });
+        if (up.mode === 'status') {
+            res.writeHead(up.status, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: `status ${up.status} for test` } }));
+            return;
+        }
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.on('close', () => {
+            if (!res.writableEnded) up.closedEarly++;
+        });
+        const send = async (s: string) => {
+            if (up.mode === 'bytewise') {
+                for (const ch of s) {
+                    res.write(ch);
+                    await new Promise((r) => setImmediate(r));
+                }
+            } else res.write(s);
+        };
+        await send(chunk({ role: 'assistant', content: '' }));
+        if (up.mode === 'reasoning') {
+            await send(chunk({ reasoning_content: 'Let me think.' }));
+            await send(chunk({ reasoning_content: ' Done.' }));
+        }
+        if (up.mode === 'error-event') {
+            await send(chunk({ content: 'Hel' }));
+            await send(`data: ${JSON.stringify({ error: { message: 'CUDA out of memory' } })}\n\n`);
+            res.end();
+            return;
+        }
+        for (let i = 0; i < WORDS.length; i++) {
+            if (res.destroyed) return;
+            await send(chunk({ content: WORDS[i] }));
+            if (up.mode === 'kill' && i === 2) {
+                await new Promise((r) => setTimeout(r, 50)); // let the chunks reach the client
+                req.socket.destroy(); // the upstream dies mid-stream
+                return;
+            }
+            if (up.mode === 'slow') await new Promise((r) => setTimeout(r, 100));
+        }
+        await send(chunk({}, 'stop'));
+        if (up.mode !== 'no-usage') {
+            const usage =
+                up.mode === 'reasoning'
+                    ? { prompt_tokens: 20, completion_tokens: 14, total_tokens: 34, completion_tokens_details: { reasoning_tokens: 6 } }
+                    : { prompt_tokens: 17, completion_tokens: 5, total_tokens: 22, prompt_tokens_details: { cached_tokens: 16 } };
+            await send(`data: ${JSON.stringify({ id: 'c1', choices: [], usage })}\n\n`);
+        }
+        await send('data: [DONE]\n\n');
+        res.end();
+    });
+    await new Promise<void>((r) => up.server.listen(0, '127.0.0.1', () => r()));
+    up.url = `http://127.0.0.1:${(up.server.address() as AddressInfo).port}`;
+    return up;
+}
+
+let up: Upstream;
+let backend: OpenAiBackend;
+
+const req = (over: Partial<ChatRequest> = {}): ChatRequest => ({
+    model: 'llama-3-8b',
+    messages: [{ role: 'user', content: 'Say hello to my friend please.' }],
+    maxTokens: 50,
+    ...over,
+});
+
+async function drain(events: AsyncIterable<ChatEvent>) {
+    const out: ChatEvent[] = [];
+    for await (const e of events) out.push(e);
+    return out;
+}
+const text = (evs: ChatEvent[]) => evs.map((e) => (e.type === 'delta' ? e.content ?? '' : '')).join('');
+const endOf = (evs: ChatEvent[]) => {
+    const e = evs[evs.length - 1];
+    if (e.type !== 'end') throw new Error('no end event');
+    return e;
+};
+
+beforeAll(async () => {
+    up = await startUpstream();
+    backend = new OpenAiBackend({ baseUrl: up.url + '/v1/', apiKey: 'sk-upstream-secret', idleTimeoutMs: 2000 });
+});
+afterAll(async () => {
+    up.server.closeAllConnections();
+    await new Promise((r) => up.server.close(r));
+});
+beforeEach(() => {
+    up.mode = 'usage';
+    up.status = 200;
+    up.requests = [];
+    up.closedEarly = 0;
+});
+
+describe('SSE parser', () => {
+    it('handles CRLF, multi-line data, comments and events split anywhere', () => {
+        const stream = ': keepalive\r\ndata: {"a":1}\r\n\r\ndata: line1\ndata: line2\n\nevent: x\ndata: [DONE]\n\n';
+        for (let cut = 0; cut <= stream.length; cut++) {
+            const p = new SseParser();
+            const out = [...p.push(stream.slice(0, cut)), ...p.push(stream.slice(cut)), ...p.flush()];
+            expect(out).toEqual(['{"a":1}', 'line1\nline2', '[DONE]']);
+        }
+    });
+});
+
+describe('openai backend', () => {
+    it('forces streaming with usage and reads prompt, cached and completion counts', async () => {
+        const evs = await drain(backend.chatStream(req({ temperature: 0.5, stop: ['\n\n'] })));
+        expect(text(evs)).toBe('Hello there, friend!');
+        expect(endOf(evs)).toEqual({
+            type: 'end',
+            finishReason: 'stop',
+            usage: { promptTokens: 17, cachedTokens: 16, completionTokens: 5, reasoningTokens: 0, estimated: false },
+        });
+        const sent = up.requests[0];
+        expect(sent.body.stream).toBe(true);
+        expect(sent.body.stream_options).toEqual({ include_usage: true });
+        expect(sent.body.max_tokens).toBe(50);
+        expect(sent.body.temperature).toBe(0.5);
+        expect(sent.body.stop).toEqual(['\n\n']);
+        expect(sent.headers.authorization).toBe('Bearer sk-upstream-secret');
+    });
+
+    it('reads reasoning tokens and streams reasoning deltas separately', async () => {
+        up.mode = 'reasoning';
+        const c = await backend.complete(req());
+        expect(c.reasoning).toBe('Let me think. Done.');
+        expect(c.content).toBe('Hello there, friend!');
+        expect(c.usage).toEqual({ promptTokens: 20, cachedTokens: 0, completionTokens: 14, reasoningTokens: 6, estimated: false });
+    });
+
+    it('falls back to counting chunks, marked estimated, when no usage arrives', async () => {
+        up.mode = 'no-usage';
+        const c = await backend.complete(req());
+        expect(c.content).toBe('Hello there, friend!');
+        expect(c.finishReason).toBe('stop');
+        expect(c.usage.estimated).toBe(true);
+        expect(c.usage.completionTokens).toBe(WORDS.length);
+        expect(c.usage.promptTokens).toBeGreaterThan(0);
+    });
+
+    it('parses a stream delivered one byte at a time', async () => {
+        up.mode = 'bytewise';
+        const c = await backend.complete(req());
+        expect(c.content).toBe('Hello there, friend!');
+        expect(c.usage.estimated).toBe(false);
+    });
+
+    it('an upstream killed mid-stream ends with an error and charges only delivered chunks', async () => {
+        up.mode = 'kill';
+        const evs = await drain(backend.chatStream(req()));
+        expect(text(evs)).toBe('Hello there,');
+        const end = endOf(evs);
+        expect(end.finishReason).toBe('error');
+        expect(end.error).toMatch(/upstream/);
+        expect(end.usage).toMatchObject({ completionTokens: 3, estimated: true });
+    });
+
+    it('an error event in the stream ends it as an error', async () => {
+        up.mode = 'error-event';
+        const end = endOf(await drain(backend.chatStream(req())));
+        expect(end.finishReason).toBe('error');
+        expect(end.error).toMatch(/CUDA out of memory/);
+        expect(end.usage.completionTokens).toBe(1);
+    });
+
+    it('abort stops the upstream and reports what was delivered', async () => {
+        up.mode = 'slow';
+        const ac = new AbortController();
+        const evs: ChatEvent[] = [];
+        for await (const e of backend.chatStream(req(), { signal: ac.signal })) {
+            evs.push(e);
+            if (e.type === 'delta' && evs.length === 2) ac.abort();
+        }
+        const end = endOf(evs);
+        expect(end.finishReason).toBe('aborted');
+        expect(end.usage.completionTokens).toBe(2);
+        await new Promise((r) => setTimeout(r, 300));
+        expect(up.closedEarly).toBe(1); // the upstream saw the connection go
+    });
+
+    it('a consumer that stops iterating also closes the upstream', async () => {
+        up.mode = 'slow';
+        for await (const e of backend.chatStream(req())) if (e.type === 'delta') break;
+        await new Promise((r) => setTimeout(r, 300));
+        expect(up.closedEarly).toBe(1);
+    });
+
+    it('maps upstream refusals: 404 unknown model, 400 bad request, 5xx and unreachable = unavailable', async () => {
+        up.mode = 'status';
+        up.status = 404;
+        await expect(drain(backend.chatStream(req()))).rejects.toMatchObject({ status: 404 });
+        up.status = 400;
+        const e400 = await drain(backend.chatStream(req())).catch((e) => e);
+        expect(e400).toBeInstanceOf(BackendRequestError);
+        expect(e400.message).toMatch(/status 400 for test/);
+        up.status = 503;
+        await expect(drain(backend.chatStream(req()))).rejects.toBeInstanceOf(BackendUnavailableError);
+        const dead = new OpenAiBackend({ baseUrl: 'http://127.0.0.1:1' });
+        await expect(drain(dead.chatStream(req()))).rejects.toBeInstanceOf(BackendUnavailableError);
+        expect((await dead.health()).ok).toBe(false);
+    });
+
+    it('lists models and reports health from /v1/models', async () => {
+        expect(await backend.listModels()).toEqual([{ id: 'llama-3-8b', aliases: [], ownedBy: 'vllm' }]);
+        expect(await backend.health()).toMatchObject({ ok: true });
+        up.status = 500;
+        expect(await backend.health()).toMatchObject({ ok: false });
+    });
+
+    it('maps advertised ids to upstream names and refuses unmapped ones', async () => {
+        const mapped = new OpenAiBackend({ baseUrl: up.url, modelMap: { 'sha256:abcd': 'llama-3-8b' } });
+        expect(await mapped.listModels()).toEqual([{ id: 'sha256:abcd', aliases: ['llama-3-8b'], ownedBy: 'cocoon-worker' }]);
+        const c = await mapped.complete(req({ model: 'sha256:abcd' }));
+        expect(c.content).toBe('Hello there, friend!');
+        expect(up.requests[0].body.model).toBe('llama-3-8b');
+        await expect(mapped.complete(req({ model: 'llama-3-8b' }))).rejects.toMatchObject({ status: 404 });
+    });
+});

@@ -1,0 +1,246 @@
+import { ChildProcess, fork } from 'node:child_process';
+import { basename, join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { HashProgress, hashModelFile } from './modelHash';
+import type { ChatCommand, HostCommand, HostReply, LoadCommand } from './llamaHost';
+import {
+    BackendRequestError,
+    BackendUnavailableError,
+    ChatEvent,
+    ChatRequest,
+    Completion,
+    Health,
+    InferenceBackend,
+    ModelInfo,
+    StreamOptions,
+    Usage,
+    collectCompletion,
+} from './types';
+
+export interface EmbeddedOptions {
+    /** Path of the GGUF file. */
+    modelPath: string;
+    /** 'auto' uses CUDA/Vulkan/Metal when the prebuilt binaries find one; false forces CPU. */
+    gpu?: 'auto' | false;
+    /** CPU threads for generation (on 2 cores, 1 was fastest for small models). */
+    threads?: number;
+    contextSize?: number;
+    /** Requests served concurrently (llama.cpp sequences in one context). */
+    sequences?: number;
+    /** Extra name clients may use instead of the hash id. */
+    alias?: string;
+    /** Known SHA-256 of the file (skips hashing, e.g. when the caller just hashed it). */
+    modelId?: string;
+    onHashProgress?: (p: HashProgress) => void;
+    /** Milliseconds to wait for the model to load. */
+    loadTimeoutMs?: number;
+}
+
+type Listener = (reply: HostReply) => void;
+
+/**
+ * The `embedded` backend: a GGUF model run by node-llama-cpp in a child
+ * process (see llamaHost.ts for why). Model id = SHA-256 of the file.
+ */
+export class EmbeddedBackend implements InferenceBackend {
+    readonly kind = 'embedded';
+    private nextId = 1;
+    private listeners = new Map<number, Listener>();
+    private alive = true;
+    private exitReason = '';
+
+    private constructor(
+        private readonly child: ChildProcess,
+        readonly modelId: string,
+        private readonly options: EmbeddedOptions,
+        readonly contextSize: number,
+        readonly gpu: string | false,
+    ) {
+        child.on('message', (reply: HostReply) => {
+            if ('id' in reply) this.listeners.get(reply.id)?.(reply);
+        });
+        child.on('exit', (code, signal) => {
+            this.alive = false;
+            this.exitReason = `engine process exited (${signal ?? code})`;
+            // Every open stream learns that its engine is gone.
+            for (const [id, l] of this.listeners) l({ op: 'reject', id, status: 503, message: this.exitReason });
+        });
+    }
+
+    static async start(options: EmbeddedOptions): Promise<EmbeddedBackend> {
+        if (!existsSync(options.modelPath)) throw new Error(`model file not found: ${options.modelPath}`);
+        const modelId = options.modelId ?? (await hashModelFile(options.modelPath, options.onHashProgress));
+        const child = spawnHost();
+        const load: LoadCommand = {
+            op: 'load',
+            modelPath: options.modelPath,
+            gpu: options.gpu ?? false,
+            threads: options.threads ?? 1,
+            contextSize: options.contextSize ?? 2048,
+            sequences: options.sequences ?? 1,
+        };
+        const loaded = await new Promise<Extract<HostReply, { op: 'loaded' }>>((resolve, reject) => {
+            const timer = setTimeout(() => {
+                child.kill('SIGKILL');
+                reject(new Error('timed out loading the model'));
+            }, options.loadTimeoutMs ?? 120_000);
+            child.once('message', (r: HostReply) => {
+                clearTimeout(timer);
+                if (r.op === 'loaded') resolve(r);
+                else {
+                    child.kill('SIGKILL');
+                    reject(new Error(`could not load the model: ${r.op === 'load-error' ? r.message : r.op}`));
+                }
+            });
+            child.once('exit', (code) => {
+                clearTimeout(timer);
+                reject(new Error(`engine process exited while loading (${code}): ${(child as unknown as { stderrTail: string }).stderrTail}`));
+            });
+            child.send(load);
+        });
+        return new EmbeddedBackend(child, modelId, options, loaded.contextSize, loaded.gpu);
+    }
+
+    /** The engine process id (tests kill it to simulate an engine crash). */
+    get pid(): number | undefined {
+        return this.child.pid;
+    }
+
+    async listModels(): Promise<ModelInfo[]> {
+        const aliases = [basename(this.options.modelPath)];
+        if (this.options.alias) aliases.unshift(this.options.alias);
+        return [{ id: this.modelId, aliases, ownedBy: 'cocoon-worker', contextLength: this.contextSize }];
+    }
+
+    private knows(model: string): boolean {
+        return model === this.modelId || model === this.options.alias || model === basename(this.options.modelPath);
+    }
+
+    private send(cmd: HostCommand) {
+        if (this.alive && this.child.connected) this.child.send(cmd);
+    }
+
+    async *chatStream(request: ChatRequest, options: StreamOptions = {}): AsyncGenerator<ChatEvent> {
+        if (!this.knows(request.model)) throw new BackendRequestError(`unknown model: ${request.model}`, 404);
+        if (!this.alive) throw new BackendUnavailableError(this.exitReason);
+        const id = this.nextId++;
+        const queue: HostReply[] = [];
+        let wake: (() => void) | undefined;
+        this.listeners.set(id, (r) => {
+            queue.push(r);
+            wake?.();
+        });
+        const onAbort = () => this.send({ op: 'abort', id });
+        options.signal?.addEventListener('abort', onAbort, { once: true });
+        const cmd: ChatCommand = {
+            op: 'chat',
+            id,
+            messages: request.messages,
+            maxTokens: request.maxTokens,
+            temperature: request.temperature,
+            topP: request.topP,
+            seed: request.seed,
+            stop: request.stop,
+        };
+        // What was delivered, tallied here too: if the engine dies mid-stream
+        // the worker still charges exactly these tokens.
+        const delivered: Usage = { promptTokens: 0, cachedTokens: 0, completionTokens: 0, reasoningTokens: 0, estimated: false };
+        let started = false;
+        let ended = false;
+        try {
+            this.send(cmd);
+            if (options.signal?.aborted) onAbort();
+            for (;;) {
+                while (queue.length === 0) await new Promise<void>((r) => (wake = r));
+                const r = queue.shift()!;
+                if (r.op === 'reject') {
+                    if (!started) {
+                        if (r.status === 503) throw new BackendUnavailableError(r.message);
+                        if (r.status === 499) {
+                            ended = true;
+                            yield { type: 'end', finishReason: 'aborted', usage: delivered };
+                            return;
+                        }
+                        throw new BackendRequestError(r.message, r.status);
+                    }
+                    ended = true;
+                    yield { type: 'end', finishReason: 'error', usage: delivered, error: r.message };
+                    return;
+                }
+                if (r.op === 'started') {
+                    started = true;
+                    delivered.promptTokens = r.promptTokens;
+                } else if (r.op === 'delta') {
+                    delivered.completionTokens += r.tokens;
+                    if (r.reasoning !== undefined) delivered.reasoningTokens += r.tokens;
+                    if ((r.content ?? '') !== '' || (r.reasoning ?? '') !== '')
+                        yield { type: 'delta', content: r.content, reasoning: r.reasoning };
+                } else if (r.op === 'end') {
+                    ended = true;
+                    yield { type: 'end', finishReason: r.finishReason, usage: r.usage, error: r.error };
+                    return;
+                }
+            }
+        } finally {
+            // A consumer that stops iterating early must stop the generation too.
+            if (!ended) this.send({ op: 'abort', id });
+            options.signal?.removeEventListener('abort', onAbort);
+            this.listeners.delete(id);
+        }
+    }
+
+    complete(request: ChatRequest, options?: StreamOptions): Promise<Completion> {
+        return collectCompletion(this.chatStream(request, options));
+    }
+
+    async health(): Promise<Health> {
+        const t0 = Date.now();
+        if (!this.alive) return { ok: false, latencyMs: 0, detail: this.exitReason };
+        const id = this.nextId++;
+        try {
+            const busy = await new Promise<number>((resolve, reject) => {
+                const timer = setTimeout(() => reject(new Error('engine did not answer a ping in 5 s')), 5000);
+                this.listeners.set(id, (r) => {
+                    clearTimeout(timer);
+                    if (r.op === 'pong') resolve(r.busy);
+                    else reject(new Error(r.op === 'reject' ? r.message : 'unexpected reply'));
+                });
+                this.send({ op: 'ping', id });
+            });
+            return { ok: true, latencyMs: Date.now() - t0, detail: `${busy} active` };
+        } catch (e) {
+            return { ok: false, latencyMs: Date.now() - t0, detail: (e as Error).message };
+        } finally {
+            this.listeners.delete(id);
+        }
+    }
+
+    async close(): Promise<void> {
+        if (!this.alive) return;
+        const exited = new Promise<void>((r) => this.child.once('exit', () => r()));
+        this.child.disconnect();
+        const timer = setTimeout(() => this.child.kill('SIGKILL'), 5000);
+        await exited;
+        clearTimeout(timer);
+    }
+}
+
+/** Forks llamaHost: the .ts source under ts-node (dev, tests) or the compiled .js. */
+function spawnHost(): ChildProcess {
+    const ts = join(__dirname, 'llamaHost.ts');
+    const js = join(__dirname, 'llamaHost.js');
+    const useTs = __filename.endsWith('.ts') && existsSync(ts);
+    const child = fork(useTs ? ts : js, [], {
+        execArgv: useTs ? ['-r', 'ts-node/register/transpile-only'] : [],
+        stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+        serialization: 'json',
+    });
+    // Drain llama.cpp's stderr (a full pipe would block the engine) and keep
+    // its tail for diagnosing a failed load. It never contains prompts.
+    let tail = '';
+    child.stderr?.on('data', (d: Buffer) => {
+        tail = (tail + d.toString('utf8')).slice(-4000);
+    });
+    Object.defineProperty(child, 'stderrTail', { get: () => tail });
+    return child;
+}

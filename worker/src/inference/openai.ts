@@ -1,0 +1,309 @@
+import { SseParser } from './sse';
+import {
+    BackendRequestError,
+    BackendUnavailableError,
+    ChatEvent,
+    ChatRequest,
+    Completion,
+    FinishReason,
+    Health,
+    InferenceBackend,
+    ModelInfo,
+    StreamOptions,
+    Usage,
+    collectCompletion,
+} from './types';
+
+export interface OpenAiOptions {
+    /** Server root, e.g. http://127.0.0.1:8000 (a trailing /v1 is accepted too). */
+    baseUrl: string;
+    /** Sent as a bearer token to the upstream; never logged. */
+    apiKey?: string;
+    /**
+     * Advertised model id -> upstream model name. The worker may advertise a
+     * weights hash while vLLM knows the model by its Hugging Face name. When
+     * empty, the upstream's own names are used.
+     */
+    modelMap?: Record<string, string>;
+    /** Milliseconds to wait for the response headers (not the whole stream). */
+    connectTimeoutMs?: number;
+    /** Milliseconds without any streamed byte after which the upstream is considered stuck. */
+    idleTimeoutMs?: number;
+}
+
+interface UpstreamUsage {
+    prompt_tokens?: number;
+    completion_tokens?: number;
+    prompt_tokens_details?: { cached_tokens?: number } | null;
+    completion_tokens_details?: { reasoning_tokens?: number } | null;
+}
+
+interface UpstreamChunk {
+    choices?: Array<{
+        delta?: { content?: string | null; reasoning_content?: string | null; reasoning?: string | null };
+        finish_reason?: string | null;
+    }>;
+    usage?: UpstreamUsage | null;
+    error?: { message?: string };
+}
+
+function nonNegInt(v: unknown): number | undefined {
+    return typeof v === 'number' && Number.isInteger(v) && v >= 0 ? v : undefined;
+}
+
+/**
+ * Prompt size guess for servers that report no usage: about four characters
+ * per token for English with BPE vocabularies. Only ever used with estimated: true.
+ */
+function estimatePromptTokens(req: ChatRequest): number {
+    const chars = req.messages.reduce((n, m) => n + m.content.length + m.role.length + 4, 0);
+    return Math.ceil(chars / 4);
+}
+
+/**
+ * The `openai` backend: any OpenAI-compatible server (vLLM, SGLang,
+ * llama.cpp server, Ollama). Always streams from the upstream with
+ * `stream_options.include_usage`, so token counts come from the engine itself;
+ * if the server sends none (or the stream breaks before it does), each content
+ * chunk counts as one token and the usage is marked estimated.
+ */
+export class OpenAiBackend implements InferenceBackend {
+    readonly kind = 'openai';
+    private readonly base: string;
+
+    constructor(private readonly options: OpenAiOptions) {
+        const url = new URL(options.baseUrl);
+        if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('baseUrl must be http(s)');
+        this.base = url.href.replace(/\/+$/, '').replace(/\/v1$/, '');
+    }
+
+    private headers(json: boolean): Record<string, string> {
+        const h: Record<string, string> = { accept: json ? 'application/json' : 'text/event-stream' };
+        if (json) h['content-type'] = 'application/json';
+        if (this.options.apiKey) h.authorization = `Bearer ${this.options.apiKey}`;
+        return h;
+    }
+
+    private upstreamName(model: string): string | undefined {
+        const map = this.options.modelMap;
+        if (!map || Object.keys(map).length === 0) return model;
+        return map[model];
+    }
+
+    async listModels(): Promise<ModelInfo[]> {
+        const map = this.options.modelMap;
+        if (map && Object.keys(map).length > 0) {
+            return Object.entries(map).map(([id, upstream]) => ({ id, aliases: [upstream], ownedBy: 'cocoon-worker' }));
+        }
+        const res = await this.fetchWithTimeout(`${this.base}/v1/models`, { headers: this.headers(false) }, this.options.connectTimeoutMs ?? 5000);
+        if (!res.ok) throw new BackendUnavailableError(`upstream /v1/models answered ${res.status}`);
+        const body = (await res.json()) as { data?: Array<{ id?: unknown; owned_by?: unknown }> };
+        if (!Array.isArray(body.data)) throw new BackendUnavailableError('upstream /v1/models sent no data array');
+        return body.data
+            .filter((m) => typeof m.id === 'string')
+            .map((m) => ({ id: m.id as string, aliases: [], ownedBy: typeof m.owned_by === 'string' ? m.owned_by : 'upstream' }));
+    }
+
+    async health(): Promise<Health> {
+        const t0 = Date.now();
+        try {
+            const res = await this.fetchWithTimeout(`${this.base}/v1/models`, { headers: this.headers(false) }, 5000);
+            const latencyMs = Date.now() - t0;
+            if (!res.ok) return { ok: false, latencyMs, detail: `upstream answered ${res.status}` };
+            const body = (await res.json()) as { data?: unknown };
+            if (!Array.isArray(body.data)) return { ok: false, latencyMs, detail: 'no model list' };
+            return { ok: true, latencyMs, detail: `${body.data.length} models` };
+        } catch (e) {
+            return { ok: false, latencyMs: Date.now() - t0, detail: (e as Error).message };
+        }
+    }
+
+    private async fetchWithTimeout(url: string, init: RequestInit, ms: number, outer?: AbortSignal): Promise<Response> {
+        const ac = new AbortController();
+        const timer = setTimeout(() => ac.abort(new Error(`no answer from upstream in ${ms} ms`)), ms);
+        const onOuter = () => ac.abort(outer?.reason);
+        outer?.addEventListener('abort', onOuter, { once: true });
+        try {
+            return await fetch(url, { ...init, signal: ac.signal });
+        } finally {
+            clearTimeout(timer);
+            outer?.removeEventListener('abort', onOuter);
+        }
+    }
+
+    async *chatStream(request: ChatRequest, options: StreamOptions = {}): AsyncGenerator<ChatEvent> {
+        const upstreamModel = this.upstreamName(request.model);
+        if (upstreamModel === undefined) throw new BackendRequestError(`unknown model: ${request.model}`, 404);
+        const body = {
+            model: upstreamModel,
+            messages: request.messages.map((m) => ({ role: m.role, content: m.content })),
+            max_tokens: request.maxTokens,
+            temperature: request.temperature,
+            top_p: request.topP,
+            seed: request.seed,
+            stop: request.stop && request.stop.length > 0 ? request.stop : undefined,
+            // Forced: usage must come from the engine, and streaming lets a
+            // broken or aborted request be charged for what was delivered.
+            stream: true,
+            stream_options: { include_usage: true },
+        };
+        // One controller for the whole exchange: the caller's abort and our
+        // idle timeout both end the upstream request.
+        const ac = new AbortController();
+        const onAbort = () => ac.abort();
+        options.signal?.addEventListener('abort', onAbort, { once: true });
+        if (options.signal?.aborted) ac.abort();
+
+        let res: Response;
+        // The same signal must stay attached to the body, so that aborting
+        // later also cancels the upstream response stream.
+        const connectMs = this.options.connectTimeoutMs ?? 30_000;
+        const connectTimer = setTimeout(() => ac.abort(new Error(`no answer from upstream in ${connectMs} ms`)), connectMs);
+        try {
+            res = await fetch(`${this.base}/v1/chat/completions`, {
+                method: 'POST',
+                headers: this.headers(true),
+                body: JSON.stringify(body),
+                signal: ac.signal,
+            });
+            clearTimeout(connectTimer);
+        } catch (e) {
+            clearTimeout(connectTimer);
+            options.signal?.removeEventListener('abort', onAbort);
+            if (options.signal?.aborted) {
+                yield { type: 'end', finishReason: 'aborted', usage: { promptTokens: 0, cachedTokens: 0, completionTokens: 0, reasoningTokens: 0, estimated: true } };
+                return;
+            }
+            throw new BackendUnavailableError(`upstream unreachable: ${(e as Error).message}`);
+        }
+        if (!res.ok || !res.body) {
+            options.signal?.removeEventListener('abort', onAbort);
+            const text = await res.text().catch(() => '');
+            let message = `upstream answered ${res.status}`;
+            try {
+                const j = JSON.parse(text) as { error?: { message?: string } | string; message?: string };
+                const m = typeof j.error === 'string' ? j.error : j.error?.message ?? j.message;
+                if (m) message += `: ${String(m).slice(0, 500)}`;
+            } catch {
+                /* not JSON */
+            }
+            if (res.status === 404) throw new BackendRequestError(message, 404);
+            if (res.status >= 400 && res.status < 500 && res.status !== 429 && res.status !== 408) throw new BackendRequestError(message, 400);
+            throw new BackendUnavailableError(message);
+        }
+
+        let chunks = 0; // content-bearing chunks: the fallback token count
+        let reasoningChunks = 0;
+        let upstreamUsage: UpstreamUsage | undefined;
+        let finish: string | undefined;
+        let failure: string | undefined;
+        let done = false;
+        const reader = res.body.getReader();
+        const decoder = new TextDecoder();
+        const parser = new SseParser();
+        const idleMs = this.options.idleTimeoutMs ?? 60_000;
+        try {
+            while (!done) {
+                let idle: NodeJS.Timeout | undefined;
+                let step: { done: boolean; value?: Uint8Array };
+                try {
+                    step = await Promise.race([
+                        reader.read(),
+                        new Promise<never>((_, reject) => {
+                            idle = setTimeout(() => reject(new Error(`upstream sent nothing for ${idleMs} ms`)), idleMs);
+                        }),
+                    ]);
+                } catch (e) {
+                    if (!ac.signal.aborted) failure = `upstream stream broke: ${(e as Error).message}`;
+                    break;
+                } finally {
+                    clearTimeout(idle);
+                }
+                const events = step.done ? parser.flush() : parser.push(decoder.decode(step.value ?? new Uint8Array(), { stream: true }));
+                for (const data of events) {
+                    // Nothing after an abort is delivered, so nothing after it is counted.
+                    if (ac.signal.aborted) break;
+                    if (data.trim() === '[DONE]') {
+                        done = true;
+                        break;
+                    }
+                    let chunk: UpstreamChunk;
+                    try {
+                        chunk = JSON.parse(data) as UpstreamChunk;
+                    } catch {
+                        failure = 'upstream sent malformed JSON in the stream';
+                        done = true;
+                        break;
+                    }
+                    if (chunk.error) {
+                        failure = `upstream error: ${String(chunk.error.message ?? 'unknown').slice(0, 500)}`;
+                        done = true;
+                        break;
+                    }
+                    if (chunk.usage) upstreamUsage = chunk.usage;
+                    const choice = chunk.choices?.[0];
+                    if (choice?.finish_reason) finish = choice.finish_reason;
+                    const content = choice?.delta?.content ?? undefined;
+                    const reasoning = choice?.delta?.reasoning_content ?? choice?.delta?.reasoning ?? undefined;
+                    if (content || reasoning) {
+                        chunks++;
+                        if (reasoning) reasoningChunks++;
+                        yield { type: 'delta', content: content || undefined, reasoning: reasoning || undefined };
+                    }
+                }
+                if (ac.signal.aborted) break;
+                if (step.done) {
+                    // A stream that ends without [DONE] and without a finish
+                    // reason was cut, even if the connection closed cleanly.
+                    if (!done && !finish && !ac.signal.aborted) failure = 'upstream stream ended early';
+                    break;
+                }
+            }
+        } finally {
+            options.signal?.removeEventListener('abort', onAbort);
+            // Stop the upstream from generating (and us from paying for) more.
+            if (!done || ac.signal.aborted) {
+                ac.abort();
+                await reader.cancel().catch(() => undefined);
+            }
+        }
+
+        const usage = this.usageOf(request, upstreamUsage, chunks, reasoningChunks);
+        let finishReason: FinishReason;
+        if (options.signal?.aborted) finishReason = 'aborted';
+        else if (failure) finishReason = 'error';
+        else finishReason = finish === 'length' ? 'length' : 'stop';
+        yield { type: 'end', finishReason, usage, ...(finishReason === 'error' ? { error: failure } : {}) };
+    }
+
+    private usageOf(req: ChatRequest, u: UpstreamUsage | undefined, chunks: number, reasoningChunks: number): Usage {
+        const prompt = nonNegInt(u?.prompt_tokens);
+        const completion = nonNegInt(u?.completion_tokens);
+        if (u && prompt !== undefined && completion !== undefined) {
+            const cached = nonNegInt(u.prompt_tokens_details?.cached_tokens) ?? 0;
+            const reasoning = nonNegInt(u.completion_tokens_details?.reasoning_tokens) ?? 0;
+            return {
+                promptTokens: prompt,
+                cachedTokens: Math.min(cached, prompt),
+                completionTokens: completion,
+                reasoningTokens: Math.min(reasoning, completion),
+                estimated: false,
+            };
+        }
+        return {
+            promptTokens: estimatePromptTokens(req),
+            cachedTokens: 0,
+            completionTokens: chunks,
+            reasoningTokens: reasoningChunks,
+            estimated: true,
+        };
+    }
+
+    complete(request: ChatRequest, options?: StreamOptions): Promise<Completion> {
+        return collectCompletion(this.chatStream(request, options));
+    }
+
+    async close(): Promise<void> {
+        // Stateless: connections are pooled by fetch and close when idle.
+    }
+}

@@ -1,0 +1,139 @@
+/**
+ * The one interface every inference engine sits behind. The worker charges for
+ * what a backend reports here, so the usage record is the contract that matters:
+ * it must describe the tokens actually delivered to the client, including when
+ * the client aborts or the engine breaks mid-stream.
+ */
+
+export type ChatRole = 'system' | 'developer' | 'user' | 'assistant';
+
+export interface ChatMessage {
+    role: ChatRole;
+    /** Plain text. Multimodal parts are rejected before reaching a backend. */
+    content: string;
+}
+
+export interface ChatRequest {
+    /** Model id as listed by `listModels()` (or an alias the backend accepts). */
+    model: string;
+    messages: ChatMessage[];
+    /** Upper bound on generated tokens; the worker prices a request by it. */
+    maxTokens: number;
+    temperature?: number;
+    topP?: number;
+    seed?: number;
+    stop?: string[];
+}
+
+export interface Usage {
+    promptTokens: number;
+    /** Prompt tokens served from a prefix cache (a subset of promptTokens). */
+    cachedTokens: number;
+    /** Generated tokens delivered, reasoning included (OpenAI semantics). */
+    completionTokens: number;
+    /** Generated tokens that were reasoning ("thinking"), a subset of completionTokens. */
+    reasoningTokens: number;
+    /** True when a count was not reported by the engine but estimated (e.g. one token per streamed chunk). */
+    estimated: boolean;
+}
+
+export type FinishReason = 'stop' | 'length' | 'aborted' | 'error';
+
+export interface ChatDelta {
+    type: 'delta';
+    content?: string;
+    reasoning?: string;
+}
+
+export interface ChatEnd {
+    type: 'end';
+    finishReason: FinishReason;
+    usage: Usage;
+    /** Set when finishReason is 'error': what broke (never contains the prompt). */
+    error?: string;
+}
+
+/** A stream yields zero or more deltas and always ends with exactly one `end`. */
+export type ChatEvent = ChatDelta | ChatEnd;
+
+export interface ModelInfo {
+    id: string;
+    /** Other names the backend accepts for this model. */
+    aliases: string[];
+    ownedBy: string;
+    contextLength?: number;
+}
+
+export interface Health {
+    ok: boolean;
+    latencyMs: number;
+    detail?: string;
+}
+
+export interface StreamOptions {
+    /**
+     * Aborting stops generation; the stream then ends normally with
+     * finishReason 'aborted' and the usage of what was delivered so far.
+     */
+    signal?: AbortSignal;
+}
+
+export interface Completion {
+    content: string;
+    reasoning: string;
+    finishReason: FinishReason;
+    usage: Usage;
+    error?: string;
+}
+
+export interface InferenceBackend {
+    readonly kind: string;
+    listModels(): Promise<ModelInfo[]>;
+    /**
+     * Streams a chat completion. Backend failures before anything was generated
+     * reject with BackendUnavailableError (the worker answers 503 and charges
+     * nothing); failures after that end the stream with finishReason 'error'.
+     */
+    chatStream(request: ChatRequest, options?: StreamOptions): AsyncIterable<ChatEvent>;
+    complete(request: ChatRequest, options?: StreamOptions): Promise<Completion>;
+    health(): Promise<Health>;
+    close(): Promise<void>;
+}
+
+/** The backend cannot serve at all right now (down, not loaded): no charge applies. */
+export class BackendUnavailableError extends Error {
+    constructor(message: string) {
+        super(message);
+        this.name = 'BackendUnavailableError';
+    }
+}
+
+/** The request cannot be served by this backend as asked (unknown model, bad parameters). */
+export class BackendRequestError extends Error {
+    constructor(
+        message: string,
+        readonly status: number = 400,
+    ) {
+        super(message);
+        this.name = 'BackendRequestError';
+    }
+}
+
+export function zeroUsage(estimated = false): Usage {
+    return { promptTokens: 0, cachedTokens: 0, completionTokens: 0, reasoningTokens: 0, estimated };
+}
+
+/** Non-streaming completion built on any stream: concatenates deltas, keeps the final record. */
+export async function collectCompletion(events: AsyncIterable<ChatEvent>): Promise<Completion> {
+    let content = '';
+    let reasoning = '';
+    for await (const ev of events) {
+        if (ev.type === 'delta') {
+            content += ev.content ?? '';
+            reasoning += ev.reasoning ?? '';
+        } else {
+            return { content, reasoning, finishReason: ev.finishReason, usage: ev.usage, error: ev.error };
+        }
+    }
+    throw new Error('inference stream ended without a usage record');
+}

@@ -1,0 +1,347 @@
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+/**
+ * The worker's crash-safe ledger: signed receipts it issued, the newest
+ * vouchers clients gave it, and each channel's claim state. Money the worker
+ * earned exists only as these vouchers until they are redeemed on chain, so a
+ * write must be on disk before the response that depends on it completes.
+ *
+ * SQLite in WAL mode with `synchronous = FULL`: every committed transaction is
+ * fsync'd to the WAL before `commit` returns, and a crash (process kill or
+ * power loss) leaves either the whole transaction or none of it. A receipt and
+ * the voucher that came with its request are written in one transaction.
+ *
+ * Amounts are nanoTON as SQLite 64-bit integers read back as BigInt; anything
+ * at or above 2^63 is refused (9.2 billion TON, far beyond any channel).
+ */
+
+export type ChannelState = 'open' | 'closing' | 'closed';
+
+export interface ReceiptRecord {
+    channel: string; // channel contract address (friendly or raw form, used as given)
+    requestId: string; // assigned by the worker, unique
+    /** The signed receipt cell, serialised as a BOC. */
+    boc: Buffer;
+    modelId: string;
+    promptTokens: number;
+    cachedTokens: number;
+    completionTokens: number;
+    reasoningTokens: number;
+    cost: bigint;
+    /** Cumulative cost on the channel including this receipt. */
+    cumulative: bigint;
+    createdAt: number; // unix seconds
+    requestHash: string; // hex SHA-256
+    responseHash: string; // hex SHA-256
+}
+
+export interface VoucherRecord {
+    channel: string;
+    total: bigint;
+    signature: Buffer; // 64-byte Ed25519
+    receivedAt: number; // unix seconds
+}
+
+export interface ChannelSummary {
+    address: string;
+    state: ChannelState;
+    closeDeadline: number | null;
+    /** Total the channel has paid out on chain (as far as the worker has confirmed). */
+    claimedTotal: bigint;
+    /** Newest voucher's total, 0 if none. */
+    voucherTotal: bigint;
+    /** Cumulative cost of the receipts issued. */
+    receiptTotal: bigint;
+    /** Claimable now: voucherTotal - claimedTotal. */
+    unclaimed: bigint;
+    /** Served but not yet covered by a voucher: receiptTotal - voucherTotal (>= 0). */
+    unpaid: bigint;
+    receipts: number;
+}
+
+export class StoreError extends Error {
+    constructor(message: string) {
+        super(message);
+        this.name = 'StoreError';
+    }
+}
+
+const MAX_AMOUNT = (1n << 63n) - 1n;
+
+function amount(v: bigint, what: string): bigint {
+    if (typeof v !== 'bigint' || v < 0n || v > MAX_AMOUNT) throw new StoreError(`${what} out of range: ${v}`);
+    return v;
+}
+
+function count(v: number, what: string): number {
+    if (!Number.isSafeInteger(v) || v < 0) throw new StoreError(`${what} must be a non-negative integer`);
+    return v;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS channels (
+    address        TEXT PRIMARY KEY,
+    state          TEXT NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'closing', 'closed')),
+    close_deadline INTEGER,
+    claimed_total  INTEGER NOT NULL DEFAULT 0,
+    last_claim_tx  TEXT,
+    updated_at     INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS receipts (
+    seq               INTEGER PRIMARY KEY AUTOINCREMENT,
+    channel           TEXT NOT NULL REFERENCES channels(address),
+    request_id        TEXT NOT NULL UNIQUE,
+    boc               BLOB NOT NULL,
+    model_id          TEXT NOT NULL,
+    prompt_tokens     INTEGER NOT NULL,
+    cached_tokens     INTEGER NOT NULL,
+    completion_tokens INTEGER NOT NULL,
+    reasoning_tokens  INTEGER NOT NULL,
+    cost              INTEGER NOT NULL,
+    cumulative        INTEGER NOT NULL,
+    created_at        INTEGER NOT NULL,
+    request_hash      TEXT NOT NULL,
+    response_hash     TEXT NOT NULL,
+    UNIQUE (channel, cumulative)
+);
+CREATE INDEX IF NOT EXISTS receipts_by_channel ON receipts (channel, seq);
+CREATE TABLE IF NOT EXISTS vouchers (
+    channel     TEXT NOT NULL REFERENCES channels(address),
+    total       INTEGER NOT NULL,
+    signature   BLOB NOT NULL,
+    received_at INTEGER NOT NULL,
+    PRIMARY KEY (channel, total)
+);
+`;
+
+export class WorkerStore {
+    private readonly db: Database.Database;
+    private readonly stmts;
+
+    private constructor(readonly path: string) {
+        if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+        this.db = new Database(path);
+        this.db.defaultSafeIntegers(true); // INTEGER columns come back as BigInt
+        this.db.pragma('journal_mode = WAL');
+        // FULL: fsync the WAL at every commit, so a committed write survives power loss.
+        this.db.pragma('synchronous = FULL');
+        this.db.pragma('foreign_keys = ON');
+        this.db.pragma('busy_timeout = 5000');
+        this.db.exec(SCHEMA);
+        this.db.prepare(`INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', '1')`).run();
+        this.stmts = {
+            ensureChannel: this.db.prepare(`INSERT OR IGNORE INTO channels (address, updated_at) VALUES (?, ?)`),
+            channel: this.db.prepare(`SELECT * FROM channels WHERE address = ?`),
+            lastReceipt: this.db.prepare(`SELECT cumulative FROM receipts WHERE channel = ? ORDER BY seq DESC LIMIT 1`),
+            insertReceipt: this.db.prepare(
+                `INSERT INTO receipts (channel, request_id, boc, model_id, prompt_tokens, cached_tokens, completion_tokens,
+                   reasoning_tokens, cost, cumulative, created_at, request_hash, response_hash)
+                 VALUES (@channel, @requestId, @boc, @modelId, @promptTokens, @cachedTokens, @completionTokens,
+                   @reasoningTokens, @cost, @cumulative, @createdAt, @requestHash, @responseHash)`,
+            ),
+            latestVoucher: this.db.prepare(`SELECT * FROM vouchers WHERE channel = ? ORDER BY total DESC LIMIT 1`),
+            insertVoucher: this.db.prepare(`INSERT OR IGNORE INTO vouchers (channel, total, signature, received_at) VALUES (?, ?, ?, ?)`),
+            pruneVouchers: this.db.prepare(`DELETE FROM vouchers WHERE channel = ? AND total < ?`),
+            markClaimed: this.db.prepare(
+                `UPDATE channels SET claimed_total = ?, last_claim_tx = ?, updated_at = ? WHERE address = ? AND claimed_total < ?`,
+            ),
+            setState: this.db.prepare(`UPDATE channels SET state = ?, close_deadline = ?, updated_at = ? WHERE address = ?`),
+            summaries: this.db.prepare(
+                `SELECT c.*,
+                    (SELECT MAX(total) FROM vouchers v WHERE v.channel = c.address) AS voucher_total,
+                    (SELECT MAX(cumulative) FROM receipts r WHERE r.channel = c.address) AS receipt_total,
+                    (SELECT COUNT(*) FROM receipts r WHERE r.channel = c.address) AS receipt_count
+                 FROM channels c ORDER BY c.address`,
+            ),
+            receipts: this.db.prepare(`SELECT * FROM receipts WHERE channel = ? ORDER BY seq`),
+            receiptById: this.db.prepare(`SELECT * FROM receipts WHERE request_id = ?`),
+            getMeta: this.db.prepare(`SELECT value FROM meta WHERE key = ?`),
+            setMeta: this.db.prepare(`INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`),
+        };
+    }
+
+    static open(path: string): WorkerStore {
+        return new WorkerStore(path);
+    }
+
+    /** Registers a channel the worker serves (no-op if known). */
+    ensureChannel(address: string): void {
+        this.stmts.ensureChannel.run(address, now());
+    }
+
+    /**
+     * Appends a receipt and, if given, the voucher that arrived with the
+     * request, in one durable transaction. The receipt must continue the
+     * channel's cumulative total exactly (previous + cost): a gap or overlap
+     * means the worker's accounting is broken and is refused rather than
+     * stored. Returns whether the voucher was newer than the one held.
+     */
+    appendReceipt(receipt: ReceiptRecord, voucher?: VoucherRecord): { voucherAccepted: boolean } {
+        amount(receipt.cost, 'cost');
+        amount(receipt.cumulative, 'cumulative');
+        for (const k of ['promptTokens', 'cachedTokens', 'completionTokens', 'reasoningTokens', 'createdAt'] as const) count(receipt[k], k);
+        if (voucher && voucher.channel !== receipt.channel) throw new StoreError('voucher and receipt name different channels');
+        const tx = this.db.transaction((): { voucherAccepted: boolean } => {
+            this.ensureChannel(receipt.channel);
+            const prev = (this.stmts.lastReceipt.get(receipt.channel) as { cumulative: bigint } | undefined)?.cumulative ?? 0n;
+            if (receipt.cumulative !== prev + receipt.cost)
+                throw new StoreError(`receipt cumulative ${receipt.cumulative} does not continue ${prev} + ${receipt.cost}`);
+            this.stmts.insertReceipt.run({ ...receipt });
+            return { voucherAccepted: voucher ? this.insertVoucher(voucher) : false };
+        });
+        try {
+            return tx.immediate();
+        } catch (e) {
+            if (e instanceof StoreError) throw e;
+            if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') throw new StoreError(`duplicate receipt: ${(e as Error).message}`);
+            throw e;
+        }
+    }
+
+    /** Stores a voucher on its own (e.g. a final voucher sent with a close request). */
+    recordVoucher(voucher: VoucherRecord): { voucherAccepted: boolean } {
+        return this.db.transaction(() => {
+            this.ensureChannel(voucher.channel);
+            return { voucherAccepted: this.insertVoucher(voucher) };
+        }).immediate();
+    }
+
+    private insertVoucher(v: VoucherRecord): boolean {
+        amount(v.total, 'voucher total');
+        count(v.receivedAt, 'receivedAt');
+        if (v.signature.length !== 64) throw new StoreError('a voucher signature is 64 bytes');
+        const latest = this.latestVoucher(v.channel);
+        // An older or equal voucher is a harmless replay: keep the newest only.
+        if (latest && latest.total >= v.total) return false;
+        this.stmts.insertVoucher.run(v.channel, v.total, v.signature, v.receivedAt);
+        // Older vouchers are superseded (the channel pays total - alreadyPaid).
+        this.stmts.pruneVouchers.run(v.channel, v.total);
+        return true;
+    }
+
+    latestVoucher(channel: string): VoucherRecord | undefined {
+        const row = this.stmts.latestVoucher.get(channel) as { channel: string; total: bigint; signature: Buffer; received_at: bigint } | undefined;
+        if (!row) return undefined;
+        return { channel: row.channel, total: row.total, signature: row.signature, receivedAt: Number(row.received_at) };
+    }
+
+    /** Claimable value on a channel: newest voucher minus what was already claimed. */
+    unclaimed(channel: string): bigint {
+        return this.channel(channel)?.unclaimed ?? 0n;
+    }
+
+    /**
+     * Records that the channel has paid out up to `total` (after the claim
+     * transaction is confirmed). Idempotent by cumulative total: repeating it,
+     * or confirming an older total after a newer one, changes nothing.
+     */
+    markClaimed(channel: string, total: bigint, txHash?: string): { changed: boolean } {
+        amount(total, 'claimed total');
+        return this.db.transaction(() => {
+            this.ensureChannel(channel);
+            const info = this.stmts.markClaimed.run(total, txHash ?? null, now(), channel, total);
+            return { changed: info.changes > 0 };
+        }).immediate();
+    }
+
+    setChannelState(channel: string, state: ChannelState, closeDeadline?: number): void {
+        this.db.transaction(() => {
+            this.ensureChannel(channel);
+            this.stmts.setState.run(state, closeDeadline ?? null, now(), channel);
+        }).immediate();
+    }
+
+    channel(address: string): ChannelSummary | undefined {
+        return this.listChannels().find((c) => c.address === address);
+    }
+
+    listChannels(): ChannelSummary[] {
+        return (this.stmts.summaries.all() as Array<Record<string, unknown>>).map((r) => {
+            const claimedTotal = r.claimed_total as bigint;
+            const voucherTotal = (r.voucher_total as bigint | null) ?? 0n;
+            const receiptTotal = (r.receipt_total as bigint | null) ?? 0n;
+            return {
+                address: r.address as string,
+                state: r.state as ChannelState,
+                closeDeadline: r.close_deadline === null ? null : Number(r.close_deadline),
+                claimedTotal,
+                voucherTotal,
+                receiptTotal,
+                unclaimed: voucherTotal > claimedTotal ? voucherTotal - claimedTotal : 0n,
+                unpaid: receiptTotal > voucherTotal ? receiptTotal - voucherTotal : 0n,
+                receipts: Number(r.receipt_count),
+            };
+        });
+    }
+
+    /** Iterates channels (for the claimer and `cocoon-worker status`). */
+    *channels(): IterableIterator<ChannelSummary> {
+        yield* this.listChannels();
+    }
+
+    receiptsOf(channel: string): ReceiptRecord[] {
+        return (this.stmts.receipts.all(channel) as Array<Record<string, unknown>>).map(rowToReceipt);
+    }
+
+    receipt(requestId: string): ReceiptRecord | undefined {
+        const r = this.stmts.receiptById.get(requestId) as Record<string, unknown> | undefined;
+        return r ? rowToReceipt(r) : undefined;
+    }
+
+    /**
+     * The next request id (uint64) for a receipt: a durable counter, so ids
+     * never repeat across restarts (two receipts with one id are slashable).
+     */
+    nextRequestId(): bigint {
+        return this.db.transaction((): bigint => {
+            const row = this.stmts.getMeta.get('request_seq') as { value: string } | undefined;
+            const next = (row ? BigInt(row.value) : 0n) + 1n;
+            if (next >= 1n << 64n) throw new StoreError('request ids exhausted');
+            this.stmts.setMeta.run('request_seq', next.toString());
+            return next;
+        }).immediate();
+    }
+
+    /** Cumulative cost of the receipts issued on a channel (0 if none). */
+    receiptTotal(channel: string): bigint {
+        return (this.stmts.lastReceipt.get(channel) as { cumulative: bigint } | undefined)?.cumulative ?? 0n;
+    }
+
+    /** SQLite's own consistency check ("ok" when healthy). */
+    integrityCheck(): string {
+        return String(this.db.pragma('integrity_check', { simple: true }));
+    }
+
+    pragma(name: string): unknown {
+        return this.db.pragma(name, { simple: true });
+    }
+
+    close(): void {
+        if (this.db.open) this.db.close();
+    }
+}
+
+function rowToReceipt(r: Record<string, unknown>): ReceiptRecord {
+    return {
+        channel: r.channel as string,
+        requestId: r.request_id as string,
+        boc: r.boc as Buffer,
+        modelId: r.model_id as string,
+        promptTokens: Number(r.prompt_tokens),
+        cachedTokens: Number(r.cached_tokens),
+        completionTokens: Number(r.completion_tokens),
+        reasoningTokens: Number(r.reasoning_tokens),
+        cost: r.cost as bigint,
+        cumulative: r.cumulative as bigint,
+        createdAt: Number(r.created_at),
+        requestHash: r.request_hash as string,
+        responseHash: r.response_hash as string,
+    };
+}
+
+function now(): number {
+    return Math.floor(Date.now() / 1000);
+}

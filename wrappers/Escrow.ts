@@ -1,0 +1,43 @@
+import { Address, ContractProvider, Sender, toNano } from '@ton/core';
+import { Escrow } from '../build/Escrow/Escrow_Escrow';
+
+export { Escrow, OpenChannel, ChannelOpenBounced, loadChannelOpenBounced, storeConfigUpdate } from '../build/Escrow/Escrow_Escrow';
+
+export interface OpenChannelArgs {
+    workerStake: Address;
+    nonce: bigint;
+    /** The client's channel key (Ed25519 public key as uint256). */
+    clientKey: bigint;
+    /** The worker's attested Ed25519 key, read from its WorkerStake. */
+    workerKey: bigint;
+    deposit: bigint;
+}
+
+/** The generated Escrow wrapper with typed senders. */
+export class ExtendedEscrow extends Escrow {
+    /**
+     * Value on top of the deposit when opening: the channel's storage
+     * reserve (kept by the channel), the deploy message with its code and
+     * both transactions' gas; the unspent part comes back to the client.
+     */
+    static readonly OPEN_OVERHEAD = toNano('0.1');
+    /** Value that deploys the Escrow and seeds its storage reserve. */
+    static readonly DEPLOY_VALUE = toNano('0.1');
+
+    static async fromInit(registry: Address): Promise<ExtendedEscrow> {
+        const base = await Escrow.fromInit(registry);
+        return new ExtendedEscrow(base.address, base.init);
+    }
+
+    static fromAddress(address: Address): ExtendedEscrow {
+        return new ExtendedEscrow(address);
+    }
+
+    async sendDeploy(provider: ContractProvider, via: Sender, value = ExtendedEscrow.DEPLOY_VALUE) {
+        return this.send(provider, via, { value }, null);
+    }
+
+    async sendOpenChannel(provider: ContractProvider, via: Sender, args: OpenChannelArgs, queryId = 0n, value = args.deposit + ExtendedEscrow.OPEN_OVERHEAD) {
+        return this.send(provider, via, { value }, { $$type: 'OpenChannel', queryId, ...args });
+    }
+}

@@ -1,0 +1,133 @@
+import { Address, ContractProvider, Sender, toNano } from '@ton/core';
+import { PaymentChannel } from '../build/PaymentChannel/PaymentChannel_PaymentChannel';
+import { SignedVoucher, voucherCell } from './voucher';
+
+export {
+    PaymentChannel,
+    ChannelTerms,
+    ChannelOpen,
+    ChannelPayout,
+    ChannelRefund,
+    Claim,
+    CooperativeClose,
+    ProtocolFee,
+    TopUp,
+    Voucher,
+    loadChannelPayout,
+    loadChannelRefund,
+    loadProtocolFee,
+    storeClaim,
+    storeTopUp,
+} from '../build/PaymentChannel/PaymentChannel_PaymentChannel';
+
+/** CHANNEL_* in contracts/constants.tact. */
+export enum ChannelStatus {
+    New = 0,
+    Open = 1,
+    Closing = 2,
+    Closed = 3,
+}
+
+/** Everything the getters tell about a channel, read at once. */
+export interface ChannelState {
+    client: Address;
+    workerStake: Address;
+    nonce: bigint;
+    clientKey: bigint;
+    pendingClientKey: bigint;
+    workerKey: bigint;
+    deposit: bigint;
+    paid: bigint;
+    refunded: bigint;
+    status: ChannelStatus;
+    closeDeadline: number;
+    closeDelay: number;
+    feeBps: bigint;
+    treasury: Address;
+    claimable: bigint;
+}
+
+/**
+ * The generated PaymentChannel wrapper with typed senders. Values are
+ * generous: every receiver returns what it does not spend as Excesses.
+ */
+export class ExtendedPaymentChannel extends PaymentChannel {
+    /** Value for a claim, close, finalise or key change. */
+    static readonly ACTION_VALUE = toNano('0.05');
+    /** Value on top of a top-up's amount. */
+    static readonly TOP_UP_OVERHEAD = toNano('0.05');
+    /** CHANNEL_STORAGE_RESERVE in contracts/constants.tact. */
+    static readonly STORAGE_RESERVE = toNano('0.01');
+
+    static async fromInit(escrow: Address, client: Address, workerStake: Address, nonce: bigint): Promise<ExtendedPaymentChannel> {
+        const base = await PaymentChannel.fromInit(escrow, client, workerStake, nonce);
+        return new ExtendedPaymentChannel(base.address, base.init);
+    }
+
+    static fromAddress(address: Address): ExtendedPaymentChannel {
+        return new ExtendedPaymentChannel(address);
+    }
+
+    async sendTopUp(provider: ContractProvider, via: Sender, amount: bigint, queryId = 0n, value = amount + ExtendedPaymentChannel.TOP_UP_OVERHEAD) {
+        return this.send(provider, via, { value }, { $$type: 'TopUp', queryId, amount });
+    }
+
+    async sendClaim(provider: ContractProvider, via: Sender, voucher: SignedVoucher, queryId = 0n, value = ExtendedPaymentChannel.ACTION_VALUE) {
+        return this.send(provider, via, { value }, {
+            $$type: 'Claim',
+            queryId,
+            signature: voucher.signature,
+            voucher: voucherCell(voucher.channel, voucher.total),
+        });
+    }
+
+    async sendRequestClose(provider: ContractProvider, via: Sender, queryId = 0n, value = ExtendedPaymentChannel.ACTION_VALUE) {
+        return this.send(provider, via, { value }, { $$type: 'RequestClose', queryId });
+    }
+
+    async sendFinalize(provider: ContractProvider, via: Sender, queryId = 0n, value = ExtendedPaymentChannel.ACTION_VALUE) {
+        return this.send(provider, via, { value }, { $$type: 'Finalize', queryId });
+    }
+
+    async sendCooperativeClose(
+        provider: ContractProvider,
+        via: Sender,
+        voucher: SignedVoucher,
+        workerSignature: Buffer,
+        queryId = 0n,
+        value = ExtendedPaymentChannel.ACTION_VALUE,
+    ) {
+        return this.send(provider, via, { value }, {
+            $$type: 'CooperativeClose',
+            queryId,
+            clientSignature: voucher.signature,
+            workerSignature,
+            voucher: voucherCell(voucher.channel, voucher.total),
+        });
+    }
+
+    async sendChangeClientKey(provider: ContractProvider, via: Sender, newKey: bigint, queryId = 0n, value = ExtendedPaymentChannel.ACTION_VALUE) {
+        return this.send(provider, via, { value }, { $$type: 'ChangeClientKey', queryId, newKey });
+    }
+
+    async getState(provider: ContractProvider): Promise<ChannelState> {
+        const terms = await this.getTerms(provider);
+        return {
+            client: await this.getClient(provider),
+            workerStake: await this.getWorkerStake(provider),
+            nonce: await this.getNonce(provider),
+            clientKey: await this.getClientKey(provider),
+            pendingClientKey: await this.getPendingClientKey(provider),
+            workerKey: await this.getWorkerKey(provider),
+            deposit: await this.getDeposit(provider),
+            paid: await this.getPaid(provider),
+            refunded: await this.getRefunded(provider),
+            status: Number(await this.getStatus(provider)) as ChannelStatus,
+            closeDeadline: Number(await this.getCloseDeadline(provider)),
+            closeDelay: Number(terms.closeDelay),
+            feeBps: terms.feeBps,
+            treasury: terms.treasury,
+            claimable: await this.getClaimable(provider),
+        };
+    }
+}

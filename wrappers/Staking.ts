@@ -1,0 +1,75 @@
+import { Address, ContractProvider, Dictionary, Sender, toNano } from '@ton/core';
+import { IndexEntry, Listing, Staking } from '../build/Staking/Staking_Staking';
+
+export * from '../build/Staking/Staking_Staking';
+
+/** Listing fields without the generated `$$type` tags. */
+export interface ListingInput {
+    modelId: bigint;
+    endpoint: string;
+    encryptionKey: bigint;
+    prices: { prompt: bigint; cached: bigint; completion: bigint; reasoning: bigint };
+}
+
+export function toListing(l: ListingInput): Listing {
+    return {
+        $$type: 'Listing',
+        modelId: l.modelId,
+        endpoint: l.endpoint,
+        encryptionKey: l.encryptionKey,
+        prices: { $$type: 'PriceTerms', ...l.prices },
+    };
+}
+
+/**
+ * The generated Staking wrapper with typed senders. A stake's value is the
+ * stake plus `stakeOverhead()` (read it from the contract: it follows the
+ * network's gas prices); what the overhead does not spend comes back.
+ */
+export class ExtendedStaking extends Staking {
+    /** Value for SyncWorkerConfig and other small actions; the rest returns. */
+    static readonly ACTION_VALUE = toNano('0.1');
+    static readonly DEPLOY_VALUE = toNano('0.1');
+
+    static async fromInit(registry: Address): Promise<ExtendedStaking> {
+        const base = await Staking.fromInit(registry);
+        return new ExtendedStaking(base.address, base.init);
+    }
+
+    static fromAddress(address: Address): ExtendedStaking {
+        return new ExtendedStaking(address);
+    }
+
+    async sendDeploy(provider: ContractProvider, via: Sender, value = ExtendedStaking.DEPLOY_VALUE) {
+        return this.send(provider, via, { value }, null);
+    }
+
+    /** Stakes `value` minus the overhead; use stakeValue() to hit an exact stake. */
+    async sendStake(provider: ContractProvider, via: Sender, value: bigint, workerKey: bigint, listing: ListingInput, queryId = 0n) {
+        return this.send(provider, via, { value }, { $$type: 'Stake', queryId, workerKey, listing: toListing(listing) });
+    }
+
+    async sendTopUp(provider: ContractProvider, via: Sender, value: bigint, workerKey: bigint, queryId = 0n) {
+        return this.send(provider, via, { value }, { $$type: 'TopUpStake', queryId, workerKey });
+    }
+
+    async sendSyncWorkerConfig(provider: ContractProvider, via: Sender, owner: Address, workerKey: bigint, queryId = 0n) {
+        return this.send(provider, via, { value: ExtendedStaking.ACTION_VALUE }, { $$type: 'SyncWorkerConfig', queryId, owner, workerKey });
+    }
+
+    /** The value that makes exactly `stake` the deposit. */
+    async getStakeValue(provider: ContractProvider, stake: bigint): Promise<bigint> {
+        return stake + (await this.getStakeOverhead(provider));
+    }
+
+    /** Every live index entry of a model, reading `pageSize` slots per call. */
+    async getAllActiveWorkers(provider: ContractProvider, modelId: bigint, pageSize = 50n): Promise<IndexEntry[]> {
+        const count = await this.getWorkerCount(provider, modelId);
+        const out: IndexEntry[] = [];
+        for (let from = 0n; from < count; from += pageSize) {
+            const page: Dictionary<number, IndexEntry> = await this.getActiveWorkers(provider, modelId, from, pageSize);
+            for (const [, e] of page) out.push(e);
+        }
+        return out;
+    }
+}

@@ -1,0 +1,65 @@
+import { Address, Cell, ContractProvider, Sender, toNano } from '@ton/core';
+import { WorkerStake } from '../build/WorkerStake/WorkerStake_WorkerStake';
+import { ListingInput, toListing } from './Staking';
+
+export * from '../build/WorkerStake/WorkerStake_WorkerStake';
+
+/** Status codes reported by the getters (WS_STATUS_* in contracts/constants.tact). */
+export enum WorkerStatus {
+    New = 0,
+    Pending = 1,
+    Active = 2,
+    Unbonding = 3,
+    Withdrawn = 4,
+    Jailed = 5,
+}
+
+export const STATUS_NAMES: Record<number, string> = {
+    0: 'new',
+    1: 'pending',
+    2: 'active',
+    3: 'unbonding',
+    4: 'withdrawn',
+    5: 'jailed',
+};
+
+/** The generated WorkerStake wrapper with typed senders for owners and reporters. */
+export class ExtendedWorkerStake extends WorkerStake {
+    /** Owner actions; the unspent value returns to the owner. */
+    static readonly ACTION_VALUE = toNano('0.1');
+    /** Fraud proofs; the reporter gets its share plus the unspent value. */
+    static readonly PROOF_VALUE = toNano('0.2');
+
+    static async fromInit(staking: Address, owner: Address, workerKey: bigint): Promise<ExtendedWorkerStake> {
+        const base = await WorkerStake.fromInit(staking, owner, workerKey);
+        return new ExtendedWorkerStake(base.address, base.init);
+    }
+
+    static fromAddress(address: Address): ExtendedWorkerStake {
+        return new ExtendedWorkerStake(address);
+    }
+
+    async sendUpdateListing(provider: ContractProvider, via: Sender, listing: ListingInput, queryId = 0n, value = ExtendedWorkerStake.ACTION_VALUE) {
+        return this.send(provider, via, { value }, { $$type: 'UpdateListing', queryId, listing: toListing(listing) });
+    }
+
+    async sendStartUnbonding(provider: ContractProvider, via: Sender, queryId = 0n, value = ExtendedWorkerStake.ACTION_VALUE) {
+        return this.send(provider, via, { value }, { $$type: 'StartUnbonding', queryId });
+    }
+
+    async sendWithdraw(provider: ContractProvider, via: Sender, queryId = 0n, value = ExtendedWorkerStake.ACTION_VALUE) {
+        return this.send(provider, via, { value }, { $$type: 'WithdrawStake', queryId });
+    }
+
+    async sendProveEquivocation(provider: ContractProvider, via: Sender, first: Cell, second: Cell, queryId = 0n, value = ExtendedWorkerStake.PROOF_VALUE) {
+        return this.send(provider, via, { value }, { $$type: 'ProveEquivocation', queryId, first, second });
+    }
+
+    async sendProveWrongModel(provider: ContractProvider, via: Sender, evidence: Cell, queryId = 0n, value = ExtendedWorkerStake.PROOF_VALUE) {
+        return this.send(provider, via, { value }, { $$type: 'ProveWrongModel', queryId, evidence });
+    }
+
+    async sendProveOvercharge(provider: ContractProvider, via: Sender, evidence: Cell, queryId = 0n, value = ExtendedWorkerStake.PROOF_VALUE) {
+        return this.send(provider, via, { value }, { $$type: 'ProveOvercharge', queryId, evidence });
+    }
+}

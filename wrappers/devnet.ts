@@ -1,0 +1,39 @@
+import { createHash } from 'crypto';
+
+/**
+ * Constants shared by the local development network (devnet/), the deploy
+ * script and the embedded default. Nothing here is secret: the mnemonic is
+ * printed by `cocoon-devnet` on every start and must never hold real funds.
+ */
+
+/** Image hash of the development (simulated) enclave image. */
+export const DEV_IMAGE_HASH = BigInt('0x' + createHash('sha256').update('cocoon-dev-image').digest('hex'));
+/** Model id of the development model (replaced by a GGUF hash when the worker lands). */
+export const DEV_MODEL_ID = BigInt('0x' + createHash('sha256').update('cocoon-dev-model').digest('hex'));
+/** Display name under which the development model is allow-listed. */
+export const DEV_MODEL_NAME = 'cocoon-dev-model';
+
+/**
+ * The fixed development mnemonic (a valid 24-word TON mnemonic). The devnet
+ * pre-funds the V4R2 and V5R1 wallets derived from it, so `blueprint run
+ * --mnemonic` works against a fresh devnet with no set-up.
+ */
+export const DEVNET_MNEMONIC =
+    'laptop excuse upon system pair faint toilet december police unveil position advance minute title worth lounge enhance various theory weather clump timber crumble sphere';
+
+export const DEVNET_DEFAULT_HOST = '127.0.0.1';
+export const DEVNET_DEFAULT_PORT = 8081;
+/** Path of the toncenter v2 JSON-RPC endpoint on a devnet (and on toncenter). */
+export const JSON_RPC_PATH = '/api/v2/jsonRPC';
+
+/**
+ * The development key that signs `simulated` attestation evidence on local
+ * networks (DESIGN.md section 4). Derived from a public seed: it proves
+ * nothing and the Registry of a production network never trusts it.
+ */
+export function devSimulatedAttestationKey(): { publicKey: Buffer; secretKey: Buffer } {
+    // keyPairFromSeed is synchronous in @ton/crypto.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { keyPairFromSeed } = require('@ton/crypto') as typeof import('@ton/crypto');
+    return keyPairFromSeed(createHash('sha256').update('cocoon-dev-simulated-attestation-key').digest());
+}

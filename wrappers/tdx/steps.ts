@@ -1,0 +1,103 @@
+import { createHash } from 'crypto';
+import { Address } from '@ton/core';
+import type {
+    SubmitQuote,
+    VerifyCertificate,
+    VerifyQeReport,
+} from '../../build/AttestationVerifier/AttestationVerifier_AttestationVerifier';
+import { P256Point, bigintTo32 } from './der';
+import { AttestationClaims, claimsStruct } from './claims';
+import { byteChain, qeReportCell, quoteBodyCell } from './cells';
+import { ParsedQuote } from './quote';
+
+/** Id under which the verifier caches a key: SHA-256(x || y). */
+export function keyIdOf(key: P256Point): bigint {
+    const h = createHash('sha256').update(bigintTo32(key.x)).update(bigintTo32(key.y)).digest();
+    return BigInt('0x' + h.toString('hex'));
+}
+
+export interface CertificateStep {
+    /** Subject CN, for messages to people. */
+    name: string;
+    issuerKeyId: bigint;
+    subjectKeyId: bigint;
+    /** Certificate validity end (the cache entry lives no longer). */
+    notAfter: Date;
+    message: VerifyCertificate;
+}
+
+export interface AttestationSteps {
+    /** Certificates to verify in order, the one issued by the pinned root first. */
+    certificates: CertificateStep[];
+    qeReport: { pckKeyId: bigint; attestationKeyId: bigint; message: VerifyQeReport };
+    quote: { attestationKeyId: bigint; message: SubmitQuote };
+}
+
+/**
+ * Turns a parsed quote into the verifier's step messages. The quote's chain
+ * is PCK certificate, its CA(s), then the root; the root's own certificate is
+ * never sent (governance pins its key), so the steps run from the
+ * certificate the root signed down to the PCK certificate.
+ */
+export function buildAttestationSteps(
+    quote: ParsedQuote,
+    claims: AttestationClaims,
+    workerStake: Address,
+    queryId = 0n,
+): AttestationSteps {
+    const chain = quote.certificates;
+    const certificates: CertificateStep[] = [];
+    // chain[i] is issued by chain[i + 1]; the last is the (self-signed) root.
+    for (let i = chain.length - 2; i >= 0; i--) {
+        const cert = chain[i];
+        const issuer = chain[i + 1];
+        certificates.push({
+            name: cert.subjectCN ?? `certificate ${i}`,
+            issuerKeyId: keyIdOf(issuer.publicKey),
+            subjectKeyId: keyIdOf(cert.publicKey),
+            notAfter: cert.notAfter,
+            message: {
+                $$type: 'VerifyCertificate',
+                queryId,
+                issuerKeyId: keyIdOf(issuer.publicKey),
+                spkiOffset: BigInt(cert.spkiOffset),
+                r: cert.signature.r,
+                s: cert.signature.s,
+                tbs: byteChain(cert.tbs),
+            },
+        });
+    }
+    const pckKeyId = keyIdOf(chain[0].publicKey);
+    const attestationKeyId = keyIdOf(quote.attestationKey);
+    return {
+        certificates,
+        qeReport: {
+            pckKeyId,
+            attestationKeyId,
+            message: {
+                $$type: 'VerifyQeReport',
+                queryId,
+                pckKeyId,
+                r: quote.qeReportSignature.r,
+                s: quote.qeReportSignature.s,
+                attestKeyX: quote.attestationKey.x,
+                attestKeyY: quote.attestationKey.y,
+                qeReport: qeReportCell(quote.qeReport),
+                qeAuthData: byteChain(quote.qeAuthData),
+            },
+        },
+        quote: {
+            attestationKeyId,
+            message: {
+                $$type: 'SubmitQuote',
+                queryId,
+                attestKeyId: attestationKeyId,
+                r: quote.quoteSignature.r,
+                s: quote.quoteSignature.s,
+                workerStake,
+                body: quoteBodyCell(quote.signed),
+                claims: claimsStruct(claims),
+            },
+        },
+    };
+}
