@@ -1,5 +1,6 @@
 /**
- * `npm run bench:gas [pattern]`: runs the gas suites (tests/gas/*.gas.spec.ts)
+ * `npm run bench:gas [pattern]`: runs the gas suites (tests/gas/*.gas.spec.ts and
+ * the end-to-end tests/Network.spec.ts)
  * in recording mode and merges what they measured into bench/gas.json.
  * Entries not measured by this run are kept, so one contract's suite can be
  * re-recorded alone: `npm run bench:gas -- Registry`.
@@ -11,7 +12,11 @@ import { GAS_FRAGMENTS, GAS_TABLE, GasEntry, readGasTable } from '../tests/helpe
 
 const pattern = process.argv[2] ?? '';
 rmSync(GAS_FRAGMENTS, { recursive: true, force: true });
-execFileSync('npx', ['jest', '--testPathPatterns', `tests/gas/.*${pattern}.*\\.gas\\.spec\\.ts$`], {
+// The gas suites, plus the end-to-end network test, which measures a claim
+// whose payout goes through a real WorkerStake to its owner.
+const suites = [`tests/gas/.*${pattern}.*\\.gas\\.spec\\.ts$`];
+if ('Network'.includes(pattern) || pattern === '') suites.push('tests/Network\\.spec\\.ts$');
+execFileSync('npx', ['jest', '--testPathPatterns', ...suites], {
     stdio: 'inherit',
     env: { ...process.env, GAS_RECORD: '1' },
 });

@@ -48,17 +48,22 @@ async function main() {
         process.env.WALLET_VERSION = 'v4r2';
         const args = { _: [], '--custom': devnet.endpoint, '--custom-version': 'v2', '--custom-type': 'custom', '--mnemonic': true };
         const provider = await createNetworkProvider(new ScriptedUI([], true), args as unknown as Parameters<typeof createNetworkProvider>[1], undefined);
-        const { registry, file } = await deployNetwork(provider, []);
+        const { registry, deployment, file } = await deployNetwork(provider, []);
 
         console.log('\nCocoon network (local devnet):');
         console.log(`  toncenter API      ${devnet.endpoint}`);
         console.log(`  owner wallet       ${provider.sender().address?.toString()} (v4r2, development mnemonic)`);
         console.log(`  Registry           ${registry.address.toString()}`);
+        console.log(`  Staking            ${deployment.contracts.staking}`);
+        console.log(`  Escrow             ${deployment.contracts.escrow}`);
+        console.log(`  Verifier           ${deployment.contracts.attestationVerifier}`);
         console.log(`  config version     ${await registry.getConfigVersion()}`);
         console.log(`  dev image allowed  ${hex256(DEV_IMAGE_HASH)}: ${await registry.getImageAllowed(DEV_IMAGE_HASH)}`);
         console.log(`  dev model allowed  ${hex256(DEV_MODEL_ID)}: ${await registry.getModelAllowed(DEV_MODEL_ID)}`);
         console.log(`  addresses file     ${file}`);
         console.log('\nNext steps:');
+        console.log('  - stake a worker: npx blueprint run stakeWorker ... (see README), then attest it with simulated');
+        console.log('    evidence signed by the development key (wrappers/devnet.ts); this network allows it');
         console.log(`  - point the worker and the gateway at ${devnet.endpoint} and ${file}`);
         console.log(`  - run any script against it: WALLET_MNEMONIC="<mnemonic above>" WALLET_VERSION=v4r2 npx blueprint run <script> --custom ${devnet.endpoint} --custom-version v2 --custom-type custom --mnemonic`);
         console.log(`  - move chain time: curl -X POST ${devnet.url}/admin/advance-time -H 'content-type: application/json' -d '{"seconds":600}'`);

@@ -1,0 +1,126 @@
+import { Address, toNano } from '@ton/core';
+import { Blockchain, SandboxContract, TreasuryContract } from '@ton/sandbox';
+import '@ton/test-utils';
+import { findTransactionRequired } from '@ton/test-utils';
+import { deployNetwork } from '../scripts/deployNetwork';
+import { SandboxNetworkProvider, ScriptedUI } from '../scripts/lib/sandboxProvider';
+import { ExtendedAttestationVerifier } from '../wrappers/AttestationVerifier';
+import { DEV_IMAGE_HASH, DEV_MODEL_ID, devSimulatedAttestationKey } from '../wrappers/devnet';
+import { ExtendedEscrow } from '../wrappers/Escrow';
+import { ExtendedPaymentChannel } from '../wrappers/PaymentChannel';
+import { ExtendedRegistry } from '../wrappers/Registry';
+import { ExtendedStaking } from '../wrappers/Staking';
+import { claimsStruct, signSimulated } from '../wrappers/tdx';
+import { keyToInt, signVoucher } from '../wrappers/voucher';
+import { ExtendedWorkerStake } from '../wrappers/WorkerStake';
+import { checkGas } from './helpers/gas';
+import { testKeys } from './helpers/channel';
+
+/**
+ * The whole on-chain system together, deployed by the real deployNetwork
+ * script: a provider stakes and attests (simulated evidence, as on a local
+ * network), a client opens a channel, the worker redeems a voucher, and every
+ * nanoTON is accounted for.
+ */
+describe('Cocoon network end to end', () => {
+    let blockchain: Blockchain;
+    let governance: SandboxContract<TreasuryContract>;
+    let registry: SandboxContract<ExtendedRegistry>;
+    let staking: SandboxContract<ExtendedStaking>;
+    let escrow: SandboxContract<ExtendedEscrow>;
+    let verifier: SandboxContract<ExtendedAttestationVerifier>;
+
+    beforeAll(async () => {
+        blockchain = await Blockchain.create();
+        blockchain.now = 1_800_000_000;
+        governance = await blockchain.treasury('governance', { balance: toNano('1000') });
+        const provider = new SandboxNetworkProvider(blockchain, governance, new ScriptedUI());
+        const { deployment } = await deployNetwork(provider, {
+            network: 'devnet',
+            deploymentFile: '/dev/null',
+            advanceTime: async (s) => {
+                blockchain.now! += s;
+            },
+        });
+        registry = blockchain.openContract(ExtendedRegistry.fromAddress(Address.parse(deployment.contracts.registry)));
+        staking = blockchain.openContract(ExtendedStaking.fromAddress(Address.parse(deployment.contracts.staking)));
+        escrow = blockchain.openContract(ExtendedEscrow.fromAddress(Address.parse(deployment.contracts.escrow)));
+        verifier = blockchain.openContract(ExtendedAttestationVerifier.fromAddress(Address.parse(deployment.contracts.attestationVerifier)));
+    });
+
+    it('stake, attest, open a channel, redeem a voucher: balances add up to the nanoTON', async () => {
+        const params = await registry.getParams();
+        const gpuOwner = await blockchain.treasury('gpu-owner', { balance: toNano('1000') });
+        const client = await blockchain.treasury('client', { balance: toNano('1000') });
+        const workerKeys = testKeys('worker');
+        const clientKeys = testKeys('client');
+        const workerKey = keyToInt(workerKeys.publicKey);
+
+        // 1. Stake with a listing.
+        const stakeAmount = params.minWorkerStake;
+        await staking.sendStake(gpuOwner.getSender(), await staking.getStakeValue(stakeAmount), workerKey, {
+            modelId: DEV_MODEL_ID,
+            endpoint: 'http://127.0.0.1:8090',
+            encryptionKey: 0xe1n,
+            prices: { prompt: 1_000_000_000n, cached: 100_000_000n, completion: 2_000_000_000n, reasoning: 2_000_000_000n },
+        });
+        const worker = blockchain.openContract(ExtendedWorkerStake.fromAddress(await staking.getWorkerAddress(gpuOwner.address, workerKey)));
+        expect(await worker.getStake()).toBe(stakeAmount);
+        expect(await worker.getIsActive()).toBe(false);
+
+        // 2. Attest with simulated evidence signed by the development key.
+        const claims = { workerStake: worker.address, workerKey, encryptionKey: 0xe1n, modelId: DEV_MODEL_ID, notAfter: BigInt(blockchain.now! + 3600) };
+        const attested = await verifier.sendSubmitSimulated(gpuOwner.getSender(), {
+            $$type: 'SubmitSimulated',
+            queryId: 0n,
+            imageHash: DEV_IMAGE_HASH,
+            signature: signSimulated(claims, DEV_IMAGE_HASH, devSimulatedAttestationKey().secretKey),
+            workerStake: worker.address,
+            claims: claimsStruct(claims),
+        });
+        expect(attested.transactions).toHaveTransaction({ from: verifier.address, to: worker.address, success: true });
+        expect(await worker.getIsActive()).toBe(true);
+        const listed = await staking.getActiveWorkers(DEV_MODEL_ID, 0n, 10n);
+        expect(listed.size).toBeGreaterThan(0);
+
+        // 3. The client opens a channel with a deposit.
+        const deposit = toNano('5');
+        const nonce = 1n;
+        await escrow.sendOpenChannel(client.getSender(), { workerStake: worker.address, nonce, clientKey: keyToInt(clientKeys.publicKey), workerKey, deposit });
+        const channel = blockchain.openContract(ExtendedPaymentChannel.fromAddress(await escrow.getChannelAddress(client.address, worker.address, nonce)));
+        expect((await channel.getState()).deposit).toBe(deposit);
+
+        // 4. The worker redeems a voucher of 1.5 TON.
+        const total = toNano('1.5');
+        const ownerBefore = await gpuOwner.getBalance();
+        const treasuryBefore = (await blockchain.getContract(params.treasury)).balance;
+        const claimer = await blockchain.treasury('claimer', { balance: toNano('10') });
+        const claim = await channel.sendClaim(claimer.getSender(), signVoucher(channel.address, total, clientKeys.secretKey));
+        const claimTx = findTransactionRequired(claim.transactions, { to: channel.address, success: true });
+        checkGas('Network.claimToOwner', claimTx, claim.transactions);
+
+        const fee = (total * params.protocolFeeBps) / 10000n;
+        expect(claim.transactions).toHaveTransaction({ from: channel.address, to: params.treasury, value: fee });
+        expect(claim.transactions).toHaveTransaction({ from: channel.address, to: worker.address, success: true });
+        expect(claim.transactions).toHaveTransaction({ from: worker.address, to: gpuOwner.address });
+        const state = await worker.getState();
+        expect(state.earned).toBe(total - fee);
+        expect(state.claims).toBe(1n);
+        // The owner receives the worker's share minus the WorkerStake's own costs (its compute and forward fees).
+        const ownerGain = (await gpuOwner.getBalance()) - ownerBefore;
+        expect(ownerGain).toBeGreaterThan(total - fee - toNano('0.02'));
+        expect(ownerGain).toBeLessThanOrEqual(total - fee);
+        const treasuryGain = (await blockchain.getContract(params.treasury)).balance - treasuryBefore;
+        expect(treasuryGain).toBeGreaterThanOrEqual(fee - toNano('0.001'));
+
+        // 5. The client closes; after the window the remainder comes back, exactly deposit minus paid.
+        await channel.sendRequestClose(client.getSender());
+        blockchain.now! += Number(params.channelCloseDelay) + 1;
+        const clientBefore = await client.getBalance();
+        const finalized = await channel.sendFinalize(claimer.getSender());
+        const refund = findTransactionRequired(finalized.transactions, { from: channel.address, to: client.address });
+        const refundValue = refund.inMessage!.info.type === 'internal' ? refund.inMessage!.info.value.coins : 0n;
+        expect(refundValue).toBe(deposit - total);
+        expect((await client.getBalance()) - clientBefore).toBe(refundValue - refund.totalFees.coins);
+    });
+});
