@@ -1,9 +1,11 @@
-import { Address } from '@ton/core';
+import { Address, toNano } from '@ton/core';
 import { SendMessageResult } from '@ton/sandbox';
 import '@ton/test-utils';
 import { findTransactionRequired } from '@ton/test-utils';
 import { ExtendedRegistry } from '../../wrappers/Registry';
 import { checkGas } from '../helpers/gas';
+import { deployStaking, stake } from '../helpers/staking';
+import { initialAttestationPolicy } from '../../scripts/deployNetwork';
 import { deployProbe, deployRegistry, linkContracts, passProposal, RegistryFixture } from '../helpers/registry';
 
 const IMAGE = 0xabcdefn << 200n;
@@ -35,6 +37,7 @@ describe('Registry gas', () => {
         measure('proposeModel', await f.registry.sendProposeModel(f.owner.getSender(), MODEL, 'a-model-name-of-typical-length'));
         measure('proposeParams', await f.registry.sendProposeParams(f.owner.getSender(), { ...f.params, protocolFeeBps: 200n }));
         measure('proposeLinks', await f.registry.sendProposeLinks(f.owner.getSender(), { staking: f.stranger.address, escrow: f.stranger.address, verifier: f.stranger.address }));
+        measure('proposeAttestationPolicy', await f.registry.sendProposeAttestationPolicy(f.owner.getSender(), initialAttestationPolicy(true)));
         measure('cancelProposal', await f.registry.sendCancel(f.owner.getSender(), 4n));
         measure('transferOwnership', await f.registry.sendTransferOwnership(f.owner.getSender(), f.stranger.address));
         measure('acceptOwnership', await f.registry.sendAcceptOwnership(f.stranger.getSender()));
@@ -55,5 +58,16 @@ describe('Registry gas', () => {
         measure('proposeUnpause', await f.registry.sendProposeUnpause(f.owner.getSender()));
         measure('pushConfig', await f.registry.sendPushConfig(f.stranger.getSender(), 0n));
         expect(await probes[0].getConfigVersion()).toBe(await f.registry.getConfigVersion());
+    });
+
+    it('governance slash (real Staking and WorkerStake)', async () => {
+        const sf = await deployStaking();
+        await stake(sf, toNano('20'));
+        const at = (name: string, result: SendMessageResult) =>
+            checkGas(`Registry.${name}`, findTransactionRequired(result.transactions, { to: sf.registry.address, success: true }), result.transactions);
+        const id = await sf.registry.getNextProposalId();
+        at('proposeSlash', await sf.registry.sendProposeSlash(sf.owner.getSender(), { owner: sf.provider.address, workerKey: sf.workerKey, fractionBps: 1000n, reasonHash: 1n }));
+        sf.blockchain.now! += Number(sf.params.timelockDelay);
+        at('executeSlash', await sf.registry.sendExecute(sf.stranger.getSender(), id, 0n, ExtendedRegistry.SLASH_EXECUTE_VALUE));
     });
 });
