@@ -187,6 +187,39 @@ describe('Registry', () => {
             expect(enough.transactions).toHaveTransaction({ to: f.registry.address, success: true });
         });
 
+        it('every receiver refuses one nanoTON less than its gas budget', async () => {
+            const probe = await deployProbe(f, 1n);
+            await linkContracts(f, { staking: probe.address });
+            await f.registry.sendProposeImage(f.owner.getSender(), IMAGE);
+            const queued = (await f.registry.getNextProposalId()) - 1n;
+            f.blockchain.now! += Number(f.params.timelockDelay);
+            await f.registry.sendTransferOwnership(f.owner.getSender(), f.stranger.address);
+            const push = contractConstant('CONFIG_PUSH_VALUE') + contractConstant('CONFIG_PUSH_FWD_BUDGET');
+            const propose = contractConstant('GAS_REGISTRY_PROPOSE') * BASECHAIN_GAS_PRICE;
+            const pushing = contractConstant('GAS_REGISTRY_PUSHING') * BASECHAIN_GAS_PRICE + push; // one linked contract
+            const ownerAction = contractConstant('GAS_REGISTRY_OWNER_ACTION') * BASECHAIN_GAS_PRICE;
+            // [receiver, its minimum value, body, sender]
+            const cases: [string, bigint, Parameters<typeof f.registry.send>[2], typeof f.owner][] = [
+                ['ProposeModel', propose, { $$type: 'ProposeModel', queryId: 0n, modelId: MODEL, name: 'm' }, f.owner],
+                ['ProposeParams', propose, { $$type: 'ProposeParams', queryId: 0n, params: f.params }, f.owner],
+                ['ProposeLinks', propose, { $$type: 'ProposeLinks', queryId: 0n, links: { $$type: 'LinkedContracts', staking: null, escrow: null, verifier: null } }, f.owner],
+                ['ExecuteProposal', pushing, { $$type: 'ExecuteProposal', queryId: 0n, proposalId: queued }, f.stranger],
+                ['CancelProposal', ownerAction, { $$type: 'CancelProposal', queryId: 0n, proposalId: queued }, f.owner],
+                ['Pause', pushing, { $$type: 'Pause', queryId: 0n }, f.owner],
+                ['PushConfig', pushing, { $$type: 'PushConfig', queryId: 0n }, f.stranger],
+                ['TransferOwnership', ownerAction, { $$type: 'TransferOwnership', queryId: 0n, newOwner: f.stranger.address }, f.owner],
+                ['AcceptOwnership', ownerAction, { $$type: 'AcceptOwnership', queryId: 0n }, f.stranger],
+            ];
+            for (const [, minimum, body, from] of cases) {
+                const result = await f.registry.send(from.getSender(), { value: minimum - 1n }, body);
+                expect(result.transactions).toHaveTransaction({ to: f.registry.address, success: false, exitCode: ExitCode.ERR_INSUFFICIENT_VALUE });
+            }
+            // Nothing changed.
+            expect(await f.registry.getPaused()).toBe(false);
+            expect(await f.registry.getProposal(queued)).not.toBeNull();
+            expect((await f.registry.getOwner()).equals(f.owner.address)).toBe(true);
+        });
+
         it('refuses malformed bodies without changing state', async () => {
             for (const op of [
                 ExtendedRegistry.opcodes.ProposeImage,
