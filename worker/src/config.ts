@@ -89,21 +89,26 @@ export const workerConfigSchema = z
                 encryptionKeyPath: z.string().min(1),
                 /** Mnemonic of the operator wallet that stakes and claims. */
                 walletMnemonicPath: z.string().min(1),
+                /** Version of the operator wallet the mnemonic opens (the WorkerStake owner). */
+                walletVersion: z.enum(['v4', 'v5r1']).default('v4'),
             })
             .strict(),
         payoutAddress: tonAddress,
         http: z
             .object({
                 host: z.string().min(1).default('127.0.0.1'),
-                port: port.default(8090),
+                /** 0 picks any free port (tests). */
+                port: z.number().int().min(0).max(65535).default(8090),
                 maxBodyBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
                 maxConcurrent: z.number().int().min(1).max(1024).default(4),
                 requestTimeoutMs: z.number().int().positive().default(600_000),
+                /** Endpoint listed on chain for clients (defaults to http://host:port). */
+                publicUrl: z.string().url().optional(),
             })
             .strict()
             .default({}),
         backend: z.discriminatedUnion('kind', [embeddedBackend, openaiBackend]),
-        /** nanoTON per token, by token class. */
+        /** nanoTON per million tokens, by token class (listed on chain at registration). */
         prices: z
             .object({
                 prompt: nano,
@@ -130,8 +135,33 @@ export const workerConfigSchema = z
                     })
                     .strict(),
             ]),
+        limits: z
+            .object({
+                /** max_tokens when a request names none (it prices the request). */
+                defaultMaxTokens: z.number().int().min(1).default(512),
+                /** Cap on max_tokens. */
+                maxTokens: z.number().int().min(1).default(8192),
+            })
+            .strict()
+            .default({}),
+        registration: z
+            .object({
+                /** Stake to hold (nanoTON); register tops up to it. */
+                stake: nano.default('0'),
+                /** Requested attestation lifetime (the network may cap it). */
+                attestationLifetimeSec: z.number().int().min(60).default(86_400),
+            })
+            .strict()
+            .default({}),
         payments: z
             .object({
+                /**
+                 * Receipts a client may leave uncovered by its newest voucher and
+                 * still be served: the worker's risk is these plus the requests in flight.
+                 */
+                maxUnpaidReceipts: z.number().int().min(0).default(1),
+                /** How often channels are checked for claims and closes. */
+                watchIntervalMs: z.number().int().positive().default(10_000),
                 /** Claim when a channel's unclaimed value passes this. */
                 claimThreshold: nano.default('1000000000'),
                 /** Redeem a closing channel at least this long before its deadline. */

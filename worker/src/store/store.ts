@@ -158,6 +158,7 @@ export class WorkerStore {
             ),
             receipts: this.db.prepare(`SELECT * FROM receipts WHERE channel = ? ORDER BY seq`),
             receiptById: this.db.prepare(`SELECT * FROM receipts WHERE request_id = ?`),
+            countAbove: this.db.prepare(`SELECT COUNT(*) AS n FROM receipts WHERE channel = ? AND cumulative > ?`),
             getMeta: this.db.prepare(`SELECT value FROM meta WHERE key = ?`),
             setMeta: this.db.prepare(`INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`),
         };
@@ -303,6 +304,11 @@ export class WorkerStore {
             this.stmts.setMeta.run('request_seq', next.toString());
             return next;
         }).immediate();
+    }
+
+    /** Receipts on a channel whose cumulative total is above `total` (not covered by a voucher of that total). */
+    receiptsAbove(channel: string, total: bigint): number {
+        return Number((this.stmts.countAbove.get(channel, total) as { n: bigint }).n);
     }
 
     /** Cumulative cost of the receipts issued on a channel (0 if none). */

@@ -1,0 +1,213 @@
+import { createHash } from 'node:crypto';
+import { Address, Cell, beginCell } from '@ton/core';
+import { z } from 'zod';
+import { loadVoucher } from '../build/PaymentChannel/PaymentChannel_PaymentChannel';
+import { SignedVoucher, voucherCell } from '../wrappers/voucher';
+import { ResponseOpener, frameFromText, sealRequest } from './hpke';
+
+/**
+ * The paid-request protocol between a Cocoon client and a worker, shared by
+ * worker/ and client/ so both sides parse exactly the same shapes.
+ *
+ * Transport: `POST /v1/chat/completions` with `content-type:
+ * application/vnd.cocoon.hpke.v1` and, as the body, an HPKE request envelope
+ * (lib/hpke.ts) whose plaintext is a `PaidRequest` (JSON, UTF-8):
+ *
+ *     { "version": 1,
+ *       "channel": "<PaymentChannel address>",
+ *       "voucher": "<base64 BOC of the client's newest signed voucher>" | absent,
+ *       "request": { ...an OpenAI chat completion request... } }
+ *
+ * Answer when served: non-streaming, one final response frame (binary body)
+ * whose plaintext is an OpenAI `chat.completion` object with an extra
+ * `receipt`; streaming (`request.stream: true`), `text/event-stream` with one
+ * base64 frame per `data:` line: data frames hold OpenAI
+ * `chat.completion.chunk` objects and the final frame holds the last chunk
+ * (finish reason, usage) with the `receipt`.
+ *
+ * Payment rules the worker applies before serving: the channel is open and
+ * names this worker and its key; the voucher (if sent) verifies with the
+ * channel's client key and is not older than one the worker holds; the
+ * newest voucher leaves at most `maxUnpaidReceipts` (default 1) receipts
+ * uncovered; the deposit covers every receipt plus this request's maximum
+ * cost (max_tokens at the worker's prices in force).
+ *
+ * Refusals (nothing served, nothing charged) are plain JSON
+ * `{ error: { message, type, code } }` with an HTTP status; their messages
+ * never repeat request content.
+ */
+
+export const PROTOCOL_VERSION = 1;
+
+/** Signed voucher on the wire: cell { signature: bits512, ^voucher cell }. */
+export function encodeVoucher(v: SignedVoucher): string {
+    if (v.signature.length !== 64) throw new Error('an Ed25519 signature is 64 bytes');
+    return beginCell().storeBuffer(v.signature).storeRef(voucherCell(v.channel, v.total)).endCell().toBoc().toString('base64');
+}
+
+export function decodeVoucher(text: string): SignedVoucher {
+    let cell: Cell;
+    try {
+        cell = Cell.fromBase64(text);
+    } catch {
+        throw new Error('voucher is not a base64 BOC');
+    }
+    const s = cell.beginParse();
+    if (s.remainingBits !== 512 || s.remainingRefs !== 1) throw new Error('voucher cell must hold a 64-byte signature and one reference');
+    const signature = s.loadBuffer(64);
+    const inner = s.loadRef().beginParse();
+    const v = loadVoucher(inner);
+    if (inner.remainingBits !== 0 || inner.remainingRefs !== 0) throw new Error('voucher cell has trailing data');
+    return { channel: v.channel, total: v.total, signature };
+}
+
+const textPart = z.object({ type: z.literal('text'), text: z.string() }).strip();
+
+/** The subset of the OpenAI chat completion request a worker serves. */
+export const chatRequestSchema = z
+    .object({
+        model: z.string().min(1).max(256),
+        messages: z
+            .array(
+                z
+                    .object({
+                        role: z.enum(['system', 'developer', 'user', 'assistant']),
+                        content: z.union([z.string(), z.array(textPart).min(1)]),
+                        name: z.string().max(256).optional(),
+                    })
+                    .strip(),
+            )
+            .min(1)
+            .max(4096),
+        max_tokens: z.number().int().min(1).max(1_000_000).nullish(),
+        max_completion_tokens: z.number().int().min(1).max(1_000_000).nullish(),
+        temperature: z.number().min(0).max(2).nullish(),
+        top_p: z.number().min(0).max(1).nullish(),
+        seed: z.number().int().nullish(),
+        stop: z.union([z.string(), z.array(z.string()).max(4)]).nullish(),
+        n: z.literal(1).nullish(),
+        stream: z.boolean().nullish(),
+        stream_options: z.object({ include_usage: z.boolean().optional() }).strip().nullish(),
+        user: z.string().max(256).optional(),
+    })
+    .strip();
+
+export type ChatCompletionRequest = z.infer<typeof chatRequestSchema>;
+
+export const paidRequestSchema = z
+    .object({
+        version: z.literal(PROTOCOL_VERSION),
+        channel: z.string().min(1).max(100),
+        voucher: z.string().min(1).max(4096).optional(),
+        request: chatRequestSchema,
+    })
+    .strict();
+
+export type PaidRequest = z.infer<typeof paidRequestSchema>;
+
+/** A validation failure, described by paths and rules only (never by the values sent). */
+export function describeIssues(error: z.ZodError): string {
+    return error.issues
+        .slice(0, 5)
+        .map((i) => {
+            const path = i.path.join('.') || '(root)';
+            switch (i.code) {
+                case 'invalid_type':
+                    return `${path}: expected ${i.expected}, got ${i.received}`;
+                case 'unrecognized_keys':
+                    return `${path}: unknown field(s) ${i.keys.map((k) => k.slice(0, 40)).join(', ')}`;
+                case 'too_small':
+                case 'too_big':
+                case 'invalid_string':
+                case 'not_multiple_of':
+                    return `${path}: ${i.message}`;
+                default:
+                    return `${path}: invalid value`;
+            }
+        })
+        .join('; ');
+}
+
+/** Text of a message's content (text parts joined). */
+export function contentText(content: string | Array<{ type: 'text'; text: string }>): string {
+    return typeof content === 'string' ? content : content.map((p) => p.text).join('');
+}
+
+/** The receipt as it travels in the final frame. */
+export interface ReceiptWire {
+    /** base64 BOC of the evidence cell (SignedReceipt: signature + receipt), wrappers/receipt.ts. */
+    boc: string;
+    requestId: string;
+    cost: string;
+    cumulativeCost: string;
+}
+
+/** SHA-256 the receipt commits to for the request: the plaintext PaidRequest bytes as sent. */
+export function requestDigest(plaintext: Buffer): Buffer {
+    return createHash('sha256').update(plaintext).digest();
+}
+
+/**
+ * SHA-256 the receipt commits to for the response: the reasoning text
+ * delivered, a zero byte, then the content text delivered (UTF-8).
+ */
+export function responseDigest(content: string, reasoning: string): Buffer {
+    return createHash('sha256').update(Buffer.from(reasoning, 'utf8')).update(Buffer.from([0])).update(Buffer.from(content, 'utf8')).digest();
+}
+
+/** Error codes of refusals. */
+export const RefusalCode = {
+    BadEnvelope: 'bad_envelope',
+    WrongKey: 'wrong_encryption_key',
+    BadRequest: 'invalid_request',
+    UnknownModel: 'model_not_found',
+    UnknownChannel: 'unknown_channel',
+    ChannelNotOpen: 'channel_not_open',
+    WrongWorker: 'channel_of_another_worker',
+    InsufficientDeposit: 'insufficient_deposit',
+    StaleVoucher: 'stale_voucher',
+    VoucherRequired: 'voucher_required',
+    BadVoucher: 'invalid_voucher',
+    OverCapacity: 'over_capacity',
+    BackendDown: 'backend_unavailable',
+    TooLarge: 'body_too_large',
+    Unsupported: 'unsupported_media_type',
+    ShuttingDown: 'shutting_down',
+} as const;
+
+/** Client side: seals a paid request to the worker's key. */
+export async function sealPaidRequest(workerEncryptionKey: Buffer, req: PaidRequest) {
+    const plaintext = Buffer.from(JSON.stringify(req), 'utf8');
+    const sealed = await sealRequest(workerEncryptionKey, plaintext);
+    return { ...sealed, plaintext };
+}
+
+/** Client side: reads an SSE body of frames through `opener`, returning each frame's JSON. */
+export function openSseFrames(body: string, opener: ResponseOpener): Array<{ final: boolean; json: any }> {
+    const out: Array<{ final: boolean; json: any }> = [];
+    for (const block of body.split('\n\n')) {
+        const line = block.split('\n').find((l) => l.startsWith('data:'));
+        if (!line) continue;
+        const f = opener.open(frameFromText(line.slice(5)));
+        out.push({ final: f.final, json: JSON.parse(f.plaintext.toString('utf8')) });
+    }
+    return out;
+}
+
+export function addressEquals(a: string, b: Address): boolean {
+    try {
+        return Address.parse(a).equals(b);
+    } catch {
+        return false;
+    }
+}
+
+/**
+ * The uint256 model id receipts and the chain use for an advertised model
+ * name: a 64-hex-digit name (a GGUF SHA-256) is the id itself; any other
+ * name is hashed (SHA-256 of its UTF-8), e.g. "cocoon-dev-model".
+ */
+export function modelIdOf(name: string): bigint {
+    if (/^(0x)?[0-9a-fA-F]{64}$/.test(name)) return BigInt('0x' + name.replace(/^0x/, ''));
+    return BigInt('0x' + createHash('sha256').update(name, 'utf8').digest('hex'));
+}

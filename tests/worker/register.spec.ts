@@ -1,0 +1,113 @@
+import '@ton/test-utils';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Sender, SenderArguments, toNano } from '@ton/core';
+import { SandboxContract, TreasuryContract } from '@ton/sandbox';
+import { ExtendedAttestationVerifier } from '../../wrappers/AttestationVerifier';
+import { ExtendedStaking } from '../../wrappers/Staking';
+import { ExtendedWorkerStake, WorkerStatus } from '../../wrappers/WorkerStake';
+import { TEST_QE_MRSIGNER, TEST_QE_PRODID, TEST_QE_SVN, TestCa, buildTestQuote, createTestCa, imageHashOf, parseQuote } from '../../wrappers/tdx';
+import { keyToInt } from '../../wrappers/voucher';
+import { TdxProvider } from '../../worker/src/attestation';
+import { createLogger } from '../../worker/src/log';
+import { RegisterOptions, register } from '../../worker/src/register';
+import { RegistryFixture, deployRegistry, linkContracts, passProposal } from '../helpers/registry';
+import { MODEL, PRICES, workerKeys } from '../helpers/staking';
+import { fakeTsm, sandboxOpener } from './helpers';
+
+jest.setTimeout(120_000);
+
+describe('register with the tdx provider (sandbox: Staking, AttestationVerifier pinned to a test CA, fake configfs-tsm)', () => {
+    let f: RegistryFixture;
+    let ca: TestCa;
+    let operator: SandboxContract<TreasuryContract>;
+    let staking: SandboxContract<ExtendedStaking>;
+    let tsmDir: string;
+    let tsm: ReturnType<typeof fakeTsm>;
+    let sent: string[];
+
+    beforeAll(async () => {
+        ca = createTestCa();
+        const image = imageHashOf(parseQuote(buildTestQuote(ca, { reportData: Buffer.alloc(64) })).body);
+        f = await deployRegistry({ allowSimulatedAttestation: false });
+        operator = await f.blockchain.treasury('operator', { balance: toNano('100000') });
+        staking = f.blockchain.openContract(await ExtendedStaking.fromInit(f.registry.address));
+        await staking.sendDeploy(f.owner.getSender());
+        const verifier = f.blockchain.openContract(await ExtendedAttestationVerifier.fromInit(f.registry.address));
+        await verifier.sendDeploy(f.owner.getSender(), toNano('1'));
+        await passProposal(f, () => f.registry.sendProposeImage(f.owner.getSender(), image));
+        await passProposal(f, () => f.registry.sendProposeModel(f.owner.getSender(), MODEL, 'tiny-model'));
+        await passProposal(f, () =>
+            f.registry.sendProposeAttestationPolicy(f.owner.getSender(), {
+                rootKeyX: ca.root.publicKey.x,
+                rootKeyY: ca.root.publicKey.y,
+                qeMrSigner: BigInt('0x' + TEST_QE_MRSIGNER.toString('hex')),
+                qeIsvProdId: BigInt(TEST_QE_PRODID),
+                qeMinIsvSvn: BigInt(TEST_QE_SVN),
+                simulatedKey: 0n,
+            }),
+        );
+        await linkContracts(f, { staking: staking.address, verifier: verifier.address });
+        tsmDir = mkdtempSync(join(tmpdir(), 'cocoon-tsm-register-'));
+        tsm = fakeTsm(tsmDir, (reportData) => buildTestQuote(ca, { reportData }));
+    });
+
+    afterAll(async () => {
+        await tsm.close();
+        rmSync(tsmDir, { recursive: true, force: true });
+    });
+
+    function options(stake: bigint): RegisterOptions {
+        sent = [];
+        const sender: Sender = {
+            address: operator.address,
+            send: async (args: SenderArguments) => {
+                sent.push(args.body ? args.body.beginParse().loadUint(32).toString(16) : 'empty');
+                await operator.send(args);
+            },
+        };
+        const keys = workerKeys('tdx-worker');
+        return {
+            opener: sandboxOpener(f.blockchain),
+            sender,
+            owner: operator.address,
+            staking: staking.address,
+            receiptPublicKey: keys.publicKey,
+            encryptionPublicKey: Buffer.alloc(32, 0xe5),
+            modelId: MODEL,
+            endpoint: 'http://127.0.0.1:8090',
+            prices: PRICES,
+            stake,
+            provider: new TdxProvider(tsmDir, { timeoutMs: 10_000 }),
+            lifetimeSec: 86_400,
+            now: async () => f.blockchain.now ?? Math.floor(Date.now() / 1000),
+            logger: createLogger({ level: 'silent' }),
+        };
+    }
+
+    it('stakes, submits the certificate chain, QE report and quote, and the WorkerStake becomes active', async () => {
+        const r = await register(options(f.params.minWorkerStake));
+        expect(r.staked).toBe('deployed');
+        expect(r.status).toBe('active');
+        expect(r.evidence.provider).toBe('tdx');
+        // Stake, two certificates (platform CA, PCK), QE report, quote.
+        expect(sent).toHaveLength(5);
+        const ws = f.blockchain.openContract(ExtendedWorkerStake.fromAddress(r.workerStake));
+        expect(Number(await ws.getStatus())).toBe(WorkerStatus.Active);
+        const att = (await ws.getAttestation())!;
+        expect(att.encryptionKey).toBe(keyToInt(Buffer.alloc(32, 0xe5)));
+        expect(att.modelId).toBe(MODEL);
+        expect(att.imageHash).toBe(r.evidence.imageHash);
+    });
+
+    it('re-running tops up the stake and re-attests with one signature step (cached keys are skipped)', async () => {
+        f.blockchain.now = (f.blockchain.now ?? Math.floor(Date.now() / 1000)) + 60;
+        const r = await register(options(f.params.minWorkerStake + toNano('5')));
+        expect(r.staked).toBe('topped-up');
+        expect(r.stake).toBe(f.params.minWorkerStake + toNano('5'));
+        // Top-up and the quote only.
+        expect(sent).toHaveLength(2);
+        expect(r.status).toBe('active');
+    });
+});

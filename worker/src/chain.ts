@@ -1,0 +1,99 @@
+import { Address, Contract, OpenedContract, openContract } from '@ton/core';
+import { TonClient } from '@ton/ton';
+import { ChannelState, ExtendedPaymentChannel } from '../../wrappers/PaymentChannel';
+import { ExtendedWorkerStake, WorkerAttestation, WorkerState } from '../../wrappers/WorkerStake';
+import type { Prices } from '../../wrappers/receipt';
+import { fixContractProvider } from '../../scripts/lib/v2compat';
+
+/**
+ * Read access to the contracts the worker depends on, with a short cache so
+ * a burst of requests on one channel costs one round of get-method calls.
+ * Anything that opens contracts (a `TonClient` against toncenter or the
+ * devnet, or a sandbox in tests) can sit underneath.
+ */
+export interface ContractOpener {
+    open<T extends Contract>(contract: T): OpenedContract<T>;
+    isDeployed(address: Address): Promise<boolean>;
+    /** Chain time (unix seconds) as far as the opener knows it. */
+    now?(): Promise<number>;
+}
+
+export function tonClientOpener(client: TonClient): ContractOpener {
+    return {
+        // TonClient flattens tuples in get-method results; the fix restores
+        // TupleItems so struct-returning getters parse (scripts/lib/v2compat.ts).
+        open: (c) => openContract(c, (p) => fixContractProvider(client.provider(p.address, p.init ?? undefined))),
+        isDeployed: (a) => client.isContractDeployed(a),
+    };
+}
+
+export interface WorkerStakeView {
+    state: WorkerState;
+    attestation: WorkerAttestation | null;
+    prices: Prices;
+    isActive: boolean;
+}
+
+interface Cached<T> {
+    at: number;
+    value: Promise<T>;
+}
+
+export class ChainView {
+    private readonly cache = new Map<string, Cached<unknown>>();
+
+    constructor(
+        readonly opener: ContractOpener,
+        private readonly ttlMs = 3000,
+    ) {}
+
+    private cached<T>(key: string, fresh: boolean, load: () => Promise<T>): Promise<T> {
+        const hit = this.cache.get(key) as Cached<T> | undefined;
+        if (!fresh && hit && Date.now() - hit.at < this.ttlMs) return hit.value;
+        const value = load();
+        this.cache.set(key, { at: Date.now(), value });
+        // A failed read is not remembered: the next caller tries again.
+        value.catch(() => {
+            if (this.cache.get(key)?.value === value) this.cache.delete(key);
+        });
+        return value;
+    }
+
+    invalidate(address: Address): void {
+        for (const k of [...this.cache.keys()]) if (k.endsWith(address.toRawString())) this.cache.delete(k);
+    }
+
+    /** A PaymentChannel's state, or null when nothing (or something else) is deployed there. */
+    channel(address: Address, fresh = false): Promise<ChannelState | null> {
+        return this.cached(`channel:${address.toRawString()}`, fresh, async () => {
+            if (!(await this.opener.isDeployed(address))) return null;
+            const ch = this.opener.open(ExtendedPaymentChannel.fromAddress(address));
+            try {
+                return await ch.getState();
+            } catch (e) {
+                // A contract without the channel getters is not a channel;
+                // a transport failure must not read as "unknown channel".
+                if (isGetterFailure(e)) return null;
+                throw e;
+            }
+        });
+    }
+
+    workerStake(address: Address, fresh = false): Promise<WorkerStakeView | null> {
+        return this.cached(`ws:${address.toRawString()}`, fresh, async () => {
+            if (!(await this.opener.isDeployed(address))) return null;
+            const ws = this.opener.open(ExtendedWorkerStake.fromAddress(address));
+            const state = await ws.getState();
+            const attestation = await ws.getAttestation();
+            const p = await ws.getPricesInForce();
+            const isActive = await ws.getIsActive();
+            return { state, attestation, isActive, prices: { prompt: p.prompt, cached: p.cached, completion: p.completion, reasoning: p.reasoning } };
+        });
+    }
+}
+
+function isGetterFailure(e: unknown): boolean {
+    const m = String((e as Error)?.message ?? e);
+    // sandbox: "Unable to execute get method. Got exit_code: 11"; toncenter: exit code in the result.
+    return /exit_code|exit code|get method|method not found/i.test(m);
+}

@@ -1,0 +1,84 @@
+import { readFileSync, statSync } from 'node:fs';
+import { Address, Sender, SenderArguments, SendMode, internal } from '@ton/core';
+import { KeyPair, mnemonicToPrivateKey, mnemonicValidate } from '@ton/crypto';
+import { TonClient, WalletContractV4, WalletContractV5R1 } from '@ton/ton';
+
+/**
+ * The operator wallet (stakes, attests, claims). Its sends are serialised:
+ * each waits until the wallet's seqno moves on before the next is signed,
+ * so concurrent claims never reuse a seqno.
+ */
+export type WalletVersion = 'v4' | 'v5r1';
+
+export async function readMnemonic(path: string): Promise<string[]> {
+    const st = statSync(path);
+    if (process.platform !== 'win32' && (st.mode & 0o077) !== 0) throw new Error(`mnemonic file ${path} is accessible by group or others; run chmod 600`);
+    const words = readFileSync(path, 'utf8').trim().split(/\s+/);
+    if (!(await mnemonicValidate(words))) throw new Error(`${path} does not hold a valid TON mnemonic`);
+    return words;
+}
+
+interface Transferable {
+    sendTransfer(args: { seqno: number; secretKey: Buffer; messages: ReturnType<typeof internal>[]; sendMode: SendMode }): Promise<void>;
+}
+
+export class OperatorWallet {
+    private queue: Promise<unknown> = Promise.resolve();
+
+    private constructor(
+        private readonly client: TonClient,
+        private readonly key: KeyPair,
+        private readonly wallet: WalletContractV4 | WalletContractV5R1,
+        private readonly options: { confirmTimeoutMs: number },
+    ) {}
+
+    static async open(client: TonClient, words: string[], version: WalletVersion = 'v4', options: { confirmTimeoutMs?: number } = {}): Promise<OperatorWallet> {
+        const key = await mnemonicToPrivateKey(words);
+        const wallet = version === 'v4' ? WalletContractV4.create({ workchain: 0, publicKey: key.publicKey }) : WalletContractV5R1.create({ publicKey: key.publicKey });
+        return new OperatorWallet(client, key, wallet, { confirmTimeoutMs: options.confirmTimeoutMs ?? 60_000 });
+    }
+
+    get address(): Address {
+        return this.wallet.address;
+    }
+
+    async balance(): Promise<bigint> {
+        return this.client.getBalance(this.address);
+    }
+
+    /** Sends one internal message and resolves once the wallet accepted it (seqno moved). */
+    send(args: SenderArguments): Promise<void> {
+        const run = this.queue.then(() => this.sendNow(args));
+        this.queue = run.catch(() => undefined);
+        return run;
+    }
+
+    private async sendNow(args: SenderArguments): Promise<void> {
+        const w = this.client.open(this.wallet);
+        const seqno = await w.getSeqno();
+        const msg = internal({ to: args.to, value: args.value, body: args.body ?? undefined, bounce: args.bounce ?? true, init: args.init ?? undefined });
+        // Both wallet versions take the same transfer arguments.
+        await (w as unknown as Transferable).sendTransfer({
+            seqno,
+            secretKey: this.key.secretKey,
+            messages: [msg],
+            sendMode: SendMode.PAY_GAS_SEPARATELY | SendMode.IGNORE_ERRORS,
+        });
+        const deadline = Date.now() + this.options.confirmTimeoutMs;
+        for (;;) {
+            await new Promise((r) => setTimeout(r, 300));
+            let now: number;
+            try {
+                now = await w.getSeqno();
+            } catch {
+                continue;
+            }
+            if (now > seqno) return;
+            if (Date.now() > deadline) throw new Error(`the wallet did not accept the message (seqno still ${seqno})`);
+        }
+    }
+
+    sender(): Sender {
+        return { address: this.address, send: (args) => this.send(args) };
+    }
+}
