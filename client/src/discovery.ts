@@ -1,0 +1,161 @@
+import { Address } from '@ton/core';
+import { modelIdOf } from '../../lib/protocol';
+import { ExtendedRegistry } from '../../wrappers/Registry';
+import { ExtendedStaking } from '../../wrappers/Staking';
+import { ExtendedWorkerStake } from '../../wrappers/WorkerStake';
+import type { Prices } from '../../wrappers/receipt';
+import type { ContractOpener } from '../../worker/src/chain';
+
+/**
+ * Discovery (DESIGN.md section 6): the workers Staking lists for a model,
+ * each checked against its own WorkerStake (active, attested for this model,
+ * attestation not expired) and against the attestation document the worker
+ * serves, which must name the same stake, keys, model and image as the
+ * chain. Only workers passing every check are returned.
+ */
+
+export interface WorkerInfo {
+    workerStake: Address;
+    owner: Address;
+    /** Attested Ed25519 receipt key. */
+    workerKey: Buffer;
+    /** Attested X25519 key requests are sealed to. */
+    encryptionKey: Buffer;
+    endpoint: string;
+    modelId: bigint;
+    /** The model name requests to this worker carry. */
+    model: string;
+    prices: Prices;
+    imageHash: bigint;
+    expiresAt: number;
+}
+
+export interface RejectedWorker {
+    workerStake: string;
+    reason: string;
+}
+
+export function hex256(v: bigint): string {
+    return v.toString(16).padStart(64, '0');
+}
+
+export function keyBuf(v: bigint): Buffer {
+    return Buffer.from(hex256(v), 'hex');
+}
+
+export class Discovery {
+    constructor(
+        private readonly opener: ContractOpener,
+        private readonly staking: Address,
+        private readonly options: { now?: () => number; fetchTimeoutMs?: number } = {},
+    ) {}
+
+    private now(): number {
+        return this.options.now?.() ?? Math.floor(Date.now() / 1000);
+    }
+
+    private modelsCache?: { at: number; list: Promise<Array<{ id: bigint; name: string }>> };
+
+    /**
+     * The on-chain model id of an app's model name, and the name to send the
+     * worker. A 64-hex-digit name is the id itself; a Registry name whose id
+     * is not the hash of the name (a GGUF file's SHA-256, say) is sent to the
+     * worker as that id in hex, the name every worker knows its model by.
+     */
+    async resolve(model: string): Promise<{ id: bigint; wire: string }> {
+        if (/^(0x)?[0-9a-fA-F]{64}$/.test(model)) return { id: modelIdOf(model), wire: model.replace(/^0x/, '').toLowerCase() };
+        if (!this.modelsCache || Date.now() - this.modelsCache.at > 60_000) {
+            const list = this.allowedModels();
+            this.modelsCache = { at: Date.now(), list };
+            list.catch(() => (this.modelsCache = undefined));
+        }
+        const m = (await this.modelsCache.list.catch(() => [] as Array<{ id: bigint; name: string }>)).find((x) => x.name === model);
+        if (m && m.id !== modelIdOf(model)) return { id: m.id, wire: hex256(m.id) };
+        return { id: modelIdOf(model), wire: model };
+    }
+
+    /** Model names allow-listed in the Registry that Staking reports to. */
+    async allowedModels(): Promise<Array<{ id: bigint; name: string }>> {
+        const staking = this.opener.open(ExtendedStaking.fromAddress(this.staking));
+        const registry = this.opener.open(ExtendedRegistry.fromAddress(await staking.getRegistry()));
+        const out: Array<{ id: bigint; name: string }> = [];
+        for (const [id, allowed] of await registry.getModels()) {
+            if (!allowed) continue;
+            const info = await registry.getModel(id);
+            if (info && info.enabled) out.push({ id, name: info.name });
+        }
+        return out;
+    }
+
+    /** Workers of `model` that pass every on-chain and attestation check. */
+    async workers(model: string): Promise<{ workers: WorkerInfo[]; rejected: RejectedWorker[] }> {
+        const { id: modelId, wire } = await this.resolve(model);
+        const staking = this.opener.open(ExtendedStaking.fromAddress(this.staking));
+        const entries = await staking.getAllActiveWorkers(modelId);
+        const workers: WorkerInfo[] = [];
+        const rejected: RejectedWorker[] = [];
+        await Promise.all(
+            entries.map(async (e) => {
+                try {
+                    workers.push(await this.check(e.worker, wire, modelId));
+                } catch (err) {
+                    rejected.push({ workerStake: e.worker.toString(), reason: (err as Error).message });
+                }
+            }),
+        );
+        workers.sort((a, b) => a.workerStake.toString().localeCompare(b.workerStake.toString()));
+        return { workers, rejected };
+    }
+
+    /** Reads and checks one WorkerStake and its worker's /attestation (`model`: the name sent to the worker). Throws with the reason on failure. */
+    async check(address: Address, model: string, modelId = modelIdOf(model)): Promise<WorkerInfo> {
+        const ws = this.opener.open(ExtendedWorkerStake.fromAddress(address));
+        if (!(await ws.getIsActive())) throw new Error('not active');
+        const state = await ws.getState();
+        const att = await ws.getAttestation();
+        if (!att) throw new Error('no attestation on chain');
+        if (Number(att.expiresAt) <= this.now()) throw new Error('attestation expired');
+        if (att.modelId !== modelId || state.modelId !== modelId) throw new Error('attested for another model');
+        const listing = await ws.getListing();
+        const p = await ws.getPricesInForce();
+        const info: WorkerInfo = {
+            workerStake: address,
+            owner: state.owner,
+            workerKey: keyBuf(state.workerKey),
+            encryptionKey: keyBuf(att.encryptionKey),
+            endpoint: listing.endpoint.replace(/\/+$/, ''),
+            modelId,
+            model,
+            prices: { prompt: p.prompt, cached: p.cached, completion: p.completion, reasoning: p.reasoning },
+            imageHash: att.imageHash,
+            expiresAt: Number(att.expiresAt),
+        };
+        await this.crossCheck(info);
+        return info;
+    }
+
+    /** The worker's /attestation must name exactly what the chain attested. */
+    async crossCheck(w: WorkerInfo): Promise<void> {
+        let doc: any;
+        try {
+            const res = await fetch(`${w.endpoint}/attestation`, { signal: AbortSignal.timeout(this.options.fetchTimeoutMs ?? 10_000) });
+            if (res.status !== 200) throw new Error(`status ${res.status}`);
+            doc = await res.json();
+        } catch (e) {
+            throw new Error(`attestation document unavailable: ${(e as Error).message}`);
+        }
+        const c = doc?.claims ?? {};
+        const same = (a: unknown, b: string) => typeof a === 'string' && a.toLowerCase() === b;
+        let stakeOk = false;
+        try {
+            stakeOk = Address.parse(String(c.workerStake)).equals(w.workerStake);
+        } catch {
+            stakeOk = false;
+        }
+        if (!stakeOk) throw new Error('attestation names another WorkerStake');
+        if (!same(c.workerKey, w.workerKey.toString('hex'))) throw new Error('attestation names another receipt key');
+        if (!same(c.encryptionKey, w.encryptionKey.toString('hex'))) throw new Error('attestation names another encryption key');
+        if (!same(c.modelId, hex256(w.modelId))) throw new Error('attestation names another model');
+        if (!same(doc.imageHash, hex256(w.imageHash))) throw new Error('attestation names another image');
+    }
+}

@@ -1,0 +1,222 @@
+import { timingSafeEqual } from 'node:crypto';
+import { Address } from '@ton/core';
+import fastify, { FastifyInstance, FastifyReply } from 'fastify';
+import { chatRequestSchema, describeIssues } from '../../lib/protocol';
+import { CallResult, CocoonClient, CocoonError } from './client';
+import type { WorkerInfo } from './discovery';
+
+/**
+ * `cocoon-client gateway`: an OpenAI-compatible API on localhost for apps.
+ * The app speaks plain OpenAI; the gateway picks a worker (cheapest first,
+ * then by measured success and latency), pays it through the SDK, and
+ * answers with OpenAI's shapes plus `cost` (nanoTON, a decimal string) and
+ * the verified `receipt` (in the last chunk when streaming).
+ *
+ * Extra request fields: `max_price` (nanoTON per million tokens: a worker
+ * whose prompt or completion price is higher is not used) and `worker`
+ * (a WorkerStake address: use only that worker). A worker that fails before
+ * the first token is replaced by the next one; one that fails after cannot
+ * be (the app already has part of its answer), and nothing is paid twice:
+ * every payment is a voucher for a verified receipt of one worker's channel.
+ */
+
+export interface GatewayOptions {
+    client: CocoonClient;
+    /** Bearer tokens the app must send; none means no authentication. */
+    apiKeys?: string[];
+    /** Models offered when the Registry cannot be read (default: the Registry's allow-list). */
+    models?: string[];
+    /** Workers tried per request (default 3). */
+    maxAttempts?: number;
+    logger?: boolean;
+}
+
+function openAiError(reply: FastifyReply, status: number, code: string, message: string) {
+    return reply
+        .code(status)
+        .type('application/json')
+        .send({ error: { message, type: status === 401 ? 'authentication_error' : status >= 500 ? 'server_error' : 'invalid_request_error', code } });
+}
+
+function priceScore(w: WorkerInfo): bigint {
+    return w.prices.prompt + w.prices.completion;
+}
+
+export function buildGateway(o: GatewayOptions): FastifyInstance {
+    const app = fastify({ logger: o.logger ?? false, bodyLimit: 4 * 1024 * 1024 });
+    const client = o.client;
+    const keys = (o.apiKeys ?? []).filter((k) => k.length > 0).map((k) => Buffer.from(k));
+
+    app.addHook('onRequest', async (req, reply) => {
+        if (keys.length === 0) return;
+        const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
+        const given = Buffer.from(m?.[1] ?? '');
+        if (!keys.some((k) => k.length === given.length && timingSafeEqual(k, given))) return openAiError(reply, 401, 'invalid_api_key', 'missing or wrong API key');
+    });
+
+    let modelsCache: { at: number; body: unknown } | undefined;
+    app.get('/v1/models', async () => {
+        if (modelsCache && Date.now() - modelsCache.at < 15_000) return modelsCache.body;
+        let names: string[];
+        try {
+            names = (await client.discovery.allowedModels()).map((m) => m.name);
+        } catch {
+            names = o.models ?? [];
+        }
+        const data = [];
+        for (const name of names) {
+            const workers = await client.workers(name, true).catch(() => [] as WorkerInfo[]);
+            if (workers.length === 0) continue;
+            const range = (k: 'prompt' | 'cached' | 'completion' | 'reasoning') => ({
+                min: workers.reduce((a, w) => (w.prices[k] < a ? w.prices[k] : a), workers[0].prices[k]).toString(),
+                max: workers.reduce((a, w) => (w.prices[k] > a ? w.prices[k] : a), workers[0].prices[k]).toString(),
+            });
+            data.push({
+                id: name,
+                object: 'model',
+                created: 0,
+                owned_by: 'cocoon',
+                workers: workers.length,
+                // nanoTON per million tokens
+                pricing: { prompt: range('prompt'), cached: range('cached'), completion: range('completion'), reasoning: range('reasoning') },
+            });
+        }
+        const body = { object: 'list', data };
+        modelsCache = { at: Date.now(), body };
+        return body;
+    });
+
+    /** Candidate workers in the order they are tried. */
+    async function candidates(model: string, maxPrice: bigint | undefined, only: Address | undefined, refresh = false): Promise<WorkerInfo[]> {
+        let list = await client.workers(model, refresh);
+        if (list.length === 0) list = await client.workers(model, true);
+        if (only) list = list.filter((w) => w.workerStake.equals(only));
+        if (maxPrice !== undefined) list = list.filter((w) => w.prices.prompt <= maxPrice && w.prices.completion <= maxPrice);
+        return [...list].sort((a, b) => {
+            const pa = priceScore(a);
+            const pb = priceScore(b);
+            if (pa !== pb) return pa < pb ? -1 : 1;
+            const sa = client.statsOf(a);
+            const sb = client.statsOf(b);
+            const fa = sa.failed / (sa.ok + sa.failed + 1);
+            const fb = sb.failed / (sb.ok + sb.failed + 1);
+            if (fa !== fb) return fa - fb;
+            return sa.latencyMs - sb.latencyMs;
+        });
+    }
+
+    function record(w: WorkerInfo, ok: boolean, ms?: number) {
+        const s = client.statsOf(w);
+        if (ok) {
+            s.ok++;
+            if (ms !== undefined) s.latencyMs = s.latencyMs === 0 ? ms : 0.8 * s.latencyMs + 0.2 * ms;
+        } else s.failed++;
+    }
+
+    function extras(r: CallResult) {
+        return { cost: r.cost.toString(), receipt: r.receipt, worker: r.worker.workerStake.toString() };
+    }
+
+    function usageOf(final: any) {
+        const u = final?.usage ?? {};
+        return {
+            prompt_tokens: u.prompt_tokens ?? 0,
+            completion_tokens: u.completion_tokens ?? 0,
+            total_tokens: u.total_tokens ?? (u.prompt_tokens ?? 0) + (u.completion_tokens ?? 0),
+            prompt_tokens_details: { cached_tokens: u.prompt_tokens_details?.cached_tokens ?? 0 },
+            completion_tokens_details: { reasoning_tokens: u.completion_tokens_details?.reasoning_tokens ?? 0 },
+        };
+    }
+
+    app.post('/v1/chat/completions', async (req, reply) => {
+        const body = (req.body ?? {}) as Record<string, unknown>;
+        let maxPrice: bigint | undefined;
+        let only: Address | undefined;
+        try {
+            if (body.max_price !== undefined && body.max_price !== null) {
+                maxPrice = BigInt(body.max_price as string | number);
+                if (maxPrice < 0n) throw new Error();
+            }
+        } catch {
+            return openAiError(reply, 400, 'invalid_max_price', 'max_price must be a non-negative integer (nanoTON per million tokens)');
+        }
+        try {
+            if (body.worker !== undefined && body.worker !== null) only = Address.parse(String(body.worker));
+        } catch {
+            return openAiError(reply, 400, 'invalid_worker', 'worker must be a WorkerStake address');
+        }
+        const parsed = chatRequestSchema.safeParse(body);
+        if (!parsed.success) return openAiError(reply, 400, 'invalid_request', describeIssues(parsed.error));
+        const request = parsed.data;
+        const stream = request.stream === true;
+
+        let list: WorkerInfo[];
+        try {
+            list = await candidates(request.model, maxPrice, only);
+        } catch (e) {
+            return openAiError(reply, 503, 'discovery_failed', `cannot read the workers from the chain: ${(e as Error).message}`);
+        }
+        if (list.length === 0) return openAiError(reply, 404, 'no_worker', `no verified worker serves ${request.model}${maxPrice !== undefined ? ' within max_price' : ''}${only ? ' as the named worker' : ''}`);
+
+        let lastError: CocoonError | undefined;
+        let started = false;
+        let refreshed = false;
+        const raw = reply.raw;
+        const write = (obj: unknown) => {
+            if (!raw.destroyed) raw.write(`data: ${JSON.stringify(obj)}\n\n`);
+        };
+        const tried = new Set<string>();
+        const maxAttempts = o.maxAttempts ?? 3;
+        for (let i = 0; i < list.length && tried.size < maxAttempts; i++) {
+            const w = list[i];
+            tried.add(w.workerStake.toString());
+            try {
+                if (!stream) {
+                    const r = await client.call(w, request);
+                    record(w, true, r.latencyMs);
+                    const { receipt: _r, ...completion } = r.final;
+                    return reply.code(200).send({ ...completion, usage: usageOf(r.final), ...extras(r) });
+                }
+                const r = await client.call(w, request, (chunk) => {
+                    if (!started) {
+                        started = true;
+                        reply.hijack();
+                        raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+                    }
+                    write(chunk);
+                });
+                record(w, true, r.latencyMs);
+                if (!started) {
+                    started = true;
+                    reply.hijack();
+                    raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+                }
+                const { receipt: _r, ...last } = r.final;
+                write({ ...last, usage: usageOf(r.final), ...extras(r) });
+                raw.end('data: [DONE]\n\n');
+                return reply;
+            } catch (e) {
+                record(w, false);
+                const err = e instanceof CocoonError ? e : new CocoonError(502, 'worker_failed', (e as Error).message);
+                lastError = err;
+                req.log.warn({ worker: w.workerStake.toString(), code: err.code }, 'worker failed');
+                if (started || err.delivered) break; // part of an answer is out: no retry on another worker
+                if (i === list.length - 1 && !refreshed) {
+                    // Every known worker failed: the cached list may be stale; look again once.
+                    refreshed = true;
+                    const fresh = await candidates(request.model, maxPrice, only, true).catch(() => [] as WorkerInfo[]);
+                    list = [...list, ...fresh.filter((x) => !tried.has(x.workerStake.toString()))];
+                }
+            }
+        }
+        const err = lastError ?? new CocoonError(502, 'worker_failed', 'no worker answered');
+        if (started) {
+            write({ error: { message: err.message, type: 'server_error', code: err.code } });
+            raw.end();
+            return reply;
+        }
+        return openAiError(reply, err.status, err.code, err.message);
+    });
+
+    return app;
+}

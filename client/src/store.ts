@@ -1,0 +1,148 @@
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+/**
+ * The client's local ledger (SQLite, WAL, synchronous=FULL): the channels it
+ * opened, every receipt it verified and every voucher it signed. A restarted
+ * gateway reads its open channels from here and continues them: the next
+ * voucher covers exactly the verified cumulative cost, never more (no double
+ * payment) and never less (the worker would refuse).
+ */
+
+export interface ChannelRow {
+    address: string;
+    workerStake: string;
+    nonce: string;
+    deposit: bigint;
+    /** Cumulative cost of the newest verified receipt. */
+    verified: bigint;
+    /** Total of the newest signed voucher. */
+    vouched: bigint;
+    state: 'open' | 'closing' | 'closed';
+    openedAt: number;
+}
+
+export interface ReceiptRow {
+    channel: string;
+    requestId: string;
+    boc: string;
+    cost: bigint;
+    cumulative: bigint;
+    model: string;
+    receivedAt: number;
+}
+
+export class ClientStore {
+    private constructor(private readonly db: Database.Database) {}
+
+    static open(path: string): ClientStore {
+        if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+        const db = new Database(path);
+        db.pragma('journal_mode = WAL');
+        db.pragma('synchronous = FULL');
+        db.exec(`
+            CREATE TABLE IF NOT EXISTS channels (
+                address TEXT PRIMARY KEY, worker_stake TEXT NOT NULL, nonce TEXT NOT NULL, deposit TEXT NOT NULL,
+                verified TEXT NOT NULL DEFAULT '0', vouched TEXT NOT NULL DEFAULT '0', state TEXT NOT NULL, opened_at INTEGER NOT NULL);
+            CREATE INDEX IF NOT EXISTS channels_by_worker ON channels(worker_stake, state);
+            CREATE TABLE IF NOT EXISTS receipts (
+                channel TEXT NOT NULL, request_id TEXT NOT NULL, boc TEXT NOT NULL, cost TEXT NOT NULL, cumulative TEXT NOT NULL,
+                model TEXT NOT NULL, received_at INTEGER NOT NULL, PRIMARY KEY (channel, request_id));
+            CREATE TABLE IF NOT EXISTS vouchers (
+                channel TEXT NOT NULL, total TEXT NOT NULL, signature TEXT NOT NULL, signed_at INTEGER NOT NULL, PRIMARY KEY (channel, total));
+            CREATE TABLE IF NOT EXISTS bad_receipts (
+                channel TEXT NOT NULL, worker_stake TEXT NOT NULL, boc TEXT NOT NULL, reason TEXT NOT NULL, at INTEGER NOT NULL);
+        `);
+        return new ClientStore(db);
+    }
+
+    private row(r: any): ChannelRow {
+        return {
+            address: r.address,
+            workerStake: r.worker_stake,
+            nonce: r.nonce,
+            deposit: BigInt(r.deposit),
+            verified: BigInt(r.verified),
+            vouched: BigInt(r.vouched),
+            state: r.state,
+            openedAt: r.opened_at,
+        };
+    }
+
+    addChannel(c: { address: string; workerStake: string; nonce: bigint; deposit: bigint }): void {
+        this.db
+            .prepare(`INSERT INTO channels (address, worker_stake, nonce, deposit, state, opened_at) VALUES (?, ?, ?, ?, 'open', ?)`)
+            .run(c.address, c.workerStake, c.nonce.toString(), c.deposit.toString(), Math.floor(Date.now() / 1000));
+    }
+
+    channel(address: string): ChannelRow | undefined {
+        const r = this.db.prepare(`SELECT * FROM channels WHERE address = ?`).get(address);
+        return r ? this.row(r) : undefined;
+    }
+
+    /** The newest open channel to a worker, if any. */
+    openChannelFor(workerStake: string): ChannelRow | undefined {
+        const r = this.db.prepare(`SELECT * FROM channels WHERE worker_stake = ? AND state = 'open' ORDER BY opened_at DESC, rowid DESC LIMIT 1`).get(workerStake);
+        return r ? this.row(r) : undefined;
+    }
+
+    channels(): ChannelRow[] {
+        return this.db.prepare(`SELECT * FROM channels ORDER BY opened_at`).all().map((r) => this.row(r));
+    }
+
+    setDeposit(address: string, deposit: bigint): void {
+        this.db.prepare(`UPDATE channels SET deposit = ? WHERE address = ?`).run(deposit.toString(), address);
+    }
+
+    setState(address: string, state: ChannelRow['state']): void {
+        this.db.prepare(`UPDATE channels SET state = ? WHERE address = ?`).run(state, address);
+    }
+
+    /**
+     * Records a verified receipt and the voucher that pays for it in one
+     * transaction: either both are on disk or neither is.
+     */
+    recordPayment(r: ReceiptRow, voucher: { total: bigint; signature: Buffer }): void {
+        this.db.transaction(() => {
+            this.db
+                .prepare(`INSERT INTO receipts (channel, request_id, boc, cost, cumulative, model, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)`)
+                .run(r.channel, r.requestId, r.boc, r.cost.toString(), r.cumulative.toString(), r.model, r.receivedAt);
+            this.db
+                .prepare(`INSERT OR IGNORE INTO vouchers (channel, total, signature, signed_at) VALUES (?, ?, ?, ?)`)
+                .run(r.channel, voucher.total.toString(), voucher.signature.toString('hex'), r.receivedAt);
+            this.db.prepare(`UPDATE channels SET verified = ?, vouched = ? WHERE address = ?`).run(r.cumulative.toString(), voucher.total.toString(), r.channel);
+        })();
+    }
+
+    recordBadReceipt(channel: string, workerStake: string, boc: string, reason: string): void {
+        this.db.prepare(`INSERT INTO bad_receipts (channel, worker_stake, boc, reason, at) VALUES (?, ?, ?, ?, ?)`).run(channel, workerStake, boc, reason, Math.floor(Date.now() / 1000));
+    }
+
+    badReceipts(): Array<{ channel: string; workerStake: string; boc: string; reason: string }> {
+        return this.db.prepare(`SELECT channel, worker_stake AS workerStake, boc, reason FROM bad_receipts`).all() as any;
+    }
+
+    receipts(channel: string): ReceiptRow[] {
+        return (this.db.prepare(`SELECT * FROM receipts WHERE channel = ? ORDER BY CAST(cumulative AS INTEGER)`).all(channel) as any[]).map((r) => ({
+            channel: r.channel,
+            requestId: r.request_id,
+            boc: r.boc,
+            cost: BigInt(r.cost),
+            cumulative: BigInt(r.cumulative),
+            model: r.model,
+            receivedAt: r.received_at,
+        }));
+    }
+
+    latestVoucher(channel: string): { total: bigint; signature: Buffer } | undefined {
+        const rows = this.db.prepare(`SELECT total, signature FROM vouchers WHERE channel = ?`).all(channel) as Array<{ total: string; signature: string }>;
+        let best: { total: bigint; signature: Buffer } | undefined;
+        for (const r of rows) if (!best || BigInt(r.total) > best.total) best = { total: BigInt(r.total), signature: Buffer.from(r.signature, 'hex') };
+        return best;
+    }
+
+    close(): void {
+        this.db.close();
+    }
+}

@@ -1,0 +1,395 @@
+import { spawn } from 'node:child_process';
+import { promises as fs, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Address, Cell } from '@ton/core';
+import { toNano } from '@ton/core';
+import { TonClient } from '@ton/ton';
+import OpenAI from 'openai';
+import type { FastifyInstance } from 'fastify';
+import { RunningDevnet, startDevnet } from '../../devnet/server';
+import { readDeployment } from '../../scripts/lib/deployment';
+import { DEVNET_MNEMONIC } from '../../wrappers/devnet';
+import { makeSignedReceipt, openSignedReceipt, parseReceipt, receiptMaxCost, verifyReceipt } from '../../wrappers/receipt';
+import { verifyVoucher } from '../../wrappers/voucher';
+import { tonClientOpener } from '../../worker/src/chain';
+import { main as workerCli } from '../../worker/src/cli';
+import { loadConfig } from '../../worker/src/config';
+import { createLogger } from '../../worker/src/log';
+import { OperatorWallet } from '../../worker/src/wallet';
+import { Worker, createWorker } from '../../worker/src/worker';
+import { CocoonClient } from '../../client/src/client';
+import { main as clientCli } from '../../client/src/cli';
+import { ExtendedPaymentChannel } from '../../wrappers/PaymentChannel';
+import { ExtendedRegistry } from '../../wrappers/Registry';
+import { ExtendedWorkerStake, WorkerStatus } from '../../wrappers/WorkerStake';
+import { buildGateway } from '../../client/src/gateway';
+import { ClientStore } from '../../client/src/store';
+import { testKeys } from '../helpers/channel';
+import { Upstream, UPSTREAM_CACHED_TOKENS, UPSTREAM_PROMPT_TOKENS, WORDS, startUpstream } from '../worker/helpers';
+
+/**
+ * End to end on a devnet: the deployed network, a registered worker (openai
+ * backend over a fake upstream), the gateway, and the official `openai`
+ * package as the app.
+ */
+jest.setTimeout(300_000);
+
+const ROOT = join(__dirname, '..', '..');
+/** nanoTON per million tokens: a request costs about 0.2 TON, so protocol fees are above their minimum. */
+const PRICES = { prompt: 10_000_000_000_000n, cached: 5_000_000_000_000n, completion: 20_000_000_000_000n, reasoning: 20_000_000_000_000n };
+/** PROTOCOL_FEE_MIN in contracts/constants.tact: smaller fees are waived. */
+const PROTOCOL_FEE_MIN = toNano('0.001');
+const MODEL = 'cocoon-dev-model';
+const API_KEY = 'sk-test-gateway';
+
+async function freePort(): Promise<number> {
+    return new Promise((resolve) => {
+        const s = createServer();
+        s.listen(0, '127.0.0.1', () => {
+            const port = (s.address() as { port: number }).port;
+            s.close(() => resolve(port));
+        });
+    });
+}
+
+async function eventually<T>(what: string, read: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 60_000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+        const v = await read().catch(() => undefined as T);
+        if (v !== undefined && ok(v)) return v;
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+        await new Promise((r) => setTimeout(r, 300));
+    }
+}
+
+describe('client gateway on a devnet', () => {
+    let devnet: RunningDevnet;
+    let upstream: Upstream;
+    let dir: string;
+    let ton: TonClient;
+    let contracts: Record<string, string>;
+    let worker: Worker;
+    let workerB: Worker | undefined;
+    let store: ClientStore;
+    let sdk: CocoonClient;
+    let gateway: FastifyInstance;
+    let openai: OpenAI;
+    const channelKey = testKeys('client-e2e-channel');
+
+    async function startGateway(storeName: string) {
+        const wallet = await OperatorWallet.open(ton, DEVNET_MNEMONIC.split(' '), 'v4');
+        store = ClientStore.open(join(dir, 'client', storeName));
+        sdk = new CocoonClient({
+            opener: tonClientOpener(ton),
+            staking: Address.parse(contracts.staking),
+            wallet: wallet.sender() as ReturnType<OperatorWallet['sender']> & { address: Address },
+            channelKey,
+            store,
+            deposit: toNano('3'),
+            topUpBelow: toNano('0.5'),
+        });
+        gateway = buildGateway({ client: sdk, apiKeys: [API_KEY] });
+        await gateway.listen({ host: '127.0.0.1', port: 0 });
+        const port = (gateway.server.address() as { port: number }).port;
+        openai = new OpenAI({ baseURL: `http://127.0.0.1:${port}/v1`, apiKey: API_KEY, maxRetries: 0, timeout: 120_000 });
+    }
+
+    beforeAll(async () => {
+        dir = await fs.mkdtemp(join(tmpdir(), 'cocoon-client-e2e-'));
+        devnet = await startDevnet({ port: 0, logLevel: 'silent' });
+        upstream = await startUpstream();
+        const file = join(dir, 'devnet.json');
+        const child = spawn(
+            'npx',
+            ['blueprint', 'run', 'deployNetwork', '--custom', devnet.endpoint, '--custom-version', 'v2', '--custom-type', 'custom', '--mnemonic'],
+            { cwd: ROOT, env: { ...process.env, WALLET_MNEMONIC: DEVNET_MNEMONIC, WALLET_VERSION: 'v4r2', COCOON_DEPLOYMENT: file }, stdio: ['ignore', 'pipe', 'pipe'] },
+        );
+        let out = '';
+        child.stdout.on('data', (d) => (out += d));
+        child.stderr.on('data', (d) => (out += d));
+        const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+        if (code !== 0) throw new Error(`deployNetwork exited with ${code}:\n${out}`);
+        contracts = (await readDeployment(file))!.contracts;
+        ton = new TonClient({ endpoint: devnet.endpoint });
+
+        worker = await registerWorker('worker-a', PRICES);
+        await startGateway('store.db');
+    });
+
+    /** A worker registered through its own CLI, listening where its listing says. */
+    async function registerWorker(name: string, prices: typeof PRICES): Promise<Worker> {
+        const io = { out: () => undefined, env: { ...process.env } };
+        const wdir = join(dir, name);
+        const port = await freePort();
+        await workerCli(
+            ['init', '-d', wdir, '--endpoint', devnet.endpoint, '--staking', contracts.staking, '--base-url', upstream.url, '--upstream-model', 'llama-3-8b', '--stake', '12', '--port', String(port),
+                '--prices', [prices.prompt, prices.cached, prices.completion, prices.reasoning].join(',')],
+            io,
+        );
+        const configFile = join(wdir, 'config.json');
+        const cfg = JSON.parse(await fs.readFile(configFile, 'utf8'));
+        // The workers' operator is the devnet's v5r1 wallet; the client pays from the v4 wallet.
+        cfg.keys.walletVersion = 'v5r1';
+        cfg.payments = { claimThreshold: toNano('100').toString(), watchIntervalMs: 2000 };
+        cfg.log = { level: 'warn' };
+        writeFileSync(configFile, JSON.stringify(cfg), { mode: 0o600 });
+        await workerCli(['register', '-c', configFile], io);
+        const w = await createWorker(loadConfig({ file: configFile, env: {} }), { logger: createLogger({ level: 'silent' }) });
+        await w.start();
+        return w;
+    }
+
+    afterAll(async () => {
+        await gateway?.close();
+        store?.close();
+        await worker?.stop().catch(() => undefined);
+        await workerB?.stop().catch(() => undefined);
+        await upstream?.close();
+        await devnet?.close();
+        await fs.rm(dir, { recursive: true, force: true });
+    });
+
+    const messages = [
+        { role: 'system' as const, content: 'You are terse.' },
+        { role: 'user' as const, content: 'Say hello.' },
+    ];
+    const expectedUsage = { prompt: BigInt(UPSTREAM_PROMPT_TOKENS), cached: BigInt(UPSTREAM_CACHED_TOKENS), completion: BigInt(WORDS.length), reasoning: 0n };
+    const expectedCost = receiptMaxCost(PRICES, expectedUsage);
+
+    function checkReceipt(receipt: any, cost: bigint, cumulative: bigint) {
+        const { receipt: cell, signature } = openSignedReceipt(Cell.fromBase64(receipt.boc));
+        expect(verifyReceipt(cell, signature, worker.keys.receipt.publicKey)).toBe(true);
+        const f = parseReceipt(cell);
+        expect(f.workerStake.equals(worker.workerStake)).toBe(true);
+        expect(f.usage).toEqual(expectedUsage);
+        expect(f.cost).toBe(cost);
+        expect(f.cumulativeCost).toBe(cumulative);
+        return f;
+    }
+
+    it('lists the model with its live worker and price range; refuses a wrong API key', async () => {
+        const models = await openai.models.list();
+        const m = models.data.find((x) => x.id === MODEL) as any;
+        expect(m).toBeDefined();
+        expect(m.workers).toBe(1);
+        expect(m.pricing.completion).toEqual({ min: PRICES.completion.toString(), max: PRICES.completion.toString() });
+        const bad = new OpenAI({ baseURL: openai.baseURL, apiKey: 'wrong', maxRetries: 0 });
+        await expect(bad.models.list()).rejects.toMatchObject({ status: 401 });
+    });
+
+    let channel: string;
+    let paid = 0n;
+
+    it('a non-streaming completion: answer, usage, cost, verified receipt, signed voucher', async () => {
+        const r: any = await openai.chat.completions.create({ model: MODEL, messages, max_tokens: 16 });
+        expect(r.choices[0].message.content).toBe(WORDS.join(''));
+        expect(r.usage).toMatchObject({ prompt_tokens: UPSTREAM_PROMPT_TOKENS, completion_tokens: WORDS.length, total_tokens: UPSTREAM_PROMPT_TOKENS + WORDS.length });
+        expect(r.usage.prompt_tokens_details.cached_tokens).toBe(UPSTREAM_CACHED_TOKENS);
+        expect(r.cost).toBe(expectedCost.toString());
+        expect(expectedCost).toBeGreaterThan(0n);
+        const f = checkReceipt(r.receipt, expectedCost, expectedCost);
+        channel = f.channel.toString();
+        expect(r.worker).toBe(worker.workerStake.toString());
+        // The voucher for the verified cumulative cost is signed and stored.
+        const v = store.latestVoucher(channel)!;
+        expect(v.total).toBe(expectedCost);
+        expect(verifyVoucher(f.channel, v.total, v.signature, channelKey.publicKey)).toBe(true);
+        expect(store.receipts(channel)).toHaveLength(1);
+        paid = expectedCost;
+    });
+
+    it('a streaming completion: chunks, usage and cost and receipt in the last chunk; the voucher reaches the worker', async () => {
+        const s = await openai.chat.completions.create({ model: MODEL, messages, max_tokens: 16, stream: true, stream_options: { include_usage: true } });
+        let text = '';
+        let last: any;
+        for await (const chunk of s) {
+            text += chunk.choices[0]?.delta?.content ?? '';
+            last = chunk;
+        }
+        expect(text).toBe(WORDS.join(''));
+        expect(last.usage).toMatchObject({ prompt_tokens: UPSTREAM_PROMPT_TOKENS, completion_tokens: WORDS.length });
+        expect(last.cost).toBe(expectedCost.toString());
+        const f = checkReceipt(last.receipt, expectedCost, paid + expectedCost);
+        expect(f.channel.toString()).toBe(channel);
+        paid += expectedCost;
+        expect(store.latestVoucher(channel)!.total).toBe(paid);
+        // The first request's voucher travelled with the second one.
+        expect(worker.store.latestVoucher(channel)!.total).toBe(expectedCost);
+    });
+
+    it('restarted, the gateway continues the same channel without repeating or losing a payment', async () => {
+        await gateway.close();
+        store.close();
+        await startGateway('store.db');
+        const r: any = await openai.chat.completions.create({ model: MODEL, messages, max_tokens: 16 });
+        const f = checkReceipt(r.receipt, expectedCost, paid + expectedCost);
+        expect(f.channel.toString()).toBe(channel);
+        // The worker received the voucher the previous gateway signed.
+        expect(worker.store.latestVoucher(channel)!.total).toBe(paid);
+        paid += expectedCost;
+        expect(store.latestVoucher(channel)!.total).toBe(paid);
+        expect(store.channels()).toHaveLength(1);
+    });
+
+    it('honours max_price and worker; refuses malformed requests without calling a worker', async () => {
+        await expect(openai.chat.completions.create({ model: MODEL, messages: [], max_tokens: 16 })).rejects.toMatchObject({ status: 400 });
+        await expect(openai.chat.completions.create({ model: MODEL, messages, max_price: 'cheap' } as any)).rejects.toMatchObject({ status: 400 });
+        await expect(openai.chat.completions.create({ model: MODEL, messages, worker: 'nobody' } as any)).rejects.toMatchObject({ status: 400 });
+        await expect(openai.chat.completions.create({ model: MODEL, messages, max_tokens: 16, max_price: 1 } as any)).rejects.toMatchObject({ status: 404 });
+        const other = Address.parse(contracts.escrow).toString();
+        await expect(openai.chat.completions.create({ model: MODEL, messages, max_tokens: 16, worker: other } as any)).rejects.toMatchObject({ status: 404 });
+        const r: any = await openai.chat.completions.create({ model: MODEL, messages, max_tokens: 16, worker: worker.workerStake.toString(), max_price: PRICES.completion.toString() } as any);
+        checkReceipt(r.receipt, expectedCost, paid + expectedCost);
+        paid += expectedCost;
+    });
+
+    it('concurrent requests to one worker are paid one after another on its channel, each exactly once', async () => {
+        const rs: any[] = await Promise.all([0, 1, 2].map(() => openai.chat.completions.create({ model: MODEL, messages, max_tokens: 16 })));
+        const fields = rs.map((r) => parseReceipt(openSignedReceipt(Cell.fromBase64(r.receipt.boc)).receipt));
+        expect(new Set(fields.map((f) => f.requestId)).size).toBe(3);
+        expect(fields.map((f) => f.cumulativeCost).sort((a, b) => (a < b ? -1 : 1))).toEqual([1n, 2n, 3n].map((k) => paid + k * expectedCost));
+        paid += 3n * expectedCost;
+        expect(store.latestVoucher(channel)!.total).toBe(paid);
+    });
+
+    it("the worker's claim of the client's voucher lands on chain: the stake's earnings exact to the nanoTON, the fee at the treasury", async () => {
+        const ch = tonClientOpener(ton).open(ExtendedPaymentChannel.fromAddress(Address.parse(channel)));
+        const ws = tonClientOpener(ton).open(ExtendedWorkerStake.fromAddress(worker.workerStake));
+        const registry = ton.open(ExtendedRegistry.fromAddress(Address.parse(contracts.registry)));
+        const params = await registry.getParams();
+        const earnedBefore = (await ws.getState()).earned;
+        const paidBefore = await ch.getPaid();
+        // The worker holds the vouchers the client sent: all but the newest one (it travels with the next request).
+        const held = worker.store.latestVoucher(channel)!.total;
+        expect(held).toBe(paid - expectedCost);
+        const treasuryBefore = await ton.getBalance(params.treasury);
+        const results = await worker.claimer.claimAll();
+        expect(results.find((x) => x.channel === channel)).toMatchObject({ claimed: true, paid: held });
+        expect(await ch.getPaid()).toBe(held);
+        const delta = held - paidBefore;
+        const fee = (delta * params.protocolFeeBps) / 10000n;
+        expect(fee).toBeGreaterThanOrEqual(PROTOCOL_FEE_MIN);
+        const earned = await eventually('earned', async () => (await ws.getState()).earned, (e) => e > earnedBefore);
+        expect(earned).toBe(earnedBefore + delta - fee);
+        // The treasury is a wallet: the fee arrives less the gas of receiving it.
+        const treasuryAfter = await eventually('the fee', () => ton.getBalance(params.treasury), (b) => b > treasuryBefore);
+        expect(treasuryAfter - treasuryBefore).toBeLessThanOrEqual(fee);
+        expect(treasuryAfter - treasuryBefore).toBeGreaterThan(fee - toNano('0.01'));
+        // What the client's ledger says it owes and what the chain paid agree.
+        expect(store.channel(channel)!.verified).toBe(paid);
+        expect(await ch.getDeposit()).toBe(store.channel(channel)!.deposit);
+    });
+
+    it('the CLI: models, chat, channels and balance', async () => {
+        const lines: string[] = [];
+        const io = { out: (l: string) => lines.push(l), env: { ...process.env, COCOON_ENDPOINT: devnet.endpoint, COCOON_STAKING: contracts.staking } };
+        const cdir = join(dir, 'cli');
+        await clientCli(['models', '-d', cdir], io);
+        expect(lines.join('\n')).toContain(`${MODEL}: 1 worker(s)`);
+        await clientCli(['chat', '-d', cdir, '--deposit', '3', '--max-tokens', '16', 'Say hello.'], io);
+        expect(lines).toContain(WORDS.join(''));
+        expect(lines.join('\n')).toMatch(/cost \d+ nanoTON .* verified/);
+        lines.length = 0;
+        await clientCli(['channels', '-d', cdir], io);
+        expect(lines.join('\n')).toMatch(/worker .* open: receipts .* on chain: Open/);
+        await clientCli(['balance', '-d', cdir], io);
+        expect(lines.join('\n')).toMatch(/open channels: 1, unspent deposits/);
+
+        // The installed command: `cocoon-client gateway` serves until SIGTERM.
+        const child = spawn(process.execPath, [join(ROOT, 'client', 'bin', 'cocoon-client.js'), 'gateway', '-d', cdir, '--port', '0'], {
+            cwd: ROOT,
+            env: { ...process.env, COCOON_ENDPOINT: devnet.endpoint, COCOON_STAKING: contracts.staking },
+            stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let out = '';
+        child.stdout.on('data', (d) => (out += d));
+        child.stderr.on('data', (d) => (out += d));
+        const exited = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+        try {
+            const url = await eventually('the gateway to listen', async () => /listening on (http:\S+)/.exec(out)?.[1], (u) => !!u, 90_000);
+            const models = (await (await fetch(`${url}/models`)).json()) as any;
+            expect(models.data.map((m: any) => m.id)).toContain(MODEL);
+        } finally {
+            child.kill('SIGTERM');
+        }
+        expect(await exited).toBe(0);
+    });
+
+    it('a worker that signs its receipt with a key other than the attested one is detected and not paid', async () => {
+        const liar = testKeys('not-the-attested-key');
+        const settle = worker.payments.settle.bind(worker.payments);
+        // Test-only wrapper: the real receipt, re-signed with another key.
+        worker.payments.settle = (a, s) => {
+            const wire = settle(a, s);
+            if (!wire) return wire;
+            const f = parseReceipt(openSignedReceipt(Cell.fromBase64(wire.boc)).receipt);
+            return { ...wire, boc: makeSignedReceipt(f, liar.secretKey).evidence.toBoc().toString('base64') };
+        };
+        try {
+            await expect(openai.chat.completions.create({ model: MODEL, messages, max_tokens: 16 })).rejects.toMatchObject({ status: 502, code: 'receipt_rejected' });
+        } finally {
+            worker.payments.settle = settle;
+        }
+        // Nothing signed for it: the newest voucher still covers only the honest receipts.
+        expect(store.latestVoucher(channel)!.total).toBe(paid);
+        expect(store.receipts(channel).at(-1)!.cumulative).toBe(paid);
+        expect(store.receipts(channel)).toHaveLength(Number(paid / expectedCost));
+        expect(store.badReceipts()).toHaveLength(1);
+        expect(store.badReceipts()[0].reason).toMatch(/attested worker key/);
+        // The worker is excluded: no further request goes to it.
+        expect(sdk.excluded.has(worker.workerStake.toString())).toBe(true);
+        await expect(openai.chat.completions.create({ model: MODEL, messages, max_tokens: 16 })).rejects.toMatchObject({ status: 404 });
+    });
+
+    it('fails over to a second worker when the first is stopped, paying each only for what it served', async () => {
+        workerB = await registerWorker('worker-b', { ...PRICES, completion: PRICES.completion * 2n });
+        await gateway.close();
+        store.close();
+        await startGateway('store-failover.db');
+        const first: any = await openai.chat.completions.create({ model: MODEL, messages, max_tokens: 16 });
+        expect(first.worker).toBe(worker.workerStake.toString()); // the cheaper one
+        const channelA = parseReceipt(openSignedReceipt(Cell.fromBase64(first.receipt.boc)).receipt).channel.toString();
+        await worker.stop();
+        const second: any = await openai.chat.completions.create({ model: MODEL, messages, max_tokens: 16, stream: true } as any).then(async (s: any) => {
+            let last: any;
+            let text = '';
+            for await (const c of s) {
+                text += c.choices[0]?.delta?.content ?? '';
+                last = c;
+            }
+            expect(text).toBe(WORDS.join(''));
+            return last;
+        });
+        expect(second.worker).toBe(workerB!.workerStake.toString());
+        expect(BigInt(second.cost)).toBe(receiptMaxCost({ ...PRICES, completion: PRICES.completion * 2n }, expectedUsage));
+        // Worker A got nothing for the failed attempt; B's channel holds exactly its receipt.
+        expect(store.latestVoucher(channelA)!.total).toBe(expectedCost);
+        expect(store.receipts(channelA)).toHaveLength(1);
+        const channelB = parseReceipt(openSignedReceipt(Cell.fromBase64(second.receipt.boc)).receipt).channel.toString();
+        expect(store.latestVoucher(channelB)!.total).toBe(BigInt(second.cost));
+    });
+
+    it('an overcharging worker is detected, not paid, and slashed on chain through the fraud proof', async () => {
+        const w = workerB!;
+        const settle = w.payments.settle.bind(w.payments);
+        // Test-only wrapper: the real key signs a cost above the price terms.
+        w.payments.settle = (a, s) => {
+            const wire = settle(a, s);
+            if (!wire) return wire;
+            const f = parseReceipt(openSignedReceipt(Cell.fromBase64(wire.boc)).receipt);
+            const forged = { ...f, cost: f.cost + 1000n, cumulativeCost: f.cumulativeCost + 1000n };
+            return { ...wire, cost: forged.cost.toString(), cumulativeCost: forged.cumulativeCost.toString(), boc: makeSignedReceipt(forged, w.keys.receipt.secretKey).evidence.toBoc().toString('base64') };
+        };
+        const ws = tonClientOpener(ton).open(ExtendedWorkerStake.fromAddress(w.workerStake));
+        const before = await ws.getState();
+        const vouched = store.channels().map((c) => [c.address, c.vouched] as const);
+        await expect(openai.chat.completions.create({ model: MODEL, messages, max_tokens: 16 })).rejects.toMatchObject({ status: 502, code: 'receipt_rejected' });
+        expect(store.badReceipts().at(-1)!.reason).toMatch(/exceeds/);
+        expect(store.channels().map((c) => [c.address, c.vouched] as const)).toEqual(vouched);
+        const after = await eventually('the slash', () => ws.getState(), (st) => st.slashes > before.slashes, 60_000);
+        expect(after.stake).toBeLessThan(before.stake);
+        expect(Number(await ws.getStatus())).toBe(WorkerStatus.Jailed);
+    });
+});

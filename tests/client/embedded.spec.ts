@@ -1,0 +1,176 @@
+import { spawn } from 'node:child_process';
+import { promises as fs, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Address, Cell, toNano } from '@ton/core';
+import { TonClient } from '@ton/ton';
+import OpenAI from 'openai';
+import type { FastifyInstance } from 'fastify';
+import { RunningDevnet, startDevnet } from '../../devnet/server';
+import { readDeployment } from '../../scripts/lib/deployment';
+import { DEVNET_MNEMONIC } from '../../wrappers/devnet';
+import { ExtendedRegistry } from '../../wrappers/Registry';
+import { openSignedReceipt, parseReceipt, receiptMaxCost, verifyReceipt } from '../../wrappers/receipt';
+import { tonClientOpener } from '../../worker/src/chain';
+import { main as workerCli } from '../../worker/src/cli';
+import { loadConfig } from '../../worker/src/config';
+import { writeDemoModel } from '../../worker/src/inference/demoModel';
+import { hashModelFile } from '../../worker/src/inference/modelHash';
+import { createLogger } from '../../worker/src/log';
+import { OperatorWallet } from '../../worker/src/wallet';
+import { Worker, createWorker } from '../../worker/src/worker';
+import { CocoonClient } from '../../client/src/client';
+import { buildGateway } from '../../client/src/gateway';
+import { ClientStore } from '../../client/src/store';
+import { testKeys } from '../helpers/channel';
+import { post } from '../devnet/util';
+
+/**
+ * Gateway -> worker with the embedded engine (node-llama-cpp on the
+ * generated demo model) on a devnet: the model's GGUF hash is allow-listed
+ * through the Registry's timelock under a display name, and the official
+ * `openai` package asks for it by that name.
+ */
+jest.setTimeout(300_000);
+
+const ROOT = join(__dirname, '..', '..');
+const PRICES = { prompt: 10_000_000_000_000n, cached: 5_000_000_000_000n, completion: 20_000_000_000_000n, reasoning: 20_000_000_000_000n };
+const NAME = 'demo-embedded';
+
+async function freePort(): Promise<number> {
+    return new Promise((resolve) => {
+        const s = createServer();
+        s.listen(0, '127.0.0.1', () => {
+            const port = (s.address() as { port: number }).port;
+            s.close(() => resolve(port));
+        });
+    });
+}
+
+async function eventually<T>(what: string, read: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 60_000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+        const v = await read().catch(() => undefined as T);
+        if (v !== undefined && ok(v)) return v;
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+        await new Promise((r) => setTimeout(r, 300));
+    }
+}
+
+describe('gateway with the embedded engine on a devnet', () => {
+    let devnet: RunningDevnet;
+    let dir: string;
+    let ton: TonClient;
+    let worker: Worker;
+    let store: ClientStore;
+    let gateway: FastifyInstance;
+    let openai: OpenAI;
+
+    beforeAll(async () => {
+        dir = await fs.mkdtemp(join(tmpdir(), 'cocoon-client-embedded-'));
+        devnet = await startDevnet({ port: 0, logLevel: 'silent' });
+        const file = join(dir, 'devnet.json');
+        const child = spawn(
+            'npx',
+            ['blueprint', 'run', 'deployNetwork', '--custom', devnet.endpoint, '--custom-version', 'v2', '--custom-type', 'custom', '--mnemonic'],
+            { cwd: ROOT, env: { ...process.env, WALLET_MNEMONIC: DEVNET_MNEMONIC, WALLET_VERSION: 'v4r2', COCOON_DEPLOYMENT: file }, stdio: ['ignore', 'pipe', 'pipe'] },
+        );
+        let out = '';
+        child.stdout.on('data', (d) => (out += d));
+        child.stderr.on('data', (d) => (out += d));
+        const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+        if (code !== 0) throw new Error(`deployNetwork exited with ${code}:\n${out}`);
+        const contracts = (await readDeployment(file))!.contracts;
+        ton = new TonClient({ endpoint: devnet.endpoint });
+        const governance = await OperatorWallet.open(ton, DEVNET_MNEMONIC.split(' '), 'v4');
+
+        // Governance allow-lists the demo model's GGUF hash through the timelock.
+        const modelPath = join(dir, 'demo.gguf');
+        writeDemoModel(modelPath, { seed: 42 });
+        const modelId = BigInt('0x' + (await hashModelFile(modelPath)));
+        const registry = tonClientOpener(ton).open(ExtendedRegistry.fromAddress(Address.parse(contracts.registry)));
+        const proposal = await registry.getNextProposalId();
+        await registry.sendProposeModel(governance.sender(), modelId, NAME);
+        await eventually('the proposal', () => registry.getProposal(proposal), (p) => p !== null);
+        await post(`${devnet.url}/admin/advance-time`, { seconds: Number((await registry.getParams()).timelockDelay) + 1 });
+        await registry.sendExecute(governance.sender(), proposal);
+        await eventually('the model to be allowed', () => registry.getModel(modelId), (m) => !!m?.enabled);
+
+        const io = { out: () => undefined, env: { ...process.env } };
+        const wdir = join(dir, 'worker');
+        await workerCli(
+            ['init', '-d', wdir, '--endpoint', devnet.endpoint, '--staking', contracts.staking, '--model-path', modelPath, '--stake', '12', '--port', String(await freePort()),
+                '--prices', [PRICES.prompt, PRICES.cached, PRICES.completion, PRICES.reasoning].join(',')],
+            io,
+        );
+        const configFile = join(wdir, 'config.json');
+        const cfg = JSON.parse(await fs.readFile(configFile, 'utf8'));
+        cfg.keys.walletVersion = 'v5r1';
+        cfg.backend = { ...cfg.backend, threads: 1, contextSize: 1024 };
+        cfg.log = { level: 'warn' };
+        writeFileSync(configFile, JSON.stringify(cfg), { mode: 0o600 });
+        await workerCli(['register', '-c', configFile], io);
+        worker = await createWorker(loadConfig({ file: configFile, env: {} }), { logger: createLogger({ level: 'silent' }) });
+        await worker.start();
+
+        store = ClientStore.open(join(dir, 'client', 'store.db'));
+        const sdk = new CocoonClient({
+            opener: tonClientOpener(ton),
+            staking: Address.parse(contracts.staking),
+            wallet: governance.sender() as ReturnType<OperatorWallet['sender']> & { address: Address },
+            channelKey: testKeys('client-embedded'),
+            store,
+            deposit: toNano('5'),
+            topUpBelow: toNano('1'),
+        });
+        gateway = buildGateway({ client: sdk });
+        await gateway.listen({ host: '127.0.0.1', port: 0 });
+        openai = new OpenAI({ baseURL: `http://127.0.0.1:${(gateway.server.address() as { port: number }).port}/v1`, apiKey: 'none', maxRetries: 0, timeout: 120_000 });
+    });
+
+    afterAll(async () => {
+        await gateway?.close();
+        store?.close();
+        await worker?.stop().catch(() => undefined);
+        await devnet?.close();
+        await fs.rm(dir, { recursive: true, force: true });
+    });
+
+    function checkReceipt(receipt: any, usage: any, cumulative: bigint) {
+        const { receipt: cell, signature } = openSignedReceipt(Cell.fromBase64(receipt.boc));
+        expect(verifyReceipt(cell, signature, worker.keys.receipt.publicKey)).toBe(true);
+        const f = parseReceipt(cell);
+        expect(f.usage).toEqual({ prompt: BigInt(usage.prompt_tokens), cached: BigInt(usage.prompt_tokens_details.cached_tokens), completion: BigInt(usage.completion_tokens), reasoning: 0n });
+        expect(f.cost).toBe(receiptMaxCost(PRICES, f.usage));
+        expect(f.cumulativeCost).toBe(cumulative);
+        return f;
+    }
+
+    it('lists the model by its Registry name and serves a non-streaming and a streaming completion, paid per verified receipt', async () => {
+        const models = await openai.models.list();
+        expect(models.data.map((m) => m.id)).toContain(NAME);
+
+        const messages = [{ role: 'user' as const, content: 'Hello there.' }];
+        const r: any = await openai.chat.completions.create({ model: NAME, messages, max_tokens: 24, seed: 3 });
+        expect(typeof r.choices[0].message.content).toBe('string');
+        expect(r.usage.completion_tokens).toBeGreaterThan(0);
+        expect(r.usage.completion_tokens).toBeLessThanOrEqual(24);
+        expect(r.usage.prompt_tokens).toBeGreaterThan(0);
+        const f1 = checkReceipt(r.receipt, r.usage, BigInt(r.cost));
+        expect(BigInt(r.cost)).toBe(f1.cost);
+
+        const s = await openai.chat.completions.create({ model: NAME, messages, max_tokens: 24, seed: 3, stream: true });
+        let text = '';
+        let last: any;
+        for await (const c of s) {
+            text += c.choices[0]?.delta?.content ?? '';
+            last = c;
+        }
+        expect(last.usage.completion_tokens).toBeGreaterThan(0);
+        const f2 = checkReceipt(last.receipt, last.usage, f1.cost + BigInt(last.cost));
+        expect(f2.channel.equals(f1.channel)).toBe(true);
+        expect(text.length).toBeGreaterThan(0);
+        expect(store.latestVoucher(f1.channel.toString())!.total).toBe(f2.cumulativeCost);
+    });
+});
