@@ -1,3 +1,4 @@
+import '@ton/test-utils';
 import { Address, toNano } from '@ton/core';
 import { Blockchain, SandboxContract, TreasuryContract } from '@ton/sandbox';
 import { ConfigProbe } from '../../build/ConfigProbe/ConfigProbe_ConfigProbe';

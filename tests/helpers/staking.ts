@@ -1,3 +1,4 @@
+import '@ton/test-utils';
 import { Address, beginCell, toNano } from '@ton/core';
 import { KeyPair, keyPairFromSeed } from '@ton/crypto';
 import { SandboxContract, TreasuryContract } from '@ton/sandbox';
