@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
 import { promises as fs, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Address, Cell } from '@ton/core';
@@ -28,6 +27,7 @@ import { buildGateway } from '../../client/src/gateway';
 import { ClientStore } from '../../client/src/store';
 import { testKeys } from '../helpers/channel';
 import { Upstream, UPSTREAM_CACHED_TOKENS, UPSTREAM_PROMPT_TOKENS, WORDS, startUpstream } from '../worker/helpers';
+import { freePort, eventually } from '../helpers/poll';
 
 /**
  * End to end on a devnet: the deployed network, a registered worker (openai
@@ -43,26 +43,6 @@ const PRICES = { prompt: 10_000_000_000_000n, cached: 5_000_000_000_000n, comple
 const PROTOCOL_FEE_MIN = toNano('0.001');
 const MODEL = 'cocoon-dev-model';
 const API_KEY = 'sk-test-gateway';
-
-async function freePort(): Promise<number> {
-    return new Promise((resolve) => {
-        const s = createServer();
-        s.listen(0, '127.0.0.1', () => {
-            const port = (s.address() as { port: number }).port;
-            s.close(() => resolve(port));
-        });
-    });
-}
-
-async function eventually<T>(what: string, read: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 60_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-        const v = await read().catch(() => undefined as T);
-        if (v !== undefined && ok(v)) return v;
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-        await new Promise((r) => setTimeout(r, 300));
-    }
-}
 
 describe('client gateway on a devnet', () => {
     let devnet: RunningDevnet;

@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
 import { promises as fs, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Address, Cell, toNano } from '@ton/core';
@@ -25,6 +24,7 @@ import { buildGateway } from '../../client/src/gateway';
 import { ClientStore } from '../../client/src/store';
 import { testKeys } from '../helpers/channel';
 import { post } from '../devnet/util';
+import { freePort, eventually } from '../helpers/poll';
 
 /**
  * Gateway -> worker with the embedded engine (node-llama-cpp on the
@@ -37,26 +37,6 @@ jest.setTimeout(300_000);
 const ROOT = join(__dirname, '..', '..');
 const PRICES = { prompt: 10_000_000_000_000n, cached: 5_000_000_000_000n, completion: 20_000_000_000_000n, reasoning: 20_000_000_000_000n };
 const NAME = 'demo-embedded';
-
-async function freePort(): Promise<number> {
-    return new Promise((resolve) => {
-        const s = createServer();
-        s.listen(0, '127.0.0.1', () => {
-            const port = (s.address() as { port: number }).port;
-            s.close(() => resolve(port));
-        });
-    });
-}
-
-async function eventually<T>(what: string, read: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 60_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-        const v = await read().catch(() => undefined as T);
-        if (v !== undefined && ok(v)) return v;
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-        await new Promise((r) => setTimeout(r, 300));
-    }
-}
 
 describe('gateway with the embedded engine on a devnet', () => {
     let devnet: RunningDevnet;

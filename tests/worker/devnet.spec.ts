@@ -28,6 +28,7 @@ import { Worker, createWorker } from '../../worker/src/worker';
 import { testKeys } from '../helpers/channel';
 import { Upstream, callWorker, chatBody, startUpstream, voucherFor } from './helpers';
 import { post } from '../devnet/util';
+import { eventually } from '../helpers/poll';
 
 /**
  * The worker against a devnet with the deployed contracts, through the same
@@ -39,16 +40,6 @@ jest.setTimeout(240_000);
 const ROOT = join(__dirname, '..', '..');
 /** nanoTON per million tokens: about 0.4 TON a request, so claims are well above gas. */
 const PRICES = { prompt: 20_000_000_000_000n, cached: 10_000_000_000_000n, completion: 40_000_000_000_000n, reasoning: 40_000_000_000_000n };
-
-async function eventually<T>(what: string, read: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 60_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-        const v = await read().catch(() => undefined as T);
-        if (v !== undefined && ok(v)) return v;
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-        await new Promise((r) => setTimeout(r, 300));
-    }
-}
 
 describe('worker on a devnet with the deployed contracts', () => {
     let devnet: RunningDevnet;
