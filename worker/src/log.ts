@@ -49,7 +49,7 @@ const secret = new Set<string>([...SECRET_KEYS, ...PRIVATE_DATA_KEYS].map((k) =>
  * Deep copy with secret and private-data keys replaced, Buffers and typed
  * arrays summarised, and bigints as strings (pino cannot serialise them).
  */
-export function sanitize(value: unknown, depth = 0): unknown {
+export function sanitize(value: unknown, depth = 0, parent = ''): unknown {
     if (depth > 32) return '[too deep]';
     if (typeof value === 'bigint') return value.toString();
     if (Buffer.isBuffer(value) || value instanceof Uint8Array) return `<${value.length} bytes>`;
@@ -58,7 +58,9 @@ export function sanitize(value: unknown, depth = 0): unknown {
         const out: Record<string, unknown> = {};
         for (const [k, v] of Object.entries(value)) {
             const lk = k.toLowerCase();
-            out[k] = secret.has(lk) || lk.endsWith('mnemonic') || lk.endsWith('secret') ? REDACTED : sanitize(v, depth + 1);
+            // Price terms are public (they are on chain): `prices.prompt` is a number, not a user's prompt.
+            const publicPrice = parent === 'prices' && typeof v !== 'object';
+            out[k] = !publicPrice && (secret.has(lk) || lk.endsWith('mnemonic') || lk.endsWith('secret')) ? REDACTED : sanitize(v, depth + 1, lk);
         }
         return out;
     }

@@ -1,0 +1,317 @@
+/**
+ * The whole Cocoon network on one machine, as `npm start` runs it:
+ *
+ *   1. a devnet (the toncenter v2 API over @ton/sandbox, devnet/);
+ *   2. the contracts, deployed by `scripts/deployNetwork.ts` through
+ *      Blueprint's own toncenter provider, exactly as on testnet;
+ *   3. the model allow-listed through the Registry timelock (the devnet's
+ *      clock is advanced past the delay);
+ *   4. a worker (`cocoon-worker init`, `register`, `start`) with simulated
+ *      attestation signed by the public development key;
+ *   5. the gateway (`cocoon-client gateway`), paying from the development
+ *      wallet.
+ *
+ * The worker and the gateway run as child processes of the installed
+ * commands, so their logs and shutdown are what a GPU owner or an app
+ * developer sees. `stop()` asks each child to stop (SIGTERM), waits a
+ * bounded time, then kills what is left, and saves the chain last.
+ *
+ * Every step checks what is already there, so a second `npm start` over the
+ * saved chain reuses the deployment, the allow-listing, the worker's keys
+ * and stake and the gateway's channels.
+ */
+import { ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { createNetworkProvider } from '@ton/blueprint';
+import { mnemonicToPrivateKey } from '@ton/crypto';
+import { WalletContractV5R1 } from '@ton/ton';
+import { modelIdOf } from '../../lib/protocol';
+import { RunningDevnet, startDevnet } from '../../devnet/server';
+import { DEVNET_MNEMONIC } from '../../wrappers/devnet';
+import { writeDemoModel } from '../../worker/src/inference/demoModel';
+import { hashModelFile } from '../../worker/src/inference/modelHash';
+import { run as deployNetwork } from '../deployNetwork';
+import { run as proposeModel } from '../proposeModel';
+import { run as executeProposal } from '../executeProposal';
+import { hex256 } from '../lib/cli';
+import { ScriptedUI } from '../lib/sandboxProvider';
+
+const ROOT = resolve(__dirname, '..', '..');
+
+/** What serves the model: the demo GGUF (default), another GGUF file, or an OpenAI-compatible server. */
+export type ModelSource = { kind: 'demo' } | { kind: 'gguf'; path: string } | { kind: 'openai'; baseUrl: string; upstreamModel: string };
+
+export interface LocalNetworkOptions {
+    /** Working directory for the chain, the worker and the gateway (default temp/local). */
+    dir: string;
+    devnetPort: number;
+    workerPort: number;
+    gatewayPort: number;
+    /** The chain file; undefined keeps the chain in memory only. */
+    statePath?: string;
+    model: ModelSource;
+    /** The name apps ask for (the Registry's display name of the model). */
+    modelName: string;
+    /** Worker prices, nanoTON per million tokens: prompt, cached, completion, reasoning. */
+    prices: [bigint, bigint, bigint, bigint];
+    /** Inference threads of the embedded engine. */
+    threads: number;
+    /** Progress lines for the user. */
+    say: (line: string) => void;
+    /** Aborting it during start-up stops whatever has started (Ctrl-C before the network is up). */
+    signal?: AbortSignal;
+    /** Where the children's own output goes (default: this process's stderr, prefixed). */
+    childOutput?: (name: string, chunk: string) => void;
+}
+
+export interface LocalNetwork {
+    devnet: RunningDevnet;
+    contracts: Record<string, string>;
+    modelName: string;
+    modelId: bigint;
+    /** The worker's public URL and its WorkerStake. */
+    workerUrl: string;
+    workerStake: string;
+    /** The gateway's base URL, e.g. http://127.0.0.1:8080/v1 */
+    baseUrl: string;
+    /** Stops the gateway, then the worker, then the devnet; resolves when all are down. */
+    stop(): Promise<void>;
+}
+
+export function defaultOptions(env: NodeJS.ProcessEnv, say: (line: string) => void): LocalNetworkOptions {
+    const dir = resolve(env.COCOON_LOCAL_DIR ?? 'temp/local');
+    const stateEnv = env.COCOON_DEVNET_STATE;
+    let model: ModelSource = { kind: 'demo' };
+    if (env.COCOON_MODEL_PATH) model = { kind: 'gguf', path: resolve(env.COCOON_MODEL_PATH) };
+    if (env.COCOON_UPSTREAM_URL) model = { kind: 'openai', baseUrl: env.COCOON_UPSTREAM_URL, upstreamModel: env.COCOON_UPSTREAM_MODEL ?? 'default' };
+    const prices = (env.COCOON_PRICES ?? '100000000000,50000000000,200000000000,200000000000').split(',').map((p) => BigInt(p));
+    if (prices.length !== 4) throw new Error('COCOON_PRICES takes four numbers: prompt,cached,completion,reasoning (nanoTON per million tokens)');
+    return {
+        dir,
+        devnetPort: Number(env.COCOON_DEVNET_PORT ?? 8081),
+        workerPort: Number(env.COCOON_WORKER_PORT ?? 8090),
+        gatewayPort: Number(env.COCOON_GATEWAY_PORT ?? 8080),
+        statePath: stateEnv === 'memory' ? undefined : resolve(stateEnv ?? join(dir, 'devnet-state.json')),
+        model,
+        modelName: env.COCOON_MODEL_NAME ?? (model.kind === 'demo' ? 'cocoon-demo' : model.kind === 'gguf' ? 'local-gguf' : model.upstreamModel),
+        prices: prices as LocalNetworkOptions['prices'],
+        threads: Number(env.COCOON_THREADS ?? 1),
+        say,
+    };
+}
+
+/** A child process of one of the installed commands, its output forwarded line by line. */
+class Child {
+    readonly exited: Promise<number | null>;
+    private output = '';
+    private waiters: Array<{ re: RegExp; resolve: (m: RegExpExecArray) => void }> = [];
+
+    constructor(
+        readonly name: string,
+        readonly proc: ChildProcess,
+        forward: (name: string, chunk: string) => void,
+    ) {
+        const onData = (d: Buffer) => {
+            const text = d.toString();
+            this.output = (this.output + text).slice(-20_000);
+            forward(name, text);
+            for (const w of [...this.waiters]) {
+                const m = w.re.exec(this.output);
+                if (m) {
+                    this.waiters = this.waiters.filter((x) => x !== w);
+                    w.resolve(m);
+                }
+            }
+        };
+        proc.stdout?.on('data', onData);
+        proc.stderr?.on('data', onData);
+        this.exited = new Promise((res) => proc.on('exit', (code) => res(code)));
+    }
+
+    /** Resolves with the first match of `re` in the child's output; rejects if the child exits first or after `ms`. */
+    waitFor(re: RegExp, what: string, ms: number): Promise<RegExpExecArray> {
+        const m = re.exec(this.output);
+        if (m) return Promise.resolve(m);
+        return new Promise((res, rej) => {
+            const timer = setTimeout(() => rej(new Error(`${this.name}: timed out after ${ms / 1000} s waiting for ${what}\n${this.tail()}`)), ms);
+            this.waiters.push({ re, resolve: (x) => (clearTimeout(timer), res(x)) });
+            void this.exited.then((code) => {
+                clearTimeout(timer);
+                rej(new Error(`${this.name} exited (${code}) before ${what}\n${this.tail()}`));
+            });
+        });
+    }
+
+    tail(): string {
+        return this.output.split('\n').slice(-15).join('\n');
+    }
+
+    /** SIGTERM, then SIGKILL after `graceMs`. */
+    async stop(graceMs: number): Promise<void> {
+        if (this.proc.exitCode !== null || this.proc.signalCode !== null) return;
+        this.proc.kill('SIGTERM');
+        const timer = setTimeout(() => this.proc.kill('SIGKILL'), graceMs);
+        await this.exited;
+        clearTimeout(timer);
+    }
+}
+
+/** Runs one of the package's commands (worker/bin, client/bin) to completion; throws with its output on failure. */
+async function runCommand(bin: string, args: string[], env: NodeJS.ProcessEnv): Promise<string> {
+    const proc = spawn(process.execPath, [join(ROOT, bin), ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    proc.stdout.on('data', (d) => (out += d));
+    proc.stderr.on('data', (d) => (out += d));
+    const code = await new Promise<number | null>((res) => proc.on('exit', res));
+    if (code !== 0) throw new Error(`${bin} ${args[0]} exited with ${code}:\n${out}`);
+    return out;
+}
+
+export async function startLocalNetwork(o: LocalNetworkOptions): Promise<LocalNetwork> {
+    const say = o.say;
+    const forward = o.childOutput ?? ((name: string, chunk: string) => process.stderr.write(chunk.replace(/^(?=.)/gm, `[${name}] `)));
+    mkdirSync(o.dir, { recursive: true });
+    const children: Child[] = [];
+    say(`[1/5] starting the devnet on port ${o.devnetPort}${o.statePath ? ` (chain saved in ${o.statePath})` : ''}`);
+    const devnet = await startDevnet({ port: o.devnetPort, state: o.statePath, logLevel: 'warn' });
+    let stopping: Promise<void> | undefined;
+    const stop = () =>
+        (stopping ??= (async () => {
+            // The gateway first (no new requests), then the worker (claims what it holds), the chain last.
+            for (const c of [...children].reverse()) await c.stop(15_000).catch(() => undefined);
+            await devnet.close();
+        })());
+    const interrupted = () => {
+        if (o.signal?.aborted) throw new Error('interrupted: stopped what had started');
+    };
+    o.signal?.addEventListener('abort', () => void stop(), { once: true });
+
+    try {
+        say('[2/5] deploying the contracts with scripts/deployNetwork.ts (Blueprint toncenter provider)');
+        // Exactly what `npx blueprint run deployNetwork --custom <endpoint> --custom-version v2 --custom-type custom --mnemonic` builds.
+        process.env.WALLET_MNEMONIC = DEVNET_MNEMONIC;
+        process.env.WALLET_VERSION = 'v4r2';
+        const deploymentFile = join(o.dir, 'deployment.json');
+        process.env.COCOON_DEPLOYMENT = deploymentFile;
+        const args = { _: [], '--custom': devnet.endpoint, '--custom-version': 'v2', '--custom-type': 'custom', '--mnemonic': true };
+        // Its progress lines are echoed.
+        const provider = await createNetworkProvider(new ScriptedUI([], true), args as unknown as Parameters<typeof createNetworkProvider>[1], undefined);
+        const { registry, deployment } = await deployNetwork(provider, []);
+        const contracts = deployment.contracts as Record<string, string>;
+
+        interrupted();
+        // 3. The model, allow-listed by its id: the GGUF file's SHA-256, or the hash of the upstream's model name.
+        let modelPath: string | undefined;
+        let modelId: bigint;
+        if (o.model.kind === 'openai') modelId = modelIdOf(o.modelName);
+        else {
+            modelPath = o.model.kind === 'gguf' ? o.model.path : join(o.dir, 'demo-model.gguf');
+            if (o.model.kind === 'demo' && !existsSync(modelPath)) writeDemoModel(modelPath, { seed: 42 });
+            if (!existsSync(modelPath)) throw new Error(`no GGUF file at ${modelPath}`);
+            modelId = modelIdOf(await hashModelFile(modelPath));
+        }
+        const allowed = await registry.getModel(modelId);
+        if (allowed?.enabled) say(`[3/5] model ${o.modelName} (${hex256(modelId)}) is already allowed`);
+        else {
+            say(`[3/5] allow-listing model ${o.modelName} (${hex256(modelId)}) through the governance timelock`);
+            const id = await proposeModel(provider, [registry.address.toString(), hex256(modelId), o.modelName]);
+            devnet.chain.advanceTime(Number((await registry.getParams()).timelockDelay) + 1);
+            await executeProposal(provider, [registry.address.toString(), String(id)]);
+        }
+
+        interrupted();
+        // 4. The worker: keys and config once, then register (stake + simulated attestation) and serve.
+        const env = { ...process.env, COCOON_LOG_LEVEL: undefined };
+        const workerDir = join(o.dir, 'worker');
+        const workerConfig = join(workerDir, 'config.json');
+        say(`[4/5] starting a worker on port ${o.workerPort} (${o.model.kind === 'openai' ? `upstream ${o.model.baseUrl}` : `embedded engine on ${modelPath}`})`);
+        if (!existsSync(workerConfig)) {
+            const backendArgs = o.model.kind === 'openai' ? ['--base-url', o.model.baseUrl, '--model-name', o.modelName, '--upstream-model', o.model.upstreamModel] : ['--model-path', modelPath!];
+            await runCommand('worker/bin/cocoon-worker.js', ['init', '-d', workerDir, '--endpoint', devnet.endpoint, '--staking', contracts.staking, ...backendArgs, '--stake', '12', '--port', String(o.workerPort), '--prices', o.prices.join(',')], env);
+        }
+        // The endpoint and port follow this run's settings; the worker pays its gas from the devnet's v5r1 wallet (the gateway pays from v4).
+        const cfg = JSON.parse(readFileSync(workerConfig, 'utf8'));
+        cfg.network.endpoint = devnet.endpoint;
+        cfg.contracts.staking = contracts.staking;
+        cfg.http = { ...cfg.http, port: o.workerPort };
+        delete cfg.http.publicUrl;
+        cfg.keys.walletVersion = 'v5r1';
+        cfg.payoutAddress = WalletContractV5R1.create({ publicKey: (await mnemonicToPrivateKey(DEVNET_MNEMONIC.split(' '))).publicKey }).address.toString();
+        if (cfg.backend.kind === 'embedded') cfg.backend = { ...cfg.backend, threads: o.threads };
+        cfg.log = { level: 'info' };
+        writeFileSync(workerConfig, JSON.stringify(cfg, null, 2) + '\n', { mode: 0o600 });
+        say('      registering: stake 12 TON through Staking, attestation through the AttestationVerifier');
+        const registered = await runCommand('worker/bin/cocoon-worker.js', ['register', '-c', workerConfig], env);
+        const workerStake = /WorkerStake (\S+):/.exec(registered)?.[1] ?? '';
+        say(`      ${registered.trim().split('\n').pop()}`);
+        const worker = new Child('worker', spawn(process.execPath, [join(ROOT, 'worker/bin/cocoon-worker.js'), 'start', '-c', workerConfig], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] }), forward);
+        children.push(worker);
+        const workerUrl = (await worker.waitFor(/listening on (http:\S+)/, 'the worker to listen', 180_000))[1];
+
+        interrupted();
+        // 5. The gateway.
+        say(`[5/5] starting the gateway on port ${o.gatewayPort}`);
+        const gateway = new Child(
+            'gateway',
+            spawn(
+                process.execPath,
+                [join(ROOT, 'client/bin/cocoon-client.js'), 'gateway', '-d', join(o.dir, 'client'), '--endpoint', devnet.endpoint, '--staking', contracts.staking, '--port', String(o.gatewayPort)],
+                { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] },
+            ),
+            forward,
+        );
+        children.push(gateway);
+        const baseUrl = (await gateway.waitFor(/listening on (http:\S+)/, 'the gateway to listen', 120_000))[1];
+        interrupted();
+        // Child exits that were not asked for are reported, not silently ignored.
+        for (const c of children)
+            void c.exited.then((code) => {
+                if (!stopping) say(`!! the ${c.name} exited unexpectedly (${code}); Ctrl-C to stop the rest\n${c.tail()}`);
+            });
+        return { devnet, contracts, modelName: o.modelName, modelId, workerUrl, workerStake, baseUrl, stop };
+    } catch (e) {
+        await stop();
+        interrupted();
+        throw e;
+    }
+}
+
+/** What `npm start` prints once everything is up. */
+export function describeLocalNetwork(n: LocalNetwork, model: ModelSource): string {
+    const lines = [
+        '',
+        'Cocoon is running on a local devnet:',
+        `  OpenAI-compatible API  ${n.baseUrl}   (no API key needed)`,
+        `  model                  ${n.modelName}`,
+        `  worker                 ${n.workerUrl}   WorkerStake ${n.workerStake}`,
+        `  toncenter API          ${n.devnet.endpoint}`,
+        `  Registry               ${n.contracts.registry}`,
+        `  Staking                ${n.contracts.staking}`,
+        `  Escrow                 ${n.contracts.escrow}`,
+        '',
+        'Try it:',
+        `  curl ${n.baseUrl}/chat/completions -H 'content-type: application/json' \\`,
+        `    -d '{"model":"${n.modelName}","messages":[{"role":"user","content":"Hello!"}],"max_tokens":32}'`,
+        '',
+        `  node -e 'const OpenAI = require("openai"); new OpenAI({ baseURL: "${n.baseUrl}", apiKey: "none" })`,
+        `    .chat.completions.create({ model: "${n.modelName}", messages: [{ role: "user", content: "Hello!" }], max_tokens: 32 })`,
+        `    .then((r) => console.log(r.choices[0].message.content, r.usage, r.cost))'`,
+        '',
+        'Each answer carries its usage, its cost in nanoTON and the worker\'s signed receipt; the gateway pays',
+        'the worker by voucher only after verifying it. `npm run client -- channels --dir temp/local/client` lists the channel.',
+    ];
+    if (model.kind === 'demo')
+        lines.push(
+            '',
+            'NOTE: the demo model is generated in code with RANDOM weights (plus a character bigram head): it runs',
+            'the real llama.cpp engine but writes gibberish. To serve a real model:',
+            '  COCOON_MODEL_PATH=/path/to/model.gguf npm start                   (the embedded engine on your GGUF file)',
+            '  COCOON_UPSTREAM_URL=http://127.0.0.1:8000 COCOON_UPSTREAM_MODEL=<name> npm start',
+            '                                                                    (any OpenAI-compatible server: vLLM, llama-server...)',
+            'Use a fresh COCOON_LOCAL_DIR (or delete temp/local) when switching models.',
+        );
+    lines.push('', 'Ctrl-C stops the gateway, the worker and the devnet.');
+    return lines.join('\n');
+}
+
