@@ -175,7 +175,8 @@ export function buildGateway(o: GatewayOptions): FastifyInstance {
                     const r = await client.call(w, request);
                     record(w, true, r.latencyMs);
                     const { receipt: _r, ...completion } = r.final;
-                    return reply.code(200).send({ ...completion, usage: usageOf(r.final), ...extras(r) });
+                    // Answers name the model as the app asked for it (the worker knows it by its wire id).
+                    return reply.code(200).send({ ...completion, model: request.model, usage: usageOf(r.final), ...extras(r) });
                 }
                 const r = await client.call(w, request, (chunk) => {
                     if (!started) {
@@ -183,7 +184,7 @@ export function buildGateway(o: GatewayOptions): FastifyInstance {
                         reply.hijack();
                         raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
                     }
-                    write(chunk);
+                    write({ ...chunk, model: request.model });
                 });
                 record(w, true, r.latencyMs);
                 if (!started) {
@@ -192,7 +193,7 @@ export function buildGateway(o: GatewayOptions): FastifyInstance {
                     raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
                 }
                 const { receipt: _r, ...last } = r.final;
-                write({ ...last, usage: usageOf(r.final), ...extras(r) });
+                write({ ...last, model: request.model, usage: usageOf(r.final), ...extras(r) });
                 raw.end('data: [DONE]\n\n');
                 return reply;
             } catch (e) {
