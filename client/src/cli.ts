@@ -182,20 +182,28 @@ export function buildCli(io: CliIo = { out: (l) => console.log(l), env: process.
 
     const channels = common(program.command('channels')).description('channels in the ledger with their on-chain state');
     channels
-        .option('--close <address>', 'ask to close this channel (the worker redeems its last voucher, then finalise)')
+        .option('--close <address>', 'close this channel: cooperatively (the worker co-signs the final voucher; paid and refunded at once), else by request (finalise after the close delay)')
+        .option('--no-cooperative', 'with --close: skip the cooperative close, ask to close at once')
         .option('--finalize <address>', 'finalise a channel whose close delay has passed (the rest returns)')
         .action(async (o) => {
             const s = await openSession(o, io);
             try {
-                const target = o.close ?? o.finalize;
-                if (target) {
-                    const row = s.store.channel(Address.parse(target).toString());
-                    if (!row) throw new Error(`${target} is not in the ledger`);
+                if (o.close) {
+                    const r = await s.client.closeChannel(o.close, { cooperative: o.cooperative !== false });
+                    if (r.mode === 'requested')
+                        io.out(
+                            `close requested: ${Address.parse(o.close).toString()}; finalise after ${new Date((r.closeDeadline ?? 0) * 1000).toISOString()} with --finalize${r.reason ? ` (not cooperative: ${r.reason})` : ''}`,
+                        );
+                    else io.out(`${r.mode === 'cooperative' ? 'closed cooperatively' : 'already closed'}: worker paid ${fromNano(r.paid)} TON, refunded ${fromNano(r.refunded)} TON`);
+                    return;
+                }
+                if (o.finalize) {
+                    const row = s.store.channel(Address.parse(o.finalize).toString());
+                    if (!row) throw new Error(`${o.finalize} is not in the ledger`);
                     const ch = s.client.o.opener.open(ExtendedPaymentChannel.fromAddress(Address.parse(row.address)));
-                    if (o.close) await ch.sendRequestClose(s.wallet.sender());
-                    else await ch.sendFinalize(s.wallet.sender());
-                    s.store.setState(row.address, o.close ? 'closing' : 'closed');
-                    io.out(`${o.close ? 'close requested' : 'finalise sent'}: ${row.address}`);
+                    await ch.sendFinalize(s.wallet.sender());
+                    s.store.setState(row.address, 'closed');
+                    io.out(`finalise sent: ${row.address}`);
                     return;
                 }
                 for (const row of s.store.channels()) {

@@ -20,7 +20,7 @@ import { OperatorWallet } from '../../worker/src/wallet';
 import { Worker, createWorker } from '../../worker/src/worker';
 import { CocoonClient } from '../../client/src/client';
 import { main as clientCli } from '../../client/src/cli';
-import { ExtendedPaymentChannel } from '../../wrappers/PaymentChannel';
+import { ChannelStatus, ExtendedPaymentChannel } from '../../wrappers/PaymentChannel';
 import { ExtendedRegistry } from '../../wrappers/Registry';
 import { ExtendedWorkerStake, WorkerStatus } from '../../wrappers/WorkerStake';
 import { buildGateway } from '../../client/src/gateway';
@@ -295,6 +295,67 @@ describe('client gateway on a devnet', () => {
             child.kill('SIGTERM');
         }
         expect(await exited).toBe(0);
+    });
+
+    it('the CLI closes its channel cooperatively; the deposit, the payout, the fee and every fee of gas add up to the nanoTON across client, worker owner and treasury', async () => {
+        const lines: string[] = [];
+        const io = { out: (l: string) => lines.push(l), env: { ...process.env, COCOON_ENDPOINT: devnet.endpoint, COCOON_STAKING: contracts.staking } };
+        const cdir = join(dir, 'cli');
+        const cliStore = ClientStore.open(join(cdir, 'store.db'));
+        const row = cliStore.channels().find((c) => c.state === 'open')!;
+        const verified = row.verified;
+        cliStore.close();
+        expect(verified).toBeGreaterThan(0n);
+        const address = Address.parse(row.address);
+        const ch = tonClientOpener(ton).open(ExtendedPaymentChannel.fromAddress(address));
+        const before = await ch.getState();
+        const ws = tonClientOpener(ton).open(ExtendedWorkerStake.fromAddress(worker.workerStake));
+        const wsBefore = await ws.getState();
+        const params = await ton.open(ExtendedRegistry.fromAddress(Address.parse(contracts.registry))).getParams();
+        // Everyone the close touches: the client's wallet (also the treasury here), the channel, the WorkerStake, the worker owner's wallet.
+        const accounts = [before.client, address, worker.workerStake, wsBefore.owner, params.treasury].filter((a, i, all) => all.findIndex((b) => b.equals(a)) === i);
+        const snapshot = async () =>
+            Promise.all(
+                accounts.map(async (a) => {
+                    const st = await ton.getContractState(a);
+                    return { balance: st.balance, lt: BigInt(st.lastTransaction?.lt ?? '0') };
+                }),
+            );
+        await devnet.chain.idle();
+        const start = await snapshot();
+
+        await clientCli(['channels', '-d', cdir, '--close', row.address], io);
+        expect(lines.join('\n')).toMatch(/closed cooperatively: worker paid/);
+        await devnet.chain.idle();
+        const after = await ch.getState();
+        expect(after.status).toBe(ChannelStatus.Closed);
+        // The channel: the client's ledger total is exactly what the worker got; the rest went back.
+        expect(after.paid).toBe(verified);
+        expect(worker.store.receiptTotal(row.address)).toBe(verified);
+        expect(after.paid + after.refunded).toBe(before.deposit);
+        // The worker's side: the WorkerStake earned the payment less the protocol fee (waived below its minimum).
+        const delta = after.paid - before.paid;
+        const bpsFee = (delta * params.protocolFeeBps) / 10000n;
+        const fee = bpsFee >= PROTOCOL_FEE_MIN ? bpsFee : 0n;
+        const earned = await eventually('the payout', async () => (await ws.getState()).earned, (e) => e > wsBefore.earned);
+        expect(earned - wsBefore.earned).toBe(delta - fee);
+        // Conservation over every transaction of the close, to the nanoTON: what the accounts lost is exactly what the network charged in gas and forwarding.
+        const end = await snapshot();
+        let charged = 0n;
+        for (const [i, a] of accounts.entries()) {
+            const txs = (await ton.getTransactions(a, { limit: 50 })).filter((t) => t.lt > start[i].lt && t.lt <= end[i].lt);
+            for (const t of txs) {
+                charged += t.totalFees.coins;
+                for (const m of t.outMessages.values()) if (m.info.type === 'internal') charged += m.info.forwardFee;
+                // Every message of the close stays among these accounts.
+                for (const m of t.outMessages.values()) if (m.info.type === 'internal') expect(accounts.some((x) => x.equals(m.info.dest as Address))).toBe(true);
+            }
+        }
+        const moved = end.reduce((sum, e, i) => sum + (e.balance - start[i].balance), 0n);
+        expect(moved + charged).toBe(0n);
+        expect(charged).toBeGreaterThan(0n);
+        // The worker agreed to this total and serves nothing more on the closed channel.
+        expect(worker.store.channelState(row.address)).not.toBe('open');
     });
 
     it('a worker that signs its receipt with a key other than the attested one is detected and not paid', async () => {
