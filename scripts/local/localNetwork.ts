@@ -75,6 +75,10 @@ export interface LocalNetwork {
     workerStake: string;
     /** The gateway's base URL, e.g. http://127.0.0.1:8080/v1 */
     baseUrl: string;
+    /** Shell file exporting COCOON_ENDPOINT, COCOON_STAKING and COCOON_REGISTRY for the CLIs. */
+    envFile: string;
+    /** The working directory (chain, worker, gateway ledger). */
+    dataDir: string;
     /** Stops the gateway, then the worker, then the devnet; resolves when all are down. */
     stop(): Promise<void>;
 }
@@ -269,7 +273,21 @@ export async function startLocalNetwork(o: LocalNetworkOptions): Promise<LocalNe
             void c.exited.then((code) => {
                 if (!stopping) say(`!! the ${c.name} exited unexpectedly (${code}); Ctrl-C to stop the rest\n${c.tail()}`);
             });
-        return { devnet, contracts, modelName: o.modelName, modelId, workerUrl, workerStake, baseUrl, stop };
+        // For the CLIs in another terminal: `source <dir>/env.sh`.
+        const envFile = join(o.dir, 'env.sh');
+        writeFileSync(
+            envFile,
+            [
+                `export COCOON_ENDPOINT=${devnet.endpoint}`,
+                `export COCOON_STAKING=${contracts.staking}`,
+                `export COCOON_REGISTRY=${contracts.registry}`,
+                '# The devnet owner wallet (a public development mnemonic, funded only on local networks), for `npx blueprint run ... --mnemonic`.',
+                `export WALLET_MNEMONIC="${DEVNET_MNEMONIC}"`,
+                'export WALLET_VERSION=v4r2',
+                '',
+            ].join('\n'),
+        );
+        return { devnet, contracts, modelName: o.modelName, modelId, workerUrl, workerStake, baseUrl, envFile, dataDir: o.dir, stop };
     } catch (e) {
         await stop();
         interrupted();
@@ -299,7 +317,10 @@ export function describeLocalNetwork(n: LocalNetwork, model: ModelSource): strin
         `    .then((r) => console.log(r.choices[0].message.content, r.usage, r.cost))'`,
         '',
         'Each answer carries its usage, its cost in nanoTON and the worker\'s signed receipt; the gateway pays',
-        'the worker by voucher only after verifying it. `npm run client -- channels --dir temp/local/client` lists the channel.',
+        'the worker by voucher only after verifying it. In another terminal:',
+        `  source ${n.envFile}`,
+        `  npm run client -- channels -d ${join(n.dataDir, 'client')}     # the gateway's channel, receipts and vouchers`,
+        `  npm run worker -- status -c ${join(n.dataDir, 'worker', 'config.json')}   # the worker's stake, earnings, claims`,
     ];
     if (model.kind === 'demo')
         lines.push(

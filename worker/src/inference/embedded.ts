@@ -137,7 +137,8 @@ export class EmbeddedBackend implements InferenceBackend {
             id,
             messages: request.messages,
             maxTokens: request.maxTokens,
-            temperature: request.temperature,
+            // OpenAI's default is 1 (sampling); llama.cpp's is greedy. Apps expect the former.
+            temperature: request.temperature ?? 1,
             topP: request.topP,
             seed: request.seed,
             stop: request.stop,
