@@ -57,6 +57,15 @@ export function buildCli(io: CliIo = { out: (l) => console.log(l), env: process.
     const program = new Command('cocoon-worker').description('Cocoon GPU worker: attested, paid, encrypted inference').exitOverride();
     const configPath = (opts: { config?: string }) => resolve(opts.config ?? io.env.COCOON_WORKER_CONFIG ?? 'cocoon-worker.json');
     const load = (opts: { config?: string }) => loadConfig({ file: configPath(opts), env: io.env });
+    /** The config, a TON client on its endpoint, and the operator wallet: what every on-chain command starts from. */
+    const openOperator = async (opts: { config?: string }) => {
+        const config = load(opts);
+        const client = tonClientFor(config);
+        const wallet = await walletFromConfig(config, client);
+        return { config, client, wallet };
+    };
+    /** The operator's WorkerStake address (derived from Staking, the owner and the receipt key). */
+    const ownWorkerStake = (config: WorkerConfig, owner: Address) => workerStakeAddress(Address.parse(config.contracts.staking), owner, loadKeys(config.keys).receipt.publicKey);
 
     program
         .command('init')
@@ -135,9 +144,7 @@ export function buildCli(io: CliIo = { out: (l) => console.log(l), env: process.
         .description('stake (or top up) through Staking and submit the attestation')
         .option('-c, --config <file>')
         .action(async (o) => {
-            const config = load(o);
-            const client = tonClientFor(config);
-            const wallet = await walletFromConfig(config, client);
+            const { config, client, wallet } = await openOperator(o);
             const keys = loadKeys(config.keys);
             const r = await register({
                 opener: tonClientOpener(client),
@@ -188,10 +195,8 @@ export function buildCli(io: CliIo = { out: (l) => console.log(l), env: process.
             const store = WorkerStore.open(config.store.path);
             try {
                 if (!o.offline) {
-                    const client = tonClientFor(config);
-                    const wallet = await walletFromConfig(config, client);
-                    const keys = loadKeys(config.keys);
-                    const address = await workerStakeAddress(Address.parse(config.contracts.staking), wallet.address, keys.receipt.publicKey);
+                    const { client, wallet } = await openOperator(o);
+                    const address = await ownWorkerStake(config, wallet.address);
                     const view = await new ChainView(tonClientOpener(client)).workerStake(address, true);
                     io.out(`WorkerStake ${address.toString()}`);
                     if (!view) io.out('  not deployed (run cocoon-worker register)');
@@ -218,9 +223,7 @@ export function buildCli(io: CliIo = { out: (l) => console.log(l), env: process.
         .description('redeem every voucher with unclaimed value now')
         .option('-c, --config <file>')
         .action(async (o) => {
-            const config = load(o);
-            const client = tonClientFor(config);
-            const wallet = await walletFromConfig(config, client);
+            const { config, client, wallet } = await openOperator(o);
             const store = WorkerStore.open(config.store.path);
             try {
                 const claimer = new Claimer({
@@ -250,11 +253,8 @@ export function buildCli(io: CliIo = { out: (l) => console.log(l), env: process.
             .description(what)
             .option('-c, --config <file>')
             .action(async (o) => {
-                const config = load(o);
-                const client = tonClientFor(config);
-                const wallet = await walletFromConfig(config, client);
-                const keys = loadKeys(config.keys);
-                const address = await workerStakeAddress(Address.parse(config.contracts.staking), wallet.address, keys.receipt.publicKey);
+                const { config, client, wallet } = await openOperator(o);
+                const address = await ownWorkerStake(config, wallet.address);
                 if (!(await client.isContractDeployed(address))) throw new Error(`no WorkerStake at ${address.toString()}`);
                 const ws = client.open(ExtendedWorkerStake.fromAddress(address));
                 const before = await ws.getState();
