@@ -20,7 +20,6 @@
  * saved chain reuses the deployment, the allow-listing, the worker's keys
  * and stake and the gateway's channels.
  */
-import { ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createNetworkProvider } from '@ton/blueprint';
@@ -36,8 +35,7 @@ import { run as proposeModel } from '../proposeModel';
 import { run as executeProposal } from '../executeProposal';
 import { hex256 } from '../lib/cli';
 import { ScriptedUI } from '../lib/sandboxProvider';
-
-const ROOT = resolve(__dirname, '..', '..');
+import { BINS, Daemon, runCommand } from '../lib/daemon';
 
 /** What serves the model: the demo GGUF (default), another GGUF file, or an OpenAI-compatible server. */
 export type ModelSource = { kind: 'demo' } | { kind: 'gguf'; path: string } | { kind: 'openai'; baseUrl: string; upstreamModel: string };
@@ -105,78 +103,11 @@ export function defaultOptions(env: NodeJS.ProcessEnv, say: (line: string) => vo
     };
 }
 
-/** A child process of one of the installed commands, its output forwarded line by line. */
-class Child {
-    readonly exited: Promise<number | null>;
-    private output = '';
-    private waiters: Array<{ re: RegExp; resolve: (m: RegExpExecArray) => void }> = [];
-
-    constructor(
-        readonly name: string,
-        readonly proc: ChildProcess,
-        forward: (name: string, chunk: string) => void,
-    ) {
-        const onData = (d: Buffer) => {
-            const text = d.toString();
-            this.output = (this.output + text).slice(-20_000);
-            forward(name, text);
-            for (const w of [...this.waiters]) {
-                const m = w.re.exec(this.output);
-                if (m) {
-                    this.waiters = this.waiters.filter((x) => x !== w);
-                    w.resolve(m);
-                }
-            }
-        };
-        proc.stdout?.on('data', onData);
-        proc.stderr?.on('data', onData);
-        this.exited = new Promise((res) => proc.on('exit', (code) => res(code)));
-    }
-
-    /** Resolves with the first match of `re` in the child's output; rejects if the child exits first or after `ms`. */
-    waitFor(re: RegExp, what: string, ms: number): Promise<RegExpExecArray> {
-        const m = re.exec(this.output);
-        if (m) return Promise.resolve(m);
-        return new Promise((res, rej) => {
-            const timer = setTimeout(() => rej(new Error(`${this.name}: timed out after ${ms / 1000} s waiting for ${what}\n${this.tail()}`)), ms);
-            this.waiters.push({ re, resolve: (x) => (clearTimeout(timer), res(x)) });
-            void this.exited.then((code) => {
-                clearTimeout(timer);
-                rej(new Error(`${this.name} exited (${code}) before ${what}\n${this.tail()}`));
-            });
-        });
-    }
-
-    tail(): string {
-        return this.output.split('\n').slice(-15).join('\n');
-    }
-
-    /** SIGTERM, then SIGKILL after `graceMs`. */
-    async stop(graceMs: number): Promise<void> {
-        if (this.proc.exitCode !== null || this.proc.signalCode !== null) return;
-        this.proc.kill('SIGTERM');
-        const timer = setTimeout(() => this.proc.kill('SIGKILL'), graceMs);
-        await this.exited;
-        clearTimeout(timer);
-    }
-}
-
-/** Runs one of the package's commands (worker/bin, client/bin) to completion; throws with its output on failure. */
-async function runCommand(bin: string, args: string[], env: NodeJS.ProcessEnv): Promise<string> {
-    const proc = spawn(process.execPath, [join(ROOT, bin), ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    proc.stdout.on('data', (d) => (out += d));
-    proc.stderr.on('data', (d) => (out += d));
-    const code = await new Promise<number | null>((res) => proc.on('exit', res));
-    if (code !== 0) throw new Error(`${bin} ${args[0]} exited with ${code}:\n${out}`);
-    return out;
-}
-
 export async function startLocalNetwork(o: LocalNetworkOptions): Promise<LocalNetwork> {
     const say = o.say;
     const forward = o.childOutput ?? ((name: string, chunk: string) => process.stderr.write(chunk.replace(/^(?=.)/gm, `[${name}] `)));
     mkdirSync(o.dir, { recursive: true });
-    const children: Child[] = [];
+    const children: Daemon[] = [];
     say(`[1/5] starting the devnet on port ${o.devnetPort}${o.statePath ? ` (chain saved in ${o.statePath})` : ''}`);
     const devnet = await startDevnet({ port: o.devnetPort, state: o.statePath, logLevel: 'warn' });
     let stopping: Promise<void> | undefined;
@@ -232,7 +163,7 @@ export async function startLocalNetwork(o: LocalNetworkOptions): Promise<LocalNe
         say(`[4/5] starting a worker on port ${o.workerPort} (${o.model.kind === 'openai' ? `upstream ${o.model.baseUrl}` : `embedded engine on ${modelPath}`})`);
         if (!existsSync(workerConfig)) {
             const backendArgs = o.model.kind === 'openai' ? ['--base-url', o.model.baseUrl, '--model-name', o.modelName, '--upstream-model', o.model.upstreamModel] : ['--model-path', modelPath!];
-            await runCommand('worker/bin/cocoon-worker.js', ['init', '-d', workerDir, '--endpoint', devnet.endpoint, '--staking', contracts.staking, ...backendArgs, '--stake', '12', '--port', String(o.workerPort), '--prices', o.prices.join(',')], env);
+            await runCommand(BINS.worker, ['init', '-d', workerDir, '--endpoint', devnet.endpoint, '--staking', contracts.staking, ...backendArgs, '--stake', '12', '--port', String(o.workerPort), '--prices', o.prices.join(',')], env);
         }
         // The endpoint and port follow this run's settings; the worker pays its gas from the devnet's v5r1 wallet (the gateway pays from v4).
         const cfg = JSON.parse(readFileSync(workerConfig, 'utf8'));
@@ -246,27 +177,24 @@ export async function startLocalNetwork(o: LocalNetworkOptions): Promise<LocalNe
         cfg.log = { level: 'info' };
         writeFileSync(workerConfig, JSON.stringify(cfg, null, 2) + '\n', { mode: 0o600 });
         say('      registering: stake 12 TON through Staking, attestation through the AttestationVerifier');
-        const registered = await runCommand('worker/bin/cocoon-worker.js', ['register', '-c', workerConfig], env);
+        const registered = await runCommand(BINS.worker, ['register', '-c', workerConfig], env);
         const workerStake = /WorkerStake (\S+):/.exec(registered)?.[1] ?? '';
         say(`      ${registered.trim().split('\n').pop()}`);
-        const worker = new Child('worker', spawn(process.execPath, [join(ROOT, 'worker/bin/cocoon-worker.js'), 'start', '-c', workerConfig], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] }), forward);
+        const worker = Daemon.spawn('worker', BINS.worker, ['start', '-c', workerConfig], { env, onOutput: (c) => forward('worker', c) });
         children.push(worker);
-        const workerUrl = (await worker.waitFor(/listening on (http:\S+)/, 'the worker to listen', 180_000))[1];
+        const workerUrl = await worker.listening(180_000);
 
         interrupted();
         // 5. The gateway.
         say(`[5/5] starting the gateway on port ${o.gatewayPort}`);
-        const gateway = new Child(
+        const gateway = Daemon.spawn(
             'gateway',
-            spawn(
-                process.execPath,
-                [join(ROOT, 'client/bin/cocoon-client.js'), 'gateway', '-d', join(o.dir, 'client'), '--endpoint', devnet.endpoint, '--staking', contracts.staking, '--port', String(o.gatewayPort)],
-                { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] },
-            ),
-            forward,
+            BINS.client,
+            ['gateway', '-d', join(o.dir, 'client'), '--endpoint', devnet.endpoint, '--staking', contracts.staking, '--port', String(o.gatewayPort)],
+            { env, onOutput: (c) => forward('gateway', c) },
         );
         children.push(gateway);
-        const baseUrl = (await gateway.waitFor(/listening on (http:\S+)/, 'the gateway to listen', 120_000))[1];
+        const baseUrl = await gateway.listening(120_000);
         interrupted();
         // Child exits that were not asked for are reported, not silently ignored.
         for (const c of children)

@@ -1,5 +1,4 @@
-import { spawn } from 'node:child_process';
-import { promises as fs, writeFileSync } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Address, Cell } from '@ton/core';
@@ -8,12 +7,10 @@ import { TonClient } from '@ton/ton';
 import OpenAI from 'openai';
 import type { FastifyInstance } from 'fastify';
 import { RunningDevnet, startDevnet } from '../../devnet/server';
-import { readDeployment } from '../../scripts/lib/deployment';
 import { DEVNET_MNEMONIC } from '../../wrappers/devnet';
 import { makeSignedReceipt, openSignedReceipt, parseReceipt, receiptMaxCost, verifyReceipt } from '../../wrappers/receipt';
 import { verifyVoucher } from '../../wrappers/voucher';
 import { tonClientOpener } from '../../worker/src/chain';
-import { main as workerCli } from '../../worker/src/cli';
 import { loadConfig } from '../../worker/src/config';
 import { createLogger } from '../../worker/src/log';
 import { OperatorWallet } from '../../worker/src/wallet';
@@ -27,7 +24,9 @@ import { buildGateway } from '../../client/src/gateway';
 import { ClientStore } from '../../client/src/store';
 import { testKeys } from '../helpers/channel';
 import { Upstream, UPSTREAM_CACHED_TOKENS, UPSTREAM_PROMPT_TOKENS, WORDS, startUpstream } from '../worker/helpers';
-import { freePort, eventually } from '../helpers/poll';
+import { eventually } from '../helpers/poll';
+import { deployNetworkTo, registerWorker } from '../helpers/devnetNetwork';
+import { BINS, Daemon } from '../../scripts/lib/daemon';
 
 /**
  * End to end on a devnet: the deployed network, a registered worker (openai
@@ -36,7 +35,6 @@ import { freePort, eventually } from '../helpers/poll';
  */
 jest.setTimeout(300_000);
 
-const ROOT = join(__dirname, '..', '..');
 /** nanoTON per million tokens: a request costs about 0.2 TON, so protocol fees are above their minimum. */
 const PRICES = { prompt: 10_000_000_000_000n, cached: 5_000_000_000_000n, completion: 20_000_000_000_000n, reasoning: 20_000_000_000_000n };
 /** PROTOCOL_FEE_MIN in contracts/constants.tact: smaller fees are waived. */
@@ -80,42 +78,23 @@ describe('client gateway on a devnet', () => {
         dir = await fs.mkdtemp(join(tmpdir(), 'cocoon-client-e2e-'));
         devnet = await startDevnet({ port: 0, logLevel: 'silent' });
         upstream = await startUpstream();
-        const file = join(dir, 'devnet.json');
-        const child = spawn(
-            'npx',
-            ['blueprint', 'run', 'deployNetwork', '--custom', devnet.endpoint, '--custom-version', 'v2', '--custom-type', 'custom', '--mnemonic'],
-            { cwd: ROOT, env: { ...process.env, WALLET_MNEMONIC: DEVNET_MNEMONIC, WALLET_VERSION: 'v4r2', COCOON_DEPLOYMENT: file }, stdio: ['ignore', 'pipe', 'pipe'] },
-        );
-        let out = '';
-        child.stdout.on('data', (d) => (out += d));
-        child.stderr.on('data', (d) => (out += d));
-        const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
-        if (code !== 0) throw new Error(`deployNetwork exited with ${code}:\n${out}`);
-        contracts = (await readDeployment(file))!.contracts;
+        contracts = await deployNetworkTo(devnet.endpoint, dir);
         ton = new TonClient({ endpoint: devnet.endpoint });
 
-        worker = await registerWorker('worker-a', PRICES);
+        worker = await startWorker('worker-a', PRICES);
         await startGateway('store.db');
     });
 
     /** A worker registered through its own CLI, listening where its listing says. */
-    async function registerWorker(name: string, prices: typeof PRICES): Promise<Worker> {
-        const io = { out: () => undefined, env: { ...process.env } };
-        const wdir = join(dir, name);
-        const port = await freePort();
-        await workerCli(
-            ['init', '-d', wdir, '--endpoint', devnet.endpoint, '--staking', contracts.staking, '--base-url', upstream.url, '--upstream-model', 'llama-3-8b', '--stake', '12', '--port', String(port),
-                '--prices', [prices.prompt, prices.cached, prices.completion, prices.reasoning].join(',')],
-            io,
-        );
-        const configFile = join(wdir, 'config.json');
-        const cfg = JSON.parse(await fs.readFile(configFile, 'utf8'));
-        // The workers' operator is the devnet's v5r1 wallet; the client pays from the v4 wallet.
-        cfg.keys.walletVersion = 'v5r1';
-        cfg.payments = { claimThreshold: toNano('100').toString(), watchIntervalMs: 2000 };
-        cfg.log = { level: 'warn' };
-        writeFileSync(configFile, JSON.stringify(cfg), { mode: 0o600 });
-        await workerCli(['register', '-c', configFile], io);
+    async function startWorker(name: string, prices: typeof PRICES): Promise<Worker> {
+        const { configFile } = await registerWorker({
+            dir: join(dir, name),
+            endpoint: devnet.endpoint,
+            staking: contracts.staking,
+            backend: { upstreamUrl: upstream.url },
+            prices,
+            configure: (cfg) => (cfg.payments = { claimThreshold: toNano('100').toString(), watchIntervalMs: 2000 }),
+        });
         const w = await createWorker(loadConfig({ file: configFile, env: {} }), { logger: createLogger({ level: 'silent' }) });
         await w.start();
         return w;
@@ -278,23 +257,14 @@ describe('client gateway on a devnet', () => {
         expect(lines.join('\n')).toMatch(/open channels: 1, unspent deposits/);
 
         // The installed command: `cocoon-client gateway` serves until SIGTERM.
-        const child = spawn(process.execPath, [join(ROOT, 'client', 'bin', 'cocoon-client.js'), 'gateway', '-d', cdir, '--port', '0'], {
-            cwd: ROOT,
-            env: { ...process.env, COCOON_ENDPOINT: devnet.endpoint, COCOON_STAKING: contracts.staking },
-            stdio: ['ignore', 'pipe', 'pipe'],
-        });
-        let out = '';
-        child.stdout.on('data', (d) => (out += d));
-        child.stderr.on('data', (d) => (out += d));
-        const exited = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+        const gatewayCommand = Daemon.spawn('gateway', BINS.client, ['gateway', '-d', cdir, '--port', '0'], { env: { COCOON_ENDPOINT: devnet.endpoint, COCOON_STAKING: contracts.staking } });
         try {
-            const url = await eventually('the gateway to listen', async () => /listening on (http:\S+)/.exec(out)?.[1], (u) => !!u, 90_000);
+            const url = await gatewayCommand.listening(90_000);
             const models = (await (await fetch(`${url}/models`)).json()) as any;
             expect(models.data.map((m: any) => m.id)).toContain(MODEL);
         } finally {
-            child.kill('SIGTERM');
+            expect(await gatewayCommand.stop()).toBe(0);
         }
-        expect(await exited).toBe(0);
     });
 
     it('the CLI closes its channel cooperatively; the deposit, the payout, the fee and every fee of gas add up to the nanoTON across client, worker owner and treasury', async () => {
@@ -385,7 +355,7 @@ describe('client gateway on a devnet', () => {
     });
 
     it('fails over to a second worker when the first is stopped, paying each only for what it served', async () => {
-        workerB = await registerWorker('worker-b', { ...PRICES, completion: PRICES.completion * 2n });
+        workerB = await startWorker('worker-b', { ...PRICES, completion: PRICES.completion * 2n });
         await gateway.close();
         store.close();
         await startGateway('store-failover.db');

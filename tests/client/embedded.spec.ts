@@ -1,5 +1,4 @@
-import { spawn } from 'node:child_process';
-import { promises as fs, writeFileSync } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Address, Cell, toNano } from '@ton/core';
@@ -7,12 +6,10 @@ import { TonClient } from '@ton/ton';
 import OpenAI from 'openai';
 import type { FastifyInstance } from 'fastify';
 import { RunningDevnet, startDevnet } from '../../devnet/server';
-import { readDeployment } from '../../scripts/lib/deployment';
 import { DEVNET_MNEMONIC } from '../../wrappers/devnet';
 import { ExtendedRegistry } from '../../wrappers/Registry';
 import { openSignedReceipt, parseReceipt, receiptMaxCost, verifyReceipt } from '../../wrappers/receipt';
 import { tonClientOpener } from '../../worker/src/chain';
-import { main as workerCli } from '../../worker/src/cli';
 import { loadConfig } from '../../worker/src/config';
 import { writeDemoModel } from '../../worker/src/inference/demoModel';
 import { hashModelFile } from '../../worker/src/inference/modelHash';
@@ -24,7 +21,8 @@ import { buildGateway } from '../../client/src/gateway';
 import { ClientStore } from '../../client/src/store';
 import { testKeys } from '../helpers/channel';
 import { post } from '../devnet/util';
-import { freePort, eventually } from '../helpers/poll';
+import { eventually } from '../helpers/poll';
+import { deployNetworkTo, registerWorker } from '../helpers/devnetNetwork';
 
 /**
  * Gateway -> worker with the embedded engine (node-llama-cpp on the
@@ -34,7 +32,6 @@ import { freePort, eventually } from '../helpers/poll';
  */
 jest.setTimeout(300_000);
 
-const ROOT = join(__dirname, '..', '..');
 const PRICES = { prompt: 10_000_000_000_000n, cached: 5_000_000_000_000n, completion: 20_000_000_000_000n, reasoning: 20_000_000_000_000n };
 const NAME = 'demo-embedded';
 
@@ -50,18 +47,7 @@ describe('gateway with the embedded engine on a devnet', () => {
     beforeAll(async () => {
         dir = await fs.mkdtemp(join(tmpdir(), 'cocoon-client-embedded-'));
         devnet = await startDevnet({ port: 0, logLevel: 'silent' });
-        const file = join(dir, 'devnet.json');
-        const child = spawn(
-            'npx',
-            ['blueprint', 'run', 'deployNetwork', '--custom', devnet.endpoint, '--custom-version', 'v2', '--custom-type', 'custom', '--mnemonic'],
-            { cwd: ROOT, env: { ...process.env, WALLET_MNEMONIC: DEVNET_MNEMONIC, WALLET_VERSION: 'v4r2', COCOON_DEPLOYMENT: file }, stdio: ['ignore', 'pipe', 'pipe'] },
-        );
-        let out = '';
-        child.stdout.on('data', (d) => (out += d));
-        child.stderr.on('data', (d) => (out += d));
-        const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
-        if (code !== 0) throw new Error(`deployNetwork exited with ${code}:\n${out}`);
-        const contracts = (await readDeployment(file))!.contracts;
+        const contracts = await deployNetworkTo(devnet.endpoint, dir);
         ton = new TonClient({ endpoint: devnet.endpoint });
         const governance = await OperatorWallet.open(ton, DEVNET_MNEMONIC.split(' '), 'v4');
 
@@ -77,20 +63,14 @@ describe('gateway with the embedded engine on a devnet', () => {
         await registry.sendExecute(governance.sender(), proposal);
         await eventually('the model to be allowed', () => registry.getModel(modelId), (m) => !!m?.enabled);
 
-        const io = { out: () => undefined, env: { ...process.env } };
-        const wdir = join(dir, 'worker');
-        await workerCli(
-            ['init', '-d', wdir, '--endpoint', devnet.endpoint, '--staking', contracts.staking, '--model-path', modelPath, '--stake', '12', '--port', String(await freePort()),
-                '--prices', [PRICES.prompt, PRICES.cached, PRICES.completion, PRICES.reasoning].join(',')],
-            io,
-        );
-        const configFile = join(wdir, 'config.json');
-        const cfg = JSON.parse(await fs.readFile(configFile, 'utf8'));
-        cfg.keys.walletVersion = 'v5r1';
-        cfg.backend = { ...cfg.backend, threads: 1, contextSize: 1024 };
-        cfg.log = { level: 'warn' };
-        writeFileSync(configFile, JSON.stringify(cfg), { mode: 0o600 });
-        await workerCli(['register', '-c', configFile], io);
+        const { configFile } = await registerWorker({
+            dir: join(dir, 'worker'),
+            endpoint: devnet.endpoint,
+            staking: contracts.staking,
+            backend: { modelPath },
+            prices: PRICES,
+            configure: (cfg) => (cfg.backend = { ...cfg.backend, threads: 1, contextSize: 1024 }),
+        });
         worker = await createWorker(loadConfig({ file: configFile, env: {} }), { logger: createLogger({ level: 'silent' }) });
         await worker.start();
 

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Address, Cell, toNano } from '@ton/core';
 import { TonClient } from '@ton/ton';
 import { RunningDevnet, startDevnet } from '../../devnet/server';
-import { readDeployment } from '../../scripts/lib/deployment';
+import { deployNetworkTo } from '../helpers/devnetNetwork';
 import { DEVNET_MNEMONIC } from '../../wrappers/devnet';
 import { ExtendedEscrow } from '../../wrappers/Escrow';
 import { ChannelStatus, ExtendedPaymentChannel } from '../../wrappers/PaymentChannel';
@@ -56,18 +56,7 @@ describe('worker on a devnet with the deployed contracts', () => {
         dir = await fs.mkdtemp(join(tmpdir(), 'cocoon-worker-devnet-'));
         devnet = await startDevnet({ port: 0, logLevel: 'silent' });
         upstream = await startUpstream();
-        const file = join(dir, 'devnet.json');
-        const child = spawn(
-            'npx',
-            ['blueprint', 'run', 'deployNetwork', '--custom', devnet.endpoint, '--custom-version', 'v2', '--custom-type', 'custom', '--mnemonic'],
-            { cwd: ROOT, env: { ...process.env, WALLET_MNEMONIC: DEVNET_MNEMONIC, WALLET_VERSION: 'v4r2', COCOON_DEPLOYMENT: file }, stdio: ['ignore', 'pipe', 'pipe'] },
-        );
-        let out = '';
-        child.stdout.on('data', (d) => (out += d));
-        child.stderr.on('data', (d) => (out += d));
-        const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
-        if (code !== 0) throw new Error(`deployNetwork exited with ${code}:\n${out}`);
-        contracts = (await readDeployment(file))!.contracts;
+        contracts = await deployNetworkTo(devnet.endpoint, dir);
         client = new TonClient({ endpoint: devnet.endpoint });
         // A client with its own funded wallet (the devnet's v4 wallet #0 deployed the network).
         clientWallet = await OperatorWallet.open(client, DEVNET_MNEMONIC.split(' '), 'v4');

@@ -1,0 +1,79 @@
+import { spawn } from 'node:child_process';
+import { promises as fs, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { readDeployment } from '../../scripts/lib/deployment';
+import { ROOT } from '../../scripts/lib/daemon';
+import { DEVNET_MNEMONIC } from '../../wrappers/devnet';
+import type { Prices } from '../../wrappers/receipt';
+import { main as workerCli } from '../../worker/src/cli';
+import { freePort } from './poll';
+
+/**
+ * The set-up every devnet-backed suite (and the benchmarks) shares: the
+ * network deployed by the real deployment script through Blueprint's
+ * toncenter provider, and workers created and registered through their own
+ * CLI, exactly as an operator does it.
+ */
+
+/** Runs `npx blueprint run deployNetwork` against `endpoint`; returns the deployed contract addresses. */
+export async function deployNetworkTo(endpoint: string, dir: string): Promise<Record<string, string>> {
+    const file = join(dir, 'deployment.json');
+    const child = spawn('npx', ['blueprint', 'run', 'deployNetwork', '--custom', endpoint, '--custom-version', 'v2', '--custom-type', 'custom', '--mnemonic'], {
+        cwd: ROOT,
+        env: { ...process.env, WALLET_MNEMONIC: DEVNET_MNEMONIC, WALLET_VERSION: 'v4r2', COCOON_DEPLOYMENT: file },
+        stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    if (code !== 0) throw new Error(`deployNetwork exited with ${code}:\n${out}`);
+    return (await readDeployment(file))!.contracts as Record<string, string>;
+}
+
+export interface WorkerSetup {
+    /** Directory for its keys, store and config. */
+    dir: string;
+    endpoint: string;
+    staking: string;
+    /** An OpenAI-compatible upstream serving `upstreamModel` (default llama-3-8b), or a GGUF file for the embedded engine. */
+    backend: { upstreamUrl: string; upstreamModel?: string } | { modelPath: string };
+    prices: Prices;
+    stake?: string;
+    /** Default: a free port. */
+    port?: number;
+    /** Edits the config `init` wrote before `register` (payments, log, limits...). */
+    configure?: (cfg: any) => void;
+}
+
+export interface RegisteredWorker {
+    configFile: string;
+    port: number;
+    /** The last line `register` printed. */
+    registered: string;
+}
+
+/**
+ * `cocoon-worker init` and `register`. The operator is the devnet's v5r1
+ * wallet (clients pay from the v4 wallet, so their seqnos never collide).
+ */
+export async function registerWorker(o: WorkerSetup): Promise<RegisteredWorker> {
+    const lines: string[] = [];
+    const io = { out: (l: string) => lines.push(l), env: { ...process.env } };
+    const port = o.port ?? (await freePort());
+    const p = o.prices;
+    const backend = 'modelPath' in o.backend ? ['--model-path', o.backend.modelPath] : ['--base-url', o.backend.upstreamUrl, '--upstream-model', o.backend.upstreamModel ?? 'llama-3-8b'];
+    await workerCli(
+        ['init', '-d', o.dir, '--endpoint', o.endpoint, '--staking', o.staking, ...backend, '--stake', o.stake ?? '12', '--port', String(port),
+            '--prices', [p.prompt, p.cached, p.completion, p.reasoning].join(',')],
+        io,
+    );
+    const configFile = join(o.dir, 'config.json');
+    const cfg = JSON.parse(await fs.readFile(configFile, 'utf8'));
+    cfg.keys.walletVersion = 'v5r1';
+    cfg.log = { level: 'warn' };
+    o.configure?.(cfg);
+    writeFileSync(configFile, JSON.stringify(cfg), { mode: 0o600 });
+    await workerCli(['register', '-c', configFile], io);
+    return { configFile, port, registered: lines.at(-1) ?? '' };
+}
