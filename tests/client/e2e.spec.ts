@@ -78,7 +78,7 @@ describe('client gateway on a devnet', () => {
         dir = await fs.mkdtemp(join(tmpdir(), 'cocoon-client-e2e-'));
         devnet = await startDevnet({ port: 0, logLevel: 'silent' });
         upstream = await startUpstream();
-        contracts = await deployNetworkTo(devnet.endpoint, dir);
+        ({ contracts } = await deployNetworkTo(devnet.endpoint, dir));
         ton = new TonClient({ endpoint: devnet.endpoint });
 
         worker = await startWorker('worker-a', PRICES);

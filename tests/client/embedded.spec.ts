@@ -47,7 +47,7 @@ describe('gateway with the embedded engine on a devnet', () => {
     beforeAll(async () => {
         dir = await fs.mkdtemp(join(tmpdir(), 'cocoon-client-embedded-'));
         devnet = await startDevnet({ port: 0, logLevel: 'silent' });
-        const contracts = await deployNetworkTo(devnet.endpoint, dir);
+        const { contracts } = await deployNetworkTo(devnet.endpoint, dir);
         ton = new TonClient({ endpoint: devnet.endpoint });
         const governance = await OperatorWallet.open(ton, DEVNET_MNEMONIC.split(' '), 'v4');
 

@@ -1,12 +1,12 @@
 import { Address, toNano } from '@ton/core';
 import { Blockchain } from '@ton/sandbox';
 import { TonClient } from '@ton/ton';
-import { spawn } from 'child_process';
 import { promises as fs } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { RunningDevnet, startDevnet } from '../../devnet/server';
 import { deployNetwork } from '../../scripts/deployNetwork';
+import { deployNetworkTo } from '../helpers/devnetNetwork';
 import { readDeployment } from '../../scripts/lib/deployment';
 import { SandboxNetworkProvider, ScriptedUI } from '../../scripts/lib/sandboxProvider';
 import { DEVNET_MNEMONIC, DEV_IMAGE_HASH, DEV_MODEL_ID, DEV_MODEL_NAME, devSimulatedAttestationKey } from '../../wrappers/devnet';
@@ -14,7 +14,6 @@ import { ExtendedStaking } from '../../wrappers/Staking';
 import { ExtendedRegistry } from '../../wrappers/Registry';
 import { devWallets } from './util';
 
-const ROOT = path.join(__dirname, '..', '..');
 
 describe('deployNetwork', () => {
     let dir: string;
@@ -87,24 +86,8 @@ describe('deployNetwork', () => {
     it('the real `blueprint run deployNetwork --custom ... --mnemonic` deploys into a devnet', async () => {
         const devnet: RunningDevnet = await startDevnet({ port: 0, logLevel: 'silent' });
         try {
-            const file = path.join(dir, 'devnet.json');
-            const child = spawn(
-                'npx',
-                ['blueprint', 'run', 'deployNetwork', '--custom', devnet.endpoint, '--custom-version', 'v2', '--custom-type', 'custom', '--mnemonic'],
-                {
-                    cwd: ROOT,
-                    env: { ...process.env, WALLET_MNEMONIC: DEVNET_MNEMONIC, WALLET_VERSION: 'v4r2', COCOON_DEPLOYMENT: file },
-                    stdio: ['ignore', 'pipe', 'pipe'],
-                },
-            );
-            let out = '';
-            child.stdout.on('data', (d) => (out += d));
-            child.stderr.on('data', (d) => (out += d));
-            const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
-            if (code !== 0) throw new Error(`blueprint exited with ${code}:\n${out}`);
-            expect(out).toContain('Advancing the devnet clock');
-
-            const deployment = await readDeployment(file);
+            const { deployment, output } = await deployNetworkTo(devnet.endpoint, dir);
+            expect(output).toContain('Advancing the devnet clock');
             expect(deployment).toMatchObject({ network: 'devnet', endpoint: devnet.url, pendingProposals: [] });
 
             const client = new TonClient({ endpoint: devnet.endpoint });

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { promises as fs, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readDeployment } from '../../scripts/lib/deployment';
+import { Deployment, readDeployment } from '../../scripts/lib/deployment';
 import { ROOT } from '../../scripts/lib/daemon';
 import { DEVNET_MNEMONIC } from '../../wrappers/devnet';
 import type { Prices } from '../../wrappers/receipt';
@@ -15,8 +15,17 @@ import { freePort } from './poll';
  * CLI, exactly as an operator does it.
  */
 
-/** Runs `npx blueprint run deployNetwork` against `endpoint`; returns the deployed contract addresses. */
-export async function deployNetworkTo(endpoint: string, dir: string): Promise<Record<string, string>> {
+export interface DeployedNetwork {
+    /** Contract addresses by name (registry, staking, escrow, attestationVerifier). */
+    contracts: Record<string, string>;
+    /** The addresses file the script wrote. */
+    deployment: Deployment;
+    /** What the script printed. */
+    output: string;
+}
+
+/** Runs `npx blueprint run deployNetwork` against `endpoint`, writing its addresses file in `dir`. */
+export async function deployNetworkTo(endpoint: string, dir: string): Promise<DeployedNetwork> {
     const file = join(dir, 'deployment.json');
     const child = spawn('npx', ['blueprint', 'run', 'deployNetwork', '--custom', endpoint, '--custom-version', 'v2', '--custom-type', 'custom', '--mnemonic'], {
         cwd: ROOT,
@@ -28,7 +37,8 @@ export async function deployNetworkTo(endpoint: string, dir: string): Promise<Re
     child.stderr.on('data', (d) => (out += d));
     const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
     if (code !== 0) throw new Error(`deployNetwork exited with ${code}:\n${out}`);
-    return (await readDeployment(file))!.contracts as Record<string, string>;
+    const deployment = (await readDeployment(file))!;
+    return { contracts: deployment.contracts as Record<string, string>, deployment, output: out };
 }
 
 export interface WorkerSetup {

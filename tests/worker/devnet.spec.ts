@@ -56,7 +56,7 @@ describe('worker on a devnet with the deployed contracts', () => {
         dir = await fs.mkdtemp(join(tmpdir(), 'cocoon-worker-devnet-'));
         devnet = await startDevnet({ port: 0, logLevel: 'silent' });
         upstream = await startUpstream();
-        contracts = await deployNetworkTo(devnet.endpoint, dir);
+        ({ contracts } = await deployNetworkTo(devnet.endpoint, dir));
         client = new TonClient({ endpoint: devnet.endpoint });
         // A client with its own funded wallet (the devnet's v4 wallet #0 deployed the network).
         clientWallet = await OperatorWallet.open(client, DEVNET_MNEMONIC.split(' '), 'v4');
