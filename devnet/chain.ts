@@ -318,7 +318,9 @@ export class DevnetChain {
                 return { in_fwd_fee: Number(inFwd > 0n ? inFwd : 0n), storage_fee: Number(storage), gas_fee: Number(gas), fwd_fee: Number(fwd) };
             } catch (e) {
                 if (e instanceof ToncenterError) throw e;
-                throw new ToncenterError(500, `cannot apply external message to current state: ${e instanceof Error ? e.message : String(e)}`);
+                // The account refuses this message (no such account, no accept, a bad
+                // signature): a fault of the message asked about, so a 4xx, in toncenter's shape.
+                throw new ToncenterError(400, `cannot apply external message to current state: ${e instanceof Error ? e.message : String(e)}`);
             } finally {
                 await this.blockchain.loadFrom(snapshot);
                 this.blockchain.verbosity = QUIET;

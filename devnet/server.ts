@@ -189,6 +189,8 @@ export function toncenterMethods(chain: DevnetChain): Record<string, Method> {
         },
         getConfigParam: (p) => {
             const id = Number(parseInteger(p.config_id, 'config_id'));
+            // Config keys are int32: anything else is not found, not a dictionary error.
+            if (!Number.isSafeInteger(id) || id < -(2 ** 31) || id >= 2 ** 31) throw new ToncenterError(404, `config param ${id} not found`);
             const params = Dictionary.loadDirect(Dictionary.Keys.Int(32), Dictionary.Values.Cell(), chain.blockchain.config);
             const param = params.get(id);
             if (!param) throw new ToncenterError(404, `config param ${id} not found`);
@@ -204,12 +206,21 @@ function fail(reply: FastifyReply, e: unknown, extra: Record<string, unknown> = 
     return reply.status(500).send({ ok: false, error: message, code: 500, ...extra });
 }
 
-const AdvanceTimeBody = z.object({ seconds: z.coerce.number().int().positive().max(10 * 365 * 24 * 3600) }).strict();
+// A number, or a decimal string (as a query or shell would send it); not z.coerce,
+// which also turns `true`, `[5]` or "1e3" into seconds.
+const AdvanceTimeBody = z
+    .object({
+        seconds: z
+            .union([z.number(), z.string().regex(/^[0-9]+$/, 'seconds must be a whole number').transform(Number)])
+            .pipe(z.number().int().positive().max(10 * 365 * 24 * 3600)),
+    })
+    .strict();
 const FaucetBody = z
     .object({
         address: z.string().min(1),
         /** TON, as a decimal number or string ("1.5"). */
-        amount: z.union([z.string().regex(/^[0-9]+(\.[0-9]{1,9})?$/, 'amount must be a decimal TON amount'), z.number().positive()]),
+        // Bounded here too: a number like 1e300 has no decimal form toNano can read.
+        amount: z.union([z.string().regex(/^[0-9]+(\.[0-9]{1,9})?$/, 'amount must be a decimal TON amount'), z.number().positive().max(1_000_000)]),
     })
     .strict();
 const MAX_FAUCET = toNano('1000000');
