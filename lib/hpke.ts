@@ -1,10 +1,11 @@
 import { createCipheriv, createDecipheriv, createHash, createPrivateKey, createPublicKey, timingSafeEqual } from 'node:crypto';
-import { Aes128Gcm, CipherSuite, DhkemX25519HkdfSha256, HkdfSha256 } from '@hpke/core';
+import { generateX25519, setupBaseR, setupBaseS } from './hpkeNative';
 
 /**
  * End-to-end encryption between a Cocoon client and a worker's attested
  * X25519 key (HPKE, RFC 9180, base mode, DHKEM(X25519, HKDF-SHA256) /
- * HKDF-SHA256 / AES-128-GCM). Shared by worker/ and client/.
+ * HKDF-SHA256 / AES-128-GCM; on Node's native crypto, lib/hpkeNative.ts).
+ * Shared by worker/ and client/.
  *
  * The client seals the request body to the worker's key. The worker answers
  * in frames sealed with a key exported from the same HPKE context, so only
@@ -66,19 +67,13 @@ export class EnvelopeError extends Error {
     }
 }
 
-const suite = new CipherSuite({ kem: new DhkemX25519HkdfSha256(), kdf: new HkdfSha256(), aead: new Aes128Gcm() });
-
 export interface X25519KeyPair {
     publicKey: Buffer; // 32 bytes
     privateKey: Buffer; // 32 bytes; keep it in the TEE / a 0600 file
 }
 
 export async function generateKeyPair(): Promise<X25519KeyPair> {
-    const kp = await suite.kem.generateKeyPair();
-    return {
-        publicKey: Buffer.from(await suite.kem.serializePublicKey(kp.publicKey)),
-        privateKey: Buffer.from(await suite.kem.serializePrivateKey(kp.privateKey)),
-    };
+    return generateX25519();
 }
 
 /** Public key of a raw X25519 private key (to check a stored key pair). */
@@ -95,18 +90,14 @@ export function keyId(publicKey: Buffer): Buffer {
     return createHash('sha256').update(publicKey).digest().subarray(0, KEY_ID_BYTES);
 }
 
-function toArrayBuffer(b: Buffer): ArrayBuffer {
-    return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
-}
-
 /** The response channel's AEAD keys, derived from the request's HPKE context. */
 interface ChannelKeys {
     key: Buffer;
     baseNonce: Buffer;
 }
 
-async function channelKeys(ctx: { export(exporterContext: ArrayBuffer, length: number): Promise<ArrayBuffer> }): Promise<ChannelKeys> {
-    const secret = Buffer.from(await ctx.export(toArrayBuffer(EXPORT_LABEL), 28));
+function channelKeys(ctx: { export(exporterContext: Buffer, length: number): Buffer }): ChannelKeys {
+    const secret = ctx.export(EXPORT_LABEL, 28);
     return { key: secret.subarray(0, 16), baseNonce: secret.subarray(16, 28) };
 }
 
@@ -135,14 +126,11 @@ export async function sealRequest(workerPublicKey: Buffer, plaintext: Buffer, ep
     header[0] = HPKE_WIRE_VERSION;
     header[1] = KIND_REQUEST;
     kid.copy(header, 2);
-    const ctx = await suite.createSenderContext({
-        recipientPublicKey: await suite.kem.deserializePublicKey(workerPublicKey),
-        info: toArrayBuffer(HPKE_INFO),
-        ...(ephemeralSeed ? { ekm: toArrayBuffer(ephemeralSeed) } : {}),
-    });
-    const ct = Buffer.from(await ctx.seal(toArrayBuffer(plaintext), toArrayBuffer(header)));
-    const envelope = Buffer.concat([header, Buffer.from(ctx.enc), ct]);
-    return { envelope, response: new ResponseOpener(await channelKeys(ctx)) };
+    // Native HPKE (lib/hpkeNative.ts): the worker's key is imported once and cached.
+    const { enc, ctx } = setupBaseS(workerPublicKey, HPKE_INFO, ephemeralSeed);
+    const ct = ctx.seal(plaintext, header);
+    const envelope = Buffer.concat([header, enc, ct]);
+    return { envelope, response: new ResponseOpener(channelKeys(ctx)) };
 }
 
 export interface OpenedRequest {
@@ -173,16 +161,12 @@ export async function openRequest(envelope: Buffer, worker: X25519KeyPair): Prom
     let plaintext: Buffer;
     let ctx;
     try {
-        ctx = await suite.createRecipientContext({
-            recipientKey: await suite.kem.deserializePrivateKey(worker.privateKey),
-            enc: toArrayBuffer(enc),
-            info: toArrayBuffer(HPKE_INFO),
-        });
-        plaintext = Buffer.from(await ctx.open(toArrayBuffer(ct), toArrayBuffer(header)));
+        ctx = setupBaseR(Buffer.from(enc), worker.privateKey, worker.publicKey, HPKE_INFO);
+        plaintext = ctx.open(Buffer.from(ct), Buffer.from(header));
     } catch {
         throw new EnvelopeError('decrypt', 'request envelope does not decrypt (tampered or wrong key)');
     }
-    return { plaintext, response: new ResponseSealer(await channelKeys(ctx)) };
+    return { plaintext, response: new ResponseSealer(channelKeys(ctx)) };
 }
 
 /** Worker side of the response channel. Not reusable after `final`. */

@@ -173,6 +173,14 @@ export const RefusalCode = {
     TooLarge: 'body_too_large',
     Unsupported: 'unsupported_media_type',
     ShuttingDown: 'shutting_down',
+    /** The same sealed request (same HPKE ephemeral key) was already received: a network replay, not served again. */
+    Replayed: 'replayed_request',
+    /** The worker's own store cannot take writes (disk full, I/O error): a worker-side fault, nothing charged. */
+    StorageUnavailable: 'storage_unavailable',
+    /** The receipts query is not signed by the channel's client key, or its timestamp is too far off. */
+    Unauthorized: 'unauthorized',
+    /** A cooperative close was asked while a request on the channel is being served. */
+    RequestInFlight: 'request_in_flight',
 } as const;
 
 /** Client side: seals a paid request to the worker's key. */
@@ -210,4 +218,40 @@ export function addressEquals(a: string, b: Address): boolean {
 export function modelIdOf(name: string): bigint {
     if (/^(0x)?[0-9a-fA-F]{64}$/.test(name)) return BigInt('0x' + name.replace(/^0x/, ''));
     return BigInt('0x' + createHash('sha256').update(name, 'utf8').digest('hex'));
+}
+
+/**
+ * Receipt recovery (`GET /v1/channels/:channel/receipts?after=<cumulative>`):
+ * a client whose final frame was lost (worker killed between storing the
+ * receipt and sending it, a cut connection) reads the receipts it is
+ * missing. Usage metadata is private to the channel's client, so the query
+ * is signed by the channel's client key (Ed25519, the key vouchers are
+ * signed with) over `receiptsQueryDigest`, sent in these headers; the
+ * timestamp (unix seconds) must be within `RECEIPTS_QUERY_MAX_SKEW_SEC` of
+ * the worker's clock.
+ */
+export const RECEIPTS_TIMESTAMP_HEADER = 'x-cocoon-timestamp';
+export const RECEIPTS_SIGNATURE_HEADER = 'x-cocoon-signature';
+export const RECEIPTS_QUERY_MAX_SKEW_SEC = 300;
+/** Most receipts one answer holds (ask again with the last cumulative for more). */
+export const RECEIPTS_QUERY_MAX = 100;
+
+/** SHA-256 over a domain tag, the channel (workchain, hash), `after` and the timestamp: what the client key signs. */
+export function receiptsQueryDigest(channel: Address, after: bigint, timestamp: number): Buffer {
+    const wc = Buffer.alloc(4);
+    wc.writeInt32BE(channel.workChain);
+    return createHash('sha256')
+        .update('cocoon/receipts-query/v1\0')
+        .update(wc)
+        .update(channel.hash)
+        .update(`\0${after.toString()}\0${timestamp}`)
+        .digest();
+}
+
+/** The answer: receipts with cumulative above `after`, in cumulative order. */
+export interface ReceiptsAnswer {
+    channel: string;
+    receipts: ReceiptWire[];
+    /** True when more receipts follow the last one returned. */
+    more: boolean;
 }

@@ -42,6 +42,7 @@ interface CommonOptions {
     walletVersion: WalletVersion;
     deposit: string;
     topUpBelow: string;
+    channelsPerWorker?: string;
 }
 
 function channelKey(dir: string): KeyPair {
@@ -84,6 +85,8 @@ export async function openSession(o: CommonOptions, io: CliIo): Promise<Session>
     } else if (/127\.0\.0\.1|localhost/.test(endpoint)) {
         words = DEVNET_MNEMONIC.split(' '); // the devnet's pre-funded development wallet
     } else throw new Error('give --mnemonic-file or COCOON_MNEMONIC_FILE: the wallet that pays for channels');
+    if (o.channelsPerWorker !== undefined && !/^([1-9]|[1-5][0-9]|6[0-4])$/.test(String(o.channelsPerWorker)))
+        throw new Error('--channels-per-worker takes a whole number from 1 to 64');
     const wallet = await OperatorWallet.open(ton, words, o.walletVersion);
     const store = ClientStore.open(join(dir, 'store.db'));
     const client = new CocoonClient({
@@ -94,6 +97,7 @@ export async function openSession(o: CommonOptions, io: CliIo): Promise<Session>
         store,
         deposit: toNano(o.deposit),
         topUpBelow: toNano(o.topUpBelow),
+        channelsPerWorker: o.channelsPerWorker === undefined ? undefined : Number(o.channelsPerWorker),
         log: (msg, extra) => io.out(`${msg}${extra ? ' ' + JSON.stringify(extra) : ''}`),
     });
     return { ton, wallet, store, client, close: () => store.close() };
@@ -116,6 +120,7 @@ export function buildCli(io: CliIo = { out: (l) => console.log(l), env: process.
         .option('--host <host>', 'listen address', '127.0.0.1')
         .option('--port <n>', 'listen port', '8080')
         .option('--api-key <key...>', 'require one of these bearer keys (or COCOON_GATEWAY_API_KEYS)')
+        .option('--channels-per-worker <n>', 'requests in flight to one worker at most: each uses its own channel (and deposit), opened when the others are busy', '4')
         .action(async (o) => {
             const s = await openSession(o, io);
             const apiKeys: string[] = o.apiKey ?? (io.env.COCOON_GATEWAY_API_KEYS ?? '').split(',').filter(Boolean);

@@ -1,17 +1,30 @@
 import { randomInt } from 'node:crypto';
 import { Address, Cell, Sender } from '@ton/core';
-import type { KeyPair } from '@ton/crypto';
+import { sign, type KeyPair } from '@ton/crypto';
 import { ENVELOPE_MEDIA_TYPE, ResponseOpener, frameFromText } from '../../lib/hpke';
-import { ChatCompletionRequest, PaidRequest, ReceiptWire, encodeVoucher, requestDigest, responseDigest, sealPaidRequest } from '../../lib/protocol';
+import {
+    ChatCompletionRequest,
+    PaidRequest,
+    RECEIPTS_SIGNATURE_HEADER,
+    RECEIPTS_TIMESTAMP_HEADER,
+    ReceiptWire,
+    ReceiptsAnswer,
+    contentText,
+    encodeVoucher,
+    receiptsQueryDigest,
+    requestDigest,
+    responseDigest,
+    sealPaidRequest,
+} from '../../lib/protocol';
 import { ChannelStatus, ExtendedPaymentChannel } from '../../wrappers/PaymentChannel';
 import { ExtendedEscrow } from '../../wrappers/Escrow';
 import { ExtendedStaking } from '../../wrappers/Staking';
 import { ExtendedWorkerStake } from '../../wrappers/WorkerStake';
 import { ReceiptFields, openSignedReceipt, parseReceipt, receiptMaxCost, verifyReceipt } from '../../wrappers/receipt';
-import { keyToInt, signVoucher } from '../../wrappers/voucher';
+import { keyToInt, signVoucher, verifyCloseApproval } from '../../wrappers/voucher';
 import type { ContractOpener } from '../../worker/src/chain';
-import { Discovery, WorkerInfo } from './discovery';
-import { ChannelRow, ClientStore } from './store';
+import { Discovery, WorkerInfo, keyBuf } from './discovery';
+import { AttemptRow, ChannelRow, ClientStore } from './store';
 
 /**
  * The Cocoon client SDK: pays for private inference one verified receipt at
@@ -45,6 +58,13 @@ export interface ClientOptions {
     connectTimeoutMs?: number;
     /** Milliseconds without a byte from a worker mid-answer before it counts as failed (default 120 s). */
     idleTimeoutMs?: number;
+    /**
+     * Channels used in parallel per worker (default 1). A channel carries one
+     * request at a time (its cumulative total is sequential), so this is the
+     * most requests in flight to one worker; each channel has its own deposit
+     * and is opened only when every existing one is busy.
+     */
+    channelsPerWorker?: number;
     /** Submit overcharge fraud proofs on chain (default true). */
     submitFraudProofs?: boolean;
     log?: (msg: string, extra?: Record<string, unknown>) => void;
@@ -85,6 +105,12 @@ export class CocoonClient {
     readonly discovery: Discovery;
     private readonly cache = new Map<string, { at: number; workers: WorkerInfo[] }>();
     private readonly locks = new Map<string, Promise<unknown>>();
+    /** Channels a call is using now: one request at a time per channel. */
+    private readonly busy = new Set<string>();
+    /** Channel opens in flight, per worker (they count against channelsPerWorker). */
+    private readonly opening = new Map<string, number>();
+    /** Calls waiting for one of a worker's channels to come free. */
+    private readonly waiting = new Map<string, Array<() => void>>();
     private readonly checkedAt = new Map<string, number>();
     /** Workers caught with a bad receipt (by WorkerStake address). */
     readonly excluded = new Map<string, string>();
@@ -106,7 +132,16 @@ export class CocoonClient {
         let list: WorkerInfo[];
         if (!refresh && hit && Date.now() - hit.at < 30_000) list = hit.workers;
         else {
-            const r = await this.discovery.workers(model);
+            let r;
+            try {
+                r = await this.discovery.workers(model);
+            } catch (e) {
+                // The chain is unreachable: the workers verified last time are still the best knowledge
+                // (each receipt is still checked against their attested keys and prices).
+                if (!hit) throw e;
+                this.log('discovery failed; using the workers verified before', { model, error: (e as Error).message });
+                return hit.workers.filter((w) => !this.excluded.has(w.workerStake.toString()));
+            }
             for (const x of r.rejected) this.log('worker rejected', { ...x });
             this.cache.set(model, { at: Date.now(), workers: r.workers });
             list = r.workers;
@@ -134,6 +169,70 @@ export class CocoonClient {
         }
     }
 
+    /**
+     * Runs `fn` holding a channel to `w` that no other call uses: a free open
+     * one, or (when all are busy and fewer than channelsPerWorker exist) the
+     * right to open one; otherwise it waits for one to come free.
+     */
+    private async withChannel<T>(w: WorkerInfo, fn: (lease: ChannelLease) => Promise<T>): Promise<T> {
+        const ws = w.workerStake.toString();
+        const max = Math.max(1, this.o.channelsPerWorker ?? 1);
+        const lease: ChannelLease = { worker: ws, addresses: new Set(), opening: false };
+        for (;;) {
+            const rows = this.o.store.openChannelsFor(ws);
+            const free = rows.find((r) => !this.busy.has(r.address));
+            if (free) {
+                lease.preferred = free;
+                this.take(lease, free.address);
+                break;
+            }
+            if (rows.length + (this.opening.get(ws) ?? 0) < max) {
+                lease.opening = true;
+                this.opening.set(ws, (this.opening.get(ws) ?? 0) + 1);
+                break;
+            }
+            await new Promise<void>((resolve) => this.waiting.set(ws, [...(this.waiting.get(ws) ?? []), resolve]));
+        }
+        try {
+            return await fn(lease);
+        } finally {
+            this.opened(lease);
+            for (const a of lease.addresses) this.busy.delete(a);
+            const waiters = this.waiting.get(ws) ?? [];
+            this.waiting.delete(ws);
+            waiters.forEach((wake) => wake());
+        }
+    }
+
+    /** Runs `fn` with the channel at `address` held (waiting while a request uses it). */
+    private async withChannelAt<T>(address: string, worker: string, fn: () => Promise<T>): Promise<T> {
+        while (this.busy.has(address)) await new Promise<void>((resolve) => this.waiting.set(worker, [...(this.waiting.get(worker) ?? []), resolve]));
+        const lease: ChannelLease = { worker, addresses: new Set(), opening: false };
+        this.take(lease, address);
+        try {
+            return await fn();
+        } finally {
+            this.busy.delete(address);
+            const waiters = this.waiting.get(worker) ?? [];
+            this.waiting.delete(worker);
+            waiters.forEach((wake) => wake());
+        }
+    }
+
+    private take(lease: ChannelLease, address: string) {
+        this.busy.add(address);
+        lease.addresses.add(address);
+    }
+
+    /** The lease's reserved open is over (the channel exists, or the open failed). */
+    private opened(lease: ChannelLease) {
+        if (!lease.opening) return;
+        lease.opening = false;
+        const n = (this.opening.get(lease.worker) ?? 1) - 1;
+        if (n > 0) this.opening.set(lease.worker, n);
+        else this.opening.delete(lease.worker);
+    }
+
     private channelContract(address: string) {
         return this.o.opener.open(ExtendedPaymentChannel.fromAddress(Address.parse(address)));
     }
@@ -148,18 +247,32 @@ export class CocoonClient {
         }
     }
 
-    /** An open channel to `w` with at least `topUpBelow` unspent (opened or topped up as needed). */
-    async ensureChannel(w: WorkerInfo, minFree = 0n): Promise<ChannelRow> {
+    /**
+     * An open channel to `w` with at least `topUpBelow` unspent (opened or
+     * topped up as needed). With a lease: the lease's channel, or a new one
+     * held by the lease.
+     */
+    async ensureChannel(w: WorkerInfo, minFree = 0n, lease?: ChannelLease): Promise<ChannelRow> {
         const ws = w.workerStake.toString();
-        let row = this.o.store.openChannelFor(ws);
+        let row = lease ? lease.preferred : this.o.store.openChannelFor(ws);
         const recheck = (this.o.channelRecheckSec ?? 30) * 1000;
         if (row) {
             const free = row.deposit - row.verified;
             const stale = Date.now() - (this.checkedAt.get(row.address) ?? 0) > recheck;
             if (stale || free < this.o.topUpBelow || free < minFree) {
                 const ch = this.channelContract(row.address);
-                const deployed = await this.o.opener.isDeployed(Address.parse(row.address));
-                const status = deployed ? (Number(await ch.getStatus()) as ChannelStatus) : ChannelStatus.New;
+                let deployed: boolean;
+                let status: ChannelStatus;
+                try {
+                    deployed = await this.o.opener.isDeployed(Address.parse(row.address));
+                    status = deployed ? (Number(await ch.getStatus()) as ChannelStatus) : ChannelStatus.New;
+                } catch (e) {
+                    // Chain unreachable: a channel seen open with enough unspent deposit serves on (the worker re-checks it too);
+                    // one that needs a top-up must wait for the chain.
+                    if (!stale || free < this.o.topUpBelow || free < minFree) throw e;
+                    this.log('chain unreachable; continuing the channel from its last known state', { channel: row.address, error: (e as Error).message });
+                    return row;
+                }
                 if (status !== ChannelStatus.Open) {
                     // New: the open never landed (the Escrow returns a refused deposit).
                     this.o.store.setState(row.address, status === ChannelStatus.Closing ? 'closing' : 'closed');
@@ -173,10 +286,10 @@ export class CocoonClient {
                 }
             }
         }
-        return row ?? (await this.openChannel(w));
+        return row ?? (await this.openChannel(w, lease));
     }
 
-    async openChannel(w: WorkerInfo): Promise<ChannelRow> {
+    async openChannel(w: WorkerInfo, lease?: ChannelLease): Promise<ChannelRow> {
         const staking = this.o.opener.open(ExtendedStaking.fromAddress(this.o.staking));
         const escrowAddr = (await staking.getLinks()).escrow;
         if (!escrowAddr) throw new CocoonError(503, 'no_escrow', 'the network has no Escrow configured');
@@ -184,6 +297,11 @@ export class CocoonClient {
         // A fresh nonce gives every channel a new address (no voucher crosses channels).
         const nonce = BigInt(Date.now()) * 1000n + BigInt(randomInt(1000));
         const address = (await ExtendedPaymentChannel.fromInit(escrowAddr, this.o.wallet.address, w.workerStake, nonce)).address;
+        // Held before it enters the ledger, so no other call takes it.
+        if (lease) {
+            this.take(lease, address.toString());
+            this.opened(lease);
+        }
         this.log('opening channel', { worker: w.workerStake.toString(), channel: address.toString(), deposit: this.o.deposit.toString() });
         await escrow.sendOpenChannel(this.o.wallet, {
             workerStake: w.workerStake,
@@ -216,15 +334,27 @@ export class CocoonClient {
      * chat.completion.chunk as it is decrypted. Resolves once the receipt is
      * verified and the voucher for it signed and stored.
      */
-    async call(w: WorkerInfo, request: ChatCompletionRequest, onChunk?: (chunk: any) => void | Promise<void>): Promise<CallResult> {
+    async call(w: WorkerInfo, request: ChatCompletionRequest, onChunk?: (chunk: any) => void | Promise<void>, signal?: AbortSignal): Promise<CallResult> {
         // The worker knows the model by its wire name (the app may have used the Registry's display name).
         const req = { ...request, model: w.model };
-        return this.serial(w.workerStake.toString(), () => this.callNow(w, req, onChunk, true));
+        return this.withChannel(w, (lease) => this.callNow(w, req, onChunk, true, true, signal, lease));
     }
 
-    private async callNow(w: WorkerInfo, request: ChatCompletionRequest, onChunk: ((chunk: any) => void | Promise<void>) | undefined, mayTopUp: boolean): Promise<CallResult> {
+    private async callNow(
+        w: WorkerInfo,
+        request: ChatCompletionRequest,
+        onChunk: ((chunk: any) => void | Promise<void>) | undefined,
+        mayTopUp: boolean,
+        mayRecover = true,
+        /** The caller is gone (an app that disconnected): stop reading; the worker's receipt for what it delivered is recovered. */
+        signal?: AbortSignal,
+        lease?: ChannelLease,
+    ): Promise<CallResult> {
+        if (signal?.aborted) throw new CocoonError(499, 'caller_gone', 'the caller went away before the request was sent');
         const t0 = performance.now();
-        const row = await this.ensureChannel(w);
+        let row = await this.ensureChannel(w, 0n, lease);
+        // A retry below (after a top-up or a recovery) uses the same channel.
+        if (lease) lease.preferred = row;
         const voucher = this.o.store.latestVoucher(row.address);
         const paid: PaidRequest = {
             version: 1,
@@ -233,12 +363,22 @@ export class CocoonClient {
             request,
         };
         const sealed = await sealPaidRequest(w.encryptionKey, paid);
+        // On disk before it leaves: if the final frame is lost, the worker's stored receipt for it is paid later (recoverReceipts).
+        const attemptId = this.o.store.addAttempt({
+            channel: row.address,
+            requestHash: requestDigest(sealed.plaintext).toString('hex'),
+            maxTokens: request.max_completion_tokens ?? request.max_tokens ?? null,
+            promptBound: promptBoundOf(request),
+        });
         const ac = new AbortController();
+        signal?.addEventListener('abort', () => ac.abort(), { once: true });
         const timer = setTimeout(() => ac.abort(), this.o.connectTimeoutMs ?? 30_000);
         let res: Response;
         try {
             res = await fetch(`${w.endpoint}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': ENVELOPE_MEDIA_TYPE }, body: sealed.envelope, signal: ac.signal });
         } catch (e) {
+            // The connection may have broken after the worker stored its receipt (killed before answering).
+            await this.recoverAfterFailure(w, row.address);
             throw new CocoonError(502, 'worker_unreachable', `worker unreachable: ${(e as Error).message}`);
         } finally {
             clearTimeout(timer);
@@ -250,9 +390,15 @@ export class CocoonClient {
             } catch {
                 /* not JSON */
             }
+            // A refusal: the worker served nothing, so no receipt may ever name this request.
+            this.o.store.setAttemptState(attemptId, 'refused');
             if (res.status === 402 && err.code === 'insufficient_deposit' && mayTopUp) {
                 await this.topUp(row, this.o.topUpAmount ?? this.o.deposit);
-                return this.callNow(w, request, onChunk, false);
+                return this.callNow(w, request, onChunk, false, mayRecover, signal, lease);
+            }
+            // Receipts whose final frames were lost are what the voucher does not cover: recover them, then retry.
+            if (res.status === 402 && err.code === 'voucher_required' && mayRecover) {
+                if ((await this.recoverOrReject(w, row.address, false)) > 0) return this.callNow(w, request, onChunk, mayTopUp, false, signal, lease);
             }
             throw new CocoonError(res.status === 429 ? 429 : 502, err.code ?? 'worker_refused', `worker refused (${res.status}): ${err.message ?? 'no reason given'}`);
         }
@@ -308,6 +454,8 @@ export class CocoonClient {
             }
         } catch (e) {
             if (e instanceof CocoonError) throw e;
+            // The worker may hold a receipt for what it delivered (stored before the final frame that never came).
+            await this.recoverAfterFailure(w, row.address, delivered);
             throw new CocoonError(502, 'worker_failed', `the worker's answer broke off: ${(e as Error).message}`, delivered);
         } finally {
             clearTimeout(idle);
@@ -317,6 +465,17 @@ export class CocoonClient {
         let fields: ReceiptFields | null = null;
         let cost = 0n;
         try {
+            // A cumulative above what is verified plus this receipt's cost: receipts between were lost on the way. Fetch them first.
+            if (receipt && /^[0-9]+$/.test(String(receipt.cumulativeCost)) && /^[0-9]+$/.test(String(receipt.cost)) && BigInt(receipt.cumulativeCost) - BigInt(receipt.cost) > row.verified) {
+                try {
+                    await this.recoverReceipts(w, row.address, attemptId, BigInt(receipt.cumulativeCost) - BigInt(receipt.cost));
+                } catch (e) {
+                    if (e instanceof ReceiptRejected) throw e;
+                    // Nothing recovered: the gap stays, and the receipt in hand is judged (and rejected) as it is.
+                    this.log('receipt recovery failed', { worker: w.workerStake.toString(), error: (e as Error).message });
+                }
+                row = this.o.store.channel(row.address) ?? row;
+            }
             if (receipt) {
                 fields = await this.verify(w, row, request, sealed.plaintext, final, content, reasoning, receipt);
                 cost = fields.cost;
@@ -325,11 +484,7 @@ export class CocoonClient {
             }
         } catch (e) {
             if (!(e instanceof ReceiptRejected)) throw e;
-            this.o.store.recordBadReceipt(row.address, w.workerStake.toString(), receipt?.boc ?? '', e.message);
-            this.excluded.set(w.workerStake.toString(), e.message);
-            this.log('receipt rejected; worker excluded and not paid', { worker: w.workerStake.toString(), reason: e.message });
-            if (e.overcharge && receipt && this.o.submitFraudProofs !== false) void this.proveOvercharge(w, receipt.boc);
-            throw new CocoonError(502, 'receipt_rejected', `the worker's receipt was rejected: ${e.message}`, delivered);
+            throw this.rejected(w, row.address, e.boc ?? receipt?.boc ?? '', e, delivered);
         }
         if (fields) {
             // Only now, with the receipt verified, is the voucher that pays for it signed.
@@ -337,8 +492,10 @@ export class CocoonClient {
             this.o.store.recordPayment(
                 { channel: row.address, requestId: fields.requestId.toString(), boc: receipt!.boc, cost: fields.cost, cumulative: fields.cumulativeCost, model: w.model, receivedAt: Math.floor(Date.now() / 1000) },
                 { total: v.total, signature: v.signature },
+                attemptId,
             );
-        }
+        } else this.o.store.setAttemptState(attemptId, 'refused'); // nothing charged for it: no receipt may name it later
+
         const latencyMs = performance.now() - t0;
         return { worker: w, channel: row.address, final, content, receipt, fields, cost, latencyMs };
     }
@@ -399,6 +556,177 @@ export class CocoonClient {
         return f;
     }
 
+    /** Records a rejected receipt as evidence, excludes the worker, and returns the error for the caller (nothing is signed). */
+    private rejected(w: WorkerInfo, channel: string, boc: string, e: ReceiptRejected, delivered: boolean): CocoonError {
+        this.o.store.recordBadReceipt(channel, w.workerStake.toString(), boc, e.message);
+        this.excluded.set(w.workerStake.toString(), e.message);
+        this.log('receipt rejected; worker excluded and not paid', { worker: w.workerStake.toString(), reason: e.message });
+        if (e.overcharge && boc && this.o.submitFraudProofs !== false) void this.proveOvercharge(w, boc);
+        return new CocoonError(502, 'receipt_rejected', `the worker's receipt was rejected: ${e.message}`, delivered);
+    }
+
+    /** After a call that ended without a receipt: pays any receipt the worker stored for it; a worker still down is left for later. */
+    private async recoverAfterFailure(w: WorkerInfo, channel: string, delivered = false): Promise<void> {
+        await this.recoverOrReject(w, channel, delivered);
+    }
+
+    /** recoverReceipts, with a bad recovered receipt handled as any bad receipt; an unreachable worker counts as nothing recovered. */
+    private async recoverOrReject(w: WorkerInfo, channel: string, delivered: boolean): Promise<number> {
+        try {
+            return await this.recoverReceipts(w, channel);
+        } catch (e) {
+            if (e instanceof ReceiptRejected) throw this.rejected(w, channel, e.boc ?? '', e, delivered);
+            this.log('receipt recovery failed; retried on the next request', { worker: w.workerStake.toString(), error: (e as Error).message });
+            return 0;
+        }
+    }
+
+    /**
+     * Receipt recovery: reads from the worker the receipts it stored on
+     * `channel` above the verified cumulative cost (their final frames never
+     * arrived), and pays each, in order, only if it is signed by the
+     * attested key, names this worker, channel and model, answers one of
+     * this client's own requests still waiting for a receipt (each used
+     * once; never `exclude`, the request in flight), stays within that
+     * request's max_tokens and prompt size, costs no more than the price
+     * terms allow, and continues the cumulative chain without a gap.
+     * Stops at `upTo` (the receipt in hand starts above it). Returns how
+     * many were paid; throws ReceiptRejected on the first bad one.
+     */
+    async recoverReceipts(w: WorkerInfo, channel: string, exclude?: number, upTo?: bigint): Promise<number> {
+        let recovered = 0;
+        for (let round = 0; round < 100; round++) {
+            const row = this.o.store.channel(channel);
+            if (!row) return recovered;
+            const after = row.verified;
+            const timestamp = Math.floor(Date.now() / 1000);
+            const signature = sign(receiptsQueryDigest(Address.parse(channel), after, timestamp), this.o.channelKey.secretKey);
+            const res = await fetch(`${w.endpoint}/v1/channels/${encodeURIComponent(channel)}/receipts?after=${after}`, {
+                headers: { [RECEIPTS_TIMESTAMP_HEADER]: String(timestamp), [RECEIPTS_SIGNATURE_HEADER]: signature.toString('hex') },
+                signal: AbortSignal.timeout(this.o.connectTimeoutMs ?? 30_000),
+            });
+            if (res.status !== 200) throw new Error(`the worker refused the receipts query (${res.status}): ${await res.text().catch(() => '')}`);
+            const answer = (await res.json()) as ReceiptsAnswer;
+            if (!Array.isArray(answer?.receipts)) throw new Error('the worker answered the receipts query with no receipt list');
+            if (answer.receipts.length === 0) return recovered;
+            let verified = after;
+            const attempts = this.o.store.pendingAttempts(channel).filter((a) => a.id !== exclude);
+            for (const wire of answer.receipts) {
+                if (upTo !== undefined && /^[0-9]+$/.test(String(wire?.cumulativeCost)) && BigInt(wire.cumulativeCost) > upTo) return recovered;
+                const { fields, attempt } = await this.verifyRecovered(w, channel, verified, attempts, wire);
+                attempts.splice(attempts.indexOf(attempt), 1);
+                const v = signVoucher(Address.parse(channel), fields.cumulativeCost, this.o.channelKey.secretKey);
+                this.o.store.recordPayment(
+                    { channel, requestId: fields.requestId.toString(), boc: wire.boc, cost: fields.cost, cumulative: fields.cumulativeCost, model: w.model, receivedAt: Math.floor(Date.now() / 1000) },
+                    { total: v.total, signature: v.signature },
+                    attempt.id,
+                );
+                verified = fields.cumulativeCost;
+                recovered++;
+                this.log('lost receipt recovered and paid', { channel, requestId: fields.requestId.toString(), cumulative: verified.toString() });
+            }
+            if (!answer.more) return recovered;
+        }
+        return recovered;
+    }
+
+    /** The checks of a recovered receipt (see recoverReceipts). Throws ReceiptRejected. */
+    private async verifyRecovered(w: WorkerInfo, channel: string, verified: bigint, attempts: AttemptRow[], wire: ReceiptWire): Promise<{ fields: ReceiptFields; attempt: AttemptRow }> {
+        const boc = typeof wire?.boc === 'string' ? wire.boc : '';
+        const reject = (m: string, overcharge = false) => new ReceiptRejected(`recovered receipt: ${m}`, overcharge, boc);
+        let cell: Cell;
+        let sig: Buffer;
+        let f: ReceiptFields;
+        try {
+            const opened = openSignedReceipt(Cell.fromBase64(boc));
+            cell = opened.receipt;
+            sig = opened.signature;
+            f = parseReceipt(cell);
+        } catch (e) {
+            throw reject(`malformed: ${(e as Error).message}`);
+        }
+        if (!verifyReceipt(cell, sig, w.workerKey)) throw reject('signature is not by the attested worker key');
+        if (!f.workerStake.equals(w.workerStake)) throw reject('names another WorkerStake');
+        if (!f.channel.equals(Address.parse(channel))) throw reject('names another channel');
+        if (f.modelId !== w.modelId) throw reject('names another model');
+        const hash = f.requestHash.toString(16).padStart(64, '0');
+        const attempt = attempts.find((a) => a.requestHash === hash);
+        if (!attempt) throw reject('its request hash matches no request of ours still waiting for a receipt (unknown, or already paid)');
+        if (attempt.maxTokens !== null && f.usage.completion > BigInt(attempt.maxTokens))
+            throw reject(`charges ${f.usage.completion} completion tokens, more than the request's max_tokens ${attempt.maxTokens}`);
+        if (f.usage.prompt > BigInt(attempt.promptBound)) throw reject(`charges ${f.usage.prompt} prompt tokens, more than the request can hold (${attempt.promptBound})`);
+        if (f.usage.cached > f.usage.prompt || f.usage.reasoning > f.usage.completion) throw reject('usage is inconsistent (cached above prompt or reasoning above completion)');
+        let limit = receiptMaxCost(w.prices, f.usage);
+        if (f.cost > limit) {
+            const p = await this.o.opener.open(ExtendedWorkerStake.fromAddress(w.workerStake)).getPricesAt(f.time);
+            limit = receiptMaxCost({ prompt: p.prompt, cached: p.cached, completion: p.completion, reasoning: p.reasoning }, f.usage);
+            if (f.cost > limit) throw reject(`cost ${f.cost} exceeds ${limit} nanoTON, the most the price terms allow`, true);
+        }
+        if (f.cost <= 0n) throw reject('cost is not positive');
+        if (f.cumulativeCost !== verified + f.cost) throw reject(`cumulative cost ${f.cumulativeCost} is not the ${verified} already verified plus ${f.cost} (a gap or an overlap)`);
+        if (String(f.cost) !== wire.cost || String(f.cumulativeCost) !== wire.cumulativeCost || String(f.requestId) !== wire.requestId) throw reject('summary differs from the signed receipt');
+        return { fields: f, attempt };
+    }
+
+    /**
+     * Closes a channel. Cooperatively first: the final voucher (the total of
+     * every verified receipt) goes to the worker, which co-signs a
+     * CloseApproval; both go on chain, and the channel pays the worker and
+     * refunds the rest at once. If the worker cannot or will not co-sign
+     * (unreachable, refuses), the client asks to close instead: the worker
+     * may redeem its last voucher during the close delay, then anyone
+     * finalises (`finalizeChannel`). Runs with no request to that worker in
+     * flight, so the final total cannot miss one.
+     */
+    async closeChannel(address: string, opts: { cooperative?: boolean } = {}): Promise<CloseResult> {
+        const row = this.o.store.channel(Address.parse(address).toString());
+        if (!row) throw new CocoonError(404, 'unknown_channel', `${address} is not in this client's ledger`);
+        return this.withChannelAt(row.address, row.workerStake, async () => {
+            const ch = this.channelContract(row.address);
+            const state = await ch.getState();
+            if (state.status === ChannelStatus.Closed) {
+                this.o.store.setState(row.address, 'closed');
+                return { mode: 'already-closed', paid: state.paid, refunded: state.refunded };
+            }
+            const final = this.o.store.latestVoucher(row.address)?.total ?? 0n;
+            let why = 'cooperative close not attempted';
+            if (opts.cooperative !== false) {
+                try {
+                    const voucher = signVoucher(Address.parse(row.address), final, this.o.channelKey.secretKey);
+                    const ws = this.o.opener.open(ExtendedWorkerStake.fromAddress(Address.parse(row.workerStake)));
+                    const endpoint = (await ws.getListing()).endpoint.replace(/\/+$/, '');
+                    const res = await fetch(`${endpoint}/v1/channels/${encodeURIComponent(row.address)}/close`, {
+                        method: 'POST',
+                        headers: { 'content-type': 'application/json' },
+                        body: JSON.stringify({ total: final.toString(), signature: voucher.signature.toString('hex') }),
+                        signal: AbortSignal.timeout(this.o.connectTimeoutMs ?? 30_000),
+                    });
+                    const body = (await res.json().catch(() => ({}))) as { signature?: string; total?: string; error?: { message?: string } };
+                    if (res.status !== 200) throw new Error(`the worker refused (${res.status}): ${body.error?.message ?? 'no reason given'}`);
+                    const workerSignature = Buffer.from(String(body.signature ?? ''), 'hex');
+                    if (body.total !== final.toString() || !verifyCloseApproval(Address.parse(row.address), final, workerSignature, keyBuf(state.workerKey)))
+                        throw new Error("the worker's approval does not verify for this channel and total");
+                    this.log('closing channel cooperatively', { channel: row.address, total: final.toString() });
+                    await ch.sendCooperativeClose(this.o.wallet, voucher, workerSignature);
+                    const closed = await this.waitFor('the cooperative close', () => ch.getState(), (st) => st.status === ChannelStatus.Closed);
+                    this.o.store.setState(row.address, 'closed');
+                    return { mode: 'cooperative', paid: closed.paid, refunded: closed.refunded };
+                } catch (e) {
+                    if (e instanceof CocoonError) throw e;
+                    why = (e as Error).message;
+                    this.log('cooperative close failed; asking to close instead', { channel: row.address, reason: why });
+                }
+            }
+            if (state.status === ChannelStatus.Open) {
+                await ch.sendRequestClose(this.o.wallet);
+                await this.waitFor('the close request', async () => Number(await ch.getStatus()), (st) => st === ChannelStatus.Closing);
+            }
+            this.o.store.setState(row.address, 'closing');
+            const deadline = Number(await ch.getCloseDeadline());
+            return { mode: 'requested', paid: state.paid, refunded: 0n, closeDeadline: deadline, reason: why };
+        });
+    }
+
     /** Submits an overcharging receipt as a fraud proof (the WorkerStake checks it and slashes). */
     async proveOvercharge(w: WorkerInfo, boc: string): Promise<void> {
         try {
@@ -411,11 +739,38 @@ export class CocoonClient {
     }
 }
 
+/** The channels one call holds (see CocoonClient.withChannel). */
+interface ChannelLease {
+    worker: string;
+    addresses: Set<string>;
+    /** The free channel it found; none: it may open one. */
+    preferred?: ChannelRow;
+    /** It holds one of the worker's opening slots. */
+    opening: boolean;
+}
+
+export interface CloseResult {
+    /** cooperative: closed now; requested: closing, finalise after closeDeadline; already-closed. */
+    mode: 'cooperative' | 'requested' | 'already-closed';
+    paid: bigint;
+    refunded: bigint;
+    closeDeadline?: number;
+    /** Why the cooperative close did not happen (mode requested). */
+    reason?: string;
+}
+
 class ReceiptRejected extends Error {
     constructor(
         message: string,
         readonly overcharge = false,
+        /** The rejected receipt, when it is not the one of the call in hand (a recovered one). */
+        readonly boc?: string,
     ) {
         super(message);
     }
+}
+
+/** The worker's bound on a request's prompt tokens (worker/src/server.ts): no tokenizer makes more tokens than bytes, plus template overhead. */
+function promptBoundOf(request: ChatCompletionRequest): number {
+    return request.messages.reduce((n, m) => n + Buffer.byteLength(contentText(m.content), 'utf8') + 16, 16);
 }

@@ -91,6 +91,8 @@ export function buildGateway(o: GatewayOptions): FastifyInstance {
         let list = await client.workers(model, refresh);
         if (list.length === 0) list = await client.workers(model, true);
         if (only) list = list.filter((w) => w.workerStake.equals(only));
+        // The named worker may have come (back) since the list was cached: look again once.
+        if (only && list.length === 0 && !refresh) return candidates(model, maxPrice, only, true);
         if (maxPrice !== undefined) list = list.filter((w) => w.prices.prompt <= maxPrice && w.prices.completion <= maxPrice);
         return [...list].sort((a, b) => {
             const pa = priceScore(a);
@@ -162,9 +164,27 @@ export function buildGateway(o: GatewayOptions): FastifyInstance {
         let started = false;
         let refreshed = false;
         const raw = reply.raw;
+        // Chunks decrypted in the same event-loop turn leave in one syscall:
+        // cork, and uncork at the end of the turn (no chunk waits longer).
+        let corked = false;
         const write = (obj: unknown) => {
-            if (!raw.destroyed) raw.write(`data: ${JSON.stringify(obj)}\n\n`);
+            if (raw.destroyed) return;
+            if (!corked) {
+                corked = true;
+                raw.cork();
+                setImmediate(() => {
+                    corked = false;
+                    raw.uncork();
+                });
+            }
+            raw.write(`data: ${JSON.stringify(obj)}\n\n`);
         };
+        // The app went away: stop reading from the worker. It keeps a receipt for what it delivered,
+        // which the SDK recovers and pays (receipt recovery), so nothing is paid for text nobody read.
+        const gone = new AbortController();
+        raw.on('close', () => {
+            if (!raw.writableFinished) gone.abort();
+        });
         const tried = new Set<string>();
         const maxAttempts = o.maxAttempts ?? 3;
         for (let i = 0; i < list.length && tried.size < maxAttempts; i++) {
@@ -172,7 +192,7 @@ export function buildGateway(o: GatewayOptions): FastifyInstance {
             tried.add(w.workerStake.toString());
             try {
                 if (!stream) {
-                    const r = await client.call(w, request);
+                    const r = await client.call(w, request, undefined, gone.signal);
                     record(w, true, r.latencyMs);
                     const { receipt: _r, ...completion } = r.final;
                     // Answers name the model as the app asked for it (the worker knows it by its wire id).
@@ -185,7 +205,7 @@ export function buildGateway(o: GatewayOptions): FastifyInstance {
                         raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
                     }
                     write({ ...chunk, model: request.model });
-                });
+                }, gone.signal);
                 record(w, true, r.latencyMs);
                 if (!started) {
                     started = true;
@@ -197,6 +217,12 @@ export function buildGateway(o: GatewayOptions): FastifyInstance {
                 raw.end('data: [DONE]\n\n');
                 return reply;
             } catch (e) {
+                if (gone.signal.aborted) {
+                    // Nobody to answer, and not the worker's failure.
+                    if (!started) reply.hijack();
+                    raw.destroy();
+                    return reply;
+                }
                 record(w, false);
                 const err = e instanceof CocoonError ? e : new CocoonError(502, 'worker_failed', (e as Error).message);
                 lastError = err;

@@ -33,6 +33,19 @@ export interface ReceiptRow {
     receivedAt: number;
 }
 
+export interface AttemptRow {
+    id: number;
+    channel: string;
+    /** hex requestDigest of the sealed plaintext. */
+    requestHash: string;
+    /** The request's max_tokens (null: none was set). */
+    maxTokens: number | null;
+    /** Most prompt tokens the request can count (the worker's own bound: bytes + 16 per message + 16). */
+    promptBound: number;
+    state: 'pending' | 'receipted' | 'refused';
+    at: number;
+}
+
 export class ClientStore {
     private constructor(private readonly db: Database.Database) {}
 
@@ -53,6 +66,13 @@ export class ClientStore {
                 channel TEXT NOT NULL, total TEXT NOT NULL, signature TEXT NOT NULL, signed_at INTEGER NOT NULL, PRIMARY KEY (channel, total));
             CREATE TABLE IF NOT EXISTS bad_receipts (
                 channel TEXT NOT NULL, worker_stake TEXT NOT NULL, boc TEXT NOT NULL, reason TEXT NOT NULL, at INTEGER NOT NULL);
+            -- Every request sent, before it is sent: a receipt whose final frame was lost is
+            -- paid later only if it names one of these, once (state 'pending' -> 'receipted';
+            -- 'refused' when the worker answered with a refusal, so it served nothing).
+            CREATE TABLE IF NOT EXISTS attempts (
+                id INTEGER PRIMARY KEY AUTOINCREMENT, channel TEXT NOT NULL, request_hash TEXT NOT NULL,
+                max_tokens INTEGER, prompt_bound INTEGER NOT NULL, state TEXT NOT NULL DEFAULT 'pending', at INTEGER NOT NULL);
+            CREATE INDEX IF NOT EXISTS attempts_by_channel ON attempts(channel, state);
         `);
         return new ClientStore(db);
     }
@@ -87,6 +107,14 @@ export class ClientStore {
         return r ? this.row(r) : undefined;
     }
 
+    /** Every open channel to a worker, oldest first. */
+    openChannelsFor(workerStake: string): ChannelRow[] {
+        return this.db
+            .prepare(`SELECT * FROM channels WHERE worker_stake = ? AND state = 'open' ORDER BY opened_at, rowid`)
+            .all(workerStake)
+            .map((r) => this.row(r));
+    }
+
     channels(): ChannelRow[] {
         return this.db.prepare(`SELECT * FROM channels ORDER BY opened_at`).all().map((r) => this.row(r));
     }
@@ -103,8 +131,9 @@ export class ClientStore {
      * Records a verified receipt and the voucher that pays for it in one
      * transaction: either both are on disk or neither is.
      */
-    recordPayment(r: ReceiptRow, voucher: { total: bigint; signature: Buffer }): void {
+    recordPayment(r: ReceiptRow, voucher: { total: bigint; signature: Buffer }, attemptId?: number): void {
         this.db.transaction(() => {
+            if (attemptId !== undefined) this.db.prepare(`UPDATE attempts SET state = 'receipted' WHERE id = ?`).run(attemptId);
             this.db
                 .prepare(`INSERT INTO receipts (channel, request_id, boc, cost, cumulative, model, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)`)
                 .run(r.channel, r.requestId, r.boc, r.cost.toString(), r.cumulative.toString(), r.model, r.receivedAt);
@@ -113,6 +142,31 @@ export class ClientStore {
                 .run(r.channel, voucher.total.toString(), voucher.signature.toString('hex'), r.receivedAt);
             this.db.prepare(`UPDATE channels SET verified = ?, vouched = ? WHERE address = ?`).run(r.cumulative.toString(), voucher.total.toString(), r.channel);
         })();
+    }
+
+    /** Records a request about to be sent (before it leaves: a receipt for it may come only later). */
+    addAttempt(a: { channel: string; requestHash: string; maxTokens: number | null; promptBound: number }): number {
+        const info = this.db
+            .prepare(`INSERT INTO attempts (channel, request_hash, max_tokens, prompt_bound, at) VALUES (?, ?, ?, ?, ?)`)
+            .run(a.channel, a.requestHash, a.maxTokens, a.promptBound, Math.floor(Date.now() / 1000));
+        return Number(info.lastInsertRowid);
+    }
+
+    setAttemptState(id: number, state: AttemptRow['state']): void {
+        this.db.prepare(`UPDATE attempts SET state = ? WHERE id = ?`).run(state, id);
+    }
+
+    /** Requests on a channel still waiting for their receipt, oldest first. */
+    pendingAttempts(channel: string): AttemptRow[] {
+        return (this.db.prepare(`SELECT * FROM attempts WHERE channel = ? AND state = 'pending' ORDER BY id`).all(channel) as any[]).map((r) => ({
+            id: r.id,
+            channel: r.channel,
+            requestHash: r.request_hash,
+            maxTokens: r.max_tokens,
+            promptBound: r.prompt_bound,
+            state: r.state,
+            at: r.at,
+        }));
     }
 
     recordBadReceipt(channel: string, workerStake: string, boc: string, reason: string): void {

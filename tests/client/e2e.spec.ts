@@ -328,6 +328,38 @@ describe('client gateway on a devnet', () => {
         expect(worker.store.channelState(row.address)).not.toBe('open');
     });
 
+    it('with channelsPerWorker 3, concurrent requests to one worker run in parallel, one channel each, each channel paid in sequence', async () => {
+        const wallet = await OperatorWallet.open(ton, DEVNET_MNEMONIC.split(' '), 'v4');
+        const poolStore = ClientStore.open(join(dir, 'client', 'pool.db'));
+        const pool = new CocoonClient({
+            opener: tonClientOpener(ton),
+            staking: Address.parse(contracts.staking),
+            wallet: wallet.sender() as ReturnType<OperatorWallet['sender']> & { address: Address },
+            channelKey: testKeys('client-e2e-pool'),
+            store: poolStore,
+            deposit: toNano('3'),
+            topUpBelow: toNano('0.5'),
+            channelsPerWorker: 3,
+        });
+        try {
+            const w = (await pool.workers(MODEL)).find((x) => x.workerStake.equals(worker.workerStake))!;
+            const round = () => Promise.all([0, 1, 2].map(() => pool.call(w, { model: MODEL, messages, max_tokens: 16 })));
+            const first = await round();
+            // All three were busy at once: three channels, opened in parallel.
+            expect(new Set(first.map((r) => r.channel)).size).toBe(3);
+            const second = await round();
+            // Free again, they are reused: no fourth channel.
+            expect(new Set(second.map((r) => r.channel))).toEqual(new Set(first.map((r) => r.channel)));
+            expect(poolStore.channels()).toHaveLength(3);
+            for (const c of poolStore.channels()) {
+                expect(poolStore.receipts(c.address).map((r) => r.cumulative)).toEqual([expectedCost, 2n * expectedCost]);
+                expect(poolStore.latestVoucher(c.address)!.total).toBe(2n * expectedCost);
+            }
+        } finally {
+            poolStore.close();
+        }
+    });
+
     it('a worker that signs its receipt with a key other than the attested one is detected and not paid', async () => {
         const liar = testKeys('not-the-attested-key');
         const settle = worker.payments.settle.bind(worker.payments);

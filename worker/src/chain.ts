@@ -41,22 +41,47 @@ interface Cached<T> {
 
 export class ChainView {
     private readonly cache = new Map<string, Cached<unknown>>();
+    /** The last successful read of each key, for serving through a chain outage. */
+    private readonly lastGood = new Map<string, { at: number; value: unknown }>();
+    /** Keys with a refresh-ahead read in flight. */
+    private readonly refreshing = new Set<string>();
 
+    /**
+     * @param maxStaleMs how long a read the chain cannot refresh (endpoint
+     *   down) may still be answered from the last successful one. Serving
+     *   on a stale channel state is the worker's own risk, and bounded: a
+     *   channel can only close after its close period (hours), and the
+     *   deposit only grows while open. Fresh reads (the claimer) never fall back.
+     */
     constructor(
         readonly opener: ContractOpener,
         private readonly ttlMs = 3000,
+        private readonly maxStaleMs = 10 * 60_000,
     ) {}
 
     private cached<T>(key: string, fresh: boolean, load: () => Promise<T>): Promise<T> {
         const hit = this.cache.get(key) as Cached<T> | undefined;
-        if (!fresh && hit && Date.now() - hit.at < this.ttlMs) return hit.value;
-        const value = load();
-        this.cache.set(key, { at: Date.now(), value });
-        // A failed read is not remembered: the next caller tries again.
-        value.catch(() => {
-            if (this.cache.get(key)?.value === value) this.cache.delete(key);
+        let value: Promise<T>;
+        if (!fresh && hit && Date.now() - hit.at < this.ttlMs) value = hit.value;
+        else {
+            const loaded = load();
+            value = loaded;
+            this.cache.set(key, { at: Date.now(), value: loaded });
+            loaded.then(
+                (v) => this.lastGood.set(key, { at: Date.now(), value: v }),
+                // A failed read is not remembered: the next caller tries again.
+                () => {
+                    if (this.cache.get(key)?.value === loaded) this.cache.delete(key);
+                },
+            );
+        }
+        if (fresh) return value;
+        // The chain cannot be read now (a fresh read's failure included): the last good answer, while recent enough.
+        return value.catch((e) => {
+            const good = this.lastGood.get(key);
+            if (!good || Date.now() - good.at > this.maxStaleMs) throw e;
+            return good.value as T;
         });
-        return value;
     }
 
     invalidate(address: Address): void {

@@ -56,7 +56,8 @@ export class CooperativeClose {
         const body = (input.body ?? {}) as Record<string, unknown>;
         if (typeof body !== 'object' || Array.isArray(body)) throw new PaymentError(400, RefusalCode.BadRequest, 'send {"total": "<nanoTON>", "signature": "<hex>"}');
         const total = typeof body.total === 'string' && /^[0-9]{1,19}$/.test(body.total) ? BigInt(body.total) : undefined;
-        if (total === undefined) throw new PaymentError(400, RefusalCode.BadRequest, 'total must be the final cumulative total in nanoTON, as a decimal string');
+        // 19 digits can exceed the store's int64 (2^63 - 1): out of range is the client's mistake, not a 500.
+        if (total === undefined || total > (1n << 63n) - 1n) throw new PaymentError(400, RefusalCode.BadRequest, 'total must be the final cumulative total in nanoTON, as a decimal string');
         const signature = typeof body.signature === 'string' && /^[0-9a-fA-F]{128}$/.test(body.signature) ? Buffer.from(body.signature, 'hex') : undefined;
         if (!signature) throw new PaymentError(400, RefusalCode.BadRequest, "signature must be the client's Ed25519 voucher signature (128 hex digits)");
 

@@ -1,5 +1,14 @@
 import { Address } from '@ton/core';
-import { ReceiptWire, RefusalCode, decodeVoucher } from '../../lib/protocol';
+import { signVerify } from '@ton/crypto';
+import {
+    RECEIPTS_QUERY_MAX,
+    RECEIPTS_QUERY_MAX_SKEW_SEC,
+    ReceiptWire,
+    ReceiptsAnswer,
+    RefusalCode,
+    decodeVoucher,
+    receiptsQueryDigest,
+} from '../../lib/protocol';
 import { ChannelStatus } from '../../wrappers/PaymentChannel';
 import { Prices, makeSignedReceipt, receiptMaxCost } from '../../wrappers/receipt';
 import { SignedVoucher, keyToInt, verifyVoucher } from '../../wrappers/voucher';
@@ -15,6 +24,9 @@ import type { VoucherRecord, WorkerStore } from './store/store';
  * request is settled, so concurrent requests on one channel cannot together
  * exceed the deposit.
  */
+
+/** The largest voucher total the worker accepts (the store's integer range). */
+const MAX_VOUCHER_TOTAL = (1n << 63n) - 1n;
 
 export class PaymentError extends Error {
     constructor(
@@ -58,12 +70,91 @@ export interface SettleInput {
     responseHash: Buffer;
 }
 
+/** A store write that failed because of the disk (full, I/O error), not because of the data. */
+export function isStorageFault(e: unknown): boolean {
+    const code = String((e as { code?: unknown })?.code ?? '');
+    return code === 'SQLITE_FULL' || code.startsWith('SQLITE_IOERR') || code === 'SQLITE_CANTOPEN' || code === 'SQLITE_READONLY';
+}
+
 export class Payments {
     private readonly reserved = new Map<string, bigint>();
     private readonly now: () => number;
+    /** Set when a store write failed for lack of space: requests are refused until a probe write succeeds. */
+    private storageFault?: string;
 
     constructor(private readonly o: PaymentsOptions) {
         this.now = o.now ?? (() => Math.floor(Date.now() / 1000));
+    }
+
+    /** Why the store cannot take writes now, if it cannot. */
+    get storageProblem(): string | undefined {
+        return this.storageFault;
+    }
+
+    /**
+     * Runs a store write; a disk fault marks the store unavailable and
+     * becomes a clean 503 (the transaction was rolled back, nothing half
+     * written, nothing charged).
+     */
+    private write<T>(what: string, fn: () => T): T {
+        try {
+            return fn();
+        } catch (e) {
+            if (!isStorageFault(e)) throw e;
+            this.storageFault = `${what}: ${(e as Error).message}`;
+            throw new PaymentError(503, RefusalCode.StorageUnavailable, `the worker cannot store ${what} (${(e as Error).message}); nothing was charged, try another worker`);
+        }
+    }
+
+    /** Refuses while the store is known to be unwritable; a successful probe write ends the fault. */
+    private checkStorage(): void {
+        if (!this.storageFault) return;
+        try {
+            this.o.store.probeWritable();
+            this.storageFault = undefined;
+        } catch (e) {
+            if (!isStorageFault(e)) throw e;
+            throw new PaymentError(503, RefusalCode.StorageUnavailable, `the worker's store is out of space or failing (${(e as Error).message}); nothing was charged, try another worker`);
+        }
+    }
+
+    /**
+     * Receipt recovery: the stored receipts of `channel` above `after`, for
+     * the channel's client only (an Ed25519 signature by the channel's
+     * client key, as on chain, over `receiptsQueryDigest`).
+     */
+    async receiptsFor(q: { channel: string; after: unknown; timestamp: unknown; signature: unknown }): Promise<ReceiptsAnswer> {
+        let channel: Address;
+        try {
+            channel = Address.parse(q.channel);
+        } catch {
+            throw new PaymentError(400, RefusalCode.BadRequest, 'channel is not a valid address');
+        }
+        const after = typeof q.after === 'string' && /^[0-9]{1,19}$/.test(q.after) ? BigInt(q.after) : q.after === undefined ? 0n : -1n;
+        if (after < 0n || after > (1n << 63n) - 1n) throw new PaymentError(400, RefusalCode.BadRequest, 'after must be a cumulative cost in nanoTON (a non-negative integer)');
+        const timestamp = typeof q.timestamp === 'string' && /^[0-9]{1,12}$/.test(q.timestamp) ? Number(q.timestamp) : NaN;
+        if (!Number.isSafeInteger(timestamp)) throw new PaymentError(401, RefusalCode.Unauthorized, 'x-cocoon-timestamp must be unix seconds');
+        if (Math.abs(this.now() - timestamp) > RECEIPTS_QUERY_MAX_SKEW_SEC)
+            throw new PaymentError(401, RefusalCode.Unauthorized, `x-cocoon-timestamp is more than ${RECEIPTS_QUERY_MAX_SKEW_SEC} s from the worker's clock`);
+        const signature = typeof q.signature === 'string' && /^[0-9a-fA-F]{128}$/.test(q.signature) ? Buffer.from(q.signature, 'hex') : undefined;
+        if (!signature) throw new PaymentError(401, RefusalCode.Unauthorized, 'x-cocoon-signature must be a hex Ed25519 signature (128 hex digits)');
+        let state;
+        try {
+            state = await this.o.chain.channel(channel);
+        } catch (e) {
+            throw new PaymentError(503, RefusalCode.BackendDown, `cannot read the channel from the chain: ${(e as Error).message}`);
+        }
+        if (!state) throw new PaymentError(404, RefusalCode.UnknownChannel, 'no payment channel is deployed at that address');
+        if (!state.workerStake.equals(this.o.workerStake)) throw new PaymentError(403, RefusalCode.WrongWorker, 'the channel is for another worker');
+        const clientKey = Buffer.from(state.clientKey.toString(16).padStart(64, '0'), 'hex');
+        if (!signVerify(receiptsQueryDigest(channel, after, timestamp), signature, clientKey))
+            throw new PaymentError(401, RefusalCode.Unauthorized, "the signature does not verify with the channel's client key");
+        const rows = this.o.store.receiptsAfter(channel.toString(), after, RECEIPTS_QUERY_MAX + 1);
+        return {
+            channel: channel.toString(),
+            receipts: rows.slice(0, RECEIPTS_QUERY_MAX).map((r) => ({ boc: r.boc.toString('base64'), requestId: r.requestId, cost: r.cost.toString(), cumulativeCost: r.cumulative.toString() })),
+            more: rows.length > RECEIPTS_QUERY_MAX,
+        };
     }
 
     /** Upper bound on the cost of a request: every prompt byte a token, max_tokens generated (all reasoning). */
@@ -87,6 +178,8 @@ export class Payments {
                 throw new PaymentError(402, RefusalCode.BadVoucher, `voucher: ${(e as Error).message}`);
             }
             if (!voucher.channel.equals(channel)) throw new PaymentError(402, RefusalCode.BadVoucher, 'voucher names another channel');
+            // No deposit reaches 2^63 nanoTON and the store cannot hold more: a client mistake, not a server error.
+            if (voucher.total > MAX_VOUCHER_TOTAL) throw new PaymentError(402, RefusalCode.BadVoucher, `voucher total ${voucher.total} is out of range`);
         }
         let state;
         try {
@@ -98,6 +191,9 @@ export class Payments {
         if (!state.workerStake.equals(this.o.workerStake) || state.workerKey !== keyToInt(this.o.receiptKey.publicKey))
             throw new PaymentError(403, RefusalCode.WrongWorker, 'the channel is for another worker');
         if (state.status !== ChannelStatus.Open) throw new PaymentError(402, RefusalCode.ChannelNotOpen, 'the channel is not open');
+        // A channel the worker agreed to close (cooperative close, worker/src/cooperativeClose.ts) takes no more requests.
+        const localState = this.o.store.channelState(channel.toString());
+        if (localState !== undefined && localState !== 'open') throw new PaymentError(402, RefusalCode.ChannelNotOpen, `the channel is ${localState}`);
         const clientKey = Buffer.from(state.clientKey.toString(16).padStart(64, '0'), 'hex');
         const key = channel.toString();
         if (voucher) {
@@ -108,8 +204,12 @@ export class Payments {
                 throw new PaymentError(402, RefusalCode.StaleVoucher, 'voucher is older than one already received');
             // A valid voucher is money whatever happens to this request
             // (refused, cut, the process killed): on disk before serving.
-            this.o.store.recordVoucher({ channel: key, total: voucher.total, signature: voucher.signature, receivedAt: this.now() });
+            this.checkStorage();
+            const v = voucher;
+            this.write('the voucher', () => this.o.store.recordVoucher({ channel: key, total: v.total, signature: v.signature, receivedAt: this.now() }));
         }
+        // A receipt could not be stored: serve nothing that cannot be paid for.
+        this.checkStorage();
         // A client that stops sending vouchers stops getting answers.
         const covered = this.o.store.latestVoucher(key)?.total ?? 0n;
         const uncovered = this.o.store.receiptsAbove(key, covered);
@@ -154,7 +254,13 @@ export class Payments {
     release(a: Admission): void {
         this.unreserve(a);
         const v = this.voucherRecord(a);
-        if (v) this.o.store.recordVoucher(v);
+        // Already stored at admission; this repeat must not turn a refusal into a crash on a full disk.
+        if (v)
+            try {
+                this.o.store.recordVoucher(v);
+            } catch (e) {
+                if (!isStorageFault(e)) throw e;
+            }
     }
 
     /**
@@ -174,11 +280,11 @@ export class Payments {
         const cost = receiptMaxCost(a.prices, usage);
         if (cost === 0n) {
             const v = this.voucherRecord(a);
-            if (v) this.o.store.recordVoucher(v);
+            if (v) this.write('the voucher', () => this.o.store.recordVoucher(v));
             return null;
         }
         const store = this.o.store;
-        const requestId = store.nextRequestId();
+        const requestId = this.write('the receipt', () => store.nextRequestId());
         const cumulative = store.receiptTotal(a.channelKey) + cost;
         const time = this.now();
         const { evidence } = makeSignedReceipt(
@@ -197,7 +303,7 @@ export class Payments {
             this.o.receiptKey.secretKey,
         );
         const boc = evidence.toBoc();
-        store.appendReceipt(
+        this.write('the receipt', () => store.appendReceipt(
             {
                 channel: a.channelKey,
                 requestId: requestId.toString(),
@@ -214,8 +320,13 @@ export class Payments {
                 responseHash: s.responseHash.toString('hex'),
             },
             this.voucherRecord(a),
-        );
+        ));
         return { boc: boc.toString('base64'), requestId: requestId.toString(), cost: cost.toString(), cumulativeCost: cumulative.toString() };
+    }
+
+    /** True while a request on this channel (store key) is admitted and not yet settled. */
+    inFlight(channelKey: string): boolean {
+        return this.reserved.has(channelKey);
     }
 
     /** Requests admitted and not yet settled. */

@@ -1,7 +1,9 @@
 import fastify, { FastifyBaseLogger, FastifyInstance, FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
-import { ENVELOPE_MEDIA_TYPE, EnvelopeError, ResponseSealer, X25519KeyPair, frameToText, openRequest } from '../../lib/hpke';
+import { ENC_BYTES, ENVELOPE_MEDIA_TYPE, EnvelopeError, REQUEST_HEADER_BYTES, ResponseSealer, X25519KeyPair, frameToText, openRequest } from '../../lib/hpke';
 import {
+    RECEIPTS_SIGNATURE_HEADER,
+    RECEIPTS_TIMESTAMP_HEADER,
     ReceiptWire,
     RefusalCode,
     contentText,
@@ -23,6 +25,8 @@ import {
 } from './inference/types';
 import type { WorkerMetrics } from './metrics';
 import { Admission, PaymentError, Payments } from './payments';
+import type { CooperativeClose } from './cooperativeClose';
+import { ReplayGuard } from './replay';
 
 /**
  * The worker's HTTP API. Everything a user sends or receives crosses it
@@ -34,6 +38,8 @@ import { Admission, PaymentError, Payments } from './payments';
 export interface ServerContext {
     backend: InferenceBackend;
     payments: Payments;
+    /** Co-signs final vouchers (POST /v1/channels/:channel/close); absent, the route answers 501. */
+    cooperativeClose?: CooperativeClose;
     encryptionKey: X25519KeyPair;
     metrics: WorkerMetrics;
     logger: Logger;
@@ -96,6 +102,7 @@ export function buildServer(ctx: ServerContext): WorkerServer {
     let draining = false;
     let idleWaiters: Array<() => void> = [];
     const modelIdFor = ctx.chainModelId ?? ((m: ModelInfo) => modelIdOf(m.id));
+    const replays = new ReplayGuard();
 
     app.addContentTypeParser([ENVELOPE_MEDIA_TYPE, 'application/octet-stream'], { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
@@ -139,8 +146,36 @@ export function buildServer(ctx: ServerContext): WorkerServer {
 
     app.get('/health', async (_req, reply) => {
         const h = await ctx.backend.health();
-        const body = { ok: h.ok && !draining, draining, backend: h, active, ...(ctx.healthExtra?.() ?? {}) };
+        const storage = ctx.payments.storageProblem;
+        const body = { ok: h.ok && !draining && !storage, draining, backend: h, active, ...(storage ? { storage } : {}), ...(ctx.healthExtra?.() ?? {}) };
         return reply.code(body.ok ? 200 : 503).send(body);
+    });
+
+    // Receipt recovery: a client that lost a final frame reads the receipts it is missing (lib/protocol.ts).
+    app.get('/v1/channels/:channel/receipts', async (req, reply) => {
+        const q = (req.query ?? {}) as Record<string, unknown>;
+        try {
+            return await ctx.payments.receiptsFor({
+                channel: (req.params as { channel: string }).channel,
+                after: q.after,
+                timestamp: req.headers[RECEIPTS_TIMESTAMP_HEADER],
+                signature: req.headers[RECEIPTS_SIGNATURE_HEADER],
+            });
+        } catch (e) {
+            if (e instanceof PaymentError) return sendError(reply, new Refusal(e.status, e.code, e.message));
+            throw e;
+        }
+    });
+
+    // Cooperative close: the client's final voucher in, the worker's CloseApproval out (worker/src/cooperativeClose.ts).
+    app.post('/v1/channels/:channel/close', async (req, reply) => {
+        if (!ctx.cooperativeClose) return sendError(reply, new Refusal(501, 'not_supported', 'this worker does not co-sign closes'));
+        try {
+            return await ctx.cooperativeClose.approve({ channel: (req.params as { channel: string }).channel, body: req.body });
+        } catch (e) {
+            if (e instanceof PaymentError) return sendError(reply, new Refusal(e.status, e.code, e.message));
+            throw e;
+        }
     });
 
     app.get('/metrics', async (_req, reply) => {
@@ -179,6 +214,10 @@ export function buildServer(ctx: ServerContext): WorkerServer {
             if (e instanceof EnvelopeError && e.code === 'wrong-key') throw new Refusal(400, RefusalCode.WrongKey, 'the request is sealed to another encryption key');
             throw new Refusal(400, RefusalCode.BadEnvelope, e instanceof EnvelopeError ? e.message : 'malformed envelope');
         }
+        // Only an envelope that opened counts (junk must not fill the memory); once
+        // opened it is spent, served or refused, so a captured copy is never served later.
+        if (!replays.firstSeen(body.subarray(REQUEST_HEADER_BYTES, REQUEST_HEADER_BYTES + ENC_BYTES)))
+            throw new Refusal(409, RefusalCode.Replayed, 'this sealed request was already received; seal every request anew');
         let json: unknown;
         try {
             json = JSON.parse(opened.plaintext.toString('utf8'));
@@ -286,8 +325,20 @@ export function buildServer(ctx: ServerContext): WorkerServer {
                         ac.abort();
                     }
                 });
+                // Frames sealed in the same event-loop turn (one upstream read often
+                // carries several chunks) leave in one syscall: cork, and uncork at
+                // the end of the turn (setImmediate). No frame waits longer than that.
+                let corked = false;
                 const write = async (frame: Buffer) => {
                     if (clientGone || raw.destroyed) return;
+                    if (!corked) {
+                        corked = true;
+                        raw.cork();
+                        setImmediate(() => {
+                            corked = false;
+                            raw.uncork();
+                        });
+                    }
                     if (!raw.write(`data: ${frameToText(frame)}\n\n`)) await new Promise<void>((res) => raw.once('drain', res).once('close', res));
                 };
                 let end: { usage: Usage; finishReason: string; error?: string } = { usage: zeroUsage(true), finishReason: 'error', error: 'stream ended without usage' };
@@ -365,7 +416,14 @@ export function buildServer(ctx: ServerContext): WorkerServer {
                 ctx.metrics.requests.inc({ status: '499' });
                 return reply;
             }
-            const receipt = settle(end);
+            let receipt: ReceiptWire | null;
+            try {
+                receipt = settle(end);
+            } catch (e) {
+                // Nothing left this process yet: a receipt that cannot be stored is a clean refusal.
+                if (e instanceof PaymentError) throw new Refusal(e.status, e.code, e.message, 5);
+                throw e;
+            }
             const completion = {
                 id,
                 object: 'chat.completion',

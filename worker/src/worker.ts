@@ -14,6 +14,7 @@ import { WorkerKeys, loadKeys } from './keys';
 import { createLogger, sanitize } from './log';
 import { WorkerMetrics } from './metrics';
 import { Payments } from './payments';
+import { CooperativeClose } from './cooperativeClose';
 import { RegisterOptions, attest, workerStakeAddress } from './register';
 import { WorkerServer, buildServer } from './server';
 import { WorkerStore } from './store/store';
@@ -127,9 +128,11 @@ export async function createWorker(config: WorkerConfig, deps: WorkerDeps = {}):
     let evidence: Evidence | undefined;
     let chainModelId: bigint | undefined;
 
+    const cooperativeClose = new CooperativeClose({ store, chain, workerStake, receiptKey: keys.receipt, inFlight: (key) => payments.inFlight(key) });
     const server = buildServer({
         backend,
         payments,
+        cooperativeClose,
         encryptionKey: keys.encryption,
         metrics,
         logger: logger.child({ part: 'http' }),

@@ -255,6 +255,11 @@ export class WorkerStore {
         }).immediate();
     }
 
+    /** The channel's local state (open, closing, closed), or undefined if the store has never seen it. */
+    channelState(address: string): ChannelState | undefined {
+        return (this.stmts.channel.get(address) as { state: ChannelState } | undefined)?.state;
+    }
+
     channel(address: string): ChannelSummary | undefined {
         return this.listChannels().find((c) => c.address === address);
     }
@@ -309,6 +314,28 @@ export class WorkerStore {
     /** Receipts on a channel whose cumulative total is above `total` (not covered by a voucher of that total). */
     receiptsAbove(channel: string, total: bigint): number {
         return Number((this.stmts.countAbove.get(channel, total) as { n: bigint }).n);
+    }
+
+    /** Up to `limit` receipts on a channel with cumulative above `after`, in cumulative order (receipt recovery). */
+    receiptsAfter(channel: string, after: bigint, limit: number): ReceiptRecord[] {
+        amount(after, 'after');
+        return (this.db.prepare(`SELECT * FROM receipts WHERE channel = ? AND cumulative > ? ORDER BY cumulative LIMIT ?`).all(channel, after, limit) as Array<
+            Record<string, unknown>
+        >).map(rowToReceipt);
+    }
+
+    /**
+     * Whether the store can take a committed write of about `bytes` now:
+     * writes and deletes a scratch row in one transaction (so nothing stays
+     * behind), which fails with SQLITE_FULL (or an I/O error) when the disk
+     * or the page limit leaves no room. Used to tell when space has returned.
+     */
+    probeWritable(bytes = 64 * 1024): void {
+        this.db.exec(`CREATE TABLE IF NOT EXISTS scratch (id INTEGER PRIMARY KEY, data BLOB)`);
+        this.db.transaction(() => {
+            this.db.prepare(`INSERT INTO scratch (id, data) VALUES (1, zeroblob(?))`).run(bytes);
+            this.db.prepare(`DELETE FROM scratch WHERE id = 1`).run();
+        }).immediate();
     }
 
     /** Cumulative cost of the receipts issued on a channel (0 if none). */
