@@ -1,22 +1,21 @@
-import { ChildProcess, spawn } from 'node:child_process';
-import { promises as fs, writeFileSync } from 'node:fs';
-import { AddressInfo, Server, Socket, connect, createServer } from 'node:net';
+import { promises as fs } from 'node:fs';
+import { Server, Socket, connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Address, toNano } from '@ton/core';
 import type { KeyPair } from '@ton/crypto';
 import { TonClient } from '@ton/ton';
 import { RunningDevnet, startDevnet } from '../../devnet/server';
-import { readDeployment } from '../../scripts/lib/deployment';
+import { BINS, Daemon } from '../../scripts/lib/daemon';
 import { DEVNET_MNEMONIC } from '../../wrappers/devnet';
 import { tonClientOpener } from '../../worker/src/chain';
-import { main as workerCli } from '../../worker/src/cli';
 import { WorkerConfig, loadConfig } from '../../worker/src/config';
 import { OperatorWallet } from '../../worker/src/wallet';
 import { CocoonClient, ClientOptions } from '../../client/src/client';
 import { ClientStore } from '../../client/src/store';
 import { Upstream, startUpstream } from '../worker/helpers';
-import { eventually, freePort } from '../helpers/poll';
+import { freePort } from '../helpers/poll';
+import { deployNetworkTo, registerWorker as registerWorkerWithCli } from '../helpers/devnetNetwork';
 
 /**
  * A whole Cocoon network on loopback for the fault suites: a devnet with
@@ -28,7 +27,6 @@ import { eventually, freePort } from '../helpers/poll';
  * be SIGKILLed); the gateway as a child process; SDK clients in-process.
  */
 
-export const ROOT = join(__dirname, '..', '..');
 export const MODEL = 'cocoon-dev-model';
 
 /** A TCP relay to the devnet that can be cut and restored. */
@@ -98,18 +96,7 @@ export async function startNetwork(name: string): Promise<Network> {
     const link = new ChainLink(await freePort(), devnet.port);
     await link.restore();
     const upstream = await startUpstream();
-    const file = join(dir, 'devnet.json');
-    const child = spawn(
-        'npx',
-        ['blueprint', 'run', 'deployNetwork', '--custom', devnet.endpoint, '--custom-version', 'v2', '--custom-type', 'custom', '--mnemonic'],
-        { cwd: ROOT, env: { ...process.env, WALLET_MNEMONIC: DEVNET_MNEMONIC, WALLET_VERSION: 'v4r2', COCOON_DEPLOYMENT: file }, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
-    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
-    if (code !== 0) throw new Error(`deployNetwork exited with ${code}:\n${out}`);
-    const contracts = (await readDeployment(file))!.contracts;
+    const { contracts } = await deployNetworkTo(devnet.endpoint, dir);
     return {
         dir,
         devnet,
@@ -138,81 +125,47 @@ export interface RegisteredWorker {
 
 /** A worker created and registered through its own CLI (openai backend over the fake upstream), not started. */
 export async function registerWorker(net: Network, name: string, prices: Prices, payments: Record<string, unknown> = {}): Promise<RegisteredWorker> {
-    const io = { out: () => undefined, env: { ...process.env } };
-    const wdir = join(net.dir, name);
-    const port = await freePort();
-    await workerCli(
-        ['init', '-d', wdir, '--endpoint', net.link.endpoint, '--staking', net.contracts.staking, '--base-url', net.upstream.url, '--upstream-model', 'llama-3-8b', '--stake', '12',
-            '--port', String(port), '--prices', [prices.prompt, prices.cached, prices.completion, prices.reasoning].join(',')],
-        io,
-    );
-    const configFile = join(wdir, 'config.json');
-    const cfg = JSON.parse(await fs.readFile(configFile, 'utf8'));
-    // The workers' operator is the devnet's v5r1 wallet; clients pay from the v4 wallet.
-    cfg.keys.walletVersion = 'v5r1';
-    cfg.payments = { claimThreshold: toNano('1000').toString(), watchIntervalMs: 1000, claimRetryInitialMs: 500, claimRetryMaxMs: 2000, ...payments };
-    cfg.log = { level: 'warn' };
-    cfg.shutdownTimeoutMs = 20_000;
-    writeFileSync(configFile, JSON.stringify(cfg), { mode: 0o600 });
-    await workerCli(['register', '-c', configFile], io);
+    // Chain access through the link, so a cut reaches the worker too.
+    const { configFile, port } = await registerWorkerWithCli({
+        dir: join(net.dir, name),
+        endpoint: net.link.endpoint,
+        staking: net.contracts.staking,
+        backend: { upstreamUrl: net.upstream.url },
+        prices,
+        configure: (cfg: any) => {
+            cfg.payments = { claimThreshold: toNano('1000').toString(), watchIntervalMs: 1000, claimRetryInitialMs: 500, claimRetryMaxMs: 2000, ...payments };
+            cfg.shutdownTimeoutMs = 20_000;
+        },
+    });
     return { name, configFile, config: loadConfig({ file: configFile, env: {} }), port };
 }
 
-export interface Child {
-    child: ChildProcess;
-    url: string;
-    exited: Promise<number | null>;
-    output(): string;
-    /** SIGKILL: no shutdown code runs. Resolves once the process is gone. */
-    kill(): Promise<void>;
-    /** SIGTERM and wait for a clean exit code. */
-    stop(): Promise<number | null>;
-}
+/** A command run as a child process (scripts/lib/daemon.ts), with the URL it listens on. */
+export type Child = Daemon & { url: string };
 
-async function spawnChild(args: string[], env: NodeJS.ProcessEnv, listening: RegExp, what: string): Promise<Child> {
-    const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout!.on('data', (d) => (out += d));
-    child.stderr!.on('data', (d) => (out += d));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
-    let gone = false;
-    void exited.then(() => (gone = true));
-    const url = await eventually(what, async () => {
-        if (gone) throw new Error(`${what}: exited early:\n${out}`);
-        return listening.exec(out)?.[1];
-    }, (u) => !!u, 90_000).catch((e) => {
-        child.kill('SIGKILL');
-        throw new Error(`${(e as Error).message}\n${out}`);
-    });
-    return {
-        child,
-        url: url!,
-        exited,
-        output: () => out,
-        kill: async () => {
-            child.kill('SIGKILL');
-            await exited;
-        },
-        stop: async () => {
-            child.kill('SIGTERM');
-            return exited;
-        },
-    };
+async function spawnChild(name: string, bin: string, args: string[], env: NodeJS.ProcessEnv): Promise<Child> {
+    const d = Daemon.spawn(name, bin, args, { env });
+    try {
+        return Object.assign(d, { url: await d.listening(90_000) });
+    } catch (e) {
+        await d.kill();
+        throw e;
+    }
 }
 
 /** `cocoon-worker start -c <config>` as a child process. */
 export function spawnWorker(w: RegisteredWorker): Promise<Child> {
-    return spawnChild([join(ROOT, 'worker', 'bin', 'cocoon-worker.js'), 'start', '-c', w.configFile], {}, /listening on (http:\S+)/, `worker ${w.name} to listen`);
+    return spawnChild(`worker ${w.name}`, BINS.worker, ['start', '-c', w.configFile], {});
 }
 
 /** `cocoon-client gateway` as a child process, its ledger and channel key in `dir`. */
 export function spawnGateway(net: Network, dir: string, extra: string[] = []): Promise<Child> {
     return spawnChild(
+        'gateway',
+        BINS.client,
         // One channel per worker, so a test can follow the gateway's channel across restarts.
-        [join(ROOT, 'client', 'bin', 'cocoon-client.js'), 'gateway', '-d', dir, '--port', '0', '--deposit', '5', '--top-up-below', '1', '--channels-per-worker', '1', ...extra],
+        ['gateway', '-d', dir, '--port', '0', '--deposit', '5', '--top-up-below', '1', '--channels-per-worker', '1', ...extra],
         { COCOON_ENDPOINT: net.link.endpoint, COCOON_STAKING: net.contracts.staking },
-        /listening on (http:\S+)/,
-        'the gateway to listen',
     );
 }
 
