@@ -1,0 +1,161 @@
+import { execFile } from 'node:child_process';
+import Database from 'better-sqlite3';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { BenchNetwork, DEFAULT_PRICES, ROOT, registerWorker, startDaemon, startGatewayDaemon, startNetwork, startWorkerDaemon } from './lib/network';
+import type { LoadResult } from './lib/load';
+import { CHUNKS, CHUNK_BYTES } from './lib/upstream';
+
+/**
+ * Protocol overhead, measured the way Cocoon's own benchmark does: the same
+ * load against a fake OpenAI-compatible upstream (a) directly and (b)
+ * through the Cocoon gateway and a worker (HPKE both ways, a signed receipt
+ * stored with fsync per request, a voucher per request, channel state from
+ * the chain). Four processes: the load client, the upstream, the worker
+ * (`cocoon-worker start`) and the gateway (`cocoon-client gateway`); the
+ * devnet runs in this one.
+ */
+
+const execFileP = promisify(execFile);
+const API_KEY = 'sk-bench';
+
+export interface OverheadOptions {
+    levels: number[];
+    requests: number;
+    warmup: number;
+    /** `cocoon-client gateway --channels-per-worker` (unset: the gateway's default). */
+    channelsPerWorker?: number;
+    log?: (line: string) => void;
+}
+
+export interface OverheadLevel {
+    concurrency: number;
+    direct: LoadResult;
+    cocoon: LoadResult;
+    /** Means as the worker itself measured them (its /metrics), ms: the rest is the gateway and the hops. */
+    worker: { requests: number; latencyMs: number; ttftMs: number };
+}
+
+/** `_sum` and `_count` of a Prometheus histogram in a /metrics text. */
+function histogram(text: string, name: string): { sum: number; count: number } {
+    const num = (suffix: string) => Number(new RegExp(`^${name}${suffix}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+    return { sum: num('_sum'), count: num('_count') };
+}
+
+async function workerTimes(url: string) {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    return { latency: histogram(text, 'cocoon_worker_request_duration_seconds'), ttft: histogram(text, 'cocoon_worker_time_to_first_token_seconds') };
+}
+
+export interface OverheadResult {
+    levels: OverheadLevel[];
+    chunks: number;
+    chunkBytes: number;
+    prices: Record<string, string>;
+    channelDeposit: string;
+    /** Devnet blocks (on-chain operations: top-ups, claims, anything) during the measured levels. */
+    chainOpsDuringRun: number;
+    /** The --channels-per-worker given to the gateway (undefined: its default). */
+    channelsPerWorker?: number;
+    /** Channels the gateway had opened to the worker by the end (from its ledger). */
+    channelsOpened: number;
+}
+
+const tsNode = ['-r', 'ts-node/register/transpile-only'];
+
+/** Channels in the gateway's ledger (read-only; the gateway keeps running). */
+function countChannels(file: string): number {
+    const db = new Database(file, { readonly: true, fileMustExist: true });
+    try {
+        return Number((db.prepare('SELECT COUNT(*) AS n FROM channels').get() as { n: number }).n);
+    } finally {
+        db.close();
+    }
+}
+
+async function load(url: string, apiKey: string | undefined, concurrency: number, requests: number, warmup: number, model: string): Promise<LoadResult> {
+    const opts = {
+        url,
+        apiKey,
+        concurrency,
+        requests,
+        warmup,
+        body: { model, stream: true, stream_options: { include_usage: true }, max_tokens: 64, messages: [{ role: 'user', content: 'Write about foxes.' }] },
+    };
+    const { stdout } = await execFileP(process.execPath, [...tsNode, join(__dirname, 'lib', 'load.ts'), JSON.stringify(opts)], { cwd: ROOT, maxBuffer: 16 << 20 });
+    return JSON.parse(stdout.trim().split('\n').pop()!);
+}
+
+export async function runOverhead(o: OverheadOptions): Promise<OverheadResult> {
+    const log = o.log ?? (() => undefined);
+    let net: BenchNetwork | undefined;
+    const stops: Array<() => Promise<void>> = [];
+    try {
+        const up = await startDaemon('node_modules/ts-node/dist/bin.js', ['--transpile-only', join(__dirname, 'lib', 'upstream.ts')], /upstream listening on/);
+        stops.push(up.stop);
+        const upstreamUrl = up.line.split(' ').pop()!.trim();
+        log(`upstream ${upstreamUrl}`);
+        net = await startNetwork();
+        log('network deployed on the devnet');
+        // The default prices of `cocoon-worker init`: a bench request costs
+        // ~1.6e-5 TON, so the 2 TON default deposit outlasts the run (no top-up).
+        const w = await registerWorker(net, {
+            name: 'bench-worker',
+            upstreamUrl,
+            prices: DEFAULT_PRICES,
+            // The default (4) is for a GPU; a proxy to an upstream takes more at once.
+            http: { maxConcurrent: 256 },
+        });
+        const worker = await startWorkerDaemon(w.configFile, w.port);
+        stops.push(worker.stop);
+        log(`worker ${worker.url}`);
+        const gatewayDir = join(net.dir, 'gateway');
+        const gateway = await startGatewayDaemon(net, { dir: gatewayDir, apiKey: API_KEY, channelsPerWorker: o.channelsPerWorker });
+        stops.push(gateway.stop);
+        log(`gateway ${gateway.url}`);
+        // Opens the channel on chain (not part of what is measured).
+        await load(`${gateway.url}/chat/completions`, API_KEY, 1, 1, 0, 'cocoon-dev-model');
+        const levels: OverheadLevel[] = [];
+        await net.devnet.chain.idle();
+        const seqnoBefore = net.devnet.chain.seqno;
+        for (const c of o.levels) {
+            const direct = await load(`${upstreamUrl}/v1/chat/completions`, undefined, c, o.requests, o.warmup, 'llama-3-8b');
+            log(`c=${c} direct: ${direct.rps.toFixed(1)} req/s, p50 ${direct.latencyMs.p50.toFixed(2)} ms, ttft p50 ${direct.ttftMs.p50.toFixed(2)} ms, errors ${direct.errors}`);
+            const before = await workerTimes(worker.url);
+            const cocoon = await load(`${gateway.url}/chat/completions`, API_KEY, c, o.requests, o.warmup, 'cocoon-dev-model');
+            const after = await workerTimes(worker.url);
+            const n = after.latency.count - before.latency.count;
+            const wt = {
+                requests: n,
+                latencyMs: (1000 * (after.latency.sum - before.latency.sum)) / Math.max(1, n),
+                ttftMs: (1000 * (after.ttft.sum - before.ttft.sum)) / Math.max(1, after.ttft.count - before.ttft.count),
+            };
+            log(`c=${c} cocoon: ${cocoon.rps.toFixed(1)} req/s, p50 ${cocoon.latencyMs.p50.toFixed(2)} ms, ttft p50 ${cocoon.ttftMs.p50.toFixed(2)} ms, errors ${cocoon.errors}${cocoon.firstError ? ` (${cocoon.firstError})` : ''}`);
+            log(`c=${c} worker-side means (incl. warm-up): latency ${wt.latencyMs.toFixed(2)} ms, ttft ${wt.ttftMs.toFixed(2)} ms`);
+            levels.push({ concurrency: c, direct, cocoon, worker: wt });
+        }
+        return {
+            levels,
+            chunks: CHUNKS,
+            chunkBytes: CHUNK_BYTES,
+            prices: Object.fromEntries(Object.entries(DEFAULT_PRICES).map(([k, v]) => [k, v.toString()])),
+            channelDeposit: '2000000000',
+            chainOpsDuringRun: net.devnet.chain.seqno - seqnoBefore,
+            channelsPerWorker: o.channelsPerWorker,
+            channelsOpened: countChannels(join(gatewayDir, 'store.db')),
+        };
+    } finally {
+        for (const s of stops.reverse()) await s().catch(() => undefined);
+        await net?.close().catch(() => undefined);
+    }
+}
+
+if (require.main === module) {
+    const quick = process.env.BENCH_QUICK === '1';
+    runOverhead({ levels: [1, 8, 32], requests: quick ? 50 : 300, warmup: quick ? 5 : 30, channelsPerWorker: process.env.BENCH_CHANNELS ? Number(process.env.BENCH_CHANNELS) : undefined, log: (l) => console.log(l) })
+        .then((r) => console.log(JSON.stringify(r, null, 2)))
+        .catch((e) => {
+            console.error(e);
+            process.exit(1);
+        });
+}
