@@ -104,7 +104,7 @@ export async function startDaemon(bin: string, args: string[], ready: RegExp, en
     const lineOf = new RegExp(`^.*(?:${ready.source}).*$`, 'm');
     try {
         const line = (await d.waitFor(lineOf, `${bin} to start`, 120_000))[0];
-        return { child: d.child, line, stop: async () => void (await d.stop(15_000)) };
+        return { child: d.child, line, stop: async () => void (await d.stop()) };
     } catch (e) {
         await d.kill();
         throw e;

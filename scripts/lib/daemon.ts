@@ -90,8 +90,12 @@ export class Daemon {
         return (await this.waitFor(/listening on (http:\S+)/, `${this.name} to listen`, ms))[1];
     }
 
-    /** SIGTERM, then SIGKILL after `graceMs`; resolves with the exit code once the process is gone. */
-    async stop(graceMs = 15_000): Promise<number | null> {
+    /**
+     * SIGTERM, then SIGKILL after `graceMs`; resolves with the exit code once
+     * the process is gone. The default outlasts the worker's own bounded
+     * shutdown (drain, then claims: `shutdownTimeoutMs`, 30 s by default).
+     */
+    async stop(graceMs = 45_000): Promise<number | null> {
         if (!this.running) return this.child.exitCode;
         this.child.kill('SIGTERM');
         const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);

@@ -114,7 +114,7 @@ export async function startLocalNetwork(o: LocalNetworkOptions): Promise<LocalNe
     const stop = () =>
         (stopping ??= (async () => {
             // The gateway first (no new requests), then the worker (claims what it holds), the chain last.
-            for (const c of [...children].reverse()) await c.stop(15_000).catch(() => undefined);
+            for (const c of [...children].reverse()) await c.stop().catch(() => undefined);
             await devnet.close();
         })());
     const interrupted = () => {
