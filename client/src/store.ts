@@ -47,7 +47,31 @@ export interface AttemptRow {
 }
 
 export class ClientStore {
+    private readonly statements = new Map<string, Database.Statement>();
+
     private constructor(private readonly db: Database.Database) {}
+
+    /** A prepared statement, prepared once per store (the request path runs several per request). */
+    private q(sql: string): Database.Statement {
+        let st = this.statements.get(sql);
+        if (!st) this.statements.set(sql, (st = this.db.prepare(sql)));
+        return st;
+    }
+
+    /**
+     * A write that must survive this process being killed but may skip the
+     * fsync: in WAL mode the OS holds it at once, and the next fsync'd commit
+     * (the receipt and voucher that follow the request) makes it durable.
+     * Losing it to a power cut loses no money: see addAttempt.
+     */
+    private unsynced<T>(fn: () => T): T {
+        this.db.pragma('synchronous = NORMAL');
+        try {
+            return fn();
+        } finally {
+            this.db.pragma('synchronous = FULL');
+        }
+    }
 
     static open(path: string): ClientStore {
         if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -91,40 +115,38 @@ export class ClientStore {
     }
 
     addChannel(c: { address: string; workerStake: string; nonce: bigint; deposit: bigint }): void {
-        this.db
-            .prepare(`INSERT INTO channels (address, worker_stake, nonce, deposit, state, opened_at) VALUES (?, ?, ?, ?, 'open', ?)`)
+        this.q(`INSERT INTO channels (address, worker_stake, nonce, deposit, state, opened_at) VALUES (?, ?, ?, ?, 'open', ?)`)
             .run(c.address, c.workerStake, c.nonce.toString(), c.deposit.toString(), Math.floor(Date.now() / 1000));
     }
 
     channel(address: string): ChannelRow | undefined {
-        const r = this.db.prepare(`SELECT * FROM channels WHERE address = ?`).get(address);
+        const r = this.q(`SELECT * FROM channels WHERE address = ?`).get(address);
         return r ? this.row(r) : undefined;
     }
 
     /** The newest open channel to a worker, if any. */
     openChannelFor(workerStake: string): ChannelRow | undefined {
-        const r = this.db.prepare(`SELECT * FROM channels WHERE worker_stake = ? AND state = 'open' ORDER BY opened_at DESC, rowid DESC LIMIT 1`).get(workerStake);
+        const r = this.q(`SELECT * FROM channels WHERE worker_stake = ? AND state = 'open' ORDER BY opened_at DESC, rowid DESC LIMIT 1`).get(workerStake);
         return r ? this.row(r) : undefined;
     }
 
     /** Every open channel to a worker, oldest first. */
     openChannelsFor(workerStake: string): ChannelRow[] {
-        return this.db
-            .prepare(`SELECT * FROM channels WHERE worker_stake = ? AND state = 'open' ORDER BY opened_at, rowid`)
+        return this.q(`SELECT * FROM channels WHERE worker_stake = ? AND state = 'open' ORDER BY opened_at, rowid`)
             .all(workerStake)
             .map((r) => this.row(r));
     }
 
     channels(): ChannelRow[] {
-        return this.db.prepare(`SELECT * FROM channels ORDER BY opened_at`).all().map((r) => this.row(r));
+        return this.q(`SELECT * FROM channels ORDER BY opened_at`).all().map((r) => this.row(r));
     }
 
     setDeposit(address: string, deposit: bigint): void {
-        this.db.prepare(`UPDATE channels SET deposit = ? WHERE address = ?`).run(deposit.toString(), address);
+        this.q(`UPDATE channels SET deposit = ? WHERE address = ?`).run(deposit.toString(), address);
     }
 
     setState(address: string, state: ChannelRow['state']): void {
-        this.db.prepare(`UPDATE channels SET state = ? WHERE address = ?`).run(state, address);
+        this.q(`UPDATE channels SET state = ? WHERE address = ?`).run(state, address);
     }
 
     /**
@@ -133,32 +155,43 @@ export class ClientStore {
      */
     recordPayment(r: ReceiptRow, voucher: { total: bigint; signature: Buffer }, attemptId?: number): void {
         this.db.transaction(() => {
-            if (attemptId !== undefined) this.db.prepare(`UPDATE attempts SET state = 'receipted' WHERE id = ?`).run(attemptId);
+            if (attemptId !== undefined) this.q(`UPDATE attempts SET state = 'receipted' WHERE id = ?`).run(attemptId);
             this.db
                 .prepare(`INSERT INTO receipts (channel, request_id, boc, cost, cumulative, model, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)`)
                 .run(r.channel, r.requestId, r.boc, r.cost.toString(), r.cumulative.toString(), r.model, r.receivedAt);
             this.db
                 .prepare(`INSERT OR IGNORE INTO vouchers (channel, total, signature, signed_at) VALUES (?, ?, ?, ?)`)
                 .run(r.channel, voucher.total.toString(), voucher.signature.toString('hex'), r.receivedAt);
-            this.db.prepare(`UPDATE channels SET verified = ?, vouched = ? WHERE address = ?`).run(r.cumulative.toString(), voucher.total.toString(), r.channel);
+            this.q(`UPDATE channels SET verified = ?, vouched = ? WHERE address = ?`).run(r.cumulative.toString(), voucher.total.toString(), r.channel);
         })();
     }
 
     /** Records a request about to be sent (before it leaves: a receipt for it may come only later). */
+    /**
+     * Records a request before it is sent. Process-crash durable only (see
+     * `unsynced`): an attempt lost to a power cut can only make a recovered
+     * receipt for it unmatched, so refused and reported; it never pays.
+     */
     addAttempt(a: { channel: string; requestHash: string; maxTokens: number | null; promptBound: number }): number {
-        const info = this.db
-            .prepare(`INSERT INTO attempts (channel, request_hash, max_tokens, prompt_bound, at) VALUES (?, ?, ?, ?, ?)`)
-            .run(a.channel, a.requestHash, a.maxTokens, a.promptBound, Math.floor(Date.now() / 1000));
+        const info = this.unsynced(() =>
+            this.q(`INSERT INTO attempts (channel, request_hash, max_tokens, prompt_bound, at) VALUES (?, ?, ?, ?, ?)`).run(
+                a.channel,
+                a.requestHash,
+                a.maxTokens,
+                a.promptBound,
+                Math.floor(Date.now() / 1000),
+            ),
+        );
         return Number(info.lastInsertRowid);
     }
 
     setAttemptState(id: number, state: AttemptRow['state']): void {
-        this.db.prepare(`UPDATE attempts SET state = ? WHERE id = ?`).run(state, id);
+        this.q(`UPDATE attempts SET state = ? WHERE id = ?`).run(state, id);
     }
 
     /** Requests on a channel still waiting for their receipt, oldest first. */
     pendingAttempts(channel: string): AttemptRow[] {
-        return (this.db.prepare(`SELECT * FROM attempts WHERE channel = ? AND state = 'pending' ORDER BY id`).all(channel) as any[]).map((r) => ({
+        return (this.q(`SELECT * FROM attempts WHERE channel = ? AND state = 'pending' ORDER BY id`).all(channel) as any[]).map((r) => ({
             id: r.id,
             channel: r.channel,
             requestHash: r.request_hash,
@@ -170,15 +203,15 @@ export class ClientStore {
     }
 
     recordBadReceipt(channel: string, workerStake: string, boc: string, reason: string): void {
-        this.db.prepare(`INSERT INTO bad_receipts (channel, worker_stake, boc, reason, at) VALUES (?, ?, ?, ?, ?)`).run(channel, workerStake, boc, reason, Math.floor(Date.now() / 1000));
+        this.q(`INSERT INTO bad_receipts (channel, worker_stake, boc, reason, at) VALUES (?, ?, ?, ?, ?)`).run(channel, workerStake, boc, reason, Math.floor(Date.now() / 1000));
     }
 
     badReceipts(): Array<{ channel: string; workerStake: string; boc: string; reason: string }> {
-        return this.db.prepare(`SELECT channel, worker_stake AS workerStake, boc, reason FROM bad_receipts`).all() as any;
+        return this.q(`SELECT channel, worker_stake AS workerStake, boc, reason FROM bad_receipts`).all() as any;
     }
 
     receipts(channel: string): ReceiptRow[] {
-        return (this.db.prepare(`SELECT * FROM receipts WHERE channel = ? ORDER BY CAST(cumulative AS INTEGER)`).all(channel) as any[]).map((r) => ({
+        return (this.q(`SELECT * FROM receipts WHERE channel = ? ORDER BY CAST(cumulative AS INTEGER)`).all(channel) as any[]).map((r) => ({
             channel: r.channel,
             requestId: r.request_id,
             boc: r.boc,
@@ -190,7 +223,7 @@ export class ClientStore {
     }
 
     latestVoucher(channel: string): { total: bigint; signature: Buffer } | undefined {
-        const rows = this.db.prepare(`SELECT total, signature FROM vouchers WHERE channel = ?`).all(channel) as Array<{ total: string; signature: string }>;
+        const rows = this.q(`SELECT total, signature FROM vouchers WHERE channel = ?`).all(channel) as Array<{ total: string; signature: string }>;
         let best: { total: bigint; signature: Buffer } | undefined;
         for (const r of rows) if (!best || BigInt(r.total) > best.total) best = { total: BigInt(r.total), signature: Buffer.from(r.signature, 'hex') };
         return best;

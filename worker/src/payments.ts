@@ -206,7 +206,9 @@ export class Payments {
             // (refused, cut, the process killed): on disk before serving.
             this.checkStorage();
             const v = voucher;
-            this.write('the voucher', () => this.o.store.recordVoucher({ channel: key, total: v.total, signature: v.signature, receivedAt: this.now() }));
+            // Killed from here on, the worker still has it; a power cut before the receipt's fsync'd commit
+            // (which carries it too) could lose it, and the client sends it again with its next request.
+            this.write('the voucher', () => this.o.store.recordVoucher({ channel: key, total: v.total, signature: v.signature, receivedAt: this.now() }, 'process'));
         }
         // A receipt could not be stored: serve nothing that cannot be paid for.
         this.checkStorage();
