@@ -8,6 +8,7 @@ import { EmbeddedResult, runEmbedded } from './embedded';
 import { ProfileResult, runProfile } from './profile';
 import { DEFAULT_PRICES } from './lib/network';
 import { USAGE } from './lib/upstream';
+import { SuitesResult, runSuites } from './suites';
 
 /**
  * `npm run bench`: every benchmark of issue 10 against its anchor, written
@@ -17,7 +18,8 @@ import { USAGE } from './lib/upstream';
  *
  * Options (flags or environment):
  *   --quick | BENCH_QUICK=1        fewer requests and runs (about 3 minutes)
- *   --only=overhead,profile,cost,engine | BENCH_ONLY
+ *   --only=overhead,profile,cost,engine,suites | BENCH_ONLY
+ *   --fuzz-runs=N | BENCH_FUZZ_RUNS  the fuzz suites' FUZZ_RUNS in the suites step (default 1000; quick 200)
  *   --requests=N | BENCH_REQUESTS  measured requests per concurrency level and path (default 300; quick 60)
  *   --levels=1,8,32 | BENCH_LEVELS
  *   --cost-requests=N | BENCH_COST_REQUESTS  requests of the on-chain cost run (default 200; quick 80)
@@ -33,7 +35,8 @@ function flag(name: string, env: string): string | undefined {
 }
 
 const quick = flag('quick', 'BENCH_QUICK') === '1';
-const only = new Set((flag('only', 'BENCH_ONLY') ?? 'overhead,profile,cost,engine').split(','));
+const only = new Set((flag('only', 'BENCH_ONLY') ?? 'overhead,profile,cost,engine,suites').split(','));
+const fuzzRuns = Number(flag('fuzz-runs', 'BENCH_FUZZ_RUNS') ?? (quick ? 200 : 1000));
 const requests = Number(flag('requests', 'BENCH_REQUESTS') ?? (quick ? 60 : 300));
 const levels = (flag('levels', 'BENCH_LEVELS') ?? '1,8,32').split(',').map(Number);
 const costRequests = Number(flag('cost-requests', 'BENCH_COST_REQUESTS') ?? (quick ? 80 : 200));
@@ -104,8 +107,8 @@ function overheadSection(r: OverheadResult, p?: ProfileResult): string[] {
     if (!allMet) L.push(
         `**Why the targets are not met.** (1) Throughput: a channel carries one request at a time (each request's voucher must cover the receipt before it), so the gateway has at most \`--channels-per-worker\` requests in flight to one worker (this run: ${r.channelsPerWorker ?? "the gateway's default"}; it had opened ${r.channelsOpened ?? '?'} channel(s) to the worker by the end) and queues the rest, which is most of the latency at higher concurrency. Cocoon's req/s went from ${f(c1.cocoon.rps, 1)} at concurrency 1 to ${f(c32.cocoon.rps, 1)} at ${c32.concurrency}. ` +
             `With several requests in flight the worker's own time per request grows with CPU contention (table above). Beyond that, on ${cpus().length} shared cores the direct path is bound by the upstream's own CPU (~${f((1000 * cpus().length) / Math.max(...r.levels.map((l) => l.direct.rps)), 1)} ms per request at its best rate here), and Cocoon adds two more HTTP servers relaying the 50 chunks, so the ratio is bounded well below 90% on this machine whatever the protocol does. ` +
-            `(2) Latency: the protocol's own CPU work per request is now small (section 2: HPKE, signatures, hashes and 50 sealed frames add up to ~${profileCpuMs !== undefined ? f(profileCpuMs, 1) : '1-2'} ms), but every request also makes four fsync'd SQLite commits on its path (gateway: the attempt record before sending and the receipt+voucher after; worker: the voucher before serving and the receipt before the final frame), ` +
-                `whose cost on this shared VM's disk varies from run to run between ~0.2 and ~4 ms each (${profileFsync ?? 'see section 2'}), and crosses two more processes (gateway and worker: HTTP parsing, JSON per chunk, the worker's own fetch to the upstream, event-loop scheduling with four busy processes on ${cpus().length} cores). The worker accounts for ${f(c1.worker.latencyMs, 1)} ms of the ${f(c1.cocoon.latencyMs.p50, 1)} ms at concurrency 1 (first token after ${f(c1.worker.ttftMs, 1)} ms). The fsync'd commits are the durability rules and stay.`,
+            `(2) Latency: the protocol's own CPU work per request is now small (section 2: HPKE, signatures, hashes and 50 sealed frames add up to ~${profileCpuMs !== undefined ? f(profileCpuMs, 1) : '1-2'} ms), but every request also makes four SQLite commits on its path (gateway: the attempt record before sending and the receipt+voucher after; worker: the voucher before serving and the receipt before the final frame), two of them fsync'd (the receipt+voucher commits; the two before serving are process-crash durable in WAL and made durable by them), ` +
+                `whose cost on this shared VM's disk varies from run to run between ~0.2 and ~4 ms each (${profileFsync ?? 'see section 2'}), and crosses two more processes (gateway and worker: HTTP parsing, JSON per chunk, the worker's own fetch to the upstream, event-loop scheduling with four busy processes on ${cpus().length} cores). The worker accounts for ${f(c1.worker.latencyMs, 1)} ms of the ${f(c1.cocoon.latencyMs.p50, 1)} ms at concurrency 1 (first token after ${f(c1.worker.ttftMs, 1)} ms). The fsync'd receipt commits are the durability rules and stay.`,
         '',
     );
     return L;
@@ -149,7 +152,9 @@ function profileSection(p: ProfileResult, cost?: ChainCostResult): string[] {
         '- **Frames of one event-loop turn in one syscall** (worker/src/server.ts and client/src/gateway.ts: `cork()`, and `uncork()` in a `setImmediate`): the worker wrote each of the 50 sealed frames and the gateway each of the 50 chunks with its own `writev` (a loopback TCP send each); frames produced in the same turn now leave together (an strace sample of the worker at concurrency 1 showed a few `writev` per request instead of one per frame). No frame waits beyond the end of the turn that produced it, and the final frame still follows the fsync of its receipt.',
         '- **Chain reads refreshed ahead** (worker/src/chain.ts `ChainView`): the channel state and WorkerStake prices are cached for 3 s as before, but past half their life an entry in use is re-read in the background, so under steady load no request waits for the chain; the served state is never older than the same 3 s (payment checks unchanged).',
         '',
-        'Left as they are, on purpose: the fsync\'d commits (a receipt is on disk before its final frame; a voucher before serving; the gateway\'s attempt record and receipt+voucher), and every payment check. Further gains: fewer fsync\'d commits per request, or group commit of concurrent requests\' commits, would need a design change; and the gateway still re-checks its channel on chain every 30 s on the request path (isDeployed + two get-methods, tens of ms here: a p99 outlier) where a refresh-ahead like the worker\'s would do.',
+        '- **One fsync per request on each side** (worker/src/store/store.ts `recordVoucher(v, \'process\')`, client/src/store.ts `addAttempt`): the records written before serving (the voucher that arrives with a request, the client\'s attempt record) are committed in WAL mode without their own fsync. They survive the process being killed (SIGKILL: tests/faults) and are made durable by the fsync\'d receipt+voucher commit that follows; a power cut in between can lose only a voucher the client sends again with its next request, or an attempt record whose loss makes a recovered receipt unmatched (refused), never paid twice. Prepared statements are reused in the client store.',
+        '',
+        'Left as they are, on purpose: the fsync\'d receipt+voucher commits (a receipt is on disk before its final frame; the gateway\'s verified receipt with the voucher it signs), and every payment check. Further gains: fewer fsync\'d commits per request, or group commit of concurrent requests\' commits, would need a design change; and the gateway still re-checks its channel on chain every 30 s on the request path (isDeployed + two get-methods, tens of ms here: a p99 outlier) where a refresh-ahead like the worker\'s would do.',
         '',
     );
     return L;
@@ -239,9 +244,21 @@ function engineSection(e: EmbeddedResult): string[] {
     return L;
 }
 
+function suitesSection(r: SuitesResult): string[] {
+    const L = ['## 5. Fault and fuzz suites (long variants)', ''];
+    L.push(
+        `\`npm test\` runs tests/faults and tests/fuzz at their CI sizes (a 15 s chain outage; each property's default number of runs). Here they ran in their long variants (${Object.entries(r.env).map(([k, v]) => `\`${k}=${v}\``).join(', ')}: the chain unreachable for a full minute, every fuzz property ${r.env.FUZZ_RUNS ? `at FUZZ_RUNS=${r.env.FUZZ_RUNS}` : 'at its default'}). Reproduce: \`FAULT_LONG=1 FUZZ_RUNS=${r.env.FUZZ_RUNS} npx jest -i tests/faults tests/fuzz\` (or \`npm run test:faults:long\`, \`npm run test:fuzz:long\`).`,
+        '',
+    );
+    L.push('| suite | passed | failed | seconds |', '|---|---|---|---|');
+    for (const x of r.files) L.push(`| ${x.file} | ${x.passed} | ${x.failed} | ${f(x.seconds, 0)} |`);
+    L.push(`| **all** | **${r.passed}** | **${r.failed}** | **${f(r.seconds, 0)}** |`, '');
+    return L;
+}
+
 async function main() {
     let started = new Date();
-    let res: { overhead?: OverheadResult; profile?: ProfileResult; cost?: ChainCostResult; engine?: EmbeddedResult } = {};
+    let res: { overhead?: OverheadResult; profile?: ProfileResult; cost?: ChainCostResult; engine?: EmbeddedResult; suites?: SuitesResult } = {};
     // --render: rewrite the Markdown from bench/results.json without measuring.
     const render = flag('render', 'BENCH_RENDER') === '1';
     if (render) {
@@ -266,6 +283,10 @@ async function main() {
         log('embedded engine');
         res.engine = await runEmbedded({ maxTokens: quick ? 256 : 512, runs: quick ? 5 : 9, log });
     }
+    if (only.has('suites')) {
+        log(`fault and fuzz suites, long variants (FAULT_LONG=1, FUZZ_RUNS=${fuzzRuns})`);
+        res.suites = await runSuites({ fuzzRuns, faultLong: true, log });
+    }
     const m = machine();
     const saved = res as { args?: string; quick?: boolean; options?: string };
     const args = render ? (saved.args ?? '') : process.argv.slice(2).join(' ');
@@ -276,19 +297,20 @@ async function main() {
     const L: string[] = [];
     L.push('# Cocoon on TON: benchmark results', '');
     L.push(`Generated by \`${isQuick && !/--quick/.test(args) ? 'BENCH_QUICK=1 ' : ''}npm run bench${args ? ' -- ' + args : ''}\`${isQuick ? ' (quick mode)' : ''} on ${started.toISOString()} (took ${f(((res as { took?: number }).took ?? Date.now() - started.getTime()) / 60000, 1)} min).`, '');
-    L.push(`Reproduce: \`npm run bench\` (full, about 2 minutes here; \`BENCH_QUICK=1 npm run bench\` for a quick pass; options in bench/run.ts). Gas per operation: \`npm run bench:gas\` (bench/gas.json). Raw figures: bench/results.json.`, '');
+    L.push(`Reproduce: \`npm run bench\` (full: about 2 minutes here, plus the long fault and fuzz suites; \`BENCH_QUICK=1 npm run bench\` for a quick pass; \`--only=overhead,profile,cost,engine\` leaves the suites out; options in bench/run.ts). Gas per operation: \`npm run bench:gas\` (bench/gas.json). Raw figures: bench/results.json.`, '');
     if (options) L.push(`Options: ${options}.`, '');
     L.push('| machine | |', '|---|---|');
     L.push(`| CPU | ${m.cpu} |`, `| cores | ${m.cores} |`, `| memory | ${f(m.memoryGiB, 1)} GiB |`, `| node | ${m.node} |`, `| OS | ${m.os} |`);
     L.push('');
     L.push(
-        `> **Note:** this was measured on a shared ${m.cores}-core development machine while other sessions were building and testing on it, so the figures are noisy (latency percentiles especially). Re-run on a quiet machine for reference figures.`,
+        `> **Note:** this was measured on a shared ${m.cores}-core development VM, so the figures are noisy (latency percentiles especially, which move by several ms between runs). Re-run on a quiet, dedicated machine for reference figures.`,
         '',
     );
     if (res.overhead) L.push(...overheadSection(res.overhead, res.profile), ...historySection(res.overhead));
     if (res.profile) L.push(...profileSection(res.profile, res.cost));
     if (res.cost) L.push(...costSection(res.cost));
     if (res.engine) L.push(...engineSection(res.engine));
+    if (res.suites) L.push(...suitesSection(res.suites));
     writeFileSync(out, L.join('\n'));
     if (!render) writeFileSync(resultsFile, JSON.stringify({ machine: m, date: started.toISOString(), quick, args, options, took: Date.now() - started.getTime(), ...res }, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2) + '\n');
     log(`wrote ${out}`);

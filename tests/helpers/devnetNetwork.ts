@@ -1,6 +1,8 @@
 import { spawn } from 'node:child_process';
 import { promises as fs, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { mnemonicToPrivateKey } from '@ton/crypto';
+import { WalletContractV5R1 } from '@ton/ton';
 import { Deployment, readDeployment } from '../../scripts/lib/deployment';
 import { ROOT } from '../../scripts/lib/daemon';
 import { DEVNET_MNEMONIC } from '../../wrappers/devnet';
@@ -81,6 +83,7 @@ export async function registerWorker(o: WorkerSetup): Promise<RegisteredWorker> 
     const configFile = join(o.dir, 'config.json');
     const cfg = JSON.parse(await fs.readFile(configFile, 'utf8'));
     cfg.keys.walletVersion = 'v5r1';
+    cfg.payoutAddress = WalletContractV5R1.create({ publicKey: (await mnemonicToPrivateKey(DEVNET_MNEMONIC.split(' '))).publicKey }).address.toString();
     cfg.log = { level: 'warn' };
     o.configure?.(cfg);
     writeFileSync(configFile, JSON.stringify(cfg), { mode: 0o600 });
