@@ -197,7 +197,6 @@ describe('faults on a devnet', () => {
         const last = await ask();
         expect(last.fields!.cumulativeCost).toBe(sdk.o.store.channel(channel)!.verified);
         expect(sdk.excluded.size).toBe(0);
-        // A clean stop within its bounded shutdown (Daemon.stop SIGKILLs after 45 s: that would read null).
         expect(await childA!.stop()).toBe(0);
         const ledger = expectLedgersAgree(a, sdk.o.store, channel);
         // The worker holds the voucher for everything but the last receipt (that voucher travels with the next request).

@@ -41,8 +41,6 @@ export class Claimer {
     private timer?: NodeJS.Timeout;
     private running?: Promise<void>;
     private stopped = true;
-    /** Set at the end of a shutdown: claims stop waiting for confirmations (they are retried at the next start). */
-    private halted = false;
     private readonly backoff = new Map<string, { next: number; delay: number }>();
 
     constructor(private readonly o: ClaimerOptions) {}
@@ -69,22 +67,10 @@ export class Claimer {
         await this.running;
     }
 
-    /**
-     * Ends every claim in progress at its next step: a claim already sent
-     * lands or not on its own; the store records it when the worker next
-     * sees the chain. Used when the shutdown deadline has passed.
-     */
-    halt(): void {
-        this.halted = true;
-        this.stopped = true;
-        if (this.timer) clearTimeout(this.timer);
-    }
-
     /** One round: watch every live channel, claim what is due. */
     async tick(options: { force?: boolean } = {}): Promise<ClaimResult[]> {
         const results: ClaimResult[] = [];
         for (const c of this.o.store.listChannels()) {
-            if (this.halted) break;
             if (c.state === 'closed') continue;
             try {
                 const r = await this.visit(c, options.force ?? false);
@@ -143,7 +129,6 @@ export class Claimer {
                 paid = now?.paid ?? paid;
                 if (paid >= target) break;
                 if (Date.now() > deadline) throw new Error('the claim did not show on chain in time');
-                if (this.halted) throw new Error('shutting down before the claim showed on chain');
                 await new Promise((r) => setTimeout(r, 300));
             }
             store.markClaimed(c.address, paid);

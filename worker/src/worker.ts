@@ -259,20 +259,15 @@ export async function createWorker(config: WorkerConfig, deps: WorkerDeps = {}):
                 await server.idle(Math.min(left(), 5000));
             }
             await server.app.close();
-            // The claims get what is left of the budget (at least a second); then they are halted, so the
-            // process can exit on time. What did not land is claimed again at the next start.
-            const claims = claimer.stop().then(() => claimer.claimAll());
+            await claimer.stop();
             try {
                 await Promise.race([
-                    claims,
+                    claimer.claimAll(),
                     new Promise((_, reject) => setTimeout(() => reject(new Error('claims did not finish before the shutdown deadline')), Math.max(1000, left())).unref()),
                 ]);
             } catch (e) {
                 logger.warn({ err: e }, 'shutdown claims incomplete; they are retried at the next start');
             }
-            claimer.halt();
-            // A halted claim ends at its next poll (300 ms); the store must outlive it.
-            await Promise.race([claims.catch(() => undefined), new Promise((r) => setTimeout(r, 2000).unref())]);
             if (ownsBackend) await backend.close();
             store.close();
             logger.info('worker stopped');
