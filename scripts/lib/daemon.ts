@@ -92,10 +92,11 @@ export class Daemon {
 
     /**
      * SIGTERM, then SIGKILL after `graceMs`; resolves with the exit code once
-     * the process is gone. The default outlasts the worker's own bounded
-     * shutdown (drain, then claims: `shutdownTimeoutMs`, 30 s by default).
+     * the process is gone. The default outlasts the worker's own shutdown:
+     * drain and shutdown claims within `shutdownTimeoutMs` (30 s by default),
+     * and a claim already sent may wait up to a minute for its confirmation.
      */
-    async stop(graceMs = 45_000): Promise<number | null> {
+    async stop(graceMs = 100_000): Promise<number | null> {
         if (!this.running) return this.child.exitCode;
         this.child.kill('SIGTERM');
         const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);

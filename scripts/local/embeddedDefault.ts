@@ -34,7 +34,7 @@ async function main() {
     let stopping = false;
     const stop = () => {
         if (stopping) {
-            console.log('already stopping; a second Ctrl-C is ignored while the children finish (at most ~45 s each)');
+            console.log('already stopping; a second Ctrl-C is ignored while the children finish (the worker may wait for a claim to confirm)');
             return;
         }
         stopping = true;
