@@ -1,4 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
+import { corkPerTurn } from '../../lib/corkPerTurn';
 import { Address } from '@ton/core';
 import fastify, { FastifyInstance, FastifyReply } from 'fastify';
 import { chatRequestSchema, describeIssues } from '../../lib/protocol';
@@ -164,19 +165,10 @@ export function buildGateway(o: GatewayOptions): FastifyInstance {
         let started = false;
         let refreshed = false;
         const raw = reply.raw;
-        // Chunks decrypted in the same event-loop turn leave in one syscall:
-        // cork, and uncork at the end of the turn (no chunk waits longer).
-        let corked = false;
+        const cork = corkPerTurn(raw);
         const write = (obj: unknown) => {
             if (raw.destroyed) return;
-            if (!corked) {
-                corked = true;
-                raw.cork();
-                setImmediate(() => {
-                    corked = false;
-                    raw.uncork();
-                });
-            }
+            cork();
             raw.write(`data: ${JSON.stringify(obj)}\n\n`);
         };
         // The app went away: stop reading from the worker. It keeps a receipt for what it delivered,

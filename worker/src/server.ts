@@ -1,5 +1,6 @@
 import fastify, { FastifyBaseLogger, FastifyInstance, FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
+import { corkPerTurn } from '../../lib/corkPerTurn';
 import { ENC_BYTES, ENVELOPE_MEDIA_TYPE, EnvelopeError, REQUEST_HEADER_BYTES, ResponseSealer, X25519KeyPair, frameToText, openRequest } from '../../lib/hpke';
 import {
     RECEIPTS_SIGNATURE_HEADER,
@@ -325,20 +326,11 @@ export function buildServer(ctx: ServerContext): WorkerServer {
                         ac.abort();
                     }
                 });
-                // Frames sealed in the same event-loop turn (one upstream read often
-                // carries several chunks) leave in one syscall: cork, and uncork at
-                // the end of the turn (setImmediate). No frame waits longer than that.
-                let corked = false;
+                // One upstream read often carries several chunks: their frames leave together.
+                const cork = corkPerTurn(raw);
                 const write = async (frame: Buffer) => {
                     if (clientGone || raw.destroyed) return;
-                    if (!corked) {
-                        corked = true;
-                        raw.cork();
-                        setImmediate(() => {
-                            corked = false;
-                            raw.uncork();
-                        });
-                    }
+                    cork();
                     if (!raw.write(`data: ${frameToText(frame)}\n\n`)) await new Promise<void>((res) => raw.once('drain', res).once('close', res));
                 };
                 let end: { usage: Usage; finishReason: string; error?: string } = { usage: zeroUsage(true), finishReason: 'error', error: 'stream ended without usage' };
