@@ -6,7 +6,7 @@ import { ExitCode } from '../wrappers/exitCodes';
 import { ChannelStatus, ExtendedPaymentChannel } from '../wrappers/PaymentChannel';
 import { keyToInt, signCloseApproval, signVoucher, verifyCloseApproval, verifyVoucher } from '../wrappers/voucher';
 import { EscrowFixture, deployEscrow, openChannel, testKeys } from './helpers/channel';
-import { OP, delivered } from './helpers/messages';
+import { OP, PAYOUT_GAS_BUDGET, delivered, paidOut } from './helpers/messages';
 
 const DEPOSIT = toNano('10');
 const FEE_MIN = toNano('0.001'); // PROTOCOL_FEE_MIN
@@ -52,7 +52,9 @@ describe('PaymentChannel', () => {
             const fee = (total * feeBps) / 10000n;
             expect(fee).toBeGreaterThan(0n);
             expect(delivered(result.transactions, channel.address, f.treasury.address, OP.ProtocolFee)).toBe(fee);
-            expect(delivered(result.transactions, channel.address, worker(), OP.ChannelPayout)).toBe(total - fee);
+            expect(paidOut(result.transactions, channel.address, worker())).toBe(total - fee);
+            // The payout's value adds the WorkerStake's gas, paid by the claimer, to the amount.
+            expect(delivered(result.transactions, channel.address, worker(), OP.ChannelPayout)).toBe(total - fee + PAYOUT_GAS_BUDGET);
             expect(result.transactions).toHaveTransaction({ from: channel.address, to: f.stranger.address, op: OP.Excesses });
             expect(await channel.getPaid()).toBe(total);
             expect(await balance(channel.address)).toBe(DEPOSIT - total + RESERVE);
@@ -71,7 +73,7 @@ describe('PaymentChannel', () => {
             const next = await channel.sendClaim(f.stranger.getSender(), voucher(toNano('3')));
             const delta = toNano('1');
             const fee2 = (delta * feeBps) / 10000n;
-            expect(delivered(next.transactions, channel.address, worker(), OP.ChannelPayout)).toBe(delta - fee2);
+            expect(paidOut(next.transactions, channel.address, worker())).toBe(delta - fee2);
             expect(await channel.getPaid()).toBe(toNano('3'));
         });
 
@@ -80,7 +82,7 @@ describe('PaymentChannel', () => {
             expect(feeOf(total, feeBps)).toBe(0n);
             const result = await channel.sendClaim(f.stranger.getSender(), voucher(total));
             expect(result.transactions).not.toHaveTransaction({ from: channel.address, to: f.treasury.address });
-            expect(delivered(result.transactions, channel.address, worker(), OP.ChannelPayout)).toBe(total);
+            expect(paidOut(result.transactions, channel.address, worker())).toBe(total);
             expect(await channel.getPaid()).toBe(total);
         });
 
@@ -148,7 +150,7 @@ describe('PaymentChannel', () => {
             const big = voucher(toNano('15'));
             let result = await channel.sendClaim(f.stranger.getSender(), big);
             const fee = (DEPOSIT * feeBps) / 10000n;
-            expect(delivered(result.transactions, channel.address, worker(), OP.ChannelPayout)).toBe(DEPOSIT - fee);
+            expect(paidOut(result.transactions, channel.address, worker())).toBe(DEPOSIT - fee);
             expect(await channel.getPaid()).toBe(DEPOSIT);
             expect(await balance(channel.address)).toBe(RESERVE);
             result = await channel.sendClaim(f.stranger.getSender(), big);
@@ -262,7 +264,7 @@ describe('PaymentChannel', () => {
             const result = await channel.sendCooperativeClose(f.client.getSender(), final, approval);
             const delta = toNano('3');
             const fee = (delta * feeBps) / 10000n;
-            expect(delivered(result.transactions, channel.address, worker(), OP.ChannelPayout)).toBe(delta - fee);
+            expect(paidOut(result.transactions, channel.address, worker())).toBe(delta - fee);
             expect(delivered(result.transactions, channel.address, f.treasury.address, OP.ProtocolFee)).toBe(fee);
             expect(delivered(result.transactions, channel.address, f.client.address, OP.ChannelRefund)).toBe(DEPOSIT - toNano('4'));
             const s = await channel.getState();
@@ -364,7 +366,7 @@ describe('PaymentChannel', () => {
             const result = await ch.sendClaim(g.stranger.getSender(), signVoucher(ch.address, toNano('2'), g.clientKeys.secretKey));
             const fee = (toNano('2') * g.params.protocolFeeBps) / 10000n;
             expect(result.transactions).toHaveTransaction({ from: nowhere, to: ch.address, inMessageBounced: true, success: true });
-            expect(delivered(result.transactions, ch.address, g.workerStake.address, OP.ChannelPayout)).toBe(toNano('2') - fee);
+            expect(paidOut(result.transactions, ch.address, g.workerStake.address)).toBe(toNano('2') - fee);
             expect(await ch.getPaid()).toBe(toNano('2') - fee);
         });
 
@@ -431,7 +433,7 @@ describe('PaymentChannel', () => {
                     let toClient = 0n;
 
                     const account = (txs: Transaction[]) => {
-                        toWorker += delivered(txs, channel.address, worker(), OP.ChannelPayout);
+                        toWorker += paidOut(txs, channel.address, worker());
                         toTreasury += delivered(txs, channel.address, f.treasury.address, OP.ProtocolFee);
                         toClient += delivered(txs, channel.address, f.client.address, OP.ChannelRefund);
                     };

@@ -9,6 +9,7 @@ import { ExtendedWorkerStake, WorkerStatus, loadStakeDeposit, loadStakeWithdrawn
 import { Transaction } from '@ton/core';
 import { ExtendedPaymentChannel } from '../wrappers/PaymentChannel';
 import { IMAGE, MODEL, OTHER_MODEL, PRICES, StakingFixture, attest, deployStaking, keyInt, listing, stake, workerKeys } from './helpers/staking';
+import { PAYOUT_GAS_BUDGET } from './helpers/messages';
 
 const STAKE = toNano('20');
 
@@ -416,6 +417,13 @@ describe('WorkerStake', () => {
             expect(s.earned).toBe(toNano('1') - fee);
             expect(s.claims).toBe(1n);
             expect((await f.provider.getBalance()) - before).toBeGreaterThan(toNano('1') - fee - toNano('0.1'));
+            // A claim smaller than the WorkerStake's own gas lands too: the payout carries that gas on top of the amount
+            // (it used to pay the gas out of the amount, so such a payout bounced and could never be claimed).
+            const tiny = await channel.sendClaim(f.provider.getSender(), signVoucher(channel.address, toNano('1.001'), clientKeys.secretKey));
+            expect(tiny.transactions).toHaveTransaction({ from: channel.address, to: worker.address, success: true });
+            expect(await channel.getPaid()).toBe(toNano('1.001'));
+            expect((await worker.getState()).earned).toBe(toNano('1.001') - fee);
+            expect((await worker.getState()).claims).toBe(2n);
         });
 
         it('refuses (bounces) a real payout while it knows no Escrow, and counts it after a config sync', async () => {
@@ -452,13 +460,17 @@ describe('WorkerStake', () => {
             const client = f.stranger.address;
             const channel = (await ExtendedPaymentChannel.fromInit(escrow, client, worker.address, 3n)).address;
             // The sandbox lets a test send from the channel's address without deploying it.
-            const res = await f.blockchain.sendMessage(internal({ from: channel, to: worker.address, value: toNano('2'), body: payout(toNano('2'), client, 3n) }));
+            // Gas on top of the amount is required: one nanoTON short bounces, the budget passes.
+            const short = await f.blockchain.sendMessage(internal({ from: channel, to: worker.address, value: toNano('2') + PAYOUT_GAS_BUDGET - 1n, body: payout(toNano('2'), client, 3n) }));
+            expect(short.transactions).toHaveTransaction({ to: worker.address, success: false, exitCode: ExitCode.ERR_INSUFFICIENT_VALUE });
+            expect((await worker.getState()).claims).toBe(0n);
+            const res = await f.blockchain.sendMessage(internal({ from: channel, to: worker.address, value: toNano('2') + PAYOUT_GAS_BUDGET, body: payout(toNano('2'), client, 3n) }));
             expect(res.transactions).toHaveTransaction({ from: worker.address, to: f.provider.address, value: (v) => v! > toNano('1.98') });
             const s = await worker.getState();
             expect(s.earned).toBe(toNano('2'));
             expect(s.claims).toBe(1n);
             // Another nonce's address is not this channel.
-            const wrong = await f.blockchain.sendMessage(internal({ from: channel, to: worker.address, value: toNano('2'), body: payout(toNano('2'), client, 4n) }));
+            const wrong = await f.blockchain.sendMessage(internal({ from: channel, to: worker.address, value: toNano('3'), body: payout(toNano('2'), client, 4n) }));
             expect(wrong.transactions).toHaveTransaction({ to: worker.address, success: false, exitCode: ExitCode.ERR_WS_NOT_CHANNEL });
             expect((await worker.getState()).claims).toBe(1n);
         });

@@ -92,16 +92,25 @@ describeFaults('faults on a devnet', () => {
     let childB: Child | undefined;
     let gateway: Child | undefined;
     let inproc: Worker | undefined;
+    /** The gateway's state directory, shared by the gateway and failover cases (set once the network is up). */
+    let gwDir: string;
     let sdk: CocoonClient;
     let infoA: WorkerInfo;
     const random = prng(SEED);
 
+    /** The channel's latest transactions (a failing settlement says what the chain did with each claim). */
+    const chainTrace = async (channel: string) =>
+        (await net.direct.getTransactions(Address.parse(channel), { limit: 8 })).map((t) => {
+            const d = t.description as any;
+            return { lt: t.lt.toString(), now: t.now, from: t.inMessage?.info.src?.toString(), exit: d.computePhase?.exitCode, aborted: d.aborted, body: t.inMessage?.body.beginParse().loadUint(32).toString(16) };
+        });
     const paidOnChain = (channel: string) => tonClientOpener(net.direct).open(ExtendedPaymentChannel.fromAddress(Address.parse(channel))).getPaid();
 
     beforeAll(async () => {
         // eslint-disable-next-line no-console
         console.log(`faults: FAULT_SEED=${SEED}${LONG ? ' FAULT_LONG=1' : ''}`);
         net = await startNetwork('faults');
+        gwDir = join(net.dir, 'gateway');
         // A low threshold: claims fall due during the chain outage and must land after it.
         a = await registerWorker(net, 'worker-a', PRICES, { claimThreshold: toNano('0.05').toString() });
         childA = await spawnWorker(a);
@@ -215,11 +224,10 @@ describeFaults('faults on a devnet', () => {
             await workerCli(['claim', '-c', a.configFile], { out: (l) => claimed.push(l), env: { ...process.env } });
             paidNow = await paidOnChain(channel);
         }
-        expect({ paid: paidNow, claims: claimed }).toEqual({ paid: ledger.voucher, claims: expect.anything() });
+        expect({ paid: paidNow, claims: claimed, trace: paidNow === ledger.voucher ? [] : await chainTrace(channel) }).toEqual({ paid: ledger.voucher, claims: expect.anything(), trace: [] });
         childA = await spawnWorker(a);
     });
 
-    let gwDir: string;
     const gatewayAsk = async (stream: boolean, body: Record<string, unknown> = {}) => {
         const res = await fetch(`${gateway!.url}/chat/completions`, {
             method: 'POST',
@@ -236,7 +244,6 @@ describeFaults('faults on a devnet', () => {
     };
 
     it(`gateway SIGKILLed mid-request and restarted, ${GATEWAY_KILLS} times: it continues its channel without losing or repeating a payment`, async () => {
-        gwDir = join(net.dir, 'gateway');
         gateway = await spawnGateway(net, gwDir);
         const first = await gatewayAsk(false);
         expect(first.error).toBeUndefined();

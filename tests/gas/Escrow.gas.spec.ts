@@ -6,7 +6,7 @@ import '@ton/test-utils';
 import { findTransactionRequired } from '@ton/test-utils';
 import { ExtendedPaymentChannel } from '../../wrappers/PaymentChannel';
 import { keyToInt, signCloseApproval, signVoucher } from '../../wrappers/voucher';
-import { chainFees, checkGas, computeGas } from '../helpers/gas';
+import { checkGas, computeGas } from '../helpers/gas';
 import { EscrowFixture, deployEscrow, openChannel, testKeys } from '../helpers/channel';
 
 /**
@@ -76,14 +76,15 @@ describe('Escrow gas', () => {
         checkGas('PaymentChannel.topUp', tx, result.transactions);
     });
 
-    it('PaymentChannel.claim: the whole chain costs at most 0.01 TON', async () => {
+    // Its cost against Cocoon's ~0.01 TON per payment operation is reported by `npm run bench` (bench/RESULTS.md), from
+    // the committed table checked here; the whole claim chain through a real WorkerStake is Network.claimToOwner.
+    it('PaymentChannel.claim', async () => {
         await open(1n);
         // A first claim, so the measured one updates a non-zero total.
         await channel.sendClaim(f.workerStake.getSender(), signVoucher(channel.address, toNano('1'), f.clientKeys.secretKey));
         const result = await channel.sendClaim(f.workerStake.getSender(), signVoucher(channel.address, toNano('2'), f.clientKeys.secretKey));
         const tx = findTransactionRequired(result.transactions, { to: channel.address, success: true });
         expect(Number(computeGas(tx))).toBeLessThanOrEqual(BUDGET.claim);
-        expect(chainFees(result.transactions)).toBeLessThanOrEqual(toNano('0.01'));
         checkGas('PaymentChannel.claim', tx, result.transactions);
     });
 

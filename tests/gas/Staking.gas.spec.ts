@@ -9,6 +9,7 @@ import { ExtendedStaking, storeConfigUpdate } from '../../wrappers/Staking';
 import { ExtendedWorkerStake, storeChannelPayout } from '../../wrappers/WorkerStake';
 import { ExtendedPaymentChannel } from '../../wrappers/PaymentChannel';
 import { checkGas } from '../helpers/gas';
+import { PAYOUT_GAS_BUDGET } from '../helpers/messages';
 import { MODEL, OTHER_MODEL, PRICES, StakingFixture, attest, deployStaking, listing, stake } from '../helpers/staking';
 
 /** GAS_* budgets as declared in contracts/constants.tact, which receivers charge callers for. */
@@ -124,7 +125,7 @@ describe('Staking gas', () => {
         const escrow = (await f.staking.getLinks()).escrow!;
         const channel = (await ExtendedPaymentChannel.fromInit(escrow, f.stranger.address, worker.address, 1n)).address;
         const body: Cell = beginCell().store(storeChannelPayout({ $$type: 'ChannelPayout', queryId: 0n, amount: toNano('1'), client: f.stranger.address, nonce: 1n })).endCell();
-        const res = await f.blockchain.sendMessage(internal({ from: channel, to: worker.address, value: toNano('1'), body }));
+        const res = await f.blockchain.sendMessage(internal({ from: channel, to: worker.address, value: toNano('1') + PAYOUT_GAS_BUDGET, body }));
         measure('WorkerStake.channelPayout', res.transactions, worker.address, 0xc0c05010, 'GAS_WS_PAYOUT');
     });
 });

@@ -1,4 +1,6 @@
-import { Address, Transaction } from '@ton/core';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Address, Transaction, toNano } from '@ton/core';
 
 export const OP = {
     ChannelPayout: 0xc0c05010,
@@ -28,6 +30,37 @@ export function delivered(txs: Transaction[], from: Address, to: Address, op: nu
         // A receiver that failed sent the value back (a bounce).
         if (tx.description.type === 'generic' && tx.description.aborted) continue;
         sum += info.value.coins;
+    }
+    return sum;
+}
+
+/**
+ * What a ChannelPayout carries on top of the amount it pays:
+ * payoutGasBudget() in contracts/constants.tact, GAS_WS_PAYOUT gas at the
+ * sandbox's basechain gas price (400 nanoTON) plus MSG_FWD_BUDGET.
+ */
+export const PAYOUT_GAS_BUDGET = (() => {
+    const m = /^const GAS_WS_PAYOUT: Int = (\d+);/m.exec(readFileSync(join(__dirname, '..', '..', 'contracts', 'constants.tact'), 'utf8'));
+    if (!m) throw new Error('GAS_WS_PAYOUT is not in contracts/constants.tact');
+    return BigInt(m[1]) * 400n + toNano('0.003');
+})();
+
+/**
+ * Sum of the amounts (the body's `amount`, not the value, which adds
+ * PAYOUT_GAS_BUDGET) of the ChannelPayouts from `from` to `to` that were
+ * accepted in `txs`.
+ */
+export function paidOut(txs: Transaction[], from: Address, to: Address): bigint {
+    let sum = 0n;
+    for (const tx of txs) {
+        const info = tx.inMessage?.info;
+        if (info?.type !== 'internal' || info.bounced) continue;
+        if (!info.src.equals(from) || !info.dest.equals(to)) continue;
+        if (opOf(tx) !== OP.ChannelPayout) continue;
+        if (tx.description.type === 'generic' && tx.description.aborted) continue;
+        const body = tx.inMessage!.body.beginParse();
+        body.skip(32 + 64);
+        sum += body.loadCoins();
     }
     return sum;
 }

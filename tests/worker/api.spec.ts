@@ -17,7 +17,7 @@ import { parseConfig } from '../../worker/src/config';
 import { SimulatedProvider } from '../../worker/src/attestation';
 import { Worker, createWorker } from '../../worker/src/worker';
 import { EscrowFixture, deployEscrow, openChannel, testKeys } from '../helpers/channel';
-import { OP, delivered } from '../helpers/messages';
+import { OP, delivered, paidOut } from '../helpers/messages';
 import { UPSTREAM_CACHED_TOKENS, UPSTREAM_PROMPT_TOKENS, Upstream, WORDS, callWorker, chatBody, sandboxOpener, startUpstream, voucherFor } from './helpers';
 
 jest.setTimeout(60_000);
@@ -382,7 +382,7 @@ describe('worker HTTP API (openai backend, sandbox chain)', () => {
         let fee = (total * feeBps) / 10000n;
         if (fee < toNano('0.001')) fee = 0n;
         expect(fee).toBeGreaterThan(0n);
-        expect(delivered(lastSend!.transactions, channel.address, f.workerStake.address, OP.ChannelPayout)).toBe(total - fee);
+        expect(paidOut(lastSend!.transactions, channel.address, f.workerStake.address)).toBe(total - fee);
         expect(worker.store.channel(chKey())!.claimedTotal).toBe(total);
         expect(worker.store.unclaimed(chKey())).toBe(0n);
         // Idempotent: nothing more to claim.
