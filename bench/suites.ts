@@ -27,7 +27,7 @@ export interface SuitesResult {
 }
 
 export async function runSuites(o: { fuzzRuns: number; faultLong: boolean; log?: (l: string) => void }): Promise<SuitesResult> {
-    const env: Record<string, string> = { FAULT_SUITE: '1', FUZZ_RUNS: String(o.fuzzRuns), ...(o.faultLong ? { FAULT_LONG: '1' } : {}) };
+    const env: Record<string, string> = { FUZZ_RUNS: String(o.fuzzRuns), ...(o.faultLong ? { FAULT_LONG: '1' } : {}) };
     const dir = mkdtempSync(join(tmpdir(), 'cocoon-bench-suites-'));
     const report = join(dir, 'jest.json');
     const t0 = Date.now();

@@ -81,11 +81,7 @@ function expectLedgersAgree(w: RegisteredWorker, clientStore: ClientStore, chann
     return { ...wl, verified: row.verified, lastCost: wl.receipts.at(-1)?.cost ?? 0n };
 }
 
-// Opt-in (FAULT_SUITE=1, `npm run test:faults`): the worker-SIGKILL case's final on-chain settlement currently
-// fails (the last claim does not land on the devnet after the 20 kills), and the later cases depend on its state.
-const describeFaults = process.env.FAULT_SUITE === '1' ? describe : describe.skip;
-
-describeFaults('faults on a devnet', () => {
+describe('faults on a devnet', () => {
     let net: Network;
     let a: RegisteredWorker;
     let childA: Child | undefined;
