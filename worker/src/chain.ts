@@ -62,8 +62,13 @@ export class ChainView {
     private cached<T>(key: string, fresh: boolean, load: () => Promise<T>): Promise<T> {
         const hit = this.cache.get(key) as Cached<T> | undefined;
         let value: Promise<T>;
-        if (!fresh && hit && Date.now() - hit.at < this.ttlMs) value = hit.value;
-        else {
+        const age = hit ? Date.now() - hit.at : Infinity;
+        if (!fresh && hit && age < this.ttlMs) {
+            value = hit.value;
+            // Past half its life, an entry in use is re-read in the background, so under steady load no request
+            // waits for the chain; what is served is never older than ttlMs all the same.
+            if (age >= this.ttlMs / 2 && !this.refreshing.has(key)) this.refreshAhead(key, hit, load);
+        } else {
             const loaded = load();
             value = loaded;
             this.cache.set(key, { at: Date.now(), value: loaded });
@@ -82,6 +87,25 @@ export class ChainView {
             if (!good || Date.now() - good.at > this.maxStaleMs) throw e;
             return good.value as T;
         });
+    }
+
+    /**
+     * Reads `key` again while `hit` is still served; the answer replaces
+     * `hit` only if nothing else did meanwhile (an invalidation or a fresh
+     * read wins). A failed refresh changes nothing: the entry expires as usual.
+     */
+    private refreshAhead<T>(key: string, hit: Cached<T>, load: () => Promise<T>): void {
+        this.refreshing.add(key);
+        const at = Date.now();
+        load()
+            .then(
+                (v) => {
+                    this.lastGood.set(key, { at: Date.now(), value: v });
+                    if (this.cache.get(key) === hit) this.cache.set(key, { at, value: Promise.resolve(v) });
+                },
+                () => undefined,
+            )
+            .finally(() => this.refreshing.delete(key));
     }
 
     invalidate(address: Address): void {

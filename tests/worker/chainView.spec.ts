@@ -1,0 +1,107 @@
+import '@ton/test-utils';
+import { Address, toNano } from '@ton/core';
+import { SandboxContract } from '@ton/sandbox';
+import { ExtendedPaymentChannel } from '../../wrappers/PaymentChannel';
+import { ChainView, ContractOpener } from '../../worker/src/chain';
+import { EscrowFixture, deployEscrow, openChannel } from '../helpers/channel';
+import { sandboxOpener } from './helpers';
+
+/**
+ * The worker's cached view of the chain (worker/src/chain.ts): what a
+ * request is served from. Reads are counted through the opener; the clock
+ * is Date.now, moved by hand.
+ */
+describe('ChainView', () => {
+    const TTL = 3000;
+    let f: EscrowFixture;
+    let channel: SandboxContract<ExtendedPaymentChannel>;
+    let reads: number;
+    let failReads: boolean;
+    let opener: ContractOpener;
+    let now: number;
+
+    beforeEach(async () => {
+        f = await deployEscrow();
+        ({ channel } = await openChannel(f, { nonce: 1n, deposit: toNano('10') }));
+        const base = sandboxOpener(f.blockchain);
+        reads = 0;
+        failReads = false;
+        opener = {
+            ...base,
+            isDeployed: async (a: Address) => {
+                reads++;
+                if (failReads) throw new Error('the chain is not reachable');
+                return base.isDeployed(a);
+            },
+        };
+        now = Date.now();
+        jest.spyOn(Date, 'now').mockImplementation(() => now);
+    });
+    afterEach(() => jest.restoreAllMocks());
+
+    /** Lets a background read finish. */
+    const settle = () => new Promise((r) => setImmediate(r));
+    const deposit = async (view: ChainView) => (await view.channel(channel.address))!.deposit;
+
+    it('serves a read for its lifetime, then reads again', async () => {
+        const view = new ChainView(opener, TTL);
+        expect(await deposit(view)).toBe(toNano('10'));
+        now += TTL / 2 - 1;
+        expect(await deposit(view)).toBe(toNano('10'));
+        expect(reads).toBe(1);
+        // Nothing used it past half its life: it simply expires, and the next request reads it.
+        now += TTL;
+        await channel.sendTopUp(f.client.getSender(), toNano('1'));
+        expect(await deposit(view)).toBe(toNano('11'));
+        expect(reads).toBe(2);
+    });
+
+    it('re-reads an entry in use past half its life in the background: the request is not kept waiting, the next one sees the new state', async () => {
+        const view = new ChainView(opener, TTL);
+        await deposit(view);
+        await channel.sendTopUp(f.client.getSender(), toNano('1'));
+        now += TTL / 2;
+        // Served at once from the cache (the old deposit) while the refresh runs.
+        expect(await deposit(view)).toBe(toNano('10'));
+        expect(reads).toBe(2);
+        // Another request meanwhile does not start a second refresh.
+        expect(await deposit(view)).toBe(toNano('10'));
+        expect(reads).toBe(2);
+        await settle();
+        await settle();
+        expect(await deposit(view)).toBe(toNano('11'));
+        // The refreshed entry lives from the moment its read began: past the old entry's expiry it is still served
+        // (no request waits), and being past half its own life it is refreshed once more in the background.
+        now += TTL / 2 + 1;
+        expect(await deposit(view)).toBe(toNano('11'));
+        expect(reads).toBe(3);
+    });
+
+    it('never lets a refresh bring back an entry invalidated while it ran', async () => {
+        const view = new ChainView(opener, TTL);
+        await deposit(view);
+        now += TTL / 2;
+        await deposit(view); // starts the refresh
+        view.invalidate(channel.address);
+        await settle();
+        await settle();
+        // Invalidated: the next request reads the chain itself.
+        await deposit(view);
+        expect(reads).toBe(3);
+    });
+
+    it('keeps serving the entry when a refresh fails, until it expires; then answers from the last good read during an outage', async () => {
+        const view = new ChainView(opener, TTL);
+        await deposit(view);
+        failReads = true;
+        now += TTL / 2;
+        expect(await deposit(view)).toBe(toNano('10'));
+        await settle();
+        expect(await deposit(view)).toBe(toNano('10'));
+        // Expired with the chain still down: the last good answer (bounded by maxStaleMs).
+        now += TTL;
+        expect(await deposit(view)).toBe(toNano('10'));
+        // Fresh reads (the claimer's) never fall back.
+        await expect(view.channel(channel.address, true)).rejects.toThrow(/not reachable/);
+    });
+});
