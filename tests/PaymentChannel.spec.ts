@@ -256,6 +256,38 @@ describe('PaymentChannel', () => {
         });
     });
 
+    describe('snapshot getter', () => {
+        it('tells what the single getters tell, through open, claim, key change, close window and close', async () => {
+            const plain = (x: object) => Object.fromEntries(Object.entries(x).map(([k, v]) => [k, Address.isAddress(v) ? v.toString() : v]));
+            const agree = async () => {
+                const s = await channel.getState();
+                expect(plain(s)).toEqual(plain(await channel.getStateByGetters()));
+                return s;
+            };
+            let s = await agree();
+            expect(s).toMatchObject({ status: ChannelStatus.Open, deposit: DEPOSIT, paid: 0n, claimable: DEPOSIT, refunded: 0n, pendingClientKey: 0n });
+            expect(s.workerStake.equals(worker())).toBe(true);
+            await channel.sendClaim(f.stranger.getSender(), voucher(toNano('1')));
+            expect((await agree()).paid).toBe(toNano('1'));
+            const next = testKeys('snapshot-next-key');
+            await channel.sendChangeClientKey(f.client.getSender(), keyToInt(next.publicKey));
+            s = await agree();
+            expect(s.pendingClientKey).toBe(keyToInt(next.publicKey));
+            expect(s.clientKey).toBe(keyToInt(f.clientKeys.publicKey));
+            await channel.sendRequestClose(f.client.getSender());
+            s = await agree();
+            expect(s.status).toBe(ChannelStatus.Closing);
+            f.blockchain.now = s.closeDeadline;
+            // Past the key's notice period too: the new key is current and nothing is pending.
+            s = await agree();
+            expect(s.clientKey).toBe(keyToInt(next.publicKey));
+            expect(s.pendingClientKey).toBe(0n);
+            await channel.sendFinalize(f.stranger.getSender());
+            s = await agree();
+            expect(s).toMatchObject({ status: ChannelStatus.Closed, refunded: DEPOSIT - toNano('1'), claimable: 0n });
+        });
+    });
+
     describe('cooperative close', () => {
         it('pays the final voucher and refunds the rest at once', async () => {
             await channel.sendClaim(f.stranger.getSender(), voucher(toNano('1')));

@@ -110,7 +110,30 @@ export class ExtendedPaymentChannel extends PaymentChannel {
         return this.send(provider, via, { value }, { $$type: 'ChangeClientKey', queryId, newKey });
     }
 
+    /** Everything the getters tell, in one get-method call (the contract's `snapshot`). */
     async getState(provider: ContractProvider): Promise<ChannelState> {
+        const s = await this.getSnapshot(provider);
+        return {
+            client: s.client,
+            workerStake: s.workerStake,
+            nonce: s.nonce,
+            clientKey: s.clientKey,
+            pendingClientKey: s.pendingClientKey,
+            workerKey: s.workerKey,
+            deposit: s.deposit,
+            paid: s.paid,
+            refunded: s.refunded,
+            status: Number(s.status) as ChannelStatus,
+            closeDeadline: Number(s.closeDeadline),
+            closeDelay: Number(s.closeDelay),
+            feeBps: s.feeBps,
+            treasury: s.treasury,
+            claimable: s.claimable,
+        };
+    }
+
+    /** The same state read getter by getter (what the snapshot must agree with). */
+    async getStateByGetters(provider: ContractProvider): Promise<ChannelState> {
         const terms = await this.getTerms(provider);
         return {
             client: await this.getClient(provider),
