@@ -25,6 +25,8 @@ export interface OverheadOptions {
     warmup: number;
     /** `cocoon-client gateway --channels-per-worker` (unset: the gateway's default). */
     channelsPerWorker?: number;
+    /** The upstream paces its content chunks this many ms apart (0 or unset: back to back). */
+    chunkDelayMs?: number;
     log?: (line: string) => void;
 }
 
@@ -57,6 +59,8 @@ export interface OverheadResult {
     chainOpsDuringRun: number;
     /** The --channels-per-worker given to the gateway (undefined: its default). */
     channelsPerWorker?: number;
+    /** ms between the upstream's content chunks (0: back to back). */
+    chunkDelayMs: number;
     /** Channels the gateway had opened to the worker by the end (from its ledger). */
     channelsOpened: number;
 }
@@ -91,7 +95,7 @@ export async function runOverhead(o: OverheadOptions): Promise<OverheadResult> {
     let net: BenchNetwork | undefined;
     const stops: Array<() => Promise<void>> = [];
     try {
-        const up = await startDaemon('node_modules/ts-node/dist/bin.js', ['--transpile-only', join(__dirname, 'lib', 'upstream.ts')], /upstream listening on/);
+        const up = await startDaemon('node_modules/ts-node/dist/bin.js', ['--transpile-only', join(__dirname, 'lib', 'upstream.ts'), '0', String(o.chunkDelayMs ?? 0)], /upstream listening on/);
         stops.push(up.stop);
         const upstreamUrl = up.line.split(' ').pop()!.trim();
         log(`upstream ${upstreamUrl}`);
@@ -119,10 +123,12 @@ export async function runOverhead(o: OverheadOptions): Promise<OverheadResult> {
         await net.devnet.chain.idle();
         const seqnoBefore = net.devnet.chain.seqno;
         for (const c of o.levels) {
-            const direct = await load(`${upstreamUrl}/v1/chat/completions`, undefined, c, o.requests, o.warmup, 'llama-3-8b');
+            // At least two requests per connection before measuring: every channel the gateway opens for this level is open by then.
+            const warmup = Math.max(o.warmup, 2 * c);
+            const direct = await load(`${upstreamUrl}/v1/chat/completions`, undefined, c, o.requests, warmup, 'llama-3-8b');
             log(`c=${c} direct: ${direct.rps.toFixed(1)} req/s, p50 ${direct.latencyMs.p50.toFixed(2)} ms, ttft p50 ${direct.ttftMs.p50.toFixed(2)} ms, errors ${direct.errors}`);
             const before = await workerTimes(worker.url);
-            const cocoon = await load(`${gateway.url}/chat/completions`, API_KEY, c, o.requests, o.warmup, 'cocoon-dev-model');
+            const cocoon = await load(`${gateway.url}/chat/completions`, API_KEY, c, o.requests, warmup, 'cocoon-dev-model');
             const after = await workerTimes(worker.url);
             const n = after.latency.count - before.latency.count;
             const wt = {
@@ -142,6 +148,7 @@ export async function runOverhead(o: OverheadOptions): Promise<OverheadResult> {
             channelDeposit: '2000000000',
             chainOpsDuringRun: net.devnet.chain.seqno - seqnoBefore,
             channelsPerWorker: o.channelsPerWorker,
+            chunkDelayMs: o.chunkDelayMs ?? 0,
             channelsOpened: countChannels(join(gatewayDir, 'store.db')),
         };
     } finally {
@@ -152,7 +159,7 @@ export async function runOverhead(o: OverheadOptions): Promise<OverheadResult> {
 
 if (require.main === module) {
     const quick = process.env.BENCH_QUICK === '1';
-    runOverhead({ levels: [1, 8, 32], requests: quick ? 50 : 300, warmup: quick ? 5 : 30, channelsPerWorker: process.env.BENCH_CHANNELS ? Number(process.env.BENCH_CHANNELS) : undefined, log: (l) => console.log(l) })
+    runOverhead({ levels: (process.env.BENCH_LEVELS ?? "1,8,32").split(",").map(Number), requests: quick ? 50 : 300, warmup: quick ? 5 : 30, channelsPerWorker: process.env.BENCH_CHANNELS ? Number(process.env.BENCH_CHANNELS) : undefined, chunkDelayMs: Number(process.env.BENCH_PACED_MS ?? 0), log: (l) => console.log(l) })
         .then((r) => console.log(JSON.stringify(r, null, 2)))
         .catch((e) => {
             console.error(e);

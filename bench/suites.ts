@@ -16,6 +16,8 @@ export interface SuiteFile {
     passed: number;
     failed: number;
     seconds: number;
+    /** Each failed test's title and the start of its failure message (a failure in the results says what failed). */
+    failures?: Array<{ test: string; message: string }>;
 }
 
 export interface SuitesResult {
@@ -48,6 +50,9 @@ export async function runSuites(o: { fuzzRuns: number; faultLong: boolean; log?:
             passed: r.assertionResults.filter((a: any) => a.status === 'passed').length,
             failed: r.assertionResults.filter((a: any) => a.status === 'failed').length,
             seconds: (r.endTime - r.startTime) / 1000,
+            failures: r.assertionResults
+                .filter((a: any) => a.status === 'failed')
+                .map((a: any) => ({ test: a.fullName, message: String(a.failureMessages?.[0] ?? '').replace(/\u001b\[[0-9;]*m/g, '').slice(0, 1500) })),
         }));
         return { env, files, passed: json.numPassedTests, failed: json.numFailedTests, seconds: (Date.now() - t0) / 1000 };
     } finally {

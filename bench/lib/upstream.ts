@@ -5,10 +5,13 @@ import { AddressInfo } from 'node:net';
  * The fake OpenAI-compatible upstream of the protocol-overhead benchmark
  * (as Cocoon's own benchmark builds it): every streaming chat completion is
  * CHUNKS chunks of CHUNK_BYTES bytes of content each, written back to back,
- * then a usage chunk with a fixed usage record, then [DONE]. No model, no
- * delay: what is measured is what the protocol around it adds.
+ * then a usage chunk with a fixed usage record, then [DONE]. No model and,
+ * by default, no delay: what is measured is what the protocol around it adds.
+ * With `chunkDelayMs` the content chunks are paced that many ms apart, as a
+ * model generating tokens would send them (the paced variant of the
+ * benchmark: there the protocol's cost is set against real generation time).
  *
- * Run as a script it listens on a free port of 127.0.0.1 and prints
+ * Run as a script (`upstream.ts [port] [chunkDelayMs]`) it listens on a free port of 127.0.0.1 and prints
  * `upstream listening on <url>` (the benchmark runs it in its own process,
  * so it does not share an event loop with what is measured).
  */
@@ -36,7 +39,7 @@ function streamBody(model: string): string[] {
     return out;
 }
 
-export async function startBenchUpstream(port = 0): Promise<{ url: string; server: Server; close(): Promise<void> }> {
+export async function startBenchUpstream(port = 0, chunkDelayMs = 0): Promise<{ url: string; server: Server; close(): Promise<void> }> {
     const bodies = new Map<string, string[]>();
     const server = createServer((req, res) => {
         if (req.method === 'GET' && req.url === '/v1/models') {
@@ -69,8 +72,25 @@ export async function startBenchUpstream(port = 0): Promise<{ url: string; serve
             }
             res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
             // One write per chunk, as a real server flushes each token.
-            for (const c of chunks) res.write(c);
-            res.end();
+            if (chunkDelayMs <= 0) {
+                for (const c of chunks) res.write(c);
+                res.end();
+                return;
+            }
+            // Paced: the role chunk at once, then one content chunk every chunkDelayMs; the closing chunks follow the last.
+            const all = chunks;
+            res.write(all[0]);
+            let next = 1;
+            const timer = setInterval(() => {
+                if (res.destroyed) return clearInterval(timer);
+                res.write(all[next++]);
+                if (next === 1 + CHUNKS) {
+                    clearInterval(timer);
+                    for (const c of all.slice(next)) res.write(c);
+                    res.end();
+                }
+            }, chunkDelayMs);
+            res.on('close', () => clearInterval(timer));
         });
     });
     server.keepAliveTimeout = 60_000;
@@ -88,5 +108,5 @@ export async function startBenchUpstream(port = 0): Promise<{ url: string; serve
 }
 
 if (require.main === module) {
-    void startBenchUpstream(Number(process.argv[2] ?? 0)).then((u) => console.log(`upstream listening on ${u.url}`));
+    void startBenchUpstream(Number(process.argv[2] ?? 0), Number(process.argv[3] ?? 0)).then((u) => console.log(`upstream listening on ${u.url}`));
 }
