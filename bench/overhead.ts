@@ -159,7 +159,7 @@ export async function runOverhead(o: OverheadOptions): Promise<OverheadResult> {
 
 if (require.main === module) {
     const quick = process.env.BENCH_QUICK === '1';
-    runOverhead({ levels: (process.env.BENCH_LEVELS ?? "1,8,32").split(",").map(Number), requests: quick ? 50 : 300, warmup: quick ? 5 : 30, channelsPerWorker: process.env.BENCH_CHANNELS ? Number(process.env.BENCH_CHANNELS) : undefined, chunkDelayMs: Number(process.env.BENCH_PACED_MS ?? 0), log: (l) => console.log(l) })
+    runOverhead({ levels: (process.env.BENCH_LEVELS ?? '1,8,32').split(',').map(Number), requests: quick ? 50 : 300, warmup: quick ? 5 : 30, channelsPerWorker: process.env.BENCH_CHANNELS ? Number(process.env.BENCH_CHANNELS) : undefined, chunkDelayMs: Number(process.env.BENCH_PACED_MS ?? 0), log: (l) => console.log(l) })
         .then((r) => console.log(JSON.stringify(r, null, 2)))
         .catch((e) => {
             console.error(e);

@@ -78,15 +78,15 @@ export async function startBenchUpstream(port = 0, chunkDelayMs = 0): Promise<{ 
                 return;
             }
             // Paced: the role chunk at once, then one content chunk every chunkDelayMs; the closing chunks follow the last.
-            const all = chunks;
-            res.write(all[0]);
+            const paced = chunks;
+            res.write(paced[0]);
             let next = 1;
             const timer = setInterval(() => {
                 if (res.destroyed) return clearInterval(timer);
-                res.write(all[next++]);
+                res.write(paced[next++]);
                 if (next === 1 + CHUNKS) {
                     clearInterval(timer);
-                    for (const c of all.slice(next)) res.write(c);
+                    for (const c of paced.slice(next)) res.write(c);
                     res.end();
                 }
             }, chunkDelayMs);

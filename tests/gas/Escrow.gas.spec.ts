@@ -1,12 +1,10 @@
-import { readFileSync } from 'fs';
-import { join } from 'path';
 import { toNano } from '@ton/core';
 import { SandboxContract } from '@ton/sandbox';
 import '@ton/test-utils';
 import { findTransactionRequired } from '@ton/test-utils';
 import { ExtendedPaymentChannel } from '../../wrappers/PaymentChannel';
 import { keyToInt, signCloseApproval, signVoucher } from '../../wrappers/voucher';
-import { checkGas, computeGas } from '../helpers/gas';
+import { checkGas, computeGas, tactConstant } from '../helpers/gas';
 import { EscrowFixture, deployEscrow, openChannel, testKeys } from '../helpers/channel';
 
 /**
@@ -14,12 +12,7 @@ import { EscrowFixture, deployEscrow, openChannel, testKeys } from '../helpers/c
  * checks each against the gas budget its receiver charges the caller for
  * (GAS_* in contracts/constants.tact).
  */
-function budget(name: string): number {
-    const source = readFileSync(join(__dirname, '..', '..', 'contracts', 'constants.tact'), 'utf8');
-    const m = source.match(new RegExp(`^const ${name}: Int = (\\d+);`, 'm'));
-    if (!m) throw new Error(`${name} is not in contracts/constants.tact`);
-    return Number(m[1]);
-}
+const budget = (name: string): number => Number(tactConstant(name));
 
 const BUDGET = {
     escrowOpen: budget('GAS_ESCROW_OPEN'),

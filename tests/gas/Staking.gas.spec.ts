@@ -2,23 +2,16 @@ import '@ton/test-utils';
 import { Address, Cell, beginCell, toNano } from '@ton/core';
 import { SandboxContract, internal } from '@ton/sandbox';
 import { findTransactionRequired } from '@ton/test-utils';
-import { readFileSync } from 'fs';
-import { join } from 'path';
 import { makeSignedReceipt, receiptMaxCost } from '../../wrappers/receipt';
 import { ExtendedStaking, storeConfigUpdate } from '../../wrappers/Staking';
 import { ExtendedWorkerStake, storeChannelPayout } from '../../wrappers/WorkerStake';
 import { ExtendedPaymentChannel } from '../../wrappers/PaymentChannel';
-import { checkGas } from '../helpers/gas';
+import { checkGas, tactConstant } from '../helpers/gas';
 import { PAYOUT_GAS_BUDGET } from '../helpers/messages';
 import { MODEL, OTHER_MODEL, PRICES, StakingFixture, attest, deployStaking, listing, stake } from '../helpers/staking';
 
 /** GAS_* budgets as declared in contracts/constants.tact, which receivers charge callers for. */
-function budget(name: string): number {
-    const src = readFileSync(join(__dirname, '..', '..', 'contracts', 'constants.tact'), 'utf8');
-    const m = new RegExp(`const ${name}: Int = (\\d+);`).exec(src);
-    if (!m) throw new Error(`${name} is not in constants.tact`);
-    return Number(m[1]);
-}
+const budget = (name: string): number => Number(tactConstant(name));
 
 /**
  * Measures every Staking and WorkerStake operation for bench/gas.json and

@@ -1,6 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { Address, Transaction, toNano } from '@ton/core';
+import { Address, Transaction } from '@ton/core';
+import { tactConstant } from './gas';
 
 export const OP = {
     ChannelPayout: 0xc0c05010,
@@ -39,11 +38,7 @@ export function delivered(txs: Transaction[], from: Address, to: Address, op: nu
  * payoutGasBudget() in contracts/constants.tact, GAS_WS_PAYOUT gas at the
  * sandbox's basechain gas price (400 nanoTON) plus MSG_FWD_BUDGET.
  */
-export const PAYOUT_GAS_BUDGET = (() => {
-    const m = /^const GAS_WS_PAYOUT: Int = (\d+);/m.exec(readFileSync(join(__dirname, '..', '..', 'contracts', 'constants.tact'), 'utf8'));
-    if (!m) throw new Error('GAS_WS_PAYOUT is not in contracts/constants.tact');
-    return BigInt(m[1]) * 400n + toNano('0.003');
-})();
+export const PAYOUT_GAS_BUDGET = tactConstant('GAS_WS_PAYOUT') * 400n + tactConstant('MSG_FWD_BUDGET');
 
 /**
  * Sum of the amounts (the body's `amount`, not the value, which adds
