@@ -211,6 +211,9 @@ export function fakeTsm(root: string, quoteFor: (reportData: Buffer) => Buffer) 
     const loop = (async () => {
         while (!stop) {
             for (const name of await fsp.readdir(root).catch(() => [] as string[])) {
+                // Each report is answered once, as the kernel does: a directory the provider is tearing down
+                // (outblob already removed, inblob not yet) must not be answered again.
+                if (seen.includes(name)) continue;
                 const dir = join(root, name);
                 try {
                     const inblob = await fsp.readFile(join(dir, 'inblob'));
