@@ -181,6 +181,12 @@ export const RefusalCode = {
     Unauthorized: 'unauthorized',
     /** A cooperative close was asked while a request on the channel is being served. */
     RequestInFlight: 'request_in_flight',
+    /** The channel's client announced a new voucher key: no service until it is in force (vouchers of the old key stop counting then). */
+    ClientKeyChanging: 'client_key_changing',
+    /** The model asked for is not the one this worker's WorkerStake is attested for. */
+    ModelNotAttested: 'model_not_attested',
+    /** The worker's price read is too old to charge safely (chain endpoint down). */
+    PricesUnavailable: 'prices_unavailable',
 } as const;
 
 /** Client side: seals a paid request to the worker's key. */

@@ -7,6 +7,7 @@ import { ChannelStatus, ExtendedPaymentChannel } from '../wrappers/PaymentChanne
 import { devnetParams } from '../wrappers/params';
 import { keyToInt } from '../wrappers/voucher';
 import { EscrowFixture, deployEscrow, openChannel } from './helpers/channel';
+import { tactConstant } from './helpers/gas';
 import { deployRegistry, passProposal } from './helpers/registry';
 
 describe('Escrow', () => {
@@ -63,7 +64,11 @@ describe('Escrow', () => {
         const body = beginCell().storeUint(0xffffffff, 32).storeUint(0xc0c04002, 32).storeUint(77, 64).storeCoins(toNano('5')).endCell();
         const result = await f.blockchain.sendMessage(internal({ from: channel, to: f.escrow.address, value: toNano('5'), body, bounced: true, bounce: false }));
         expect(result.transactions).toHaveTransaction({ from: channel, to: f.escrow.address, success: true });
-        expect(await f.escrow.getStrandedValue()).toBe(toNano('5'));
+        // Less what handling the bounce cost (its gas and the event), which
+        // the Escrow's own balance must not pay.
+        const handling = tactConstant('GAS_ESCROW_BOUNCE') * 400n + tactConstant('MSG_FWD_BUDGET');
+        expect(await f.escrow.getStrandedValue()).toBe(toNano('5') - handling);
+        expect(await f.escrow.getStrandedFor(channel)).toBe(toNano('5') - handling);
         const event = result.externals.find((e) => e.body.beginParse().preloadUint(32) === 0xc0c04f01);
         expect(event).toBeDefined();
         const parsed = loadChannelOpenBounced(event!.body.beginParse());
@@ -177,7 +182,7 @@ describe('Escrow', () => {
     it('fixes the terms at open: a later fee change applies only to new channels', async () => {
         const { channel: old } = await openChannel(f, { nonce: 1n });
         await passProposal(f, () => f.registry.sendProposeParams(f.owner.getSender(), {
-            ...devnetParams(f.stranger.address), protocolFeeBps: 500n, channelCloseDelay: 999n,
+            ...devnetParams(f.stranger.address), protocolFeeBps: 500n, channelCloseDelay: 3999n,
         }));
         const { channel: fresh } = await openChannel(f, { nonce: 2n });
         const o = await old.getState();
@@ -185,7 +190,7 @@ describe('Escrow', () => {
         expect(o.feeBps).toBe(f.params.protocolFeeBps);
         expect(o.treasury.equals(f.treasury.address)).toBe(true);
         expect(n.feeBps).toBe(500n);
-        expect(n.closeDelay).toBe(999);
+        expect(n.closeDelay).toBe(3999);
         expect(n.treasury.equals(f.stranger.address)).toBe(true);
     });
 });

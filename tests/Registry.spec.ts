@@ -112,11 +112,11 @@ describe('Registry', () => {
         });
 
         it('changes parameters through the timelock and checks their limits', async () => {
-            const next = { ...f.params, protocolFeeBps: 250n, unbondingPeriod: 1234n };
+            const next = { ...f.params, protocolFeeBps: 250n, unbondingPeriod: f.params.unbondingPeriod + 1234n };
             await passProposal(f, () => f.registry.sendProposeParams(f.owner.getSender(), next));
             const params = await f.registry.getParams();
             expect(params.protocolFeeBps).toBe(250n);
-            expect(params.unbondingPeriod).toBe(1234n);
+            expect(params.unbondingPeriod).toBe(f.params.unbondingPeriod + 1234n);
 
             const cases: [Partial<typeof f.params>, number][] = [
                 [{ protocolFeeBps: 1001n }, ExitCode.ERR_REGISTRY_FEE_TOO_HIGH],
@@ -194,9 +194,10 @@ describe('Registry', () => {
             const queued = (await f.registry.getNextProposalId()) - 1n;
             f.blockchain.now! += Number(f.params.timelockDelay);
             await f.registry.sendTransferOwnership(f.owner.getSender(), f.stranger.address);
-            const push = contractConstant('CONFIG_PUSH_VALUE') + contractConstant('CONFIG_PUSH_FWD_BUDGET');
             const propose = contractConstant('GAS_REGISTRY_PROPOSE') * BASECHAIN_GAS_PRICE;
-            const pushing = contractConstant('GAS_REGISTRY_PUSHING') * BASECHAIN_GAS_PRICE + push; // one linked contract
+            // Gas, value and the forward fee of the config's real size for the
+            // one linked contract (ExecuteProposal's grows by the image it adds).
+            const pushing = await f.registry.getPushValue();
             const ownerAction = contractConstant('GAS_REGISTRY_OWNER_ACTION') * BASECHAIN_GAS_PRICE;
             // [receiver, its minimum value, body, sender]
             const cases: [string, bigint, Parameters<typeof f.registry.send>[2], typeof f.owner][] = [
@@ -256,9 +257,11 @@ describe('Registry', () => {
             const version = await f.registry.getConfigVersion();
             await f.registry.sendRevokeImage(f.owner.getSender(), IMAGE);
             expect(await f.registry.getImageAllowed(IMAGE)).toBe(false);
-            expect((await f.registry.getImages()).get(IMAGE)).toBe(false);
+            // Gone from the pushed allow-list: missing is not allowed anywhere.
+            expect((await f.registry.getImages()).get(IMAGE)).toBeUndefined();
             await f.registry.sendRevokeModel(f.owner.getSender(), MODEL);
             expect(await f.registry.getModelAllowed(MODEL)).toBe(false);
+            expect((await f.registry.getModels()).get(MODEL)).toBeUndefined();
             expect(await f.registry.getModel(MODEL)).toMatchObject({ name: 'model', enabled: false });
             expect(await f.registry.getConfigVersion()).toBe(version + 2n);
         });

@@ -102,13 +102,13 @@ describe('Registry scripts', () => {
 
     it('proposeParams shows the change and applies it after the timelock', async () => {
         const ui = new ScriptedUI();
-        const id = await proposeParams(new SandboxNetworkProvider(blockchain, owner, ui), [at, 'protocolFeeBps=300', 'unbondingPeriod=7200']);
+        const id = await proposeParams(new SandboxNetworkProvider(blockchain, owner, ui), [at, 'protocolFeeBps=300', 'unbondingPeriod=172800']);
         expect(ui.written.join('\n')).toMatch(/protocolFeeBps: 100 -> 300/);
         await ripen(id);
         await executeProposal(ownerProvider, [at, id.toString()]);
         const params = await registry.getParams();
         expect(params.protocolFeeBps).toBe(300n);
-        expect(params.unbondingPeriod).toBe(7200n);
+        expect(params.unbondingPeriod).toBe(172800n);
     });
 
     it('pause acts at once; proposeUnpause waits for the timelock; cancelProposal drops a proposal', async () => {

@@ -101,7 +101,7 @@ describe('WorkerStake', () => {
                 $$type: 'StakeDeposit', queryId: 0n, amount: toNano('100'), listing: null, configVersion: 99n, config });
             expect(deposit.transactions).toHaveTransaction({ to: worker.address, success: false, exitCode: ExitCode.ERR_WS_NOT_STAKING });
             const update = await worker.send(f.provider.getSender(), { value: toNano('1') }, {
-                $$type: 'WorkerConfigUpdate', queryId: 0n, configVersion: 99n, config, excessTo: f.provider.address });
+                $$type: 'WorkerConfigUpdate', refundKey: 0n, queryId: 0n, configVersion: 99n, config, excessTo: f.provider.address });
             expect(update.transactions).toHaveTransaction({ to: worker.address, success: false, exitCode: ExitCode.ERR_WS_NOT_STAKING });
             expect(await worker.getStake()).toBe(STAKE);
         });

@@ -1,7 +1,15 @@
 import { Address, ContractProvider, Sender, toNano } from '@ton/core';
 import { Escrow } from '../build/Escrow/Escrow_Escrow';
 
-export { Escrow, OpenChannel, ChannelOpenBounced, loadChannelOpenBounced, storeConfigUpdate } from '../build/Escrow/Escrow_Escrow';
+export {
+    Escrow,
+    OpenChannel,
+    ChannelOpenBounced,
+    loadChannelOpenBounced,
+    storeConfigUpdate,
+    StrandedReturned,
+    loadStrandedReturned,
+} from '../build/Escrow/Escrow_Escrow';
 
 export interface OpenChannelArgs {
     workerStake: Address;
@@ -35,6 +43,17 @@ export class ExtendedEscrow extends Escrow {
 
     async sendDeploy(provider: ContractProvider, via: Sender, value = ExtendedEscrow.DEPLOY_VALUE) {
         return this.send(provider, via, { value }, null);
+    }
+
+    /** Value for ReclaimStrandedOpen: its gas and the reply; the rest returns with the reclaimed value. */
+    static readonly RECLAIM_VALUE = toNano('0.05');
+
+    /**
+     * Takes back the value kept from a bounced ChannelOpen of the sender's
+     * channel (escrow, sender, workerStake, nonce).
+     */
+    async sendReclaimStrandedOpen(provider: ContractProvider, via: Sender, workerStake: Address, nonce: bigint, queryId = 0n, value = ExtendedEscrow.RECLAIM_VALUE) {
+        return this.send(provider, via, { value }, { $$type: 'ReclaimStrandedOpen', queryId, workerStake, nonce });
     }
 
     async sendOpenChannel(provider: ContractProvider, via: Sender, args: OpenChannelArgs, queryId = 0n, value = args.deposit + ExtendedEscrow.OPEN_OVERHEAD) {

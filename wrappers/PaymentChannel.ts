@@ -35,6 +35,8 @@ export interface ChannelState {
     nonce: bigint;
     clientKey: bigint;
     pendingClientKey: bigint;
+    /** When `pendingClientKey` takes effect, unix seconds (0: no change announced). Vouchers signed with the old key stop counting then. */
+    pendingKeyAt: number;
     workerKey: bigint;
     deposit: bigint;
     paid: bigint;
@@ -119,6 +121,7 @@ export class ExtendedPaymentChannel extends PaymentChannel {
             nonce: s.nonce,
             clientKey: s.clientKey,
             pendingClientKey: s.pendingClientKey,
+            pendingKeyAt: Number(s.pendingKeyAt),
             workerKey: s.workerKey,
             deposit: s.deposit,
             paid: s.paid,
@@ -141,6 +144,7 @@ export class ExtendedPaymentChannel extends PaymentChannel {
             nonce: await this.getNonce(provider),
             clientKey: await this.getClientKey(provider),
             pendingClientKey: await this.getPendingClientKey(provider),
+            pendingKeyAt: Number(await this.getPendingKeyAt(provider)),
             workerKey: await this.getWorkerKey(provider),
             deposit: await this.getDeposit(provider),
             paid: await this.getPaid(provider),

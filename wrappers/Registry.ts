@@ -69,7 +69,11 @@ export function decodeProposal(p: Proposal): DecodedProposal {
 export class ExtendedRegistry extends Registry {
     /** Value for an owner action that pushes no config. */
     static readonly ACTION_VALUE = toNano('0.05');
-    /** Value for an action that pushes config to up to three linked contracts. */
+    /**
+     * Value for an action that pushes config to up to three linked contracts
+     * with short allow-lists. A push costs more as the allow-lists grow: use
+     * pushingValue() (the unspent part returns).
+     */
     static readonly PUSHING_ACTION_VALUE = toNano('0.2');
     /** Value that deploys the Registry and seeds its storage reserve. */
     static readonly DEPLOY_VALUE = toNano('0.1');
@@ -138,20 +142,20 @@ export class ExtendedRegistry extends Registry {
         return this.send(provider, via, { value: ExtendedRegistry.ACTION_VALUE }, { $$type: 'CancelProposal', queryId, proposalId });
     }
 
-    async sendRevokeImage(provider: ContractProvider, via: Sender, imageHash: bigint, queryId = 0n) {
-        return this.send(provider, via, { value: ExtendedRegistry.PUSHING_ACTION_VALUE }, { $$type: 'RevokeImage', queryId, imageHash });
+    async sendRevokeImage(provider: ContractProvider, via: Sender, imageHash: bigint, queryId = 0n, value = ExtendedRegistry.PUSHING_ACTION_VALUE) {
+        return this.send(provider, via, { value }, { $$type: 'RevokeImage', queryId, imageHash });
     }
 
-    async sendRevokeModel(provider: ContractProvider, via: Sender, modelId: bigint, queryId = 0n) {
-        return this.send(provider, via, { value: ExtendedRegistry.PUSHING_ACTION_VALUE }, { $$type: 'RevokeModel', queryId, modelId });
+    async sendRevokeModel(provider: ContractProvider, via: Sender, modelId: bigint, queryId = 0n, value = ExtendedRegistry.PUSHING_ACTION_VALUE) {
+        return this.send(provider, via, { value }, { $$type: 'RevokeModel', queryId, modelId });
     }
 
-    async sendPause(provider: ContractProvider, via: Sender, queryId = 0n) {
-        return this.send(provider, via, { value: ExtendedRegistry.PUSHING_ACTION_VALUE }, { $$type: 'Pause', queryId });
+    async sendPause(provider: ContractProvider, via: Sender, queryId = 0n, value = ExtendedRegistry.PUSHING_ACTION_VALUE) {
+        return this.send(provider, via, { value }, { $$type: 'Pause', queryId });
     }
 
-    async sendPushConfig(provider: ContractProvider, via: Sender, queryId = 0n) {
-        return this.send(provider, via, { value: ExtendedRegistry.PUSHING_ACTION_VALUE }, { $$type: 'PushConfig', queryId });
+    async sendPushConfig(provider: ContractProvider, via: Sender, queryId = 0n, value = ExtendedRegistry.PUSHING_ACTION_VALUE) {
+        return this.send(provider, via, { value }, { $$type: 'PushConfig', queryId });
     }
 
     async sendTransferOwnership(provider: ContractProvider, via: Sender, newOwner: Address, queryId = 0n) {
@@ -160,6 +164,17 @@ export class ExtendedRegistry extends Registry {
 
     async sendAcceptOwnership(provider: ContractProvider, via: Sender, queryId = 0n) {
         return this.send(provider, via, { value: ExtendedRegistry.ACTION_VALUE }, { $$type: 'AcceptOwnership', queryId });
+    }
+
+    /**
+     * Value for an action that pushes the config: what the Registry requires
+     * now (getPushValue, which follows the allow-lists' real size) plus a
+     * margin for what the action itself adds (an image, a model, links), and
+     * never less than PUSHING_ACTION_VALUE.
+     */
+    async getPushingValue(provider: ContractProvider): Promise<bigint> {
+        const needed = (await this.getPushValue(provider)) * 5n / 4n;
+        return needed > ExtendedRegistry.PUSHING_ACTION_VALUE ? needed : ExtendedRegistry.PUSHING_ACTION_VALUE;
     }
 
     /** Every queued proposal, decoded, by id. */

@@ -57,6 +57,31 @@ export class ExtendedStaking extends Staking {
         return this.send(provider, via, { value: ExtendedStaking.ACTION_VALUE }, { $$type: 'SyncWorkerConfig', queryId, owner, workerKey });
     }
 
+    /** Frees an index slot whose worker is no longer live (anyone; the rest of the value returns). */
+    async sendEvictWorker(provider: ContractProvider, via: Sender, modelId: bigint, slot: bigint, queryId = 0n, value = ExtendedStaking.ACTION_VALUE) {
+        return this.send(provider, via, { value }, { $$type: 'EvictWorker', queryId, modelId, slot });
+    }
+
+    /**
+     * Takes back value Staking kept from a bounce: with `workerKey` 0n, of the
+     * sender's SyncWorkerConfig requests that found no WorkerStake; otherwise
+     * the deposit the sender's WorkerStake of that key bounced.
+     */
+    async sendReclaimStranded(provider: ContractProvider, via: Sender, workerKey: bigint, queryId = 0n, value = ExtendedStaking.ACTION_VALUE) {
+        return this.send(provider, via, { value }, { $$type: 'ReclaimStranded', queryId, workerKey });
+    }
+
+    /** Every index entry of a model whose worker is no longer live, by slot (candidates for EvictWorker). */
+    async getAllStaleWorkers(provider: ContractProvider, modelId: bigint, pageSize = 50n): Promise<Map<number, IndexEntry>> {
+        const count = await this.getWorkerCount(provider, modelId);
+        const out = new Map<number, IndexEntry>();
+        for (let from = 0n; from < count; from += pageSize) {
+            const page: Dictionary<number, IndexEntry> = await this.getStaleWorkers(provider, modelId, from, pageSize);
+            for (const [slot, e] of page) out.set(slot, e);
+        }
+        return out;
+    }
+
     /** The value that makes exactly `stake` the deposit. */
     async getStakeValue(provider: ContractProvider, stake: bigint): Promise<bigint> {
         return stake + (await this.getStakeOverhead(provider));

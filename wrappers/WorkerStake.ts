@@ -1,6 +1,7 @@
 import { Address, Cell, ContractProvider, Sender, toNano } from '@ton/core';
 import { WorkerStake } from '../build/WorkerStake/WorkerStake_WorkerStake';
 import { ListingInput, toListing } from './Staking';
+import type { PriceSchedule } from './receipt';
 
 export * from '../build/WorkerStake/WorkerStake_WorkerStake';
 
@@ -37,6 +38,19 @@ export class ExtendedWorkerStake extends WorkerStake {
 
     static fromAddress(address: Address): ExtendedWorkerStake {
         return new ExtendedWorkerStake(address);
+    }
+
+    /** The price terms over time, what receipts are judged by (wrappers/receipt.ts `chargeableTerms`). */
+    async getPriceSchedule(provider: ContractProvider): Promise<PriceSchedule> {
+        const history = await this.getPriceHistory(provider);
+        const entries = history
+            .keys()
+            .sort((a, b) => a - b)
+            .map((from) => {
+                const p = history.get(from)!;
+                return { from, prices: { prompt: p.prompt, cached: p.cached, completion: p.completion, reasoning: p.reasoning } };
+            });
+        return { entries, grace: Number(await this.getPriceCutGrace(provider)), historySince: Number(await this.getHistorySince(provider)) };
     }
 
     async sendUpdateListing(provider: ContractProvider, via: Sender, listing: ListingInput, queryId = 0n, value = ExtendedWorkerStake.ACTION_VALUE) {

@@ -12,7 +12,9 @@ export function defaultNetworkParams(treasury: Address): NetworkParams {
     return {
         $$type: 'NetworkParams',
         minWorkerStake: toNano('100'),
-        unbondingPeriod: BigInt(7 * DAY),
+        // At least fraudProofWindow + PRICE_CUT_GRACE (the Registry checks):
+        // a worker can never withdraw while evidence against it is still valid.
+        unbondingPeriod: BigInt(8 * DAY),
         channelCloseDelay: BigInt(1 * DAY),
         attestationLifetime: BigInt(7 * DAY),
         minTeeTcbSvn: 0n,
@@ -33,8 +35,10 @@ export function devnetParams(treasury: Address): NetworkParams {
     return {
         ...defaultNetworkParams(treasury),
         minWorkerStake: toNano('10'),
-        unbondingPeriod: 600n,
-        channelCloseDelay: 300n,
+        // The shortest the Registry allows: fraudProofWindow + PRICE_CUT_GRACE
+        // (a day and 15 minutes) rounded up, and MIN_CHANNEL_CLOSE_DELAY.
+        unbondingPeriod: BigInt(DAY + HOUR),
+        channelCloseDelay: BigInt(HOUR),
         attestationLifetime: BigInt(DAY),
         priceNoticePeriod: 60n,
         allowSimulatedAttestation: true,

@@ -163,7 +163,60 @@ export function openSignedReceipt(evidence: Cell): { receipt: Cell; signature: B
     return { receipt: s.receipt, signature: s.signature };
 }
 
-/** The three ways a receipt can prove fraud, judged as the WorkerStake judges. */
-export function receiptOvercharges(f: ReceiptFields, pricesAtItsTime: Prices): boolean {
-    return f.cost > receiptMaxCost(pricesAtItsTime, f.usage);
+/**
+ * A WorkerStake's price terms over time, as its getters tell them:
+ * `entries` sorted by the time each took effect (announced raises included,
+ * with their future start), `grace` its PRICE_CUT_GRACE and `historySince`
+ * the earliest time its history still answers for.
+ */
+export interface PriceSchedule {
+    entries: Array<{ from: number; prices: Prices }>;
+    grace: number;
+    historySince: number;
+}
+
+/** The terms in force at `time` (the earliest entry for a time before all): the twin of WorkerStake's termsAt. */
+export function termsAt(schedule: PriceSchedule, time: number): Prices {
+    if (schedule.entries.length === 0) throw new Error('the price schedule is empty');
+    let found = schedule.entries[0].prices;
+    for (const e of schedule.entries) if (e.from <= time) found = e.prices;
+    return found;
+}
+
+/**
+ * The most a receipt dated `time` may be charged at, term by term: the
+ * highest terms in force at any moment of the grace before it (a raise
+ * counts from when it takes effect, a cut once the grace has passed). The
+ * twin of WorkerStake's chargeableTerms, which ProveOvercharge judges by;
+ * tests check that both agree.
+ */
+export function chargeableTerms(schedule: PriceSchedule, time: number): Prices {
+    const from = time - schedule.grace;
+    const t = { ...termsAt(schedule, from) };
+    for (const e of schedule.entries) {
+        if (e.from > from && e.from <= time) {
+            for (const k of ['prompt', 'cached', 'completion', 'reasoning'] as const) if (e.prices[k] > t[k]) t[k] = e.prices[k];
+        }
+    }
+    return t;
+}
+
+/** Term by term, the lower of two price terms. */
+export function lowerTerms(a: Prices, b: Prices): Prices {
+    const min = (x: bigint, y: bigint) => (x < y ? x : y);
+    return { prompt: min(a.prompt, b.prompt), cached: min(a.cached, b.cached), completion: min(a.completion, b.completion), reasoning: min(a.reasoning, b.reasoning) };
+}
+
+/**
+ * Whether ProveOvercharge, run at chain time `chainNow` with `fraudProofWindow`,
+ * would slash for this receipt: it judges a receipt dated in the future at
+ * `chainNow`, refuses evidence older than the window or than the history,
+ * and compares the cost with the chargeable terms.
+ */
+export function receiptOvercharges(f: ReceiptFields, schedule: PriceSchedule, chainNow: number, fraudProofWindow: number): boolean {
+    const dated = Number(f.time);
+    if (dated + fraudProofWindow < chainNow) return false;
+    const time = Math.min(dated, chainNow);
+    if (time - schedule.grace < schedule.historySince) return false;
+    return f.cost > receiptMaxCost(chargeableTerms(schedule, time), f.usage);
 }

@@ -11,6 +11,7 @@ import { tonClientOpener } from '../../worker/src/chain';
 import { OperatorWallet, WalletVersion } from '../../worker/src/wallet';
 import { CocoonClient, CocoonError } from './client';
 import { buildGateway } from './gateway';
+import { rankWorkers } from './ranking';
 import { ClientStore } from './store';
 
 /**
@@ -158,14 +159,14 @@ export function buildCli(io: CliIo = { out: (l) => console.log(l), env: process.
         });
 
     common(program.command('chat'))
-        .description('one prompt from the terminal, answered by the cheapest verified worker')
+        .description('one prompt from the terminal, answered by the best verified worker (measured success and latency, then price)')
         .argument('<prompt>', 'the user message')
         .option('-m, --model <name>', 'model', 'cocoon-dev-model')
         .option('--max-tokens <n>', 'most tokens to generate', '256')
         .action(async (prompt: string, o) => {
             const s = await openSession(o, io);
             try {
-                const workers = [...(await s.client.workers(o.model))].sort((a, b) => (a.prices.completion < b.prices.completion ? -1 : 1));
+                const workers = rankWorkers(await s.client.workers(o.model), (w) => s.client.statsOf(w));
                 if (workers.length === 0) throw new Error(`no verified worker serves ${o.model}`);
                 let last: unknown;
                 for (const w of workers) {

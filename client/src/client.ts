@@ -13,17 +13,17 @@ import {
     encodeVoucher,
     receiptsQueryDigest,
     requestDigest,
-    responseDigest,
     sealPaidRequest,
 } from '../../lib/protocol';
 import { ChannelStatus, ExtendedPaymentChannel } from '../../wrappers/PaymentChannel';
 import { ExtendedEscrow } from '../../wrappers/Escrow';
 import { ExtendedStaking } from '../../wrappers/Staking';
-import { ExtendedWorkerStake } from '../../wrappers/WorkerStake';
-import { ReceiptFields, openSignedReceipt, parseReceipt, receiptMaxCost, verifyReceipt } from '../../wrappers/receipt';
+import { ExtendedWorkerStake, WorkerStatus } from '../../wrappers/WorkerStake';
+import { PriceSchedule, ReceiptFields, openSignedReceipt, parseReceipt, receiptMaxCost, receiptOvercharges, verifyReceipt } from '../../wrappers/receipt';
 import { keyToInt, signVoucher, verifyCloseApproval } from '../../wrappers/voucher';
 import type { ContractOpener } from '../../worker/src/chain';
 import { Discovery, WorkerInfo, keyBuf } from './discovery';
+import { MALFORMED, OpenedReceipt, ReceiptPath, SentRequest, Delivered, checkReceipt, openReceipt } from './receiptRules';
 import { AttemptRow, ChannelRow, ClientStore } from './store';
 
 /**
@@ -32,10 +32,11 @@ import { AttemptRow, ChannelRow, ClientStore } from './store';
  * worker exists, (2) seals the request to the worker's attested X25519 key
  * with the voucher that covers every receipt verified so far (the worker's
  * `maxUnpaidReceipts` rule), (3) opens the sealed answer, and (4) verifies
- * the receipt (attested key, stake, channel, model, usage and response hash
- * against what was delivered, cost within the price terms, cumulative cost)
- * before it signs the voucher that pays for it. A receipt that fails any
- * check is kept as evidence, the worker is excluded, and nothing is signed.
+ * the receipt by the rules of ./receiptRules.ts (the same rules for a
+ * receipt recovered after its final frame was lost) before it signs the
+ * voucher that pays for it. A receipt that breaks any rule is kept as
+ * evidence, the worker is excluded, and nothing is signed; an overcharge
+ * the WorkerStake would slash for is also proven on chain.
  */
 
 export interface ClientOptions {
@@ -65,8 +66,10 @@ export interface ClientOptions {
      * and is opened only when every existing one is busy.
      */
     channelsPerWorker?: number;
-    /** Submit overcharge fraud proofs on chain (default true). */
+    /** Submit overcharge fraud proofs on chain (default true); only proofs the WorkerStake would accept are sent. */
     submitFraudProofs?: boolean;
+    /** The client's clock, unix seconds (default: the system clock). Receipt times are judged by it. */
+    now?: () => number;
     log?: (msg: string, extra?: Record<string, unknown>) => void;
 }
 
@@ -77,6 +80,8 @@ export class CocoonError extends Error {
         message: string,
         /** True once any token reached the caller: another worker must not be tried. */
         readonly delivered = false,
+        /** receipt_rejected: the names of the receipt rules broken (./receiptRules.ts). */
+        readonly rules?: readonly string[],
     ) {
         super(message);
         this.name = 'CocoonError';
@@ -115,6 +120,10 @@ export class CocoonClient {
     /** Workers caught with a bad receipt (by WorkerStake address). */
     readonly excluded = new Map<string, string>();
     readonly stats = new Map<string, WorkerStats>();
+    /** Price schedules read from chain, by WorkerStake, with when they were read (Date.now()). */
+    private readonly schedules = new Map<string, { at: number; schedule: PriceSchedule }>();
+    /** Outcomes of the overcharge fraud proofs considered so far (for callers and tests to await). */
+    readonly fraudProofs: Array<Promise<FraudProofOutcome>> = [];
 
     constructor(readonly o: ClientOptions) {
         this.discovery = new Discovery(o.opener, o.staking);
@@ -124,6 +133,11 @@ export class CocoonClient {
 
     private log(msg: string, extra?: Record<string, unknown>) {
         this.o.log?.(msg, extra);
+    }
+
+    /** The client's clock, unix seconds. */
+    now(): number {
+        return this.o.now?.() ?? Math.floor(Date.now() / 1000);
     }
 
     /** Verified workers of `model`, cached for 30 s; excluded workers left out. */
@@ -364,12 +378,13 @@ export class CocoonClient {
         };
         const sealed = await sealPaidRequest(w.encryptionKey, paid);
         // On disk before it leaves: if the final frame is lost, the worker's stored receipt for it is paid later (recoverReceipts).
-        const attemptId = this.o.store.addAttempt({
-            channel: row.address,
+        const sent: SentRequest = {
             requestHash: requestDigest(sealed.plaintext).toString('hex'),
             maxTokens: request.max_completion_tokens ?? request.max_tokens ?? null,
             promptBound: promptBoundOf(request),
-        });
+            startedAt: this.now(),
+        };
+        const attemptId = this.o.store.addAttempt({ channel: row.address, requestHash: sent.requestHash, maxTokens: sent.maxTokens, promptBound: sent.promptBound, at: sent.startedAt });
         const ac = new AbortController();
         signal?.addEventListener('abort', () => ac.abort(), { once: true });
         const timer = setTimeout(() => ac.abort(), this.o.connectTimeoutMs ?? 30_000);
@@ -477,13 +492,15 @@ export class CocoonClient {
                 row = this.o.store.channel(row.address) ?? row;
             }
             if (receipt) {
-                fields = await this.verify(w, row, request, sealed.plaintext, final, content, reasoning, receipt);
+                fields = await this.judge('live', w, row.address, row.verified, sent, receipt, { content, reasoning, usage: final?.usage });
                 cost = fields.cost;
             } else if (this.usageCost(w, final) !== 0n) {
-                throw new ReceiptRejected('usage costs something but no receipt came');
+                throw new ReceiptRejected('usage costs something but no receipt came [receipt-present]', ['receipt-present']);
             }
         } catch (e) {
             if (!(e instanceof ReceiptRejected)) throw e;
+            // Never paid later either: a recovered copy would miss the rules only the live answer can judge.
+            this.o.store.setAttemptState(attemptId, 'refused');
             throw this.rejected(w, row.address, e.boc ?? receipt?.boc ?? '', e, delivered);
         }
         if (fields) {
@@ -510,50 +527,59 @@ export class CocoonClient {
         });
     }
 
-    /** Every check a receipt must pass before it is paid. Throws ReceiptRejected. */
-    private async verify(w: WorkerInfo, row: ChannelRow, request: ChatCompletionRequest, plaintext: Buffer, final: any, content: string, reasoning: string, wire: ReceiptWire): Promise<ReceiptFields> {
-        let cell: Cell;
-        let sig: Buffer;
-        let f: ReceiptFields;
-        try {
-            const opened = openSignedReceipt(Cell.fromBase64(wire.boc));
-            cell = opened.receipt;
-            sig = opened.signature;
-            f = parseReceipt(cell);
-        } catch (e) {
-            throw new ReceiptRejected(`malformed receipt: ${(e as Error).message}`);
+    /**
+     * Judges a receipt, live or recovered, by every rule of ./receiptRules.ts
+     * for its path. Returns its fields when it may be paid; throws
+     * ReceiptRejected naming each rule it breaks.
+     */
+    private async judge(path: ReceiptPath, w: WorkerInfo, channel: string, verified: bigint, sent: SentRequest, wire: ReceiptWire, delivered?: Delivered, opened?: OpenedReceipt): Promise<ReceiptFields> {
+        const what = path === 'live' ? 'receipt' : 'recovered receipt';
+        const boc = typeof wire?.boc === 'string' ? wire.boc : '';
+        let r = opened;
+        if (!r) {
+            try {
+                r = openReceipt(wire);
+            } catch (e) {
+                throw new ReceiptRejected(`${what}: malformed: ${(e as Error).message} [${MALFORMED}]`, [MALFORMED], boc);
+            }
         }
-        if (!verifyReceipt(cell, sig, w.workerKey)) throw new ReceiptRejected('signature is not by the attested worker key');
-        if (!f.workerStake.equals(w.workerStake)) throw new ReceiptRejected('receipt names another WorkerStake');
-        if (!f.channel.equals(Address.parse(row.address))) throw new ReceiptRejected('receipt names another channel');
-        if (f.modelId !== w.modelId) throw new ReceiptRejected('receipt names another model');
-        const u = final.usage ?? {};
-        const reported = {
-            prompt: BigInt(u.prompt_tokens ?? -1),
-            cached: BigInt(u.prompt_tokens_details?.cached_tokens ?? 0),
-            completion: BigInt(u.completion_tokens ?? -1),
-            reasoning: BigInt(u.completion_tokens_details?.reasoning_tokens ?? 0),
-        };
-        for (const k of ['prompt', 'cached', 'completion', 'reasoning'] as const)
-            if (reported[k] !== f.usage[k]) throw new ReceiptRejected(`receipt usage.${k} ${f.usage[k]} differs from the usage delivered (${reported[k]})`);
-        const maxTokens = request.max_completion_tokens ?? request.max_tokens;
-        if (maxTokens != null && f.usage.completion > BigInt(maxTokens)) throw new ReceiptRejected(`receipt charges ${f.usage.completion} completion tokens, more than max_tokens ${maxTokens}`);
-        if (content.length + reasoning.length > 0 && f.usage.completion === 0n) throw new ReceiptRejected('text was delivered but no completion token is counted');
-        if (f.responseHash !== BigInt('0x' + responseDigest(content, reasoning).toString('hex'))) throw new ReceiptRejected('receipt response hash does not match the text delivered');
-        if (f.requestHash !== BigInt('0x' + requestDigest(plaintext).toString('hex'))) throw new ReceiptRejected('receipt request hash does not match the request sent');
-        let limit = receiptMaxCost(w.prices, f.usage);
-        if (f.cost > limit) {
-            // Prices may have changed since discovery: judge by the terms in force at the receipt's time, as the chain does.
-            const p = await this.o.opener.open(ExtendedWorkerStake.fromAddress(w.workerStake)).getPricesAt(f.time);
-            limit = receiptMaxCost({ prompt: p.prompt, cached: p.cached, completion: p.completion, reasoning: p.reasoning }, f.usage);
-            if (f.cost > limit) throw new ReceiptRejected(`receipt cost ${f.cost} exceeds ${limit} nanoTON, the most the price terms allow`, true);
-        }
-        if (f.cost <= 0n) throw new ReceiptRejected('receipt cost is not positive');
-        if (f.cumulativeCost !== row.verified + f.cost)
-            throw new ReceiptRejected(`receipt cumulative cost ${f.cumulativeCost} is not the ${row.verified} already verified plus ${f.cost}`);
-        if (String(f.cost) !== wire.cost || String(f.cumulativeCost) !== wire.cumulativeCost || String(f.requestId) !== wire.requestId)
-            throw new ReceiptRejected('receipt summary differs from the signed receipt');
-        return f;
+        const broken = await checkReceipt(r, {
+            path,
+            worker: w,
+            channel: Address.parse(channel),
+            verified,
+            request: sent,
+            delivered,
+            wire,
+            now: this.now(),
+            terms: { cached: () => this.cachedSchedule(w), fresh: () => this.freshSchedule(w) },
+        });
+        if (broken.length > 0)
+            throw new ReceiptRejected(
+                `${what}: ${broken.map((b) => `${b.message} [${b.rule}]`).join('; ')}`,
+                broken.map((b) => b.rule),
+                boc,
+            );
+        return r.fields;
+    }
+
+    /**
+     * The schedule receipts are first judged by: the one last read from chain
+     * while it is under a minute old (a cut binds only after the grace, and an
+     * announced raise may be replaced, so an old copy must not be trusted
+     * long), else the terms discovery saw in force.
+     */
+    private cachedSchedule(w: WorkerInfo): PriceSchedule {
+        const hit = this.schedules.get(w.workerStake.toString());
+        if (hit && Date.now() - hit.at < SCHEDULE_TTL_MS) return hit.schedule;
+        return { entries: [{ from: 0, prices: w.prices }], grace: 0, historySince: 0 };
+    }
+
+    /** The worker's price schedule read from chain now (and cached). */
+    private async freshSchedule(w: WorkerInfo): Promise<PriceSchedule> {
+        const schedule = await this.o.opener.open(ExtendedWorkerStake.fromAddress(w.workerStake)).getPriceSchedule();
+        this.schedules.set(w.workerStake.toString(), { at: Date.now(), schedule });
+        return schedule;
     }
 
     /** Records a rejected receipt as evidence, excludes the worker, and returns the error for the caller (nothing is signed). */
@@ -561,8 +587,9 @@ export class CocoonClient {
         this.o.store.recordBadReceipt(channel, w.workerStake.toString(), boc, e.message);
         this.excluded.set(w.workerStake.toString(), e.message);
         this.log('receipt rejected; worker excluded and not paid', { worker: w.workerStake.toString(), reason: e.message });
-        if (e.overcharge && boc && this.o.submitFraudProofs !== false) void this.proveOvercharge(w, boc);
-        return new CocoonError(502, 'receipt_rejected', `the worker's receipt was rejected: ${e.message}`, delivered);
+        // Only a broken price rule can be proven, and proveOvercharge files only what the WorkerStake would slash for.
+        if (e.overcharge && boc && this.o.submitFraudProofs !== false) this.fraudProofs.push(this.proveOvercharge(w, boc));
+        return new CocoonError(502, 'receipt_rejected', `the worker's receipt was rejected: ${e.message}`, delivered, e.rules);
     }
 
     /** After a call that ended without a receipt: pays any receipt the worker stored for it; a worker still down is left for later. */
@@ -584,12 +611,13 @@ export class CocoonClient {
     /**
      * Receipt recovery: reads from the worker the receipts it stored on
      * `channel` above the verified cumulative cost (their final frames never
-     * arrived), and pays each, in order, only if it is signed by the
-     * attested key, names this worker, channel and model, answers one of
-     * this client's own requests still waiting for a receipt (each used
-     * once; never `exclude`, the request in flight), stays within that
-     * request's max_tokens and prompt size, costs no more than the price
-     * terms allow, and continues the cumulative chain without a gap.
+     * arrived), and pays each, in order, only if it answers one of this
+     * client's own requests still waiting for a receipt (each used once;
+     * never `exclude`, the request in flight) and keeps every rule of
+     * ./receiptRules.ts that a receipt without its answer can be judged by
+     * (the same rules as a live receipt: attested key, worker, channel,
+     * model, usage within that request's bounds, time, price, cumulative
+     * chain without a gap).
      * Stops at `upTo` (the receipt in hand starts above it). Returns how
      * many were paid; throws ReceiptRejected on the first bad one.
      */
@@ -630,42 +658,25 @@ export class CocoonClient {
         return recovered;
     }
 
-    /** The checks of a recovered receipt (see recoverReceipts). Throws ReceiptRejected. */
+    /**
+     * A recovered receipt: matched to one of this client's own requests still
+     * waiting for a receipt (each used once), then judged by the same rules
+     * as a live receipt (see judge). Throws ReceiptRejected.
+     */
     private async verifyRecovered(w: WorkerInfo, channel: string, verified: bigint, attempts: AttemptRow[], wire: ReceiptWire): Promise<{ fields: ReceiptFields; attempt: AttemptRow }> {
         const boc = typeof wire?.boc === 'string' ? wire.boc : '';
-        const reject = (m: string, overcharge = false) => new ReceiptRejected(`recovered receipt: ${m}`, overcharge, boc);
-        let cell: Cell;
-        let sig: Buffer;
-        let f: ReceiptFields;
+        let r: OpenedReceipt;
         try {
-            const opened = openSignedReceipt(Cell.fromBase64(boc));
-            cell = opened.receipt;
-            sig = opened.signature;
-            f = parseReceipt(cell);
+            r = openReceipt(wire);
         } catch (e) {
-            throw reject(`malformed: ${(e as Error).message}`);
+            throw new ReceiptRejected(`recovered receipt: malformed: ${(e as Error).message} [${MALFORMED}]`, [MALFORMED], boc);
         }
-        if (!verifyReceipt(cell, sig, w.workerKey)) throw reject('signature is not by the attested worker key');
-        if (!f.workerStake.equals(w.workerStake)) throw reject('names another WorkerStake');
-        if (!f.channel.equals(Address.parse(channel))) throw reject('names another channel');
-        if (f.modelId !== w.modelId) throw reject('names another model');
-        const hash = f.requestHash.toString(16).padStart(64, '0');
+        const hash = r.fields.requestHash.toString(16).padStart(64, '0');
         const attempt = attempts.find((a) => a.requestHash === hash);
-        if (!attempt) throw reject('its request hash matches no request of ours still waiting for a receipt (unknown, or already paid)');
-        if (attempt.maxTokens !== null && f.usage.completion > BigInt(attempt.maxTokens))
-            throw reject(`charges ${f.usage.completion} completion tokens, more than the request's max_tokens ${attempt.maxTokens}`);
-        if (f.usage.prompt > BigInt(attempt.promptBound)) throw reject(`charges ${f.usage.prompt} prompt tokens, more than the request can hold (${attempt.promptBound})`);
-        if (f.usage.cached > f.usage.prompt || f.usage.reasoning > f.usage.completion) throw reject('usage is inconsistent (cached above prompt or reasoning above completion)');
-        let limit = receiptMaxCost(w.prices, f.usage);
-        if (f.cost > limit) {
-            const p = await this.o.opener.open(ExtendedWorkerStake.fromAddress(w.workerStake)).getPricesAt(f.time);
-            limit = receiptMaxCost({ prompt: p.prompt, cached: p.cached, completion: p.completion, reasoning: p.reasoning }, f.usage);
-            if (f.cost > limit) throw reject(`cost ${f.cost} exceeds ${limit} nanoTON, the most the price terms allow`, true);
-        }
-        if (f.cost <= 0n) throw reject('cost is not positive');
-        if (f.cumulativeCost !== verified + f.cost) throw reject(`cumulative cost ${f.cumulativeCost} is not the ${verified} already verified plus ${f.cost} (a gap or an overlap)`);
-        if (String(f.cost) !== wire.cost || String(f.cumulativeCost) !== wire.cumulativeCost || String(f.requestId) !== wire.requestId) throw reject('summary differs from the signed receipt');
-        return { fields: f, attempt };
+        if (!attempt)
+            throw new ReceiptRejected('recovered receipt: its request hash matches no request of ours still waiting for a receipt (unknown, or already paid) [request]', ['request'], boc);
+        const sent: SentRequest = { requestHash: attempt.requestHash, promptBound: attempt.promptBound, maxTokens: attempt.maxTokens, startedAt: attempt.at };
+        return { fields: await this.judge('recovered', w, channel, verified, sent, wire, undefined, r), attempt };
     }
 
     /**
@@ -727,17 +738,68 @@ export class CocoonClient {
         });
     }
 
-    /** Submits an overcharging receipt as a fraud proof (the WorkerStake checks it and slashes). */
-    async proveOvercharge(w: WorkerInfo, boc: string): Promise<void> {
+    /**
+     * Submits an overcharging receipt as a fraud proof, but only one the
+     * WorkerStake would accept: signed by its key and naming it, the worker
+     * still slashable, and `receiptOvercharges` true by the schedule read
+     * fresh from chain, the chain's time (the opener's, else the client's
+     * clock) and the WorkerStake's fraud-proof window. A refused proof would
+     * only waste gas, and an honest worker must never be slashable.
+     */
+    async proveOvercharge(w: WorkerInfo, boc: string): Promise<FraudProofOutcome> {
+        const worker = w.workerStake.toString();
         try {
+            const { receipt, signature } = openSignedReceipt(Cell.fromBase64(boc));
+            const f = parseReceipt(receipt);
             const ws = this.o.opener.open(ExtendedWorkerStake.fromAddress(w.workerStake));
+            const [state, schedule, chainNow, window] = await Promise.all([ws.getState(), ws.getPriceSchedule(), this.chainNow(), this.fraudProofWindow(ws)]);
+            let why: string | undefined;
+            if (!f.workerStake.equals(w.workerStake) || !verifyReceipt(receipt, signature, keyBuf(state.workerKey))) why = 'the receipt is not signed by this WorkerStake\'s key for it';
+            else if (state.stake <= 0n || ![WorkerStatus.Pending, WorkerStatus.Active, WorkerStatus.Unbonding].includes(Number(state.status))) why = 'the worker is not slashable now';
+            else if (window === undefined) why = "the WorkerStake's fraud-proof window is unknown (its config version differs from Staking's)";
+            else if (!receiptOvercharges(f, schedule, chainNow, window)) why = 'the WorkerStake would not judge it an overcharge (within chargeable terms, or too old to judge)';
+            if (why) {
+                this.log('overcharge fraud proof not filed', { worker, reason: why });
+                return { filed: false, reason: why };
+            }
             await ws.sendProveOvercharge(this.o.wallet, Cell.fromBase64(boc));
-            this.log('overcharge fraud proof submitted', { worker: w.workerStake.toString() });
+            this.log('overcharge fraud proof submitted', { worker });
+            return { filed: true };
         } catch (e) {
-            this.log('fraud proof failed', { worker: w.workerStake.toString(), error: (e as Error).message });
+            this.log('fraud proof failed', { worker, error: (e as Error).message });
+            return { filed: false, reason: (e as Error).message };
         }
     }
+
+    /** Chain time: the opener's when it tells it, else the client's clock. */
+    private async chainNow(): Promise<number> {
+        if (this.o.opener.now) {
+            try {
+                return await this.o.opener.now();
+            } catch {
+                /* fall back to the client's clock */
+            }
+        }
+        return this.now();
+    }
+
+    /** The fraud-proof window the WorkerStake judges by: Staking's, when both hold the same config version (the WorkerStake has no getter for its own). */
+    private async fraudProofWindow(ws: { getConfigVersion(): Promise<bigint> }): Promise<number | undefined> {
+        const staking = this.o.opener.open(ExtendedStaking.fromAddress(this.o.staking));
+        const [mine, network] = await Promise.all([ws.getConfigVersion(), staking.getConfigVersion()]);
+        if (mine !== network) return undefined;
+        return Number((await staking.getParams()).fraudProofWindow);
+    }
 }
+
+export interface FraudProofOutcome {
+    filed: boolean;
+    /** Why it was not filed. */
+    reason?: string;
+}
+
+/** How long a price schedule read from chain is trusted (well under PRICE_CUT_GRACE; see cachedSchedule). */
+const SCHEDULE_TTL_MS = 60_000;
 
 /** The channels one call holds (see CocoonClient.withChannel). */
 interface ChannelLease {
@@ -762,11 +824,17 @@ export interface CloseResult {
 class ReceiptRejected extends Error {
     constructor(
         message: string,
-        readonly overcharge = false,
-        /** The rejected receipt, when it is not the one of the call in hand (a recovered one). */
+        /** Names of the rules broken (./receiptRules.ts). */
+        readonly rules: readonly string[],
+        /** The rejected receipt. */
         readonly boc?: string,
     ) {
         super(message);
+    }
+
+    /** The price rule is broken: the one breach the chain may also punish. */
+    get overcharge(): boolean {
+        return this.rules.includes('price');
     }
 }
 

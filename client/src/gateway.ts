@@ -5,11 +5,13 @@ import fastify, { FastifyInstance, FastifyReply } from 'fastify';
 import { chatRequestSchema, describeIssues } from '../../lib/protocol';
 import { CallResult, CocoonClient, CocoonError } from './client';
 import type { WorkerInfo } from './discovery';
+import { rankWorkers } from './ranking';
 
 /**
  * `cocoon-client gateway`: an OpenAI-compatible API on localhost for apps.
- * The app speaks plain OpenAI; the gateway picks a worker (cheapest first,
- * then by measured success and latency), pays it through the SDK, and
+ * The app speaks plain OpenAI; the gateway picks a worker (by the success
+ * and latency this client measured, then cheapest first: ranking.ts), pays
+ * it through the SDK, and
  * answers with OpenAI's shapes plus `cost` (nanoTON, a decimal string) and
  * the verified `receipt` (in the last chunk when streaming).
  *
@@ -37,10 +39,6 @@ function openAiError(reply: FastifyReply, status: number, code: string, message:
         .code(status)
         .type('application/json')
         .send({ error: { message, type: status === 401 ? 'authentication_error' : status >= 500 ? 'server_error' : 'invalid_request_error', code } });
-}
-
-function priceScore(w: WorkerInfo): bigint {
-    return w.prices.prompt + w.prices.completion;
 }
 
 export function buildGateway(o: GatewayOptions): FastifyInstance {
@@ -95,17 +93,8 @@ export function buildGateway(o: GatewayOptions): FastifyInstance {
         // The named worker may have come (back) since the list was cached: look again once.
         if (only && list.length === 0 && !refresh) return candidates(model, maxPrice, only, true);
         if (maxPrice !== undefined) list = list.filter((w) => w.prices.prompt <= maxPrice && w.prices.completion <= maxPrice);
-        return [...list].sort((a, b) => {
-            const pa = priceScore(a);
-            const pb = priceScore(b);
-            if (pa !== pb) return pa < pb ? -1 : 1;
-            const sa = client.statsOf(a);
-            const sb = client.statsOf(b);
-            const fa = sa.failed / (sa.ok + sa.failed + 1);
-            const fb = sb.failed / (sb.ok + sb.failed + 1);
-            if (fa !== fb) return fa - fb;
-            return sa.latencyMs - sb.latencyMs;
-        });
+        // Measured success and latency first, then price; never the on-chain earned/claims counters (see ranking.ts).
+        return rankWorkers(list, (w) => client.statsOf(w));
     }
 
     function record(w: WorkerInfo, ok: boolean, ms?: number) {

@@ -172,14 +172,14 @@ export class ClientStore {
      * `unsynced`): an attempt lost to a power cut can only make a recovered
      * receipt for it unmatched, so refused and reported; it never pays.
      */
-    addAttempt(a: { channel: string; requestHash: string; maxTokens: number | null; promptBound: number }): number {
+    addAttempt(a: { channel: string; requestHash: string; maxTokens: number | null; promptBound: number; /** unix s, the client's clock (default: the system clock) */ at?: number }): number {
         const info = this.unsynced(() =>
             this.q(`INSERT INTO attempts (channel, request_hash, max_tokens, prompt_bound, at) VALUES (?, ?, ?, ?, ?)`).run(
                 a.channel,
                 a.requestHash,
                 a.maxTokens,
                 a.promptBound,
-                Math.floor(Date.now() / 1000),
+                a.at ?? Math.floor(Date.now() / 1000),
             ),
         );
         return Number(info.lastInsertRowid);

@@ -16,7 +16,8 @@ import { signVoucher, verifyCloseApproval } from '../../wrappers/voucher';
 import { parseConfig } from '../../worker/src/config';
 import { SimulatedProvider } from '../../worker/src/attestation';
 import { Worker, createWorker } from '../../worker/src/worker';
-import { EscrowFixture, deployEscrow, openChannel, testKeys } from '../helpers/channel';
+import { openChannel, testKeys } from '../helpers/channel';
+import { ServingFixture, deployServing } from '../helpers/serving';
 import { Upstream, chatBody, sandboxOpener, startUpstream, voucherFor } from '../worker/helpers';
 import { anyJson, call, contentTypes, flipBits, invalidUtf8, malformedJson, params, rawRequest, routesOf, wrongValue } from './arbitraries';
 
@@ -34,7 +35,7 @@ const PRICES = { prompt: 1_000_000_000_000n, cached: 400_000_000_000n, completio
 const json = (v: unknown) => JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? x.toString() : Buffer.isBuffer(x) ? x.toString('hex') : x));
 
 describe('worker HTTP API under bad input', () => {
-    let f: EscrowFixture;
+    let f: ServingFixture;
     let channel: SandboxContract<ExtendedPaymentChannel>;
     let upstream: Upstream;
     let worker: Worker;
@@ -67,7 +68,7 @@ describe('worker HTTP API under bad input', () => {
     }
 
     beforeAll(async () => {
-        f = await deployEscrow();
+        f = await deployServing({ prices: PRICES });
         ({ channel } = await openChannel(f, { nonce: 1n, deposit: toNano('200') }));
         operator = await f.blockchain.treasury('operator');
         upstream = await startUpstream();
@@ -98,7 +99,6 @@ describe('worker HTTP API under bad input', () => {
             sender,
             owner: operator.address,
             workerStake: f.workerStake.address,
-            prices: async () => PRICES,
             attestationProvider: new SimulatedProvider(devSimulatedAttestationKey()),
         });
         await worker.start();

@@ -38,7 +38,7 @@ export async function deployEscrow(overrides: Partial<NetworkParams> = {}): Prom
 
 /** Opens a channel from `f.client` to `workerStake` and returns it. */
 export async function openChannel(
-    f: EscrowFixture,
+    f: Pick<EscrowFixture, 'blockchain' | 'escrow' | 'client' | 'clientKeys' | 'workerKeys'> & { workerStake: { address: Address } },
     opts: { nonce?: bigint; deposit?: bigint; workerStake?: Address; client?: SandboxContract<TreasuryContract> } = {},
 ) {
     const client = opts.client ?? f.client;

@@ -16,7 +16,8 @@ import { signVerify } from '@ton/crypto';
 import { parseConfig } from '../../worker/src/config';
 import { SimulatedProvider } from '../../worker/src/attestation';
 import { Worker, createWorker } from '../../worker/src/worker';
-import { EscrowFixture, deployEscrow, openChannel, testKeys } from '../helpers/channel';
+import { openChannel, testKeys } from '../helpers/channel';
+import { SERVING_PRICES, ServingFixture, deployServing } from '../helpers/serving';
 import { OP, delivered, paidOut } from '../helpers/messages';
 import { UPSTREAM_CACHED_TOKENS, UPSTREAM_PROMPT_TOKENS, Upstream, WORDS, callWorker, chatBody, sandboxOpener, startUpstream, voucherFor } from './helpers';
 
@@ -24,7 +25,7 @@ jest.setTimeout(60_000);
 
 /** nanoTON per million tokens. */
 // About 0.02 TON a request: claims move amounts that pay for their own gas.
-const PRICES = { prompt: 1_000_000_000_000n, cached: 400_000_000_000n, completion: 2_000_000_000_000n, reasoning: 3_000_000_000_000n };
+const PRICES = SERVING_PRICES;
 const usageOf = (u: any) => ({
     prompt: BigInt(u.prompt_tokens),
     cached: BigInt(u.prompt_tokens_details.cached_tokens),
@@ -33,7 +34,7 @@ const usageOf = (u: any) => ({
 });
 
 describe('worker HTTP API (openai backend, sandbox chain)', () => {
-    let f: EscrowFixture;
+    let f: ServingFixture;
     let channel: SandboxContract<ExtendedPaymentChannel>;
     let upstream: Upstream;
     let worker: Worker;
@@ -55,7 +56,7 @@ describe('worker HTTP API (openai backend, sandbox chain)', () => {
     const chKey = () => channel.address.toString();
 
     beforeAll(async () => {
-        f = await deployEscrow();
+        f = await deployServing();
         ({ channel } = await openChannel(f, { nonce: 1n, deposit: toNano('10') }));
         operator = await f.blockchain.treasury('operator');
         upstream = await startUpstream();
@@ -101,7 +102,6 @@ describe('worker HTTP API (openai backend, sandbox chain)', () => {
             sender,
             owner: operator.address,
             workerStake: f.workerStake.address,
-            prices: async () => PRICES,
             attestationProvider: new SimulatedProvider(devSimulatedAttestationKey()),
         });
         await worker.start();

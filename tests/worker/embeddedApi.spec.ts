@@ -10,7 +10,8 @@ import { openSignedReceipt, parseReceipt, receiptMaxCost, verifyReceipt } from '
 import { writeDemoModel } from '../../worker/src/inference/demoModel';
 import { hashModelFile } from '../../worker/src/inference/modelHash';
 import type { Worker } from '../../worker/src/worker';
-import { EscrowFixture, deployEscrow, openChannel } from '../helpers/channel';
+import { openChannel } from '../helpers/channel';
+import { ServingFixture, deployServing } from '../helpers/serving';
 import { callWorker, startSandboxWorker } from './helpers';
 
 // node-llama-cpp loads the generated model in a child process.
@@ -19,7 +20,7 @@ jest.setTimeout(180_000);
 const PRICES = { prompt: 1_000_000_000_000n, cached: 500_000_000_000n, completion: 2_000_000_000_000n, reasoning: 2_000_000_000_000n };
 
 describe('worker HTTP API with the embedded engine on a generated model', () => {
-    let f: EscrowFixture;
+    let f: ServingFixture;
     let channel: SandboxContract<ExtendedPaymentChannel>;
     let operator: SandboxContract<TreasuryContract>;
     let worker: Worker;
@@ -28,7 +29,7 @@ describe('worker HTTP API with the embedded engine on a generated model', () => 
     let modelId: string;
 
     beforeAll(async () => {
-        f = await deployEscrow();
+        f = await deployServing({ prices: PRICES });
         ({ channel } = await openChannel(f, { nonce: 1n, deposit: toNano('10') }));
         operator = await f.blockchain.treasury('operator');
         dir = mkdtempSync(join(tmpdir(), 'cocoon-worker-embedded-'));

@@ -192,7 +192,6 @@ export async function startSandboxWorker(o: SandboxWorkerOptions) {
         sender: { address: o.operator.address, send: async (args) => void (await o.operator.send(args)) },
         owner: o.operator.address,
         workerStake: o.workerStake,
-        prices: async () => o.prices,
         attestationProvider: new SimulatedProvider(devSimulatedAttestationKey()),
     });
     await worker.start();

@@ -9,7 +9,8 @@ import { openSseFrames, sealPaidRequest } from '../../lib/protocol';
 import { ExtendedPaymentChannel } from '../../wrappers/PaymentChannel';
 import { openSignedReceipt, parseReceipt } from '../../wrappers/receipt';
 import { WorkerStore } from '../../worker/src/store/store';
-import { EscrowFixture, deployEscrow, openChannel } from '../helpers/channel';
+import { openChannel } from '../helpers/channel';
+import { ServingFixture, deployServing } from '../helpers/serving';
 import { Upstream, WORDS, callWorker, chatBody, startUpstream, startSandboxWorker, voucherFor } from './helpers';
 
 jest.setTimeout(60_000);
@@ -17,14 +18,14 @@ jest.setTimeout(60_000);
 const PRICES = { prompt: 1_000_000_000_000n, cached: 400_000_000_000n, completion: 2_000_000_000_000n, reasoning: 3_000_000_000_000n };
 
 describe('worker shutdown', () => {
-    let f: EscrowFixture;
+    let f: ServingFixture;
     let channel: SandboxContract<ExtendedPaymentChannel>;
     let operator: SandboxContract<TreasuryContract>;
     let upstream: Upstream;
     let dir: string;
 
     beforeAll(async () => {
-        f = await deployEscrow();
+        f = await deployServing({ prices: PRICES });
         ({ channel } = await openChannel(f, { nonce: 1n, deposit: toNano('10') }));
         operator = await f.blockchain.treasury('operator');
         upstream = await startUpstream();

@@ -10,7 +10,8 @@ import { RECEIPTS_QUERY_MAX_SKEW_SEC, RECEIPTS_SIGNATURE_HEADER, RECEIPTS_TIMEST
 import { ExtendedPaymentChannel } from '../../wrappers/PaymentChannel';
 import { openSignedReceipt, parseReceipt, verifyReceipt } from '../../wrappers/receipt';
 import type { Worker } from '../../worker/src/worker';
-import { EscrowFixture, deployEscrow, openChannel, testKeys } from '../helpers/channel';
+import { openChannel, testKeys } from '../helpers/channel';
+import { ServingFixture, deployServing } from '../helpers/serving';
 import { Upstream, callWorker, chatBody, startSandboxWorker, startUpstream } from './helpers';
 
 jest.setTimeout(60_000);
@@ -23,7 +24,7 @@ const PRICES = { prompt: 1_000_000_000_000n, cached: 400_000_000_000n, completio
  * client only (signed query), and refuses bad input with a clear 4xx.
  */
 describe('worker receipts endpoint (sandbox chain)', () => {
-    let f: EscrowFixture;
+    let f: ServingFixture;
     let channel: SandboxContract<ExtendedPaymentChannel>;
     let operator: SandboxContract<TreasuryContract>;
     let upstream: Upstream;
@@ -33,7 +34,7 @@ describe('worker receipts endpoint (sandbox chain)', () => {
     const hashes: string[] = [];
 
     beforeAll(async () => {
-        f = await deployEscrow();
+        f = await deployServing({ prices: PRICES });
         ({ channel } = await openChannel(f, { nonce: 7n, deposit: toNano('10') }));
         operator = await f.blockchain.treasury('operator');
         upstream = await startUpstream();

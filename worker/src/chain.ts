@@ -2,7 +2,7 @@ import { Address, Contract, OpenedContract, openContract } from '@ton/core';
 import { TonClient } from '@ton/ton';
 import { ChannelState, ExtendedPaymentChannel } from '../../wrappers/PaymentChannel';
 import { ExtendedWorkerStake, WorkerAttestation, WorkerState } from '../../wrappers/WorkerStake';
-import type { Prices } from '../../wrappers/receipt';
+import type { PriceSchedule, Prices } from '../../wrappers/receipt';
 import { fixContractProvider } from '../../scripts/lib/v2compat';
 
 /**
@@ -34,6 +34,12 @@ export interface WorkerStakeView {
     isActive: boolean;
 }
 
+/** A WorkerStake's price schedule and the host time (unix seconds) its read started. */
+export interface PriceScheduleRead {
+    schedule: PriceSchedule;
+    readAt: number;
+}
+
 interface Cached<T> {
     at: number;
     value: Promise<T>;
@@ -57,6 +63,8 @@ export class ChainView {
         readonly opener: ContractOpener,
         private readonly ttlMs = 3000,
         private readonly maxStaleMs = 10 * 60_000,
+        /** The host clock, unix seconds: stamps when a price read started. */
+        private readonly hostNow: () => number = () => Math.floor(Date.now() / 1000),
     ) {}
 
     private cached<T>(key: string, fresh: boolean, load: () => Promise<T>): Promise<T> {
@@ -125,6 +133,20 @@ export class ChainView {
                 if (isGetterFailure(e)) return null;
                 throw e;
             }
+        });
+    }
+
+    /**
+     * The WorkerStake's price schedule with the host time its read started
+     * (a read answered from cache or, through an outage, from the last good
+     * read keeps its own time: pricing judges its age).
+     */
+    priceSchedule(address: Address, fresh = false): Promise<PriceScheduleRead | null> {
+        return this.cached(`prices:${address.toRawString()}`, fresh, async () => {
+            const readAt = this.hostNow();
+            if (!(await this.opener.isDeployed(address))) return null;
+            const schedule = await this.opener.open(ExtendedWorkerStake.fromAddress(address)).getPriceSchedule();
+            return { schedule, readAt };
         });
     }
 

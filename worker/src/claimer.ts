@@ -8,7 +8,9 @@ import type { ChannelSummary, WorkerStore } from './store/store';
 /**
  * Redeems vouchers on chain: when a channel's unclaimed value passes the
  * threshold, as soon as a channel is seen closing (the worker must redeem
- * before the close deadline), and on shutdown. Idempotent by cumulative
+ * before the close deadline) or its client announces a new voucher key
+ * (vouchers of the old key stop counting when it takes effect), and on
+ * shutdown. A payout that bounced after the channel closed is sent again. Idempotent by cumulative
  * total: the channel pays `total - paid`, and the store records the total
  * the chain confirms, so a repeated or crashed claim never counts twice.
  */
@@ -42,6 +44,7 @@ export class Claimer {
     private running?: Promise<void>;
     private stopped = true;
     private readonly backoff = new Map<string, { next: number; delay: number }>();
+    private readonly keyChangeSeen = new Set<string>();
 
     constructor(private readonly o: ClaimerOptions) {}
 
@@ -89,6 +92,24 @@ export class Claimer {
         return this.tick({ force: true });
     }
 
+    /** Sends a closed channel's bounced worker payout again (the channel ignores the voucher then). */
+    private async claimDue(c: ChannelSummary, address: Address, due: bigint): Promise<ClaimResult | undefined> {
+        const b = this.backoff.get(c.address);
+        if (b && Date.now() < b.next) return undefined;
+        const voucher = this.o.store.latestVoucher(c.address);
+        if (!voucher) return undefined;
+        try {
+            this.o.logger.warn({ channel: c.address, due: due.toString() }, 'a payout bounced after the close: sending it again');
+            await this.o.chain.opener.open(ExtendedPaymentChannel.fromAddress(address)).sendClaim(this.o.sender, { channel: address, total: voucher.total, signature: voucher.signature });
+            this.backoff.set(c.address, { next: Date.now() + this.o.retryInitialMs, delay: this.o.retryInitialMs });
+            return { channel: c.address, claimed: true, paid: c.claimedTotal };
+        } catch (e) {
+            const delay = Math.min(b ? b.delay * 2 : this.o.retryInitialMs, this.o.retryMaxMs);
+            this.backoff.set(c.address, { next: Date.now() + delay, delay });
+            return { channel: c.address, claimed: false, paid: c.claimedTotal, error: (e as Error).message };
+        }
+    }
+
     private async visit(c: ChannelSummary, force: boolean): Promise<ClaimResult | undefined> {
         const address = Address.parse(c.address);
         const state = await this.o.chain.channel(address, true);
@@ -97,6 +118,8 @@ export class Claimer {
         // Whatever the chain has paid (by us or anyone relaying our voucher) is claimed.
         if (state.paid > c.claimedTotal) store.markClaimed(c.address, state.paid);
         if (state.status === ChannelStatus.Closed) {
+            // A payout that bounced after the close waits in the channel for the worker: send it again.
+            if (state.claimable > 0n) return this.claimDue(c, address, state.claimable);
             store.setChannelState(c.address, 'closed');
             if (c.voucherTotal > state.paid) this.o.logger.error({ channel: c.address, lost: (c.voucherTotal - state.paid).toString() }, 'channel closed with an unredeemed voucher');
             return undefined;
@@ -110,11 +133,17 @@ export class Claimer {
         if (!voucher || voucher.total <= state.paid) return undefined;
         const claimable = (voucher.total < state.deposit ? voucher.total : state.deposit) - state.paid;
         if (claimable <= 0n) return undefined;
-        const due = force || closing || claimable >= this.o.threshold;
+        const keyChanging = state.pendingClientKey !== 0n;
+        if (keyChanging && !this.keyChangeSeen.has(c.address)) {
+            this.keyChangeSeen.add(c.address);
+            this.o.logger.warn({ channel: c.address, pendingKeyAt: state.pendingKeyAt }, 'client key change announced: redeeming now');
+        }
+        const due = force || closing || keyChanging || claimable >= this.o.threshold;
         if (!due) return undefined;
         const b = this.backoff.get(c.address);
-        // Backoff yields to a close deadline: inside the safety margin every round retries.
-        const nearDeadline = closing && state.closeDeadline - Math.floor(Date.now() / 1000) <= (this.o.closeSafetyMarginSec ?? 600);
+        // Backoff yields to a deadline (close, or the old key's end): inside the safety margin every round retries.
+        const deadline = closing ? state.closeDeadline : keyChanging ? state.pendingKeyAt : undefined;
+        const nearDeadline = deadline !== undefined && deadline - Math.floor(Date.now() / 1000) <= (this.o.closeSafetyMarginSec ?? 600);
         if (!force && !nearDeadline && b && Date.now() < b.next) return undefined;
 
         try {

@@ -14,6 +14,7 @@ import { Prices, makeSignedReceipt, receiptMaxCost } from '../../wrappers/receip
 import { SignedVoucher, keyToInt, verifyVoucher } from '../../wrappers/voucher';
 import type { ChainView } from './chain';
 import type { Usage } from './inference/types';
+import { PriceQuote, PriceStaleError, WorkerPricing } from './pricing';
 import type { VoucherRecord, WorkerStore } from './store/store';
 
 /**
@@ -46,8 +47,8 @@ export interface PaymentsOptions {
     workerStake: Address;
     /** Ed25519 receipt key (public 32 bytes, secret 64 bytes). */
     receiptKey: { publicKey: Buffer; secretKey: Buffer };
-    /** Prices to charge (nanoTON per million tokens): the WorkerStake's prices in force. */
-    prices: () => Promise<Prices>;
+    /** What to charge: terms no receipt can be proven to overcharge by (worker/src/pricing.ts). */
+    pricing: WorkerPricing;
     /** Receipts the newest voucher may leave uncovered (default 1). */
     maxUnpaidReceipts?: number;
     now?: () => number;
@@ -58,6 +59,10 @@ export interface Admission {
     /** The store's key for the channel (friendly form). */
     channelKey: string;
     voucher?: SignedVoucher;
+    /** The model served: the one the WorkerStake is attested for. */
+    modelId: bigint;
+    /** The price read the request was admitted on; settlement charges at most its terms. */
+    quote: PriceQuote;
     prices: Prices;
     maxCost: bigint;
     settled: boolean;
@@ -163,7 +168,13 @@ export class Payments {
         return receiptMaxCost(prices, { prompt: BigInt(promptBound), cached: 0n, completion: m, reasoning: m });
     }
 
-    async admit(req: { channel: string; voucher?: string; promptBound: number; maxTokens: number }): Promise<Admission> {
+    /**
+     * Decides whether to serve a request. Every chain read happens first;
+     * the decision and the reservation then run with no await in between,
+     * so a cooperative close approved meanwhile, or a concurrent request,
+     * is always seen (worker/src/cooperativeClose.ts relies on this).
+     */
+    async admit(req: { channel: string; voucher?: string; promptBound: number; maxTokens: number; modelId: bigint }): Promise<Admission> {
         let channel: Address;
         try {
             channel = Address.parse(req.channel);
@@ -191,9 +202,7 @@ export class Payments {
         if (!state.workerStake.equals(this.o.workerStake) || state.workerKey !== keyToInt(this.o.receiptKey.publicKey))
             throw new PaymentError(403, RefusalCode.WrongWorker, 'the channel is for another worker');
         if (state.status !== ChannelStatus.Open) throw new PaymentError(402, RefusalCode.ChannelNotOpen, 'the channel is not open');
-        // A channel the worker agreed to close (cooperative close, worker/src/cooperativeClose.ts) takes no more requests.
-        const localState = this.o.store.channelState(channel.toString());
-        if (localState !== undefined && localState !== 'open') throw new PaymentError(402, RefusalCode.ChannelNotOpen, `the channel is ${localState}`);
+        this.refuseIfClosedHere(channel.toString());
         const clientKey = Buffer.from(state.clientKey.toString(16).padStart(64, '0'), 'hex');
         const key = channel.toString();
         if (voucher) {
@@ -210,6 +219,37 @@ export class Payments {
             // (which carries it too) could lose it, and the client sends it again with its next request.
             this.write('the voucher', () => this.o.store.recordVoucher({ channel: key, total: v.total, signature: v.signature, receivedAt: this.now() }, 'process'));
         }
+        let ws;
+        try {
+            ws = await this.o.chain.workerStake(this.o.workerStake);
+        } catch (e) {
+            throw new PaymentError(503, RefusalCode.BackendDown, `cannot read the WorkerStake from the chain: ${(e as Error).message}`);
+        }
+        if (!ws) throw new PaymentError(503, RefusalCode.BackendDown, 'the WorkerStake is not deployed (the operator must run cocoon-worker register)');
+        // Receipts for any other model than the attested one would be slashable (ProveWrongModel).
+        const attestedModel = ws.attestation?.modelId ?? ws.state.modelId;
+        if (req.modelId !== attestedModel)
+            throw new PaymentError(404, RefusalCode.ModelNotAttested, `this worker is attested for model ${attestedModel.toString(16).padStart(64, '0')} only`);
+        let quote: PriceQuote;
+        try {
+            quote = await this.o.pricing.quote(this.now());
+        } catch (e) {
+            if (e instanceof PriceStaleError) throw new PaymentError(503, RefusalCode.PricesUnavailable, `cannot price the request safely: ${e.message}`);
+            throw new PaymentError(503, RefusalCode.BackendDown, `cannot read prices: ${(e as Error).message}`);
+        }
+        const prices = quote.prices;
+
+        // No await from here on: checks and reservation are one step.
+        this.refuseIfClosedHere(key);
+        // Vouchers of the current key stop counting when an announced key
+        // takes effect: the worker serves nothing it could not redeem in
+        // time (the claimer redeems the newest voucher before then).
+        if (state.pendingClientKey !== 0n)
+            throw new PaymentError(
+                402,
+                RefusalCode.ClientKeyChanging,
+                `the channel's client key changes at ${state.pendingKeyAt}; the worker serves the channel again once the new key is in force`,
+            );
         // A receipt could not be stored: serve nothing that cannot be paid for.
         this.checkStorage();
         // A client that stops sending vouchers stops getting answers.
@@ -221,14 +261,7 @@ export class Payments {
                 RefusalCode.VoucherRequired,
                 `${uncovered} receipts are not covered by a voucher: send one for the cumulative cost of ${this.o.store.receiptTotal(key)} nanoTON`,
             );
-        let prices: Prices;
-        try {
-            prices = await this.o.prices();
-        } catch (e) {
-            throw new PaymentError(503, RefusalCode.BackendDown, `cannot read prices: ${(e as Error).message}`);
-        }
         const maxCost = this.maxCost(prices, req.promptBound, req.maxTokens);
-        // No await from here on: check and reservation are one step.
         const owed = this.o.store.receiptTotal(key) + (this.reserved.get(key) ?? 0n);
         if (state.deposit < owed + maxCost)
             throw new PaymentError(
@@ -237,7 +270,13 @@ export class Payments {
                 `deposit ${state.deposit} does not cover unpaid receipts and reservations (${owed}) plus this request's maximum cost (${maxCost}) nanoTON`,
             );
         this.reserved.set(key, (this.reserved.get(key) ?? 0n) + maxCost);
-        return { channel, channelKey: key, voucher, prices, maxCost, settled: false };
+        return { channel, channelKey: key, voucher, modelId: req.modelId, quote, prices, maxCost, settled: false };
+    }
+
+    /** A channel the worker agreed to close (cooperative close) or saw closed takes no more requests. */
+    private refuseIfClosedHere(key: string) {
+        const localState = this.o.store.channelState(key);
+        if (localState !== undefined && localState !== 'open') throw new PaymentError(402, RefusalCode.ChannelNotOpen, `the channel is ${localState}`);
     }
 
     private voucherRecord(a: Admission): VoucherRecord | undefined {
@@ -272,6 +311,7 @@ export class Payments {
      */
     settle(a: Admission, s: SettleInput): ReceiptWire | null {
         if (a.settled) throw new Error('request already settled');
+        if (s.modelId !== a.modelId) throw new Error(`settling model ${s.modelId.toString(16)}, admitted for ${a.modelId.toString(16)}`);
         this.unreserve(a);
         const usage = {
             prompt: BigInt(s.usage.promptTokens),
@@ -279,16 +319,20 @@ export class Payments {
             completion: BigInt(s.usage.completionTokens),
             reasoning: BigInt(s.usage.reasoningTokens),
         };
-        const cost = receiptMaxCost(a.prices, usage);
+        const time = this.now();
+        // Terms still safe at the receipt's time; none (the price read grew
+        // too old while serving): the request is not charged rather than
+        // charged at terms a cut may have made provable overcharge.
+        const terms = this.o.pricing.settlementTerms(a.quote, time);
+        const cost = terms ? receiptMaxCost(terms, usage) : 0n;
         if (cost === 0n) {
             const v = this.voucherRecord(a);
             if (v) this.write('the voucher', () => this.o.store.recordVoucher(v));
             return null;
         }
         const store = this.o.store;
-        const requestId = this.write('the receipt', () => store.nextRequestId());
+        const requestId = store.nextRequestId();
         const cumulative = store.receiptTotal(a.channelKey) + cost;
-        const time = this.now();
         const { evidence } = makeSignedReceipt(
             {
                 workerStake: this.o.workerStake,

@@ -256,7 +256,7 @@ export function buildServer(ctx: ServerContext): WorkerServer {
 
         let admission: Admission;
         try {
-            admission = await ctx.payments.admit({ channel: paid.channel, voucher: paid.voucher, promptBound, maxTokens });
+            admission = await ctx.payments.admit({ channel: paid.channel, voucher: paid.voucher, promptBound, maxTokens, modelId: modelIdFor(model) });
         } catch (e) {
             if (e instanceof PaymentError) throw new Refusal(e.status, e.code, e.message);
             throw e;

@@ -14,6 +14,7 @@ import { WorkerKeys, loadKeys } from './keys';
 import { createLogger, sanitize } from './log';
 import { WorkerMetrics } from './metrics';
 import { Payments } from './payments';
+import { WorkerPricing } from './pricing';
 import { CooperativeClose } from './cooperativeClose';
 import { RegisterOptions, attest, workerStakeAddress } from './register';
 import { WorkerServer, buildServer } from './server';
@@ -36,8 +37,8 @@ export interface WorkerDeps {
     owner?: Address;
     /** This worker's WorkerStake (default: derived from Staking, owner and receipt key). */
     workerStake?: Address;
-    /** Prices to charge (default: the WorkerStake's prices in force, read from the chain). */
-    prices?: () => Promise<Prices>;
+    /** The host clock, unix seconds (default: the wall clock); receipts are stamped with it. */
+    hostNow?: () => number;
     attestationProvider?: AttestationProvider;
     /** Chain time, unix seconds (default: the wall clock). */
     chainNow?: () => Promise<number>;
@@ -98,20 +99,21 @@ export async function createWorker(config: WorkerConfig, deps: WorkerDeps = {}):
     const workerStake = deps.workerStake ?? (await workerStakeAddress(staking, owner!, keys.receipt.publicKey));
     if (owner && !Address.parse(config.payoutAddress).equals(owner))
         logger.warn({ payoutAddress: config.payoutAddress, owner: owner.toString() }, 'payoutAddress differs from the operator wallet: payouts go to the wallet that owns the WorkerStake');
-    const chain = new ChainView(opener);
-    const chainNow = deps.chainNow ?? (async () => Math.floor(Date.now() / 1000));
-    const prices =
-        deps.prices ??
-        (async () => {
-            const ws = await chain.workerStake(workerStake);
-            if (!ws) throw new Error('the WorkerStake is not deployed (run cocoon-worker register)');
-            return ws.prices;
-        });
+    const hostNow = deps.hostNow ?? (() => Math.floor(Date.now() / 1000));
+    const chain = new ChainView(opener, undefined, undefined, hostNow);
+    const chainNow = deps.chainNow ?? (async () => hostNow());
+    const pricing = new WorkerPricing({ chain, workerStake, clockToleranceSec: config.payments.clockToleranceSec });
     const store = WorkerStore.open(config.store.path);
+    try {
+        store.bindWorkerKey(keys.receipt.publicKey.toString('hex'));
+    } catch (e) {
+        store.close();
+        throw e;
+    }
     const backend = deps.backend ?? (await createBackend(config.backend));
     const ownsBackend = !deps.backend;
     const metrics = new WorkerMetrics(store);
-    const payments = new Payments({ store, chain, workerStake, receiptKey: keys.receipt, prices, maxUnpaidReceipts: config.payments.maxUnpaidReceipts });
+    const payments = new Payments({ store, chain, workerStake, receiptKey: keys.receipt, pricing, maxUnpaidReceipts: config.payments.maxUnpaidReceipts, now: hostNow });
     const claimer = new Claimer({
         store,
         chain,
@@ -128,7 +130,7 @@ export async function createWorker(config: WorkerConfig, deps: WorkerDeps = {}):
     let evidence: Evidence | undefined;
     let chainModelId: bigint | undefined;
 
-    const cooperativeClose = new CooperativeClose({ store, chain, workerStake, receiptKey: keys.receipt, inFlight: (key) => payments.inFlight(key) });
+    const cooperativeClose = new CooperativeClose({ store, chain, workerStake, receiptKey: keys.receipt, inFlight: (key) => payments.inFlight(key), now: hostNow });
     const server = buildServer({
         backend,
         payments,
@@ -202,12 +204,14 @@ export async function createWorker(config: WorkerConfig, deps: WorkerDeps = {}):
                 modelId: id,
                 notAfter: BigInt((await chainNow()) + config.registration.attestationLifetimeSec),
             });
-            if (!deps.prices) {
-                // Receipts charge the prices in force on chain; say so when the config lists others.
+            {
+                // Receipts charge the prices on chain; say so when the config lists others.
                 const ws = await chain.workerStake(workerStake).catch(() => null);
                 if (!ws) logger.warn({ workerStake: workerStake.toString() }, 'the WorkerStake is not deployed: requests are refused until cocoon-worker register');
                 else if (Object.entries(config.prices).some(([k, v]) => ws.prices[k as keyof Prices] !== v))
-                    logger.warn({ inForce: sanitize(ws.prices), configured: sanitize(config.prices) }, 'configured prices differ from the prices in force on chain; charging the prices in force');
+                    logger.warn({ inForce: sanitize(ws.prices), configured: sanitize(config.prices) }, 'configured prices differ from the prices in force on chain; charging the prices on chain');
+                if (ws && ws.attestation && ws.attestation.modelId !== id)
+                    logger.warn({ attested: ws.attestation.modelId.toString(16), served: id.toString(16) }, 'the backend\'s first model is not the attested one: requests for it are refused');
             }
             await server.app.listen({ host: config.http.host, port: config.http.port });
             const addr = server.app.server.address();

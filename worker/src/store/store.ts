@@ -1,3 +1,4 @@
+import { randomBytes } from 'crypto';
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -314,17 +315,27 @@ export class WorkerStore {
     }
 
     /**
-     * The next request id (uint64) for a receipt: a durable counter, so ids
-     * never repeat across restarts (two receipts with one id are slashable).
+     * A request id (uint64) for a new receipt: 64 random bits. Two receipts
+     * with one id on one channel are slashable (ProveEquivocation), so ids
+     * must never repeat, whatever happens to this store: recreated, restored
+     * from a backup, or a standby instance serving with the same key from a
+     * store of its own. A counter would repeat in each of those; random ids
+     * repeat with odds of about n^2 / 2^65 for n receipts on a channel.
      */
     nextRequestId(): bigint {
-        return this.db.transaction((): bigint => {
-            const row = this.stmts.getMeta.get('request_seq') as { value: string } | undefined;
-            const next = (row ? BigInt(row.value) : 0n) + 1n;
-            if (next >= 1n << 64n) throw new StoreError('request ids exhausted');
-            this.stmts.setMeta.run('request_seq', next.toString());
-            return next;
-        }).immediate();
+        return randomBytes(8).readBigUInt64BE();
+    }
+
+    /**
+     * Binds the store to the worker key that signs its receipts: a store of
+     * another key (a mixed-up path) is refused, so its vouchers are never
+     * claimed and its receipts never served as this worker's.
+     */
+    bindWorkerKey(publicKeyHex: string): void {
+        const row = this.stmts.getMeta.get('worker_key') as { value: string } | undefined;
+        if (row && row.value !== publicKeyHex)
+            throw new StoreError(`this store belongs to worker key ${row.value}, not ${publicKeyHex}: point store.path at this worker's own store`);
+        if (!row) this.stmts.setMeta.run('worker_key', publicKeyHex);
     }
 
     /** Receipts on a channel whose cumulative total is above `total` (not covered by a voucher of that total). */
