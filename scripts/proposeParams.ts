@@ -7,6 +7,7 @@ import { submitProposal } from './lib/governance';
 const NUMERIC_PARAMS = [
     'minWorkerStake', 'unbondingPeriod', 'channelCloseDelay', 'attestationLifetime', 'minTeeTcbSvn',
     'protocolFeeBps', 'slashFractionBps', 'reporterShareBps', 'priceNoticePeriod', 'maxActiveWorkers', 'timelockDelay',
+    'fraudProofWindow',
 ] as const;
 
 /** Applies `name=value` overrides to the current parameters. */

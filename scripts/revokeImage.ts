@@ -11,7 +11,7 @@ export async function run(provider: NetworkProvider, args: string[] = []) {
     const id = parseHash256(await argOrAsk(provider, args, 1, 'Image hash (64 hex digits)'), 'image hash');
     await requireOwner(provider, registry);
     if (!(await registry.getImageAllowed(id))) throw new Error(`image ${hex256(id)} is not currently allowed`);
-    await registry.sendRevokeImage(provider.sender(), id);
+    await registry.sendRevokeImage(provider.sender(), id, 0n, await registry.getPushingValue());
     await waitUntil(provider, 'the revocation', async () => !(await registry.getImageAllowed(id)));
     provider.ui().write(`Revoked image ${hex256(id)}; config version ${await registry.getConfigVersion()}`);
 }

@@ -11,7 +11,7 @@ export async function run(provider: NetworkProvider, args: string[] = []) {
     const id = parseHash256(await argOrAsk(provider, args, 1, 'Model id (64 hex digits)'), 'model id');
     await requireOwner(provider, registry);
     if (!(await registry.getModelAllowed(id))) throw new Error(`model ${hex256(id)} is not currently allowed`);
-    await registry.sendRevokeModel(provider.sender(), id);
+    await registry.sendRevokeModel(provider.sender(), id, 0n, await registry.getPushingValue());
     await waitUntil(provider, 'the revocation', async () => !(await registry.getModelAllowed(id)));
     provider.ui().write(`Revoked model ${hex256(id)}; config version ${await registry.getConfigVersion()}`);
 }
