@@ -39,6 +39,7 @@ export async function run(provider: NetworkProvider, args: string[] = []) {
         const b = load(await argOrAsk(provider, args, 3, 'Second receipt (base64 BoC)'));
         if (a.receipt.hash().equals(b.receipt.hash())) throw new Error('the two receipts are identical');
         if (a.fields.requestId !== b.fields.requestId) throw new Error('the receipts have different request ids');
+        if (!a.fields.channel.equals(b.fields.channel)) throw new Error('the receipts name different channels (request ids are unique per channel only)');
         send = () => worker.sendProveEquivocation(provider.sender(), a.evidence, b.evidence);
     } else if (kind === 'model') {
         const r = load(await argOrAsk(provider, args, 2, 'Receipt (base64 BoC)'));
@@ -46,11 +47,16 @@ export async function run(provider: NetworkProvider, args: string[] = []) {
         send = () => worker.sendProveWrongModel(provider.sender(), r.evidence);
     } else if (kind === 'overcharge') {
         const r = load(await argOrAsk(provider, args, 2, 'Receipt (base64 BoC)'));
-        // As the contract judges: a receipt dated in the future by today's terms.
+        // As the contract judges: at the receipt's time (today for one dated in the future), by the highest
+        // terms in force during the price-cut grace before it, and only while the history still holds them.
         const now = BigInt(chainTime(provider));
-        const terms = await worker.getPricesAt(r.fields.time < now ? r.fields.time : now);
+        const time = r.fields.time < now ? r.fields.time : now;
+        const grace = await worker.getPriceCutGrace();
+        const since = await worker.getHistorySince();
+        if (time - grace < since) throw new Error(`the WorkerStake no longer holds the terms of ${time - grace} (its history starts at ${since}): it cannot judge this receipt`);
+        const terms = await worker.getChargeableAt(time);
         const max = receiptMaxCost(terms, r.fields.usage);
-        if (r.fields.cost <= max) throw new Error(`the cost ${r.fields.cost} is within the terms in force at its time (at most ${max})`);
+        if (r.fields.cost <= max) throw new Error(`the cost ${r.fields.cost} is within the terms chargeable at its time (at most ${max})`);
         send = () => worker.sendProveOvercharge(provider.sender(), r.evidence);
     } else {
         throw new Error(`unknown kind "${kind}": use equivocation, model or overcharge`);

@@ -30,6 +30,12 @@ export interface ClaimerOptions {
     closeSafetyMarginSec?: number;
     /** How long to wait for a claim to show on chain. */
     confirmTimeoutMs?: number;
+    /**
+     * How long a closed channel must show nothing due before it is no longer
+     * watched (default 10 minutes): a payout sent with the close, or sent
+     * again, may still be on its way and bounce back into the channel.
+     */
+    closedGraceMs?: number;
 }
 
 export interface ClaimResult {
@@ -45,6 +51,8 @@ export class Claimer {
     private stopped = true;
     private readonly backoff = new Map<string, { next: number; delay: number }>();
     private readonly keyChangeSeen = new Set<string>();
+    /** Closed channels with nothing due, by when that was first seen (Date.now()). */
+    private readonly settledSince = new Map<string, number>();
 
     constructor(private readonly o: ClaimerOptions) {}
 
@@ -119,7 +127,16 @@ export class Claimer {
         if (state.paid > c.claimedTotal) store.markClaimed(c.address, state.paid);
         if (state.status === ChannelStatus.Closed) {
             // A payout that bounced after the close waits in the channel for the worker: send it again.
-            if (state.claimable > 0n) return this.claimDue(c, address, state.claimable);
+            if (state.claimable > 0n) {
+                this.settledSince.delete(c.address);
+                return this.claimDue(c, address, state.claimable);
+            }
+            // Nothing due now, but the close's payout (or one sent again) may still be in flight and bounce
+            // back: the channel is let go only once it has shown nothing due for the grace.
+            const since = this.settledSince.get(c.address) ?? Date.now();
+            this.settledSince.set(c.address, since);
+            if (Date.now() - since < (this.o.closedGraceMs ?? 10 * 60_000)) return undefined;
+            this.settledSince.delete(c.address);
             store.setChannelState(c.address, 'closed');
             if (c.voucherTotal > state.paid) this.o.logger.error({ channel: c.address, lost: (c.voucherTotal - state.paid).toString() }, 'channel closed with an unredeemed voucher');
             return undefined;
