@@ -136,14 +136,15 @@ describe('PaymentChannel', () => {
             result = await next.sendClaim(f.stranger.getSender(), { ...old, channel: next.address });
             expect(result.transactions).toHaveTransaction({ to: next.address, success: false, exitCode: ExitCode.ERR_CHANNEL_BAD_SIGNATURE });
             expect(await next.getPaid()).toBe(0n);
-            // Nor into the closed channel itself.
+            // Nor into the closed channel itself (a closed channel pays only a bounced worker payout, and none is due).
             result = await channel.sendClaim(f.stranger.getSender(), old);
-            expect(result.transactions).toHaveTransaction({ to: channel.address, success: false, exitCode: ExitCode.ERR_CHANNEL_NOT_OPEN });
+            expect(result.transactions).toHaveTransaction({ to: channel.address, success: false, exitCode: ExitCode.ERR_CHANNEL_NOTHING_DUE });
             // And a second open of the old nonce does not revive it.
             await openChannel(f, { nonce: 1n, deposit: DEPOSIT });
             expect(await channel.getStatus()).toBe(BigInt(ChannelStatus.Closed));
             result = await channel.sendClaim(f.stranger.getSender(), old);
-            expect(result.transactions).toHaveTransaction({ to: channel.address, success: false, exitCode: ExitCode.ERR_CHANNEL_NOT_OPEN });
+            expect(result.transactions).toHaveTransaction({ to: channel.address, success: false, exitCode: ExitCode.ERR_CHANNEL_NOTHING_DUE });
+            expect(await channel.getPaid()).toBe(toNano('1'));
         });
 
         it('pays at most the unspent deposit, and the rest after a top-up', async () => {
@@ -247,7 +248,7 @@ describe('PaymentChannel', () => {
             result = await channel.sendFinalize(f.stranger.getSender());
             expect(result.transactions).toHaveTransaction({ to: channel.address, success: false, exitCode: ExitCode.ERR_CHANNEL_NOT_CLOSING });
             result = await channel.sendClaim(f.stranger.getSender(), voucher(toNano('3')));
-            expect(result.transactions).toHaveTransaction({ to: channel.address, success: false, exitCode: ExitCode.ERR_CHANNEL_NOT_OPEN });
+            expect(result.transactions).toHaveTransaction({ to: channel.address, success: false, exitCode: ExitCode.ERR_CHANNEL_NOTHING_DUE });
         });
 
         it('refuses to finalise an open channel', async () => {
@@ -402,7 +403,7 @@ describe('PaymentChannel', () => {
             expect(await ch.getPaid()).toBe(toNano('2') - fee);
         });
 
-        it('sends a payout that bounces after a cooperative close back to the client', async () => {
+        it('keeps a payout that bounces after a cooperative close for the worker, and any Claim sends it again', async () => {
             const { channel: ch } = await openChannel(f, { nonce: 9n, workerStake: nowhere });
             const total = toNano('4');
             const v = signVoucher(ch.address, total, f.clientKeys.secretKey);
@@ -410,16 +411,27 @@ describe('PaymentChannel', () => {
             const result = await ch.sendCooperativeClose(f.client.getSender(), v, approval);
             const fee = (total * feeBps) / 10000n;
             expect(result.transactions).toHaveTransaction({ from: nowhere, to: ch.address, inMessageBounced: true, success: true });
-            // The refund at close, then the bounced share when it came back.
+            // One refund, of exactly the unspent deposit: the bounced share is the worker's, not the client's.
             const refunds = result.transactions.filter((t) => t.inMessage?.info.src?.toString() === ch.address.toString() &&
                 t.inMessage?.info.dest?.toString() === f.client.address.toString() &&
                 t.inMessage.body.beginParse().loadUint(32) === OP.ChannelRefund);
-            expect(refunds.length).toBe(2);
-            const s = await ch.getState();
+            expect(refunds.length).toBe(1);
+            expect(delivered(result.transactions, ch.address, f.client.address, OP.ChannelRefund)).toBe(DEPOSIT - total);
+            let s = await ch.getState();
             expect(s.status).toBe(ChannelStatus.Closed);
-            expect(s.paid).toBe(fee);
-            expect(s.refunded).toBe(DEPOSIT - fee);
-            expect(await balance(ch.address)).toBeGreaterThanOrEqual(RESERVE);
+            expect(s.paid).toBe(total);
+            expect(s.refunded).toBe(DEPOSIT - total);
+            expect(s.claimable).toBe(total - fee);
+            expect(await ch.getClaimable()).toBe(total - fee);
+            expect(await balance(ch.address)).toBeGreaterThanOrEqual(RESERVE + total - fee);
+            // Anyone's Claim sends it again (to the same WorkerStake only); it bounces again and stays due.
+            const again = await ch.sendClaim(f.stranger.getSender(), v);
+            expect(again.transactions).toHaveTransaction({ from: ch.address, to: nowhere, op: OP.ChannelPayout });
+            expect(again.transactions).toHaveTransaction({ from: nowhere, to: ch.address, inMessageBounced: true, success: true });
+            expect(again.transactions).not.toHaveTransaction({ from: ch.address, to: f.client.address, op: OP.ChannelRefund });
+            s = await ch.getState();
+            expect(s.claimable).toBe(total - fee);
+            expect(s.refunded).toBe(DEPOSIT - total);
         });
     });
 

@@ -1,10 +1,11 @@
 import '@ton/test-utils';
-import { Address, Contract, OpenedContract, Sender, SenderArguments, toNano } from '@ton/core';
-import { BlockchainSnapshot, SandboxContract, SendMessageResult } from '@ton/sandbox';
+import { Address, Contract, OpenedContract, Sender, SenderArguments, beginCell, toNano } from '@ton/core';
+import { BlockchainSnapshot, SandboxContract, SendMessageResult, internal } from '@ton/sandbox';
 import { RefusalCode } from '../../lib/protocol';
 import { ExitCode } from '../../wrappers/exitCodes';
+import { storeCooperativeClose } from '../../build/PaymentChannel/PaymentChannel_PaymentChannel';
 import { ChannelStatus, ExtendedPaymentChannel } from '../../wrappers/PaymentChannel';
-import { keyToInt, signVoucher } from '../../wrappers/voucher';
+import { keyToInt, signVoucher, voucherCell } from '../../wrappers/voucher';
 import { ChainView, ContractOpener } from '../../worker/src/chain';
 import { Claimer } from '../../worker/src/claimer';
 import { CooperativeClose } from '../../worker/src/cooperativeClose';
@@ -127,6 +128,39 @@ describe('cooperativeClose', () => {
         });
         return BigInt(r!.cost);
     }
+    /** The protocol fee and the worker's share of a payout of `total` on this channel. */
+    async function split(total: bigint) {
+        const terms = await channel.getTerms();
+        let fee = (total * terms.feeBps) / 10_000n;
+        if (fee < toNano('0.001')) fee = 0n;
+        return { fee, share: total - fee };
+    }
+    /** Governance links another Escrow (or the old one back) and the WorkerStake takes the new links. */
+    async function relink(escrow: Address) {
+        await linkContracts(f, { staking: f.staking.address, escrow, verifier: f.verifier.address });
+        const version = await f.workerStake.getConfigVersion();
+        const synced = await f.staking.sendSyncWorkerConfig(f.stranger.getSender(), f.operator.address, keyToInt(f.workerKeys.publicKey));
+        expect(synced.transactions).toHaveTransaction({ to: f.workerStake.address, success: true });
+        expect(await f.workerStake.getConfigVersion()).toBeGreaterThan(version);
+    }
+    /** The daemon's claimer over this test's store, claiming with the operator wallet; `sends` collects what it sent. */
+    function daemonClaimer(closedGraceMs?: number) {
+        const sends: SendMessageResult[] = [];
+        const sender: Sender = { address: f.operator.address, send: async (args: SenderArguments) => void sends.push(await f.operator.send(args)) };
+        const claimer = new Claimer({
+            store,
+            chain: new ChainView(sandboxOpener(f.blockchain), 0),
+            sender,
+            logger: createLogger({ level: 'silent' }),
+            threshold: toNano('1000'),
+            intervalMs: 60_000,
+            retryInitialMs: 60_000,
+            retryMaxMs: 600_000,
+            confirmTimeoutMs: 5_000,
+            closedGraceMs,
+        });
+        return { claimer, sends };
+    }
     const approve = (total: bigint) =>
         closer.approve({ channel: key(), body: { total: total.toString(), signature: signVoucher(channel.address, total, f.clientKeys.secretKey).signature.toString('hex') } });
 
@@ -188,23 +222,12 @@ describe('cooperativeClose', () => {
 
     it('a cooperative close whose payout bounces keeps the worker\'s share in the channel for the worker, and the claimer sends it again', async () => {
         const total = (await serve(1500)) + (await serve(1200));
-        const terms = await channel.getTerms();
-        let fee = (total * terms.feeBps) / 10_000n;
-        if (fee < toNano('0.001')) fee = 0n;
-        const share = total - fee;
+        const { fee, share } = await split(total);
         expect(fee).toBeGreaterThan(0n);
 
         // Governance moves the Escrow; the WorkerStake takes the new links: a payout from a channel of the old
         // Escrow is no longer one of its channels (ERR_WS_NOT_CHANNEL), so it bounces.
-        const newEscrow = await deployProbe(f, 77n);
-        const relink = async (escrow: Address) => {
-            await linkContracts(f, { staking: f.staking.address, escrow, verifier: f.verifier.address });
-            const version = await f.workerStake.getConfigVersion();
-            const synced = await f.staking.sendSyncWorkerConfig(f.stranger.getSender(), f.operator.address, keyToInt(f.workerKeys.publicKey));
-            expect(synced.transactions).toHaveTransaction({ to: f.workerStake.address, success: true });
-            expect(await f.workerStake.getConfigVersion()).toBeGreaterThan(version);
-        };
-        await relink(newEscrow.address);
+        await relink((await deployProbe(f, 77n)).address);
 
         const approval = await approve(total);
         const voucher = signVoucher(channel.address, total, f.clientKeys.secretKey);
@@ -234,19 +257,7 @@ describe('cooperativeClose', () => {
 
         // The links are put back; the daemon's claimer sees a closed channel with something due and claims it.
         await relink(f.escrow.address);
-        const sends: SendMessageResult[] = [];
-        const sender: Sender = { address: f.operator.address, send: async (args: SenderArguments) => void sends.push(await f.operator.send(args)) };
-        const claimer = new Claimer({
-            store,
-            chain: new ChainView(sandboxOpener(f.blockchain), 0),
-            sender,
-            logger: createLogger({ level: 'silent' }),
-            threshold: toNano('1000'),
-            intervalMs: 60_000,
-            retryInitialMs: 60_000,
-            retryMaxMs: 600_000,
-            confirmTimeoutMs: 5_000,
-        });
+        const { claimer, sends } = daemonClaimer(0);
         const ownerBefore = await balanceOf(f.blockchain, f.operator.address);
         const [result] = await claimer.tick();
         expect(result).toMatchObject({ channel: key(), claimed: true });
@@ -272,5 +283,47 @@ describe('cooperativeClose', () => {
         expect(sends).toHaveLength(1);
         const none = await channel.sendClaim(f.stranger.getSender(), voucher);
         expect(none.transactions).toHaveTransaction({ to: channel.address, success: false, exitCode: ExitCode.ERR_CHANNEL_NOTHING_DUE });
+    });
+
+    it('the claimer keeps watching a closed channel while its payout may still bounce back', async () => {
+        const total = await serve(1500);
+        const { share } = await split(total);
+        await relink((await deployProbe(f, 78n)).address);
+        const approval = await approve(total);
+        const voucher = signVoucher(channel.address, total, f.clientKeys.secretKey);
+        const { claimer, sends } = daemonClaimer();
+
+        // The close, one transaction at a time: the claimer looks between the close and the bounce's return.
+        const body = beginCell()
+            .store(storeCooperativeClose({ $$type: 'CooperativeClose', queryId: 0n, clientSignature: voucher.signature, workerSignature: Buffer.from(approval.signature, 'hex'), voucher: voucherCell(channel.address, total) }))
+            .endCell();
+        const steps = await f.blockchain.sendMessageIter(internal({ from: f.client.address, to: channel.address, value: ExtendedPaymentChannel.ACTION_VALUE, body }));
+        const first = await steps.next();
+        expect(first.done).toBe(false);
+        let st = await channel.getState();
+        expect(st.status).toBe(ChannelStatus.Closed);
+        // The payout is on its way: nothing due in the channel yet.
+        expect(st.claimable).toBe(0n);
+        expect(await claimer.tick()).toEqual([]);
+        expect(store.channelState(key())).toBe('closing');
+        let bounced = false;
+        for (let step = await steps.next(); !step.done; step = await steps.next()) {
+            const info = step.value.inMessage?.info;
+            if (info?.type === 'internal' && info.bounced && info.dest.equals(channel.address)) bounced = true;
+        }
+        expect(bounced).toBe(true);
+        expect(await channel.getClaimable()).toBe(share);
+
+        // The bounce came back: the claimer still watches the channel and sends the share again.
+        await relink(f.escrow.address);
+        const earned = (await f.workerStake.getState()).earned;
+        const [r] = await claimer.tick();
+        expect(r).toMatchObject({ channel: key(), claimed: true });
+        expect(paidOut(sends[0].transactions, channel.address, f.workerStake.address)).toBe(share);
+        expect((await f.workerStake.getState()).earned).toBe(earned + share);
+        expect(await channel.getClaimable()).toBe(0n);
+        // Within the grace, a closed channel with nothing due is still watched.
+        expect(await claimer.tick()).toEqual([]);
+        expect(store.channelState(key())).toBe('closing');
     });
 });
