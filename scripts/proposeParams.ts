@@ -35,7 +35,7 @@ export function applyOverrides(current: NetworkParams, overrides: string[]): Net
 
 /**
  * Queues a change of network parameters.
- *   npx blueprint run proposeParams <registry> protocolFeeBps=150 unbondingPeriod=86400 ...
+ *   npx blueprint run proposeParams <registry> protocolFeeBps=150 unbondingPeriod=864000 ...
  */
 export async function run(provider: NetworkProvider, args: string[] = []) {
     const registry = await openRegistry(provider, args);
