@@ -42,6 +42,8 @@ export class ExtendedWorkerStake extends WorkerStake {
 
     /** The price terms over time, what receipts are judged by (wrappers/receipt.ts `chargeableTerms`). */
     async getPriceSchedule(provider: ContractProvider): Promise<PriceSchedule> {
+        // First: the history read after it is at least as new, so it is exact up to this time.
+        const chainTime = Number(await this.getChainTime(provider));
         const history = await this.getPriceHistory(provider);
         const entries = history
             .keys()
@@ -50,7 +52,12 @@ export class ExtendedWorkerStake extends WorkerStake {
                 const p = history.get(from)!;
                 return { from, prices: { prompt: p.prompt, cached: p.cached, completion: p.completion, reasoning: p.reasoning } };
             });
-        return { entries, grace: Number(await this.getPriceCutGrace(provider)), historySince: Number(await this.getHistorySince(provider)) };
+        return {
+            entries,
+            grace: Number(await this.getPriceCutGrace(provider)),
+            historySince: Number(await this.getHistorySince(provider)),
+            chainTime,
+        };
     }
 
     async sendUpdateListing(provider: ContractProvider, via: Sender, listing: ListingInput, queryId = 0n, value = ExtendedWorkerStake.ACTION_VALUE) {

@@ -173,6 +173,8 @@ export interface PriceSchedule {
     entries: Array<{ from: number; prices: Prices }>;
     grace: number;
     historySince: number;
+    /** The block time the schedule was read at (the WorkerStake's `chainTime`), when known. */
+    chainTime?: number;
 }
 
 /** The terms in force at `time` (the earliest entry for a time before all): the twin of WorkerStake's termsAt. */

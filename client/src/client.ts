@@ -567,12 +567,13 @@ export class CocoonClient {
      * The schedule receipts are first judged by: the one last read from chain
      * while it is under a minute old (a cut binds only after the grace, and an
      * announced raise may be replaced, so an old copy must not be trusted
-     * long), else the terms discovery saw in force.
+     * long); none, and the price rule reads the chain. The terms discovery saw
+     * in force are never used: they say nothing of a receipt's own time.
      */
-    private cachedSchedule(w: WorkerInfo): PriceSchedule {
+    private cachedSchedule(w: WorkerInfo): PriceSchedule | undefined {
         const hit = this.schedules.get(w.workerStake.toString());
         if (hit && Date.now() - hit.at < SCHEDULE_TTL_MS) return hit.schedule;
-        return { entries: [{ from: 0, prices: w.prices }], grace: 0, historySince: 0 };
+        return undefined;
     }
 
     /** The worker's price schedule read from chain now (and cached). */

@@ -227,7 +227,9 @@ export const RECEIPT_RULES: readonly ReceiptRule[] = [
             const f = r.fields;
             const limitBy = (s: PriceSchedule | undefined) => {
                 if (!s || s.entries.length === 0) return -1n;
-                return receiptMaxCost(chargeableTerms(s, Number(f.time)), f.usage);
+                // Judged at the receipt's time, or now for one dated ahead, as the chain judges: a receipt
+                // dated past an announced raise must not earn it early.
+                return receiptMaxCost(chargeableTerms(s, Math.min(Number(f.time), c.now)), f.usage);
             };
             if (f.cost <= limitBy(c.terms.cached())) return undefined;
             // The cache may predate a raise the worker knows of: judge by the chain before refusing.

@@ -105,7 +105,7 @@ describe('governanceSlash', () => {
         await executeExpectingFailure(again, worker.address);
     });
 
-    it('a slash of an already jailed worker is not executed and its value comes back', async () => {
+    it('a slash of an already jailed worker is carried out on what remains (jailing itself first does not escape it)', async () => {
         const { worker } = await stake(f, STAKE);
         const first = await propose(f.provider.address, f.workerKey);
         const second = await propose(f.provider.address, f.workerKey);
@@ -114,9 +114,10 @@ describe('governanceSlash', () => {
         expect(Number(await worker.getStatus())).toBe(WorkerStatus.Jailed);
         const left = await worker.getStake();
         expect(left).toBeGreaterThan(0n);
-        const result = await executeExpectingFailure(second, worker.address);
-        expect(result.transactions).toHaveTransaction({ from: f.staking.address, to: worker.address, success: false, exitCode: ExitCode.ERR_WS_JAILED });
-        expect(await worker.getStake()).toBe(left);
+        const result = await f.registry.sendExecute(f.stranger.getSender(), second, 0n, ExtendedRegistry.SLASH_EXECUTE_VALUE);
+        expect(result.transactions).toHaveTransaction({ from: f.staking.address, to: worker.address, success: true });
+        expect(await worker.getStake()).toBe(left - (left * 2500n) / 10000n);
+        expect(await f.registry.getProposal(second)).toBeNull();
     });
 
     it('an order Staking refuses is not executed and its value comes back', async () => {

@@ -105,6 +105,8 @@ describe('an honest worker is never slashable for its prices', () => {
         const schedule = await ws.getPriceSchedule();
         const broken = await priceRule.check({ cell: receipt, signature, fields }, {
             terms: { cached: () => undefined, fresh: async () => schedule },
+            // The client's clock: block time (the SDK allows its own clock a minute's error either way).
+            now: f.blockchain.now!,
         } as never);
         return broken === undefined;
     }
@@ -258,7 +260,7 @@ describe('an honest worker is never slashable for its prices', () => {
             chain.invalidate(ws.address);
             chain.invalidate(channel.address);
             // The endpoint is down for longer than the grace allows a read to be trusted.
-            f.blockchain.now = f.blockchain.now! + Number(await ws.getPriceCutGrace());
+            f.blockchain.now = f.blockchain.now! + Number(await ws.getPriceCutGrace()) + 1;
             await expect(payments.admit({ channel: channel.address.toString(), promptBound: 100, maxTokens: 100, modelId: f.modelId })).rejects.toMatchObject({ status: 503, code: 'prices_unavailable' });
             const wire = payments.settle(a, { modelId: f.modelId, usage: { promptTokens: 10, cachedTokens: 0, completionTokens: 10, reasoningTokens: 0, estimated: false }, requestHash: Buffer.alloc(32, 3), responseHash: Buffer.alloc(32, 3) });
             expect(wire).toBeNull();

@@ -286,7 +286,9 @@ describe('worker on a devnet with the deployed contracts', () => {
         }
         await main(['unbond', '-c', configFile], io);
         expect(lines.at(-1)).toMatch(/active -> unbonding/);
-        await post(`${devnet.url}/admin/advance-time`, { seconds: 700 });
+        // Past the unbonding period, whatever the network's (at least the fraud-proof window plus the price-cut grace).
+        const deadline = Number((await tonClientOpener(client).open(ExtendedWorkerStake.fromAddress(w.workerStake)).getState()).unbondingDeadline);
+        await post(`${devnet.url}/admin/advance-time`, { seconds: deadline - devnet.chain.now() + 1 });
         await main(['withdraw', '-c', configFile], io);
         expect(lines.at(-1)).toMatch(/unbonding -> withdrawn/);
         await main(['status', '-c', configFile], io);

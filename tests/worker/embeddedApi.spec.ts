@@ -29,13 +29,14 @@ describe('worker HTTP API with the embedded engine on a generated model', () => 
     let modelId: string;
 
     beforeAll(async () => {
-        f = await deployServing({ prices: PRICES });
-        ({ channel } = await openChannel(f, { nonce: 1n, deposit: toNano('10') }));
-        operator = await f.blockchain.treasury('operator');
         dir = mkdtempSync(join(tmpdir(), 'cocoon-worker-embedded-'));
         const modelPath = join(dir, 'demo.gguf');
         writeDemoModel(modelPath, { seed: 42 });
         modelId = await hashModelFile(modelPath);
+        // The WorkerStake is attested for the model file's hash, the id the embedded engine serves under.
+        f = await deployServing({ prices: PRICES, modelId: modelIdOf(modelId) });
+        ({ channel } = await openChannel(f, { nonce: 1n, deposit: toNano('10') }));
+        operator = await f.blockchain.treasury('operator');
         ({ worker, encryptionKey: encKey } = await startSandboxWorker({
             blockchain: f.blockchain,
             operator,

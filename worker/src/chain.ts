@@ -29,6 +29,8 @@ export function tonClientOpener(client: TonClient): ContractOpener {
 
 export interface WorkerStakeView {
     state: WorkerState;
+    /** The Escrow whose channels may pay this worker (null until configured). */
+    payoutEscrow: Address | null;
     attestation: WorkerAttestation | null;
     prices: Prices;
     isActive: boolean;
@@ -158,7 +160,8 @@ export class ChainView {
             const attestation = await ws.getAttestation();
             const p = await ws.getPricesInForce();
             const isActive = await ws.getIsActive();
-            return { state, attestation, isActive, prices: { prompt: p.prompt, cached: p.cached, completion: p.completion, reasoning: p.reasoning } };
+            const payoutEscrow = await ws.getPayoutEscrow();
+            return { state, attestation, isActive, payoutEscrow, prices: { prompt: p.prompt, cached: p.cached, completion: p.completion, reasoning: p.reasoning } };
         });
     }
 }

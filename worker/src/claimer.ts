@@ -38,6 +38,9 @@ export interface ClaimerOptions {
     closedGraceMs?: number;
 }
 
+/** Automatic resends of a payout that bounced after its channel closed. */
+const MAX_DUE_RESENDS = 6;
+
 export interface ClaimResult {
     channel: string;
     claimed: boolean;
@@ -51,6 +54,8 @@ export class Claimer {
     private stopped = true;
     private readonly backoff = new Map<string, { next: number; delay: number }>();
     private readonly keyChangeSeen = new Set<string>();
+    /** Resends of a closed channel's bounced payout, by channel. */
+    private readonly resends = new Map<string, number>();
     /** Closed channels with nothing due, by when that was first seen (Date.now()). */
     private readonly settledSince = new Map<string, number>();
 
@@ -97,6 +102,7 @@ export class Claimer {
     /** Claims everything claimable now, ignoring the threshold and backoff (shutdown, `cocoon-worker claim`). */
     claimAll(): Promise<ClaimResult[]> {
         this.backoff.clear();
+        this.resends.clear();
         return this.tick({ force: true });
     }
 
@@ -104,16 +110,21 @@ export class Claimer {
     private async claimDue(c: ChannelSummary, address: Address, due: bigint): Promise<ClaimResult | undefined> {
         const b = this.backoff.get(c.address);
         if (b && Date.now() < b.next) return undefined;
+        const sent = this.resends.get(c.address) ?? 0;
+        // Each resend costs the claim's gas: a payout the WorkerStake keeps refusing (its Escrow link changed, say)
+        // is tried a bounded number of times, ever further apart; `cocoon-worker claim` forces another round.
+        if (sent >= MAX_DUE_RESENDS) return undefined;
         const voucher = this.o.store.latestVoucher(c.address);
         if (!voucher) return undefined;
+        const delay = Math.min(b ? b.delay * 2 : this.o.retryInitialMs, this.o.retryMaxMs);
+        this.backoff.set(c.address, { next: Date.now() + delay, delay });
+        this.resends.set(c.address, sent + 1);
         try {
-            this.o.logger.warn({ channel: c.address, due: due.toString() }, 'a payout bounced after the close: sending it again');
+            this.o.logger.warn({ channel: c.address, due: due.toString(), attempt: sent + 1 }, 'a payout bounced after the close: sending it again');
             await this.o.chain.opener.open(ExtendedPaymentChannel.fromAddress(address)).sendClaim(this.o.sender, { channel: address, total: voucher.total, signature: voucher.signature });
-            this.backoff.set(c.address, { next: Date.now() + this.o.retryInitialMs, delay: this.o.retryInitialMs });
+            if (sent + 1 >= MAX_DUE_RESENDS) this.o.logger.error({ channel: c.address, due: due.toString() }, 'the WorkerStake keeps refusing this payout: no more automatic resends');
             return { channel: c.address, claimed: true, paid: c.claimedTotal };
         } catch (e) {
-            const delay = Math.min(b ? b.delay * 2 : this.o.retryInitialMs, this.o.retryMaxMs);
-            this.backoff.set(c.address, { next: Date.now() + delay, delay });
             return { channel: c.address, claimed: false, paid: c.claimedTotal, error: (e as Error).message };
         }
     }

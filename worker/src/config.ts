@@ -160,13 +160,6 @@ export const workerConfigSchema = z
                  * still be served: the worker's risk is these plus the requests in flight.
                  */
                 maxUnpaidReceipts: z.number().int().min(0).default(1),
-                /**
-                 * Largest difference between this host's clock (plus the chain
-                 * endpoint's lag) and block time. Price raises are charged this
-                 * long after they take effect; it must stay well under the
-                 * contracts' PRICE_CUT_GRACE.
-                 */
-                clockToleranceSec: z.number().int().min(60).max(300).default(90),
                 /** How often channels are checked for claims and closes. */
                 watchIntervalMs: z.number().int().positive().default(10_000),
                 /** Claim when a channel's unclaimed value passes this. */

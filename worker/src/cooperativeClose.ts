@@ -71,6 +71,8 @@ export class CooperativeClose {
         if (!state.workerStake.equals(this.o.workerStake) || state.workerKey !== keyToInt(this.o.receiptKey.publicKey))
             throw new PaymentError(403, RefusalCode.WrongWorker, 'the channel is for another worker');
         if (state.status !== ChannelStatus.Open && state.status !== ChannelStatus.Closing) throw new PaymentError(409, RefusalCode.ChannelNotOpen, 'the channel is already closed');
+        // The approval outlives the key it was asked with: agree to nothing until a pending key change is in force.
+        if (state.pendingClientKey !== 0n) throw new PaymentError(409, RefusalCode.ClientKeyChanging, `the channel's client key changes at ${state.pendingKeyAt}; ask again once it is in force`);
         const clientKey = Buffer.from(state.clientKey.toString(16).padStart(64, '0'), 'hex');
         // The voucher signature is the client's authorisation: only the channel's client key makes one.
         if (!verifyVoucher(channel, total, signature, clientKey)) throw new PaymentError(401, RefusalCode.BadVoucher, "the signature is not the channel client's voucher for that total");

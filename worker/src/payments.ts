@@ -9,7 +9,7 @@ import {
     decodeVoucher,
     receiptsQueryDigest,
 } from '../../lib/protocol';
-import { ChannelStatus } from '../../wrappers/PaymentChannel';
+import { ChannelStatus, ExtendedPaymentChannel } from '../../wrappers/PaymentChannel';
 import { Prices, makeSignedReceipt, receiptMaxCost } from '../../wrappers/receipt';
 import { SignedVoucher, keyToInt, verifyVoucher } from '../../wrappers/voucher';
 import type { ChainView } from './chain';
@@ -83,6 +83,8 @@ export function isStorageFault(e: unknown): boolean {
 
 export class Payments {
     private readonly reserved = new Map<string, bigint>();
+    /** Channels whose address was checked to derive from the WorkerStake's Escrow (a contract cannot change that). */
+    private readonly genuine = new Set<string>();
     private readonly now: () => number;
     /** Set when a store write failed for lack of space: requests are refused until a probe write succeeds. */
     private storageFault?: string;
@@ -226,6 +228,15 @@ export class Payments {
             throw new PaymentError(503, RefusalCode.BackendDown, `cannot read the WorkerStake from the chain: ${(e as Error).message}`);
         }
         if (!ws) throw new PaymentError(503, RefusalCode.BackendDown, 'the WorkerStake is not deployed (the operator must run cocoon-worker register)');
+        // Only a PaymentChannel of the Escrow the WorkerStake takes payouts from pays: any other contract
+        // can answer the channel getters (free service, and claims that feed it the worker's gas).
+        if (!this.genuine.has(channel.toRawString())) {
+            const escrow = ws.payoutEscrow;
+            const expected = escrow ? (await ExtendedPaymentChannel.fromInit(escrow, state.client, this.o.workerStake, state.nonce)).address : undefined;
+            if (!expected || !expected.equals(channel))
+                throw new PaymentError(403, RefusalCode.WrongWorker, "that address is not a payment channel of this worker's Escrow");
+            this.genuine.add(channel.toRawString());
+        }
         // Receipts for any other model than the attested one would be slashable (ProveWrongModel).
         const attestedModel = ws.attestation?.modelId ?? ws.state.modelId;
         if (req.modelId !== attestedModel)

@@ -5,32 +5,24 @@ import type { ChainView, PriceScheduleRead } from './chain';
 /**
  * What the daemon charges, chosen so that no receipt it signs can ever be
  * proven an overcharge (WorkerStake `ProveOvercharge`, which judges a receipt
- * dated t by the highest terms in force during [t - grace, t], see
- * wrappers/receipt.ts `chargeableTerms`).
+ * dated t at u = min(t, block time of the proof), by the highest terms in
+ * force during [u - grace, u]: wrappers/receipt.ts `chargeableTerms`).
  *
- * The daemon knows the price history only as of its last chain read, which
- * may be minutes old (cache, endpoint outage), and stamps receipts with a
- * host clock that may be off from block time by `clockToleranceSec`. A read
- * started at host time r shows exactly the terms in force at every block
- * time up to r - tolerance (a later announcement changes only later terms).
- * So the daemon charges the terms in force at s = r - tolerance. The chain
- * judges a receipt stamped at host time t at some time u in
- * [t - tolerance, t] (the receipt's time, or block time if that is
- * earlier), by the highest terms in force during [u - grace, u]. That
- * window holds s whenever s <= t - tolerance (true once t >= r) and
- * s >= t - grace, that is while the read is at most `grace - tolerance`
- * old: then the charge never exceeds what the chain allows. An older read
- * gives no safe terms, and the daemon charges nothing rather than risk its
- * stake.
- *
- * Raises reach receipts only once the chain has had them in force for
- * `clockToleranceSec`; cuts as soon as a read shows them.
+ * A price read shows the history as of the block it ran on, whose time the
+ * WorkerStake itself reports (`chainTime`): the terms in force at every
+ * time up to it are exact (a later announcement changes only later terms).
+ * The daemon charges the terms in force at s = min(chain time of the read,
+ * host time the read started). For a receipt stamped at host time t >= that
+ * start: s <= t, and s <= the block time of any later proof, so s <= u; and
+ * s >= u - grace whenever t - s <= grace. Then the charge never exceeds what
+ * the chain allows, whatever the host clock's error or the endpoint's lag:
+ * a clock running ahead or an endpoint stuck behind only ages the read,
+ * and a read older than the grace prices nothing (the daemon charges
+ * nothing rather than risk its stake).
  */
 export interface PricingOptions {
     chain: ChainView;
     workerStake: Address;
-    /** Largest difference between the host clock (plus chain read lag) and block time (default 90 s). */
-    clockToleranceSec?: number;
 }
 
 /** A price read and the terms it makes safe to charge. */
@@ -48,15 +40,11 @@ export class PriceStaleError extends Error {
     }
 }
 
-export const DEFAULT_CLOCK_TOLERANCE_SEC = 90;
-
 export class WorkerPricing {
-    readonly clockToleranceSec: number;
     private last?: PriceScheduleRead;
+    private timer?: NodeJS.Timeout;
 
-    constructor(private readonly o: PricingOptions) {
-        this.clockToleranceSec = o.clockToleranceSec ?? DEFAULT_CLOCK_TOLERANCE_SEC;
-    }
+    constructor(private readonly o: PricingOptions) {}
 
     /** Reads the schedule (cached, or the last good read during an outage) and the terms safe to charge at host time `at`. */
     async quote(at: number): Promise<PriceQuote> {
@@ -66,7 +54,7 @@ export class WorkerPricing {
         const prices = this.safeTerms(read, at);
         if (!prices)
             throw new PriceStaleError(
-                `the newest price read is ${at - read.readAt} s old; past ${this.maxReadAgeSec(read.schedule)} s a price cut could be in force unseen`,
+                `the newest price read shows the chain at ${readTime(read)}, ${at - readTime(read)} s before now; past ${read.schedule.grace} s (the price-cut grace) a cut could be in force unseen`,
             );
         return { read, at, prices };
     }
@@ -87,18 +75,42 @@ export class WorkerPricing {
         return safe ? lowerTerms(safe, admitted.prices) : undefined;
     }
 
-    /** The terms safe to charge at host time `at` by this read, or undefined when the read is too old (or from the future). */
+    /** The terms safe to charge at host time `at` by this read, or undefined when it is too old (or started after `at`). */
     safeTerms(read: PriceScheduleRead, at: number): Prices | undefined {
-        const s = read.readAt - this.clockToleranceSec;
-        if (read.readAt > at || at - read.readAt > this.maxReadAgeSec(read.schedule)) return undefined;
+        const s = readTime(read);
+        if (read.readAt > at || at - s > read.schedule.grace) return undefined;
         return termsAt(read.schedule, s);
     }
 
-    maxReadAgeSec(schedule: PriceSchedule): number {
-        return schedule.grace - this.clockToleranceSec;
+    /** Reads the schedule from the chain now; a failure (endpoint down) leaves the last read in place. */
+    async refresh(): Promise<void> {
+        const read = await this.o.chain.priceSchedule(this.o.workerStake, true).catch(() => null);
+        if (read) this.remember(read);
+    }
+
+    /**
+     * Keeps the newest read fresh while the daemon runs, so a long request
+     * settles on a recent read even when no other request brought one.
+     */
+    start(everyMs: number): void {
+        this.stop();
+        this.timer = setInterval(() => void this.refresh(), everyMs);
+        this.timer.unref?.();
+    }
+
+    stop(): void {
+        if (this.timer) clearInterval(this.timer);
+        this.timer = undefined;
     }
 
     private remember(read: PriceScheduleRead) {
-        if (!this.last || read.readAt >= this.last.readAt) this.last = read;
+        if (!this.last || readTime(read) >= readTime(this.last)) this.last = read;
     }
 }
+
+/** The time up to which a read's price history is known exact: the earlier of the block it ran on and the host time it started. */
+export function readTime(read: PriceScheduleRead): number {
+    return Math.min(read.readAt, read.schedule.chainTime ?? read.readAt);
+}
+
+export type { PriceSchedule };

@@ -102,7 +102,7 @@ export async function createWorker(config: WorkerConfig, deps: WorkerDeps = {}):
     const hostNow = deps.hostNow ?? (() => Math.floor(Date.now() / 1000));
     const chain = new ChainView(opener, undefined, undefined, hostNow);
     const chainNow = deps.chainNow ?? (async () => hostNow());
-    const pricing = new WorkerPricing({ chain, workerStake, clockToleranceSec: config.payments.clockToleranceSec });
+    const pricing = new WorkerPricing({ chain, workerStake });
     const store = WorkerStore.open(config.store.path);
     try {
         store.bindWorkerKey(keys.receipt.publicKey.toString('hex'));
@@ -218,6 +218,7 @@ export async function createWorker(config: WorkerConfig, deps: WorkerDeps = {}):
             const port = typeof addr === 'object' && addr ? addr.port : config.http.port;
             worker.url = `http://${config.http.host}:${port}`;
             claimer.start();
+            pricing.start(60_000);
             if (sender && owner) {
                 const every = Math.max(10_000, Math.min(config.attestation.reattestBeforeSec * 250, 600_000));
                 const loop = () => {
@@ -252,6 +253,7 @@ export async function createWorker(config: WorkerConfig, deps: WorkerDeps = {}):
             if (stopped) return;
             stopped = true;
             if (reattestTimer) clearTimeout(reattestTimer);
+            pricing.stop();
             const deadline = Date.now() + config.shutdownTimeoutMs;
             const left = () => Math.max(0, deadline - Date.now());
             server.drain();
