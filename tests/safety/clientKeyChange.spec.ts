@@ -6,7 +6,7 @@ import { toNano } from '@ton/core';
 import { SandboxContract } from '@ton/sandbox';
 import { RefusalCode } from '../../lib/protocol';
 import { ChannelStatus, ExtendedPaymentChannel } from '../../wrappers/PaymentChannel';
-import { keyToInt } from '../../wrappers/voucher';
+import { keyToInt, signVoucher } from '../../wrappers/voucher';
 import { openChannel, testKeys } from '../helpers/channel';
 import { delivered, OP } from '../helpers/messages';
 import { ServingFixture, deployServing } from '../helpers/serving';
@@ -73,6 +73,15 @@ describe('a client key change never voids what the worker served', () => {
             // Nothing more was served, and the voucher that came with the refused request is kept: it pays all that was.
             expect(worker.store.receiptTotal(ch)).toBe(served);
             expect(worker.store.latestVoucher(ch)!.total).toBe(served);
+
+            // Nor does the worker co-sign a final total while the key is changing (the approval would outlive the key).
+            const close = await fetch(`${worker.url}/v1/channels/${ch}/close`, {
+                method: 'POST',
+                headers: { 'content-type': 'application/json' },
+                body: JSON.stringify({ total: served.toString(), signature: signVoucher(channel.address, served, f.clientKeys.secretKey).signature.toString('hex') }),
+            });
+            expect(close.status).toBe(409);
+            expect(((await close.json()) as any).error.code).toBe(RefusalCode.ClientKeyChanging);
 
             // The daemon redeems at once, below its threshold, before the old key stops counting.
             const results = await worker.claimer.tick();

@@ -1,0 +1,70 @@
+import '@ton/test-utils';
+import { toNano } from '@ton/core';
+import { RefusalCode } from '../../lib/protocol';
+import { ExtendedPaymentChannel } from '../../wrappers/PaymentChannel';
+import { keyToInt } from '../../wrappers/voucher';
+import { ChainView } from '../../worker/src/chain';
+import { PaymentError, Payments } from '../../worker/src/payments';
+import { WorkerPricing } from '../../worker/src/pricing';
+import { WorkerStore } from '../../worker/src/store/store';
+import { openChannel } from '../helpers/channel';
+import { deployServing } from '../helpers/serving';
+import { sandboxOpener } from '../worker/helpers';
+
+/**
+ * A contract that answers the channel getters like a channel of this worker
+ * (here: real PaymentChannel code, deployed by an attacker posing as the
+ * Escrow, naming the worker's WorkerStake and key and a large deposit) is not
+ * a channel the WorkerStake takes payouts from: serving it would be free
+ * service, and claiming on it would feed it the operator's gas. The daemon
+ * serves only channels whose address derives from its WorkerStake's Escrow.
+ */
+describe('a look-alike channel gets no service', () => {
+    it('is refused at admission, while a genuine channel of the same client is served', async () => {
+        const f = await deployServing();
+        const attacker = await f.blockchain.treasury('attacker', { balance: toNano('100') });
+        const fake = f.blockchain.openContract(await ExtendedPaymentChannel.fromInit(attacker.address, attacker.address, f.workerStake.address, 1n));
+        await fake.send(
+            attacker.getSender(),
+            { value: toNano('1') },
+            {
+                $$type: 'ChannelOpen',
+                queryId: 0n,
+                deposit: toNano('0.5'),
+                clientKey: keyToInt(f.clientKeys.publicKey),
+                workerKey: keyToInt(f.workerKeys.publicKey),
+                closeDelay: 3600n,
+                feeBps: 0n,
+                treasury: attacker.address,
+            },
+        );
+        // It looks the part from the outside.
+        const looks = await fake.getState();
+        expect(looks.workerStake.equals(f.workerStake.address)).toBe(true);
+        expect(looks.workerKey).toBe(keyToInt(f.workerKeys.publicKey));
+        expect(looks.deposit).toBe(toNano('0.5'));
+
+        const hostNow = () => f.blockchain.now!;
+        const chain = new ChainView(sandboxOpener(f.blockchain), 0, undefined, hostNow);
+        const store = WorkerStore.open(':memory:');
+        const payments = new Payments({ store, chain, workerStake: f.workerStake.address, receiptKey: f.workerKeys, pricing: new WorkerPricing({ chain, workerStake: f.workerStake.address }), maxUnpaidReceipts: 10, now: hostNow });
+        try {
+            const refused = await payments.admit({ channel: fake.address.toString(), promptBound: 10, maxTokens: 10, modelId: f.modelId }).then(
+                () => undefined,
+                (e) => e,
+            );
+            expect(refused).toBeInstanceOf(PaymentError);
+            expect(refused).toMatchObject({ status: 403, code: RefusalCode.WrongWorker });
+            // Nothing of it reaches the store, so the claimer never sends it a claim.
+            expect(store.listChannels()).toEqual([]);
+            expect(payments.pending).toBe(0);
+
+            const { channel } = await openChannel(f, { nonce: 1n, deposit: toNano('5') });
+            const served = await payments.admit({ channel: channel.address.toString(), promptBound: 10, maxTokens: 10, modelId: f.modelId });
+            expect(served.channel.equals(channel.address)).toBe(true);
+            payments.release(served);
+        } finally {
+            store.close();
+        }
+    });
+});
