@@ -106,6 +106,14 @@ export class Claimer {
         return this.tick({ force: true });
     }
 
+    /** Backs the channel off: the first retry after retryInitialMs, each next one twice as late, up to retryMaxMs. Returns the delay. */
+    private retryLater(address: string): number {
+        const b = this.backoff.get(address);
+        const delay = Math.min(b ? b.delay * 2 : this.o.retryInitialMs, this.o.retryMaxMs);
+        this.backoff.set(address, { next: Date.now() + delay, delay });
+        return delay;
+    }
+
     /** Sends a closed channel's bounced worker payout again (the channel ignores the voucher then). */
     private async claimDue(c: ChannelSummary, address: Address, due: bigint): Promise<ClaimResult | undefined> {
         const b = this.backoff.get(c.address);
@@ -116,8 +124,7 @@ export class Claimer {
         if (sent >= MAX_DUE_RESENDS) return undefined;
         const voucher = this.o.store.latestVoucher(c.address);
         if (!voucher) return undefined;
-        const delay = Math.min(b ? b.delay * 2 : this.o.retryInitialMs, this.o.retryMaxMs);
-        this.backoff.set(c.address, { next: Date.now() + delay, delay });
+        this.retryLater(c.address);
         this.resends.set(c.address, sent + 1);
         try {
             this.o.logger.warn({ channel: c.address, due: due.toString(), attempt: sent + 1 }, 'a payout bounced after the close: sending it again');
@@ -194,8 +201,7 @@ export class Claimer {
             this.o.logger.info({ channel: c.address, paid: paid.toString() }, 'claimed');
             return { channel: c.address, claimed: true, paid };
         } catch (e) {
-            const delay = Math.min(b ? b.delay * 2 : this.o.retryInitialMs, this.o.retryMaxMs);
-            this.backoff.set(c.address, { next: Date.now() + delay, delay });
+            const delay = this.retryLater(c.address);
             this.o.metrics?.claims.inc({ result: 'error' });
             this.o.logger.warn({ channel: c.address, err: e, retryInMs: delay }, 'claim failed');
             return { channel: c.address, claimed: false, paid: state.paid, error: (e as Error).message };

@@ -61,9 +61,8 @@ export interface Admission {
     voucher?: SignedVoucher;
     /** The model served: the one the WorkerStake is attested for. */
     modelId: bigint;
-    /** The price read the request was admitted on; settlement charges at most its terms. */
+    /** The price read the request was admitted on and its terms; settlement charges at most those. */
     quote: PriceQuote;
-    prices: Prices;
     maxCost: bigint;
     settled: boolean;
 }
@@ -248,7 +247,6 @@ export class Payments {
             if (e instanceof PriceStaleError) throw new PaymentError(503, RefusalCode.PricesUnavailable, `cannot price the request safely: ${e.message}`);
             throw new PaymentError(503, RefusalCode.BackendDown, `cannot read prices: ${(e as Error).message}`);
         }
-        const prices = quote.prices;
 
         // No await from here on: checks and reservation are one step.
         this.refuseIfClosedHere(key);
@@ -272,7 +270,7 @@ export class Payments {
                 RefusalCode.VoucherRequired,
                 `${uncovered} receipts are not covered by a voucher: send one for the cumulative cost of ${this.o.store.receiptTotal(key)} nanoTON`,
             );
-        const maxCost = this.maxCost(prices, req.promptBound, req.maxTokens);
+        const maxCost = this.maxCost(quote.prices, req.promptBound, req.maxTokens);
         const owed = this.o.store.receiptTotal(key) + (this.reserved.get(key) ?? 0n);
         if (state.deposit < owed + maxCost)
             throw new PaymentError(
@@ -281,7 +279,7 @@ export class Payments {
                 `deposit ${state.deposit} does not cover unpaid receipts and reservations (${owed}) plus this request's maximum cost (${maxCost}) nanoTON`,
             );
         this.reserved.set(key, (this.reserved.get(key) ?? 0n) + maxCost);
-        return { channel, channelKey: key, voucher, modelId: req.modelId, quote, prices, maxCost, settled: false };
+        return { channel, channelKey: key, voucher, modelId: req.modelId, quote, maxCost, settled: false };
     }
 
     /** A channel the worker agreed to close (cooperative close) or saw closed takes no more requests. */
