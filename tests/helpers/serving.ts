@@ -8,6 +8,11 @@ import { ExtendedWorkerStake, WorkerStatus } from '../../wrappers/WorkerStake';
 import { DEV_IMAGE_HASH, DEV_MODEL_ID } from '../../wrappers/devnet';
 import type { Prices } from '../../wrappers/receipt';
 import { keyToInt } from '../../wrappers/voucher';
+import { ChainView, ContractOpener } from '../../worker/src/chain';
+import { Payments } from '../../worker/src/payments';
+import { WorkerPricing } from '../../worker/src/pricing';
+import type { WorkerStore } from '../../worker/src/store/store';
+import { sandboxOpener } from '../worker/helpers';
 import { EscrowFixture, testKeys } from './channel';
 import { deployRegistry, linkContracts, passProposal } from './registry';
 import { attest, stake } from './staking';
@@ -58,4 +63,20 @@ export async function deployServing(o: { params?: Partial<NetworkParams>; modelI
     expect(await worker.getStatus()).toBe(BigInt(WorkerStatus.Active));
     const client = await f.blockchain.treasury('client', { balance: toNano('1000') });
     return { ...f, escrow, staking, verifier, workerStake: worker, operator, client, clientKeys: testKeys('client'), workerKeys, modelId, prices };
+}
+
+/**
+ * The daemon's payment path over the serving fixture, as `createWorker` wires
+ * it: a ChainView on `opener` (the sandbox by default) dated by `now` (block
+ * time by default), its WorkerPricing, and Payments with the worker key.
+ */
+export function daemonPayments(
+    f: ServingFixture,
+    o: { store: WorkerStore; opener?: ContractOpener; ttlMs?: number; maxStaleMs?: number; now?: () => number; maxUnpaidReceipts: number },
+) {
+    const now = o.now ?? (() => f.blockchain.now!);
+    const chain = new ChainView(o.opener ?? sandboxOpener(f.blockchain), o.ttlMs ?? 0, o.maxStaleMs, now);
+    const pricing = new WorkerPricing({ chain, workerStake: f.workerStake.address });
+    const payments = new Payments({ store: o.store, chain, workerStake: f.workerStake.address, receiptKey: f.workerKeys, pricing, maxUnpaidReceipts: o.maxUnpaidReceipts, now });
+    return { chain, pricing, payments };
 }

@@ -11,13 +11,12 @@ import { Claimer } from '../../worker/src/claimer';
 import { CooperativeClose } from '../../worker/src/cooperativeClose';
 import { createLogger } from '../../worker/src/log';
 import { PaymentError, Payments } from '../../worker/src/payments';
-import { WorkerPricing } from '../../worker/src/pricing';
 import { WorkerStore } from '../../worker/src/store/store';
 import { openChannel } from '../helpers/channel';
 import { OP, delivered, paidOut } from '../helpers/messages';
 import { deployProbe, linkContracts } from '../helpers/registry';
 import { balanceOf } from '../helpers/safety';
-import { ServingFixture, deployServing } from '../helpers/serving';
+import { ServingFixture, daemonPayments, deployServing } from '../helpers/serving';
 import { sandboxOpener } from '../worker/helpers';
 
 jest.setTimeout(60_000);
@@ -100,16 +99,7 @@ describe('cooperativeClose', () => {
         store = WorkerStore.open(':memory:');
         const gated = gatedOpener(sandboxOpener(f.blockchain));
         gate = gated.gate;
-        chain = new ChainView(gated.opener, 0, undefined, () => f.blockchain.now!);
-        payments = new Payments({
-            store,
-            chain,
-            workerStake: f.workerStake.address,
-            receiptKey: f.workerKeys,
-            pricing: new WorkerPricing({ chain, workerStake: f.workerStake.address }),
-            maxUnpaidReceipts: 100,
-            now: () => f.blockchain.now!,
-        });
+        ({ chain, payments } = daemonPayments(f, { store, opener: gated.opener, maxUnpaidReceipts: 100 }));
         closer = new CooperativeClose({ store, chain, workerStake: f.workerStake.address, receiptKey: f.workerKeys, inFlight: (k) => payments.inFlight(k), now: () => f.blockchain.now! });
     });
 

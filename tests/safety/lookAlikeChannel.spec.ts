@@ -3,13 +3,10 @@ import { toNano } from '@ton/core';
 import { RefusalCode } from '../../lib/protocol';
 import { ExtendedPaymentChannel } from '../../wrappers/PaymentChannel';
 import { keyToInt } from '../../wrappers/voucher';
-import { ChainView } from '../../worker/src/chain';
-import { PaymentError, Payments } from '../../worker/src/payments';
-import { WorkerPricing } from '../../worker/src/pricing';
+import { PaymentError } from '../../worker/src/payments';
 import { WorkerStore } from '../../worker/src/store/store';
 import { openChannel } from '../helpers/channel';
-import { deployServing } from '../helpers/serving';
-import { sandboxOpener } from '../worker/helpers';
+import { daemonPayments, deployServing } from '../helpers/serving';
 
 /**
  * A contract that answers the channel getters like a channel of this worker
@@ -44,10 +41,8 @@ describe('a look-alike channel gets no service', () => {
         expect(looks.workerKey).toBe(keyToInt(f.workerKeys.publicKey));
         expect(looks.deposit).toBe(toNano('0.5'));
 
-        const hostNow = () => f.blockchain.now!;
-        const chain = new ChainView(sandboxOpener(f.blockchain), 0, undefined, hostNow);
         const store = WorkerStore.open(':memory:');
-        const payments = new Payments({ store, chain, workerStake: f.workerStake.address, receiptKey: f.workerKeys, pricing: new WorkerPricing({ chain, workerStake: f.workerStake.address }), maxUnpaidReceipts: 10, now: hostNow });
+        const { payments } = daemonPayments(f, { store, maxUnpaidReceipts: 10 });
         try {
             const refused = await payments.admit({ channel: fake.address.toString(), promptBound: 10, maxTokens: 10, modelId: f.modelId }).then(
                 () => undefined,

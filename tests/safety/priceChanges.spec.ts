@@ -12,7 +12,7 @@ import { Admission, PaymentError, Payments } from '../../worker/src/payments';
 import { WorkerPricing } from '../../worker/src/pricing';
 import { WorkerStore } from '../../worker/src/store/store';
 import { openChannel } from '../helpers/channel';
-import { ServingFixture, deployServing } from '../helpers/serving';
+import { ServingFixture, daemonPayments, deployServing } from '../helpers/serving';
 
 /**
  * Property 1 of the money-safety rules: a receipt the shipped daemon signs
@@ -123,10 +123,8 @@ describe('an honest worker is never slashable for its prices', () => {
                 let down = false;
                 const hostNow = () => f.blockchain.now! + offset;
                 // A cache that never expires by itself: 'expire' steps decide when the worker reads again.
-                const chain = new ChainView(flakyOpener(() => down), 1e12, 1e12, hostNow);
-                const pricing = new WorkerPricing({ chain, workerStake: ws.address });
                 const store = WorkerStore.open(':memory:');
-                const payments = new Payments({ store, chain, workerStake: ws.address, receiptKey: f.workerKeys, pricing, maxUnpaidReceipts: 1_000_000, now: hostNow });
+                const { chain, payments } = daemonPayments(f, { store, opener: flakyOpener(() => down), ttlMs: 1e12, maxStaleMs: 1e12, now: hostNow, maxUnpaidReceipts: 1_000_000 });
                 const admitted: Array<{ a: Admission; prompt: number; maxTokens: number }> = [];
                 const signed: Array<{ boc: Buffer; fields: ReceiptFields }> = [];
                 let n = 0;
@@ -213,10 +211,8 @@ describe('an honest worker is never slashable for its prices', () => {
 
     it('a cut in the same second as a receipt: the receipt charges the old terms and stands', async () => {
         await f.blockchain.loadFrom(start);
-        const hostNow = () => f.blockchain.now!;
-        const chain = new ChainView(flakyOpener(() => false), 1e12, 1e12, hostNow);
         const store = WorkerStore.open(':memory:');
-        const payments = new Payments({ store, chain, workerStake: ws.address, receiptKey: f.workerKeys, pricing: new WorkerPricing({ chain, workerStake: ws.address }), maxUnpaidReceipts: 100, now: hostNow });
+        const { chain, payments } = daemonPayments(f, { store, opener: flakyOpener(() => false), ttlMs: 1e12, maxStaleMs: 1e12, maxUnpaidReceipts: 100 });
         try {
             const a = await payments.admit({ channel: channel.address.toString(), promptBound: 1000, maxTokens: 1000, modelId: f.modelId });
             f.blockchain.now = f.blockchain.now! + 120;
@@ -249,11 +245,8 @@ describe('an honest worker is never slashable for its prices', () => {
     it('a read too old to be safe prices nothing: admission is refused, a settlement charges nothing', async () => {
         await f.blockchain.loadFrom(start);
         let down = false;
-        const hostNow = () => f.blockchain.now!;
-        const chain = new ChainView(flakyOpener(() => down), 1e12, 1e12, hostNow);
-        const pricing = new WorkerPricing({ chain, workerStake: ws.address });
         const store = WorkerStore.open(':memory:');
-        const payments = new Payments({ store, chain, workerStake: ws.address, receiptKey: f.workerKeys, pricing, maxUnpaidReceipts: 100, now: hostNow });
+        const { chain, payments } = daemonPayments(f, { store, opener: flakyOpener(() => down), ttlMs: 1e12, maxStaleMs: 1e12, maxUnpaidReceipts: 100 });
         try {
             const a = await payments.admit({ channel: channel.address.toString(), promptBound: 100, maxTokens: 100, modelId: f.modelId });
             down = true;

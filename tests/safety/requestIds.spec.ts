@@ -7,13 +7,11 @@ import { SandboxContract } from '@ton/sandbox';
 import { ExitCode } from '../../wrappers/exitCodes';
 import { ExtendedPaymentChannel } from '../../wrappers/PaymentChannel';
 import { ReceiptFields, makeSignedReceipt, openSignedReceipt, parseReceipt } from '../../wrappers/receipt';
-import { ChainView } from '../../worker/src/chain';
 import { Payments } from '../../worker/src/payments';
-import { WorkerPricing } from '../../worker/src/pricing';
 import { WorkerStore } from '../../worker/src/store/store';
 import { openChannel, testKeys } from '../helpers/channel';
-import { ServingFixture, deployServing } from '../helpers/serving';
-import { sandboxOpener, startSandboxWorker } from '../worker/helpers';
+import { ServingFixture, daemonPayments, deployServing } from '../helpers/serving';
+import { startSandboxWorker } from '../worker/helpers';
 
 jest.setTimeout(60_000);
 
@@ -49,18 +47,7 @@ describe('requestIds', () => {
     };
 
     /** A worker instance: the daemon's Payments with the worker key over `store`. */
-    const payments = (store: WorkerStore) => {
-        const chain = new ChainView(sandboxOpener(f.blockchain), 0, undefined, () => f.blockchain.now!);
-        return new Payments({
-            store,
-            chain,
-            workerStake: f.workerStake.address,
-            receiptKey: f.workerKeys,
-            pricing: new WorkerPricing({ chain, workerStake: f.workerStake.address }),
-            maxUnpaidReceipts: 1000,
-            now: () => f.blockchain.now!,
-        });
-    };
+    const payments = (store: WorkerStore) => daemonPayments(f, { store, maxUnpaidReceipts: 1000 }).payments;
 
     /** Serves `n` requests on `channel` and returns their signed receipts. */
     async function serve(p: Payments, n: number): Promise<Cell[]> {
