@@ -8,7 +8,7 @@
 import { execFileSync } from 'child_process';
 import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'fs';
 import { join } from 'path';
-import { GAS_FRAGMENTS, GAS_TABLE, GasEntry, readGasTable } from '../tests/helpers/gas';
+import { GAS_FRAGMENTS, GAS_TABLE, GasEntry, readGasTable } from './lib/gas';
 
 const pattern = process.argv[2] ?? '';
 rmSync(GAS_FRAGMENTS, { recursive: true, force: true });

@@ -11,7 +11,7 @@ import { USAGE } from './lib/upstream';
 import { SuitesResult, runSuites } from './suites';
 
 /**
- * `npm run bench`: every benchmark of issue 10 against its anchor, written
+ * `npm run bench`: every benchmark against its anchor, written
  * to bench/RESULTS.md (and the raw figures to bench/results.json). Never part
  * of `npm test`. Gas per operation is recorded separately by
  * `npm run bench:gas` (bench/gas.json), which this reads.

@@ -34,7 +34,7 @@ import {
     signSimulated,
     AttestationSteps,
 } from '../wrappers/tdx';
-import { computeGas } from './helpers/gas';
+import { computeGas } from '../bench/lib/gas';
 import { deployRegistry, linkContracts, passProposal } from './helpers/registry';
 import { keyInt, listing, workerKeys } from './helpers/staking';
 import { ExtendedStaking } from '../wrappers/Staking';

@@ -7,7 +7,7 @@ import { ChannelStatus, ExtendedPaymentChannel } from '../wrappers/PaymentChanne
 import { devnetParams } from '../wrappers/params';
 import { keyToInt } from '../wrappers/voucher';
 import { EscrowFixture, deployEscrow, openChannel } from './helpers/channel';
-import { tactConstant } from './helpers/gas';
+import { Constants } from '../wrappers/constants';
 import { deployRegistry, passProposal } from './helpers/registry';
 
 describe('Escrow', () => {
@@ -66,7 +66,7 @@ describe('Escrow', () => {
         expect(result.transactions).toHaveTransaction({ from: channel, to: f.escrow.address, success: true });
         // Less what handling the bounce cost (its gas and the event), which
         // the Escrow's own balance must not pay.
-        const handling = tactConstant('GAS_ESCROW_BOUNCE') * 400n + tactConstant('MSG_FWD_BUDGET');
+        const handling = Constants.GAS_ESCROW_BOUNCE * 400n + Constants.MSG_FWD_BUDGET;
         expect(await f.escrow.getStrandedValue()).toBe(toNano('5') - handling);
         expect(await f.escrow.getStrandedFor(channel)).toBe(toNano('5') - handling);
         const event = result.externals.find((e) => e.body.beginParse().preloadUint(32) === 0xc0c04f01);

@@ -14,7 +14,7 @@ import { ExtendedStaking } from '../wrappers/Staking';
 import { claimsStruct, signSimulated } from '../wrappers/tdx';
 import { keyToInt, signVoucher } from '../wrappers/voucher';
 import { ExtendedWorkerStake } from '../wrappers/WorkerStake';
-import { checkGas } from './helpers/gas';
+import { checkGas } from '../bench/lib/gas';
 import { testKeys } from './helpers/channel';
 
 /**

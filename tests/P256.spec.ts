@@ -23,7 +23,7 @@ import {
     verifyDigest,
 } from './helpers/p256';
 
-const FIXTURE = join(__dirname, '..', '..', 'shared', 'fixtures', 'tdx');
+const FIXTURE = join(__dirname, 'fixtures', 'tdx');
 
 function keyXY(key: KeyObject): [bigint, bigint] {
     const jwk = key.export({ format: 'jwk' });
@@ -311,7 +311,7 @@ describe('P-256 verification (contracts/lib/p256.tact)', () => {
         });
     });
 
-    describe('the real TDX quote (shared/fixtures/tdx/quote-v4.bin)', () => {
+    describe('the real TDX quote (tests/fixtures/tdx/quote-v4.bin)', () => {
         const items = fixtureSignatures();
         for (const item of items) {
             it(`${item.name}: verifies with the digest computed on chain, fails with one flipped byte`, async () => {

@@ -1,7 +1,8 @@
 import { Address, beginCell, Cell, Dictionary, toNano } from '@ton/core';
 import { internal } from '@ton/sandbox';
 import '@ton/test-utils';
-import { ExitCode, contractConstant } from '../wrappers/exitCodes';
+import { Constants } from '../wrappers/constants';
+import { ExitCode } from '../wrappers/exitCodes';
 import { ExtendedRegistry, ProposalKind, decodeProposal, storeConfigUpdate } from '../wrappers/Registry';
 import { deployProbe, deployRegistry, linkContracts, passProposal, RegistryFixture } from './helpers/registry';
 
@@ -180,7 +181,7 @@ describe('Registry', () => {
             const send = (value: bigint) =>
                 f.registry.send(f.owner.getSender(), { value }, { $$type: 'ProposeImage', queryId: 0n, imageHash: IMAGE });
             // The receiver requires its compute fee: its gas budget at the basechain price.
-            const minimum = contractConstant('GAS_REGISTRY_PROPOSE') * BASECHAIN_GAS_PRICE;
+            const minimum = Constants.GAS_REGISTRY_PROPOSE * BASECHAIN_GAS_PRICE;
             const tooLittle = await send(minimum - 1n);
             expect(tooLittle.transactions).toHaveTransaction({ to: f.registry.address, success: false, exitCode: ExitCode.ERR_INSUFFICIENT_VALUE });
             const enough = await send(minimum);
@@ -194,11 +195,11 @@ describe('Registry', () => {
             const queued = (await f.registry.getNextProposalId()) - 1n;
             f.blockchain.now! += Number(f.params.timelockDelay);
             await f.registry.sendTransferOwnership(f.owner.getSender(), f.stranger.address);
-            const propose = contractConstant('GAS_REGISTRY_PROPOSE') * BASECHAIN_GAS_PRICE;
+            const propose = Constants.GAS_REGISTRY_PROPOSE * BASECHAIN_GAS_PRICE;
             // Gas, value and the forward fee of the config's real size for the
             // one linked contract (ExecuteProposal's grows by the image it adds).
             const pushing = await f.registry.getPushValue();
-            const ownerAction = contractConstant('GAS_REGISTRY_OWNER_ACTION') * BASECHAIN_GAS_PRICE;
+            const ownerAction = Constants.GAS_REGISTRY_OWNER_ACTION * BASECHAIN_GAS_PRICE;
             // [receiver, its minimum value, body, sender]
             const cases: [string, bigint, Parameters<typeof f.registry.send>[2], typeof f.owner][] = [
                 ['ProposeModel', propose, { $$type: 'ProposeModel', queryId: 0n, modelId: MODEL, name: 'm' }, f.owner],

@@ -1,5 +1,5 @@
 import '@ton/test-utils';
-import { tactConstant } from './helpers/gas';
+import { Constants } from '../wrappers/constants';
 import { Address, Cell, beginCell, toNano } from '@ton/core';
 import { SandboxContract, internal } from '@ton/sandbox';
 import fc from 'fast-check';
@@ -179,7 +179,7 @@ describe('WorkerStake', () => {
             const full = await worker.sendUpdateListing(f.provider.getSender(), listing({ prices: { ...PRICES, prompt: p - 1n } }));
             expect(full.transactions).toHaveTransaction({ to: worker.address, success: false, exitCode: ExitCode.ERR_WS_PRICE_HISTORY_FULL });
             // Kept for the window and the price-cut grace before it (receipts that old are judged by them).
-            f.blockchain.now! += window + Number(tactConstant('PRICE_CUT_GRACE')) + 1;
+            f.blockchain.now! += window + Number(Constants.PRICE_CUT_GRACE) + 1;
             const later = await worker.sendUpdateListing(f.provider.getSender(), listing({ prices: { ...PRICES, prompt: p - 1n } }));
             expect(later.transactions).toHaveTransaction({ to: worker.address, success: true });
             expect((await worker.getPriceHistory()).size).toBe(2);

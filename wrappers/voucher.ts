@@ -1,5 +1,5 @@
 import { Address, Cell, beginCell } from '@ton/core';
-import { sign, signVerify } from '../lib/ed25519';
+import { sign, signVerify } from '../helpers/ed25519';
 import { storeCloseApproval, storeVoucher } from '../build/PaymentChannel/PaymentChannel_PaymentChannel';
 
 /**

@@ -6,8 +6,8 @@ import { Address, Transaction } from '@ton/core';
 import { TonClient } from '@ton/ton';
 import { RunningDevnet, startDevnet } from '../../devnet/server';
 import { BINS, Daemon as CommandDaemon, ROOT } from '../../scripts/lib/daemon';
-import { freePort } from '../../tests/helpers/poll';
-import { deployNetworkTo, registerWorker as registerWorkerWithCli } from '../../tests/helpers/devnetNetwork';
+import { freePort } from '../../helpers/poll';
+import { deployNetworkTo, registerWorker as registerWorkerWithCli } from '../../scripts/local/devnetNetwork';
 
 export { ROOT };
 

@@ -1,7 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { Address, Cell, Sender } from '@ton/core';
 import { sign, type KeyPair } from '@ton/crypto';
-import { ENVELOPE_MEDIA_TYPE, ResponseOpener, frameFromText } from '../../lib/hpke';
+import { ENVELOPE_MEDIA_TYPE, ResponseOpener, frameFromText } from '../../helpers/hpke';
 import {
     ChatCompletionRequest,
     PaidRequest,
@@ -14,14 +14,14 @@ import {
     receiptsQueryDigest,
     requestDigest,
     sealPaidRequest,
-} from '../../lib/protocol';
+} from '../../protocol/paidRequest';
 import { ChannelStatus, ExtendedPaymentChannel } from '../../wrappers/PaymentChannel';
 import { ExtendedEscrow } from '../../wrappers/Escrow';
 import { ExtendedStaking } from '../../wrappers/Staking';
 import { ExtendedWorkerStake, WorkerStatus } from '../../wrappers/WorkerStake';
 import { PriceSchedule, ReceiptFields, openSignedReceipt, parseReceipt, receiptMaxCost, receiptOvercharges, verifyReceipt } from '../../wrappers/receipt';
 import { keyToInt, signVoucher, verifyCloseApproval } from '../../wrappers/voucher';
-import type { ContractOpener } from '../../worker/src/chain';
+import type { ContractOpener } from '../../wrappers/toncenter';
 import { Discovery, WorkerInfo, keyBuf } from './discovery';
 import { MALFORMED, OpenedReceipt, ReceiptPath, SentRequest, Delivered, checkReceipt, openReceipt } from './receiptRules';
 import { AttemptRow, ChannelRow, ClientStore } from './store';

@@ -1,10 +1,10 @@
 import { Address } from '@ton/core';
-import { modelIdOf } from '../../lib/protocol';
+import { modelIdOf } from '../../protocol/paidRequest';
 import { ExtendedRegistry } from '../../wrappers/Registry';
 import { ExtendedStaking } from '../../wrappers/Staking';
 import { ExtendedWorkerStake } from '../../wrappers/WorkerStake';
 import type { Prices } from '../../wrappers/receipt';
-import type { ContractOpener } from '../../worker/src/chain';
+import type { ContractOpener } from '../../wrappers/toncenter';
 
 /**
  * Discovery (DESIGN.md section 6): the workers Staking lists for a model,

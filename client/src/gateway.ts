@@ -1,8 +1,8 @@
 import { timingSafeEqual } from 'node:crypto';
-import { corkPerTurn } from '../../lib/corkPerTurn';
+import { corkPerTurn } from '../../helpers/corkPerTurn';
 import { Address } from '@ton/core';
 import fastify, { FastifyInstance, FastifyReply } from 'fastify';
-import { chatRequestSchema, describeIssues } from '../../lib/protocol';
+import { chatRequestSchema, describeIssues } from '../../protocol/paidRequest';
 import { CallResult, CocoonClient, CocoonError } from './client';
 import type { WorkerInfo } from './discovery';
 import { rankWorkers } from './ranking';

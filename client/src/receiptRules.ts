@@ -1,5 +1,5 @@
 import { Address, Cell } from '@ton/core';
-import { ReceiptWire, responseDigest } from '../../lib/protocol';
+import { ReceiptWire, responseDigest } from '../../protocol/paidRequest';
 import { PriceSchedule, ReceiptFields, Usage, chargeableTerms, openSignedReceipt, parseReceipt, receiptMaxCost, verifyReceipt } from '../../wrappers/receipt';
 
 /**

@@ -1,49 +1,6 @@
 import { NetworkProvider } from '@ton/blueprint';
-import { Address, Cell, Contract, ContractProvider, OpenedContract, TupleItem, TupleReader, openContract } from '@ton/core';
-
-/**
- * `@ton/ton`'s TonClient (what Blueprint uses for toncenter v2 endpoints)
- * parses the elements of a returned tuple into bare values (bigint, Cell,
- * nested arrays) instead of TupleItems, so a generated wrapper reading an
- * optional struct (`readTupleOpt()` then `readBigNumber()`) fails with "Not
- * a number" against toncenter, testnet or the devnet alike. This restores
- * proper TupleItems; items that are already well-formed pass unchanged.
- */
-export function normalizeTupleItem(item: unknown): TupleItem {
-    if (typeof item === 'bigint') return { type: 'int', value: item };
-    if (item === null || item === undefined) return { type: 'null' };
-    // tonlib renders a null inside a tuple as an empty list, which TonClient turns into [].
-    if (Array.isArray(item)) return item.length === 0 ? { type: 'null' } : { type: 'tuple', items: item.map(normalizeTupleItem) };
-    if (item instanceof Cell || (typeof item === 'object' && typeof (item as Cell).beginParse === 'function' && !('type' in item))) {
-        return { type: 'cell', cell: item as Cell };
-    }
-    const typed = item as TupleItem;
-    if (typed.type === 'tuple') return { type: 'tuple', items: typed.items.map(normalizeTupleItem) };
-    if (typeof typed.type === 'string') return typed;
-    throw new Error(`unexpected get-method stack item ${String(item)}`);
-}
-
-export function normalizeStack(reader: TupleReader): TupleReader {
-    const items: TupleItem[] = [];
-    while (reader.remaining > 0) items.push(normalizeTupleItem(reader.pop()));
-    return new TupleReader(items);
-}
-
-/** `inner` with get-method results normalized (see normalizeTupleItem). */
-export function fixContractProvider(inner: ContractProvider): ContractProvider {
-    return new Proxy(inner, {
-        get(target, prop) {
-            if (prop === 'get') {
-                return async (...args: Parameters<ContractProvider['get']>) => {
-                    const result = await target.get(...args);
-                    return { ...result, stack: normalizeStack(result.stack) };
-                };
-            }
-            const value = Reflect.get(target, prop, target);
-            return typeof value === 'function' ? value.bind(target) : value;
-        },
-    });
-}
+import { Address, Cell, Contract, OpenedContract, openContract } from '@ton/core';
+import { fixContractProvider } from '../../wrappers/toncenter';
 
 /** The same provider, with get-method results normalized (see normalizeTupleItem). */
 export function withTupleFix(inner: NetworkProvider): NetworkProvider {

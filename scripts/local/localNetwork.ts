@@ -25,7 +25,7 @@ import { join, resolve } from 'node:path';
 import { createNetworkProvider } from '@ton/blueprint';
 import { mnemonicToPrivateKey } from '@ton/crypto';
 import { WalletContractV5R1 } from '@ton/ton';
-import { modelIdOf } from '../../lib/protocol';
+import { modelIdOf } from '../../protocol/paidRequest';
 import { RunningDevnet, startDevnet } from '../../devnet/server';
 import { DEVNET_MNEMONIC } from '../../wrappers/devnet';
 import { writeDemoModel } from '../../worker/src/inference/demoModel';

@@ -10,10 +10,10 @@ import { RunningDevnet, startDevnet } from '../../devnet/server';
 import { DEVNET_MNEMONIC } from '../../wrappers/devnet';
 import { makeSignedReceipt, openSignedReceipt, parseReceipt, receiptMaxCost, verifyReceipt } from '../../wrappers/receipt';
 import { verifyVoucher } from '../../wrappers/voucher';
-import { tonClientOpener } from '../../worker/src/chain';
+import { tonClientOpener } from '../../wrappers/toncenter';
 import { loadConfig } from '../../worker/src/config';
 import { createLogger } from '../../worker/src/log';
-import { OperatorWallet } from '../../worker/src/wallet';
+import { OperatorWallet } from '../../wrappers/wallet';
 import { Worker, createWorker } from '../../worker/src/worker';
 import { CocoonClient } from '../../client/src/client';
 import { main as clientCli } from '../../client/src/cli';
@@ -24,8 +24,8 @@ import { buildGateway } from '../../client/src/gateway';
 import { ClientStore } from '../../client/src/store';
 import { testKeys } from '../helpers/channel';
 import { Upstream, UPSTREAM_CACHED_TOKENS, UPSTREAM_PROMPT_TOKENS, WORDS, startUpstream } from '../worker/helpers';
-import { eventually } from '../helpers/poll';
-import { deployNetworkTo, registerWorker } from '../helpers/devnetNetwork';
+import { eventually } from '../../helpers/poll';
+import { deployNetworkTo, registerWorker } from '../../scripts/local/devnetNetwork';
 import { BINS, Daemon } from '../../scripts/lib/daemon';
 
 /**

@@ -9,20 +9,20 @@ import { RunningDevnet, startDevnet } from '../../devnet/server';
 import { DEVNET_MNEMONIC } from '../../wrappers/devnet';
 import { ExtendedRegistry } from '../../wrappers/Registry';
 import { openSignedReceipt, parseReceipt, receiptMaxCost, verifyReceipt } from '../../wrappers/receipt';
-import { tonClientOpener } from '../../worker/src/chain';
+import { tonClientOpener } from '../../wrappers/toncenter';
 import { loadConfig } from '../../worker/src/config';
 import { writeDemoModel } from '../../worker/src/inference/demoModel';
 import { hashModelFile } from '../../worker/src/inference/modelHash';
 import { createLogger } from '../../worker/src/log';
-import { OperatorWallet } from '../../worker/src/wallet';
+import { OperatorWallet } from '../../wrappers/wallet';
 import { Worker, createWorker } from '../../worker/src/worker';
 import { CocoonClient } from '../../client/src/client';
 import { buildGateway } from '../../client/src/gateway';
 import { ClientStore } from '../../client/src/store';
 import { testKeys } from '../helpers/channel';
 import { post } from '../devnet/util';
-import { eventually } from '../helpers/poll';
-import { deployNetworkTo, registerWorker } from '../helpers/devnetNetwork';
+import { eventually } from '../../helpers/poll';
+import { deployNetworkTo, registerWorker } from '../../scripts/local/devnetNetwork';
 
 /**
  * Gateway -> worker with the embedded engine (node-llama-cpp on the

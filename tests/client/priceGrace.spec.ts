@@ -8,7 +8,7 @@ import { SandboxContract } from '@ton/sandbox';
 import { ExtendedPaymentChannel } from '../../wrappers/PaymentChannel';
 import { ExtendedWorkerStake, WorkerStatus } from '../../wrappers/WorkerStake';
 import { Prices, receiptMaxCost } from '../../wrappers/receipt';
-import type { ContractOpener } from '../../worker/src/chain';
+import type { ContractOpener } from '../../wrappers/toncenter';
 import { CocoonClient } from '../../client/src/client';
 import { ClientStore } from '../../client/src/store';
 import { testKeys } from '../helpers/channel';

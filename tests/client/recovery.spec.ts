@@ -31,7 +31,7 @@ describe('client receipt recovery', () => {
     let dir: string;
 
     /** A receipt signed by the worker for `requestHash` on the test's channel, continuing its ledger, as the worker would store it. */
-    function receipt(requestHash: bigint): { wire: import('../../lib/protocol').ReceiptWire; fields: ReceiptFields; channel: string } {
+    function receipt(requestHash: bigint): { wire: import('../../protocol/paidRequest').ReceiptWire; fields: ReceiptFields; channel: string } {
         return si.store(channel, si.honest(channel, requestHash, 0n, USAGE));
     }
 

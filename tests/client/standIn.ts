@@ -3,7 +3,7 @@ import { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { Address, Contract, OpenedContract, toNano } from '@ton/core';
 import { KeyPair, signVerify } from '@ton/crypto';
-import { generateKeyPair, openRequest, X25519KeyPair, ENVELOPE_MEDIA_TYPE, frameToText } from '../../lib/hpke';
+import { generateKeyPair, openRequest, X25519KeyPair, ENVELOPE_MEDIA_TYPE, frameToText } from '../../helpers/hpke';
 import {
     RECEIPTS_SIGNATURE_HEADER,
     RECEIPTS_TIMESTAMP_HEADER,
@@ -14,10 +14,10 @@ import {
     receiptsQueryDigest,
     requestDigest,
     responseDigest,
-} from '../../lib/protocol';
+} from '../../protocol/paidRequest';
 import { ExtendedPaymentChannel } from '../../wrappers/PaymentChannel';
 import { PriceSchedule, Prices, ReceiptFields, Usage, makeSignedReceipt, receiptMaxCost } from '../../wrappers/receipt';
-import type { ContractOpener } from '../../worker/src/chain';
+import type { ContractOpener } from '../../wrappers/toncenter';
 import { CocoonClient, ClientOptions } from '../../client/src/client';
 import type { WorkerInfo } from '../../client/src/discovery';
 import { ClientStore } from '../../client/src/store';

@@ -6,7 +6,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { RunningDevnet, startDevnet } from '../../devnet/server';
 import { deployNetwork } from '../../scripts/deployNetwork';
-import { deployNetworkTo } from '../helpers/devnetNetwork';
+import { deployNetworkTo } from '../../scripts/local/devnetNetwork';
 import { readDeployment } from '../../scripts/lib/deployment';
 import { SandboxNetworkProvider, ScriptedUI } from '../../scripts/lib/sandboxProvider';
 import { DEVNET_MNEMONIC, DEV_IMAGE_HASH, DEV_MODEL_ID, DEV_MODEL_NAME, devSimulatedAttestationKey } from '../../wrappers/devnet';

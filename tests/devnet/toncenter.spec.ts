@@ -5,7 +5,7 @@ import { RunningDevnet, startDevnet } from '../../devnet/server';
 import { ExtendedRegistry, ProposalKind, decodeProposal } from '../../wrappers/Registry';
 import { devnetParams } from '../../wrappers/params';
 import { DEV_IMAGE_HASH } from '../../wrappers/devnet';
-import { fixContractProvider } from '../../scripts/lib/v2compat';
+import { fixContractProvider } from '../../wrappers/toncenter';
 import { devWallets, eventually, post, randomAddress, rpc } from './util';
 
 /**

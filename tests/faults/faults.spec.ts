@@ -1,7 +1,7 @@
 import { Address, Cell, toNano } from '@ton/core';
 import { ExtendedPaymentChannel } from '../../wrappers/PaymentChannel';
 import { openSignedReceipt, parseReceipt, receiptMaxCost } from '../../wrappers/receipt';
-import { tonClientOpener } from '../../worker/src/chain';
+import { tonClientOpener } from '../../wrappers/toncenter';
 import { main as workerCli } from '../../worker/src/cli';
 import { loadConfig } from '../../worker/src/config';
 import { createLogger } from '../../worker/src/log';
@@ -11,13 +11,13 @@ import { CocoonClient, CocoonError } from '../../client/src/client';
 import type { WorkerInfo } from '../../client/src/discovery';
 import { ClientStore } from '../../client/src/store';
 import { testKeys } from '../helpers/channel';
-import { eventually } from '../helpers/poll';
+import { eventually } from '../../helpers/poll';
 import { WORDS, chatBody } from '../worker/helpers';
 import { Child, MODEL, Network, RegisteredWorker, readGatewayStream, registerWorker, sdkClient, sdkLog, spawnGateway, spawnWorker, startNetwork } from './network';
 import { join } from 'node:path';
 
 /**
- * Fault tolerance on a devnet with the deployed network (issue 10): the
+ * Fault tolerance on a devnet with the deployed network: the
  * chain unreachable while requests flow, the upstream killed mid-stream,
  * the worker SIGKILLed at random points under load, the gateway SIGKILLed
  * and restarted, failover when a worker is SIGKILLed, and a full disk on
@@ -26,7 +26,7 @@ import { join } from 'node:path';
  * the chain paid, to the nanoTON.
  *
  * Bounded: 20 worker kills, 3 gateway kills, a 15 s chain outage
- * (FAULT_LONG=1: the issue's full minute). The kill points come from a
+ * (FAULT_LONG=1: a full minute). The kill points come from a
  * seeded generator (FAULT_SEED), printed so a failure can be replayed.
  */
 jest.setTimeout(600_000);

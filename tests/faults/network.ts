@@ -8,14 +8,14 @@ import { TonClient } from '@ton/ton';
 import { RunningDevnet, startDevnet } from '../../devnet/server';
 import { BINS, Daemon } from '../../scripts/lib/daemon';
 import { DEVNET_MNEMONIC } from '../../wrappers/devnet';
-import { tonClientOpener } from '../../worker/src/chain';
+import { tonClientOpener } from '../../wrappers/toncenter';
 import { WorkerConfig, loadConfig } from '../../worker/src/config';
-import { OperatorWallet } from '../../worker/src/wallet';
+import { OperatorWallet } from '../../wrappers/wallet';
 import { CocoonClient, ClientOptions } from '../../client/src/client';
 import { ClientStore } from '../../client/src/store';
 import { Upstream, startUpstream } from '../worker/helpers';
-import { freePort } from '../helpers/poll';
-import { deployNetworkTo, registerWorker as registerWorkerWithCli } from '../helpers/devnetNetwork';
+import { freePort } from '../../helpers/poll';
+import { deployNetworkTo, registerWorker as registerWorkerWithCli } from '../../scripts/local/devnetNetwork';
 
 /**
  * A whole Cocoon network on loopback for the fault suites: a devnet with

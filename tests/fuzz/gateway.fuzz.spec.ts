@@ -6,7 +6,7 @@ import { toNano } from '@ton/core';
 import { SandboxContract, TreasuryContract } from '@ton/sandbox';
 import type { FastifyInstance } from 'fastify';
 import fc from 'fast-check';
-import { modelIdOf } from '../../lib/protocol';
+import { modelIdOf } from '../../protocol/paidRequest';
 import { ExtendedEscrow } from '../../wrappers/Escrow';
 import { DEV_IMAGE_HASH } from '../../wrappers/devnet';
 import { CocoonClient } from '../../client/src/client';

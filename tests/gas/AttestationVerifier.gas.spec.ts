@@ -18,7 +18,7 @@ import {
     parseQuote,
     signSimulated,
 } from '../../wrappers/tdx';
-import { GAS_FRAGMENTS, GAS_TOLERANCE, chainFees, checkGas, computeGas, isRecording, readGasTable } from '../helpers/gas';
+import { GAS_FRAGMENTS, GAS_TOLERANCE, chainFees, checkGas, computeGas, isRecording, readGasTable } from '../../bench/lib/gas';
 import { deployVerifier, fixtureImageHash, intelPolicy, loadIntelFixture, u256 } from '../helpers/attestation';
 
 const MODEL = 0x2222222222222222222222222222222222222222222222222222222222222222n;

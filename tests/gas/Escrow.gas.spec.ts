@@ -4,7 +4,8 @@ import '@ton/test-utils';
 import { findTransactionRequired } from '@ton/test-utils';
 import { ExtendedPaymentChannel } from '../../wrappers/PaymentChannel';
 import { keyToInt, signCloseApproval, signVoucher } from '../../wrappers/voucher';
-import { checkGas, computeGas, tactConstant } from '../helpers/gas';
+import { checkGas, computeGas } from '../../bench/lib/gas';
+import { Constants } from '../../wrappers/constants';
 import { EscrowFixture, deployEscrow, openChannel, testKeys } from '../helpers/channel';
 
 /**
@@ -12,7 +13,7 @@ import { EscrowFixture, deployEscrow, openChannel, testKeys } from '../helpers/c
  * checks each against the gas budget its receiver charges the caller for
  * (GAS_* in contracts/constants.tact).
  */
-const budget = (name: string): number => Number(tactConstant(name));
+const budget = (name: keyof Constants): number => Number(Constants[name]);
 
 const BUDGET = {
     escrowOpen: budget('GAS_ESCROW_OPEN'),

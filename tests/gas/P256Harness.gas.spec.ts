@@ -2,7 +2,7 @@ import { Blockchain, SandboxContract, TreasuryContract } from '@ton/sandbox';
 import { toNano } from '@ton/core';
 import '@ton/test-utils';
 import { P256Harness } from '../../build/P256Harness/P256Harness_P256Harness';
-import { checkGas, computeGas } from '../helpers/gas';
+import { checkGas, computeGas } from '../../bench/lib/gas';
 import { G, bytesToChain, mul, pairBytes, sha256, signDigest } from '../helpers/p256';
 
 // Fixed inputs so the measured gas is reproducible run to run.
@@ -35,7 +35,7 @@ describe('P256Harness gas', () => {
         expect(res.transactions).toHaveTransaction({ to: h.address, success: true });
         expect(await h.getLastValid()).toBe(true);
         const tx = res.transactions[1];
-        // The hard limit: room for the surrounding contract logic in 1M.
+        // The hard limit: room for the surrounding contract logic in 1M.
         expect(Number(computeGas(tx))).toBeLessThanOrEqual(700_000);
         checkGas('P256Harness.verifyDigest', tx, res.transactions);
     });

@@ -3,7 +3,7 @@ import { SendMessageResult } from '@ton/sandbox';
 import '@ton/test-utils';
 import { findTransactionRequired } from '@ton/test-utils';
 import { ExtendedRegistry } from '../../wrappers/Registry';
-import { checkGas } from '../helpers/gas';
+import { checkGas } from '../../bench/lib/gas';
 import { deployStaking, stake } from '../helpers/staking';
 import { initialAttestationPolicy } from '../../scripts/deployNetwork';
 import { deployProbe, deployRegistry, linkContracts, passProposal, RegistryFixture } from '../helpers/registry';

@@ -6,12 +6,13 @@ import { makeSignedReceipt, receiptMaxCost } from '../../wrappers/receipt';
 import { ExtendedStaking, storeConfigUpdate } from '../../wrappers/Staking';
 import { ExtendedWorkerStake, storeChannelPayout } from '../../wrappers/WorkerStake';
 import { ExtendedPaymentChannel } from '../../wrappers/PaymentChannel';
-import { checkGas, tactConstant } from '../helpers/gas';
+import { checkGas } from '../../bench/lib/gas';
+import { Constants } from '../../wrappers/constants';
 import { PAYOUT_GAS_BUDGET } from '../helpers/messages';
 import { MODEL, OTHER_MODEL, PRICES, StakingFixture, attest, deployStaking, listing, stake } from '../helpers/staking';
 
 /** GAS_* budgets as declared in contracts/constants.tact, which receivers charge callers for. */
-const budget = (name: string): number => Number(tactConstant(name));
+const budget = (name: keyof Constants): number => Number(Constants[name]);
 
 /**
  * Measures every Staking and WorkerStake operation for bench/gas.json and
@@ -26,7 +27,7 @@ describe('Staking gas', () => {
         f = await deployStaking({}, undefined);
     });
 
-    function measure(name: string, txs: Parameters<typeof checkGas>[2], to: Address, op: number, budgetName?: string) {
+    function measure(name: string, txs: Parameters<typeof checkGas>[2], to: Address, op: number, budgetName?: keyof Constants) {
         const tx = findTransactionRequired(txs, { to, op, success: true });
         const entry = checkGas(name, tx, txs);
         if (budgetName) expect(entry.gasUsed).toBeLessThanOrEqual(budget(budgetName));

@@ -7,7 +7,7 @@ import { AttestationPolicy, NetworkParams } from '../../wrappers/Registry';
 import { ParsedQuote, bigintTo32, imageHashOf, parseQuote } from '../../wrappers/tdx';
 import { RegistryFixture, deployRegistry, linkContracts, passProposal } from './registry';
 
-export const TDX_FIXTURES = path.join(__dirname, '..', '..', '..', 'shared', 'fixtures', 'tdx');
+export const TDX_FIXTURES = path.join(__dirname, '..', 'fixtures', 'tdx');
 
 export function loadIntelFixture(): { raw: Buffer; quote: ParsedQuote; expected: any } {
     const raw = readFileSync(path.join(TDX_FIXTURES, 'quote-v4.bin'));

@@ -1,5 +1,5 @@
 import { Address, Transaction } from '@ton/core';
-import { tactConstant } from './gas';
+import { Constants } from '../../wrappers/constants';
 
 export const OP = {
     ChannelPayout: 0xc0c05010,
@@ -38,7 +38,7 @@ export function delivered(txs: Transaction[], from: Address, to: Address, op: nu
  * payoutGasBudget() in contracts/constants.tact, GAS_WS_PAYOUT gas at the
  * sandbox's basechain gas price (400 nanoTON) plus MSG_FWD_BUDGET.
  */
-export const PAYOUT_GAS_BUDGET = tactConstant('GAS_WS_PAYOUT') * 400n + tactConstant('MSG_FWD_BUDGET');
+export const PAYOUT_GAS_BUDGET = Constants.GAS_WS_PAYOUT * 400n + Constants.MSG_FWD_BUDGET;
 
 /**
  * Sum of the amounts (the body's `amount`, not the value, which adds

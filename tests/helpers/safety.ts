@@ -1,7 +1,7 @@
 import { Address, Cell, Transaction, beginCell, toNano } from '@ton/core';
 import { Blockchain, createShardAccount } from '@ton/sandbox';
 import { ConfigProbe } from '../../build/ConfigProbe/ConfigProbe_ConfigProbe';
-import { chainFees } from './gas';
+import { chainFees } from '../../bench/lib/gas';
 
 /** TVM's exit code for reading past the end of a cell (a truncated body). */
 export const CELL_UNDERFLOW = 9;

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Cell } from '@ton/core';
 import OpenAI from 'openai';
 import { openSignedReceipt, parseReceipt } from '../../wrappers/receipt';
-import { eventually, freePort } from '../helpers/poll';
+import { eventually, freePort } from '../../helpers/poll';
 
 /**
  * The README's first command, as a new user runs it: `npm start` brings up

@@ -2,7 +2,7 @@ import { createHash } from 'crypto';
 import '@ton/test-utils';
 import { ExitCode } from '../../wrappers/exitCodes';
 import { ExtendedRegistry } from '../../wrappers/Registry';
-import { tactConstant } from '../helpers/gas';
+import { Constants } from '../../wrappers/constants';
 import { RegistryFixture, deployProbe, deployRegistry, linkContracts } from '../helpers/registry';
 import { balanceOf } from '../helpers/safety';
 
@@ -60,7 +60,7 @@ describe('configPush', () => {
         // Each push forwards far more than the old fixed budget: the case that drained the Registry.
         const pushTx = result.transactions.find((tx) => tx.inMessage?.info.type === 'internal' && tx.inMessage.info.dest.equals(probes[0].address))!;
         const info = pushTx.inMessage!.info;
-        expect(info.type === 'internal' && info.forwardFee > tactConstant('CONFIG_PUSH_FWD_BUDGET')).toBe(true);
+        expect(info.type === 'internal' && info.forwardFee > Constants.CONFIG_PUSH_FWD_BUDGET).toBe(true);
         // Same second, so no rent is due: the Registry did not pay a nanoTON.
         expect(await balanceOf(f.blockchain, f.registry.address)).toBeGreaterThanOrEqual(before);
     });

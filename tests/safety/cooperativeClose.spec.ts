@@ -1,12 +1,13 @@
 import '@ton/test-utils';
 import { Address, Contract, OpenedContract, Sender, SenderArguments, beginCell, toNano } from '@ton/core';
 import { BlockchainSnapshot, SandboxContract, SendMessageResult, internal } from '@ton/sandbox';
-import { RefusalCode } from '../../lib/protocol';
+import { RefusalCode } from '../../protocol/paidRequest';
 import { ExitCode } from '../../wrappers/exitCodes';
 import { storeCooperativeClose } from '../../build/PaymentChannel/PaymentChannel_PaymentChannel';
 import { ChannelStatus, ExtendedPaymentChannel } from '../../wrappers/PaymentChannel';
 import { keyToInt, signVoucher, voucherCell } from '../../wrappers/voucher';
-import { ChainView, ContractOpener } from '../../worker/src/chain';
+import { ChainView } from '../../worker/src/chain';
+import { ContractOpener } from '../../wrappers/toncenter';
 import { Claimer } from '../../worker/src/claimer';
 import { CooperativeClose } from '../../worker/src/cooperativeClose';
 import { createLogger } from '../../worker/src/log';

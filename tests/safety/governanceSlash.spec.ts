@@ -5,7 +5,7 @@ import { ExitCode } from '../../wrappers/exitCodes';
 import { ExtendedRegistry, ProposalKind, decodeProposal, storeGovernanceSlashFailed } from '../../wrappers/Registry';
 import { Staking } from '../../build/Staking/Staking_Staking';
 import { WorkerStatus } from '../../wrappers/WorkerStake';
-import { tactConstant } from '../helpers/gas';
+import { Constants } from '../../wrappers/constants';
 import { linkContracts } from '../helpers/registry';
 import { CELL_UNDERFLOW, balanceOf, feesPaidBy, storageFeesOf, valueOf } from '../helpers/safety';
 import { StakingFixture, deployStaking, keyInt, stake, workerKeys } from '../helpers/staking';
@@ -160,7 +160,7 @@ describe('governanceSlash', () => {
             expect(forged.transactions).toHaveTransaction({ to: f.registry.address, success: false, exitCode: ExitCode.ERR_REGISTRY_NOT_STAKING });
 
             // From Staking's address: too little value for the Registry's gas.
-            const gas = tactConstant('GAS_REGISTRY_SLASH_FAILED') * 400n + tactConstant('MSG_FWD_BUDGET');
+            const gas = Constants.GAS_REGISTRY_SLASH_FAILED * 400n + Constants.MSG_FWD_BUDGET;
             const poor = await f.blockchain.sendMessage(internal({ from: f.staking.address, to: f.registry.address, value: gas - 1n, body: report(id) }));
             expect(poor.transactions).toHaveTransaction({ to: f.registry.address, success: false, exitCode: ExitCode.ERR_INSUFFICIENT_VALUE });
 
@@ -195,7 +195,7 @@ describe('governanceSlash', () => {
 
     describe('expiry', () => {
         it('a proposal can be executed until PROPOSAL_EXECUTION_GRACE after its timelock, and not a second later', async () => {
-            const grace = Number(tactConstant('PROPOSAL_EXECUTION_GRACE'));
+            const grace = Number(Constants.PROPOSAL_EXECUTION_GRACE);
             await stake(f, STAKE);
             const late = await propose(f.provider.address, f.workerKey);
             const onTime = await f.registry.getNextProposalId();
@@ -219,7 +219,7 @@ describe('governanceSlash', () => {
         });
 
         it('a restored slash keeps its original deadline', async () => {
-            const grace = Number(tactConstant('PROPOSAL_EXECUTION_GRACE'));
+            const grace = Number(Constants.PROPOSAL_EXECUTION_GRACE);
             const key = keyInt(workerKeys('nobody').publicKey);
             const id = await propose(f.stranger.address, key);
             const executeAfter = Number((await f.registry.getProposal(id))!.executeAfter);

@@ -2,7 +2,7 @@ import { beginCell, toNano } from '@ton/core';
 import '@ton/test-utils';
 import { ExitCode } from '../../wrappers/exitCodes';
 import { ExtendedStaking } from '../../wrappers/Staking';
-import { tactConstant } from '../helpers/gas';
+import { Constants } from '../../wrappers/constants';
 import { BASECHAIN_GAS_PRICE, CELL_UNDERFLOW, balanceOf, storageFeesOf } from '../helpers/safety';
 import { IMAGE, MODEL, StakingFixture, attest, deployStaking, keyInt, stake, workerKeys } from '../helpers/staking';
 
@@ -104,7 +104,7 @@ describe('indexSlots', () => {
         await listedWorker('a', 600);
         await listedWorker('b', 600);
         f.blockchain.now! += 601;
-        const minimum = tactConstant('GAS_STAKING_EVICT') * BASECHAIN_GAS_PRICE + tactConstant('MSG_FWD_BUDGET');
+        const minimum = Constants.GAS_STAKING_EVICT * BASECHAIN_GAS_PRICE + Constants.MSG_FWD_BUDGET;
         const poor = await f.staking.sendEvictWorker(f.stranger.getSender(), MODEL, 0n, 0n, minimum - 1n);
         expect(poor.transactions).toHaveTransaction({ to: f.staking.address, success: false, exitCode: ExitCode.ERR_INSUFFICIENT_VALUE });
         const malformed = await f.stranger.send({ to: f.staking.address, value: toNano('0.1'), body: beginCell().storeUint(OP.EvictWorker, 32).storeUint(0, 64).endCell() });

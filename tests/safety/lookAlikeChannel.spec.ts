@@ -1,6 +1,6 @@
 import '@ton/test-utils';
 import { toNano } from '@ton/core';
-import { RefusalCode } from '../../lib/protocol';
+import { RefusalCode } from '../../protocol/paidRequest';
 import { ExtendedPaymentChannel } from '../../wrappers/PaymentChannel';
 import { keyToInt } from '../../wrappers/voucher';
 import { PaymentError } from '../../worker/src/payments';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cell, toNano } from '@ton/core';
 import { SandboxContract } from '@ton/sandbox';
-import { RefusalCode, modelIdOf } from '../../lib/protocol';
+import { RefusalCode, modelIdOf } from '../../protocol/paidRequest';
 import { ExitCode } from '../../wrappers/exitCodes';
 import { ExtendedPaymentChannel } from '../../wrappers/PaymentChannel';
 import { DEV_MODEL_ID } from '../../wrappers/devnet';

@@ -2,7 +2,7 @@ import '@ton/test-utils';
 import { ExitCode } from '../../wrappers/exitCodes';
 import { ExtendedRegistry } from '../../wrappers/Registry';
 import { defaultNetworkParams, devnetParams } from '../../wrappers/params';
-import { tactConstant } from '../helpers/gas';
+import { Constants } from '../../wrappers/constants';
 import { RegistryFixture, deployRegistry, passProposal } from '../helpers/registry';
 
 /**
@@ -14,8 +14,8 @@ import { RegistryFixture, deployRegistry, passProposal } from '../helpers/regist
  */
 describe('paramOrdering', () => {
     let f: RegistryFixture;
-    const grace = tactConstant('PRICE_CUT_GRACE');
-    const minClose = tactConstant('MIN_CHANNEL_CLOSE_DELAY');
+    const grace = Constants.PRICE_CUT_GRACE;
+    const minClose = Constants.MIN_CHANNEL_CLOSE_DELAY;
 
     beforeEach(async () => {
         f = await deployRegistry();

@@ -5,7 +5,7 @@ import { ExtendedEscrow } from '../../wrappers/Escrow';
 import { ExtendedStaking } from '../../wrappers/Staking';
 import { keyToInt } from '../../wrappers/voucher';
 import { deployEscrow } from '../helpers/channel';
-import { tactConstant } from '../helpers/gas';
+import { Constants } from '../../wrappers/constants';
 import { BASECHAIN_GAS_PRICE, CELL_UNDERFLOW, balanceOf, feesPaidBy, installRefuser, storageFeesOf } from '../helpers/safety';
 import { deployStaking, keyInt, listing, workerKeys } from '../helpers/staking';
 import { Blockchain, SandboxContract, TreasuryContract } from '@ton/sandbox';
@@ -54,7 +54,7 @@ describe('strandedValue', () => {
             expect(staked.transactions).toHaveTransaction({ from: f.staking.address, to: worker, success: false });
             const bounce = staked.transactions.find((tx) => tx.inMessage?.info.type === 'internal' && tx.inMessage.info.bounced)!;
             const bounced = bounce.inMessage!.info.type === 'internal' ? bounce.inMessage!.info.value.coins : 0n;
-            const handling = tactConstant('GAS_STAKING_BOUNCE') * BASECHAIN_GAS_PRICE;
+            const handling = Constants.GAS_STAKING_BOUNCE * BASECHAIN_GAS_PRICE;
             const amount = await f.staking.getStrandedDeposit(worker);
             expect(amount).toBe(bounced - handling);
             expect(amount).toBeGreaterThan(STAKE);
@@ -67,7 +67,7 @@ describe('strandedValue', () => {
             expect(byStranger.transactions).toHaveTransaction({ to: f.staking.address, success: false, exitCode: ExitCode.ERR_STAKING_NOTHING_STRANDED });
             const wrongKey = await f.staking.sendReclaimStranded(f.provider.getSender(), f.workerKey + 1n);
             expect(wrongKey.transactions).toHaveTransaction({ to: f.staking.address, success: false, exitCode: ExitCode.ERR_STAKING_NOTHING_STRANDED });
-            const minimum = tactConstant('GAS_STAKING_RECLAIM') * BASECHAIN_GAS_PRICE + tactConstant('MSG_FWD_BUDGET');
+            const minimum = Constants.GAS_STAKING_RECLAIM * BASECHAIN_GAS_PRICE + Constants.MSG_FWD_BUDGET;
             const poor = await f.staking.sendReclaimStranded(f.provider.getSender(), f.workerKey, 0n, minimum - 1n);
             expect(poor.transactions).toHaveTransaction({ to: f.staking.address, success: false, exitCode: ExitCode.ERR_INSUFFICIENT_VALUE });
             const malformed = await f.provider.send({ to: f.staking.address, value: toNano('0.1'), body: beginCell().storeUint(STAKING_OP.ReclaimStranded, 32).storeUint(0, 64).endCell() });
@@ -91,7 +91,7 @@ describe('strandedValue', () => {
             const stakingBefore = await balanceOf(f.blockchain, f.staking.address);
             const sync = await f.staking.sendSyncWorkerConfig(f.stranger.getSender(), f.provider.address, key);
             expect(sync.transactions).toHaveTransaction({ from: f.staking.address, to: ghost, aborted: true });
-            const handling = tactConstant('GAS_STAKING_BOUNCE') * BASECHAIN_GAS_PRICE;
+            const handling = Constants.GAS_STAKING_BOUNCE * BASECHAIN_GAS_PRICE;
             const bounce = sync.transactions.find((tx) => tx.inMessage?.info.type === 'internal' && tx.inMessage.info.bounced)!;
             const bounced = bounce.inMessage!.info.type === 'internal' ? bounce.inMessage!.info.value.coins : 0n;
             const amount = await f.staking.getStrandedRefund(f.stranger.address);
@@ -127,7 +127,7 @@ describe('strandedValue', () => {
             expect(opened.transactions).toHaveTransaction({ from: f.escrow.address, to: channel, success: false });
             const bounce = opened.transactions.find((tx) => tx.inMessage?.info.type === 'internal' && tx.inMessage.info.bounced)!;
             const bounced = bounce.inMessage!.info.type === 'internal' ? bounce.inMessage!.info.value.coins : 0n;
-            const handling = tactConstant('GAS_ESCROW_BOUNCE') * BASECHAIN_GAS_PRICE + tactConstant('MSG_FWD_BUDGET');
+            const handling = Constants.GAS_ESCROW_BOUNCE * BASECHAIN_GAS_PRICE + Constants.MSG_FWD_BUDGET;
             const amount = await f.escrow.getStrandedFor(channel);
             expect(amount).toBe(bounced - handling);
             const gas = bounce.description.type === 'generic' && bounce.description.computePhase.type === 'vm' ? bounce.description.computePhase.gasUsed : 0n;
@@ -143,7 +143,7 @@ describe('strandedValue', () => {
             expect(byStranger.transactions).toHaveTransaction({ to: f.escrow.address, success: false, exitCode: ExitCode.ERR_ESCROW_NOTHING_STRANDED });
             const wrongNonce = await f.escrow.sendReclaimStrandedOpen(f.client.getSender(), f.workerStake.address, nonce + 1n);
             expect(wrongNonce.transactions).toHaveTransaction({ to: f.escrow.address, success: false, exitCode: ExitCode.ERR_ESCROW_NOTHING_STRANDED });
-            const minimum = tactConstant('GAS_ESCROW_RECLAIM') * BASECHAIN_GAS_PRICE + tactConstant('MSG_FWD_BUDGET');
+            const minimum = Constants.GAS_ESCROW_RECLAIM * BASECHAIN_GAS_PRICE + Constants.MSG_FWD_BUDGET;
             const poor = await f.escrow.sendReclaimStrandedOpen(f.client.getSender(), f.workerStake.address, nonce, 0n, minimum - 1n);
             expect(poor.transactions).toHaveTransaction({ to: f.escrow.address, success: false, exitCode: ExitCode.ERR_INSUFFICIENT_VALUE });
             const malformed = await f.client.send({ to: f.escrow.address, value: toNano('0.1'), body: beginCell().storeUint(ESCROW_OP.ReclaimStrandedOpen, 32).storeUint(0, 64).endCell() });

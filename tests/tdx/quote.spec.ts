@@ -25,7 +25,7 @@ import {
     bigintTo32,
 } from '../../wrappers/tdx';
 
-const FIXTURES = path.join(__dirname, '..', '..', '..', 'shared', 'fixtures', 'tdx');
+const FIXTURES = path.join(__dirname, '..', 'fixtures', 'tdx');
 const raw = readFileSync(path.join(FIXTURES, 'quote-v4.bin'));
 const expected = JSON.parse(readFileSync(path.join(FIXTURES, 'quote-v4.expected.json'), 'utf8'));
 

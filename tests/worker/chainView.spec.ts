@@ -2,7 +2,8 @@ import '@ton/test-utils';
 import { Address, toNano } from '@ton/core';
 import { SandboxContract } from '@ton/sandbox';
 import { ExtendedPaymentChannel } from '../../wrappers/PaymentChannel';
-import { ChainView, ContractOpener } from '../../worker/src/chain';
+import { ChainView } from '../../worker/src/chain';
+import { ContractOpener } from '../../wrappers/toncenter';
 import { EscrowFixture, deployEscrow, openChannel } from '../helpers/channel';
 import { sandboxOpener } from './helpers';
 

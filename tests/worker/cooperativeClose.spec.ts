@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { toNano } from '@ton/core';
 import { SandboxContract } from '@ton/sandbox';
-import { RefusalCode } from '../../lib/protocol';
+import { RefusalCode } from '../../protocol/paidRequest';
 import { ChannelStatus, ExtendedPaymentChannel } from '../../wrappers/PaymentChannel';
 import { signVoucher } from '../../wrappers/voucher';
 import { ChainView } from '../../worker/src/chain';

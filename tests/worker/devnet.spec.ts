@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Address, Cell, toNano } from '@ton/core';
 import { TonClient } from '@ton/ton';
 import { RunningDevnet, startDevnet } from '../../devnet/server';
-import { deployNetworkTo } from '../helpers/devnetNetwork';
+import { deployNetworkTo } from '../../scripts/local/devnetNetwork';
 import { DEVNET_MNEMONIC } from '../../wrappers/devnet';
 import { ExtendedEscrow } from '../../wrappers/Escrow';
 import { ChannelStatus, ExtendedPaymentChannel } from '../../wrappers/PaymentChannel';
@@ -14,21 +14,21 @@ import { ExtendedRegistry } from '../../wrappers/Registry';
 import { ExtendedWorkerStake, WorkerStatus } from '../../wrappers/WorkerStake';
 import { openSignedReceipt, parseReceipt, receiptMaxCost, verifyReceipt } from '../../wrappers/receipt';
 import { keyToInt } from '../../wrappers/voucher';
-import { tonClientOpener } from '../../worker/src/chain';
+import { tonClientOpener } from '../../wrappers/toncenter';
 import { workerStakeAddress } from '../../worker/src/register';
 import { WorkerStore } from '../../worker/src/store/store';
-import { ENVELOPE_MEDIA_TYPE } from '../../lib/hpke';
-import { sealPaidRequest } from '../../lib/protocol';
+import { ENVELOPE_MEDIA_TYPE } from '../../helpers/hpke';
+import { sealPaidRequest } from '../../protocol/paidRequest';
 import { main } from '../../worker/src/cli';
 import { loadConfig } from '../../worker/src/config';
 import { loadKeys } from '../../worker/src/keys';
 import { createLogger } from '../../worker/src/log';
-import { OperatorWallet } from '../../worker/src/wallet';
+import { OperatorWallet } from '../../wrappers/wallet';
 import { Worker, createWorker } from '../../worker/src/worker';
 import { testKeys } from '../helpers/channel';
 import { Upstream, callWorker, chatBody, startUpstream, voucherFor } from './helpers';
 import { post } from '../devnet/util';
-import { eventually } from '../helpers/poll';
+import { eventually } from '../../helpers/poll';
 
 /**
  * The worker against a devnet with the deployed contracts, through the same

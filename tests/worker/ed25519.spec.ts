@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { keyPairFromSeed, sign as naclSign, signVerify as naclVerify } from '@ton/crypto';
-import { sign, signVerify } from '../../lib/ed25519';
+import { sign, signVerify } from '../../helpers/ed25519';
 
 /**
  * lib/ed25519.ts (OpenSSL) must agree with @ton/crypto (tweetnacl), which it

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cell, toNano } from '@ton/core';
 import { SandboxContract, TreasuryContract } from '@ton/sandbox';
-import { modelIdOf } from '../../lib/protocol';
+import { modelIdOf } from '../../protocol/paidRequest';
 import { ExtendedPaymentChannel } from '../../wrappers/PaymentChannel';
 import { openSignedReceipt, parseReceipt, receiptMaxCost, verifyReceipt } from '../../wrappers/receipt';
 import { writeDemoModel } from '../../worker/src/inference/demoModel';

@@ -4,10 +4,10 @@ import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { Address, Contract, OpenedContract } from '@ton/core';
 import { Blockchain } from '@ton/sandbox';
-import { ENVELOPE_MEDIA_TYPE, ResponseOpener } from '../../lib/hpke';
-import { PaidRequest, encodeVoucher, openSseFrames, sealPaidRequest } from '../../lib/protocol';
+import { ENVELOPE_MEDIA_TYPE, ResponseOpener } from '../../helpers/hpke';
+import { PaidRequest, encodeVoucher, openSseFrames, sealPaidRequest } from '../../protocol/paidRequest';
 import { signVoucher } from '../../wrappers/voucher';
-import type { ContractOpener } from '../../worker/src/chain';
+import type { ContractOpener } from '../../wrappers/toncenter';
 
 /** Contracts opened on a sandbox chain, as the worker opens them on a TonClient. */
 export function sandboxOpener(blockchain: Blockchain): ContractOpener {
@@ -169,7 +169,7 @@ export async function startSandboxWorker(o: SandboxWorkerOptions) {
     const { createWorker } = await import('../../worker/src/worker');
     const { SimulatedProvider } = await import('../../worker/src/attestation');
     const { devSimulatedAttestationKey } = await import('../../wrappers/devnet');
-    const { generateKeyPair } = await import('../../lib/hpke');
+    const { generateKeyPair } = await import('../../helpers/hpke');
     const { createLogger } = await import('../../worker/src/log');
     const config = parseConfig({
         network: { endpoint: 'http://127.0.0.1:1/jsonRPC' },

@@ -10,7 +10,7 @@ import {
     openRequest,
     publicKeyOf,
     sealRequest,
-} from '../../lib/hpke';
+} from '../../helpers/hpke';
 import { Aes128Gcm, CipherSuite, DhkemX25519HkdfSha256, HkdfSha256 } from '@hpke/core';
 
 const hex = (s: string) => Buffer.from(s, 'hex');
@@ -111,7 +111,7 @@ describe('Cocoon envelope', () => {
         await expect(openRequest(envelope, other)).rejects.toMatchObject({ code: 'wrong-key' });
         // Even with the key id forged to match, the other key cannot decrypt.
         const forged = Buffer.from(envelope);
-        const { keyId } = await import('../../lib/hpke');
+        const { keyId } = await import('../../helpers/hpke');
         keyId(other.publicKey).copy(forged, 2);
         await expect(openRequest(forged, other)).rejects.toMatchObject({ code: 'decrypt' });
         const v2 = Buffer.from(envelope);

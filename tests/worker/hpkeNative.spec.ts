@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Aes128Gcm, CipherSuite, DhkemX25519HkdfSha256, HkdfSha256 } from '@hpke/core';
-import { deriveKeyPair, generateX25519, setupBaseR, setupBaseS, x25519PublicOf } from '../../lib/hpkeNative';
+import { deriveKeyPair, generateX25519, setupBaseR, setupBaseS, x25519PublicOf } from '../../helpers/hpkeNative';
 
 const hex = (s: string) => Buffer.from(s, 'hex');
 const ab = (b: Buffer) => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;

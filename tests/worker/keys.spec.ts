@@ -2,7 +2,7 @@ import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sign, signVerify } from '@ton/crypto';
-import { openRequest, sealRequest } from '../../lib/hpke';
+import { openRequest, sealRequest } from '../../helpers/hpke';
 import { KeyFileError, initKeys, loadKeys } from '../../worker/src/keys';
 
 let dir: string;

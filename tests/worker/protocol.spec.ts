@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Address, beginCell } from '@ton/core';
-import { chatRequestSchema, decodeVoucher, describeIssues, encodeVoucher, modelIdOf, paidRequestSchema, responseDigest } from '../../lib/protocol';
+import { chatRequestSchema, decodeVoucher, describeIssues, encodeVoucher, modelIdOf, paidRequestSchema, responseDigest } from '../../protocol/paidRequest';
 import { DEV_MODEL_ID } from '../../wrappers/devnet';
 import { signVoucher, verifyVoucher, voucherCell } from '../../wrappers/voucher';
 import { testKeys } from '../helpers/channel';

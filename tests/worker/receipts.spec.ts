@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { Address, Cell, toNano } from '@ton/core';
 import { SandboxContract, TreasuryContract } from '@ton/sandbox';
 import { sign } from '@ton/crypto';
-import { RECEIPTS_QUERY_MAX_SKEW_SEC, RECEIPTS_SIGNATURE_HEADER, RECEIPTS_TIMESTAMP_HEADER, receiptsQueryDigest, requestDigest } from '../../lib/protocol';
+import { RECEIPTS_QUERY_MAX_SKEW_SEC, RECEIPTS_SIGNATURE_HEADER, RECEIPTS_TIMESTAMP_HEADER, receiptsQueryDigest, requestDigest } from '../../protocol/paidRequest';
 import { ExtendedPaymentChannel } from '../../wrappers/PaymentChannel';
 import { openSignedReceipt, parseReceipt, verifyReceipt } from '../../wrappers/receipt';
 import type { Worker } from '../../worker/src/worker';

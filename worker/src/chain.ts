@@ -1,31 +1,8 @@
-import { Address, Contract, OpenedContract, openContract } from '@ton/core';
-import { TonClient } from '@ton/ton';
+import { Address } from '@ton/core';
 import { ChannelState, ExtendedPaymentChannel } from '../../wrappers/PaymentChannel';
 import { ExtendedWorkerStake, WorkerAttestation, WorkerState } from '../../wrappers/WorkerStake';
 import type { PriceSchedule, Prices } from '../../wrappers/receipt';
-import { fixContractProvider } from '../../scripts/lib/v2compat';
-
-/**
- * Read access to the contracts the worker depends on, with a short cache so
- * a burst of requests on one channel costs one round of get-method calls.
- * Anything that opens contracts (a `TonClient` against toncenter or the
- * devnet, or a sandbox in tests) can sit underneath.
- */
-export interface ContractOpener {
-    open<T extends Contract>(contract: T): OpenedContract<T>;
-    isDeployed(address: Address): Promise<boolean>;
-    /** Chain time (unix seconds) as far as the opener knows it. */
-    now?(): Promise<number>;
-}
-
-export function tonClientOpener(client: TonClient): ContractOpener {
-    return {
-        // TonClient flattens tuples in get-method results; the fix restores
-        // TupleItems so struct-returning getters parse (scripts/lib/v2compat.ts).
-        open: (c) => openContract(c, (p) => fixContractProvider(client.provider(p.address, p.init ?? undefined))),
-        isDeployed: (a) => client.isContractDeployed(a),
-    };
-}
+import type { ContractOpener } from '../../wrappers/toncenter';
 
 export interface WorkerStakeView {
     state: WorkerState;
@@ -47,6 +24,12 @@ interface Cached<T> {
     value: Promise<T>;
 }
 
+/**
+ * Read access to the contracts the worker depends on, with a short cache so
+ * a burst of requests on one channel costs one round of get-method calls.
+ * Anything that opens contracts (a `TonClient` against toncenter or the
+ * devnet, or a sandbox in tests) can sit underneath.
+ */
 export class ChainView {
     private readonly cache = new Map<string, Cached<unknown>>();
     /** The last successful read of each key, for serving through a chain outage. */

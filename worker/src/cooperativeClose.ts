@@ -1,5 +1,5 @@
 import { Address } from '@ton/core';
-import { RefusalCode } from '../../lib/protocol';
+import { RefusalCode } from '../../protocol/paidRequest';
 import { ChannelStatus } from '../../wrappers/PaymentChannel';
 import { keyToInt, signCloseApproval, verifyVoucher } from '../../wrappers/voucher';
 import type { ChainView } from './chain';

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
 import { keyPairFromSeed } from '@ton/crypto';
-import { X25519KeyPair, publicKeyOf } from '../../lib/hpke';
+import { X25519KeyPair, publicKeyOf } from '../../helpers/hpke';
 
 /**
  * The worker's two long-lived keys, as files readable only by their owner:

@@ -8,7 +8,7 @@ import {
     RefusalCode,
     decodeVoucher,
     receiptsQueryDigest,
-} from '../../lib/protocol';
+} from '../../protocol/paidRequest';
 import { ChannelStatus, ExtendedPaymentChannel } from '../../wrappers/PaymentChannel';
 import { Prices, makeSignedReceipt, receiptMaxCost } from '../../wrappers/receipt';
 import { SignedVoucher, keyToInt, verifyVoucher } from '../../wrappers/voucher';

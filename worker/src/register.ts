@@ -7,7 +7,7 @@ import type { Prices } from '../../wrappers/receipt';
 import { AttestationClaims, buildAttestationSteps, claimsStruct, parseQuote } from '../../wrappers/tdx';
 import { keyToInt } from '../../wrappers/voucher';
 import type { AttestationProvider, Evidence } from './attestation';
-import type { ContractOpener } from './chain';
+import type { ContractOpener } from '../../wrappers/toncenter';
 
 /**
  * `cocoon-worker register` and the daemon's re-attestation: stake (or top

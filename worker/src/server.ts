@@ -1,7 +1,7 @@
 import fastify, { FastifyBaseLogger, FastifyInstance, FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
-import { corkPerTurn } from '../../lib/corkPerTurn';
-import { ENC_BYTES, ENVELOPE_MEDIA_TYPE, EnvelopeError, REQUEST_HEADER_BYTES, ResponseSealer, X25519KeyPair, frameToText, openRequest } from '../../lib/hpke';
+import { corkPerTurn } from '../../helpers/corkPerTurn';
+import { ENC_BYTES, ENVELOPE_MEDIA_TYPE, EnvelopeError, REQUEST_HEADER_BYTES, ResponseSealer, X25519KeyPair, frameToText, openRequest } from '../../helpers/hpke';
 import {
     RECEIPTS_SIGNATURE_HEADER,
     RECEIPTS_TIMESTAMP_HEADER,
@@ -13,7 +13,7 @@ import {
     paidRequestSchema,
     requestDigest,
     responseDigest,
-} from '../../lib/protocol';
+} from '../../protocol/paidRequest';
 import {
     BackendRequestError,
     BackendUnavailableError,

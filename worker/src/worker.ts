@@ -1,11 +1,12 @@
 import { Address, Sender } from '@ton/core';
 import { TonClient } from '@ton/ton';
 import type { Logger } from 'pino';
-import { modelIdOf } from '../../lib/protocol';
+import { modelIdOf } from '../../protocol/paidRequest';
 import type { Prices } from '../../wrappers/receipt';
 import { keyToInt } from '../../wrappers/voucher';
 import { AttestationProvider, Evidence, SimulatedProvider, TdxProvider, attestationDocument, readDevKey } from './attestation';
-import { ChainView, ContractOpener, tonClientOpener } from './chain';
+import { ChainView } from './chain';
+import { ContractOpener, tonClientOpener } from '../../wrappers/toncenter';
 import { Claimer } from './claimer';
 import type { WorkerConfig } from './config';
 import { createBackend } from './inference';
@@ -19,7 +20,7 @@ import { CooperativeClose } from './cooperativeClose';
 import { RegisterOptions, attest, workerStakeAddress } from './register';
 import { WorkerServer, buildServer } from './server';
 import { WorkerStore } from './store/store';
-import { OperatorWallet, readMnemonic } from './wallet';
+import { OperatorWallet, readMnemonic } from '../../wrappers/wallet';
 
 /**
  * The testable core of the daemon: `createWorker(config, deps)` wires the

@@ -1,7 +1,7 @@
 /**
  * Intel's published identities for production TDX attestation, as pinned by
  * governance (scripts/setAttestationPolicy.ts `intel` preset). The values are
- * those of the real quote in ../shared/fixtures/tdx (checked by its tests).
+ * those of the real quote in tests/fixtures/tdx (checked by its tests).
  */
 
 /** Intel SGX Root CA public key (P-256), from its self-signed certificate. */

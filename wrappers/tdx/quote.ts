@@ -2,7 +2,7 @@ import { createHash } from 'crypto';
 import { ParsedCertificate, P256Point, parseCertificate, pemToDers } from './der';
 
 /**
- * Intel TDX DCAP quote v4 parsing (see ../shared/fixtures/tdx/README.md for
+ * Intel TDX DCAP quote v4 parsing (see tests/fixtures/tdx/README.md for
  * the layout). Integers in the quote are little-endian; signatures and keys
  * are big-endian halves.
  */

@@ -3,12 +3,12 @@ import { promises as fs, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { mnemonicToPrivateKey } from '@ton/crypto';
 import { WalletContractV5R1 } from '@ton/ton';
-import { Deployment, readDeployment } from '../../scripts/lib/deployment';
-import { ROOT } from '../../scripts/lib/daemon';
+import { Deployment, readDeployment } from '../lib/deployment';
+import { ROOT } from '../lib/daemon';
 import { DEVNET_MNEMONIC } from '../../wrappers/devnet';
 import type { Prices } from '../../wrappers/receipt';
 import { main as workerCli } from '../../worker/src/cli';
-import { freePort } from './poll';
+import { freePort } from '../../helpers/poll';
 
 /**
  * The set-up every devnet-backed suite (and the benchmarks) shares: the

@@ -9,25 +9,13 @@ import { Transaction, toNano } from '@ton/core';
  * normally they fail when gas grows more than 2% over the table; under
  * `npm run bench:gas` (GAS_RECORD=1) they write fresh figures instead.
  */
-export const GAS_TABLE = join(__dirname, '..', '..', 'bench', 'gas.json');
-export const GAS_FRAGMENTS = join(__dirname, '..', '..', 'bench', '.gas');
+export const GAS_TABLE = join(__dirname, '..', 'gas.json');
+export const GAS_FRAGMENTS = join(__dirname, '..', '.gas');
 export const GAS_TOLERANCE = 0.02;
 
 export interface GasEntry {
     gasUsed: number;
     fees: string;
-}
-
-/**
- * A constant as contracts/constants.tact declares it: `const NAME: Int = 123;`
- * or `const NAME: Int = ton("0.003");` (in nanoTON). Tests read budgets from
- * the source, so a changed budget never needs a second edit here.
- */
-export function tactConstant(name: string): bigint {
-    const source = readFileSync(join(__dirname, '..', '..', 'contracts', 'constants.tact'), 'utf8');
-    const m = new RegExp(`^const ${name}: Int = (?:(\\d+)|ton\\("([0-9.]+)"\\));`, 'm').exec(source);
-    if (!m) throw new Error(`${name} is not in contracts/constants.tact`);
-    return m[1] !== undefined ? BigInt(m[1]) : toNano(m[2]);
 }
 
 export function computeGas(tx: Transaction): bigint {

@@ -3,7 +3,7 @@ import { Address, Cell, beginCell } from '@ton/core';
 import { z } from 'zod';
 import { loadVoucher } from '../build/PaymentChannel/PaymentChannel_PaymentChannel';
 import { SignedVoucher, voucherCell } from '../wrappers/voucher';
-import { ResponseOpener, frameFromText, sealRequest } from './hpke';
+import { ResponseOpener, frameFromText, sealRequest } from '../helpers/hpke';
 
 /**
  * The paid-request protocol between a Cocoon client and a worker, shared by
