@@ -1,3 +1,4 @@
+import { keyPairFromSeed } from '@ton/crypto';
 import { join } from 'node:path';
 import { Address, toNano } from '@ton/core';
 import { readFileSync } from 'node:fs';
@@ -10,7 +11,6 @@ import { Worker, createWorker } from '../worker/src/worker';
 import { CocoonClient } from '../client/src/client';
 import { ExtendedStaking } from '../wrappers/Staking';
 import { ClientStore } from '../client/src/store';
-import { testKeys } from '../tests/helpers/channel';
 import { chainFees } from './lib/gas';
 import { BenchNetwork, Prices, registerWorker, startNetwork, transactionsSince } from './lib/network';
 import { USAGE, startBenchUpstream } from './lib/upstream';
@@ -85,7 +85,7 @@ export async function runChainCost(o: { requests: number; log?: (l: string) => v
             opener: tonClientOpener(ton),
             staking: Address.parse(net.contracts.staking),
             wallet: clientWallet.sender() as ReturnType<OperatorWallet['sender']> & { address: Address },
-            channelKey: testKeys('bench-chain-cost'),
+            channelKey: keyPairFromSeed(Buffer.from('bench-chain-cost'.padEnd(32, '.'))),
             store,
             deposit: DEFAULTS.deposit,
             topUpBelow: DEFAULTS.topUpBelow,
