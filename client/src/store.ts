@@ -1,6 +1,5 @@
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { LedgerSpec, Migration, latestVersion, openLedger } from '../../helpers/ledger';
 
 /**
  * The client's local ledger (SQLite, WAL, synchronous=FULL): the channels it
@@ -9,6 +8,58 @@ import { dirname } from 'node:path';
  * voucher covers exactly the verified cumulative cost, never more (no double
  * payment) and never less (the worker would refuse).
  */
+
+/**
+ * The ledger's schema, one migration per version (helpers/ledger.ts applies
+ * them at open, each once, and refuses a ledger from a newer release).
+ * Versions 1 and 2 shipped before ledgers carried a version; their SQL keeps
+ * `IF NOT EXISTS`, as it was run then, so it also completes a first open that
+ * crashed between statements.
+ */
+const MIGRATIONS: readonly Migration[] = [
+    {
+        version: 1,
+        description: 'channels, receipts, vouchers, bad_receipts',
+        up: `
+            CREATE TABLE IF NOT EXISTS channels (
+                address TEXT PRIMARY KEY, worker_stake TEXT NOT NULL, nonce TEXT NOT NULL, deposit TEXT NOT NULL,
+                verified TEXT NOT NULL DEFAULT '0', vouched TEXT NOT NULL DEFAULT '0', state TEXT NOT NULL, opened_at INTEGER NOT NULL);
+            CREATE INDEX IF NOT EXISTS channels_by_worker ON channels(worker_stake, state);
+            CREATE TABLE IF NOT EXISTS receipts (
+                channel TEXT NOT NULL, request_id TEXT NOT NULL, boc TEXT NOT NULL, cost TEXT NOT NULL, cumulative TEXT NOT NULL,
+                model TEXT NOT NULL, received_at INTEGER NOT NULL, PRIMARY KEY (channel, request_id));
+            CREATE TABLE IF NOT EXISTS vouchers (
+                channel TEXT NOT NULL, total TEXT NOT NULL, signature TEXT NOT NULL, signed_at INTEGER NOT NULL, PRIMARY KEY (channel, total));
+            CREATE TABLE IF NOT EXISTS bad_receipts (
+                channel TEXT NOT NULL, worker_stake TEXT NOT NULL, boc TEXT NOT NULL, reason TEXT NOT NULL, at INTEGER NOT NULL);
+        `,
+    },
+    {
+        version: 2,
+        description: 'attempts',
+        up: `
+            -- Every request sent, before it is sent: a receipt whose final frame was lost is
+            -- paid later only if it names one of these, once (state 'pending' -> 'receipted';
+            -- 'refused' when the worker answered with a refusal, so it served nothing).
+            CREATE TABLE IF NOT EXISTS attempts (
+                id INTEGER PRIMARY KEY AUTOINCREMENT, channel TEXT NOT NULL, request_hash TEXT NOT NULL,
+                max_tokens INTEGER, prompt_bound INTEGER NOT NULL, state TEXT NOT NULL DEFAULT 'pending', at INTEGER NOT NULL);
+            CREATE INDEX IF NOT EXISTS attempts_by_channel ON attempts(channel, state);
+        `,
+    },
+];
+
+const V1_OBJECTS = ['channels', 'channels_by_worker', 'receipts', 'vouchers', 'bad_receipts'];
+
+const LEDGER: LedgerSpec = {
+    what: 'client ledger',
+    migrations: MIGRATIONS,
+    unversioned: { objects: { 1: V1_OBJECTS, 2: [...V1_OBJECTS, 'attempts', 'attempts_by_channel'] } },
+    dirMode: 0o700,
+};
+
+/** The schema version this code writes (a ledger at a higher one is refused). */
+export const CLIENT_STORE_VERSION = latestVersion(LEDGER);
 
 export interface ChannelRow {
     address: string;
@@ -73,32 +124,9 @@ export class ClientStore {
         }
     }
 
+    /** Opens (creating or migrating as needed) the ledger; a ledger from a newer release is refused (LedgerError). */
     static open(path: string): ClientStore {
-        if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-        const db = new Database(path);
-        db.pragma('journal_mode = WAL');
-        db.pragma('synchronous = FULL');
-        db.exec(`
-            CREATE TABLE IF NOT EXISTS channels (
-                address TEXT PRIMARY KEY, worker_stake TEXT NOT NULL, nonce TEXT NOT NULL, deposit TEXT NOT NULL,
-                verified TEXT NOT NULL DEFAULT '0', vouched TEXT NOT NULL DEFAULT '0', state TEXT NOT NULL, opened_at INTEGER NOT NULL);
-            CREATE INDEX IF NOT EXISTS channels_by_worker ON channels(worker_stake, state);
-            CREATE TABLE IF NOT EXISTS receipts (
-                channel TEXT NOT NULL, request_id TEXT NOT NULL, boc TEXT NOT NULL, cost TEXT NOT NULL, cumulative TEXT NOT NULL,
-                model TEXT NOT NULL, received_at INTEGER NOT NULL, PRIMARY KEY (channel, request_id));
-            CREATE TABLE IF NOT EXISTS vouchers (
-                channel TEXT NOT NULL, total TEXT NOT NULL, signature TEXT NOT NULL, signed_at INTEGER NOT NULL, PRIMARY KEY (channel, total));
-            CREATE TABLE IF NOT EXISTS bad_receipts (
-                channel TEXT NOT NULL, worker_stake TEXT NOT NULL, boc TEXT NOT NULL, reason TEXT NOT NULL, at INTEGER NOT NULL);
-            -- Every request sent, before it is sent: a receipt whose final frame was lost is
-            -- paid later only if it names one of these, once (state 'pending' -> 'receipted';
-            -- 'refused' when the worker answered with a refusal, so it served nothing).
-            CREATE TABLE IF NOT EXISTS attempts (
-                id INTEGER PRIMARY KEY AUTOINCREMENT, channel TEXT NOT NULL, request_hash TEXT NOT NULL,
-                max_tokens INTEGER, prompt_bound INTEGER NOT NULL, state TEXT NOT NULL DEFAULT 'pending', at INTEGER NOT NULL);
-            CREATE INDEX IF NOT EXISTS attempts_by_channel ON attempts(channel, state);
-        `);
-        return new ClientStore(db);
+        return new ClientStore(openLedger(path, LEDGER));
     }
 
     private row(r: any): ChannelRow {

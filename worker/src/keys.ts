@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { keyPairFromSeed } from '@ton/crypto';
 import { X25519KeyPair, publicKeyOf } from '../../helpers/hpke';
+import { writeSecretFile } from '../../helpers/secretFile';
 
 /**
  * The worker's two long-lived keys, as files readable only by their owner:
@@ -29,15 +30,9 @@ export class KeyFileError extends Error {
 }
 
 function writeSecret(path: string, secret: Buffer, overwrite: boolean) {
-    // 'wx' refuses to replace an existing key: losing the receipt key loses
-    // the attested identity, so replacing it must be explicit.
-    const fd = openSync(path, overwrite ? 'w' : 'wx', 0o600);
-    try {
-        writeSync(fd, secret.toString('hex') + '\n');
-        fsyncSync(fd);
-    } finally {
-        closeSync(fd);
-    }
+    // Without overwrite an existing key is refused (EEXIST): losing the
+    // receipt key loses the attested identity, so replacing it must be explicit.
+    writeSecretFile(path, secret.toString('hex') + '\n', { overwrite });
 }
 
 function readSecret(path: string): Buffer {

@@ -1,7 +1,6 @@
 import { randomBytes } from 'crypto';
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { LedgerError, LedgerSpec, Migration, latestVersion, openLedger } from '../../../helpers/ledger';
 
 /**
  * The worker's crash-safe ledger: signed receipts it issued, the newest
@@ -81,7 +80,24 @@ function count(v: number, what: string): number {
     return v;
 }
 
-const SCHEMA = `
+/**
+ * The store's schema, one migration per version (helpers/ledger.ts applies
+ * them at open, each once, and refuses a store from a newer release).
+ *
+ * Version 1 is the schema the worker shipped with before stores carried a
+ * version (unchanged from the first release until versioning). Its SQL keeps
+ * `IF NOT EXISTS`, as it was run then, so it also completes a first open that
+ * crashed between statements. Its meta 'schema' row is that era's marker;
+ * the version itself is now PRAGMA user_version. The meta 'request_seq'
+ * counter that releases before random request ids kept is left in place:
+ * an older release reopening the store would otherwise count from 1 again
+ * and repeat request ids, which is slashable.
+ */
+const MIGRATIONS: readonly Migration[] = [
+    {
+        version: 1,
+        description: 'meta, channels, receipts, vouchers',
+        up: `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS channels (
     address        TEXT PRIMARY KEY,
@@ -116,23 +132,46 @@ CREATE TABLE IF NOT EXISTS vouchers (
     received_at INTEGER NOT NULL,
     PRIMARY KEY (channel, total)
 );
-`;
+INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', '1');
+`,
+    },
+    {
+        // probeWritable's scratch table, which unversioned releases created on
+        // the first probe (so such a store may already have it): made at open,
+        // a probe on a full disk tests only the write it means to test.
+        version: 2,
+        description: 'scratch table for probeWritable',
+        up: `CREATE TABLE IF NOT EXISTS scratch (id INTEGER PRIMARY KEY, data BLOB);`,
+    },
+];
+
+const LEDGER: LedgerSpec = {
+    what: 'worker store',
+    migrations: MIGRATIONS,
+    unversioned: {
+        objects: { 1: ['meta', 'channels', 'receipts', 'receipts_by_channel', 'vouchers'] },
+        alsoKnown: ['scratch'],
+    },
+    safeIntegers: true, // INTEGER columns come back as BigInt
+    pragmas: ['foreign_keys = ON', 'busy_timeout = 5000'],
+    dirMode: 0o700,
+};
+
+/** The schema version this code writes (a store at a higher one is refused). */
+export const WORKER_STORE_VERSION = latestVersion(LEDGER);
 
 export class WorkerStore {
     private readonly db: Database.Database;
     private readonly stmts;
 
     private constructor(readonly path: string) {
-        if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-        this.db = new Database(path);
-        this.db.defaultSafeIntegers(true); // INTEGER columns come back as BigInt
-        this.db.pragma('journal_mode = WAL');
-        // FULL: fsync the WAL at every commit, so a committed write survives power loss.
-        this.db.pragma('synchronous = FULL');
-        this.db.pragma('foreign_keys = ON');
-        this.db.pragma('busy_timeout = 5000');
-        this.db.exec(SCHEMA);
-        this.db.prepare(`INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', '1')`).run();
+        try {
+            this.db = openLedger(path, LEDGER);
+        } catch (e) {
+            // Callers know one error type for a store they cannot use.
+            if (e instanceof LedgerError) throw new StoreError(e.message);
+            throw e;
+        }
         this.stmts = {
             ensureChannel: this.db.prepare(`INSERT OR IGNORE INTO channels (address, updated_at) VALUES (?, ?)`),
             channel: this.db.prepare(`SELECT * FROM channels WHERE address = ?`),
@@ -358,7 +397,6 @@ export class WorkerStore {
      * or the page limit leaves no room. Used to tell when space has returned.
      */
     probeWritable(bytes = 64 * 1024): void {
-        this.db.exec(`CREATE TABLE IF NOT EXISTS scratch (id INTEGER PRIMARY KEY, data BLOB)`);
         this.db.transaction(() => {
             this.db.prepare(`INSERT INTO scratch (id, data) VALUES (1, zeroblob(?))`).run(bytes);
             this.db.prepare(`DELETE FROM scratch WHERE id = 1`).run();
