@@ -5,6 +5,7 @@ const config: Config = {
     testEnvironment: '@ton/sandbox/jest-environment',
     testPathIgnorePatterns: ['/node_modules/', '/dist/'],
     roots: ['<rootDir>/tests'],
+    globalSetup: '<rootDir>/tests/globalSetup.ts',
     // Sandbox emulation of long flows is CPU-bound; CI runs on two cores.
     testTimeout: 120_000,
 };

@@ -26,7 +26,7 @@ import {
     snapshotFromSerializable,
     snapshotToSerializable,
 } from '@ton/sandbox';
-import { getNormalizedExtMessageHash } from '@ton/blueprint';
+import { normalizedExtMessageHash } from '../wrappers/toncenter';
 import type { Logger } from 'pino';
 import { DevWallet, deriveDevWallets, knownWalletCodes } from './wallets';
 import { ToncenterError, badRequest } from './toncenter';
@@ -240,7 +240,7 @@ export class DevnetChain {
             throw badRequest(`only external inbound messages can be sent, got ${message.info.type}`);
         }
         const hash = cell.hash();
-        const hashNorm = getNormalizedExtMessageHash(message);
+        const hashNorm = normalizedExtMessageHash(message);
         const to = message.info.dest;
         const log = this.opts.logger;
         log.info({ msgHash: hash.toString('hex'), to: to.toString() }, 'external message accepted for processing');

@@ -1,4 +1,4 @@
-import { Address, Cell, Contract, ContractProvider, OpenedContract, TupleItem, TupleReader, openContract } from '@ton/core';
+import { Address, Cell, Contract, ContractProvider, Message, OpenedContract, TupleItem, TupleReader, beginCell, openContract, storeMessage } from '@ton/core';
 import { TonClient } from '@ton/ton';
 
 /**
@@ -63,4 +63,17 @@ export function tonClientOpener(client: TonClient): ContractOpener {
         open: (c) => openContract(c, (p) => fixContractProvider(client.provider(p.address, p.init ?? undefined))),
         isDeployed: (a) => client.isContractDeployed(a),
     };
+}
+
+/**
+ * The normalized hash of an inbound external message (TEP-467), by which
+ * toncenter and explorers name a sent message before it lands: the message
+ * with no source, no import fee and no StateInit, its body always in a
+ * reference, so the same signed body gets the same hash however a wallet
+ * or an API wrapped it.
+ */
+export function normalizedExtMessageHash(message: Message): Buffer {
+    if (message.info.type !== 'external-in') throw new Error(`expected an external-in message, got ${message.info.type}`);
+    const normalized: Message = { ...message, init: null, info: { ...message.info, src: undefined, importFee: 0n } };
+    return beginCell().store(storeMessage(normalized, { forceRef: true })).endCell().hash();
 }
