@@ -2,6 +2,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { Address, Sender, SenderArguments, SendMode, internal } from '@ton/core';
 import { KeyPair, mnemonicToPrivateKey, mnemonicValidate } from '@ton/crypto';
 import { TonClient, WalletContractV4, WalletContractV5R1 } from '@ton/ton';
+import { PollTimeout, pollUntil } from '../helpers/poll';
 
 /**
  * The operator wallet (stakes, attests, claims). Its sends are serialised:
@@ -64,18 +65,11 @@ export class OperatorWallet {
             messages: [msg],
             sendMode: SendMode.PAY_GAS_SEPARATELY | SendMode.IGNORE_ERRORS,
         });
-        const deadline = Date.now() + this.options.confirmTimeoutMs;
-        for (;;) {
-            await new Promise((r) => setTimeout(r, 300));
-            let now: number;
-            try {
-                now = await w.getSeqno();
-            } catch {
-                continue;
-            }
-            if (now > seqno) return;
-            if (Date.now() > deadline) throw new Error(`the wallet did not accept the message (seqno still ${seqno})`);
-        }
+        await pollUntil(`the wallet to accept the message (seqno ${seqno})`, () => w.getSeqno(), (now) => now > seqno, {
+            timeoutMs: this.options.confirmTimeoutMs,
+        }).catch((e) => {
+            throw e instanceof PollTimeout ? new Error(`the wallet did not accept the message (seqno still ${seqno})`) : e;
+        });
     }
 
     sender(): Sender {

@@ -1,6 +1,7 @@
 import { NetworkProvider } from '@ton/blueprint';
 import { Address, OpenedContract } from '@ton/core';
 import { ExtendedRegistry } from '../../wrappers/Registry';
+import { pollUntil } from '../../helpers/poll';
 import { withTupleFix } from './v2compat';
 
 /** Positional argument `index`, else the environment variable, else a prompt. */
@@ -62,14 +63,13 @@ export async function requireOwner(provider: NetworkProvider, registry: OpenedCo
  * block on a real network. Shows progress on the UI.
  */
 export async function waitUntil(provider: NetworkProvider, what: string, check: () => Promise<boolean>, attempts = 30, delayMs = 2000): Promise<void> {
-    for (let i = 1; i <= attempts; i++) {
-        if (await check()) {
-            provider.ui().clearActionPrompt();
-            return;
-        }
-        provider.ui().setActionPrompt(`Waiting for ${what} (${i}/${attempts})...`);
-        await new Promise((r) => setTimeout(r, delayMs));
+    try {
+        await pollUntil(what, check, (done) => done, {
+            timeoutMs: attempts * delayMs,
+            intervalMs: delayMs,
+            onWait: (reads) => provider.ui().setActionPrompt(`Waiting for ${what} (${reads}/${attempts})...`),
+        });
+    } finally {
+        provider.ui().clearActionPrompt();
     }
-    provider.ui().clearActionPrompt();
-    throw new Error(`timed out waiting for ${what}`);
 }

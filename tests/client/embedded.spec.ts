@@ -21,7 +21,7 @@ import { buildGateway } from '../../client/src/gateway';
 import { ClientStore } from '../../client/src/store';
 import { testKeys } from '../helpers/channel';
 import { post } from '../devnet/util';
-import { eventually } from '../../helpers/poll';
+import { pollUntil } from '../../helpers/poll';
 import { deployNetworkTo, registerWorker } from '../../scripts/local/devnetNetwork';
 
 /**
@@ -58,10 +58,10 @@ describe('gateway with the embedded engine on a devnet', () => {
         const registry = tonClientOpener(ton).open(ExtendedRegistry.fromAddress(Address.parse(contracts.registry)));
         const proposal = await registry.getNextProposalId();
         await registry.sendProposeModel(governance.sender(), modelId, NAME);
-        await eventually('the proposal', () => registry.getProposal(proposal), (p) => p !== null);
+        await pollUntil('the proposal', () => registry.getProposal(proposal), (p) => p !== null);
         await post(`${devnet.url}/admin/advance-time`, { seconds: Number((await registry.getParams()).timelockDelay) + 1 });
         await registry.sendExecute(governance.sender(), proposal);
-        await eventually('the model to be allowed', () => registry.getModel(modelId), (m) => !!m?.enabled);
+        await pollUntil('the model to be allowed', () => registry.getModel(modelId), (m) => !!m?.enabled);
 
         const { configFile } = await registerWorker({
             dir: join(dir, 'worker'),

@@ -8,14 +8,15 @@ import * as path from 'path';
 import { RunningDevnet, startDevnet } from '../../devnet/server';
 import { decodeStateFile, encodeStateFile, loadStateFile, saveStateFile } from '../../devnet/state';
 import { DEVNET_MNEMONIC } from '../../wrappers/devnet';
-import { devWallets, eventually, post, randomAddress } from './util';
+import { pollUntil } from '../../helpers/poll';
+import { devWallets, post, randomAddress } from './util';
 
 async function transfer(devnet: RunningDevnet, to: ReturnType<typeof randomAddress>, ton: string) {
     const client = new TonClient({ endpoint: devnet.endpoint });
     const { v4, keyPair } = await devWallets(client);
     const seqno = await v4.getSeqno();
     await v4.sendTransfer({ seqno, secretKey: keyPair.secretKey, sendMode: SendMode.PAY_GAS_SEPARATELY, messages: [internal({ to, value: toNano(ton), bounce: false })] });
-    await eventually('seqno', () => v4.getSeqno(), (s) => s === seqno + 1);
+    await pollUntil('seqno', () => v4.getSeqno(), (s) => s === seqno + 1);
     return { client, v4 };
 }
 
@@ -141,13 +142,13 @@ describe('devnet: state files', () => {
         child.stderr.on('data', (d) => (out += d));
         const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
         try {
-            await eventually(
+            await pollUntil(
                 'the devnet to be ready',
                 () => fetch(`http://127.0.0.1:${port}/ready`).then((r) => r.status, () => 0),
                 (s) => s === 200,
-                60_000,
+                { timeoutMs: 60_000 },
             );
-            await eventually('the banner', async () => out, (o) => o.includes('Pre-funded wallets'));
+            await pollUntil('the banner', async () => out, (o) => o.includes('Pre-funded wallets'));
             expect(out).toContain(DEVNET_MNEMONIC);
             expect(out).toContain(`http://127.0.0.1:${port}/api/v2/jsonRPC`);
         } finally {

@@ -6,7 +6,8 @@ import { ExtendedRegistry, ProposalKind, decodeProposal } from '../../wrappers/R
 import { devnetParams } from '../../wrappers/params';
 import { DEV_IMAGE_HASH } from '../../wrappers/devnet';
 import { fixContractProvider } from '../../wrappers/toncenter';
-import { devWallets, eventually, post, randomAddress, rpc } from './util';
+import { pollUntil } from '../../helpers/poll';
+import { devWallets, post, randomAddress, rpc } from './util';
 
 /**
  * @ton/ton's TonClient against a running devnet, over HTTP: the same code
@@ -69,7 +70,7 @@ describe('devnet: toncenter v2 API for TonClient', () => {
         await client.sendExternalMessage(raw, body);
         // Accepted, not yet in a block: like a real network, the client has to poll.
         expect(await wallets.v4.getSeqno()).toBe(seqno);
-        await eventually('the V4 seqno to advance', () => wallets.v4.getSeqno(), (s) => s === seqno + 1);
+        await pollUntil('the V4 seqno to advance', () => wallets.v4.getSeqno(), (s) => s === seqno + 1);
         expect(await client.getBalance(dest)).toBe(toNano('2'));
 
         // The same signed message again: the wallet refuses it (seqno), nothing moves.
@@ -88,7 +89,7 @@ describe('devnet: toncenter v2 API for TonClient', () => {
             sendMode: SendMode.PAY_GAS_SEPARATELY,
             messages: [internal({ to: dest, value: toNano('3'), bounce: false })],
         });
-        await eventually('the V5 seqno to advance', () => wallets.v5.getSeqno(), (s) => s === seqno + 1);
+        await pollUntil('the V5 seqno to advance', () => wallets.v5.getSeqno(), (s) => s === seqno + 1);
         expect(await client.getBalance(dest)).toBe(toNano('3'));
         const info = await rpc(devnet.endpoint, 'getWalletInformation', { address: wallets.v5.address.toString() });
         expect(info.body.result.seqno).toBe(seqno + 1);
@@ -104,7 +105,7 @@ describe('devnet: toncenter v2 API for TonClient', () => {
                 sendMode: SendMode.PAY_GAS_SEPARATELY,
                 messages: [internal({ to: dest, value: toNano('0.1') * BigInt(i + 1), bounce: false })],
             });
-            await eventually('seqno', () => wallets.v4.getSeqno(), (s) => s === seqno + 1);
+            await pollUntil('seqno', () => wallets.v4.getSeqno(), (s) => s === seqno + 1);
         }
         const all = await client.getTransactions(wallets.v4.address, { limit: 50 });
         expect(all.length).toBeGreaterThanOrEqual(5);
@@ -204,7 +205,7 @@ describe('devnet: toncenter v2 API for TonClient', () => {
         const sender = wallets.v4.sender(wallets.keyPair.secretKey);
         const registry = client.open(await ExtendedRegistry.fromInit(owner, devnetParams(owner)));
         await registry.sendDeploy(sender);
-        await eventually('the Registry to deploy', () => client.isContractDeployed(registry.address), (d) => d);
+        await pollUntil('the Registry to deploy', () => client.isContractDeployed(registry.address), (d) => d);
         expect((await registry.getOwner()).equals(owner)).toBe(true);
         expect((await registry.getParams()).timelockDelay).toBe(60n);
         // A get method with an argument: the stack travels as [["num", ...]].
@@ -213,8 +214,8 @@ describe('devnet: toncenter v2 API for TonClient', () => {
         let seqno = await wallets.v4.getSeqno();
         const id = await registry.getNextProposalId();
         await registry.sendProposeImage(sender, DEV_IMAGE_HASH);
-        await eventually('the proposal', () => registry.getNextProposalId(), (n) => n === id + 1n);
-        await eventually('seqno', () => wallets.v4.getSeqno(), (s) => s === seqno + 1);
+        await pollUntil('the proposal', () => registry.getNextProposalId(), (n) => n === id + 1n);
+        await pollUntil('seqno', () => wallets.v4.getSeqno(), (s) => s === seqno + 1);
 
         // Optional-struct getters return tuples; TonClient needs the tuple fix to read them.
         const raw = await client.runMethod(registry.address, 'proposal', [{ type: 'int', value: id }]);
@@ -233,12 +234,12 @@ describe('devnet: toncenter v2 API for TonClient', () => {
         // Wallets signed with the wall clock (valid_until = now + 60 s) still work an hour "later".
         seqno = await wallets.v4.getSeqno();
         await registry.sendExecute(sender, id);
-        await eventually('the image to be allowed', () => registry.getImageAllowed(DEV_IMAGE_HASH), (a) => a);
-        await eventually('seqno', () => wallets.v4.getSeqno(), (s) => s === seqno + 1);
+        await pollUntil('the image to be allowed', () => registry.getImageAllowed(DEV_IMAGE_HASH), (a) => a);
+        await pollUntil('seqno', () => wallets.v4.getSeqno(), (s) => s === seqno + 1);
         // ...including after the wallet received the Registry's excess at the advanced time.
         seqno = await wallets.v4.getSeqno();
         await wallets.v4.sendTransfer({ seqno, secretKey: wallets.keyPair.secretKey, messages: [internal({ to: randomAddress(6), value: toNano('1'), bounce: false })] });
-        await eventually('seqno', () => wallets.v4.getSeqno(), (s) => s === seqno + 1);
+        await pollUntil('seqno', () => wallets.v4.getSeqno(), (s) => s === seqno + 1);
 
         const badAdvance = await post(`${devnet.url}/admin/advance-time`, { seconds: -5 });
         expect(badAdvance.status).toBe(400);

@@ -26,17 +26,6 @@ export async function devWallets(client: TonClient) {
     return { keyPair, v4, v5 };
 }
 
-/** Polls until `check` holds (like a client waiting for a block). */
-export async function eventually<T>(what: string, read: () => Promise<T>, check: (v: T) => boolean, timeoutMs = 40_000): Promise<T> {
-    const start = Date.now();
-    for (;;) {
-        const v = await read();
-        if (check(v)) return v;
-        if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}; last value ${String(v)}`);
-        await new Promise((r) => setTimeout(r, 100));
-    }
-}
-
 export function randomAddress(seed: number): Address {
     return new Address(0, Buffer.alloc(32, seed));
 }

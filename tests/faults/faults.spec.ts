@@ -11,7 +11,7 @@ import { CocoonClient, CocoonError } from '../../client/src/client';
 import type { WorkerInfo } from '../../client/src/discovery';
 import { ClientStore } from '../../client/src/store';
 import { testKeys } from '../helpers/channel';
-import { eventually } from '../../helpers/poll';
+import { pollUntil } from '../../helpers/poll';
 import { WORDS, chatBody } from '../worker/helpers';
 import { Child, MODEL, Network, RegisteredWorker, readGatewayStream, registerWorker, sdkClient, sdkLog, spawnGateway, spawnWorker, startNetwork } from './network';
 import { join } from 'node:path';
@@ -171,7 +171,7 @@ describe('faults on a devnet', () => {
         const held = workerLedger(a, channel).voucher;
         expect(held).toBeGreaterThan(paidBefore);
         // Back online: the queued claim lands without anyone asking.
-        await eventually('the queued claim to land', () => paidOnChain(channel), (p) => p >= held, 90_000);
+        await pollUntil('the queued claim to land', () => paidOnChain(channel), (p) => p >= held, { timeoutMs: 90_000 });
         expectLedgersAgree(a, sdk.o.store, channel);
     });
 
@@ -258,7 +258,7 @@ describe('faults on a devnet', () => {
         // An app that hangs up mid-stream: the gateway stops reading, the worker cuts the answer and keeps a
         // receipt for what it delivered, which the gateway recovers and pays (checked by the reconciliation below).
         const sdkChannel = sdk.o.store.openChannelFor(infoA.workerStake.toString())!.address;
-        const gwChannel = await eventually('the gateway channel on the worker', async () => {
+        const gwChannel = await pollUntil('the gateway channel on the worker', async () => {
             const store = WorkerStore.open(a.config.store.path);
             try {
                 return store.listChannels().find((c) => c.address !== sdkChannel)?.address;
@@ -275,7 +275,7 @@ describe('faults on a devnet', () => {
             let got = '';
             while (!got.includes('"content":"Hello"')) got += new TextDecoder().decode((await reader.read()).value);
             app.abort();
-            const cut = await eventually('the receipt of the cut stream', async () => workerLedger(a, gwChannel!).receipts.slice(before), (r) => r.length === 1, 30_000);
+            const cut = await pollUntil('the receipt of the cut stream', async () => workerLedger(a, gwChannel!).receipts.slice(before), (r) => r.length === 1, { timeoutMs: 30_000 });
             expect(cut[0].completionTokens).toBeLessThan(WORDS.length);
         } finally {
             net.upstream.mode = 'usage';

@@ -28,7 +28,7 @@ import { Worker, createWorker } from '../../worker/src/worker';
 import { testKeys } from '../helpers/channel';
 import { Upstream, callWorker, chatBody, startUpstream, voucherFor } from './helpers';
 import { post } from '../devnet/util';
-import { eventually } from '../../helpers/poll';
+import { pollUntil } from '../../helpers/poll';
 
 /**
  * The worker against a devnet with the deployed contracts, through the same
@@ -121,7 +121,7 @@ describe('worker on a devnet with the deployed contracts', () => {
         });
         const channelAddr = (await ExtendedPaymentChannel.fromInit(escrow.address, clientWallet.address, worker.workerStake, nonce)).address;
         const channel = tonClientOpener(client).open(ExtendedPaymentChannel.fromAddress(channelAddr));
-        await eventually('the channel', () => channel.getStatus(), (s) => Number(s) === ChannelStatus.Open);
+        await pollUntil('the channel', () => channel.getStatus(), (s) => Number(s) === ChannelStatus.Open);
 
         const ask = (voucher: bigint | undefined, stream: boolean) =>
             callWorker(worker!.url, keys.encryption.publicKey, {
@@ -159,12 +159,12 @@ describe('worker on a devnet with the deployed contracts', () => {
         expect(results.find((x) => x.channel === channelAddr.toString())).toMatchObject({ claimed: true, paid: total });
         const fee = (total * params.protocolFeeBps) / 10000n;
         expect(fee).toBeGreaterThan(0n);
-        const ownerDelta = (await eventually('the payout', () => client.getBalance(ownerAddr), (b) => b > ownerBefore)) - ownerBefore;
-        await eventually('earned', async () => (await ws.getState()).earned, (e) => e === earnedBefore + total - fee);
+        const ownerDelta = (await pollUntil('the payout', () => client.getBalance(ownerAddr), (b) => b > ownerBefore)) - ownerBefore;
+        await pollUntil('earned', async () => (await ws.getState()).earned, (e) => e === earnedBefore + total - fee);
         // The owner receives the payout net of the fee, less the gas of the claim it sent.
         expect(ownerDelta).toBeLessThanOrEqual(total - fee);
         expect(ownerDelta).toBeGreaterThan(total - fee - toNano('0.05'));
-        const treasuryDelta = (await eventually('the fee', () => client.getBalance(params.treasury), (b) => b >= treasuryBefore + fee - toNano('0.01'))) - treasuryBefore;
+        const treasuryDelta = (await pollUntil('the fee', () => client.getBalance(params.treasury), (b) => b >= treasuryBefore + fee - toNano('0.01'))) - treasuryBefore;
         expect(treasuryDelta).toBeGreaterThan(0n);
         expect(worker.store.unclaimed(channelAddr.toString())).toBe(0n);
 
@@ -175,12 +175,12 @@ describe('worker on a devnet with the deployed contracts', () => {
         const cumulative = worker.store.latestVoucher(channelAddr.toString())!.total;
         expect(cumulative).toBe(newTotal);
         await channel.sendRequestClose(clientWallet.sender());
-        await eventually('the channel to close', () => channel.getStatus(), (s) => Number(s) === ChannelStatus.Closing);
-        const paid = await eventually('the worker to redeem', () => channel.getPaid(), (p) => p === cumulative, 60_000);
+        await pollUntil('the channel to close', () => channel.getStatus(), (s) => Number(s) === ChannelStatus.Closing);
+        const paid = await pollUntil('the worker to redeem', () => channel.getPaid(), (p) => p === cumulative, { timeoutMs: 60_000 });
         expect(paid).toBe(cumulative);
         expect(Number(await channel.getStatus())).toBe(ChannelStatus.Closing);
         expect(Number(await channel.getCloseDeadline())).toBeGreaterThan(Math.floor(Date.now() / 1000) - 5);
-        await eventually('the store to see the close', async () => worker!.store.channel(channelAddr.toString())!.state, (s) => s === 'closing', 20_000);
+        await pollUntil('the store to see the close', async () => worker!.store.channel(channelAddr.toString())!.state, (s) => s === 'closing', { timeoutMs: 20_000 });
     });
 
     it('killed with SIGKILL mid-stream and restarted, the worker loses no receipt or voucher and claims everything owed', async () => {
@@ -195,7 +195,7 @@ describe('worker on a devnet with the deployed contracts', () => {
         await escrow.sendOpenChannel(clientWallet.sender(), { workerStake, nonce, clientKey: keyToInt(clientKeys.publicKey), workerKey: keyToInt(keys.receipt.publicKey), deposit: toNano('20') });
         const channelAddr = (await ExtendedPaymentChannel.fromInit(escrow.address, clientWallet.address, workerStake, nonce)).address;
         const channel = tonClientOpener(client).open(ExtendedPaymentChannel.fromAddress(channelAddr));
-        await eventually('the channel', () => channel.getStatus(), (s) => Number(s) === ChannelStatus.Open);
+        await pollUntil('the channel', () => channel.getStatus(), (s) => Number(s) === ChannelStatus.Open);
 
         const startChild = async () => {
             const child = spawn(process.execPath, [join(ROOT, 'worker', 'bin', 'cocoon-worker.js'), 'start', '-c', configFile], { cwd: ROOT, env: { ...process.env }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -203,7 +203,7 @@ describe('worker on a devnet with the deployed contracts', () => {
             child.stdout.on('data', (d) => (out += d));
             child.stderr.on('data', (d) => (out += d));
             const exited = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
-            const url = await eventually('the worker to listen', async () => /listening on (http:\S+)/.exec(out)?.[1], (u) => !!u, 90_000);
+            const url = await pollUntil('the worker to listen', async () => /listening on (http:\S+)/.exec(out)?.[1], (u) => !!u, { timeoutMs: 90_000 });
             return { child, url: url!, exited, output: () => out };
         };
         const ask = (url: string, voucher: bigint | undefined, stream = false) =>
