@@ -1,17 +1,18 @@
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { Address, fromNano, toNano } from '@ton/core';
 import { KeyPair, keyPairFromSeed, mnemonicValidate } from '@ton/crypto';
 import { TonClient } from '@ton/ton';
+import { writeSecretFile } from '../../helpers/secretFile';
 import { ChannelStatus, ExtendedPaymentChannel } from '../../wrappers/PaymentChannel';
 import { DEVNET_MNEMONIC } from '../../wrappers/devnet';
 import { tonClientOpener } from '../../wrappers/toncenter';
 import { OperatorWallet, WalletVersion } from '../../wrappers/wallet';
 import { CocoonClient, CocoonError } from './client';
 import { buildGateway } from './gateway';
-import { rankWorkers } from './ranking';
+import { rankWorkers } from './gateway/ranking';
 import { ClientStore } from './store';
 
 /**
@@ -49,12 +50,11 @@ interface CommonOptions {
 function channelKey(dir: string): KeyPair {
     const path = join(dir, 'channel.key');
     if (!existsSync(path)) {
-        const fd = openSync(path, 'wx', 0o600);
         try {
-            writeSync(fd, randomBytes(32).toString('hex') + '\n');
-            fsyncSync(fd);
-        } finally {
-            closeSync(fd);
+            writeSecretFile(path, randomBytes(32).toString('hex') + '\n');
+        } catch (e) {
+            // Another process created it first, whole (the write is atomic): use that one.
+            if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
         }
     }
     const text = readFileSync(path, 'utf8').trim();

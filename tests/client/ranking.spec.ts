@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Address } from '@ton/core';
 import type { WorkerInfo } from '../../client/src/discovery';
-import { MeasuredStats, rankWorkers } from '../../client/src/ranking';
+import { MeasuredStats, rankWorkers } from '../../client/src/gateway/ranking';
 import { PRICES } from './standIn';
 
 /**

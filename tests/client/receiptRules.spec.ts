@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { Address } from '@ton/core';
 import { ReceiptFields, Usage, receiptMaxCost } from '../../wrappers/receipt';
 import { CocoonClient, CocoonError } from '../../client/src/client';
-import { CLOCK_SKEW_SEC, MALFORMED, RECEIPT_RULES, ReceiptPath } from '../../client/src/receiptRules';
+import { CLOCK_SKEW_SEC, MALFORMED, RECEIPT_RULES, ReceiptPath } from '../../client/src/receipts/rules';
 import { ClientStore } from '../../client/src/store';
 import { testKeys } from '../helpers/channel';
 import { MODEL, PRICES, StandIn, TEXT, USAGE, clientWithChannel } from './standIn';

@@ -2,7 +2,7 @@ import '@ton/test-utils';
 import { Address, Contract, OpenedContract, toNano } from '@ton/core';
 import { BlockchainSnapshot, SandboxContract, TreasuryContract } from '@ton/sandbox';
 import fc from 'fast-check';
-import { RECEIPT_RULES } from '../../client/src/receiptRules';
+import { RECEIPT_RULES } from '../../client/src/receipts/rules';
 import { ExitCode } from '../../wrappers/exitCodes';
 import { ExtendedPaymentChannel } from '../../wrappers/PaymentChannel';
 import { ExtendedWorkerStake } from '../../wrappers/WorkerStake';

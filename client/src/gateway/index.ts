@@ -1,19 +1,21 @@
 import { timingSafeEqual } from 'node:crypto';
-import { corkPerTurn } from '../../helpers/corkPerTurn';
+import { corkPerTurn } from '../../../helpers/corkPerTurn';
 import { Address } from '@ton/core';
 import fastify, { FastifyInstance, FastifyReply } from 'fastify';
-import { chatRequestSchema, describeIssues } from '../../protocol/paidRequest';
-import { CallResult, CocoonClient, CocoonError } from './client';
-import type { WorkerInfo } from './discovery';
-import { rankWorkers } from './ranking';
+import { openAiErrorBody } from '../../../protocol/openaiError';
+import { chatRequestSchema, describeIssues } from '../../../protocol/paidRequest';
+import { CallResult, CocoonClient, CocoonError } from '../client';
+import type { WorkerInfo } from '../discovery';
+import { Router } from './router';
 
 /**
  * `cocoon-client gateway`: an OpenAI-compatible API on localhost for apps.
  * The app speaks plain OpenAI; the gateway picks a worker (by the success
- * and latency this client measured, then cheapest first: ranking.ts), pays
- * it through the SDK, and
- * answers with OpenAI's shapes plus `cost` (nanoTON, a decimal string) and
- * the verified `receipt` (in the last chunk when streaming).
+ * and latency this client measured, then cheapest first: ./router.ts,
+ * ./ranking.ts), pays it through the SDK, and answers with OpenAI's shapes
+ * plus `cost` (nanoTON, a decimal string) and the verified `receipt` (in the
+ * last chunk when streaming); errors in OpenAI's error envelope
+ * (protocol/openaiError.ts).
  *
  * Extra request fields: `max_price` (nanoTON per million tokens: a worker
  * whose prompt or completion price is higher is not used) and `worker`
@@ -35,15 +37,13 @@ export interface GatewayOptions {
 }
 
 function openAiError(reply: FastifyReply, status: number, code: string, message: string) {
-    return reply
-        .code(status)
-        .type('application/json')
-        .send({ error: { message, type: status === 401 ? 'authentication_error' : status >= 500 ? 'server_error' : 'invalid_request_error', code } });
+    return reply.code(status).type('application/json').send(openAiErrorBody(status, code, message));
 }
 
 export function buildGateway(o: GatewayOptions): FastifyInstance {
     const app = fastify({ logger: o.logger ?? false, bodyLimit: 4 * 1024 * 1024 });
     const client = o.client;
+    const router = new Router(client);
     const keys = (o.apiKeys ?? []).filter((k) => k.length > 0).map((k) => Buffer.from(k));
 
     app.addHook('onRequest', async (req, reply) => {
@@ -85,26 +85,6 @@ export function buildGateway(o: GatewayOptions): FastifyInstance {
         return body;
     });
 
-    /** Candidate workers in the order they are tried. */
-    async function candidates(model: string, maxPrice: bigint | undefined, only: Address | undefined, refresh = false): Promise<WorkerInfo[]> {
-        let list = await client.workers(model, refresh);
-        if (list.length === 0) list = await client.workers(model, true);
-        if (only) list = list.filter((w) => w.workerStake.equals(only));
-        // The named worker may have come (back) since the list was cached: look again once.
-        if (only && list.length === 0 && !refresh) return candidates(model, maxPrice, only, true);
-        if (maxPrice !== undefined) list = list.filter((w) => w.prices.prompt <= maxPrice && w.prices.completion <= maxPrice);
-        // Measured success and latency first, then price; never the on-chain earned/claims counters (see ranking.ts).
-        return rankWorkers(list, (w) => client.statsOf(w));
-    }
-
-    function record(w: WorkerInfo, ok: boolean, ms?: number) {
-        const s = client.statsOf(w);
-        if (ok) {
-            s.ok++;
-            if (ms !== undefined) s.latencyMs = s.latencyMs === 0 ? ms : 0.8 * s.latencyMs + 0.2 * ms;
-        } else s.failed++;
-    }
-
     function extras(r: CallResult) {
         return { cost: r.cost.toString(), receipt: r.receipt, worker: r.worker.workerStake.toString() };
     }
@@ -144,7 +124,7 @@ export function buildGateway(o: GatewayOptions): FastifyInstance {
 
         let list: WorkerInfo[];
         try {
-            list = await candidates(request.model, maxPrice, only);
+            list = await router.candidates(request.model, maxPrice, only);
         } catch (e) {
             return openAiError(reply, 503, 'discovery_failed', `cannot read the workers from the chain: ${(e as Error).message}`);
         }
@@ -174,7 +154,7 @@ export function buildGateway(o: GatewayOptions): FastifyInstance {
             try {
                 if (!stream) {
                     const r = await client.call(w, request, undefined, gone.signal);
-                    record(w, true, r.latencyMs);
+                    router.record(w, true, r.latencyMs);
                     const { receipt: _r, ...completion } = r.final;
                     // Answers name the model as the app asked for it (the worker knows it by its wire id).
                     return reply.code(200).send({ ...completion, model: request.model, usage: usageOf(r.final), ...extras(r) });
@@ -187,7 +167,7 @@ export function buildGateway(o: GatewayOptions): FastifyInstance {
                     }
                     write({ ...chunk, model: request.model });
                 }, gone.signal);
-                record(w, true, r.latencyMs);
+                router.record(w, true, r.latencyMs);
                 if (!started) {
                     started = true;
                     reply.hijack();
@@ -204,7 +184,7 @@ export function buildGateway(o: GatewayOptions): FastifyInstance {
                     raw.destroy();
                     return reply;
                 }
-                record(w, false);
+                router.record(w, false);
                 const err = e instanceof CocoonError ? e : new CocoonError(502, 'worker_failed', (e as Error).message);
                 lastError = err;
                 req.log.warn({ worker: w.workerStake.toString(), code: err.code }, 'worker failed');
@@ -212,14 +192,15 @@ export function buildGateway(o: GatewayOptions): FastifyInstance {
                 if (i === list.length - 1 && !refreshed) {
                     // Every known worker failed: the cached list may be stale; look again once.
                     refreshed = true;
-                    const fresh = await candidates(request.model, maxPrice, only, true).catch(() => [] as WorkerInfo[]);
+                    const fresh = await router.candidates(request.model, maxPrice, only, true).catch(() => [] as WorkerInfo[]);
                     list = [...list, ...fresh.filter((x) => !tried.has(x.workerStake.toString()))];
                 }
             }
         }
         const err = lastError ?? new CocoonError(502, 'worker_failed', 'no worker answered');
         if (started) {
-            write({ error: { message: err.message, type: 'server_error', code: err.code } });
+            // The answer is already under way with status 200: whatever broke it, the app sees a server error.
+            write(openAiErrorBody(502, err.code, err.message));
             raw.end();
             return reply;
         }

@@ -1,20 +1,21 @@
 import { Address, Cell } from '@ton/core';
-import { ReceiptWire, responseDigest } from '../../protocol/paidRequest';
-import { PriceSchedule, ReceiptFields, Usage, chargeableTerms, openSignedReceipt, parseReceipt, receiptMaxCost, verifyReceipt } from '../../wrappers/receipt';
+import { ReceiptWire, responseDigest } from '../../../protocol/paidRequest';
+import { PriceSchedule, ReceiptFields, Usage, chargeableTerms, openSignedReceipt, parseReceipt, receiptMaxCost, verifyReceipt } from '../../../wrappers/receipt';
 
 /**
  * Every rule a receipt must keep before the client signs a voucher that
  * pays for it, in one place. The live path (the receipt in the final frame
  * of an answer) and the recovery path (a receipt read back from the
  * worker's store after the final frame was lost, first matched to one of
- * this client's own pending requests) both run `checkReceipt` with these
- * rules; a rule that needs what only the live path has (the text and usage
- * the stream delivered) says so in `paths`.
+ * this client's own pending requests) both go through one verifier
+ * (./verifier.ts), which runs `checkReceipt` with these rules; a rule that
+ * needs what only the live path has (the text and usage the stream
+ * delivered) says so in `paths`.
  *
  * A receipt breaking any rule is not paid, is kept as evidence, and its
  * worker is excluded. Only a broken `price` rule can lead to a fraud proof,
- * and only when the WorkerStake would slash for it (see client.ts
- * proveOvercharge): the other rules protect the client, not the chain.
+ * and only when the WorkerStake would slash for it (see ./fraudProof.ts):
+ * the other rules protect the client, not the chain.
  */
 
 /** Seconds of clock difference between client and worker tolerated in a receipt's time. */
@@ -260,6 +261,20 @@ export const RECEIPT_RULES: readonly ReceiptRule[] = [
 
 /** The rule a receipt breaks when its evidence does not even parse. */
 export const MALFORMED = 'well-formed';
+
+/** The rule an answer breaks when its usage costs something but no receipt came with it. */
+export const RECEIPT_PRESENT = 'receipt-present';
+
+/**
+ * The request a recovered receipt answers: one of this client's own
+ * requests still waiting for a receipt, found by the receipt's request hash.
+ * None: the receipt breaks the `request` rule before any other can be judged
+ * (there is no request to judge it against).
+ */
+export function answeredRequest<T extends { requestHash: string }>(r: OpenedReceipt, pending: readonly T[]): T | undefined {
+    const hash = hashHex(r.fields.requestHash);
+    return pending.find((a) => a.requestHash === hash);
+}
 
 /** Opens the wire's evidence; throws on a malformed one. */
 export function openReceipt(wire: ReceiptWire): OpenedReceipt {

@@ -1,4 +1,4 @@
-import type { WorkerInfo } from './discovery';
+import type { WorkerInfo } from '../discovery';
 
 /**
  * The order workers are tried in. Reputation is only what this client
@@ -19,6 +19,14 @@ export interface MeasuredStats {
     failed: number;
     /** Smoothed latency of successful calls, ms (0: none measured). */
     latencyMs: number;
+}
+
+/** Counts one call to a worker: a success (and its latency, smoothed) or a failure. */
+export function measure(s: MeasuredStats, ok: boolean, ms?: number): void {
+    if (ok) {
+        s.ok++;
+        if (ms !== undefined) s.latencyMs = s.latencyMs === 0 ? ms : 0.8 * s.latencyMs + 0.2 * ms;
+    } else s.failed++;
 }
 
 /** Latency tier: latencies within about 25% of each other are alike, so price decides between them. */

@@ -1,0 +1,49 @@
+import { randomInt } from 'node:crypto';
+import { ChannelStatus, ExtendedPaymentChannel } from '../../../wrappers/PaymentChannel';
+import { ExtendedEscrow } from '../../../wrappers/Escrow';
+import { ExtendedStaking } from '../../../wrappers/Staking';
+import { keyToInt } from '../../../wrappers/voucher';
+import { CocoonError } from '../cocoonError';
+import type { WorkerInfo } from '../discovery';
+import type { ClientContext } from '../options';
+import type { ChannelRow } from '../store';
+import type { ChannelLease } from './lease';
+import { ChannelChecks, channelContract, waitForChain } from './onChain';
+
+/**
+ * Opens a new channel to `w` through the network's Escrow with the
+ * configured deposit and waits until it is open. With a lease, the new
+ * channel is held by it (and its opening slot given back) before anyone
+ * else can see it.
+ */
+export async function openChannel(ctx: ClientContext, checks: ChannelChecks, w: WorkerInfo, lease?: ChannelLease): Promise<ChannelRow> {
+    const { o } = ctx;
+    const staking = o.opener.open(ExtendedStaking.fromAddress(o.staking));
+    const escrowAddr = (await staking.getLinks()).escrow;
+    if (!escrowAddr) throw new CocoonError(503, 'no_escrow', 'the network has no Escrow configured');
+    const escrow = o.opener.open(ExtendedEscrow.fromAddress(escrowAddr));
+    // A fresh nonce gives every channel a new address (no voucher crosses channels).
+    const nonce = BigInt(Date.now()) * 1000n + BigInt(randomInt(1000));
+    const address = (await ExtendedPaymentChannel.fromInit(escrowAddr, o.wallet.address, w.workerStake, nonce)).address;
+    // Held before it enters the ledger, so no other call takes it.
+    if (lease) {
+        lease.take(address.toString());
+        lease.opened();
+    }
+    ctx.log('opening channel', { worker: w.workerStake.toString(), channel: address.toString(), deposit: o.deposit.toString() });
+    await escrow.sendOpenChannel(o.wallet, {
+        workerStake: w.workerStake,
+        nonce,
+        clientKey: keyToInt(o.channelKey.publicKey),
+        workerKey: keyToInt(w.workerKey),
+        deposit: o.deposit,
+    });
+    // In the ledger before it is confirmed: a channel that opens after a timeout here is still found (and listed by `channels`).
+    o.store.addChannel({ address: address.toString(), workerStake: w.workerStake.toString(), nonce, deposit: 0n });
+    const ch = channelContract(ctx, address.toString());
+    await waitForChain('the channel to open', async () => Number(await ch.getStatus()), (s) => s === ChannelStatus.Open);
+    const deposit = await ch.getDeposit();
+    o.store.setDeposit(address.toString(), deposit);
+    checks.set(address.toString(), Date.now());
+    return o.store.channel(address.toString())!;
+}

@@ -1,0 +1,80 @@
+import { Address } from '@ton/core';
+import { sign } from '@ton/crypto';
+import { RECEIPTS_SIGNATURE_HEADER, RECEIPTS_TIMESTAMP_HEADER, ReceiptsAnswer, receiptsQueryDigest } from '../../../protocol/paidRequest';
+import type { WorkerInfo } from '../discovery';
+import type { ClientContext } from '../options';
+import { payReceipt } from './payment';
+import { ReceiptRejected, Rejections } from './rejection';
+import type { ReceiptVerifier } from './verifier';
+
+/**
+ * Receipt recovery: a receipt whose final frame never arrived (a worker
+ * killed after storing it, a cut connection, a caller that went away) is
+ * read back from the worker and paid, so the worker is paid for what it
+ * served and the voucher it asks for next covers it.
+ */
+export class ReceiptRecovery {
+    constructor(
+        private readonly ctx: ClientContext,
+        private readonly verifier: ReceiptVerifier,
+        private readonly rejections: Rejections,
+    ) {}
+
+    /**
+     * Reads from the worker the receipts it stored on `channel` above the
+     * verified cumulative cost and pays each, in order, only if the verifier
+     * passes it: it must answer one of this client's own requests still
+     * waiting for a receipt (each used once; never `exclude`, the request in
+     * flight) and keep every rule a receipt without its answer can be judged
+     * by. Stops at `upTo` (the receipt in hand starts above it). Returns how
+     * many were paid; throws ReceiptRejected on the first bad one.
+     */
+    async recoverReceipts(w: WorkerInfo, channel: string, exclude?: number, upTo?: bigint): Promise<number> {
+        const { o } = this.ctx;
+        let recovered = 0;
+        for (let round = 0; round < 100; round++) {
+            const row = o.store.channel(channel);
+            if (!row) return recovered;
+            const after = row.verified;
+            const timestamp = Math.floor(Date.now() / 1000);
+            const signature = sign(receiptsQueryDigest(Address.parse(channel), after, timestamp), o.channelKey.secretKey);
+            const res = await fetch(`${w.endpoint}/v1/channels/${encodeURIComponent(channel)}/receipts?after=${after}`, {
+                headers: { [RECEIPTS_TIMESTAMP_HEADER]: String(timestamp), [RECEIPTS_SIGNATURE_HEADER]: signature.toString('hex') },
+                signal: AbortSignal.timeout(o.connectTimeoutMs ?? 30_000),
+            });
+            if (res.status !== 200) throw new Error(`the worker refused the receipts query (${res.status}): ${await res.text().catch(() => '')}`);
+            const answer = (await res.json()) as ReceiptsAnswer;
+            if (!Array.isArray(answer?.receipts)) throw new Error('the worker answered the receipts query with no receipt list');
+            if (answer.receipts.length === 0) return recovered;
+            let verified = after;
+            const pending = o.store.pendingAttempts(channel).filter((a) => a.id !== exclude);
+            for (const wire of answer.receipts) {
+                if (upTo !== undefined && /^[0-9]+$/.test(String(wire?.cumulativeCost)) && BigInt(wire.cumulativeCost) > upTo) return recovered;
+                const { fields, attempt } = await this.verifier.verify(w, channel, verified, wire, { path: 'recovered', pending });
+                pending.splice(pending.indexOf(attempt), 1);
+                payReceipt(this.ctx, w, channel, wire, fields, attempt.id);
+                verified = fields.cumulativeCost;
+                recovered++;
+                this.ctx.log('lost receipt recovered and paid', { channel, requestId: fields.requestId.toString(), cumulative: verified.toString() });
+            }
+            if (!answer.more) return recovered;
+        }
+        return recovered;
+    }
+
+    /**
+     * recoverReceipts, with a bad recovered receipt handled as any bad
+     * receipt (Rejections) and an unreachable worker counted as nothing
+     * recovered: after a call that ended without its receipt, the worker
+     * still down is left for the next request.
+     */
+    async recoverOrReject(w: WorkerInfo, channel: string, delivered = false): Promise<number> {
+        try {
+            return await this.recoverReceipts(w, channel);
+        } catch (e) {
+            if (e instanceof ReceiptRejected) throw this.rejections.reject(w, channel, e.boc ?? '', e, delivered);
+            this.ctx.log('receipt recovery failed; retried on the next request', { worker: w.workerStake.toString(), error: (e as Error).message });
+            return 0;
+        }
+    }
+}

@@ -1,0 +1,75 @@
+import { ResponseOpener, frameFromText } from '../../../helpers/hpke';
+
+/** What a worker's answer has delivered so far; kept current while frames arrive, so an answer that breaks off still tells what reached the caller. */
+export interface Answer {
+    /** The final frame: a chat.completion (non-streaming) or the last chunk (streaming). */
+    final: any;
+    content: string;
+    reasoning: string;
+    /** A streamed chunk reached the caller. */
+    delivered: boolean;
+}
+
+/**
+ * Reads and opens a worker's sealed answer into `answer`: the SSE frames of
+ * a streamed one (each chunk passed to `onChunk` as it is opened), or the
+ * single frame of one that is not. A worker that sends nothing for
+ * `idleMs` mid-answer is cut (`onIdle`): its receipt never comes, so nothing
+ * is paid for it. Throws when a frame does not open or the answer ends
+ * early.
+ */
+export async function readFrames(
+    res: Response,
+    opener: ResponseOpener,
+    stream: boolean,
+    answer: Answer,
+    idle: { ms: number; onIdle: () => void },
+    onChunk?: (chunk: any) => void | Promise<void>,
+): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const touch = () => {
+        clearTimeout(timer);
+        timer = setTimeout(idle.onIdle, idle.ms);
+    };
+    touch();
+    try {
+        if (stream) {
+            const reader = res.body!.getReader();
+            const decoder = new TextDecoder();
+            let buf = '';
+            for (;;) {
+                const { value, done } = await reader.read();
+                touch();
+                if (value) buf += decoder.decode(value, { stream: true });
+                let i: number;
+                while ((i = buf.indexOf('\n\n')) >= 0) {
+                    const block = buf.slice(0, i);
+                    buf = buf.slice(i + 2);
+                    const line = block.split('\n').find((l) => l.startsWith('data:'));
+                    if (!line) continue;
+                    const f = opener.open(frameFromText(line.slice(5)));
+                    const json = JSON.parse(f.plaintext.toString('utf8'));
+                    if (f.final) answer.final = json;
+                    else {
+                        const d = json.choices?.[0]?.delta ?? {};
+                        answer.content += d.content ?? '';
+                        answer.reasoning += d.reasoning_content ?? '';
+                        answer.delivered = true;
+                        await onChunk?.(json);
+                    }
+                }
+                if (done) break;
+            }
+            opener.finish();
+        } else {
+            const f = opener.open(Buffer.from(await res.arrayBuffer()));
+            opener.finish();
+            answer.final = JSON.parse(f.plaintext.toString('utf8'));
+            const m = answer.final.choices?.[0]?.message ?? {};
+            answer.content = m.content ?? '';
+            answer.reasoning = m.reasoning_content ?? '';
+        }
+    } finally {
+        clearTimeout(timer);
+    }
+}

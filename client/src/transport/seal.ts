@@ -1,0 +1,36 @@
+import { Address } from '@ton/core';
+import { ChatCompletionRequest, PaidRequest, contentText, encodeVoucher, requestDigest, sealPaidRequest } from '../../../protocol/paidRequest';
+import type { WorkerInfo } from '../discovery';
+import type { ClientContext } from '../options';
+import type { SentRequest } from '../receipts/rules';
+
+export type SealedPaidRequest = Awaited<ReturnType<typeof sealPaidRequest>>;
+
+/**
+ * Seals `request` to the worker's attested X25519 key, on `channel`, with
+ * the voucher that covers every receipt verified so far (the worker's
+ * `maxUnpaidReceipts` rule). Returns the envelope with its response opener,
+ * and what the receipt for it will be judged against (SentRequest).
+ */
+export async function sealRequest(ctx: ClientContext, w: WorkerInfo, channel: string, request: ChatCompletionRequest): Promise<{ sealed: SealedPaidRequest; sent: SentRequest }> {
+    const voucher = ctx.o.store.latestVoucher(channel);
+    const paid: PaidRequest = {
+        version: 1,
+        channel,
+        ...(voucher && voucher.total > 0n ? { voucher: encodeVoucher({ channel: Address.parse(channel), total: voucher.total, signature: voucher.signature }) } : {}),
+        request,
+    };
+    const sealed = await sealPaidRequest(w.encryptionKey, paid);
+    const sent: SentRequest = {
+        requestHash: requestDigest(sealed.plaintext).toString('hex'),
+        maxTokens: request.max_completion_tokens ?? request.max_tokens ?? null,
+        promptBound: promptBoundOf(request),
+        startedAt: ctx.now(),
+    };
+    return { sealed, sent };
+}
+
+/** The worker's bound on a request's prompt tokens (worker/src/server.ts): no tokenizer makes more tokens than bytes, plus template overhead. */
+function promptBoundOf(request: ChatCompletionRequest): number {
+    return request.messages.reduce((n, m) => n + Buffer.byteLength(contentText(m.content), 'utf8') + 16, 16);
+}
