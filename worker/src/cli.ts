@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { Address, fromNano, toNano } from '@ton/core';
 import { mnemonicNew, mnemonicToPrivateKey } from '@ton/crypto';
 import { WalletContractV4 } from '@ton/ton';
+import { writeSecretFile } from '../../helpers/secretFile';
 import { modelIdOf } from '../../protocol/paidRequest';
 import { DEVNET_MNEMONIC } from '../../wrappers/devnet';
 import { ExtendedWorkerStake, STATUS_NAMES } from '../../wrappers/WorkerStake';
@@ -29,16 +30,6 @@ import { createWorker, providerFromConfig, tonClientFor, walletFromConfig } from
 export interface CliIo {
     out: (line: string) => void;
     env: NodeJS.ProcessEnv;
-}
-
-function writeSecretFile(path: string, text: string, overwrite: boolean) {
-    const fd = openSync(path, overwrite ? 'w' : 'wx', 0o600);
-    try {
-        writeSync(fd, text);
-        fsyncSync(fd);
-    } finally {
-        closeSync(fd);
-    }
 }
 
 /** The seed of the development simulated-attestation key (wrappers/devnet.ts). */
@@ -95,12 +86,12 @@ export function buildCli(io: CliIo = { out: (l) => console.log(l), env: process.
             if (!existsSync(mnemonicPath) || o.force) {
                 // On a devnet the pre-funded development wallet; elsewhere a fresh one to fund.
                 const words = devnet ? DEVNET_MNEMONIC.split(' ') : await mnemonicNew(24);
-                writeSecretFile(mnemonicPath, words.join(' ') + '\n', !!o.force);
+                writeSecretFile(mnemonicPath, words.join(' ') + '\n', { overwrite: !!o.force });
             }
             let attestation: Record<string, unknown>;
             if (devnet) {
                 const devKeyPath = join(dir, 'dev-attestation.key');
-                if (!existsSync(devKeyPath) || o.force) writeSecretFile(devKeyPath, DEV_ATTESTATION_SEED + '\n', !!o.force);
+                if (!existsSync(devKeyPath) || o.force) writeSecretFile(devKeyPath, DEV_ATTESTATION_SEED + '\n', { overwrite: !!o.force });
                 attestation = { provider: 'simulated', devKeyPath };
             } else attestation = { provider: 'tdx' };
             const backend = o.modelPath
@@ -121,7 +112,7 @@ export function buildCli(io: CliIo = { out: (l) => console.log(l), env: process.
                 registration: { stake: toNano(o.stake).toString() },
                 store: { path: join(dir, 'store.db') },
             };
-            writeSecretFile(file, JSON.stringify(config, null, 2) + '\n', true);
+            writeSecretFile(file, JSON.stringify(config, null, 2) + '\n', { overwrite: true });
             load({ config: file }); // validates what was written
             io.out(`config:          ${file}`);
             io.out(`receipt key:     ${keys.receipt.publicKey.toString('hex')}`);

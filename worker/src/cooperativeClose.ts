@@ -1,9 +1,10 @@
 import { Address } from '@ton/core';
-import { RefusalCode } from '../../protocol/paidRequest';
+import { z } from 'zod';
 import { ChannelStatus } from '../../wrappers/PaymentChannel';
-import { keyToInt, signCloseApproval, verifyVoucher } from '../../wrappers/voucher';
+import { signCloseApproval, verifyVoucher } from '../../wrappers/voucher';
 import type { ChainView } from './chain';
-import { PaymentError } from './payments';
+import { ChannelGate, channelAddressSchema } from './channelGate';
+import { Refusal, RefusalKind } from './refusal';
 import type { WorkerStore } from './store/store';
 
 /**
@@ -25,6 +26,42 @@ export interface CloseRequestInput {
     body: unknown;
 }
 
+const SHAPE = 'send {"total": "<nanoTON>", "signature": "<hex>"}';
+const TOTAL = 'total must be the final cumulative total in nanoTON, as a decimal string';
+const SIGNATURE = "signature must be the client's Ed25519 voucher signature (128 hex digits)";
+
+/** A close request as it arrives: the channel from the path, the client's final voucher as the body. */
+export const closeRequestSchema = z.object({
+    channel: channelAddressSchema,
+    body: z.preprocess(
+        (body) => body ?? {},
+        z.object(
+            {
+                // 19 digits can exceed the store's int64 (2^63 - 1): out of range is the client's mistake, not a 500.
+                total: z
+                    .string({ required_error: TOTAL, invalid_type_error: TOTAL })
+                    .regex(/^[0-9]{1,19}$/, TOTAL)
+                    .transform(BigInt)
+                    .refine((v) => v <= (1n << 63n) - 1n, TOTAL),
+                signature: z
+                    .string({ required_error: SIGNATURE, invalid_type_error: SIGNATURE })
+                    .regex(/^[0-9a-fA-F]{128}$/, SIGNATURE)
+                    .transform((hex) => Buffer.from(hex, 'hex')),
+            },
+            { invalid_type_error: SHAPE },
+        ),
+    ),
+});
+
+export type CloseRequest = z.infer<typeof closeRequestSchema>;
+
+/** Refuses a malformed close request (400). */
+export function parseCloseRequest(input: CloseRequestInput): CloseRequest {
+    const parsed = closeRequestSchema.safeParse(input);
+    if (parsed.success) return parsed.data;
+    throw Refusal.fromIssues(parsed.error, (field) => (field === 'channel' ? 'invalid_channel' : 'invalid_request'), 'close');
+}
+
 export interface CloseApprovalAnswer {
     channel: string;
     /** The final total, nanoTON. */
@@ -44,44 +81,35 @@ export interface CooperativeCloseOptions {
 }
 
 export class CooperativeClose {
-    constructor(private readonly o: CooperativeCloseOptions) {}
+    private readonly gate: ChannelGate;
 
+    constructor(private readonly o: CooperativeCloseOptions) {
+        this.gate = new ChannelGate(o);
+    }
+
+    /** Parses the request, then co-signs it (as `cosign`). */
     async approve(input: CloseRequestInput): Promise<CloseApprovalAnswer> {
-        let channel: Address;
-        try {
-            channel = Address.parse(input.channel);
-        } catch {
-            throw new PaymentError(400, RefusalCode.BadRequest, 'channel is not a valid address');
-        }
-        const body = (input.body ?? {}) as Record<string, unknown>;
-        if (typeof body !== 'object' || Array.isArray(body)) throw new PaymentError(400, RefusalCode.BadRequest, 'send {"total": "<nanoTON>", "signature": "<hex>"}');
-        const total = typeof body.total === 'string' && /^[0-9]{1,19}$/.test(body.total) ? BigInt(body.total) : undefined;
-        // 19 digits can exceed the store's int64 (2^63 - 1): out of range is the client's mistake, not a 500.
-        if (total === undefined || total > (1n << 63n) - 1n) throw new PaymentError(400, RefusalCode.BadRequest, 'total must be the final cumulative total in nanoTON, as a decimal string');
-        const signature = typeof body.signature === 'string' && /^[0-9a-fA-F]{128}$/.test(body.signature) ? Buffer.from(body.signature, 'hex') : undefined;
-        if (!signature) throw new PaymentError(400, RefusalCode.BadRequest, "signature must be the client's Ed25519 voucher signature (128 hex digits)");
+        return this.cosign(parseCloseRequest(input));
+    }
 
-        let state;
-        try {
-            state = await this.o.chain.channel(channel, true);
-        } catch (e) {
-            throw new PaymentError(503, RefusalCode.BackendDown, `cannot read the channel from the chain: ${(e as Error).message}`);
-        }
-        if (!state) throw new PaymentError(404, RefusalCode.UnknownChannel, 'no payment channel is deployed at that address');
-        if (!state.workerStake.equals(this.o.workerStake) || state.workerKey !== keyToInt(this.o.receiptKey.publicKey))
-            throw new PaymentError(403, RefusalCode.WrongWorker, 'the channel is for another worker');
-        if (state.status !== ChannelStatus.Open && state.status !== ChannelStatus.Closing) throw new PaymentError(409, RefusalCode.ChannelNotOpen, 'the channel is already closed');
+    async cosign(request: CloseRequest): Promise<CloseApprovalAnswer> {
+        const { channel } = request;
+        const { total, signature } = request.body;
+        const refuse = (kind: RefusalKind, message: string) => new Refusal(kind, message, { during: 'close' });
+
+        const state = await this.gate.channel(channel, 'close', true);
+        if (state.status !== ChannelStatus.Open && state.status !== ChannelStatus.Closing) throw refuse('channel_not_open', 'the channel is already closed');
         // The approval outlives the key it was asked with: agree to nothing until a pending key change is in force.
-        if (state.pendingClientKey !== 0n) throw new PaymentError(409, RefusalCode.ClientKeyChanging, `the channel's client key changes at ${state.pendingKeyAt}; ask again once it is in force`);
+        if (state.pendingClientKey !== 0n) throw refuse('client_key_changing', `the channel's client key changes at ${state.pendingKeyAt}; ask again once it is in force`);
         const clientKey = Buffer.from(state.clientKey.toString(16).padStart(64, '0'), 'hex');
         // The voucher signature is the client's authorisation: only the channel's client key makes one.
-        if (!verifyVoucher(channel, total, signature, clientKey)) throw new PaymentError(401, RefusalCode.BadVoucher, "the signature is not the channel client's voucher for that total");
+        if (!verifyVoucher(channel, total, signature, clientKey)) throw refuse('invalid_voucher', "the signature is not the channel client's voucher for that total");
 
         const key = channel.toString();
-        if (this.o.inFlight(key)) throw new PaymentError(409, RefusalCode.RequestInFlight, 'a request on this channel is still being served; close after it ends');
+        if (this.o.inFlight(key)) throw refuse('request_in_flight', 'a request on this channel is still being served; close after it ends');
         const owed = this.o.store.receiptTotal(key);
-        if (total < owed) throw new PaymentError(409, RefusalCode.StaleVoucher, `the final total ${total} does not cover the ${owed} nanoTON of receipts signed on this channel`);
-        if (total < state.paid) throw new PaymentError(409, RefusalCode.StaleVoucher, `the final total ${total} is below the ${state.paid} nanoTON already paid`);
+        if (total < owed) throw refuse('stale_voucher', `the final total ${total} does not cover the ${owed} nanoTON of receipts signed on this channel`);
+        if (total < state.paid) throw refuse('stale_voucher', `the final total ${total} is below the ${state.paid} nanoTON already paid`);
 
         // The final voucher is money: on disk first. Then no more service on this channel.
         this.o.store.ensureChannel(key);

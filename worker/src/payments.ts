@@ -1,21 +1,19 @@
 import { Address } from '@ton/core';
-import { signVerify } from '@ton/crypto';
-import {
-    RECEIPTS_QUERY_MAX,
-    RECEIPTS_QUERY_MAX_SKEW_SEC,
-    ReceiptWire,
-    ReceiptsAnswer,
-    RefusalCode,
-    decodeVoucher,
-    receiptsQueryDigest,
-} from '../../protocol/paidRequest';
-import { ChannelStatus, ExtendedPaymentChannel } from '../../wrappers/PaymentChannel';
+import { ReceiptWire, ReceiptsAnswer, decodeVoucher } from '../../protocol/paidRequest';
+import { ChannelStatus } from '../../wrappers/PaymentChannel';
 import { Prices, makeSignedReceipt, receiptMaxCost } from '../../wrappers/receipt';
-import { SignedVoucher, keyToInt, verifyVoucher } from '../../wrappers/voucher';
+import { SignedVoucher, verifyVoucher } from '../../wrappers/voucher';
 import type { ChainView } from './chain';
+import { ChannelGate } from './channelGate';
 import type { Usage } from './inference/types';
 import { PriceQuote, PriceStaleError, WorkerPricing } from './pricing';
+import { ReceiptRecovery, ReceiptsQuery } from './receiptRecovery';
+import { Refusal, RefusalKind } from './refusal';
+import { StorageGuard, isStorageFault } from './storageGuard';
 import type { VoucherRecord, WorkerStore } from './store/store';
+
+/** A refusal of payment: the name callers and tests have always caught it by. */
+export { Refusal as PaymentError } from './refusal';
 
 /**
  * The worker's side of the payment rules (DESIGN.md section 3): whom to
@@ -28,17 +26,6 @@ import type { VoucherRecord, WorkerStore } from './store/store';
 
 /** The largest voucher total the worker accepts (the store's integer range). */
 const MAX_VOUCHER_TOTAL = (1n << 63n) - 1n;
-
-export class PaymentError extends Error {
-    constructor(
-        readonly status: number,
-        readonly code: string,
-        message: string,
-    ) {
-        super(message);
-        this.name = 'PaymentError';
-    }
-}
 
 export interface PaymentsOptions {
     store: WorkerStore;
@@ -74,93 +61,31 @@ export interface SettleInput {
     responseHash: Buffer;
 }
 
-/** A store write that failed because of the disk (full, I/O error), not because of the data. */
-export function isStorageFault(e: unknown): boolean {
-    const code = String((e as { code?: unknown })?.code ?? '');
-    return code === 'SQLITE_FULL' || code.startsWith('SQLITE_IOERR') || code === 'SQLITE_CANTOPEN' || code === 'SQLITE_READONLY';
-}
-
 export class Payments {
     private readonly reserved = new Map<string, bigint>();
-    /** Channels whose address was checked to derive from the WorkerStake's Escrow (a contract cannot change that). */
-    private readonly genuine = new Set<string>();
     private readonly now: () => number;
-    /** Set when a store write failed for lack of space: requests are refused until a probe write succeeds. */
-    private storageFault?: string;
+    private readonly gate: ChannelGate;
+    private readonly storage: StorageGuard;
+    private readonly recovery: ReceiptRecovery;
 
     constructor(private readonly o: PaymentsOptions) {
         this.now = o.now ?? (() => Math.floor(Date.now() / 1000));
+        this.gate = new ChannelGate(o);
+        this.storage = new StorageGuard(o.store);
+        this.recovery = new ReceiptRecovery({ store: o.store, gate: this.gate, now: this.now });
     }
 
     /** Why the store cannot take writes now, if it cannot. */
     get storageProblem(): string | undefined {
-        return this.storageFault;
+        return this.storage.problem;
     }
 
     /**
-     * Runs a store write; a disk fault marks the store unavailable and
-     * becomes a clean 503 (the transaction was rolled back, nothing half
-     * written, nothing charged).
+     * Receipt recovery (worker/src/receiptRecovery.ts): the stored receipts
+     * of the channel above `after`, for the channel's client only.
      */
-    private write<T>(what: string, fn: () => T): T {
-        try {
-            return fn();
-        } catch (e) {
-            if (!isStorageFault(e)) throw e;
-            this.storageFault = `${what}: ${(e as Error).message}`;
-            throw new PaymentError(503, RefusalCode.StorageUnavailable, `the worker cannot store ${what} (${(e as Error).message}); nothing was charged, try another worker`);
-        }
-    }
-
-    /** Refuses while the store is known to be unwritable; a successful probe write ends the fault. */
-    private checkStorage(): void {
-        if (!this.storageFault) return;
-        try {
-            this.o.store.probeWritable();
-            this.storageFault = undefined;
-        } catch (e) {
-            if (!isStorageFault(e)) throw e;
-            throw new PaymentError(503, RefusalCode.StorageUnavailable, `the worker's store is out of space or failing (${(e as Error).message}); nothing was charged, try another worker`);
-        }
-    }
-
-    /**
-     * Receipt recovery: the stored receipts of `channel` above `after`, for
-     * the channel's client only (an Ed25519 signature by the channel's
-     * client key, as on chain, over `receiptsQueryDigest`).
-     */
-    async receiptsFor(q: { channel: string; after: unknown; timestamp: unknown; signature: unknown }): Promise<ReceiptsAnswer> {
-        let channel: Address;
-        try {
-            channel = Address.parse(q.channel);
-        } catch {
-            throw new PaymentError(400, RefusalCode.BadRequest, 'channel is not a valid address');
-        }
-        const after = typeof q.after === 'string' && /^[0-9]{1,19}$/.test(q.after) ? BigInt(q.after) : q.after === undefined ? 0n : -1n;
-        if (after < 0n || after > (1n << 63n) - 1n) throw new PaymentError(400, RefusalCode.BadRequest, 'after must be a cumulative cost in nanoTON (a non-negative integer)');
-        const timestamp = typeof q.timestamp === 'string' && /^[0-9]{1,12}$/.test(q.timestamp) ? Number(q.timestamp) : NaN;
-        if (!Number.isSafeInteger(timestamp)) throw new PaymentError(401, RefusalCode.Unauthorized, 'x-cocoon-timestamp must be unix seconds');
-        if (Math.abs(this.now() - timestamp) > RECEIPTS_QUERY_MAX_SKEW_SEC)
-            throw new PaymentError(401, RefusalCode.Unauthorized, `x-cocoon-timestamp is more than ${RECEIPTS_QUERY_MAX_SKEW_SEC} s from the worker's clock`);
-        const signature = typeof q.signature === 'string' && /^[0-9a-fA-F]{128}$/.test(q.signature) ? Buffer.from(q.signature, 'hex') : undefined;
-        if (!signature) throw new PaymentError(401, RefusalCode.Unauthorized, 'x-cocoon-signature must be a hex Ed25519 signature (128 hex digits)');
-        let state;
-        try {
-            state = await this.o.chain.channel(channel);
-        } catch (e) {
-            throw new PaymentError(503, RefusalCode.BackendDown, `cannot read the channel from the chain: ${(e as Error).message}`);
-        }
-        if (!state) throw new PaymentError(404, RefusalCode.UnknownChannel, 'no payment channel is deployed at that address');
-        if (!state.workerStake.equals(this.o.workerStake)) throw new PaymentError(403, RefusalCode.WrongWorker, 'the channel is for another worker');
-        const clientKey = Buffer.from(state.clientKey.toString(16).padStart(64, '0'), 'hex');
-        if (!signVerify(receiptsQueryDigest(channel, after, timestamp), signature, clientKey))
-            throw new PaymentError(401, RefusalCode.Unauthorized, "the signature does not verify with the channel's client key");
-        const rows = this.o.store.receiptsAfter(channel.toString(), after, RECEIPTS_QUERY_MAX + 1);
-        return {
-            channel: channel.toString(),
-            receipts: rows.slice(0, RECEIPTS_QUERY_MAX).map((r) => ({ boc: r.boc.toString('base64'), requestId: r.requestId, cost: r.cost.toString(), cumulativeCost: r.cumulative.toString() })),
-            more: rows.length > RECEIPTS_QUERY_MAX,
-        };
+    receiptsFor(q: ReceiptsQuery): Promise<ReceiptsAnswer> {
+        return this.recovery.answer(q);
     }
 
     /** Upper bound on the cost of a request: every prompt byte a token, max_tokens generated (all reasoning). */
@@ -176,76 +101,46 @@ export class Payments {
      * is always seen (worker/src/cooperativeClose.ts relies on this).
      */
     async admit(req: { channel: string; voucher?: string; promptBound: number; maxTokens: number; modelId: bigint }): Promise<Admission> {
-        let channel: Address;
-        try {
-            channel = Address.parse(req.channel);
-        } catch {
-            throw new PaymentError(400, RefusalCode.UnknownChannel, 'channel is not a valid address');
-        }
+        const refuse = (kind: RefusalKind, message: string) => new Refusal(kind, message, { during: 'admission' });
+        const channel = this.gate.address(req.channel, 'admission');
         let voucher: SignedVoucher | undefined;
         if (req.voucher !== undefined) {
             try {
                 voucher = decodeVoucher(req.voucher);
             } catch (e) {
-                throw new PaymentError(402, RefusalCode.BadVoucher, `voucher: ${(e as Error).message}`);
+                throw refuse('invalid_voucher', `voucher: ${(e as Error).message}`);
             }
-            if (!voucher.channel.equals(channel)) throw new PaymentError(402, RefusalCode.BadVoucher, 'voucher names another channel');
+            if (!voucher.channel.equals(channel)) throw refuse('invalid_voucher', 'voucher names another channel');
             // No deposit reaches 2^63 nanoTON and the store cannot hold more: a client mistake, not a server error.
-            if (voucher.total > MAX_VOUCHER_TOTAL) throw new PaymentError(402, RefusalCode.BadVoucher, `voucher total ${voucher.total} is out of range`);
+            if (voucher.total > MAX_VOUCHER_TOTAL) throw refuse('invalid_voucher', `voucher total ${voucher.total} is out of range`);
         }
-        let state;
-        try {
-            state = await this.o.chain.channel(channel);
-        } catch (e) {
-            throw new PaymentError(503, RefusalCode.BackendDown, `cannot read the channel from the chain: ${(e as Error).message}`);
-        }
-        if (!state) throw new PaymentError(402, RefusalCode.UnknownChannel, 'no payment channel is deployed at that address');
-        if (!state.workerStake.equals(this.o.workerStake) || state.workerKey !== keyToInt(this.o.receiptKey.publicKey))
-            throw new PaymentError(403, RefusalCode.WrongWorker, 'the channel is for another worker');
-        if (state.status !== ChannelStatus.Open) throw new PaymentError(402, RefusalCode.ChannelNotOpen, 'the channel is not open');
+        const state = await this.gate.channel(channel, 'admission');
+        if (state.status !== ChannelStatus.Open) throw refuse('channel_not_open', 'the channel is not open');
         this.refuseIfClosedHere(channel.toString());
         const clientKey = Buffer.from(state.clientKey.toString(16).padStart(64, '0'), 'hex');
         const key = channel.toString();
         if (voucher) {
-            if (!verifyVoucher(channel, voucher.total, voucher.signature, clientKey))
-                throw new PaymentError(402, RefusalCode.BadVoucher, 'voucher signature does not verify with the channel client key');
+            if (!verifyVoucher(channel, voucher.total, voucher.signature, clientKey)) throw refuse('invalid_voucher', 'voucher signature does not verify with the channel client key');
             const latest = this.o.store.latestVoucher(key);
-            if ((latest && voucher.total < latest.total) || voucher.total < state.paid)
-                throw new PaymentError(402, RefusalCode.StaleVoucher, 'voucher is older than one already received');
+            if ((latest && voucher.total < latest.total) || voucher.total < state.paid) throw refuse('stale_voucher', 'voucher is older than one already received');
             // A valid voucher is money whatever happens to this request
             // (refused, cut, the process killed): on disk before serving.
-            this.checkStorage();
+            this.storage.check();
             const v = voucher;
             // Killed from here on, the worker still has it; a power cut before the receipt's fsync'd commit
             // (which carries it too) could lose it, and the client sends it again with its next request.
-            this.write('the voucher', () => this.o.store.recordVoucher({ channel: key, total: v.total, signature: v.signature, receivedAt: this.now() }, 'process'));
+            this.storage.write('the voucher', () => this.o.store.recordVoucher({ channel: key, total: v.total, signature: v.signature, receivedAt: this.now() }, 'process'));
         }
-        let ws;
-        try {
-            ws = await this.o.chain.workerStake(this.o.workerStake);
-        } catch (e) {
-            throw new PaymentError(503, RefusalCode.BackendDown, `cannot read the WorkerStake from the chain: ${(e as Error).message}`);
-        }
-        if (!ws) throw new PaymentError(503, RefusalCode.BackendDown, 'the WorkerStake is not deployed (the operator must run cocoon-worker register)');
-        // Only a PaymentChannel of the Escrow the WorkerStake takes payouts from pays: any other contract
-        // can answer the channel getters (free service, and claims that feed it the worker's gas).
-        if (!this.genuine.has(channel.toRawString())) {
-            const escrow = ws.payoutEscrow;
-            const expected = escrow ? (await ExtendedPaymentChannel.fromInit(escrow, state.client, this.o.workerStake, state.nonce)).address : undefined;
-            if (!expected || !expected.equals(channel))
-                throw new PaymentError(403, RefusalCode.WrongWorker, "that address is not a payment channel of this worker's Escrow");
-            this.genuine.add(channel.toRawString());
-        }
+        const ws = await this.gate.payoutChannel(channel, state, 'admission');
         // Receipts for any other model than the attested one would be slashable (ProveWrongModel).
         const attestedModel = ws.attestation?.modelId ?? ws.state.modelId;
-        if (req.modelId !== attestedModel)
-            throw new PaymentError(404, RefusalCode.ModelNotAttested, `this worker is attested for model ${attestedModel.toString(16).padStart(64, '0')} only`);
+        if (req.modelId !== attestedModel) throw refuse('model_not_attested', `this worker is attested for model ${attestedModel.toString(16).padStart(64, '0')} only`);
         let quote: PriceQuote;
         try {
             quote = await this.o.pricing.quote(this.now());
         } catch (e) {
-            if (e instanceof PriceStaleError) throw new PaymentError(503, RefusalCode.PricesUnavailable, `cannot price the request safely: ${e.message}`);
-            throw new PaymentError(503, RefusalCode.BackendDown, `cannot read prices: ${(e as Error).message}`);
+            if (e instanceof PriceStaleError) throw refuse('prices_unavailable', `cannot price the request safely: ${e.message}`);
+            throw refuse('chain_unavailable', `cannot read prices: ${(e as Error).message}`);
         }
 
         // No await from here on: checks and reservation are one step.
@@ -254,30 +149,18 @@ export class Payments {
         // takes effect: the worker serves nothing it could not redeem in
         // time (the claimer redeems the newest voucher before then).
         if (state.pendingClientKey !== 0n)
-            throw new PaymentError(
-                402,
-                RefusalCode.ClientKeyChanging,
-                `the channel's client key changes at ${state.pendingKeyAt}; the worker serves the channel again once the new key is in force`,
-            );
+            throw refuse('client_key_changing', `the channel's client key changes at ${state.pendingKeyAt}; the worker serves the channel again once the new key is in force`);
         // A receipt could not be stored: serve nothing that cannot be paid for.
-        this.checkStorage();
+        this.storage.check();
         // A client that stops sending vouchers stops getting answers.
         const covered = this.o.store.latestVoucher(key)?.total ?? 0n;
         const uncovered = this.o.store.receiptsAbove(key, covered);
         if (uncovered > (this.o.maxUnpaidReceipts ?? 1))
-            throw new PaymentError(
-                402,
-                RefusalCode.VoucherRequired,
-                `${uncovered} receipts are not covered by a voucher: send one for the cumulative cost of ${this.o.store.receiptTotal(key)} nanoTON`,
-            );
+            throw refuse('voucher_required', `${uncovered} receipts are not covered by a voucher: send one for the cumulative cost of ${this.o.store.receiptTotal(key)} nanoTON`);
         const maxCost = this.maxCost(quote.prices, req.promptBound, req.maxTokens);
         const owed = this.o.store.receiptTotal(key) + (this.reserved.get(key) ?? 0n);
         if (state.deposit < owed + maxCost)
-            throw new PaymentError(
-                402,
-                RefusalCode.InsufficientDeposit,
-                `deposit ${state.deposit} does not cover unpaid receipts and reservations (${owed}) plus this request's maximum cost (${maxCost}) nanoTON`,
-            );
+            throw refuse('insufficient_deposit', `deposit ${state.deposit} does not cover unpaid receipts and reservations (${owed}) plus this request's maximum cost (${maxCost}) nanoTON`);
         this.reserved.set(key, (this.reserved.get(key) ?? 0n) + maxCost);
         return { channel, channelKey: key, voucher, modelId: req.modelId, quote, maxCost, settled: false };
     }
@@ -285,7 +168,7 @@ export class Payments {
     /** A channel the worker agreed to close (cooperative close) or saw closed takes no more requests. */
     private refuseIfClosedHere(key: string) {
         const localState = this.o.store.channelState(key);
-        if (localState !== undefined && localState !== 'open') throw new PaymentError(402, RefusalCode.ChannelNotOpen, `the channel is ${localState}`);
+        if (localState !== undefined && localState !== 'open') throw new Refusal('channel_not_open', `the channel is ${localState}`, { during: 'admission' });
     }
 
     private voucherRecord(a: Admission): VoucherRecord | undefined {
@@ -336,7 +219,7 @@ export class Payments {
         const cost = terms ? receiptMaxCost(terms, usage) : 0n;
         if (cost === 0n) {
             const v = this.voucherRecord(a);
-            if (v) this.write('the voucher', () => this.o.store.recordVoucher(v));
+            if (v) this.storage.write('the voucher', () => this.o.store.recordVoucher(v));
             return null;
         }
         const store = this.o.store;
@@ -358,24 +241,26 @@ export class Payments {
             this.o.receiptKey.secretKey,
         );
         const boc = evidence.toBoc();
-        this.write('the receipt', () => store.appendReceipt(
-            {
-                channel: a.channelKey,
-                requestId: requestId.toString(),
-                boc,
-                modelId: s.modelId.toString(16).padStart(64, '0'),
-                promptTokens: s.usage.promptTokens,
-                cachedTokens: s.usage.cachedTokens,
-                completionTokens: s.usage.completionTokens,
-                reasoningTokens: s.usage.reasoningTokens,
-                cost,
-                cumulative,
-                createdAt: time,
-                requestHash: s.requestHash.toString('hex'),
-                responseHash: s.responseHash.toString('hex'),
-            },
-            this.voucherRecord(a),
-        ));
+        this.storage.write('the receipt', () =>
+            store.appendReceipt(
+                {
+                    channel: a.channelKey,
+                    requestId: requestId.toString(),
+                    boc,
+                    modelId: s.modelId.toString(16).padStart(64, '0'),
+                    promptTokens: s.usage.promptTokens,
+                    cachedTokens: s.usage.cachedTokens,
+                    completionTokens: s.usage.completionTokens,
+                    reasoningTokens: s.usage.reasoningTokens,
+                    cost,
+                    cumulative,
+                    createdAt: time,
+                    requestHash: s.requestHash.toString('hex'),
+                    responseHash: s.responseHash.toString('hex'),
+                },
+                this.voucherRecord(a),
+            ),
+        );
         return { boc: boc.toString('base64'), requestId: requestId.toString(), cost: cost.toString(), cumulativeCost: cumulative.toString() };
     }
 

@@ -1,0 +1,195 @@
+import type { FastifyReply } from 'fastify';
+import type { Logger } from 'pino';
+import { corkPerTurn } from '../../../helpers/corkPerTurn';
+import { ENVELOPE_MEDIA_TYPE, ResponseSealer, frameToText } from '../../../helpers/hpke';
+import type { ReceiptWire } from '../../../protocol/paidRequest';
+import { ChatEvent, Usage, zeroUsage } from '../inference/types';
+import type { WorkerMetrics } from '../metrics';
+import { Refusal } from '../refusal';
+
+/**
+ * Writing an admitted generation to the client, sealed: as one final frame,
+ * or as an event stream of data frames ending with a final frame that holds
+ * the receipt. What is charged is what was handed to the transport.
+ */
+
+export interface GenerationEnd {
+    usage: Usage;
+    finishReason: string;
+    error?: string;
+}
+
+export interface Generation {
+    /** The chat completion id and creation time every chunk repeats. */
+    id: string;
+    created: number;
+    model: string;
+    /** The backend's events, from the first one on. */
+    events: AsyncIterable<ChatEvent>;
+    sealer: ResponseSealer;
+    /** Stops the backend (the stream still ends with usage). */
+    abort: () => void;
+    /** Signs and stores the receipt for what was delivered (null when it costs nothing); throws when it cannot be stored. */
+    settle: (end: GenerationEnd, content: string, reasoning: string) => ReceiptWire | null;
+    /** Charges nothing: the admission's reservation ends. */
+    release: () => void;
+    /** When the request arrived (performance.now()). */
+    t0: number;
+    metrics: WorkerMetrics;
+    logger: Logger;
+}
+
+function usageJson(u: Usage) {
+    return {
+        prompt_tokens: u.promptTokens,
+        completion_tokens: u.completionTokens,
+        total_tokens: u.promptTokens + u.completionTokens,
+        prompt_tokens_details: { cached_tokens: u.cachedTokens },
+        completion_tokens_details: { reasoning_tokens: u.reasoningTokens },
+        estimated: u.estimated,
+    };
+}
+
+function finishJson(r: string): string {
+    return r === 'length' ? 'length' : r === 'stop' ? 'stop' : r; // 'aborted' and 'error' are Cocoon's own
+}
+
+/** Observes the time to first token once. */
+function firstTokenClock(g: Generation): () => void {
+    let seen = false;
+    return () => {
+        if (seen) return;
+        seen = true;
+        g.metrics.ttft.observe((performance.now() - g.t0) / 1000);
+    };
+}
+
+function served(g: Generation) {
+    g.metrics.requests.inc({ status: '200' });
+    g.metrics.latency.observe((performance.now() - g.t0) / 1000);
+}
+
+export async function streamCompletion(reply: FastifyReply, g: Generation): Promise<FastifyReply> {
+    reply.hijack();
+    const raw = reply.raw;
+    let clientGone = false;
+    raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' });
+    raw.on('close', () => {
+        if (!raw.writableFinished) {
+            clientGone = true;
+            g.abort();
+        }
+    });
+    // One upstream read often carries several chunks: their frames leave together.
+    const cork = corkPerTurn(raw);
+    const write = async (frame: Buffer) => {
+        if (clientGone || raw.destroyed) return;
+        cork();
+        if (!raw.write(`data: ${frameToText(frame)}\n\n`)) await new Promise<void>((res) => raw.once('drain', res).once('close', res));
+    };
+    const firstToken = firstTokenClock(g);
+    let content = '';
+    let reasoning = '';
+    let end: GenerationEnd = { usage: zeroUsage(true), finishReason: 'error', error: 'stream ended without usage' };
+    for await (const ev of g.events) {
+        if (ev.type === 'delta') {
+            firstToken();
+            // Counted into the response hash only once it is handed to the transport.
+            if (clientGone) continue;
+            content += ev.content ?? '';
+            reasoning += ev.reasoning ?? '';
+            const chunk = {
+                id: g.id,
+                object: 'chat.completion.chunk',
+                created: g.created,
+                model: g.model,
+                choices: [{ index: 0, delta: { ...(ev.content ? { content: ev.content } : {}), ...(ev.reasoning ? { reasoning_content: ev.reasoning } : {}) }, finish_reason: null }],
+            };
+            await write(g.sealer.data(Buffer.from(JSON.stringify(chunk))));
+        } else {
+            end = ev;
+        }
+    }
+    // Stored (fsync) before the final frame goes out. If storing
+    // fails, no final frame is sent: the client sees a truncated
+    // stream rather than a receipt the worker does not hold.
+    let receipt: ReceiptWire | null;
+    try {
+        receipt = g.settle(end, content, reasoning);
+    } catch (e) {
+        g.logger.error({ err: e }, 'could not store the receipt; cutting the stream');
+        raw.destroy();
+        g.metrics.requests.inc({ status: '500' });
+        return reply;
+    }
+    const last = {
+        id: g.id,
+        object: 'chat.completion.chunk',
+        created: g.created,
+        model: g.model,
+        choices: [{ index: 0, delta: {}, finish_reason: finishJson(end.finishReason) }],
+        usage: usageJson(end.usage),
+        receipt,
+        ...(end.error ? { error: { message: end.error } } : {}),
+    };
+    await write(g.sealer.final(Buffer.from(JSON.stringify(last))));
+    if (!raw.destroyed) raw.end();
+    served(g);
+    return reply;
+}
+
+export async function sendCompletion(reply: FastifyReply, g: Generation): Promise<FastifyReply> {
+    let clientGone = false;
+    reply.raw.on('close', () => {
+        if (!reply.raw.writableFinished) {
+            clientGone = true;
+            g.abort();
+        }
+    });
+    const firstToken = firstTokenClock(g);
+    let content = '';
+    let reasoning = '';
+    let end: GenerationEnd | undefined;
+    for await (const ev of g.events) {
+        if (ev.type === 'delta') {
+            firstToken();
+            content += ev.content ?? '';
+            reasoning += ev.reasoning ?? '';
+        } else end = ev;
+    }
+    if (clientGone || !end) {
+        // Nothing was delivered: a non-streaming answer exists only as its single frame.
+        g.release();
+        g.metrics.requests.inc({ status: '499' });
+        return reply;
+    }
+    let receipt: ReceiptWire | null;
+    try {
+        receipt = g.settle(end, content, reasoning);
+    } catch (e) {
+        // Nothing left this process yet: a receipt that cannot be stored is a clean refusal.
+        if (e instanceof Refusal) throw e.retryableAfter(5);
+        throw e;
+    }
+    const completion = {
+        id: g.id,
+        object: 'chat.completion',
+        created: g.created,
+        model: g.model,
+        choices: [
+            {
+                index: 0,
+                message: { role: 'assistant', content, ...(reasoning ? { reasoning_content: reasoning } : {}) },
+                finish_reason: finishJson(end.finishReason),
+            },
+        ],
+        usage: usageJson(end.usage),
+        receipt,
+        ...(end.error ? { error: { message: end.error } } : {}),
+    };
+    served(g);
+    return reply
+        .code(200)
+        .type(ENVELOPE_MEDIA_TYPE)
+        .send(g.sealer.final(Buffer.from(JSON.stringify(completion))));
+}

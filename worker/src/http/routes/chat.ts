@@ -1,0 +1,172 @@
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { Logger } from 'pino';
+import { ENC_BYTES, ENVELOPE_MEDIA_TYPE, EnvelopeError, OpenedRequest, REQUEST_HEADER_BYTES, X25519KeyPair, openRequest } from '../../../../helpers/hpke';
+import { PaidRequest, contentText, describeIssues, paidRequestSchema, requestDigest, responseDigest } from '../../../../protocol/paidRequest';
+import { BackendRequestError, BackendUnavailableError, ChatEvent, ChatRequest, InferenceBackend, ModelInfo } from '../../inference/types';
+import type { WorkerMetrics } from '../../metrics';
+import type { Admission, Payments } from '../../payments';
+import { Refusal } from '../../refusal';
+import { ReplayGuard } from '../../replay';
+import type { ChatTraffic } from '../chatTraffic';
+import { Generation, GenerationEnd, sendCompletion, streamCompletion } from '../chatResponse';
+import { sendRefusal } from '../errors';
+import type { ModelCatalog } from '../modelCatalog';
+
+/**
+ * Paid chat completions: a sealed PaidRequest in (protocol/paidRequest.ts),
+ * admitted against its channel, served by the backend and answered sealed
+ * with its receipt. The plaintext lives only in this process's memory and
+ * is never logged.
+ */
+
+export interface ChatRouteDeps {
+    backend: InferenceBackend;
+    payments: Payments;
+    encryptionKey: X25519KeyPair;
+    catalog: ModelCatalog;
+    traffic: ChatTraffic;
+    metrics: WorkerMetrics;
+    logger: Logger;
+    limits: { maxConcurrent: number; defaultMaxTokens: number; maxTokens: number; requestTimeoutMs?: number };
+}
+
+export function registerChatRoute(app: FastifyInstance, deps: ChatRouteDeps): void {
+    const { traffic, metrics } = deps;
+    const replays = new ReplayGuard();
+
+    app.post('/v1/chat/completions', async (req, reply) => {
+        const t0 = performance.now();
+        if (traffic.draining) return sendRefusal(reply, metrics, new Refusal('shutting_down', 'the worker is shutting down', { retryAfter: 5 }));
+        if (traffic.active >= deps.limits.maxConcurrent) return sendRefusal(reply, metrics, new Refusal('over_capacity', 'over capacity', { retryAfter: 1 }));
+        if (!Buffer.isBuffer(req.body)) return sendRefusal(reply, metrics, new Refusal('unsupported_media_type', `send an HPKE envelope as ${ENVELOPE_MEDIA_TYPE}`));
+        traffic.enter();
+        metrics.active.inc();
+        try {
+            return await serve(req.body, reply, t0);
+        } catch (e) {
+            // Answered here, not by the error handler: the refusal is written before the request stops counting as active.
+            if (e instanceof Refusal) return sendRefusal(reply, metrics, e);
+            throw e;
+        } finally {
+            metrics.active.dec();
+            traffic.leave();
+        }
+    });
+
+    /** Opens the envelope and validates what it holds; every envelope that opens is spent. */
+    async function openPaid(body: Buffer): Promise<{ opened: OpenedRequest; paid: PaidRequest }> {
+        let opened;
+        try {
+            opened = await openRequest(body, deps.encryptionKey);
+        } catch (e) {
+            if (e instanceof EnvelopeError && e.code === 'wrong-key') throw new Refusal('wrong_encryption_key', 'the request is sealed to another encryption key');
+            throw new Refusal('bad_envelope', e instanceof EnvelopeError ? e.message : 'malformed envelope');
+        }
+        // Only an envelope that opened counts (junk must not fill the memory); once
+        // opened it is spent, served or refused, so a captured copy is never served later.
+        if (!replays.firstSeen(body.subarray(REQUEST_HEADER_BYTES, REQUEST_HEADER_BYTES + ENC_BYTES)))
+            throw new Refusal('replayed_request', 'this sealed request was already received; seal every request anew');
+        let json: unknown;
+        try {
+            json = JSON.parse(opened.plaintext.toString('utf8'));
+        } catch {
+            throw new Refusal('invalid_request', 'the request is not valid JSON');
+        }
+        const parsed = paidRequestSchema.safeParse(json);
+        if (!parsed.success) throw new Refusal('invalid_request', describeIssues(parsed.error));
+        return { opened, paid: parsed.data };
+    }
+
+    async function findModel(name: string): Promise<ModelInfo> {
+        let list: ModelInfo[];
+        try {
+            list = await deps.catalog.list();
+        } catch (e) {
+            throw new Refusal('backend_unavailable', `backend: ${(e as Error).message}`);
+        }
+        const model = list.find((m) => m.id === name || m.aliases.includes(name));
+        if (!model) throw new Refusal('model_not_found', 'this worker does not serve that model');
+        return model;
+    }
+
+    async function serve(body: Buffer, reply: FastifyReply, t0: number) {
+        const { opened, paid } = await openPaid(body);
+        const r = paid.request;
+        const model = await findModel(r.model);
+        const modelId = deps.catalog.chainId(model);
+
+        const maxTokens = Math.min(r.max_completion_tokens ?? r.max_tokens ?? deps.limits.defaultMaxTokens, deps.limits.maxTokens);
+        const messages = r.messages.map((m) => ({ role: m.role, content: contentText(m.content) }));
+        // Bound on prompt tokens for pricing: no tokenizer makes more tokens than bytes, plus template overhead.
+        const promptBound = messages.reduce((n, m) => n + Buffer.byteLength(m.content, 'utf8') + 16, 16);
+        const stop = r.stop === undefined || r.stop === null ? undefined : typeof r.stop === 'string' ? [r.stop] : r.stop;
+        const chat: ChatRequest = {
+            model: model.id,
+            messages,
+            maxTokens,
+            temperature: r.temperature ?? undefined,
+            topP: r.top_p ?? undefined,
+            seed: r.seed ?? undefined,
+            stop,
+        };
+
+        const admission: Admission = await deps.payments.admit({ channel: paid.channel, voucher: paid.voucher, promptBound, maxTokens, modelId });
+
+        const ac = new AbortController();
+        traffic.track(ac);
+        // A generation that runs too long is cut like any other: charged for what was delivered.
+        const overall = deps.limits.requestTimeoutMs ? setTimeout(() => ac.abort(), deps.limits.requestTimeoutMs) : undefined;
+        const iter = deps.backend.chatStream(chat, { signal: ac.signal })[Symbol.asyncIterator]();
+        let first: IteratorResult<ChatEvent>;
+        try {
+            first = await iter.next();
+        } catch (e) {
+            clearTimeout(overall);
+            traffic.untrack(ac);
+            deps.payments.release(admission);
+            if (e instanceof BackendRequestError) throw new Refusal(e.status === 404 ? 'model_not_found' : 'invalid_request', e.message);
+            const message = e instanceof BackendUnavailableError ? e.message : 'backend failed';
+            throw new Refusal('backend_unavailable', `backend unavailable, nothing charged: ${message}`, { retryAfter: 5 });
+        }
+
+        const requestHash = requestDigest(opened.plaintext);
+        async function* events(): AsyncGenerator<ChatEvent> {
+            let step = first;
+            while (!step.done) {
+                yield step.value;
+                step = await iter.next();
+            }
+        }
+        const settle = (end: GenerationEnd, content: string, reasoning: string) => {
+            const receipt = deps.payments.settle(admission, { modelId, usage: end.usage, requestHash, responseHash: responseDigest(content, reasoning) });
+            const u = end.usage;
+            metrics.tokens.inc({ class: 'prompt' }, Math.max(0, u.promptTokens - u.cachedTokens));
+            metrics.tokens.inc({ class: 'cached' }, u.cachedTokens);
+            metrics.tokens.inc({ class: 'completion' }, Math.max(0, u.completionTokens - u.reasoningTokens));
+            metrics.tokens.inc({ class: 'reasoning' }, u.reasoningTokens);
+            deps.logger.info({ requestId: receipt?.requestId, cost: receipt?.cost, usage: { ...u }, finishReason: end.finishReason, ms: Math.round(performance.now() - t0) }, 'request served');
+            return receipt;
+        };
+        const generation: Generation = {
+            id: `chatcmpl-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`,
+            created: Math.floor(Date.now() / 1000),
+            model: model.id,
+            events: events(),
+            sealer: opened.response,
+            abort: () => ac.abort(),
+            settle,
+            release: () => deps.payments.release(admission),
+            t0,
+            metrics,
+            logger: deps.logger,
+        };
+
+        try {
+            return await (r.stream ? streamCompletion(reply, generation) : sendCompletion(reply, generation));
+        } finally {
+            clearTimeout(overall);
+            traffic.untrack(ac);
+            if (!admission.settled) deps.payments.release(admission);
+        }
+    }
+}
