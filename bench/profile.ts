@@ -11,6 +11,7 @@ import { signVoucher, verifyVoucher } from '../wrappers/voucher';
 import { WorkerStore } from '../worker/src/store/store';
 import { ClientStore } from '../client/src/store';
 import { CHUNKS, CHUNK_BYTES } from './lib/upstream';
+import { bytesToUint } from '../helpers/bytes';
 
 /**
  * Where the per-request time of a paid request goes: each step the gateway
@@ -83,7 +84,7 @@ export async function runProfile(n = 200): Promise<ProfileResult> {
             cost: 12_400n,
             cumulativeCost: 12_400n,
             time: 1_700_000_000n,
-            requestHash: BigInt('0x' + requestDigest(sealed.plaintext).toString('hex')),
+            requestHash: bytesToUint(requestDigest(sealed.plaintext)),
             responseHash: BigInt('0x' + responseDigest('x'.repeat(6400), '').toString('hex')),
         };
         let evidence = makeSignedReceipt(fields, workerKey.secretKey).evidence;

@@ -31,6 +31,7 @@ import type { Logger } from 'pino';
 import { DevWallet, deriveDevWallets, knownWalletCodes } from './wallets';
 import { ToncenterError, badRequest } from './toncenter';
 import { loadStateFile, saveStateFile } from './state';
+import { uint256ToBytes } from '../helpers/bytes';
 
 export interface ChainOptions {
     mnemonic: string;
@@ -543,7 +544,7 @@ export class DevnetChain {
 }
 
 function bigintToHash(v: bigint): Buffer {
-    return Buffer.from(v.toString(16).padStart(64, '0'), 'hex');
+    return uint256ToBytes(v);
 }
 
 /** Index of the first element with lt > `lt` in an ascending list. */

@@ -133,6 +133,16 @@ export function contentText(content: string | Array<{ type: 'text'; text: string
     return typeof content === 'string' ? content : content.map((p) => p.text).join('');
 }
 
+/**
+ * The most prompt tokens a request can be billed for: no tokenizer makes more
+ * tokens than the text has bytes, plus a chat template's overhead per message
+ * and per request. The worker admits a request only if its channel covers
+ * this many prompt tokens; the client refuses a receipt that counts more.
+ */
+export function promptTokenBound(messages: ReadonlyArray<{ content: Parameters<typeof contentText>[0] }>): number {
+    return messages.reduce((n, m) => n + Buffer.byteLength(contentText(m.content), 'utf8') + 16, 16);
+}
+
 /** The receipt as it travels in the final frame. */
 export interface ReceiptWire {
     /** base64 BOC of the evidence cell (SignedReceipt: signature + receipt), wrappers/receipt.ts. */

@@ -3,7 +3,8 @@ import { NetworkProvider } from '@ton/blueprint';
 import { Address, OpenedContract } from '@ton/core';
 import { ExtendedAttestationVerifier } from '../wrappers/AttestationVerifier';
 import { AttestationClaims, buildAttestationSteps, claimsReportData, imageHashOf, keyIdOf, parseQuote } from '../wrappers/tdx';
-import { argOrAsk, hex256, parseHash256, parseUint, waitUntil } from './lib/cli';
+import { argOrAsk, parseHash256, parseUint, waitUntil } from './lib/cli';
+import { hex256 } from '../helpers/bytes';
 
 /** Claims from a JSON file: { workerStake, workerKey, encryptionKey, modelId, notAfter } (keys and ids as hex). */
 export function readClaims(path: string): AttestationClaims {

@@ -13,7 +13,7 @@ import { run as proposeModel } from './proposeModel';
 import { run as proposeLinks } from './proposeLinks';
 import { submitProposal } from './lib/governance';
 import { run as executeProposal } from './executeProposal';
-import { hex256 } from './lib/cli';
+import { hex256 } from '../helpers/bytes';
 import { Deployment, deploymentPath, writeDeployment } from './lib/deployment';
 import { withTupleFix } from './lib/v2compat';
 

@@ -1,5 +1,6 @@
 import { NetworkProvider } from '@ton/blueprint';
-import { argOrAsk, hex256, openRegistry, parseHash256, requireOwner } from './lib/cli';
+import { argOrAsk, openRegistry, parseHash256, requireOwner } from './lib/cli';
+import { hex256 } from '../helpers/bytes';
 import { submitProposal } from './lib/governance';
 
 /**

@@ -1,5 +1,6 @@
 import { NetworkProvider } from '@ton/blueprint';
-import { argOrAsk, hex256, openRegistry, parseHash256, requireOwner, waitUntil } from './lib/cli';
+import { argOrAsk, openRegistry, parseHash256, requireOwner, waitUntil } from './lib/cli';
+import { hex256 } from '../helpers/bytes';
 
 /**
  * Revokes an allowed image at once (no timelock: withdrawing trust must be

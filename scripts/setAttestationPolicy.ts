@@ -1,7 +1,8 @@
 import { NetworkProvider } from '@ton/blueprint';
 import { AttestationPolicy } from '../wrappers/Registry';
 import { INTEL_SGX_ROOT_CA_KEY, INTEL_TD_QE_ISVPRODID, INTEL_TD_QE_MRSIGNER } from '../wrappers/tdx';
-import { hex256, openRegistry, parseHash256, parseUint, requireOwner } from './lib/cli';
+import { openRegistry, parseHash256, parseUint, requireOwner } from './lib/cli';
+import { hex256 } from '../helpers/bytes';
 import { submitProposal } from './lib/governance';
 
 type Policy = Omit<AttestationPolicy, '$$type'>;

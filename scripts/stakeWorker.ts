@@ -1,6 +1,7 @@
 import { NetworkProvider } from '@ton/blueprint';
 import { toNano } from '@ton/core';
-import { argOrAsk, hex256, parseHash256, waitUntil } from './lib/cli';
+import { argOrAsk, parseHash256, waitUntil } from './lib/cli';
+import { hex256 } from '../helpers/bytes';
 import { checkEndpoint, isBonded, openStaking, parsePrices, statusName } from './lib/worker';
 import { ExtendedWorkerStake } from '../wrappers/WorkerStake';
 

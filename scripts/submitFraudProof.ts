@@ -4,6 +4,7 @@ import { argOrAsk, waitUntil } from './lib/cli';
 import { chainTime, openWorkerStake, statusName } from './lib/worker';
 import { openSignedReceipt, parseReceipt, receiptMaxCost, verifyReceipt } from '../wrappers/receipt';
 import { WorkerStatus } from '../wrappers/WorkerStake';
+import { uint256ToBytes } from '../helpers/bytes';
 
 /**
  * Submits evidence that slashes a worker; the reporter gets its share.
@@ -23,7 +24,7 @@ export async function run(provider: NetworkProvider, args: string[] = []) {
     if (status === WorkerStatus.Withdrawn || status === WorkerStatus.New || state.stake === 0n) {
         throw new Error(`the WorkerStake is ${statusName(status)} with nothing to slash`);
     }
-    const workerKey = Buffer.from(state.workerKey.toString(16).padStart(64, '0'), 'hex');
+    const workerKey = uint256ToBytes(state.workerKey);
     const load = (text: string) => {
         const evidence = Cell.fromBase64(text.trim());
         const { receipt, signature } = openSignedReceipt(evidence);

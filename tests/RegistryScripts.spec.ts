@@ -2,7 +2,7 @@ import { toNano } from '@ton/core';
 import { Blockchain, SandboxContract, TreasuryContract } from '@ton/sandbox';
 import '@ton/test-utils';
 import { SandboxNetworkProvider, ScriptedUI } from '../scripts/lib/sandboxProvider';
-import { hex256 } from '../scripts/lib/cli';
+import { hex256 } from '../helpers/bytes';
 import { run as deployRegistry } from '../scripts/deployRegistry';
 import { run as proposeImage } from '../scripts/proposeImage';
 import { run as proposeModel } from '../scripts/proposeModel';

@@ -6,7 +6,7 @@ import { WorkerStatus } from '../wrappers/WorkerStake';
 import { SandboxNetworkProvider } from '../scripts/lib/sandboxProvider';
 import { run as proposeSlash } from '../scripts/proposeSlash';
 import { run as executeProposal } from '../scripts/executeProposal';
-import { hex256 } from '../scripts/lib/cli';
+import { hex256 } from '../helpers/bytes';
 import { deployStaking, stake, StakingFixture } from './helpers/staking';
 import { linkContracts } from './helpers/registry';
 

@@ -1,7 +1,7 @@
 import '@ton/test-utils';
 import { toNano } from '@ton/core';
 import { SandboxNetworkProvider, ScriptedUI } from '../scripts/lib/sandboxProvider';
-import { hex256 } from '../scripts/lib/cli';
+import { hex256 } from '../helpers/bytes';
 import { run as evictStaleWorkers } from '../scripts/evictStaleWorkers';
 import { run as reclaimStranded } from '../scripts/reclaimStranded';
 import { keyToInt } from '../wrappers/voucher';

@@ -1,7 +1,7 @@
 import '@ton/test-utils';
 import { toNano } from '@ton/core';
 import { SandboxNetworkProvider, ScriptedUI } from '../scripts/lib/sandboxProvider';
-import { hex256 } from '../scripts/lib/cli';
+import { hex256 } from '../helpers/bytes';
 import { run as stakeWorker } from '../scripts/stakeWorker';
 import { run as updateListing } from '../scripts/updateListing';
 import { run as unbondWorker } from '../scripts/unbondWorker';

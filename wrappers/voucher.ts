@@ -1,6 +1,7 @@
 import { Address, Cell, beginCell } from '@ton/core';
 import { sign, signVerify } from '../helpers/ed25519';
 import { storeCloseApproval, storeVoucher } from '../build/PaymentChannel/PaymentChannel_PaymentChannel';
+import { bytesToUint } from '../helpers/bytes';
 
 /**
  * Vouchers and close approvals of a PaymentChannel, shared by the worker, the
@@ -58,5 +59,5 @@ export function verifyCloseApproval(channel: Address, total: bigint, signature: 
 /** An Ed25519 public key as the uint256 the contracts store. */
 export function keyToInt(publicKey: Buffer): bigint {
     if (publicKey.length !== 32) throw new Error('an Ed25519 public key is 32 bytes');
-    return BigInt('0x' + publicKey.toString('hex'));
+    return bytesToUint(publicKey);
 }

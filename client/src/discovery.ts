@@ -5,6 +5,7 @@ import { ExtendedStaking } from '../../wrappers/Staking';
 import { ExtendedWorkerStake } from '../../wrappers/WorkerStake';
 import type { Prices } from '../../wrappers/receipt';
 import type { ContractOpener } from '../../wrappers/toncenter';
+import { hex256 } from '../../helpers/bytes';
 
 /**
  * Discovery (DESIGN.md section 6): the workers Staking lists for a model,
@@ -33,10 +34,6 @@ export interface WorkerInfo {
 export interface RejectedWorker {
     workerStake: string;
     reason: string;
-}
-
-export function hex256(v: bigint): string {
-    return v.toString(16).padStart(64, '0');
 }
 
 export function keyBuf(v: bigint): Buffer {

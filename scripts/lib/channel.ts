@@ -2,6 +2,7 @@ import { NetworkProvider } from '@ton/blueprint';
 import { Address, OpenedContract, fromNano, toNano } from '@ton/core';
 import { ChannelStatus, ExtendedPaymentChannel } from '../../wrappers/PaymentChannel';
 import { argOrAsk } from './cli';
+import { uint256ToBytes } from '../../helpers/bytes';
 
 /** Opens the PaymentChannel named by args[index] and checks it is deployed. */
 export async function openChannelAt(provider: NetworkProvider, args: string[], index = 0): Promise<OpenedContract<ExtendedPaymentChannel>> {
@@ -42,7 +43,7 @@ export function parsePublicKey(text: string, what: string): Buffer {
 }
 
 export function keyBuffer(key: bigint): Buffer {
-    return Buffer.from(key.toString(16).padStart(64, '0'), 'hex');
+    return uint256ToBytes(key);
 }
 
 export function describe(status: ChannelStatus): string {

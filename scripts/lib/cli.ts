@@ -3,6 +3,7 @@ import { Address, OpenedContract } from '@ton/core';
 import { ExtendedRegistry } from '../../wrappers/Registry';
 import { pollUntil } from '../../helpers/poll';
 import { withTupleFix } from './v2compat';
+import { hex256 } from '../../helpers/bytes';
 
 /** Positional argument `index`, else the environment variable, else a prompt. */
 export async function argOrAsk(provider: NetworkProvider, args: string[], index: number, question: string, env?: string): Promise<string> {
@@ -25,10 +26,6 @@ export function parseHash256(text: string, what: string): bigint {
     const hex = text.trim().replace(/^0x/i, '');
     if (!/^[0-9a-fA-F]{64}$/.test(hex)) throw new Error(`${what} must be 64 hex digits, got "${text}"`);
     return BigInt('0x' + hex);
-}
-
-export function hex256(value: bigint): string {
-    return value.toString(16).padStart(64, '0');
 }
 
 /** Opens the Registry named by args[0] or COCOON_REGISTRY and checks it is deployed. */

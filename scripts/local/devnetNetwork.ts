@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { promises as fs, writeFileSync } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { mnemonicToPrivateKey } from '@ton/crypto';
 import { WalletContractV5R1 } from '@ton/ton';
@@ -9,6 +9,7 @@ import { DEVNET_MNEMONIC } from '../../wrappers/devnet';
 import type { Prices } from '../../wrappers/receipt';
 import { main as workerCli } from '../../worker/src/cli';
 import { freePort } from '../../helpers/poll';
+import { writeSecretFile } from '../../helpers/secretFile';
 
 /**
  * The set-up every devnet-backed suite (and the benchmarks) shares: the
@@ -86,7 +87,7 @@ export async function registerWorker(o: WorkerSetup): Promise<RegisteredWorker> 
     cfg.payoutAddress = WalletContractV5R1.create({ publicKey: (await mnemonicToPrivateKey(DEVNET_MNEMONIC.split(' '))).publicKey }).address.toString();
     cfg.log = { level: 'warn' };
     o.configure?.(cfg);
-    writeFileSync(configFile, JSON.stringify(cfg), { mode: 0o600 });
+    writeSecretFile(configFile, JSON.stringify(cfg), { overwrite: true });
     await workerCli(['register', '-c', configFile], io);
     return { configFile, port, registered: lines.at(-1) ?? '' };
 }

@@ -25,6 +25,7 @@ import { join, resolve } from 'node:path';
 import { createNetworkProvider } from '@ton/blueprint';
 import { mnemonicToPrivateKey } from '@ton/crypto';
 import { WalletContractV5R1 } from '@ton/ton';
+import { writeSecretFile } from '../../helpers/secretFile';
 import { modelIdOf } from '../../protocol/paidRequest';
 import { RunningDevnet, startDevnet } from '../../devnet/server';
 import { DEVNET_MNEMONIC } from '../../wrappers/devnet';
@@ -33,7 +34,7 @@ import { hashModelFile } from '../../worker/src/inference/modelHash';
 import { run as deployNetwork } from '../deployNetwork';
 import { run as proposeModel } from '../proposeModel';
 import { run as executeProposal } from '../executeProposal';
-import { hex256 } from '../lib/cli';
+import { hex256 } from '../../helpers/bytes';
 import { ScriptedUI } from '../lib/sandboxProvider';
 import { BINS, Daemon, runCommand } from '../lib/daemon';
 
@@ -175,7 +176,7 @@ export async function startLocalNetwork(o: LocalNetworkOptions): Promise<LocalNe
         cfg.payoutAddress = WalletContractV5R1.create({ publicKey: (await mnemonicToPrivateKey(DEVNET_MNEMONIC.split(' '))).publicKey }).address.toString();
         if (cfg.backend.kind === 'embedded') cfg.backend = { ...cfg.backend, threads: o.threads };
         cfg.log = { level: 'info' };
-        writeFileSync(workerConfig, JSON.stringify(cfg, null, 2) + '\n', { mode: 0o600 });
+        writeSecretFile(workerConfig, JSON.stringify(cfg, null, 2) + '\n', { overwrite: true });
         say('      registering: stake 12 TON through Staking, attestation through the AttestationVerifier');
         const registered = await runCommand(BINS.worker, ['register', '-c', workerConfig], env);
         const workerStake = /WorkerStake (\S+):/.exec(registered)?.[1] ?? '';

@@ -3,7 +3,7 @@ import { tmpdir } from 'os';
 import path from 'path';
 import '@ton/test-utils';
 import { SandboxNetworkProvider } from '../../scripts/lib/sandboxProvider';
-import { hex256 } from '../../scripts/lib/cli';
+import { hex256 } from '../../helpers/bytes';
 import { run as setAttestationPolicy, applyPolicyOverrides } from '../../scripts/setAttestationPolicy';
 import { run as attestWorker } from '../../scripts/attestWorker';
 import { run as executeProposal } from '../../scripts/executeProposal';

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { keyPairFromSeed } from '@ton/crypto';
 import { AttestationClaims, claimsBytes, claimsReportData, imageHashOf, parseQuote, signSimulated } from '../../wrappers/tdx';
 import { DEV_IMAGE_HASH } from '../../wrappers/devnet';
+import { hex256 } from '../../helpers/bytes';
 
 /**
  * Attestation providers: evidence that binds the worker's claims (stake
@@ -127,7 +128,7 @@ export class TdxProvider implements AttestationProvider {
 }
 
 function hex(v: bigint): string {
-    return v.toString(16).padStart(64, '0');
+    return hex256(v);
 }
 
 /** The public attestation document served at GET /attestation. */

@@ -6,6 +6,7 @@ import type { ChainView } from './chain';
 import { ChannelGate, channelAddressSchema } from './channelGate';
 import { Refusal, RefusalKind } from './refusal';
 import type { WorkerStore } from './store/store';
+import { INT64_MAX, uint256ToBytes } from '../../helpers/bytes';
 
 /**
  * The worker's half of a cooperative close (DESIGN.md section 3): the
@@ -42,7 +43,7 @@ export const closeRequestSchema = z.object({
                     .string({ required_error: TOTAL, invalid_type_error: TOTAL })
                     .regex(/^[0-9]{1,19}$/, TOTAL)
                     .transform(BigInt)
-                    .refine((v) => v <= (1n << 63n) - 1n, TOTAL),
+                    .refine((v) => v <= INT64_MAX, TOTAL),
                 signature: z
                     .string({ required_error: SIGNATURE, invalid_type_error: SIGNATURE })
                     .regex(/^[0-9a-fA-F]{128}$/, SIGNATURE)
@@ -101,7 +102,7 @@ export class CooperativeClose {
         if (state.status !== ChannelStatus.Open && state.status !== ChannelStatus.Closing) throw refuse('channel_not_open', 'the channel is already closed');
         // The approval outlives the key it was asked with: agree to nothing until a pending key change is in force.
         if (state.pendingClientKey !== 0n) throw refuse('client_key_changing', `the channel's client key changes at ${state.pendingKeyAt}; ask again once it is in force`);
-        const clientKey = Buffer.from(state.clientKey.toString(16).padStart(64, '0'), 'hex');
+        const clientKey = uint256ToBytes(state.clientKey);
         // The voucher signature is the client's authorisation: only the channel's client key makes one.
         if (!verifyVoucher(channel, total, signature, clientKey)) throw refuse('invalid_voucher', "the signature is not the channel client's voucher for that total");
 

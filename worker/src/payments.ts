@@ -11,6 +11,7 @@ import { ReceiptRecovery, ReceiptsQuery } from './receiptRecovery';
 import { Refusal, RefusalKind } from './refusal';
 import { StorageGuard, isStorageFault } from './storageGuard';
 import type { VoucherRecord, WorkerStore } from './store/store';
+import { INT64_MAX, bytesToUint, hex256, uint256ToBytes } from '../../helpers/bytes';
 
 /** A refusal of payment: the name callers and tests have always caught it by. */
 export { Refusal as PaymentError } from './refusal';
@@ -23,9 +24,6 @@ export { Refusal as PaymentError } from './refusal';
  * request is settled, so concurrent requests on one channel cannot together
  * exceed the deposit.
  */
-
-/** The largest voucher total the worker accepts (the store's integer range). */
-const MAX_VOUCHER_TOTAL = (1n << 63n) - 1n;
 
 export interface PaymentsOptions {
     store: WorkerStore;
@@ -112,12 +110,12 @@ export class Payments {
             }
             if (!voucher.channel.equals(channel)) throw refuse('invalid_voucher', 'voucher names another channel');
             // No deposit reaches 2^63 nanoTON and the store cannot hold more: a client mistake, not a server error.
-            if (voucher.total > MAX_VOUCHER_TOTAL) throw refuse('invalid_voucher', `voucher total ${voucher.total} is out of range`);
+            if (voucher.total > INT64_MAX) throw refuse('invalid_voucher', `voucher total ${voucher.total} is out of range`);
         }
         const state = await this.gate.channel(channel, 'admission');
         if (state.status !== ChannelStatus.Open) throw refuse('channel_not_open', 'the channel is not open');
         this.refuseIfClosedHere(channel.toString());
-        const clientKey = Buffer.from(state.clientKey.toString(16).padStart(64, '0'), 'hex');
+        const clientKey = uint256ToBytes(state.clientKey);
         const key = channel.toString();
         if (voucher) {
             if (!verifyVoucher(channel, voucher.total, voucher.signature, clientKey)) throw refuse('invalid_voucher', 'voucher signature does not verify with the channel client key');
@@ -134,7 +132,7 @@ export class Payments {
         const ws = await this.gate.payoutChannel(channel, state, 'admission');
         // Receipts for any other model than the attested one would be slashable (ProveWrongModel).
         const attestedModel = ws.attestation?.modelId ?? ws.state.modelId;
-        if (req.modelId !== attestedModel) throw refuse('model_not_attested', `this worker is attested for model ${attestedModel.toString(16).padStart(64, '0')} only`);
+        if (req.modelId !== attestedModel) throw refuse('model_not_attested', `this worker is attested for model ${hex256(attestedModel)} only`);
         let quote: PriceQuote;
         try {
             quote = await this.o.pricing.quote(this.now());
@@ -235,8 +233,8 @@ export class Payments {
                 cost,
                 cumulativeCost: cumulative,
                 time: BigInt(time),
-                requestHash: BigInt('0x' + s.requestHash.toString('hex')),
-                responseHash: BigInt('0x' + s.responseHash.toString('hex')),
+                requestHash: bytesToUint(s.requestHash),
+                responseHash: bytesToUint(s.responseHash),
             },
             this.o.receiptKey.secretKey,
         );
@@ -247,7 +245,7 @@ export class Payments {
                     channel: a.channelKey,
                     requestId: requestId.toString(),
                     boc,
-                    modelId: s.modelId.toString(16).padStart(64, '0'),
+                    modelId: hex256(s.modelId),
                     promptTokens: s.usage.promptTokens,
                     cachedTokens: s.usage.cachedTokens,
                     completionTokens: s.usage.completionTokens,

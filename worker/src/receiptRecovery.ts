@@ -5,6 +5,7 @@ import { RECEIPTS_QUERY_MAX, RECEIPTS_QUERY_MAX_SKEW_SEC, ReceiptsAnswer, receip
 import { ChannelGate, channelAddressSchema } from './channelGate';
 import { Refusal, RefusalKind } from './refusal';
 import type { WorkerStore } from './store/store';
+import { INT64_MAX, uint256ToBytes } from '../../helpers/bytes';
 
 /**
  * Receipt recovery: a client that lost a final frame reads the receipts it
@@ -17,7 +18,6 @@ import type { WorkerStore } from './store/store';
 const AFTER = 'after must be a cumulative cost in nanoTON (a non-negative integer)';
 const TIMESTAMP = 'x-cocoon-timestamp must be unix seconds';
 const SIGNATURE = 'x-cocoon-signature must be a hex Ed25519 signature (128 hex digits)';
-const INT64_MAX = (1n << 63n) - 1n;
 
 /** The query as it arrives: the channel from the path, `after` from the query string, the rest from headers. */
 export const receiptsQuerySchema = z.object({
@@ -64,7 +64,7 @@ export class ReceiptRecovery {
         if (Math.abs(this.o.now() - q.timestamp) > RECEIPTS_QUERY_MAX_SKEW_SEC)
             throw new Refusal('unauthorized', `x-cocoon-timestamp is more than ${RECEIPTS_QUERY_MAX_SKEW_SEC} s from the worker's clock`, { during: 'recovery' });
         const state = await this.o.gate.channel(channel, 'recovery');
-        const clientKey = Buffer.from(state.clientKey.toString(16).padStart(64, '0'), 'hex');
+        const clientKey = uint256ToBytes(state.clientKey);
         if (!signVerify(receiptsQueryDigest(channel, q.after, q.timestamp), q.signature, clientKey))
             throw new Refusal('unauthorized', "the signature does not verify with the channel's client key", { during: 'recovery' });
         const rows = this.o.store.receiptsAfter(channel.toString(), q.after, RECEIPTS_QUERY_MAX + 1);

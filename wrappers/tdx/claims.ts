@@ -1,5 +1,6 @@
 import { createHash } from 'crypto';
 import { Address } from '@ton/core';
+import { uint256ToBytes } from '../../helpers/bytes';
 
 /**
  * The claims an enclave binds into its quote (DESIGN.md section 4): the
@@ -29,7 +30,7 @@ export interface AttestationClaims {
 
 function u256(v: bigint): Buffer {
     if (v < 0n || v >= 1n << 256n) throw new Error('claims: value does not fit in 256 bits');
-    return Buffer.from(v.toString(16).padStart(64, '0'), 'hex');
+    return uint256ToBytes(v);
 }
 
 export function claimsBytes(c: AttestationClaims): Buffer {

@@ -1,3 +1,4 @@
+import { bytesToUint, uint256ToBytes } from '../../helpers/bytes';
 /**
  * Minimal DER (X.509) reading and writing: enough to take Intel's PCK
  * certificate chain apart for the on-chain verifier, and to build test
@@ -88,7 +89,7 @@ export interface ParsedCertificate {
 }
 
 function bytesToBigint(b: Uint8Array): bigint {
-    return b.length === 0 ? 0n : BigInt('0x' + Buffer.from(b).toString('hex'));
+    return b.length === 0 ? 0n : bytesToUint(Buffer.from(b));
 }
 
 /** Parses a DER time (UTCTime or GeneralizedTime, UTC, seconds, `Z`). */
@@ -244,7 +245,7 @@ export function derEcdsaSignature(r: bigint, s: bigint): Buffer {
 }
 
 export function bigintTo32(v: bigint): Buffer {
-    return Buffer.from(v.toString(16).padStart(64, '0'), 'hex');
+    return uint256ToBytes(v);
 }
 
 export function p256Spki(key: P256Point): Buffer {

@@ -1,5 +1,6 @@
 import { createHash } from 'crypto';
 import { ParsedCertificate, P256Point, parseCertificate, pemToDers } from './der';
+import { bytesToUint } from '../../helpers/bytes';
 
 /**
  * Intel TDX DCAP quote v4 parsing (see tests/fixtures/tdx/README.md for
@@ -65,7 +66,7 @@ export interface ParsedQuote {
 }
 
 function be(b: Buffer): bigint {
-    return BigInt('0x' + b.toString('hex'));
+    return bytesToUint(b);
 }
 
 function field(buf: Buffer, [off, len]: readonly [number, number]): Buffer {

@@ -9,11 +9,12 @@ import { P256Point, bigintTo32 } from './der';
 import { AttestationClaims, claimsStruct } from './claims';
 import { byteChain, qeReportCell, quoteBodyCell } from './cells';
 import { ParsedQuote } from './quote';
+import { bytesToUint } from '../../helpers/bytes';
 
 /** Id under which the verifier caches a key: SHA-256(x || y). */
 export function keyIdOf(key: P256Point): bigint {
     const h = createHash('sha256').update(bigintTo32(key.x)).update(bigintTo32(key.y)).digest();
-    return BigInt('0x' + h.toString('hex'));
+    return bytesToUint(h);
 }
 
 export interface CertificateStep {

@@ -17,6 +17,7 @@ import {
     p256Spki,
 } from './der';
 import { QE_REPORT, QUOTE_SIGNED_SIZE, BODY } from './quote';
+import { bytesToUint } from '../../helpers/bytes';
 
 /**
  * A test certificate authority that produces TDX quotes with the same layout
@@ -35,14 +36,14 @@ export interface TestKey {
 export function generateP256(): TestKey {
     const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
     const jwk = publicKey.export({ format: 'jwk' });
-    const b = (s: string | undefined) => BigInt('0x' + Buffer.from(s!, 'base64url').toString('hex'));
+    const b = (s: string | undefined) => bytesToUint(Buffer.from(s!, 'base64url'));
     return { privateKey, publicKey: { x: b(jwk.x), y: b(jwk.y) } };
 }
 
 /** ECDSA P-256 over SHA-256(data), r and s as integers. */
 export function signP256(key: KeyObject, data: Uint8Array): { r: bigint; s: bigint } {
     const sig = nodeSign('sha256', data, { key, dsaEncoding: 'ieee-p1363' });
-    return { r: BigInt('0x' + sig.subarray(0, 32).toString('hex')), s: BigInt('0x' + sig.subarray(32).toString('hex')) };
+    return { r: bytesToUint(sig.subarray(0, 32)), s: bytesToUint(sig.subarray(32)) };
 }
 
 export interface CertificateOptions {

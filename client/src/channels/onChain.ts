@@ -1,4 +1,5 @@
 import { Address } from '@ton/core';
+import { PollTimeout, pollUntil } from '../../../helpers/poll';
 import { ExtendedPaymentChannel } from '../../../wrappers/PaymentChannel';
 import { CocoonError } from '../cocoonError';
 import type { ClientContext } from '../options';
@@ -17,11 +18,7 @@ export function channelContract(ctx: ClientContext, address: string) {
  * "not yet".
  */
 export async function waitForChain<T>(what: string, read: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 90_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-        const v = await read().catch(() => undefined);
-        if (v !== undefined && ok(v)) return v;
-        if (Date.now() > deadline) throw new CocoonError(504, 'chain_timeout', `timed out waiting for ${what}`);
-        await new Promise((r) => setTimeout(r, 400));
-    }
+    return pollUntil(what, read, ok, { timeoutMs, intervalMs: 400 }).catch((e) => {
+        throw e instanceof PollTimeout ? new CocoonError(504, 'chain_timeout', e.message) : e;
+    });
 }

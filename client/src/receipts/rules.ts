@@ -1,6 +1,7 @@
 import { Address, Cell } from '@ton/core';
 import { ReceiptWire, responseDigest } from '../../../protocol/paidRequest';
 import { PriceSchedule, ReceiptFields, Usage, chargeableTerms, openSignedReceipt, parseReceipt, receiptMaxCost, verifyReceipt } from '../../../wrappers/receipt';
+import { bytesToUint, hex256 } from '../../../helpers/bytes';
 
 /**
  * Every rule a receipt must keep before the client signs a voucher that
@@ -90,7 +91,7 @@ export interface BrokenRule {
 const BOTH: readonly ReceiptPath[] = ['live', 'recovered'];
 const LIVE: readonly ReceiptPath[] = ['live'];
 
-const hashHex = (v: bigint) => v.toString(16).padStart(64, '0');
+const hashHex = (v: bigint) => hex256(v);
 
 /** The usage the worker reported in the stream, as token counts; a field it left out is -1 (matches no receipt). */
 export function reportedUsage(u: any): Usage {
@@ -198,7 +199,7 @@ export const RECEIPT_RULES: readonly ReceiptRule[] = [
         reason: 'the receipt must commit to exactly the text delivered, so it is evidence of what was served',
         paths: LIVE,
         check: (r, c) =>
-            r.fields.responseHash === BigInt('0x' + responseDigest(c.delivered?.content ?? '', c.delivered?.reasoning ?? '').toString('hex'))
+            r.fields.responseHash === bytesToUint(responseDigest(c.delivered?.content ?? '', c.delivered?.reasoning ?? ''))
                 ? undefined
                 : 'response hash does not match the text delivered',
     },

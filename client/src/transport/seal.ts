@@ -1,5 +1,5 @@
 import { Address } from '@ton/core';
-import { ChatCompletionRequest, PaidRequest, contentText, encodeVoucher, requestDigest, sealPaidRequest } from '../../../protocol/paidRequest';
+import { ChatCompletionRequest, PaidRequest, encodeVoucher, promptTokenBound, requestDigest, sealPaidRequest } from '../../../protocol/paidRequest';
 import type { WorkerInfo } from '../discovery';
 import type { ClientContext } from '../options';
 import type { SentRequest } from '../receipts/rules';
@@ -24,13 +24,8 @@ export async function sealRequest(ctx: ClientContext, w: WorkerInfo, channel: st
     const sent: SentRequest = {
         requestHash: requestDigest(sealed.plaintext).toString('hex'),
         maxTokens: request.max_completion_tokens ?? request.max_tokens ?? null,
-        promptBound: promptBoundOf(request),
+        promptBound: promptTokenBound(request.messages),
         startedAt: ctx.now(),
     };
     return { sealed, sent };
-}
-
-/** The worker's bound on a request's prompt tokens (worker/src/server.ts): no tokenizer makes more tokens than bytes, plus template overhead. */
-function promptBoundOf(request: ChatCompletionRequest): number {
-    return request.messages.reduce((n, m) => n + Buffer.byteLength(contentText(m.content), 'utf8') + 16, 16);
 }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'crypto';
 import Database from 'better-sqlite3';
 import { LedgerError, LedgerSpec, Migration, latestVersion, openLedger } from '../../../helpers/ledger';
+import { INT64_MAX } from '../../../helpers/bytes';
 
 /**
  * The worker's crash-safe ledger: signed receipts it issued, the newest
@@ -68,10 +69,9 @@ export class StoreError extends Error {
     }
 }
 
-const MAX_AMOUNT = (1n << 63n) - 1n;
 
 function amount(v: bigint, what: string): bigint {
-    if (typeof v !== 'bigint' || v < 0n || v > MAX_AMOUNT) throw new StoreError(`${what} out of range: ${v}`);
+    if (typeof v !== 'bigint' || v < 0n || v > INT64_MAX) throw new StoreError(`${what} out of range: ${v}`);
     return v;
 }
 

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import { ENC_BYTES, ENVELOPE_MEDIA_TYPE, EnvelopeError, OpenedRequest, REQUEST_HEADER_BYTES, X25519KeyPair, openRequest } from '../../../../helpers/hpke';
-import { PaidRequest, contentText, describeIssues, paidRequestSchema, requestDigest, responseDigest } from '../../../../protocol/paidRequest';
+import { PaidRequest, contentText, describeIssues, paidRequestSchema, promptTokenBound, requestDigest, responseDigest } from '../../../../protocol/paidRequest';
 import { BackendRequestError, BackendUnavailableError, ChatEvent, ChatRequest, InferenceBackend, ModelInfo } from '../../inference/types';
 import type { WorkerMetrics } from '../../metrics';
 import type { Admission, Payments } from '../../payments';
@@ -97,8 +97,7 @@ export function registerChatRoute(app: FastifyInstance, deps: ChatRouteDeps): vo
 
         const maxTokens = Math.min(r.max_completion_tokens ?? r.max_tokens ?? deps.limits.defaultMaxTokens, deps.limits.maxTokens);
         const messages = r.messages.map((m) => ({ role: m.role, content: contentText(m.content) }));
-        // Bound on prompt tokens for pricing: no tokenizer makes more tokens than bytes, plus template overhead.
-        const promptBound = messages.reduce((n, m) => n + Buffer.byteLength(m.content, 'utf8') + 16, 16);
+        const promptBound = promptTokenBound(messages);
         const stop = r.stop === undefined || r.stop === null ? undefined : typeof r.stop === 'string' ? [r.stop] : r.stop;
         const chat: ChatRequest = {
             model: model.id,

@@ -4,6 +4,7 @@ import type { WorkerMetrics } from '../../metrics';
 import { Refusal } from '../../refusal';
 import type { ChatTraffic } from '../chatTraffic';
 import type { ModelCatalog } from '../modelCatalog';
+import { hex256 } from '../../../../helpers/bytes';
 
 /** The unencrypted endpoints anyone may read: models, attestation, health, metrics. */
 
@@ -30,7 +31,7 @@ export function registerPublicRoutes(app: FastifyInstance, deps: PublicRouteDeps
         }
         return {
             object: 'list',
-            data: list.map((m) => ({ id: m.id, object: 'model', created: 0, owned_by: m.ownedBy, aliases: m.aliases, model_id: deps.catalog.chainId(m).toString(16).padStart(64, '0') })),
+            data: list.map((m) => ({ id: m.id, object: 'model', created: 0, owned_by: m.ownedBy, aliases: m.aliases, model_id: hex256(deps.catalog.chainId(m)) })),
         };
     });
 
