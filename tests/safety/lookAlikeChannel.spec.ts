@@ -1,8 +1,8 @@
 import '@ton/test-utils';
 import { toNano } from '@ton/core';
-import { RefusalCode } from '../../protocol/paidRequest';
+import { RefusalCode, encodeVoucher } from '../../protocol/paidRequest';
 import { ExtendedPaymentChannel } from '../../wrappers/PaymentChannel';
-import { keyToInt } from '../../wrappers/voucher';
+import { keyToInt, signVoucher } from '../../wrappers/voucher';
 import { PaymentError } from '../../worker/src/payments';
 import { WorkerStore } from '../../worker/src/store/store';
 import { openChannel } from '../helpers/channel';
@@ -53,6 +53,17 @@ describe('a look-alike channel gets no service', () => {
             // Nothing of it reaches the store, so the claimer never sends it a claim.
             expect(store.listChannels()).toEqual([]);
             expect(payments.pending).toBe(0);
+
+            // A valid voucher of the look-alike is not kept either: a stored
+            // voucher is what the claimer spends gas redeeming.
+            const voucher = encodeVoucher(signVoucher(fake.address, toNano('0.1'), f.clientKeys.secretKey));
+            const withVoucher = await payments.admit({ channel: fake.address.toString(), voucher, promptBound: 10, maxTokens: 10, modelId: f.modelId }).then(
+                () => undefined,
+                (e) => e,
+            );
+            expect(withVoucher).toMatchObject({ status: 403, code: RefusalCode.WrongWorker });
+            expect(store.latestVoucher(fake.address.toString())).toBeUndefined();
+            expect(store.listChannels()).toEqual([]);
 
             const { channel } = await openChannel(f, { nonce: 1n, deposit: toNano('5') });
             const served = await payments.admit({ channel: channel.address.toString(), promptBound: 10, maxTokens: 10, modelId: f.modelId });

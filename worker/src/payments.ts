@@ -115,6 +115,8 @@ export class Payments {
         const state = await this.gate.channel(channel, 'admission');
         if (state.status !== ChannelStatus.Open) throw refuse('channel_not_open', 'the channel is not open');
         this.refuseIfClosedHere(channel.toString());
+        // Before any voucher is kept: a look-alike contract's vouchers would only feed the claimer's gas.
+        const ws = await this.gate.payoutChannel(channel, state, 'admission');
         const clientKey = uint256ToBytes(state.clientKey);
         const key = channel.toString();
         if (voucher) {
@@ -129,7 +131,6 @@ export class Payments {
             // (which carries it too) could lose it, and the client sends it again with its next request.
             this.storage.write('the voucher', () => this.o.store.recordVoucher({ channel: key, total: v.total, signature: v.signature, receivedAt: this.now() }, 'process'));
         }
-        const ws = await this.gate.payoutChannel(channel, state, 'admission');
         // Receipts for any other model than the attested one would be slashable (ProveWrongModel).
         const attestedModel = ws.attestation?.modelId ?? ws.state.modelId;
         if (req.modelId !== attestedModel) throw refuse('model_not_attested', `this worker is attested for model ${hex256(attestedModel)} only`);
