@@ -3,6 +3,7 @@ import { toNano } from '@ton/core';
 import { RefusalCode, encodeVoucher } from '../../protocol/paidRequest';
 import { ExtendedPaymentChannel } from '../../wrappers/PaymentChannel';
 import { keyToInt, signVoucher } from '../../wrappers/voucher';
+import { CooperativeClose } from '../../worker/src/cooperativeClose';
 import { PaymentError } from '../../worker/src/payments';
 import { WorkerStore } from '../../worker/src/store/store';
 import { openChannel } from '../helpers/channel';
@@ -42,7 +43,7 @@ describe('a look-alike channel gets no service', () => {
         expect(looks.deposit).toBe(toNano('0.5'));
 
         const store = WorkerStore.open(':memory:');
-        const { payments } = daemonPayments(f, { store, maxUnpaidReceipts: 10 });
+        const { chain, payments } = daemonPayments(f, { store, maxUnpaidReceipts: 10 });
         try {
             const refused = await payments.admit({ channel: fake.address.toString(), promptBound: 10, maxTokens: 10, modelId: f.modelId }).then(
                 () => undefined,
@@ -62,6 +63,19 @@ describe('a look-alike channel gets no service', () => {
                 (e) => e,
             );
             expect(withVoucher).toMatchObject({ status: 403, code: RefusalCode.WrongWorker });
+            expect(store.latestVoucher(fake.address.toString())).toBeUndefined();
+            expect(store.listChannels()).toEqual([]);
+
+            // Nor does a cooperative close of it: approving would keep its final voucher for the claimer.
+            const closer = new CooperativeClose({ store, chain, workerStake: f.workerStake.address, receiptKey: f.workerKeys, inFlight: (k) => payments.inFlight(k), now: () => f.blockchain.now! });
+            const closing = signVoucher(fake.address, toNano('0.1'), f.clientKeys.secretKey);
+            const closeRefused = await closer
+                .approve({ channel: fake.address.toString(), body: { total: closing.total.toString(), signature: closing.signature.toString('hex') } })
+                .then(
+                    () => undefined,
+                    (e) => e,
+                );
+            expect(closeRefused).toMatchObject({ status: 403, code: RefusalCode.WrongWorker });
             expect(store.latestVoucher(fake.address.toString())).toBeUndefined();
             expect(store.listChannels()).toEqual([]);
 

@@ -107,6 +107,9 @@ export class CooperativeClose {
         if (!verifyVoucher(channel, total, signature, clientKey)) throw refuse('invalid_voucher', "the signature is not the channel client's voucher for that total");
 
         const key = channel.toString();
+        // A channel this worker never served must prove it is one of the WorkerStake's Escrow before its
+        // voucher is kept (the claimer would spend gas on a look-alike); a served one passed that at admission.
+        if (this.o.store.channelState(key) === undefined) await this.gate.payoutChannel(channel, state, 'close');
         if (this.o.inFlight(key)) throw refuse('request_in_flight', 'a request on this channel is still being served; close after it ends');
         const owed = this.o.store.receiptTotal(key);
         if (total < owed) throw refuse('stale_voucher', `the final total ${total} does not cover the ${owed} nanoTON of receipts signed on this channel`);
