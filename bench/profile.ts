@@ -47,7 +47,7 @@ export async function runProfile(n = 200): Promise<ProfileResult> {
         const paid = { version: 1 as const, channel: channel.toString(), voucher, request: { model: 'cocoon-dev-model', stream: true, max_tokens: 64, messages: [{ role: 'user' as const, content: 'Write about foxes.' }] } };
 
         let sealed = await sealPaidRequest(wk.publicKey, paid as any);
-        out.hpkeSeal = { ms: await time(n, async () => (sealed = await sealPaidRequest(wk.publicKey, paid as any))), who: 'gateway', note: 'HPKE sender context + seal of the request (native, lib/hpkeNative.ts)' };
+        out.hpkeSeal = { ms: await time(n, async () => (sealed = await sealPaidRequest(wk.publicKey, paid as any))), who: 'gateway', note: 'HPKE sender context + seal of the request (native, helpers/hpkeNative.ts)' };
         const envelopes = await Promise.all(Array.from({ length: n + 20 }, () => sealPaidRequest(wk.publicKey, paid as any)));
         out.hpkeOpen = { ms: await time(n, (i) => openRequest(envelopes[i].envelope, wk)), who: 'worker', note: 'HPKE recipient context + open of the request (native)' };
 
@@ -117,7 +117,7 @@ export async function runProfile(n = 200): Promise<ProfileResult> {
                 await ctx.export(label, 28);
             }),
             who: 'before',
-            note: 'the same seal with @hpke/core over WebCrypto and a key import per request, as lib/hpke.ts did before',
+            note: 'the same seal with @hpke/core over WebCrypto and a key import per request, as helpers/hpke.ts did before',
         };
         out.hpkeOpenHpkeCore = {
             ms: await time(Math.min(n, 100), async () => {
@@ -126,7 +126,7 @@ export async function runProfile(n = 200): Promise<ProfileResult> {
                 await ctx.export(label, 28);
             }),
             who: 'before',
-            note: 'the same open with @hpke/core, as lib/hpke.ts did before',
+            note: 'the same open with @hpke/core, as helpers/hpke.ts did before',
         };
         out.voucherSign = { ms: await time(n, () => signVoucher(channel, 1n, clientKey.secretKey)), who: 'gateway', note: 'Ed25519 signature of the next voucher' };
         out.digests = { ms: await time(n, () => (requestDigest(sealed.plaintext), responseDigest('x'.repeat(CHUNKS * CHUNK_BYTES), ''))), who: 'both', note: 'request and response hashes' };

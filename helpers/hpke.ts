@@ -4,7 +4,7 @@ import { generateX25519, setupBaseR, setupBaseS } from './hpkeNative';
 /**
  * End-to-end encryption between a Cocoon client and a worker's attested
  * X25519 key (HPKE, RFC 9180, base mode, DHKEM(X25519, HKDF-SHA256) /
- * HKDF-SHA256 / AES-128-GCM; on Node's native crypto, lib/hpkeNative.ts).
+ * HKDF-SHA256 / AES-128-GCM; on Node's native crypto, helpers/hpkeNative.ts).
  * Shared by worker/ and client/.
  *
  * The client seals the request body to the worker's key. The worker answers
@@ -126,7 +126,7 @@ export async function sealRequest(workerPublicKey: Buffer, plaintext: Buffer, ep
     header[0] = HPKE_WIRE_VERSION;
     header[1] = KIND_REQUEST;
     kid.copy(header, 2);
-    // Native HPKE (lib/hpkeNative.ts): the worker's key is imported once and cached.
+    // Native HPKE (helpers/hpkeNative.ts): the worker's key is imported once and cached.
     const { enc, ctx } = setupBaseS(workerPublicKey, HPKE_INFO, ephemeralSeed);
     const ct = ctx.seal(plaintext, header);
     const envelope = Buffer.concat([header, enc, ct]);

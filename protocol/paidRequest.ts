@@ -11,7 +11,7 @@ import { ResponseOpener, frameFromText, sealRequest } from '../helpers/hpke';
  *
  * Transport: `POST /v1/chat/completions` with `content-type:
  * application/vnd.cocoon.hpke.v1` and, as the body, an HPKE request envelope
- * (lib/hpke.ts) whose plaintext is a `PaidRequest` (JSON, UTF-8):
+ * (helpers/hpke.ts) whose plaintext is a `PaidRequest` (JSON, UTF-8):
  *
  *     { "version": 1,
  *       "channel": "<PaymentChannel address>",

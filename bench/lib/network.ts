@@ -17,7 +17,7 @@ export { ROOT };
  * (the pattern of tests/client/e2e.spec.ts), and worker / gateway daemons
  * started as separate processes through their bins, as an operator and an
  * app developer would run them. Deployment and registration are the test
- * fixtures' (tests/helpers/devnetNetwork.ts); processes run through
+ * fixtures' (scripts/local/devnetNetwork.ts); processes run through
  * scripts/lib/daemon.ts.
  */
 

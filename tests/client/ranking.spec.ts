@@ -5,7 +5,7 @@ import { MeasuredStats, rankWorkers } from '../../client/src/gateway/ranking';
 import { PRICES } from './standIn';
 
 /**
- * Worker ranking (client/src/ranking.ts, used by the gateway and the CLI):
+ * Worker ranking (client/src/gateway/ranking.ts, used by the gateway and the CLI):
  * what this client measured first (failures, latency), then price. The
  * WorkerStake's `earned` and `claims` counters are not reputation: an
  * operator inflates them by paying itself through its own channel.

@@ -11,7 +11,7 @@ import { testKeys } from '../helpers/channel';
 import { MODEL, PRICES, StandIn, TEXT, USAGE, clientWithChannel } from './standIn';
 
 /**
- * One table, every receipt rule of client/src/receiptRules.ts, both paths:
+ * One table, every receipt rule of client/src/receipts/rules.ts, both paths:
  * for each rule a receipt that breaks only that rule is refused, by that
  * rule's name, when it arrives with the answer (live) and when it is read
  * back from the worker after the final frame was lost (recovered); nothing

@@ -24,7 +24,7 @@ import { ClientStore } from '../../client/src/store';
 
 /**
  * A worker stand-in for the client tests: a real HTTP server that speaks the
- * sealed protocol (lib/hpke.ts), signs a receipt for each request (which a
+ * sealed protocol (helpers/hpke.ts), signs a receipt for each request (which a
  * test can falsify one field at a time), stores it before answering as
  * worker/src/payments.ts does, can lose the final frame, and answers the
  * receipts query (which a test can make lie or fail). Plus a stub chain on

@@ -3,7 +3,7 @@ import { keyPairFromSeed, sign as naclSign, signVerify as naclVerify } from '@to
 import { sign, signVerify } from '../../helpers/ed25519';
 
 /**
- * lib/ed25519.ts (OpenSSL) must agree with @ton/crypto (tweetnacl), which it
+ * helpers/ed25519.ts (OpenSSL) must agree with @ton/crypto (tweetnacl), which it
  * replaced for receipts and vouchers: the same signature bytes, and the same
  * verdict on valid, tampered and foreign signatures.
  */

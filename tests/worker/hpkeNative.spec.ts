@@ -29,7 +29,7 @@ const A11 = {
 
 const suite = new CipherSuite({ kem: new DhkemX25519HkdfSha256(), kdf: new HkdfSha256(), aead: new Aes128Gcm() });
 
-describe('native HPKE (lib/hpkeNative.ts) against RFC 9180 A.1.1', () => {
+describe('native HPKE (helpers/hpkeNative.ts) against RFC 9180 A.1.1', () => {
     it('derives the vector key pairs', () => {
         expect(deriveKeyPair(A11.ikmE)).toEqual({ privateKey: A11.skEm, publicKey: A11.pkEm });
         expect(deriveKeyPair(A11.ikmR)).toEqual({ privateKey: A11.skRm, publicKey: A11.pkRm });

@@ -5,7 +5,7 @@ import { DEV_MODEL_ID } from '../../wrappers/devnet';
 import { signVoucher, verifyVoucher, voucherCell } from '../../wrappers/voucher';
 import { testKeys } from '../helpers/channel';
 
-describe('paid-request protocol (lib/protocol.ts)', () => {
+describe('paid-request protocol (protocol/paidRequest.ts)', () => {
     const channel = new Address(0, Buffer.alloc(32, 5));
     const client = testKeys('client');
 

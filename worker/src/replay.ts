@@ -3,7 +3,7 @@
  * process has opened, so that a sealed request captured on the network and
  * sent again is refused instead of being served and charged a second time.
  *
- * A client seals every request with a fresh ephemeral key (lib/hpke.ts),
+ * A client seals every request with a fresh ephemeral key (helpers/hpke.ts),
  * so an `enc` seen twice is always a replay, never a legitimate retry.
  *
  * Bounded: the oldest `capacity` keys are kept (about 100 bytes each). A
