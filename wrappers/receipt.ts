@@ -63,7 +63,7 @@ const MAX_UINT32 = (1n << 32n) - 1n;
 
 /**
  * The most a receipt may charge for `usage` under `prices`: the TypeScript
- * twin of `receiptMaxCost` in contracts/worker-stake.tact (tests check they
+ * twin of `receiptMaxCost` in contracts/lib/worker-rules.tact (tests check they
  * agree). Cached tokens are part of the prompt; at most `prompt` of them are
  * billed at the cached price; the total rounds down.
  */

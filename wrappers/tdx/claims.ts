@@ -16,7 +16,7 @@ import { uint256ToBytes } from '../../helpers/bytes';
  * | 129 | 8  | not-after, Unix seconds (uint64) |
  *
  * All integers are big-endian. The contract rebuilds exactly these bytes
- * from the `Claims` struct of the message (contracts/attestation-verifier.tact).
+ * from the `Claims` struct of the message (contracts/messages.tact).
  */
 export const CLAIMS_SIZE = 137;
 
