@@ -13,6 +13,9 @@ export default tseslint.config(
         rules: {
             '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
             '@typescript-eslint/no-require-imports': 'off',
+            // OpenAI request and response objects pass through as JSON the SDK does not own;
+            // tests and benchmarks poke at raw answers on purpose.
+            '@typescript-eslint/no-explicit-any': 'off',
         },
     },
 );

@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fromNano } from '@ton/core';
 import { OverheadResult, runOverhead } from './overhead';
-import { ChainCostResult, DEFAULTS, readGas, runChainCost } from './chainCost';
+import { ChainCostResult, readGas, runChainCost } from './chainCost';
 import { EmbeddedResult, runEmbedded } from './embedded';
 import { ProfileResult, runProfile } from './profile';
 import { DEFAULT_PRICES } from './lib/network';
@@ -110,7 +110,7 @@ function overheadSection(r: OverheadResult, p?: ProfileResult): string[] {
             `Upstream, worker, gateway and load client are separate processes; the devnet runs in the orchestrating one. Worker prices: \`cocoon-worker init\` defaults (${Object.entries(r.prices).map(([k, v]) => `${k} ${v}`).join(', ')} nanoTON per million tokens), so a request costs ${ton(receiptCost())} TON and the 2 TON default deposit lasts the run: ${r.chainOpsDuringRun === undefined ? 'no top-up is expected' : r.chainOpsDuringRun === 0 ? 'the devnet recorded no on-chain operation at all (no channel open, top-up or claim) during the measured levels' : `the devnet recorded ${r.chainOpsDuringRun} on-chain operation(s) during the measured levels, including their unmeasured warm-ups (channel opens when the gateway adds channels, top-ups, claims)`}.`,
         '',
     );
-    const { lines, thr, allMet, c1, c32 } = levelTables(r);
+    const { lines, allMet, c1, c32 } = levelTables(r);
     L.push(...lines);
     L.push('Where the end-to-end time is spent, from the worker\'s own metrics (`/metrics` histograms, means over the level including its warm-up):', '');
     L.push('| concurrency | Cocoon latency p50 ms | worker: request -> end, mean ms | worker: request -> first token, mean ms |', '|---|---|---|---|');

@@ -52,6 +52,7 @@ export async function runSuites(o: { fuzzRuns: number; faultLong: boolean; log?:
             seconds: (r.endTime - r.startTime) / 1000,
             failures: r.assertionResults
                 .filter((a: any) => a.status === 'failed')
+                // eslint-disable-next-line no-control-regex -- the escape starts the terminal colour codes being stripped
                 .map((a: any) => ({ test: a.fullName, message: String(a.failureMessages?.[0] ?? '').replace(/\u001b\[[0-9;]*m/g, '').slice(0, 1500) })),
         }));
         return { env, files, passed: json.numPassedTests, failed: json.numFailedTests, seconds: (Date.now() - t0) / 1000 };

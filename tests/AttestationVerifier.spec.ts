@@ -1,5 +1,5 @@
 import { createHash } from 'crypto';
-import { Address, beginCell, Cell, toNano, Transaction } from '@ton/core';
+import { Address, beginCell, toNano } from '@ton/core';
 import { BlockchainSnapshot, SandboxContract, SendMessageResult, TreasuryContract } from '@ton/sandbox';
 import { keyPairFromSeed } from '@ton/crypto';
 import '@ton/test-utils';
@@ -34,7 +34,6 @@ import {
     signSimulated,
     AttestationSteps,
 } from '../wrappers/tdx';
-import { computeGas } from '../bench/lib/gas';
 import { deployRegistry, linkContracts, passProposal } from './helpers/registry';
 import { keyInt, listing, workerKeys } from './helpers/staking';
 import { ExtendedStaking } from '../wrappers/Staking';
@@ -56,12 +55,6 @@ const OTHER_MODEL = 0x3333333333333333333333333333333333333333333333333333333333
 const DAY = 86400;
 // TVM's own exit code for reading past the end of a cell.
 const CELL_UNDERFLOW = 9;
-
-function verifierTx(txs: Transaction[], to: Address): Transaction {
-    const tx = txs.find((t) => t.inMessage?.info.type === 'internal' && t.inMessage.info.dest.equals(to));
-    if (!tx) throw new Error('no transaction at the verifier');
-    return tx;
-}
 
 function flip(buf: Buffer, pos: number, mask = 0x01): Buffer {
     const b = Buffer.from(buf);

@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'fs';
 import { join } from 'path';
-import { Transaction, toNano } from '@ton/core';
+import { Transaction } from '@ton/core';
 
 /**
  * The committed gas table (bench/gas.json) maps "Contract.operation" to the

@@ -3,7 +3,6 @@ import { Address, OpenedContract } from '@ton/core';
 import { ExtendedRegistry } from '../../wrappers/Registry';
 import { pollUntil } from '../../helpers/poll';
 import { withTupleFix } from './v2compat';
-import { hex256 } from '../../helpers/bytes';
 
 /** Positional argument `index`, else the environment variable, else a prompt. */
 export async function argOrAsk(provider: NetworkProvider, args: string[], index: number, question: string, env?: string): Promise<string> {

@@ -9,7 +9,7 @@ import { deployNetwork } from '../../scripts/deployNetwork';
 import { deployNetworkTo } from '../../scripts/local/devnetNetwork';
 import { readDeployment } from '../../scripts/lib/deployment';
 import { SandboxNetworkProvider, ScriptedUI } from '../../scripts/lib/sandboxProvider';
-import { DEVNET_MNEMONIC, DEV_IMAGE_HASH, DEV_MODEL_ID, DEV_MODEL_NAME, devSimulatedAttestationKey } from '../../wrappers/devnet';
+import { DEV_IMAGE_HASH, DEV_MODEL_ID, DEV_MODEL_NAME, devSimulatedAttestationKey } from '../../wrappers/devnet';
 import { ExtendedStaking } from '../../wrappers/Staking';
 import { ExtendedRegistry } from '../../wrappers/Registry';
 import { devWallets } from './util';

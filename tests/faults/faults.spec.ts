@@ -103,7 +103,7 @@ describe('faults on a devnet', () => {
     const paidOnChain = (channel: string) => tonClientOpener(net.direct).open(ExtendedPaymentChannel.fromAddress(Address.parse(channel))).getPaid();
 
     beforeAll(async () => {
-        // eslint-disable-next-line no-console
+         
         console.log(`faults: FAULT_SEED=${SEED}${LONG ? ' FAULT_LONG=1' : ''}`);
         net = await startNetwork('faults');
         gwDir = join(net.dir, 'gateway');

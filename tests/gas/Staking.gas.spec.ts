@@ -72,9 +72,7 @@ describe('Staking gas', () => {
             ['WorkerStake.proveWrongModel', (w) => w.sendProveWrongModel(f.reporter.getSender(), receipt({ modelId: OTHER_MODEL })), 0xc0c03021],
             ['WorkerStake.proveOvercharge', (w) => w.sendProveOvercharge(f.reporter.getSender(), receipt({ cost: 10n ** 9n })), 0xc0c03022],
         ];
-        let key = 100n;
         for (const [name, send, op] of cases) {
-            key += 1n;
             const s = await stake(f, STAKE, { workerKey: f.workerKey });
             worker = s.worker;
             await attest(f, worker.address);

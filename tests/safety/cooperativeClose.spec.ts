@@ -291,7 +291,7 @@ describe('cooperativeClose', () => {
         const steps = await f.blockchain.sendMessageIter(internal({ from: f.client.address, to: channel.address, value: ExtendedPaymentChannel.ACTION_VALUE, body }));
         const first = await steps.next();
         expect(first.done).toBe(false);
-        let st = await channel.getState();
+        const st = await channel.getState();
         expect(st.status).toBe(ChannelStatus.Closed);
         // The payout is on its way: nothing due in the channel yet.
         expect(st.claimable).toBe(0n);

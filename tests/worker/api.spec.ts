@@ -18,7 +18,7 @@ import { SimulatedProvider } from '../../worker/src/attestation';
 import { Worker, createWorker } from '../../worker/src/worker';
 import { openChannel, testKeys } from '../helpers/channel';
 import { SERVING_PRICES, ServingFixture, deployServing } from '../helpers/serving';
-import { OP, delivered, paidOut } from '../helpers/messages';
+import { paidOut } from '../helpers/messages';
 import { UPSTREAM_CACHED_TOKENS, UPSTREAM_PROMPT_TOKENS, Upstream, WORDS, callWorker, chatBody, sandboxOpener, startUpstream, voucherFor } from './helpers';
 
 jest.setTimeout(60_000);

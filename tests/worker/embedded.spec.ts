@@ -180,7 +180,7 @@ describe('embedded backend', () => {
             if (e.type === 'end') tokens = e.usage.completionTokens;
         }
         const end = performance.now();
-        // eslint-disable-next-line no-console
+         
         console.log(
             `embedded demo model (1 thread): ${tokens} tokens, time to first token ${(first - t0).toFixed(0)} ms, ` +
                 `decode ${(((tokens - 1) / (end - first)) * 1000).toFixed(0)} tok/s, overall ${((tokens / (end - t0)) * 1000).toFixed(0)} tok/s`,

@@ -186,7 +186,7 @@ describe('Cocoon envelope', () => {
         const tSetup0 = process.hrtime.bigint();
         for (let i = 0; i < 50; i++) await openRequest((await sealRequest(worker.publicKey, chunk)).envelope, worker);
         const tSetup1 = process.hrtime.bigint();
-        // eslint-disable-next-line no-console
+         
         console.log(
             `HPKE: seal ${(Number(t1 - t0) / n / 1000).toFixed(2)} us/chunk, open ${(Number(t2 - t1) / n / 1000).toFixed(2)} us/chunk, ` +
                 `+${FRAME_HEADER_BYTES + TAG_BYTES} bytes/chunk (base64: ${Math.ceil((chunk.length + 22) / 3) * 4} vs ${chunk.length}); ` +

@@ -40,8 +40,6 @@ const tonAddress = z.string().refine(
     { message: 'not a valid TON address' },
 );
 
-const port = z.number().int().min(1).max(65535);
-
 const embeddedBackend = z
     .object({
         kind: z.literal('embedded'),

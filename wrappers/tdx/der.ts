@@ -20,7 +20,7 @@ export function readDer(buf: Uint8Array, pos: number): DerNode {
     if (pos + 2 > buf.length) throw new Error(`DER: truncated header at ${pos}`);
     const tag = buf[pos];
     if ((tag & 0x1f) === 0x1f) throw new Error(`DER: multi-byte tags are not supported (at ${pos})`);
-    let lenByte = buf[pos + 1];
+    const lenByte = buf[pos + 1];
     let contentStart = pos + 2;
     let len: number;
     if (lenByte < 0x80) {
