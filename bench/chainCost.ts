@@ -31,16 +31,18 @@ import { USAGE, startBenchUpstream } from './lib/upstream';
 
 /** Defaults: worker/src/config.ts (payments.claimThreshold) and client/src/cli.ts (--deposit, --top-up-below). */
 export const DEFAULTS = {
-    claimThreshold: BigInt(parseConfig({
-        network: { endpoint: 'http://127.0.0.1:1/jsonRPC' },
-        contracts: { staking: 'EQBvW8Z5huBkMJYdnfAEM5JqTNkuWX3diqYENkWsIL0XggGG' },
-        keys: { receiptKeyPath: 'r', encryptionKeyPath: 'e', walletMnemonicPath: 'w' },
-        payoutAddress: 'EQBvW8Z5huBkMJYdnfAEM5JqTNkuWX3diqYENkWsIL0XggGG',
-        backend: { kind: 'embedded', modelPath: 'm.gguf' },
-        prices: { prompt: '1', cached: '1', completion: '1', reasoning: '1' },
-        attestation: { provider: 'simulated', devKeyPath: 'd' },
-        store: { path: 's' },
-    }).payments.claimThreshold),
+    claimThreshold: BigInt(
+        parseConfig({
+            network: { endpoint: 'http://127.0.0.1:1/jsonRPC' },
+            contracts: { staking: 'EQBvW8Z5huBkMJYdnfAEM5JqTNkuWX3diqYENkWsIL0XggGG' },
+            keys: { receiptKeyPath: 'r', encryptionKeyPath: 'e', walletMnemonicPath: 'w' },
+            payoutAddress: 'EQBvW8Z5huBkMJYdnfAEM5JqTNkuWX3diqYENkWsIL0XggGG',
+            backend: { kind: 'embedded', modelPath: 'm.gguf' },
+            prices: { prompt: '1', cached: '1', completion: '1', reasoning: '1' },
+            attestation: { provider: 'simulated', devKeyPath: 'd' },
+            store: { path: 's' },
+        }).payments.claimThreshold,
+    ),
     deposit: toNano('2'),
     topUpBelow: toNano('0.5'),
 };
@@ -92,7 +94,11 @@ export async function runChainCost(o: { requests: number; log?: (l: string) => v
         });
         const [info] = await sdk.workers('cocoon-dev-model', true);
         if (!info) throw new Error('the registered worker is not discovered');
-        const escrow = (await tonClientOpener(ton).open(ExtendedStaking.fromAddress(Address.parse(net.contracts.staking))).getLinks()).escrow!;
+        const escrow = (
+            await tonClientOpener(ton)
+                .open(ExtendedStaking.fromAddress(Address.parse(net.contracts.staking)))
+                .getLinks()
+        ).escrow!;
 
         const chain = net.devnet.chain;
         await chain.idle();
@@ -144,7 +150,7 @@ export async function runChainCost(o: { requests: number; log?: (l: string) => v
             e.transactions += txs.length;
             e.fees = (BigInt(e.fees) + fees).toString();
         }
-        log(`operations: ${JSON.stringify(ops)}; final claim ${JSON.stringify(final, (_k, v) => (typeof v === "bigint" ? v.toString() : v))}`);
+        log(`operations: ${JSON.stringify(ops)}; final claim ${JSON.stringify(final, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))}`);
 
         // The worker's chain reads, uncached (fresh), as a request that misses the cache would wait for them.
         const chMs: number[] = [];

@@ -16,7 +16,6 @@ import { rssKiB } from './lib/llamaDirect';
  * engine child's RSS for the worker, the whole process's for direct.
  */
 
-
 export interface EngineRun {
     tokens: number;
     firstMs: number;
@@ -74,7 +73,11 @@ export async function runEmbedded(o: { maxTokens: number; runs: number; log?: (l
         const common = { temperature: 0.8, seed: 7 };
         backend = await EmbeddedBackend.start({ modelPath, threads: 1, contextSize: 1024, gpu: false });
         const args = { modelPath, contextSize: 1024, threads: 1, maxTokens: o.maxTokens, messages: MESSAGES, ...common };
-        const child = fork(join(__dirname, 'lib', 'llamaDirect.ts'), [JSON.stringify(args)], { cwd: ROOT, execArgv: ['-r', 'ts-node/register/transpile-only'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+        const child = fork(join(__dirname, 'lib', 'llamaDirect.ts'), [JSON.stringify(args)], {
+            cwd: ROOT,
+            execArgv: ['-r', 'ts-node/register/transpile-only'],
+            stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+        });
         direct = child;
         const ask = <T>(op: string, want: string) =>
             new Promise<T>((resolve, reject) => {

@@ -136,7 +136,9 @@ export async function runOverhead(o: OverheadOptions): Promise<OverheadResult> {
                 latencyMs: (1000 * (after.latency.sum - before.latency.sum)) / Math.max(1, n),
                 ttftMs: (1000 * (after.ttft.sum - before.ttft.sum)) / Math.max(1, after.ttft.count - before.ttft.count),
             };
-            log(`c=${c} cocoon: ${cocoon.rps.toFixed(1)} req/s, p50 ${cocoon.latencyMs.p50.toFixed(2)} ms, ttft p50 ${cocoon.ttftMs.p50.toFixed(2)} ms, errors ${cocoon.errors}${cocoon.firstError ? ` (${cocoon.firstError})` : ''}`);
+            log(
+                `c=${c} cocoon: ${cocoon.rps.toFixed(1)} req/s, p50 ${cocoon.latencyMs.p50.toFixed(2)} ms, ttft p50 ${cocoon.ttftMs.p50.toFixed(2)} ms, errors ${cocoon.errors}${cocoon.firstError ? ` (${cocoon.firstError})` : ''}`,
+            );
             log(`c=${c} worker-side means (incl. warm-up): latency ${wt.latencyMs.toFixed(2)} ms, ttft ${wt.ttftMs.toFixed(2)} ms`);
             levels.push({ concurrency: c, direct, cocoon, worker: wt });
         }
@@ -159,7 +161,14 @@ export async function runOverhead(o: OverheadOptions): Promise<OverheadResult> {
 
 if (require.main === module) {
     const quick = process.env.BENCH_QUICK === '1';
-    runOverhead({ levels: (process.env.BENCH_LEVELS ?? '1,8,32').split(',').map(Number), requests: quick ? 50 : 300, warmup: quick ? 5 : 30, channelsPerWorker: process.env.BENCH_CHANNELS ? Number(process.env.BENCH_CHANNELS) : undefined, chunkDelayMs: Number(process.env.BENCH_PACED_MS ?? 0), log: (l) => console.log(l) })
+    runOverhead({
+        levels: (process.env.BENCH_LEVELS ?? '1,8,32').split(',').map(Number),
+        requests: quick ? 50 : 300,
+        warmup: quick ? 5 : 30,
+        channelsPerWorker: process.env.BENCH_CHANNELS ? Number(process.env.BENCH_CHANNELS) : undefined,
+        chunkDelayMs: Number(process.env.BENCH_PACED_MS ?? 0),
+        log: (l) => console.log(l),
+    })
         .then((r) => console.log(JSON.stringify(r, null, 2)))
         .catch((e) => {
             console.error(e);

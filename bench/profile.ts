@@ -44,14 +44,25 @@ export async function runProfile(n = 200): Promise<ProfileResult> {
         const channel = new Address(0, Buffer.alloc(32, 1));
         const ws = new Address(0, Buffer.alloc(32, 2));
         const voucher = encodeVoucher(signVoucher(channel, 123_456_789n, clientKey.secretKey));
-        const paid = { version: 1 as const, channel: channel.toString(), voucher, request: { model: 'cocoon-dev-model', stream: true, max_tokens: 64, messages: [{ role: 'user' as const, content: 'Write about foxes.' }] } };
+        const paid = {
+            version: 1 as const,
+            channel: channel.toString(),
+            voucher,
+            request: { model: 'cocoon-dev-model', stream: true, max_tokens: 64, messages: [{ role: 'user' as const, content: 'Write about foxes.' }] },
+        };
 
         let sealed = await sealPaidRequest(wk.publicKey, paid as any);
-        out.hpkeSeal = { ms: await time(n, async () => (sealed = await sealPaidRequest(wk.publicKey, paid as any))), who: 'gateway', note: 'HPKE sender context + seal of the request (native, helpers/hpkeNative.ts)' };
+        out.hpkeSeal = {
+            ms: await time(n, async () => (sealed = await sealPaidRequest(wk.publicKey, paid as any))),
+            who: 'gateway',
+            note: 'HPKE sender context + seal of the request (native, helpers/hpkeNative.ts)',
+        };
         const envelopes = await Promise.all(Array.from({ length: n + 20 }, () => sealPaidRequest(wk.publicKey, paid as any)));
         out.hpkeOpen = { ms: await time(n, (i) => openRequest(envelopes[i].envelope, wk)), who: 'worker', note: 'HPKE recipient context + open of the request (native)' };
 
-        const chunk = Buffer.from(JSON.stringify({ id: 'chatcmpl-x', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta: { content: 'x'.repeat(CHUNK_BYTES) }, finish_reason: null }] }));
+        const chunk = Buffer.from(
+            JSON.stringify({ id: 'chatcmpl-x', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta: { content: 'x'.repeat(CHUNK_BYTES) }, finish_reason: null }] }),
+        );
         // Per request: a fresh HPKE context pair (set up outside the timing), then the frames.
         const pairs = await Promise.all(
             Array.from({ length: Math.min(n, 100) + 20 }, async () => {
@@ -102,8 +113,16 @@ export async function runProfile(n = 200): Promise<ProfileResult> {
         // tweetnacl (@ton/crypto) Ed25519, and an X25519 key import per request.
         const msg = Buffer.alloc(32, 3);
         const naclSig = naclSign(msg, workerKey.secretKey);
-        out.ed25519SignTweetnacl = { ms: await time(Math.min(n, 50), () => naclSign(msg, workerKey.secretKey)), who: 'before', note: 'Ed25519 sign in JavaScript (@ton/crypto), as receipts and vouchers were signed before' };
-        out.ed25519VerifyTweetnacl = { ms: await time(Math.min(n, 50), () => naclVerify(msg, naclSig, workerKey.publicKey)), who: 'before', note: 'Ed25519 verify in JavaScript (@ton/crypto), as receipts and vouchers were verified before' };
+        out.ed25519SignTweetnacl = {
+            ms: await time(Math.min(n, 50), () => naclSign(msg, workerKey.secretKey)),
+            who: 'before',
+            note: 'Ed25519 sign in JavaScript (@ton/crypto), as receipts and vouchers were signed before',
+        };
+        out.ed25519VerifyTweetnacl = {
+            ms: await time(Math.min(n, 50), () => naclVerify(msg, naclSig, workerKey.publicKey)),
+            who: 'before',
+            note: 'Ed25519 verify in JavaScript (@ton/crypto), as receipts and vouchers were verified before',
+        };
         const suite = new CipherSuite({ kem: new DhkemX25519HkdfSha256(), kdf: new HkdfSha256(), aead: new Aes128Gcm() });
         const ab = (b: Buffer) => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
         const info = ab(Buffer.from('cocoon/hpke/v1 request'));
@@ -165,7 +184,7 @@ export async function runProfile(n = 200): Promise<ProfileResult> {
                 );
             }),
             who: 'worker',
-            note: 'receipt + voucher in one fsync\'d transaction before the final frame',
+            note: "receipt + voucher in one fsync'd transaction before the final frame",
         };
         wstore.close();
         const cstore = ClientStore.open(join(dir, 'client.db'));
@@ -178,7 +197,7 @@ export async function runProfile(n = 200): Promise<ProfileResult> {
                 cstore.recordPayment({ channel: key, requestId: String(crid++), boc: 'x', cost: 10n, cumulative: ccum, model: 'm', receivedAt: 1 }, { total: ccum, signature: Buffer.alloc(64, 2) });
             }),
             who: 'gateway',
-            note: 'verified receipt + signed voucher in one fsync\'d transaction',
+            note: "verified receipt + signed voucher in one fsync'd transaction",
         };
         cstore.close();
         const fd = openSync(join(dir, 'raw'), 'w');

@@ -34,7 +34,11 @@ for (const file of readdirSync(GAS_FRAGMENTS)) {
     }
     table[name] = entry;
 }
-const sorted = Object.fromEntries(Object.keys(table).sort().map((k) => [k, table[k]]));
+const sorted = Object.fromEntries(
+    Object.keys(table)
+        .sort()
+        .map((k) => [k, table[k]]),
+);
 writeFileSync(GAS_TABLE, JSON.stringify(sorted, null, 2) + '\n');
 rmSync(GAS_FRAGMENTS, { recursive: true, force: true });
 console.log(`bench/gas.json: ${Object.keys(sorted).length} operations, ${changed} changed`);

@@ -54,7 +54,11 @@ const COCOON_OP_FEE_TON = 0.01; // Cocoon's documented cost of one on-chain paym
 const log = (l: string) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${l}`);
 const f = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');
 const pctOf = (a: number, b: number) => `${f((100 * a) / b, 1)}%`;
-const ton = (nano: bigint | string | number) => Number(fromNano(BigInt(Math.round(Number(nano))))).toFixed(6).replace(/0+$/, '').replace(/\.$/, '');
+const ton = (nano: bigint | string | number) =>
+    Number(fromNano(BigInt(Math.round(Number(nano)))))
+        .toFixed(6)
+        .replace(/0+$/, '')
+        .replace(/\.$/, '');
 const met = (ok: boolean) => (ok ? '**met**' : '**not met**');
 
 function machine() {
@@ -71,7 +75,9 @@ function machine() {
 /** The per-level table and the targets' verdicts of one overhead run. */
 function levelTables(r: OverheadResult): { lines: string[]; thr: number; allMet: boolean; c1: OverheadResult['levels'][number]; c32: OverheadResult['levels'][number] } {
     const L: string[] = [];
-    L.push('| concurrency | direct req/s | Cocoon req/s | ratio | direct p50 ms | Cocoon p50 ms | added p50 ms | direct p99 ms | Cocoon p99 ms | direct TTFT p50 ms | Cocoon TTFT p50 ms | added TTFT ms | errors (d/c) |');
+    L.push(
+        '| concurrency | direct req/s | Cocoon req/s | ratio | direct p50 ms | Cocoon p50 ms | added p50 ms | direct p99 ms | Cocoon p99 ms | direct TTFT p50 ms | Cocoon TTFT p50 ms | added TTFT ms | errors (d/c) |',
+    );
     L.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
     for (const l of r.levels) {
         L.push(
@@ -99,7 +105,9 @@ function levelTables(r: OverheadResult): { lines: string[]; thr: number; allMet:
 
 function overheadSection(r: OverheadResult, p?: ProfileResult): string[] {
     const profileCpuMs = p ? ['hpkeSeal', 'hpkeOpen', 'frames', 'voucherVerify', 'receiptSign', 'receiptVerify', 'voucherSign', 'digests'].reduce((a, k) => a + (p[k]?.ms ?? 0), 0) : undefined;
-    const profileFsync = p ? `this run's profile: worker voucher ${f(p.storeVoucher.ms)} ms, worker receipt ${f(p.storeReceipt.ms)} ms, gateway receipt+voucher ${f(p.clientStorePayment.ms)} ms, a bare 4 KiB write+fsync ${f(p.rawFsync.ms)} ms` : undefined;
+    const profileFsync = p
+        ? `this run's profile: worker voucher ${f(p.storeVoucher.ms)} ms, worker receipt ${f(p.storeReceipt.ms)} ms, gateway receipt+voucher ${f(p.clientStorePayment.ms)} ms, a bare 4 KiB write+fsync ${f(p.rawFsync.ms)} ms`
+        : undefined;
     const L: string[] = [];
     L.push('## 1. Protocol overhead', '');
     L.push(
@@ -107,22 +115,27 @@ function overheadSection(r: OverheadResult, p?: ProfileResult): string[] {
             `The same load client (bench/lib/load.ts: node:http, keep-alive, streaming, its own process) sends ${requests} measured requests per level (after a warm-up) ` +
             '(a) straight to the upstream and (b) to `cocoon-client gateway` -> `cocoon-worker start` (openai backend over the same upstream): HPKE both ways, a signed receipt stored with fsync before the final frame, ' +
             'a voucher per request verified and stored by the worker, the receipt verified and the voucher stored by the gateway, channel state from the devnet. ' +
-            `Upstream, worker, gateway and load client are separate processes; the devnet runs in the orchestrating one. Worker prices: \`cocoon-worker init\` defaults (${Object.entries(r.prices).map(([k, v]) => `${k} ${v}`).join(', ')} nanoTON per million tokens), so a request costs ${ton(receiptCost())} TON and the 2 TON default deposit lasts the run: ${r.chainOpsDuringRun === undefined ? 'no top-up is expected' : r.chainOpsDuringRun === 0 ? 'the devnet recorded no on-chain operation at all (no channel open, top-up or claim) during the measured levels' : `the devnet recorded ${r.chainOpsDuringRun} on-chain operation(s) during the measured levels, including their unmeasured warm-ups (channel opens when the gateway adds channels, top-ups, claims)`}.`,
+            `Upstream, worker, gateway and load client are separate processes; the devnet runs in the orchestrating one. Worker prices: \`cocoon-worker init\` defaults (${Object.entries(r.prices)
+                .map(([k, v]) => `${k} ${v}`)
+                .join(
+                    ', ',
+                )} nanoTON per million tokens), so a request costs ${ton(receiptCost())} TON and the 2 TON default deposit lasts the run: ${r.chainOpsDuringRun === undefined ? 'no top-up is expected' : r.chainOpsDuringRun === 0 ? 'the devnet recorded no on-chain operation at all (no channel open, top-up or claim) during the measured levels' : `the devnet recorded ${r.chainOpsDuringRun} on-chain operation(s) during the measured levels, including their unmeasured warm-ups (channel opens when the gateway adds channels, top-ups, claims)`}.`,
         '',
     );
     const { lines, allMet, c1, c32 } = levelTables(r);
     L.push(...lines);
-    L.push('Where the end-to-end time is spent, from the worker\'s own metrics (`/metrics` histograms, means over the level including its warm-up):', '');
+    L.push("Where the end-to-end time is spent, from the worker's own metrics (`/metrics` histograms, means over the level including its warm-up):", '');
     L.push('| concurrency | Cocoon latency p50 ms | worker: request -> end, mean ms | worker: request -> first token, mean ms |', '|---|---|---|---|');
     for (const l of r.levels) L.push(`| ${l.concurrency} | ${f(l.cocoon.latencyMs.p50)} | ${f(l.worker.latencyMs)} | ${f(l.worker.ttftMs)} |`);
     L.push('');
-    if (!allMet) L.push(
-        `**Why the targets are not met.** (1) Throughput: a channel carries one request at a time (each request's voucher must cover the receipt before it), so the gateway has at most \`--channels-per-worker\` requests in flight to one worker (this run: ${r.channelsPerWorker ?? "the gateway's default"}; it had opened ${r.channelsOpened ?? '?'} channel(s) to the worker by the end) and queues the rest, which is most of the latency at higher concurrency. Cocoon's req/s went from ${f(c1.cocoon.rps, 1)} at concurrency 1 to ${f(c32.cocoon.rps, 1)} at ${c32.concurrency}. ` +
-            `With several requests in flight the worker's own time per request grows with CPU contention (table above). Beyond that, on ${cpus().length} shared cores the direct path is bound by the upstream's own CPU (~${f((1000 * cpus().length) / Math.max(...r.levels.map((l) => l.direct.rps)), 1)} ms per request at its best rate here), and Cocoon adds two more HTTP servers relaying the 50 chunks, so the ratio is bounded well below 90% on this machine whatever the protocol does. ` +
-            `(2) Latency: the protocol's own CPU work per request is now small (section 2: HPKE, signatures, hashes and 50 sealed frames add up to ~${profileCpuMs !== undefined ? f(profileCpuMs, 1) : '1-2'} ms), but every request also makes four SQLite commits on its path (gateway: the attempt record before sending and the receipt+voucher after; worker: the voucher before serving and the receipt before the final frame), two of them fsync'd (the receipt+voucher commits; the two before serving are process-crash durable in WAL and made durable by them), ` +
+    if (!allMet)
+        L.push(
+            `**Why the targets are not met.** (1) Throughput: a channel carries one request at a time (each request's voucher must cover the receipt before it), so the gateway has at most \`--channels-per-worker\` requests in flight to one worker (this run: ${r.channelsPerWorker ?? "the gateway's default"}; it had opened ${r.channelsOpened ?? '?'} channel(s) to the worker by the end) and queues the rest, which is most of the latency at higher concurrency. Cocoon's req/s went from ${f(c1.cocoon.rps, 1)} at concurrency 1 to ${f(c32.cocoon.rps, 1)} at ${c32.concurrency}. ` +
+                `With several requests in flight the worker's own time per request grows with CPU contention (table above). Beyond that, on ${cpus().length} shared cores the direct path is bound by the upstream's own CPU (~${f((1000 * cpus().length) / Math.max(...r.levels.map((l) => l.direct.rps)), 1)} ms per request at its best rate here), and Cocoon adds two more HTTP servers relaying the 50 chunks, so the ratio is bounded well below 90% on this machine whatever the protocol does. ` +
+                `(2) Latency: the protocol's own CPU work per request is now small (section 2: HPKE, signatures, hashes and 50 sealed frames add up to ~${profileCpuMs !== undefined ? f(profileCpuMs, 1) : '1-2'} ms), but every request also makes four SQLite commits on its path (gateway: the attempt record before sending and the receipt+voucher after; worker: the voucher before serving and the receipt before the final frame), two of them fsync'd (the receipt+voucher commits; the two before serving are process-crash durable in WAL and made durable by them), ` +
                 `whose cost on this shared VM's disk varies from run to run between ~0.2 and ~4 ms each (${profileFsync ?? 'see section 2'}), and crosses two more processes (gateway and worker: HTTP parsing, JSON per chunk, the worker's own fetch to the upstream, event-loop scheduling with four busy processes on ${cpus().length} cores). The worker accounts for ${f(c1.worker.latencyMs, 1)} ms of the ${f(c1.cocoon.latencyMs.p50, 1)} ms at concurrency 1 (first token after ${f(c1.worker.ttftMs, 1)} ms). The fsync'd receipt commits are the durability rules and stay.`,
-        '',
-    );
+            '',
+        );
     return L;
 }
 
@@ -161,7 +174,14 @@ function historySection(r: OverheadResult): string[] {
     } catch {
         return [];
     }
-    const L = ['### Before / after the optimisations', '', h.note, '', '| concurrency | Cocoon req/s before | after | Cocoon p50 ms before | after | Cocoon TTFT p50 ms before | after |', '|---|---|---|---|---|---|---|'];
+    const L = [
+        '### Before / after the optimisations',
+        '',
+        h.note,
+        '',
+        '| concurrency | Cocoon req/s before | after | Cocoon p50 ms before | after | Cocoon TTFT p50 ms before | after |',
+        '|---|---|---|---|---|---|---|',
+    ];
     for (const b of h.levels) {
         const a = r.levels.find((l) => l.concurrency === b.concurrency);
         if (!a) continue;
@@ -172,7 +192,14 @@ function historySection(r: OverheadResult): string[] {
 }
 
 function profileSection(p: ProfileResult, cost?: ChainCostResult): string[] {
-    const L = ['## 2. Where the added latency goes', '', 'Each per-request step timed alone (bench/profile.ts, median of up to 200 runs, this process; rows marked "before" time the code the optimisations replaced):', '', '| step | side | ms | what |', '|---|---|---|---|'];
+    const L = [
+        '## 2. Where the added latency goes',
+        '',
+        'Each per-request step timed alone (bench/profile.ts, median of up to 200 runs, this process; rows marked "before" time the code the optimisations replaced):',
+        '',
+        '| step | side | ms | what |',
+        '|---|---|---|---|',
+    ];
     for (const [k, v] of Object.entries(p)) L.push(`| ${k} | ${v.who} | ${f(v.ms, 3)} | ${v.note} |`);
     if (cost) {
         L.push(`| chain read: channel state | worker | ${f(cost.chainReadMs.channel, 1)} | isDeployed + getState on the devnet (cached 3 s; refreshed ahead, see below) |`);
@@ -182,16 +209,16 @@ function profileSection(p: ProfileResult, cost?: ChainCostResult): string[] {
     L.push(
         'Optimisations made (all existing checks and durability unchanged):',
         '',
-        '- **Ed25519 through Node\'s native crypto** (helpers/ed25519.ts, used by wrappers/receipt.ts and wrappers/voucher.ts): receipts and vouchers were signed and verified by tweetnacl in JavaScript ' +
+        "- **Ed25519 through Node's native crypto** (helpers/ed25519.ts, used by wrappers/receipt.ts and wrappers/voucher.ts): receipts and vouchers were signed and verified by tweetnacl in JavaScript " +
             `(${f(p.ed25519SignTweetnacl?.ms ?? NaN)} ms per signature, ${f(p.ed25519VerifyTweetnacl?.ms ?? NaN)} ms per verification here); OpenSSL does both in ~0.1 ms. Signatures are byte-identical (Ed25519 is deterministic); keys are imported once and cached. This was most of the "HPKE setup" time seen earlier: per request the worker verifies a voucher and signs a receipt, the gateway verifies the receipt and signs a voucher.`,
         `- **HPKE on native crypto** (helpers/hpkeNative.ts, used by helpers/hpke.ts; same RFC 9180 suite and wire format, checked against the RFC vectors and against @hpke/core both ways in tests/worker/hpkeNative.spec.ts): \`@hpke/core\` over WebCrypto's promise API, with the worker's key imported for every request, took ${f(p.hpkeSealHpkeCore?.ms ?? NaN)} ms to seal and ${f(p.hpkeOpenHpkeCore?.ms ?? NaN)} ms to open here; now ${f(p.hpkeSeal.ms)} / ${f(p.hpkeOpen.ms)} ms, keys imported once per key.`,
         '- **Frames of one event-loop turn in one syscall** (worker/src/http/chatResponse.ts and client/src/gateway/index.ts: `cork()`, and `uncork()` in a `setImmediate`): the worker wrote each of the 50 sealed frames and the gateway each of the 50 chunks with its own `writev` (a loopback TCP send each); frames produced in the same turn now leave together (an strace sample of the worker at concurrency 1 showed a few `writev` per request instead of one per frame). No frame waits beyond the end of the turn that produced it, and the final frame still follows the fsync of its receipt.',
         '- **Chain reads refreshed ahead** (worker/src/chain.ts `ChainView`): the channel state and WorkerStake prices are cached for 3 s as before, but past half their life an entry in use is re-read in the background, so under steady load no request waits for the chain; the served state is never older than the same 3 s (payment checks unchanged). (An earlier version of these results claimed this while the code only declared it: every 3 s one request per channel waited ~130 ms for the chain; tests/worker/chainView.spec.ts now holds it.)',
-        '- **One get-method per channel read** (PaymentChannel `snapshot`, wrappers/PaymentChannel.ts `getState`): a channel\'s state took 15 get-method calls, so a worker serving many channels kept its chain endpoint busy (on the devnet here, with 32 channels, the refreshes fell behind and requests waited seconds for channel state: a paced run at concurrency 32 measured 18.8 req/s, p99 8.2 s before, against the figures in 1b after). Now one call per channel and refresh.',
+        "- **One get-method per channel read** (PaymentChannel `snapshot`, wrappers/PaymentChannel.ts `getState`): a channel's state took 15 get-method calls, so a worker serving many channels kept its chain endpoint busy (on the devnet here, with 32 channels, the refreshes fell behind and requests waited seconds for channel state: a paced run at concurrency 32 measured 18.8 req/s, p99 8.2 s before, against the figures in 1b after). Now one call per channel and refresh.",
         '',
-        '- **One fsync per request on each side** (worker/src/store/store.ts `recordVoucher(v, \'process\')`, client/src/store.ts `addAttempt`): the records written before serving (the voucher that arrives with a request, the client\'s attempt record) are committed in WAL mode without their own fsync. They survive the process being killed (SIGKILL: tests/faults) and are made durable by the fsync\'d receipt+voucher commit that follows; a power cut in between can lose only a voucher the client sends again with its next request, or an attempt record whose loss makes a recovered receipt unmatched (refused), never paid twice. Prepared statements are reused in the client store.',
+        "- **One fsync per request on each side** (worker/src/store/store.ts `recordVoucher(v, 'process')`, client/src/store.ts `addAttempt`): the records written before serving (the voucher that arrives with a request, the client's attempt record) are committed in WAL mode without their own fsync. They survive the process being killed (SIGKILL: tests/faults) and are made durable by the fsync'd receipt+voucher commit that follows; a power cut in between can lose only a voucher the client sends again with its next request, or an attempt record whose loss makes a recovered receipt unmatched (refused), never paid twice. Prepared statements are reused in the client store.",
         '',
-        'Left as they are, on purpose: the fsync\'d receipt+voucher commits (a receipt is on disk before its final frame; the gateway\'s verified receipt with the voucher it signs), and every payment check. Further gains: fewer fsync\'d commits per request, or group commit of concurrent requests\' commits, would need a design change; and the gateway still re-checks its channel on chain every 30 s on the request path (isDeployed + two get-methods, tens of ms here: a p99 outlier) where a refresh-ahead like the worker\'s would do.',
+        "Left as they are, on purpose: the fsync'd receipt+voucher commits (a receipt is on disk before its final frame; the gateway's verified receipt with the voucher it signs), and every payment check. Further gains: fewer fsync'd commits per request, or group commit of concurrent requests' commits, would need a design change; and the gateway still re-checks its channel on chain every 30 s on the request path (isDeployed + two get-methods, tens of ms here: a p99 outlier) where a refresh-ahead like the worker's would do.",
         '',
     );
     return L;
@@ -207,7 +234,10 @@ function costSection(c: ChainCostResult): string[] {
             `Devnet run (bench/chainCost.ts): ${c.requests} paid requests through the client SDK to a worker whose price makes each cost ${ton(c.costPerRequest)} TON (${ton(c.valueMoved)} TON in all), the worker's claimer running as in production; every external message and its message chain counted.`,
         '',
     );
-    L.push('| operation | gas.json fees (TON, chain without the wallet) | devnet: count in run | devnet: transactions each | devnet: fees each (TON, incl. the wallet\'s) | fees / Cocoon\'s ~0.01 TON |', '|---|---|---|---|---|---|');
+    L.push(
+        "| operation | gas.json fees (TON, chain without the wallet) | devnet: count in run | devnet: transactions each | devnet: fees each (TON, incl. the wallet's) | fees / Cocoon's ~0.01 TON |",
+        '|---|---|---|---|---|---|',
+    );
     const rows: Array<[string, string, keyof ChainCostResult['ops']]> = [
         ['open channel (client -> Escrow)', 'Escrow.openChannel', 'openChannel'],
         ['top-up (client -> channel)', 'PaymentChannel.topUp', 'topUp'],
@@ -233,13 +263,19 @@ function costSection(c: ChainCostResult): string[] {
             '(A claim takes whatever the newest voucher covers when the watcher sees the threshold crossed, so it may take more than the threshold and there are fewer claims than value/threshold.)',
         '',
     );
-    L.push('Per 1,000 requests at the default thresholds (operations scale with the value moved: claims = value / claim threshold, an upper bound since a claim may take more than the threshold; top-ups = value / top-up amount; the channel open and close are once per channel, listed apart):', '');
-    L.push('| request | value per 1,000 requests (TON) | claims | top-ups | transactions | fees (TON) | fees / value | fees / (ops x 0.01 TON) | + once per channel: open + close (TON) |', '|---|---|---|---|---|---|---|---|---|');
+    L.push(
+        'Per 1,000 requests at the default thresholds (operations scale with the value moved: claims = value / claim threshold, an upper bound since a claim may take more than the threshold; top-ups = value / top-up amount; the channel open and close are once per channel, listed apart):',
+        '',
+    );
+    L.push(
+        '| request | value per 1,000 requests (TON) | claims | top-ups | transactions | fees (TON) | fees / value | fees / (ops x 0.01 TON) | + once per channel: open + close (TON) |',
+        '|---|---|---|---|---|---|---|---|---|',
+    );
     const scen: Array<[string, bigint]> = [
         [`overhead-bench request at default prices (${USAGE.prompt_tokens} prompt + ${USAGE.completion_tokens} completion tokens)`, receiptCost()],
         [`devnet-run request (${ton(c.costPerRequest)} TON)`, BigInt(c.costPerRequest)],
     ];
-    const txClaim = c.ops.claim.count ? c.ops.claim.transactions / c.ops.claim.count : c.finalClaim?.transactions ?? 6;
+    const txClaim = c.ops.claim.count ? c.ops.claim.transactions / c.ops.claim.count : (c.finalClaim?.transactions ?? 6);
     const txTop = c.ops.topUp.count ? c.ops.topUp.transactions / c.ops.topUp.count : 3;
     for (const [label, per] of scen) {
         const v = Number(per) * 1000;
@@ -277,14 +313,22 @@ function engineSection(e: EmbeddedResult): string[] {
     row('peak resident memory, MiB', e.worker.peakRssMiB, e.direct.peakRssMiB);
     const meanTokens = e.worker.runs.reduce((a, r) => a + r.tokens, 0) / e.worker.runs.length;
     if (meanTokens < e.maxTokens) L.push('', `The model ended its answer (end-of-turn token) after ${f(meanTokens, 0)} tokens, below max tokens, on both sides alike.`);
-    L.push('', 'The demo model is tiny (it generates thousands of tokens per second), so this measures the engine host\'s per-token overhead (one IPC message per token) at its worst; with a real model the per-token compute dominates.', '');
+    L.push(
+        '',
+        "The demo model is tiny (it generates thousands of tokens per second), so this measures the engine host's per-token overhead (one IPC message per token) at its worst; with a real model the per-token compute dominates.",
+        '',
+    );
     return L;
 }
 
 function suitesSection(r: SuitesResult): string[] {
     const L = ['## 5. Fault and fuzz suites (long variants)', ''];
     L.push(
-        `\`npm test\` runs tests/faults and tests/fuzz at their CI sizes (a 15 s chain outage; each property's default number of runs). Here they ran in their long variants (${Object.entries(r.env).map(([k, v]) => `\`${k}=${v}\``).join(', ')}: the chain unreachable for a full minute, every fuzz property ${r.env.FUZZ_RUNS ? `at FUZZ_RUNS=${r.env.FUZZ_RUNS}` : 'at its default'}). Reproduce: \`FAULT_LONG=1 FUZZ_RUNS=${r.env.FUZZ_RUNS} npx jest -i tests/faults tests/fuzz\` (or \`npm run test:faults:long\`, \`npm run test:fuzz:long\`).`,
+        `\`npm test\` runs tests/faults and tests/fuzz at their CI sizes (a 15 s chain outage; each property's default number of runs). Here they ran in their long variants (${Object.entries(r.env)
+            .map(([k, v]) => `\`${k}=${v}\``)
+            .join(
+                ', ',
+            )}: the chain unreachable for a full minute, every fuzz property ${r.env.FUZZ_RUNS ? `at FUZZ_RUNS=${r.env.FUZZ_RUNS}` : 'at its default'}). Reproduce: \`FAULT_LONG=1 FUZZ_RUNS=${r.env.FUZZ_RUNS} npx jest -i tests/faults tests/fuzz\` (or \`npm run test:faults:long\`, \`npm run test:fuzz:long\`).`,
         '',
     );
     L.push('| suite | passed | failed | seconds |', '|---|---|---|---|');
@@ -339,8 +383,14 @@ async function main() {
         : `${requests} measured requests per concurrency level and path (levels ${levels.join(', ')}); ${costRequests} requests in the on-chain cost run; engine: max tokens ${quick ? 256 : 512}, ${quick ? 5 : 9} runs per side${pacedMs > 0 ? `; paced overhead run: ${pacedRequests} measured requests per level, ${pacedMs} ms a chunk` : ''}`;
     const L: string[] = [];
     L.push('# Cocoon on TON: benchmark results', '');
-    L.push(`Generated by \`${isQuick && !/--quick/.test(args) ? 'BENCH_QUICK=1 ' : ''}npm run bench${args ? ' -- ' + args : ''}\`${isQuick ? ' (quick mode)' : ''} on ${started.toISOString()} (took ${f(((res as { took?: number }).took ?? Date.now() - started.getTime()) / 60000, 1)} min).`, '');
-    L.push(`Reproduce: \`npm run bench\` (full: about 7 minutes here, 5 of them the long fault and fuzz suites; \`BENCH_QUICK=1 npm run bench\` for a quick pass; \`--only=overhead,paced,profile,cost,engine\` leaves the suites out; options in bench/run.ts). Gas per operation: \`npm run bench:gas\` (bench/gas.json). Raw figures: bench/results.json.`, '');
+    L.push(
+        `Generated by \`${isQuick && !/--quick/.test(args) ? 'BENCH_QUICK=1 ' : ''}npm run bench${args ? ' -- ' + args : ''}\`${isQuick ? ' (quick mode)' : ''} on ${started.toISOString()} (took ${f(((res as { took?: number }).took ?? Date.now() - started.getTime()) / 60000, 1)} min).`,
+        '',
+    );
+    L.push(
+        `Reproduce: \`npm run bench\` (full: about 7 minutes here, 5 of them the long fault and fuzz suites; \`BENCH_QUICK=1 npm run bench\` for a quick pass; \`--only=overhead,paced,profile,cost,engine\` leaves the suites out; options in bench/run.ts). Gas per operation: \`npm run bench:gas\` (bench/gas.json). Raw figures: bench/results.json.`,
+        '',
+    );
     if (options) L.push(`Options: ${options}.`, '');
     L.push('| machine | |', '|---|---|');
     L.push(`| CPU | ${m.cpu} |`, `| cores | ${m.cores} |`, `| memory | ${f(m.memoryGiB, 1)} GiB |`, `| node | ${m.node} |`, `| OS | ${m.os} |`);
@@ -356,7 +406,12 @@ async function main() {
     if (res.engine) L.push(...engineSection(res.engine));
     if (res.suites) L.push(...suitesSection(res.suites));
     writeFileSync(out, L.join('\n'));
-    if (!render) writeFileSync(resultsFile, JSON.stringify({ machine: m, date: started.toISOString(), quick, args, options, took: Date.now() - started.getTime(), ...res }, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2) + '\n');
+    if (!render)
+        writeFileSync(
+            resultsFile,
+            JSON.stringify({ machine: m, date: started.toISOString(), quick, args, options, took: Date.now() - started.getTime(), ...res }, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2) +
+                '\n',
+        );
     log(`wrote ${out}`);
 }
 

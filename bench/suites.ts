@@ -34,8 +34,16 @@ export async function runSuites(o: { fuzzRuns: number; faultLong: boolean; log?:
     const report = join(dir, 'jest.json');
     const t0 = Date.now();
     try {
-        o.log?.(`jest tests/faults tests/fuzz with ${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')}`);
-        const child = spawn('npx', ['jest', '-i', 'tests/faults', 'tests/fuzz', '--json', `--outputFile=${report}`], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+        o.log?.(
+            `jest tests/faults tests/fuzz with ${Object.entries(env)
+                .map(([k, v]) => `${k}=${v}`)
+                .join(' ')}`,
+        );
+        const child = spawn('npx', ['jest', '-i', 'tests/faults', 'tests/fuzz', '--json', `--outputFile=${report}`], {
+            cwd: ROOT,
+            env: { ...process.env, ...env },
+            stdio: ['ignore', 'ignore', 'pipe'],
+        });
         let err = '';
         child.stderr.on('data', (d) => (err = (err + d).slice(-4000)));
         const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
@@ -52,8 +60,13 @@ export async function runSuites(o: { fuzzRuns: number; faultLong: boolean; log?:
             seconds: (r.endTime - r.startTime) / 1000,
             failures: r.assertionResults
                 .filter((a: any) => a.status === 'failed')
-                // eslint-disable-next-line no-control-regex -- the escape starts the terminal colour codes being stripped
-                .map((a: any) => ({ test: a.fullName, message: String(a.failureMessages?.[0] ?? '').replace(/\u001b\[[0-9;]*m/g, '').slice(0, 1500) })),
+                .map((a: any) => ({
+                    test: a.fullName,
+                    message: String(a.failureMessages?.[0] ?? '')
+                        // eslint-disable-next-line no-control-regex -- the escape starts the terminal colour codes being stripped
+                        .replace(/\u001b\[[0-9;]*m/g, '')
+                        .slice(0, 1500),
+                })),
         }));
         return { env, files, passed: json.numPassedTests, failed: json.numFailedTests, seconds: (Date.now() - t0) / 1000 };
     } finally {

@@ -5,27 +5,8 @@
  * per-account transaction index for getTransactions, pre-funded development
  * wallets, a faucet and crash-safe persistence.
  */
-import {
-    Address,
-    Cell,
-    Message,
-    Transaction,
-    TupleItem,
-    beginCell,
-    external,
-    loadMessage,
-    loadTransaction,
-} from '@ton/core';
-import {
-    Blockchain,
-    GetMethodError,
-    BlockchainTransaction,
-    SendMessageIterParams,
-    createShardAccount,
-    internal,
-    snapshotFromSerializable,
-    snapshotToSerializable,
-} from '@ton/sandbox';
+import { Address, Cell, Message, Transaction, TupleItem, beginCell, external, loadMessage, loadTransaction } from '@ton/core';
+import { Blockchain, GetMethodError, BlockchainTransaction, SendMessageIterParams, createShardAccount, internal, snapshotFromSerializable, snapshotToSerializable } from '@ton/sandbox';
 import { normalizedExtMessageHash } from '../wrappers/toncenter';
 import type { Logger } from 'pino';
 import { DevWallet, deriveDevWallets, knownWalletCodes } from './wallets';
@@ -164,10 +145,7 @@ export class DevnetChain {
         blockchain.now = chain.clock.now();
         for (const w of wallets) {
             // Deployed and funded from the start, so getWalletInformation shows seqno 0.
-            await blockchain.setShardAccount(
-                w.address,
-                createShardAccount({ address: w.address, code: w.code, data: w.data, balance: opts.walletBalance }),
-            );
+            await blockchain.setShardAccount(w.address, createShardAccount({ address: w.address, code: w.code, data: w.data, balance: opts.walletBalance }));
         }
         chain.addBlock([]); // genesis: the funded wallets
         log.info({ wallets: wallets.length }, 'fresh devnet created');
@@ -266,10 +244,7 @@ export class DevnetChain {
                             account: this.accountOf(t).toString(),
                             lt: t.lt.toString(),
                             aborted: t.description.type === 'generic' ? t.description.aborted : undefined,
-                            exitCode:
-                                t.description.type === 'generic' && t.description.computePhase.type === 'vm'
-                                    ? t.description.computePhase.exitCode
-                                    : undefined,
+                            exitCode: t.description.type === 'generic' && t.description.computePhase.type === 'vm' ? t.description.computePhase.exitCode : undefined,
                         })),
                     },
                     'message chain processed',
@@ -558,4 +533,3 @@ function upperBound(list: TxRecord[], lt: bigint): number {
     }
     return lo;
 }
-

@@ -26,7 +26,10 @@ export function describeDevnet(d: RunningDevnet): string {
         `  ${d.config.mnemonic}`,
         'Pre-funded wallets:',
         ...d.chain.wallets.map(
-            (w) => `  #${w.index} ${w.version}  ${w.address.toString()}  ${Object.entries(w.env).map(([k, v]) => `${k}=${v}`).join(' ')}`,
+            (w) =>
+                `  #${w.index} ${w.version}  ${w.address.toString()}  ${Object.entries(w.env)
+                    .map(([k, v]) => `${k}=${v}`)
+                    .join(' ')}`,
         ),
         '',
         'Deploy Cocoon into it:',

@@ -10,19 +10,7 @@ import { AddressInfo } from 'net';
 import { z } from 'zod';
 import { DevnetChain, TxRecord } from './chain';
 import { DevnetConfig, DevnetConfigInput, parseDevnetConfig } from './config';
-import {
-    ToncenterError,
-    badRequest,
-    blockIdExt,
-    decodeStack,
-    encodeStack,
-    encodeTransaction,
-    parseAddress,
-    parseBoc,
-    parseHash,
-    parseInteger,
-    parseOptionalBoc,
-} from './toncenter';
+import { ToncenterError, badRequest, blockIdExt, decodeStack, encodeStack, encodeTransaction, parseAddress, parseBoc, parseHash, parseInteger, parseOptionalBoc } from './toncenter';
 import { knownWalletCodes } from './wallets';
 import { JSON_RPC_PATH } from '../wrappers/devnet';
 
@@ -211,8 +199,20 @@ function fail(reply: FastifyReply, e: unknown, extra: Record<string, unknown> = 
 const AdvanceTimeBody = z
     .object({
         seconds: z
-            .union([z.number(), z.string().regex(/^[0-9]+$/, 'seconds must be a whole number').transform(Number)])
-            .pipe(z.number().int().positive().max(10 * 365 * 24 * 3600)),
+            .union([
+                z.number(),
+                z
+                    .string()
+                    .regex(/^[0-9]+$/, 'seconds must be a whole number')
+                    .transform(Number),
+            ])
+            .pipe(
+                z
+                    .number()
+                    .int()
+                    .positive()
+                    .max(10 * 365 * 24 * 3600),
+            ),
     })
     .strict();
 const FaucetBody = z
@@ -395,4 +395,3 @@ export async function startDevnet(input: DevnetConfigInput = {}, opts: { logger?
         },
     };
 }
-

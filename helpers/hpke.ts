@@ -226,8 +226,7 @@ export class ResponseOpener {
         const seq = frame.readUInt32BE(2);
         // The clear-text seq only makes the error precise; the nonce is derived
         // from the expected counter, so a lying header fails authentication anyway.
-        if (seq !== this.expected)
-            throw new EnvelopeError('order', seq < this.expected ? `frame ${seq} replayed (expected ${this.expected})` : `frames ${this.expected}..${seq - 1} missing`);
+        if (seq !== this.expected) throw new EnvelopeError('order', seq < this.expected ? `frame ${seq} replayed (expected ${this.expected})` : `frames ${this.expected}..${seq - 1} missing`);
         const header = frame.subarray(0, FRAME_HEADER_BYTES);
         const body = frame.subarray(FRAME_HEADER_BYTES, frame.length - TAG_BYTES);
         const tag = frame.subarray(frame.length - TAG_BYTES);

@@ -29,14 +29,18 @@ const KEM_SUITE = Buffer.concat([Buffer.from('KEM', 'utf8'), i2osp(KEM_ID, 2)]);
 const HPKE_SUITE = Buffer.concat([Buffer.from('HPKE', 'utf8'), i2osp(KEM_ID, 2), i2osp(KDF_ID, 2), i2osp(AEAD_ID, 2)]);
 
 function extract(salt: Buffer, ikm: Buffer): Buffer {
-    return createHmac('sha256', salt.length ? salt : Buffer.alloc(NH)).update(ikm).digest();
+    return createHmac('sha256', salt.length ? salt : Buffer.alloc(NH))
+        .update(ikm)
+        .digest();
 }
 
 function expand(prk: Buffer, info: Buffer, length: number): Buffer {
     const out: Buffer[] = [];
     let t = Buffer.alloc(0);
     for (let i = 1; Buffer.concat(out).length < length; i++) {
-        t = createHmac('sha256', prk).update(Buffer.concat([t, info, Buffer.from([i])])).digest();
+        t = createHmac('sha256', prk)
+            .update(Buffer.concat([t, info, Buffer.from([i])]))
+            .digest();
         out.push(t);
     }
     return Buffer.concat(out).subarray(0, length);
@@ -160,11 +164,7 @@ function keySchedule(shared: Buffer, info: Buffer): HpkeContext {
     const infoHash = labeledExtract(HPKE_SUITE, Buffer.alloc(0), 'info_hash', info);
     const context = Buffer.concat([Buffer.from([0x00]), pskIdHash, infoHash]); // mode_base
     const secret = labeledExtract(HPKE_SUITE, shared, 'secret', Buffer.alloc(0));
-    return new HpkeContext(
-        labeledExpand(HPKE_SUITE, secret, 'key', context, NK),
-        labeledExpand(HPKE_SUITE, secret, 'base_nonce', context, NN),
-        labeledExpand(HPKE_SUITE, secret, 'exp', context, NH),
-    );
+    return new HpkeContext(labeledExpand(HPKE_SUITE, secret, 'key', context, NK), labeledExpand(HPKE_SUITE, secret, 'base_nonce', context, NN), labeledExpand(HPKE_SUITE, secret, 'exp', context, NH));
 }
 
 /** SetupBaseS: a sender context to `pkR`; `ikmE` derives the ephemeral key (test vectors only). */

@@ -108,8 +108,7 @@ function currentVersion(db: Database.Database, path: string, spec: LedgerSpec): 
     const versions = Object.entries(spec.unversioned?.objects ?? {}).map(([v, names]) => ({ version: Number(v), names }));
     const known = new Set([...versions.flatMap((v) => v.names), ...(spec.unversioned?.alsoKnown ?? [])]);
     const foreign = [...present].filter((n) => !known.has(n));
-    if (foreign.length > 0)
-        throw new LedgerError(`${path} is not a ${spec.what}: it has no schema version and holds ${foreign.map((n) => `"${n}"`).join(', ')}, which no ${spec.what} ever had`);
+    if (foreign.length > 0) throw new LedgerError(`${path} is not a ${spec.what}: it has no schema version and holds ${foreign.map((n) => `"${n}"`).join(', ')}, which no ${spec.what} ever had`);
     let version = 0;
     for (const v of versions) if (v.version > version && v.names.every((n) => present.has(n))) version = v.version;
     return version;

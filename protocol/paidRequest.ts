@@ -162,7 +162,11 @@ export function requestDigest(plaintext: Buffer): Buffer {
  * delivered, a zero byte, then the content text delivered (UTF-8).
  */
 export function responseDigest(content: string, reasoning: string): Buffer {
-    return createHash('sha256').update(Buffer.from(reasoning, 'utf8')).update(Buffer.from([0])).update(Buffer.from(content, 'utf8')).digest();
+    return createHash('sha256')
+        .update(Buffer.from(reasoning, 'utf8'))
+        .update(Buffer.from([0]))
+        .update(Buffer.from(content, 'utf8'))
+        .digest();
 }
 
 /** Error codes of refusals. */
@@ -256,12 +260,7 @@ export const RECEIPTS_QUERY_MAX = 100;
 export function receiptsQueryDigest(channel: Address, after: bigint, timestamp: number): Buffer {
     const wc = Buffer.alloc(4);
     wc.writeInt32BE(channel.workChain);
-    return createHash('sha256')
-        .update('cocoon/receipts-query/v1\0')
-        .update(wc)
-        .update(channel.hash)
-        .update(`\0${after.toString()}\0${timestamp}`)
-        .digest();
+    return createHash('sha256').update('cocoon/receipts-query/v1\0').update(wc).update(channel.hash).update(`\0${after.toString()}\0${timestamp}`).digest();
 }
 
 /** The answer: receipts with cumulative above `after`, in cumulative order. */

@@ -43,7 +43,7 @@ export async function run(provider: NetworkProvider, args: string[] = []): Promi
 
     // Everything the chain would refuse for free is checked before paying.
     if (!claimsReportData(claims).equals(quote.body.reportData)) {
-        throw new Error('the quote\'s REPORTDATA is not SHA-512 of these claims: this quote was made for other claims');
+        throw new Error("the quote's REPORTDATA is not SHA-512 of these claims: this quote was made for other claims");
     }
     // Local chains (sandbox, devnet) may run their own clock; public ones follow the wall clock.
     const publicChain = provider.network() === 'mainnet' || provider.network() === 'testnet';

@@ -22,7 +22,7 @@ export async function run(provider: NetworkProvider, args: string[] = []) {
         throw new Error('the close window has ended: the channel only awaits finalisation');
     }
     if (!verifyVoucher(channel.address, total, signature, keyBuffer(state.clientKey))) {
-        throw new Error('the signature is not the channel client key\'s signature of this voucher');
+        throw new Error("the signature is not the channel client key's signature of this voucher");
     }
     if (total <= state.paid) throw new Error(`the voucher (${ton(total)}) is not above what is already paid (${ton(state.paid)})`);
     if (state.claimable === 0n) throw new Error('the deposit is spent: nothing left to claim');

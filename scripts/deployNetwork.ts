@@ -148,8 +148,14 @@ export function initialAttestationPolicy(devnet: boolean): AttestationPolicy {
 }
 
 function samePolicy(a: AttestationPolicy, b: AttestationPolicy): boolean {
-    return a.rootKeyX === b.rootKeyX && a.rootKeyY === b.rootKeyY && a.qeMrSigner === b.qeMrSigner &&
-        a.qeIsvProdId === b.qeIsvProdId && a.qeMinIsvSvn === b.qeMinIsvSvn && a.simulatedKey === b.simulatedKey;
+    return (
+        a.rootKeyX === b.rootKeyX &&
+        a.rootKeyY === b.rootKeyY &&
+        a.qeMrSigner === b.qeMrSigner &&
+        a.qeIsvProdId === b.qeIsvProdId &&
+        a.qeMinIsvSvn === b.qeMinIsvSvn &&
+        a.simulatedKey === b.simulatedKey
+    );
 }
 
 function sameAddress(a: Address | null, b: Address): boolean {
@@ -182,8 +188,9 @@ async function governanceSetUpStep(
     if (sameAddress(links.staking, linked.staking) && sameAddress(links.escrow, linked.escrow) && sameAddress(links.verifier, linked.verifier)) {
         ui.write('Staking, Escrow and AttestationVerifier are already linked.');
     } else {
-        const existing = findQueued((d) => d.kind === ProposalKind.SetLinks && sameAddress(d.links.staking, linked.staking) &&
-            sameAddress(d.links.escrow, linked.escrow) && sameAddress(d.links.verifier, linked.verifier));
+        const existing = findQueued(
+            (d) => d.kind === ProposalKind.SetLinks && sameAddress(d.links.staking, linked.staking) && sameAddress(d.links.escrow, linked.escrow) && sameAddress(d.links.verifier, linked.verifier),
+        );
         const id = existing ?? (await proposeLinks(provider, [at, linked.staking.toString(), linked.escrow.toString(), linked.verifier.toString()]));
         ids.push({ id, what: 'link Staking, Escrow and AttestationVerifier' });
     }

@@ -47,4 +47,3 @@ export async function run(provider: NetworkProvider, args: string[] = []) {
     await waitUntil(provider, 'the proposal to execute', async () => (await registry.getConfigVersion()) > versionBefore);
     provider.ui().write(`Executed; config version is now ${await registry.getConfigVersion()}`);
 }
-

@@ -35,8 +35,7 @@ export async function run(provider: NetworkProvider, args: string[] = []) {
         throw new Error(`a channel with nonce ${nonce} already exists at ${channelAddress.toString()}; choose another nonce`);
     }
     const terms = (await escrow.getCurrentTerms())!;
-    provider.ui().write(`Opening channel ${channelAddress.toString()} (nonce ${nonce}) with ${ton(deposit)}; ` +
-        `fee ${terms.feeBps} bps, close delay ${terms.closeDelay} s`);
+    provider.ui().write(`Opening channel ${channelAddress.toString()} (nonce ${nonce}) with ${ton(deposit)}; ` + `fee ${terms.feeBps} bps, close delay ${terms.closeDelay} s`);
     await escrow.sendOpenChannel(provider.sender(), {
         workerStake,
         nonce,
@@ -45,8 +44,7 @@ export async function run(provider: NetworkProvider, args: string[] = []) {
         workerKey: keyToInt(workerKey),
     });
     const channel = provider.open(ExtendedPaymentChannel.fromAddress(channelAddress));
-    await waitUntil(provider, 'the channel to open', async () =>
-        (await provider.isContractDeployed(channelAddress)) && Number(await channel.getStatus()) === ChannelStatus.Open);
+    await waitUntil(provider, 'the channel to open', async () => (await provider.isContractDeployed(channelAddress)) && Number(await channel.getStatus()) === ChannelStatus.Open);
     provider.ui().write(`Channel open: ${channelAddress.toString()}`);
     return channel;
 }

@@ -5,8 +5,17 @@ import { openRegistry, requireOwner } from './lib/cli';
 import { submitProposal } from './lib/governance';
 
 const NUMERIC_PARAMS = [
-    'minWorkerStake', 'unbondingPeriod', 'channelCloseDelay', 'attestationLifetime', 'minTeeTcbSvn',
-    'protocolFeeBps', 'slashFractionBps', 'reporterShareBps', 'priceNoticePeriod', 'maxActiveWorkers', 'timelockDelay',
+    'minWorkerStake',
+    'unbondingPeriod',
+    'channelCloseDelay',
+    'attestationLifetime',
+    'minTeeTcbSvn',
+    'protocolFeeBps',
+    'slashFractionBps',
+    'reporterShareBps',
+    'priceNoticePeriod',
+    'maxActiveWorkers',
+    'timelockDelay',
     'fraudProofWindow',
 ] as const;
 

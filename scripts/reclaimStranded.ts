@@ -19,8 +19,7 @@ export async function run(provider: NetworkProvider, args: string[] = []) {
         const staking = await openStaking(provider, args, 1);
         const which = await argOrAsk(provider, args, 2, 'Worker key (64 hex digits), or "sync"');
         const workerKey = which === 'sync' ? 0n : parseHash256(which, 'worker key');
-        const kept = async () =>
-            workerKey === 0n ? staking.getStrandedRefund(sender) : staking.getStrandedDeposit(await staking.getWorkerAddress(sender, workerKey));
+        const kept = async () => (workerKey === 0n ? staking.getStrandedRefund(sender) : staking.getStrandedDeposit(await staking.getWorkerAddress(sender, workerKey)));
         const amount = await kept();
         if (amount === 0n) throw new Error('Staking keeps nothing for you there');
         await staking.sendReclaimStranded(provider.sender(), workerKey);

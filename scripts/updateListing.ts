@@ -27,11 +27,17 @@ export async function run(provider: NetworkProvider, args: string[] = []) {
     }
     const inForce = await worker.getPricesInForce();
     const raise = prices.prompt > inForce.prompt || prices.cached > inForce.cached || prices.completion > inForce.completion || prices.reasoning > inForce.reasoning;
-    await worker.sendUpdateListing(provider.sender(), { modelId, endpoint, encryptionKey, prices: { prompt: prices.prompt, cached: prices.cached, completion: prices.completion, reasoning: prices.reasoning } });
+    await worker.sendUpdateListing(provider.sender(), {
+        modelId,
+        endpoint,
+        encryptionKey,
+        prices: { prompt: prices.prompt, cached: prices.cached, completion: prices.completion, reasoning: prices.reasoning },
+    });
     await waitUntil(provider, 'the listing to update', async () => {
         const l = await worker.getListing();
-        return l.endpoint === endpoint && l.prices.prompt === prices.prompt && l.prices.cached === prices.cached &&
-            l.prices.completion === prices.completion && l.prices.reasoning === prices.reasoning;
+        return (
+            l.endpoint === endpoint && l.prices.prompt === prices.prompt && l.prices.cached === prices.cached && l.prices.completion === prices.completion && l.prices.reasoning === prices.reasoning
+        );
     });
     provider.ui().write(raise ? 'Listing updated; the raised prices apply after the notice period.' : 'Listing updated; prices apply now.');
 }

@@ -25,4 +25,3 @@ export async function run(provider: NetworkProvider, args: string[] = []) {
     provider.ui().write(`Withdrew ${state.stake} nanoTON to ${state.owner.toString()}`);
     return state.stake;
 }
-

@@ -4,12 +4,7 @@ import { BlockchainSnapshot, SandboxContract, SendMessageResult, TreasuryContrac
 import { keyPairFromSeed } from '@ton/crypto';
 import '@ton/test-utils';
 import { ExitCode } from '../wrappers/exitCodes';
-import {
-    ExtendedAttestationVerifier,
-    SubmitQuote,
-    loadAttestationAccepted,
-    loadAttestationRecorded,
-} from '../wrappers/AttestationVerifier';
+import { ExtendedAttestationVerifier, SubmitQuote, loadAttestationAccepted, loadAttestationRecorded } from '../wrappers/AttestationVerifier';
 import {
     AttestationClaims,
     TEST_QE_MRSIGNER,
@@ -39,16 +34,7 @@ import { keyInt, listing, workerKeys } from './helpers/staking';
 import { ExtendedStaking } from '../wrappers/Staking';
 import { ProposalKind, decodeProposal } from '../wrappers/Registry';
 import { ExtendedWorkerStake, WorkerStatus } from '../wrappers/WorkerStake';
-import {
-    Policy,
-    VerifierFixture,
-    deployVerifier,
-    fixtureImageHash,
-    intelPolicy,
-    intelRootKey,
-    loadIntelFixture,
-    u256,
-} from './helpers/attestation';
+import { Policy, VerifierFixture, deployVerifier, fixtureImageHash, intelPolicy, intelRootKey, loadIntelFixture, u256 } from './helpers/attestation';
 
 const MODEL = 0x2222222222222222222222222222222222222222222222222222222222222222n;
 const OTHER_MODEL = 0x3333333333333333333333333333333333333333333333333333333333333333n;
@@ -67,12 +53,20 @@ describe('AttestationVerifier with the real Intel quote', () => {
 
     async function stepsFor(f: VerifierFixture) {
         const ws = (await f.blockchain.treasury('ws')).address;
-        return buildAttestationSteps(quote, {
-            workerStake: ws, workerKey: 1n, encryptionKey: 2n, modelId: MODEL, notAfter: BigInt(f.blockchain.now! + DAY),
-        }, ws);
+        return buildAttestationSteps(
+            quote,
+            {
+                workerStake: ws,
+                workerKey: 1n,
+                encryptionKey: 2n,
+                modelId: MODEL,
+                notAfter: BigInt(f.blockchain.now! + DAY),
+            },
+            ws,
+        );
     }
 
-    it('passes every certificate, QE report and quote signature with Intel\'s root pinned; other claims fail the binding', async () => {
+    it("passes every certificate, QE report and quote signature with Intel's root pinned; other claims fail the binding", async () => {
         const f = await deployVerifier({ policy: intelPolicy(), images: [fixtureImageHash()], models: [MODEL] });
         const s = await stepsFor(f);
         expect(await f.verifier.getRootKeyId()).toBe(keyIdOf(intelRootKey()));
@@ -155,12 +149,9 @@ describe('AttestationVerifier with a test CA', () => {
         return r;
     }
 
-    const cert = (m: AttestationSteps['certificates'][number]['message'], exitCode?: number) =>
-        expectStep(f.verifier.sendVerifyCertificate(f.submitter.getSender(), m), exitCode);
-    const qe = (m: AttestationSteps['qeReport']['message'], exitCode?: number) =>
-        expectStep(f.verifier.sendVerifyQeReport(f.submitter.getSender(), m), exitCode);
-    const submit = (m: SubmitQuote, exitCode?: number) =>
-        expectStep(f.verifier.sendSubmitQuote(f.submitter.getSender(), m), exitCode);
+    const cert = (m: AttestationSteps['certificates'][number]['message'], exitCode?: number) => expectStep(f.verifier.sendVerifyCertificate(f.submitter.getSender(), m), exitCode);
+    const qe = (m: AttestationSteps['qeReport']['message'], exitCode?: number) => expectStep(f.verifier.sendVerifyQeReport(f.submitter.getSender(), m), exitCode);
+    const submit = (m: SubmitQuote, exitCode?: number) => expectStep(f.verifier.sendSubmitQuote(f.submitter.getSender(), m), exitCode);
 
     async function runChain(s: AttestationSteps) {
         for (const c of s.certificates) await cert(c.message);
@@ -247,10 +238,21 @@ describe('AttestationVerifier with a test CA', () => {
             await expectStep(f.verifier.sendVerifyCertificate(f.submitter.getSender(), s.certificates[0].message, toNano('0.2')), ExitCode.ERR_INSUFFICIENT_VALUE);
             await expectStep(f.verifier.sendVerifyQeReport(f.submitter.getSender(), s.qeReport.message, toNano('0.2')), ExitCode.ERR_INSUFFICIENT_VALUE);
             await expectStep(f.verifier.sendSubmitQuote(f.submitter.getSender(), s.quote.message, toNano('0.3')), ExitCode.ERR_INSUFFICIENT_VALUE);
-            await expectStep(f.verifier.sendSubmitSimulated(f.submitter.getSender(), {
-                $$type: 'SubmitSimulated', queryId: 0n, imageHash: image, signature: Buffer.alloc(64),
-                workerStake: ws.address, claims: claimsStruct(claimsFor(ws.address)),
-            }, toNano('0.05')), ExitCode.ERR_INSUFFICIENT_VALUE);
+            await expectStep(
+                f.verifier.sendSubmitSimulated(
+                    f.submitter.getSender(),
+                    {
+                        $$type: 'SubmitSimulated',
+                        queryId: 0n,
+                        imageHash: image,
+                        signature: Buffer.alloc(64),
+                        workerStake: ws.address,
+                        claims: claimsStruct(claimsFor(ws.address)),
+                    },
+                    toNano('0.05'),
+                ),
+                ExitCode.ERR_INSUFFICIENT_VALUE,
+            );
             await expectStep(f.verifier.send(f.submitter.getSender(), { value: toNano('0.003') }, { $$type: 'PurgeKey', queryId: 0n, keyId: 1n }), ExitCode.ERR_INSUFFICIENT_VALUE);
         });
 
@@ -426,7 +428,7 @@ describe('AttestationVerifier with a test CA', () => {
             await qe(s.qeReport.message);
         });
 
-        it('refuses a QE other than the policy\'s', async () => {
+        it("refuses a QE other than the policy's", async () => {
             const claims = claimsFor(ws.address);
             const first = stepsOf(claims);
             await certsDone(first);
@@ -463,7 +465,7 @@ describe('AttestationVerifier with a test CA', () => {
             await cert({ ...m, tbs: byteChain(tbs, 50) });
         });
 
-        it('refuses certificates outside their validity and caps keys at their certificate\'s end', async () => {
+        it("refuses certificates outside their validity and caps keys at their certificate's end", async () => {
             const claims = claimsFor(ws.address);
             const early = stepsOf(claims, { notBefore: new Date((T0 + DAY) * 1000) });
             await cert(early.certificates[0].message, ExitCode.ERR_ATTEST_CERT_NOT_YET_VALID);
@@ -549,10 +551,16 @@ describe('AttestationVerifier with Staking and a real WorkerStake', () => {
         await verifier.sendDeploy(f.owner.getSender(), toNano('1'));
         await passProposal(f, () => f.registry.sendProposeImage(f.owner.getSender(), image));
         await passProposal(f, () => f.registry.sendProposeModel(f.owner.getSender(), MODEL, 'tiny-model'));
-        await passProposal(f, () => f.registry.sendProposeAttestationPolicy(f.owner.getSender(), {
-            rootKeyX: ca.root.publicKey.x, rootKeyY: ca.root.publicKey.y, qeMrSigner: u256(TEST_QE_MRSIGNER),
-            qeIsvProdId: BigInt(TEST_QE_PRODID), qeMinIsvSvn: BigInt(TEST_QE_SVN), simulatedKey: 0n,
-        }));
+        await passProposal(f, () =>
+            f.registry.sendProposeAttestationPolicy(f.owner.getSender(), {
+                rootKeyX: ca.root.publicKey.x,
+                rootKeyY: ca.root.publicKey.y,
+                qeMrSigner: u256(TEST_QE_MRSIGNER),
+                qeIsvProdId: BigInt(TEST_QE_PRODID),
+                qeMinIsvSvn: BigInt(TEST_QE_SVN),
+                simulatedKey: 0n,
+            }),
+        );
         await linkContracts(f, { staking: staking.address, verifier: verifier.address });
 
         const keys = workerKeys('attested-worker');
@@ -589,7 +597,7 @@ describe('AttestationVerifier with Staking and a real WorkerStake', () => {
 });
 
 describe('Registry attestation policy', () => {
-    it('is all-zero at genesis, changes only through the owner\'s timelocked proposal, and is pushed', async () => {
+    it("is all-zero at genesis, changes only through the owner's timelocked proposal, and is pushed", async () => {
         const f = await deployVerifier({ policy: intelPolicy() });
         const fresh = await deployRegistry();
         const genesis = await fresh.registry.getAttestationPolicy();

@@ -26,14 +26,7 @@ describe('Channel scripts', () => {
         stranger = new SandboxNetworkProvider(f.blockchain, f.stranger);
     });
 
-    const openArgs = (nonce = '5', deposit = '10') => [
-        f.escrow.address.toString(),
-        f.workerStake.address.toString(),
-        hex(f.workerKeys.publicKey),
-        hex(f.clientKeys.publicKey),
-        deposit,
-        nonce,
-    ];
+    const openArgs = (nonce = '5', deposit = '10') => [f.escrow.address.toString(), f.workerStake.address.toString(), hex(f.workerKeys.publicKey), hex(f.clientKeys.publicKey), deposit, nonce];
 
     it('open, top up, claim, close and finalise a channel', async () => {
         const ui = new ScriptedUI();

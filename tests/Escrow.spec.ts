@@ -39,11 +39,21 @@ describe('Escrow', () => {
 
     it('refuses config from anyone but the Registry', async () => {
         const config = await f.registry.getNetworkConfig();
-        const result = await f.escrow.send(f.stranger.getSender(), { value: toNano('0.05') }, {
-            $$type: 'ConfigUpdate', queryId: 0n, version: 1000n, config,
-        });
+        const result = await f.escrow.send(
+            f.stranger.getSender(),
+            { value: toNano('0.05') },
+            {
+                $$type: 'ConfigUpdate',
+                queryId: 0n,
+                version: 1000n,
+                config,
+            },
+        );
         expect(result.transactions).toHaveTransaction({
-            from: f.stranger.address, to: f.escrow.address, success: false, exitCode: ExitCode.ERR_CONFIG_NOT_FROM_REGISTRY,
+            from: f.stranger.address,
+            to: f.escrow.address,
+            success: false,
+            exitCode: ExitCode.ERR_CONFIG_NOT_FROM_REGISTRY,
         });
     });
 
@@ -51,7 +61,9 @@ describe('Escrow', () => {
         const version = await f.escrow.getConfigVersion();
         const config = await f.registry.getNetworkConfig();
         // The current version again, now saying "paused": a replay must not roll anything.
-        const replay = beginCell().store(storeConfigUpdate({ $$type: 'ConfigUpdate', queryId: 0n, version, config: { ...config, paused: true } })).endCell();
+        const replay = beginCell()
+            .store(storeConfigUpdate({ $$type: 'ConfigUpdate', queryId: 0n, version, config: { ...config, paused: true } }))
+            .endCell();
         const result = await f.blockchain.sendMessage(internal({ from: f.registry.address, to: f.escrow.address, value: toNano('0.05'), body: replay }));
         expect(result.transactions).toHaveTransaction({ to: f.escrow.address, success: false, exitCode: ExitCode.ERR_CONFIG_STALE_VERSION });
         expect(await f.escrow.getPaused()).toBe(false);
@@ -117,7 +129,11 @@ describe('Escrow', () => {
         const escrow = r.blockchain.openContract(await ExtendedEscrow.fromInit(r.registry.address));
         await escrow.sendDeploy(r.owner.getSender());
         const result = await escrow.sendOpenChannel(r.stranger.getSender(), {
-            workerStake: r.treasury.address, nonce: 1n, deposit: toNano('1'), clientKey: 1n, workerKey: 2n,
+            workerStake: r.treasury.address,
+            nonce: 1n,
+            deposit: toNano('1'),
+            clientKey: 1n,
+            workerKey: 2n,
         });
         expect(result.transactions).toHaveTransaction({ to: escrow.address, success: false, exitCode: ExitCode.ERR_ESCROW_NOT_CONFIGURED });
         expect(result.transactions).not.toHaveTransaction({ from: escrow.address, deploy: true });
@@ -171,19 +187,33 @@ describe('Escrow', () => {
 
     it('refuses a ChannelOpen that does not come from the Escrow', async () => {
         const { channel } = await openChannel(f, { nonce: 4n });
-        const result = await channel.send(f.stranger.getSender(), { value: toNano('1') }, {
-            $$type: 'ChannelOpen', queryId: 0n, deposit: toNano('100'), clientKey: 1n, workerKey: 1n,
-            closeDelay: 0n, feeBps: 0n, treasury: f.stranger.address,
-        });
+        const result = await channel.send(
+            f.stranger.getSender(),
+            { value: toNano('1') },
+            {
+                $$type: 'ChannelOpen',
+                queryId: 0n,
+                deposit: toNano('100'),
+                clientKey: 1n,
+                workerKey: 1n,
+                closeDelay: 0n,
+                feeBps: 0n,
+                treasury: f.stranger.address,
+            },
+        );
         expect(result.transactions).toHaveTransaction({ to: channel.address, success: false, exitCode: ExitCode.ERR_CHANNEL_NOT_ESCROW });
         expect((await channel.getState()).deposit).toBe(toNano('10'));
     });
 
     it('fixes the terms at open: a later fee change applies only to new channels', async () => {
         const { channel: old } = await openChannel(f, { nonce: 1n });
-        await passProposal(f, () => f.registry.sendProposeParams(f.owner.getSender(), {
-            ...devnetParams(f.stranger.address), protocolFeeBps: 500n, channelCloseDelay: 3999n,
-        }));
+        await passProposal(f, () =>
+            f.registry.sendProposeParams(f.owner.getSender(), {
+                ...devnetParams(f.stranger.address),
+                protocolFeeBps: 500n,
+                channelCloseDelay: 3999n,
+            }),
+        );
         const { channel: fresh } = await openChannel(f, { nonce: 2n });
         const o = await old.getState();
         const n = await fresh.getState();

@@ -6,22 +6,7 @@ import { KeyObject, X509Certificate, createHash, generateKeyPairSync, sign, veri
 import { readFileSync } from 'fs';
 import { join } from 'path';
 import { P256Harness } from '../build/P256Harness/P256Harness_P256Harness';
-import {
-    G,
-    N,
-    P,
-    bytesToChain,
-    modInv,
-    mul,
-    onCurve,
-    pairBytes,
-    randScalar,
-    sha256,
-    signDigest,
-    to32,
-    toBig,
-    verifyDigest,
-} from './helpers/p256';
+import { G, N, P, bytesToChain, modInv, mul, onCurve, pairBytes, randScalar, sha256, signDigest, to32, toBig, verifyDigest } from './helpers/p256';
 
 const FIXTURE = join(__dirname, 'fixtures', 'tdx');
 
@@ -84,9 +69,7 @@ function fixtureSignatures(): SignedItem[] {
     expect(quote.readUInt16LE(certOff)).toBe(5);
     const pemLen = quote.readUInt32LE(certOff + 2);
     const pem = quote.subarray(certOff + 6, certOff + 6 + pemLen).toString('latin1');
-    const ders = [...pem.matchAll(/-----BEGIN CERTIFICATE-----([\s\S]*?)-----END CERTIFICATE-----/g)].map((m) =>
-        Buffer.from(m[1].replace(/\s+/g, ''), 'base64'),
-    );
+    const ders = [...pem.matchAll(/-----BEGIN CERTIFICATE-----([\s\S]*?)-----END CERTIFICATE-----/g)].map((m) => Buffer.from(m[1].replace(/\s+/g, ''), 'base64'));
     expect(ders.length).toBe(3);
     // The DER parse agrees with Node's X.509 reader on who signed what.
     const x509 = ders.map((d) => new X509Certificate(d));
@@ -118,11 +101,7 @@ describe('P-256 verification (contracts/lib/p256.tact)', () => {
     });
 
     async function sendVerify(digest: bigint, r: bigint, s: bigint, q: [bigint, bigint], queryId: bigint) {
-        const res = await h.send(
-            user.getSender(),
-            { value: toNano('1') },
-            { $$type: 'P256VerifyDigest', queryId, digest, signature: pairBytes(r, s), publicKey: pairBytes(q[0], q[1]) },
-        );
+        const res = await h.send(user.getSender(), { value: toNano('1') }, { $$type: 'P256VerifyDigest', queryId, digest, signature: pairBytes(r, s), publicKey: pairBytes(q[0], q[1]) });
         expect(res.transactions).toHaveTransaction({ to: h.address, success: true });
         expect(await h.getLastQueryId()).toBe(queryId);
         return h.getLastValid();
@@ -132,38 +111,33 @@ describe('P-256 verification (contracts/lib/p256.tact)', () => {
         const variants = ['valid', 'digest', 'r', 's', 'key'] as const;
         const seen = new Map<string, number>();
         await fc.assert(
-            fc.asyncProperty(
-                fc.uint8Array({ minLength: 0, maxLength: 300 }),
-                fc.constantFrom(...variants),
-                fc.nat(255),
-                async (msgBytes, variant, bit) => {
-                    const msg = Buffer.from(msgBytes);
-                    const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-                    const sig = sign('sha256', msg, { key: privateKey, dsaEncoding: 'ieee-p1363' });
-                    let digest = toBig(createHash('sha256').update(msg).digest());
-                    let r = toBig(sig.subarray(0, 32));
-                    let s = toBig(sig.subarray(32));
-                    let key = publicKey;
-                    let expected: boolean;
-                    const flip = (x: bigint) => x ^ (1n << BigInt(bit));
-                    if (variant === 'digest') {
-                        // Node verifies messages, not digests: the reference verifier is the oracle here,
-                        // and Node confirms the untouched signature.
-                        digest = flip(digest);
-                        expect(verify('sha256', msg, { key: publicKey, dsaEncoding: 'ieee-p1363' }, sig)).toBe(true);
-                        expected = verifyDigest(digest, r, s, ...keyXY(key));
-                    } else {
-                        if (variant === 'r') r = flip(r);
-                        if (variant === 's') s = flip(s);
-                        if (variant === 'key') key = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey;
-                        expected = verify('sha256', msg, { key, dsaEncoding: 'ieee-p1363' }, pairBytes(r, s));
-                    }
-                    expect(expected).toBe(variant === 'valid');
-                    const got = await h.getVerify(digest, r, s, ...keyXY(key));
-                    expect(got).toBe(expected);
-                    seen.set(variant, (seen.get(variant) ?? 0) + 1);
-                },
-            ),
+            fc.asyncProperty(fc.uint8Array({ minLength: 0, maxLength: 300 }), fc.constantFrom(...variants), fc.nat(255), async (msgBytes, variant, bit) => {
+                const msg = Buffer.from(msgBytes);
+                const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+                const sig = sign('sha256', msg, { key: privateKey, dsaEncoding: 'ieee-p1363' });
+                let digest = toBig(createHash('sha256').update(msg).digest());
+                let r = toBig(sig.subarray(0, 32));
+                let s = toBig(sig.subarray(32));
+                let key = publicKey;
+                let expected: boolean;
+                const flip = (x: bigint) => x ^ (1n << BigInt(bit));
+                if (variant === 'digest') {
+                    // Node verifies messages, not digests: the reference verifier is the oracle here,
+                    // and Node confirms the untouched signature.
+                    digest = flip(digest);
+                    expect(verify('sha256', msg, { key: publicKey, dsaEncoding: 'ieee-p1363' }, sig)).toBe(true);
+                    expected = verifyDigest(digest, r, s, ...keyXY(key));
+                } else {
+                    if (variant === 'r') r = flip(r);
+                    if (variant === 's') s = flip(s);
+                    if (variant === 'key') key = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey;
+                    expected = verify('sha256', msg, { key, dsaEncoding: 'ieee-p1363' }, pairBytes(r, s));
+                }
+                expect(expected).toBe(variant === 'valid');
+                const got = await h.getVerify(digest, r, s, ...keyXY(key));
+                expect(got).toBe(expected);
+                seen.set(variant, (seen.get(variant) ?? 0) + 1);
+            }),
             { numRuns: 300 },
         );
         for (const v of variants) expect(seen.get(v) ?? 0).toBeGreaterThan(20);
@@ -287,7 +261,16 @@ describe('P-256 verification (contracts/lib/p256.tact)', () => {
     describe('SHA-256 over a cell chain', () => {
         it('matches Node for lengths 0..1200 and any chunking', async () => {
             for (const [len, chunk] of [
-                [0, 127], [1, 127], [55, 127], [64, 127], [127, 127], [128, 127], [300, 100], [300, 1], [1200, 127], [1200, 13],
+                [0, 127],
+                [1, 127],
+                [55, 127],
+                [64, 127],
+                [127, 127],
+                [128, 127],
+                [300, 100],
+                [300, 1],
+                [1200, 127],
+                [1200, 13],
             ] as const) {
                 const data = Buffer.from(Array.from({ length: len }, (_, i) => (i * 7 + len) & 0xff));
                 expect(await h.getHashData(bytesToChain(data, chunk))).toBe(sha256(data));
@@ -296,11 +279,15 @@ describe('P-256 verification (contracts/lib/p256.tact)', () => {
 
         it('hashes in a transaction', async () => {
             const data = Buffer.alloc(1200, 0xab);
-            const res = await h.send(user.getSender(), { value: toNano('1') }, {
-                $$type: 'P256HashData',
-                queryId: 5n,
-                data: bytesToChain(data),
-            });
+            const res = await h.send(
+                user.getSender(),
+                { value: toNano('1') },
+                {
+                    $$type: 'P256HashData',
+                    queryId: 5n,
+                    data: bytesToChain(data),
+                },
+            );
             expect(res.transactions).toHaveTransaction({ to: h.address, success: true });
             expect(await h.getLastHash()).toBe(sha256(data));
         });
@@ -317,13 +304,17 @@ describe('P-256 verification (contracts/lib/p256.tact)', () => {
             it(`${item.name}: verifies with the digest computed on chain, fails with one flipped byte`, async () => {
                 expect(verifyDigest(sha256(item.data), item.r, item.s, ...item.key)).toBe(true);
                 const send = (data: Buffer, queryId: bigint) =>
-                    h.send(user.getSender(), { value: toNano('1') }, {
-                        $$type: 'P256VerifyData',
-                        queryId,
-                        signature: pairBytes(item.r, item.s),
-                        publicKey: pairBytes(...item.key),
-                        data: bytesToChain(data),
-                    });
+                    h.send(
+                        user.getSender(),
+                        { value: toNano('1') },
+                        {
+                            $$type: 'P256VerifyData',
+                            queryId,
+                            signature: pairBytes(item.r, item.s),
+                            publicKey: pairBytes(...item.key),
+                            data: bytesToChain(data),
+                        },
+                    );
                 let res = await send(item.data, 100n);
                 expect(res.transactions).toHaveTransaction({ to: h.address, success: true });
                 expect(await h.getLastHash()).toBe(sha256(item.data));

@@ -412,9 +412,12 @@ describe('PaymentChannel', () => {
             const fee = (total * feeBps) / 10000n;
             expect(result.transactions).toHaveTransaction({ from: nowhere, to: ch.address, inMessageBounced: true, success: true });
             // One refund, of exactly the unspent deposit: the bounced share is the worker's, not the client's.
-            const refunds = result.transactions.filter((t) => t.inMessage?.info.src?.toString() === ch.address.toString() &&
-                t.inMessage?.info.dest?.toString() === f.client.address.toString() &&
-                t.inMessage.body.beginParse().loadUint(32) === OP.ChannelRefund);
+            const refunds = result.transactions.filter(
+                (t) =>
+                    t.inMessage?.info.src?.toString() === ch.address.toString() &&
+                    t.inMessage?.info.dest?.toString() === f.client.address.toString() &&
+                    t.inMessage.body.beginParse().loadUint(32) === OP.ChannelRefund,
+            );
             expect(refunds.length).toBe(1);
             expect(delivered(result.transactions, ch.address, f.client.address, OP.ChannelRefund)).toBe(DEPOSIT - total);
             let s = await ch.getState();
@@ -481,16 +484,13 @@ describe('PaymentChannel', () => {
                         toTreasury += delivered(txs, channel.address, f.treasury.address, OP.ProtocolFee);
                         toClient += delivered(txs, channel.address, f.client.address, OP.ChannelRefund);
                     };
-                    const expectFailure = (txs: Transaction[], exitCode: number) =>
-                        expect(txs).toHaveTransaction({ to: channel.address, success: false, exitCode });
-                    const claimable = () =>
-                        status === ChannelStatus.Open || (status === ChannelStatus.Closing && f.blockchain.now! < deadline);
+                    const expectFailure = (txs: Transaction[], exitCode: number) => expect(txs).toHaveTransaction({ to: channel.address, success: false, exitCode });
+                    const claimable = () => status === ChannelStatus.Open || (status === ChannelStatus.Closing && f.blockchain.now! < deadline);
                     const sendClaim = async (total: bigint) => {
                         const r = await channel.sendClaim(f.stranger.getSender(), voucher(total));
                         account(r.transactions);
                         if (!claimable()) {
-                            expectFailure(r.transactions, status === ChannelStatus.Closing
-                                ? ExitCode.ERR_CHANNEL_CLOSE_EXPIRED : ExitCode.ERR_CHANNEL_NOT_OPEN);
+                            expectFailure(r.transactions, status === ChannelStatus.Closing ? ExitCode.ERR_CHANNEL_CLOSE_EXPIRED : ExitCode.ERR_CHANNEL_NOT_OPEN);
                         } else if (total <= paid) {
                             expectFailure(r.transactions, ExitCode.ERR_CHANNEL_NOTHING_TO_CLAIM);
                         } else if (paid === deposit) {

@@ -178,8 +178,7 @@ describe('Registry', () => {
         });
 
         it('refuses too little value, and accepts the minimum', async () => {
-            const send = (value: bigint) =>
-                f.registry.send(f.owner.getSender(), { value }, { $$type: 'ProposeImage', queryId: 0n, imageHash: IMAGE });
+            const send = (value: bigint) => f.registry.send(f.owner.getSender(), { value }, { $$type: 'ProposeImage', queryId: 0n, imageHash: IMAGE });
             // The receiver requires its compute fee: its gas budget at the basechain price.
             const minimum = Constants.GAS_REGISTRY_PROPOSE * BASECHAIN_GAS_PRICE;
             const tooLittle = await send(minimum - 1n);
@@ -359,7 +358,9 @@ describe('Registry', () => {
             const current = await f.registry.getConfigVersion();
             const config = await f.registry.getNetworkConfig();
             const body = (version: bigint) =>
-                beginCell().store(storeConfigUpdate({ $$type: 'ConfigUpdate', queryId: 0n, version, config })).endCell();
+                beginCell()
+                    .store(storeConfigUpdate({ $$type: 'ConfigUpdate', queryId: 0n, version, config }))
+                    .endCell();
 
             const forged = await f.stranger.send({ to: probe.address, value: toNano('0.1'), body: body(current + 10n) });
             expect(forged.transactions).toHaveTransaction({ to: probe.address, success: false, exitCode: ExitCode.ERR_CONFIG_NOT_FROM_REGISTRY });

@@ -7,10 +7,7 @@ import { deployRegistry, RegistryFixture } from './helpers/registry';
 
 const IMAGES = [0xa1n << 200n, 0xb2n << 200n, 0xc3n << 200n];
 
-type Op =
-    | { type: 'propose'; image: number }
-    | { type: 'execute'; id: number; byOwner: boolean }
-    | { type: 'cancel'; id: number };
+type Op = { type: 'propose'; image: number } | { type: 'execute'; id: number; byOwner: boolean } | { type: 'cancel'; id: number };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
     fc.record({ type: fc.constant('propose' as const), image: fc.integer({ min: 0, max: 2 }) }),

@@ -48,8 +48,11 @@ describe('safety scripts', () => {
         const channel = await e.escrow.getChannelAddress(e.client.address, e.workerStake.address, 5n);
         await installRefuser(e.blockchain, channel, e.registry.address);
         await e.escrow.sendOpenChannel(e.client.getSender(), {
-            workerStake: e.workerStake.address, nonce: 5n, deposit: toNano('3'),
-            clientKey: keyToInt(e.clientKeys.publicKey), workerKey: keyToInt(e.workerKeys.publicKey),
+            workerStake: e.workerStake.address,
+            nonce: 5n,
+            deposit: toNano('3'),
+            clientKey: keyToInt(e.clientKeys.publicKey),
+            workerKey: keyToInt(e.workerKeys.publicKey),
         });
         const held = await e.escrow.getStrandedFor(channel);
         expect(held).toBeGreaterThan(toNano('3'));

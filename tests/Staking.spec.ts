@@ -31,7 +31,9 @@ describe('Staking', () => {
             const res = await f.stranger.send({
                 to: f.staking.address,
                 value: toNano('0.1'),
-                body: beginCell().store(storeConfigUpdate({ $$type: 'ConfigUpdate', queryId: 0n, version: 99n, config: cfg })).endCell(),
+                body: beginCell()
+                    .store(storeConfigUpdate({ $$type: 'ConfigUpdate', queryId: 0n, version: 99n, config: cfg }))
+                    .endCell(),
             });
             expect(res.transactions).toHaveTransaction({ to: f.staking.address, success: false, exitCode: ExitCode.ERR_CONFIG_NOT_FROM_REGISTRY });
         });
@@ -104,11 +106,7 @@ describe('Staking', () => {
 
         it('refuses malformed listings', async () => {
             const value = toNano('20');
-            for (const bad of [
-                listing({ endpoint: '' }),
-                listing({ endpoint: 'x'.repeat(128) }),
-                listing({ modelId: 0n }),
-            ]) {
+            for (const bad of [listing({ endpoint: '' }), listing({ endpoint: 'x'.repeat(128) }), listing({ modelId: 0n })]) {
                 const res = await f.staking.sendStake(f.provider.getSender(), value, f.workerKey, bad);
                 expect(res.transactions).toHaveTransaction({ to: f.staking.address, success: false, exitCode: ExitCode.ERR_STAKING_BAD_LISTING });
             }
@@ -224,9 +222,19 @@ describe('Staking', () => {
         });
 
         it('accepts index notifications only from its own WorkerStakes', async () => {
-            const body = beginCell().store(storeWorkerIndexed({
-                $$type: 'WorkerIndexed', queryId: 0n, owner: f.stranger.address, workerKey: 1n, modelId: MODEL, imageHash: IMAGE, expiresAt: 2_000_000_000n,
-            })).endCell();
+            const body = beginCell()
+                .store(
+                    storeWorkerIndexed({
+                        $$type: 'WorkerIndexed',
+                        queryId: 0n,
+                        owner: f.stranger.address,
+                        workerKey: 1n,
+                        modelId: MODEL,
+                        imageHash: IMAGE,
+                        expiresAt: 2_000_000_000n,
+                    }),
+                )
+                .endCell();
             const res = await f.stranger.send({ to: f.staking.address, value: toNano('0.1'), body });
             expect(res.transactions).toHaveTransaction({ to: f.staking.address, success: false, exitCode: ExitCode.ERR_STAKING_NOT_WORKER });
             expect(await f.staking.getWorkerCount(MODEL)).toBe(0n);
@@ -236,8 +244,17 @@ describe('Staking', () => {
     it('ignores unindex notifications from strangers', async () => {
         const { worker } = await stake(f, f.params.minWorkerStake);
         await attest(f, worker.address);
-        const res = await f.staking.send(f.stranger.getSender(), { value: toNano('0.1') }, {
-            $$type: 'WorkerUnindexed', queryId: 0n, owner: f.provider.address, workerKey: f.workerKey, modelId: MODEL });
+        const res = await f.staking.send(
+            f.stranger.getSender(),
+            { value: toNano('0.1') },
+            {
+                $$type: 'WorkerUnindexed',
+                queryId: 0n,
+                owner: f.provider.address,
+                workerKey: f.workerKey,
+                modelId: MODEL,
+            },
+        );
         expect(res.transactions).toHaveTransaction({ to: f.staking.address, success: false, exitCode: ExitCode.ERR_STAKING_NOT_WORKER });
         expect(await f.staking.getWorkerCount(MODEL)).toBe(1n);
     });
@@ -251,9 +268,18 @@ describe('Staking', () => {
     describe('governance slash order', () => {
         it('is refused from anyone but the Registry', async () => {
             const { worker } = await stake(f, toNano('20'));
-            const res = await f.staking.send(f.stranger.getSender(), { value: toNano('1') }, {
-                $$type: 'GovernanceSlashOrder', queryId: 0n, owner: f.provider.address, workerKey: f.workerKey, fractionBps: 1000n, reasonHash: 1n,
-            });
+            const res = await f.staking.send(
+                f.stranger.getSender(),
+                { value: toNano('1') },
+                {
+                    $$type: 'GovernanceSlashOrder',
+                    queryId: 0n,
+                    owner: f.provider.address,
+                    workerKey: f.workerKey,
+                    fractionBps: 1000n,
+                    reasonHash: 1n,
+                },
+            );
             expect(res.transactions).toHaveTransaction({ to: f.staking.address, success: false, exitCode: ExitCode.ERR_STAKING_NOT_REGISTRY });
             expect(await worker.getStake()).toBe(toNano('20'));
         });

@@ -87,16 +87,29 @@ describe('Staking scripts', () => {
         const reporter = new SandboxNetworkProvider(f.blockchain, f.reporter);
         const usage = { prompt: 100n, cached: 0n, completion: 100n, reasoning: 0n };
         const base = {
-            workerStake: worker.address, channel: f.stranger.address, requestId: 1n, modelId: MODEL, usage,
-            cost: receiptMaxCost(PRICES, usage), cumulativeCost: 0n, time: BigInt(f.blockchain.now!), requestHash: 1n, responseHash: 2n,
+            workerStake: worker.address,
+            channel: f.stranger.address,
+            requestId: 1n,
+            modelId: MODEL,
+            usage,
+            cost: receiptMaxCost(PRICES, usage),
+            cumulativeCost: 0n,
+            time: BigInt(f.blockchain.now!),
+            requestHash: 1n,
+            responseHash: 2n,
         };
-        const ev = (over = {}) => makeSignedReceipt({ ...base, ...over }, f.keys.secretKey).evidence.toBoc().toString('base64');
+        const ev = (over = {}) =>
+            makeSignedReceipt({ ...base, ...over }, f.keys.secretKey)
+                .evidence.toBoc()
+                .toString('base64');
         const at = worker.address.toString();
         const sent = reporter.results.length;
         await expect(submitFraudProof(reporter, [at, 'overcharge', ev()])).rejects.toThrow(/within the terms/);
         await expect(submitFraudProof(reporter, [at, 'model', ev()])).rejects.toThrow(/own model/);
         await expect(submitFraudProof(reporter, [at, 'equivocation', ev(), ev()])).rejects.toThrow(/identical/);
-        const forged = makeSignedReceipt({ ...base, modelId: OTHER_MODEL }, Buffer.alloc(64, 1)).evidence.toBoc().toString('base64');
+        const forged = makeSignedReceipt({ ...base, modelId: OTHER_MODEL }, Buffer.alloc(64, 1))
+            .evidence.toBoc()
+            .toString('base64');
         await expect(submitFraudProof(reporter, [at, 'model', forged])).rejects.toThrow(/not signed/);
         await expect(submitFraudProof(reporter, [at, 'bogus', ev()])).rejects.toThrow(/unknown kind/);
         expect(reporter.results.length).toBe(sent);

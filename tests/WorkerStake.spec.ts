@@ -98,11 +98,31 @@ describe('WorkerStake', () => {
     describe('messages only Staking may send', () => {
         it('refuses StakeDeposit, WorkerConfigUpdate and GovernanceSlash from anyone else', async () => {
             const config = await f.registry.getNetworkConfig();
-            const deposit = await worker.send(f.provider.getSender(), { value: toNano('1') }, {
-                $$type: 'StakeDeposit', queryId: 0n, amount: toNano('100'), listing: null, configVersion: 99n, config });
+            const deposit = await worker.send(
+                f.provider.getSender(),
+                { value: toNano('1') },
+                {
+                    $$type: 'StakeDeposit',
+                    queryId: 0n,
+                    amount: toNano('100'),
+                    listing: null,
+                    configVersion: 99n,
+                    config,
+                },
+            );
             expect(deposit.transactions).toHaveTransaction({ to: worker.address, success: false, exitCode: ExitCode.ERR_WS_NOT_STAKING });
-            const update = await worker.send(f.provider.getSender(), { value: toNano('1') }, {
-                $$type: 'WorkerConfigUpdate', refundKey: 0n, queryId: 0n, configVersion: 99n, config, excessTo: f.provider.address });
+            const update = await worker.send(
+                f.provider.getSender(),
+                { value: toNano('1') },
+                {
+                    $$type: 'WorkerConfigUpdate',
+                    refundKey: 0n,
+                    queryId: 0n,
+                    configVersion: 99n,
+                    config,
+                    excessTo: f.provider.address,
+                },
+            );
             expect(update.transactions).toHaveTransaction({ to: worker.address, success: false, exitCode: ExitCode.ERR_WS_NOT_STAKING });
             expect(await worker.getStake()).toBe(STAKE);
         });
@@ -227,8 +247,22 @@ describe('WorkerStake', () => {
             // An owner that is a contract rejecting unknown messages: the Registry.
             const owner = f.registry.address;
             const value = await f.staking.getStakeValue(STAKE);
-            const body = beginCell().store(storeStake({ $$type: 'Stake', queryId: 0n, workerKey: f.workerKey, listing: {
-                $$type: 'Listing', modelId: MODEL, endpoint: 'https://x', encryptionKey: 1n, prices: toPriceTerms(PRICES) } })).endCell();
+            const body = beginCell()
+                .store(
+                    storeStake({
+                        $$type: 'Stake',
+                        queryId: 0n,
+                        workerKey: f.workerKey,
+                        listing: {
+                            $$type: 'Listing',
+                            modelId: MODEL,
+                            endpoint: 'https://x',
+                            encryptionKey: 1n,
+                            prices: toPriceTerms(PRICES),
+                        },
+                    }),
+                )
+                .endCell();
             await f.blockchain.sendMessage(internal({ from: owner, to: f.staking.address, value, body }));
             const w = f.blockchain.openContract(ExtendedWorkerStake.fromAddress(await f.staking.getWorkerAddress(owner, f.workerKey)));
             expect(await w.getStake()).toBe(STAKE);
@@ -245,8 +279,8 @@ describe('WorkerStake', () => {
 
     describe('fraud proofs', () => {
         async function expectSlashed(res: Awaited<ReturnType<typeof worker.sendProveWrongModel>>) {
-            const slashed = STAKE * f.params.slashFractionBps / 10000n;
-            const reporterShare = slashed * f.params.reporterShareBps / 10000n;
+            const slashed = (STAKE * f.params.slashFractionBps) / 10000n;
+            const reporterShare = (slashed * f.params.reporterShareBps) / 10000n;
             expect(res.transactions).toHaveTransaction({ from: worker.address, to: f.treasury.address, value: slashed - reporterShare });
             expect(res.transactions).toHaveTransaction({ from: worker.address, to: f.reporter.address, value: (v) => v! > reporterShare });
             expect(await worker.getStake()).toBe(STAKE - slashed);
@@ -360,8 +394,20 @@ describe('WorkerStake', () => {
             const staking = f.blockchain.openContract(await ExtendedStaking.fromInit(gov.address));
             await staking.sendDeploy(gov.getSender());
             const { storeConfigUpdate } = await import('../wrappers/Staking');
-            await gov.send({ to: staking.address, value: toNano('0.1'), body: beginCell().store(storeConfigUpdate({
-                $$type: 'ConfigUpdate', queryId: 0n, version: 1n, config: await f.registry.getNetworkConfig() })).endCell() });
+            await gov.send({
+                to: staking.address,
+                value: toNano('0.1'),
+                body: beginCell()
+                    .store(
+                        storeConfigUpdate({
+                            $$type: 'ConfigUpdate',
+                            queryId: 0n,
+                            version: 1n,
+                            config: await f.registry.getNetworkConfig(),
+                        }),
+                    )
+                    .endCell(),
+            });
             await staking.sendStake(f.provider.getSender(), await staking.getStakeValue(STAKE), f.workerKey, listing());
             const w = f.blockchain.openContract(ExtendedWorkerStake.fromAddress(await staking.getWorkerAddress(f.provider.address, f.workerKey)));
             const order = { $$type: 'GovernanceSlashOrder' as const, queryId: 0n, owner: f.provider.address, workerKey: f.workerKey, fractionBps: 2500n, reasonHash: 0xfeedn };
@@ -383,7 +429,9 @@ describe('WorkerStake', () => {
 
     describe('payouts', () => {
         const payout = (amount: bigint, client: Address, nonce: bigint) =>
-            beginCell().store(storeChannelPayout({ $$type: 'ChannelPayout', queryId: 0n, amount, client, nonce })).endCell();
+            beginCell()
+                .store(storeChannelPayout({ $$type: 'ChannelPayout', queryId: 0n, amount, client, nonce }))
+                .endCell();
 
         it('refuses a payout from anything but a channel of this worker', async () => {
             const res = await f.stranger.send({ to: worker.address, value: toNano('1'), body: payout(toNano('1'), f.stranger.address, 1n) });
@@ -406,16 +454,13 @@ describe('WorkerStake', () => {
             await f.staking.sendSyncWorkerConfig(f.stranger.getSender(), f.provider.address, f.workerKey);
             const client = await f.blockchain.treasury('client', { balance: toNano('100') });
             const clientKeys = workerKeys('client');
-            const { channel } = await openChannel(
-                { ...f, escrow, client, workerStake: f.stranger, clientKeys, workerKeys: f.keys },
-                { nonce: 1n, deposit: toNano('5'), workerStake: worker.address },
-            );
+            const { channel } = await openChannel({ ...f, escrow, client, workerStake: f.stranger, clientKeys, workerKeys: f.keys }, { nonce: 1n, deposit: toNano('5'), workerStake: worker.address });
             expect(keyToInt(clientKeys.publicKey)).toBeGreaterThan(0n);
             const before = await f.provider.getBalance();
             const res = await channel.sendClaim(f.provider.getSender(), signVoucher(channel.address, toNano('1'), clientKeys.secretKey));
             expect(res.transactions).toHaveTransaction({ from: channel.address, to: worker.address, success: true });
             const s = await worker.getState();
-            const fee = toNano('1') * f.params.protocolFeeBps / 10000n;
+            const fee = (toNano('1') * f.params.protocolFeeBps) / 10000n;
             expect(s.earned).toBe(toNano('1') - fee);
             expect(s.claims).toBe(1n);
             expect((await f.provider.getBalance()) - before).toBeGreaterThan(toNano('1') - fee - toNano('0.1'));
@@ -439,10 +484,7 @@ describe('WorkerStake', () => {
             await linkContracts(f, { staking: f.staking.address, verifier: f.verifier.address, escrow: escrow.address });
             const client = await f.blockchain.treasury('client', { balance: toNano('100') });
             const clientKeys = workerKeys('client');
-            const { channel } = await openChannel(
-                { ...f, escrow, client, workerStake: f.stranger, clientKeys, workerKeys: f.keys },
-                { nonce: 1n, deposit: toNano('5'), workerStake: worker.address },
-            );
+            const { channel } = await openChannel({ ...f, escrow, client, workerStake: f.stranger, clientKeys, workerKeys: f.keys }, { nonce: 1n, deposit: toNano('5'), workerStake: worker.address });
             const voucher = signVoucher(channel.address, toNano('1'), clientKeys.secretKey);
             const refused = await channel.sendClaim(f.provider.getSender(), voucher);
             expect(refused.transactions).toHaveTransaction({ from: channel.address, to: worker.address, success: false, exitCode: ExitCode.ERR_WS_NOT_CONFIGURED });
@@ -515,13 +557,7 @@ describe('WorkerStake', () => {
  * pays out.
  */
 describe('WorkerStake accounting (property)', () => {
-    type Op =
-        | { t: 'stake'; amount: bigint }
-        | { t: 'topUp'; amount: bigint }
-        | { t: 'unbond' }
-        | { t: 'slash' }
-        | { t: 'withdraw' }
-        | { t: 'wait'; secs: number };
+    type Op = { t: 'stake'; amount: bigint } | { t: 'topUp'; amount: bigint } | { t: 'unbond' } | { t: 'slash' } | { t: 'withdraw' } | { t: 'wait'; secs: number };
 
     it('never pays out more than came in, nor twice', async () => {
         const f = await deployStaking();
@@ -588,10 +624,21 @@ describe('WorkerStake accounting (property)', () => {
                     } else if (o.t === 'slash') {
                         requestId += 1n;
                         const usage = { prompt: 1n, cached: 0n, completion: 1n, reasoning: 0n };
-                        const ev = makeSignedReceipt({
-                            workerStake: address, channel: f.stranger.address, requestId, modelId: OTHER_MODEL, usage, cost: 0n,
-                            cumulativeCost: 0n, time: BigInt(f.blockchain.now!), requestHash: 1n, responseHash: 2n,
-                        }, f.keys.secretKey).evidence;
+                        const ev = makeSignedReceipt(
+                            {
+                                workerStake: address,
+                                channel: f.stranger.address,
+                                requestId,
+                                modelId: OTHER_MODEL,
+                                usage,
+                                cost: 0n,
+                                cumulativeCost: 0n,
+                                time: BigInt(f.blockchain.now!),
+                                requestHash: 1n,
+                                responseHash: 2n,
+                            },
+                            f.keys.secretKey,
+                        ).evidence;
                         txs = (await w.sendProveWrongModel(f.reporter.getSender(), ev)).transactions;
                     } else {
                         f.blockchain.now! += o.secs;

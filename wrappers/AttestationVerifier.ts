@@ -1,11 +1,5 @@
 import { Address, ContractProvider, Sender, toNano } from '@ton/core';
-import {
-    AttestationVerifier,
-    SubmitQuote,
-    SubmitSimulated,
-    VerifyCertificate,
-    VerifyQeReport,
-} from '../build/AttestationVerifier/AttestationVerifier_AttestationVerifier';
+import { AttestationVerifier, SubmitQuote, SubmitSimulated, VerifyCertificate, VerifyQeReport } from '../build/AttestationVerifier/AttestationVerifier_AttestationVerifier';
 
 export * from '../build/AttestationVerifier/AttestationVerifier_AttestationVerifier';
 

@@ -1,15 +1,7 @@
 import { Address, ContractProvider, Sender, toNano } from '@ton/core';
 import { Escrow } from '../build/Escrow/Escrow_Escrow';
 
-export {
-    Escrow,
-    OpenChannel,
-    ChannelOpenBounced,
-    loadChannelOpenBounced,
-    storeConfigUpdate,
-    StrandedReturned,
-    loadStrandedReturned,
-} from '../build/Escrow/Escrow_Escrow';
+export { Escrow, OpenChannel, ChannelOpenBounced, loadChannelOpenBounced, storeConfigUpdate, StrandedReturned, loadStrandedReturned } from '../build/Escrow/Escrow_Escrow';
 
 export interface OpenChannelArgs {
     workerStake: Address;

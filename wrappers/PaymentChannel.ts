@@ -75,12 +75,17 @@ export class ExtendedPaymentChannel extends PaymentChannel {
     }
 
     async sendClaim(provider: ContractProvider, via: Sender, voucher: SignedVoucher, queryId = 0n, value = ExtendedPaymentChannel.ACTION_VALUE) {
-        return this.send(provider, via, { value }, {
-            $$type: 'Claim',
-            queryId,
-            signature: voucher.signature,
-            voucher: voucherCell(voucher.channel, voucher.total),
-        });
+        return this.send(
+            provider,
+            via,
+            { value },
+            {
+                $$type: 'Claim',
+                queryId,
+                signature: voucher.signature,
+                voucher: voucherCell(voucher.channel, voucher.total),
+            },
+        );
     }
 
     async sendRequestClose(provider: ContractProvider, via: Sender, queryId = 0n, value = ExtendedPaymentChannel.ACTION_VALUE) {
@@ -91,21 +96,19 @@ export class ExtendedPaymentChannel extends PaymentChannel {
         return this.send(provider, via, { value }, { $$type: 'Finalize', queryId });
     }
 
-    async sendCooperativeClose(
-        provider: ContractProvider,
-        via: Sender,
-        voucher: SignedVoucher,
-        workerSignature: Buffer,
-        queryId = 0n,
-        value = ExtendedPaymentChannel.ACTION_VALUE,
-    ) {
-        return this.send(provider, via, { value }, {
-            $$type: 'CooperativeClose',
-            queryId,
-            clientSignature: voucher.signature,
-            workerSignature,
-            voucher: voucherCell(voucher.channel, voucher.total),
-        });
+    async sendCooperativeClose(provider: ContractProvider, via: Sender, voucher: SignedVoucher, workerSignature: Buffer, queryId = 0n, value = ExtendedPaymentChannel.ACTION_VALUE) {
+        return this.send(
+            provider,
+            via,
+            { value },
+            {
+                $$type: 'CooperativeClose',
+                queryId,
+                clientSignature: voucher.signature,
+                workerSignature,
+                voucher: voucherCell(voucher.channel, voucher.total),
+            },
+        );
     }
 
     async sendChangeClientKey(provider: ContractProvider, via: Sender, newKey: bigint, queryId = 0n, value = ExtendedPaymentChannel.ACTION_VALUE) {

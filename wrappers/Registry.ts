@@ -104,11 +104,16 @@ export class ExtendedRegistry extends Registry {
     }
 
     async sendProposeLinks(provider: ContractProvider, via: Sender, links: Omit<LinkedContracts, '$$type'>, queryId = 0n) {
-        return this.send(provider, via, { value: ExtendedRegistry.ACTION_VALUE }, {
-            $$type: 'ProposeLinks',
-            queryId,
-            links: { $$type: 'LinkedContracts', ...links },
-        });
+        return this.send(
+            provider,
+            via,
+            { value: ExtendedRegistry.ACTION_VALUE },
+            {
+                $$type: 'ProposeLinks',
+                queryId,
+                links: { $$type: 'LinkedContracts', ...links },
+            },
+        );
     }
 
     async sendProposeUnpause(provider: ContractProvider, via: Sender, queryId = 0n) {
@@ -119,19 +124,29 @@ export class ExtendedRegistry extends Registry {
     static readonly SLASH_EXECUTE_VALUE = toNano('0.5');
 
     async sendProposeSlash(provider: ContractProvider, via: Sender, slash: Omit<SlashProposal, '$$type'>, queryId = 0n) {
-        return this.send(provider, via, { value: ExtendedRegistry.ACTION_VALUE }, {
-            $$type: 'ProposeSlash',
-            queryId,
-            slash: { $$type: 'SlashProposal', ...slash },
-        });
+        return this.send(
+            provider,
+            via,
+            { value: ExtendedRegistry.ACTION_VALUE },
+            {
+                $$type: 'ProposeSlash',
+                queryId,
+                slash: { $$type: 'SlashProposal', ...slash },
+            },
+        );
     }
 
     async sendProposeAttestationPolicy(provider: ContractProvider, via: Sender, policy: Omit<AttestationPolicy, '$$type'>, queryId = 0n) {
-        return this.send(provider, via, { value: ExtendedRegistry.ACTION_VALUE }, {
-            $$type: 'ProposeAttestationPolicy',
-            queryId,
-            policy: { $$type: 'AttestationPolicy', ...policy },
-        });
+        return this.send(
+            provider,
+            via,
+            { value: ExtendedRegistry.ACTION_VALUE },
+            {
+                $$type: 'ProposeAttestationPolicy',
+                queryId,
+                policy: { $$type: 'AttestationPolicy', ...policy },
+            },
+        );
     }
 
     async sendExecute(provider: ContractProvider, via: Sender, proposalId: bigint, queryId = 0n, value = ExtendedRegistry.PUSHING_ACTION_VALUE) {
@@ -173,7 +188,7 @@ export class ExtendedRegistry extends Registry {
      * never less than PUSHING_ACTION_VALUE.
      */
     async getPushingValue(provider: ContractProvider): Promise<bigint> {
-        const needed = (await this.getPushValue(provider)) * 5n / 4n;
+        const needed = ((await this.getPushValue(provider)) * 5n) / 4n;
         return needed > ExtendedRegistry.PUSHING_ACTION_VALUE ? needed : ExtendedRegistry.PUSHING_ACTION_VALUE;
     }
 

@@ -14,8 +14,4 @@ type ConstantName = {
 
 export type Constants = { readonly [K in ConstantName]: bigint };
 
-export const Constants: Constants = Object.freeze(
-    Object.fromEntries(
-        Object.entries(generated).filter(([name, value]) => /^[A-Z][A-Z0-9_]*$/.test(name) && typeof value === 'bigint'),
-    ) as Constants,
-);
+export const Constants: Constants = Object.freeze(Object.fromEntries(Object.entries(generated).filter(([name, value]) => /^[A-Z][A-Z0-9_]*$/.test(name) && typeof value === 'bigint')) as Constants);

@@ -33,7 +33,7 @@ export const JSON_RPC_PATH = '/api/v2/jsonRPC';
  */
 export function devSimulatedAttestationKey(): { publicKey: Buffer; secretKey: Buffer } {
     // keyPairFromSeed is synchronous in @ton/crypto.
-     
+
     const { keyPairFromSeed } = require('@ton/crypto') as typeof import('@ton/crypto');
     return keyPairFromSeed(createHash('sha256').update('cocoon-dev-simulated-attestation-key').digest());
 }

@@ -69,13 +69,7 @@ const MAX_UINT32 = (1n << 32n) - 1n;
  */
 export function receiptMaxCost(prices: Prices, usage: Usage): bigint {
     const cached = usage.cached < usage.prompt ? usage.cached : usage.prompt;
-    return (
-        ((usage.prompt - cached) * prices.prompt +
-            cached * prices.cached +
-            usage.completion * prices.completion +
-            usage.reasoning * prices.reasoning) /
-        PRICE_UNIT_TOKENS
-    );
+    return ((usage.prompt - cached) * prices.prompt + cached * prices.cached + usage.completion * prices.completion + usage.reasoning * prices.reasoning) / PRICE_UNIT_TOKENS;
 }
 
 export function toPriceTerms(p: Prices): PriceTerms {
@@ -147,7 +141,9 @@ export function verifyReceipt(receipt: Cell, signature: Buffer, workerPublicKey:
 /** The evidence cell fraud proofs carry: signature and receipt. */
 export function signedReceiptCell(receipt: Cell, signature: Buffer): Cell {
     if (signature.length !== 64) throw new Error('an Ed25519 signature is 64 bytes');
-    return beginCell().store(storeSignedReceipt({ $$type: 'SignedReceipt', signature, receipt })).endCell();
+    return beginCell()
+        .store(storeSignedReceipt({ $$type: 'SignedReceipt', signature, receipt }))
+        .endCell();
 }
 
 /** Builds, signs and wraps a receipt in one step. */

@@ -75,5 +75,8 @@ export function tonClientOpener(client: TonClient): ContractOpener {
 export function normalizedExtMessageHash(message: Message): Buffer {
     if (message.info.type !== 'external-in') throw new Error(`expected an external-in message, got ${message.info.type}`);
     const normalized: Message = { ...message, init: null, info: { ...message.info, src: undefined, importFee: 0n } };
-    return beginCell().store(storeMessage(normalized, { forceRef: true })).endCell().hash();
+    return beginCell()
+        .store(storeMessage(normalized, { forceRef: true }))
+        .endCell()
+        .hash();
 }

@@ -22,7 +22,9 @@ export interface SignedVoucher {
 
 export function voucherCell(channel: Address, total: bigint): Cell {
     if (total < 0n) throw new Error('a voucher total cannot be negative');
-    return beginCell().store(storeVoucher({ $$type: 'Voucher', channel, total })).endCell();
+    return beginCell()
+        .store(storeVoucher({ $$type: 'Voucher', channel, total }))
+        .endCell();
 }
 
 export function voucherHash(channel: Address, total: bigint): Buffer {

@@ -65,9 +65,14 @@ export class OperatorWallet {
             messages: [msg],
             sendMode: SendMode.PAY_GAS_SEPARATELY | SendMode.IGNORE_ERRORS,
         });
-        await pollUntil(`the wallet to accept the message (seqno ${seqno})`, () => w.getSeqno(), (now) => now > seqno, {
-            timeoutMs: this.options.confirmTimeoutMs,
-        }).catch((e) => {
+        await pollUntil(
+            `the wallet to accept the message (seqno ${seqno})`,
+            () => w.getSeqno(),
+            (now) => now > seqno,
+            {
+                timeoutMs: this.options.confirmTimeoutMs,
+            },
+        ).catch((e) => {
             throw e instanceof PollTimeout ? new Error(`the wallet did not accept the message (seqno still ${seqno})`) : e;
         });
     }

@@ -65,8 +65,7 @@ export function checkGas(name: string, tx: Transaction, chain: Transaction[]): G
     if (!committed) throw new Error(`${name} is missing from bench/gas.json: run npm run bench:gas and commit it`);
     const limit = Math.floor(committed.gasUsed * (1 + GAS_TOLERANCE));
     if (entry.gasUsed > limit) {
-        throw new Error(`${name} used ${entry.gasUsed} gas, over the committed ${committed.gasUsed} (+2%): ` +
-            'fix the regression or run npm run bench:gas and commit bench/gas.json');
+        throw new Error(`${name} used ${entry.gasUsed} gas, over the committed ${committed.gasUsed} (+2%): ` + 'fix the regression or run npm run bench:gas and commit bench/gas.json');
     }
     return entry;
 }

@@ -21,7 +21,6 @@ export { ROOT };
  * scripts/lib/daemon.ts.
  */
 
-
 export interface Prices {
     prompt: bigint;
     cached: bigint;

@@ -66,7 +66,14 @@ export async function startBenchUpstream(port = 0, chunkDelayMs = 0): Promise<{ 
             if (body.stream === false) {
                 const text = TEXT.repeat(CHUNKS);
                 res.writeHead(200, { 'content-type': 'application/json' }).end(
-                    JSON.stringify({ id: 'chatcmpl-bench', object: 'chat.completion', created: 1_700_000_000, model, choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }], usage: USAGE }),
+                    JSON.stringify({
+                        id: 'chatcmpl-bench',
+                        object: 'chat.completion',
+                        created: 1_700_000_000,
+                        model,
+                        choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }],
+                        usage: USAGE,
+                    }),
                 );
                 return;
             }

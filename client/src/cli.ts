@@ -86,8 +86,7 @@ export async function openSession(o: CommonOptions, io: CliIo): Promise<Session>
     } else if (/127\.0\.0\.1|localhost/.test(endpoint)) {
         words = DEVNET_MNEMONIC.split(' '); // the devnet's pre-funded development wallet
     } else throw new Error('give --mnemonic-file or COCOON_MNEMONIC_FILE: the wallet that pays for channels');
-    if (o.channelsPerWorker !== undefined && !/^([1-9]|[1-5][0-9]|6[0-4])$/.test(String(o.channelsPerWorker)))
-        throw new Error('--channels-per-worker takes a whole number from 1 to 64');
+    if (o.channelsPerWorker !== undefined && !/^([1-9]|[1-5][0-9]|6[0-4])$/.test(String(o.channelsPerWorker))) throw new Error('--channels-per-worker takes a whole number from 1 to 64');
     const wallet = await OperatorWallet.open(ton, words, o.walletVersion);
     const store = ClientStore.open(join(dir, 'store.db'));
     const client = new CocoonClient({
@@ -150,7 +149,8 @@ export function buildCli(io: CliIo = { out: (l) => console.log(l), env: process.
                 for (const m of await s.client.discovery.allowedModels()) {
                     const r = await s.client.discovery.workers(m.name);
                     io.out(`${m.name}: ${r.workers.length} worker(s)${r.rejected.length ? `, ${r.rejected.length} rejected` : ''}`);
-                    for (const w of r.workers) io.out(`  ${w.workerStake.toString()} ${w.endpoint} prompt ${w.prices.prompt} cached ${w.prices.cached} completion ${w.prices.completion} reasoning ${w.prices.reasoning}`);
+                    for (const w of r.workers)
+                        io.out(`  ${w.workerStake.toString()} ${w.endpoint} prompt ${w.prices.prompt} cached ${w.prices.cached} completion ${w.prices.completion} reasoning ${w.prices.reasoning}`);
                     for (const x of r.rejected) io.out(`  rejected ${x.workerStake}: ${x.reason}`);
                 }
             } finally {
@@ -173,7 +173,9 @@ export function buildCli(io: CliIo = { out: (l) => console.log(l), env: process.
                     try {
                         const r = await s.client.call(w, { model: o.model, messages: [{ role: 'user', content: prompt }], max_tokens: Number(o.maxTokens) });
                         io.out(r.content);
-                        io.out(`-- ${r.final.usage?.prompt_tokens} prompt + ${r.final.usage?.completion_tokens} completion tokens, cost ${r.cost} nanoTON (${fromNano(r.cost)} TON), receipt ${r.receipt?.requestId ?? 'none'} verified`);
+                        io.out(
+                            `-- ${r.final.usage?.prompt_tokens} prompt + ${r.final.usage?.completion_tokens} completion tokens, cost ${r.cost} nanoTON (${fromNano(r.cost)} TON), receipt ${r.receipt?.requestId ?? 'none'} verified`,
+                        );
                         return;
                     } catch (e) {
                         last = e;
@@ -221,7 +223,9 @@ export function buildCli(io: CliIo = { out: (l) => console.log(l), env: process.
                     } catch {
                         chain = ' on chain: unreadable';
                     }
-                    io.out(`${row.address} worker ${row.workerStake} ${row.state}: receipts ${fromNano(row.verified)} TON, vouched ${fromNano(row.vouched)} TON, left ${fromNano(row.deposit - row.verified)} TON;${chain}`);
+                    io.out(
+                        `${row.address} worker ${row.workerStake} ${row.state}: receipts ${fromNano(row.verified)} TON, vouched ${fromNano(row.vouched)} TON, left ${fromNano(row.deposit - row.verified)} TON;${chain}`,
+                    );
                 }
             } finally {
                 s.close();

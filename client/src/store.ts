@@ -143,8 +143,13 @@ export class ClientStore {
     }
 
     addChannel(c: { address: string; workerStake: string; nonce: bigint; deposit: bigint }): void {
-        this.q(`INSERT INTO channels (address, worker_stake, nonce, deposit, state, opened_at) VALUES (?, ?, ?, ?, 'open', ?)`)
-            .run(c.address, c.workerStake, c.nonce.toString(), c.deposit.toString(), Math.floor(Date.now() / 1000));
+        this.q(`INSERT INTO channels (address, worker_stake, nonce, deposit, state, opened_at) VALUES (?, ?, ?, ?, 'open', ?)`).run(
+            c.address,
+            c.workerStake,
+            c.nonce.toString(),
+            c.deposit.toString(),
+            Math.floor(Date.now() / 1000),
+        );
     }
 
     channel(address: string): ChannelRow | undefined {
@@ -166,7 +171,9 @@ export class ClientStore {
     }
 
     channels(): ChannelRow[] {
-        return this.q(`SELECT * FROM channels ORDER BY opened_at`).all().map((r) => this.row(r));
+        return this.q(`SELECT * FROM channels ORDER BY opened_at`)
+            .all()
+            .map((r) => this.row(r));
     }
 
     setDeposit(address: string, deposit: bigint): void {

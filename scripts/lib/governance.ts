@@ -8,11 +8,7 @@ import { waitUntil } from './cli';
  * The id is the Registry's next id at sending time; if another proposal of
  * the owner lands first the script reports the newest one it finds.
  */
-export async function submitProposal(
-    provider: NetworkProvider,
-    registry: OpenedContract<ExtendedRegistry>,
-    send: () => Promise<unknown>,
-): Promise<bigint> {
+export async function submitProposal(provider: NetworkProvider, registry: OpenedContract<ExtendedRegistry>, send: () => Promise<unknown>): Promise<bigint> {
     const before = await registry.getNextProposalId();
     await send();
     await waitUntil(provider, 'the proposal to be queued', async () => (await registry.getNextProposalId()) > before);

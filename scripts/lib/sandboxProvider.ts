@@ -141,9 +141,7 @@ export class SandboxNetworkProvider implements NetworkProvider {
     }
 
     open<T extends Contract>(contract: T): OpenedContract<T> {
-        return openContract(contract, (params) =>
-            this.provider(params.address, params.init ? { code: params.init.code ?? undefined, data: params.init.data ?? undefined } : undefined),
-        );
+        return openContract(contract, (params) => this.provider(params.address, params.init ? { code: params.init.code ?? undefined, data: params.init.data ?? undefined } : undefined));
     }
 
     ui(): UIProvider {

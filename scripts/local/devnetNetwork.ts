@@ -77,8 +77,22 @@ export async function registerWorker(o: WorkerSetup): Promise<RegisteredWorker> 
     const p = o.prices;
     const backend = 'modelPath' in o.backend ? ['--model-path', o.backend.modelPath] : ['--base-url', o.backend.upstreamUrl, '--upstream-model', o.backend.upstreamModel ?? 'llama-3-8b'];
     await workerCli(
-        ['init', '-d', o.dir, '--endpoint', o.endpoint, '--staking', o.staking, ...backend, '--stake', o.stake ?? '12', '--port', String(port),
-            '--prices', [p.prompt, p.cached, p.completion, p.reasoning].join(',')],
+        [
+            'init',
+            '-d',
+            o.dir,
+            '--endpoint',
+            o.endpoint,
+            '--staking',
+            o.staking,
+            ...backend,
+            '--stake',
+            o.stake ?? '12',
+            '--port',
+            String(port),
+            '--prices',
+            [p.prompt, p.cached, p.completion, p.reasoning].join(','),
+        ],
         io,
     );
     const configFile = join(o.dir, 'config.json');

@@ -61,12 +61,23 @@ const mulk = (dst: string, a: string, k: number): Op => ({ dst, op: 'mulk', a, k
 
 /** Jacobian doubling, a = -3: 2(X:Y:Z). */
 const DBL: Op[] = [
-    mul('d', 'Z', 'Z'), mul('g', 'Y', 'Y'),
-    sub('t1', 'X', 'd'), add('t2', 'X', 'd'), mul('m', 't1', 't2'), mulk('a', 'm', 3),
-    dbl('x2', 'X'), dbl('g2', 'g'), mul('b4', 'x2', 'g2'), dbl('b8', 'b4'),
+    mul('d', 'Z', 'Z'),
+    mul('g', 'Y', 'Y'),
+    sub('t1', 'X', 'd'),
+    add('t2', 'X', 'd'),
+    mul('m', 't1', 't2'),
+    mulk('a', 'm', 3),
+    dbl('x2', 'X'),
+    dbl('g2', 'g'),
+    mul('b4', 'x2', 'g2'),
+    dbl('b8', 'b4'),
     fms('X3', 'a', 'a', 'b8'),
-    sub('w', 'b4', 'X3'), mul('q', 'g2', 'g2'), dbl('q2', 'q'), fms('Y3', 'a', 'w', 'q2'),
-    dbl('y2', 'Y'), mul('Z3', 'y2', 'Z'),
+    sub('w', 'b4', 'X3'),
+    mul('q', 'g2', 'g2'),
+    dbl('q2', 'q'),
+    fms('Y3', 'a', 'w', 'q2'),
+    dbl('y2', 'Y'),
+    mul('Z3', 'y2', 'Z'),
 ];
 /**
  * Negated doubling: -2(X:Y:Z), two NEGATEs cheaper. The main loop doubles four
@@ -74,31 +85,65 @@ const DBL: Op[] = [
  * With nb4 = -4XY^2: X3 = a^2 + 2 nb4, -Y3 = a (X3 + nb4) + 8Y^4.
  */
 const DBLN: Op[] = [
-    mul('d', 'Z', 'Z'), dbl('y2', 'Y'), mul('g2', 'Y', 'y2'), // g2 = 2Y^2 straight from 2Y, which Z3 needs anyway
-    sub('t1', 'X', 'd'), add('t2', 'X', 'd'), mul('m', 't1', 't2'), mulk('a', 'm', 3),
-    ndbl('x2', 'X'), mul('nb4', 'x2', 'g2'), dbl('nb8', 'nb4'),
+    mul('d', 'Z', 'Z'),
+    dbl('y2', 'Y'),
+    mul('g2', 'Y', 'y2'), // g2 = 2Y^2 straight from 2Y, which Z3 needs anyway
+    sub('t1', 'X', 'd'),
+    add('t2', 'X', 'd'),
+    mul('m', 't1', 't2'),
+    mulk('a', 'm', 3),
+    ndbl('x2', 'X'),
+    mul('nb4', 'x2', 'g2'),
+    dbl('nb8', 'nb4'),
     fma('X3', 'a', 'a', 'nb8'),
-    add('w', 'nb4', 'X3'), mul('q', 'g2', 'g2'), dbl('q2', 'q'), fma('Y3', 'a', 'w', 'q2'),
+    add('w', 'nb4', 'X3'),
+    mul('q', 'g2', 'g2'),
+    dbl('q2', 'q'),
+    fma('Y3', 'a', 'w', 'q2'),
     mul('Z3', 'y2', 'Z'),
 ];
 /** Mixed addition (X:Y:Z) + (x, y). */
 const MADD: Op[] = [
-    mul('zz', 'Z', 'Z'), mul('u2', 'x', 'zz'), mul('t', 'Z', 'zz'), mul('s2', 'y', 't'),
-    sub('h', 'u2', 'X'), sub('r', 's2', 'Y'),
-    mul('hh', 'h', 'h'), mul('v', 'X', 'hh'), add('su', 'u2', 'X'), mul('k', 'hh', 'su'),
+    mul('zz', 'Z', 'Z'),
+    mul('u2', 'x', 'zz'),
+    mul('t', 'Z', 'zz'),
+    mul('s2', 'y', 't'),
+    sub('h', 'u2', 'X'),
+    sub('r', 's2', 'Y'),
+    mul('hh', 'h', 'h'),
+    mul('v', 'X', 'hh'),
+    add('su', 'u2', 'X'),
+    mul('k', 'hh', 'su'),
     fms('X3', 'r', 'r', 'k'),
-    mul('hhh', 'h', 'hh'), mul('yh', 'Y', 'hhh'), sub('w', 'v', 'X3'), fms('Y3', 'r', 'w', 'yh'),
+    mul('hhh', 'h', 'hh'),
+    mul('yh', 'Y', 'hhh'),
+    sub('w', 'v', 'X3'),
+    fms('Y3', 'r', 'w', 'yh'),
     mul('Z3', 'Z', 'h'),
 ];
 /** Full Jacobian addition (X:Y:Z) + (U:V:W). */
 const FADD: Op[] = [
-    mul('z1', 'Z', 'Z'), mul('z2', 'W', 'W'), mul('u1', 'X', 'z2'), mul('u2', 'U', 'z1'),
-    mul('t1', 'W', 'z2'), mul('s1', 'Y', 't1'), mul('t2', 'Z', 'z1'), mul('s2', 'V', 't2'),
-    sub('h', 'u2', 'u1'), sub('r', 's2', 's1'),
-    mul('hh', 'h', 'h'), mul('v', 'u1', 'hh'), add('su', 'u2', 'u1'), mul('k', 'hh', 'su'),
+    mul('z1', 'Z', 'Z'),
+    mul('z2', 'W', 'W'),
+    mul('u1', 'X', 'z2'),
+    mul('u2', 'U', 'z1'),
+    mul('t1', 'W', 'z2'),
+    mul('s1', 'Y', 't1'),
+    mul('t2', 'Z', 'z1'),
+    mul('s2', 'V', 't2'),
+    sub('h', 'u2', 'u1'),
+    sub('r', 's2', 's1'),
+    mul('hh', 'h', 'h'),
+    mul('v', 'u1', 'hh'),
+    add('su', 'u2', 'u1'),
+    mul('k', 'hh', 'su'),
     fms('X3', 'r', 'r', 'k'),
-    mul('hhh', 'h', 'hh'), mul('sh', 's1', 'hhh'), sub('w', 'v', 'X3'), fms('Y3', 'r', 'w', 'sh'),
-    mul('zw', 'Z', 'W'), mul('Z3', 'zw', 'h'),
+    mul('hhh', 'h', 'hh'),
+    mul('sh', 's1', 'hhh'),
+    sub('w', 'v', 'X3'),
+    fms('Y3', 'r', 'w', 'sh'),
+    mul('zw', 'Z', 'W'),
+    mul('Z3', 'zw', 'h'),
 ];
 
 function block(ops: Op[], inputs: string[], below: number): Block {
@@ -144,15 +189,19 @@ function check(b: Block, name: string, tries = 3000) {
 
 // ---- the formulas themselves, on real curve points (affine reference) ----
 function jac(pt: [bigint, bigint], z: bigint): Map<string, bigint> {
-    return new Map([['X', mod(pt[0] * z * z)], ['Y', mod(pt[1] * z * z * z)], ['Z', z]]);
+    return new Map([
+        ['X', mod(pt[0] * z * z)],
+        ['Y', mod(pt[1] * z * z * z)],
+        ['Z', z],
+    ]);
 }
 function aff(v: Map<string, bigint>): [bigint, bigint] {
     const zi = inv(v.get('Z3')!);
     return [mod(v.get('X3')! * zi * zi), mod(v.get('Y3')! * zi * zi * zi)];
 }
 for (let t = 0; t < 20; t++) {
-    const a = affMul(rnd() % (P - 1n) + 1n, [GX, GY])!;
-    const b = affMul(rnd() % (P - 1n) + 1n, [GX, GY])!;
+    const a = affMul((rnd() % (P - 1n)) + 1n, [GX, GY])!;
+    const b = affMul((rnd() % (P - 1n)) + 1n, [GX, GY])!;
     const two = affAdd(a, a)!;
     const sum = affAdd(a, b)!;
     const eq = (x: [bigint, bigint], y: [bigint, bigint], what: string) => {
@@ -291,8 +340,10 @@ function invModN(): { text: string; gas: number } {
     const e = new Emitter(['a1']);
     const mulmod = (pop: number, dst: string) =>
         e.raw('MULMOD', 16, pop, [dst], (st) => {
-            const z = st.pop()!, y = st.pop()!, x = st.pop()!;
-            st.push(((x * y) % z + z) % z);
+            const z = st.pop()!,
+                y = st.pop()!,
+                x = st.pop()!;
+            st.push((((x * y) % z) + z) % z);
         });
     e.raw(`${N} PUSHINT SWAP`, 8 + 8 + 280, 1, ['n', 'a1'], (st) => {
         const a = st.pop()!;

@@ -164,7 +164,26 @@ export async function startLocalNetwork(o: LocalNetworkOptions): Promise<LocalNe
         say(`[4/5] starting a worker on port ${o.workerPort} (${o.model.kind === 'openai' ? `upstream ${o.model.baseUrl}` : `embedded engine on ${modelPath}`})`);
         if (!existsSync(workerConfig)) {
             const backendArgs = o.model.kind === 'openai' ? ['--base-url', o.model.baseUrl, '--model-name', o.modelName, '--upstream-model', o.model.upstreamModel] : ['--model-path', modelPath!];
-            await runCommand(BINS.worker, ['init', '-d', workerDir, '--endpoint', devnet.endpoint, '--staking', contracts.staking, ...backendArgs, '--stake', '12', '--port', String(o.workerPort), '--prices', o.prices.join(',')], env);
+            await runCommand(
+                BINS.worker,
+                [
+                    'init',
+                    '-d',
+                    workerDir,
+                    '--endpoint',
+                    devnet.endpoint,
+                    '--staking',
+                    contracts.staking,
+                    ...backendArgs,
+                    '--stake',
+                    '12',
+                    '--port',
+                    String(o.workerPort),
+                    '--prices',
+                    o.prices.join(','),
+                ],
+                env,
+            );
         }
         // The endpoint and port follow this run's settings; the worker pays its gas from the devnet's v5r1 wallet (the gateway pays from v4).
         const cfg = JSON.parse(readFileSync(workerConfig, 'utf8'));
@@ -188,12 +207,10 @@ export async function startLocalNetwork(o: LocalNetworkOptions): Promise<LocalNe
         interrupted();
         // 5. The gateway.
         say(`[5/5] starting the gateway on port ${o.gatewayPort}`);
-        const gateway = Daemon.spawn(
-            'gateway',
-            BINS.client,
-            ['gateway', '-d', join(o.dir, 'client'), '--endpoint', devnet.endpoint, '--staking', contracts.staking, '--port', String(o.gatewayPort)],
-            { env, onOutput: (c) => forward('gateway', c) },
-        );
+        const gateway = Daemon.spawn('gateway', BINS.client, ['gateway', '-d', join(o.dir, 'client'), '--endpoint', devnet.endpoint, '--staking', contracts.staking, '--port', String(o.gatewayPort)], {
+            env,
+            onOutput: (c) => forward('gateway', c),
+        });
         children.push(gateway);
         const baseUrl = await gateway.listening(120_000);
         interrupted();
@@ -245,7 +262,7 @@ export function describeLocalNetwork(n: LocalNetwork, model: ModelSource): strin
         `    .chat.completions.create({ model: "${n.modelName}", messages: [{ role: "user", content: "Hello!" }], max_tokens: 32 })`,
         `    .then((r) => console.log(r.choices[0].message.content, r.usage, r.cost))'`,
         '',
-        'Each answer carries its usage, its cost in nanoTON and the worker\'s signed receipt; the gateway pays',
+        "Each answer carries its usage, its cost in nanoTON and the worker's signed receipt; the gateway pays",
         'the worker by voucher only after verifying it. In another terminal:',
         `  source ${n.envFile}`,
         `  npm run client -- channels -d ${join(n.dataDir, 'client')}     # the gateway's channel, receipts and vouchers`,
@@ -264,4 +281,3 @@ export function describeLocalNetwork(n: LocalNetwork, model: ModelSource): strin
     lines.push('', 'Ctrl-C stops the gateway, the worker and the devnet.');
     return lines.join('\n');
 }
-

@@ -42,7 +42,7 @@ function divR(x: bigint, z: bigint): bigint {
     const num = 2n * x + z;
     const den = 2n * z;
     let q = num / den;
-    if ((num % den !== 0n) && ((num < 0n) !== (den < 0n))) q -= 1n;
+    if (num % den !== 0n && num < 0n !== den < 0n) q -= 1n;
     return q;
 }
 export function modR(x: bigint, z: bigint): bigint {
@@ -219,7 +219,8 @@ export function compileBlock(block: Block): { code: Instr[]; text: string; gas: 
                     const d = st.length - 1 - st.lastIndexOf(order[t]);
                     if (d !== target) {
                         k++;
-                        const a = st.length - 1 - target, b = st.length - 1 - d;
+                        const a = st.length - 1 - target,
+                            b = st.length - 1 - d;
                         [st[a], st[b]] = [st[b], st[a]];
                     }
                 }
@@ -246,7 +247,9 @@ export function compileBlock(block: Block): { code: Instr[]; text: string; gas: 
             place([o.a, o.b]);
             e.push(P);
             e.raw('MULMODR', 16, 3, [o.dst], (st) => {
-                const z = st.pop()!, y = st.pop()!, x = st.pop()!;
+                const z = st.pop()!,
+                    y = st.pop()!,
+                    x = st.pop()!;
                 st.push(modR(x * y, z));
             });
         } else if (o.op === 'mulk') {
@@ -254,14 +257,17 @@ export function compileBlock(block: Block): { code: Instr[]; text: string; gas: 
             e.raw(`${o.k} PUSHINT`, o.k >= -5 && o.k <= 10 ? 8 : 16, 0, [`_k`], (st) => st.push(BigInt(o.k)));
             e.push(P);
             e.raw('MULMODR', 16, 3, [o.dst], (st) => {
-                const z = st.pop()!, y = st.pop()!, x = st.pop()!;
+                const z = st.pop()!,
+                    y = st.pop()!,
+                    x = st.pop()!;
                 st.push(modR(x * y, z));
             });
         } else if (o.op === 'red') {
             place([o.a]);
             e.push(P);
             e.raw('MODR', 16, 2, [o.dst], (st) => {
-                const z = st.pop()!, x = st.pop()!;
+                const z = st.pop()!,
+                    x = st.pop()!;
                 st.push(modR(x, z));
             });
         } else if (o.op === 'dbl') {
@@ -275,12 +281,14 @@ export function compileBlock(block: Block): { code: Instr[]; text: string; gas: 
             const swapped = order[0] !== o.a || (o.a === o.b ? false : order[1] !== o.b);
             if (o.op === 'add') {
                 e.raw('ADD', 8, 2, [o.dst], (st) => {
-                    const y = st.pop()!, x = st.pop()!;
+                    const y = st.pop()!,
+                        x = st.pop()!;
                     st.push(chk(x + y));
                 });
             } else {
                 e.raw(swapped ? 'SUBR' : 'SUB', 8, 2, [o.dst], (st) => {
-                    const y = st.pop()!, x = st.pop()!;
+                    const y = st.pop()!,
+                        x = st.pop()!;
                     st.push(chk(swapped ? y - x : x - y));
                 });
             }
@@ -291,7 +299,9 @@ export function compileBlock(block: Block): { code: Instr[]; text: string; gas: 
             if (dc === 1) e.xchg(0, 1);
             else if (dc === 2) {
                 e.raw('ROT', 8, 3, [e.stack[e.stack.length - 2], e.stack[e.stack.length - 1], e.stack[e.stack.length - 3]], (st) => {
-                    const c = st.pop()!, b = st.pop()!, a = st.pop()!;
+                    const c = st.pop()!,
+                        b = st.pop()!,
+                        a = st.pop()!;
                     st.push(b, c, a);
                 });
             }
@@ -300,7 +310,10 @@ export function compileBlock(block: Block): { code: Instr[]; text: string; gas: 
             e.push(P);
             // the quotient stays behind as garbage, dropped with the rest at the end
             e.raw('MULADDDIVMODR', 16, 4, [`_q${dead++}`, o.dst], (st) => {
-                const z = st.pop()!, w = st.pop()!, y = st.pop()!, x = st.pop()!;
+                const z = st.pop()!,
+                    w = st.pop()!,
+                    y = st.pop()!,
+                    x = st.pop()!;
                 st.push(divR(x * y + w, z), modR(x * y + w, z));
             });
         }
@@ -413,13 +426,27 @@ export function evaluate(block: Block, env: Map<string, bigint>, p: bigint): Map
     };
     for (const o of block.ops) {
         switch (o.op) {
-            case 'mul': v.set(o.dst, m(g(o.a) * g(o.b))); break;
-            case 'fma': v.set(o.dst, m(g(o.a) * g(o.b) + (o.neg ? -g(o.c) : g(o.c)))); break;
-            case 'mulk': v.set(o.dst, m(g(o.a) * BigInt(o.k))); break;
-            case 'add': v.set(o.dst, m(g(o.a) + g(o.b))); break;
-            case 'sub': v.set(o.dst, m(g(o.a) - g(o.b))); break;
-            case 'dbl': v.set(o.dst, m(2n * g(o.a))); break;
-            case 'ndbl': v.set(o.dst, m(-2n * g(o.a))); break;
+            case 'mul':
+                v.set(o.dst, m(g(o.a) * g(o.b)));
+                break;
+            case 'fma':
+                v.set(o.dst, m(g(o.a) * g(o.b) + (o.neg ? -g(o.c) : g(o.c))));
+                break;
+            case 'mulk':
+                v.set(o.dst, m(g(o.a) * BigInt(o.k)));
+                break;
+            case 'add':
+                v.set(o.dst, m(g(o.a) + g(o.b)));
+                break;
+            case 'sub':
+                v.set(o.dst, m(g(o.a) - g(o.b)));
+                break;
+            case 'dbl':
+                v.set(o.dst, m(2n * g(o.a)));
+                break;
+            case 'ndbl':
+                v.set(o.dst, m(-2n * g(o.a)));
+                break;
         }
     }
     return v;

@@ -230,10 +230,18 @@ describe('client gateway on a devnet', () => {
         const delta = held - paidBefore;
         const fee = (delta * params.protocolFeeBps) / 10000n;
         expect(fee).toBeGreaterThanOrEqual(PROTOCOL_FEE_MIN);
-        const earned = await pollUntil('earned', async () => (await ws.getState()).earned, (e) => e > earnedBefore);
+        const earned = await pollUntil(
+            'earned',
+            async () => (await ws.getState()).earned,
+            (e) => e > earnedBefore,
+        );
         expect(earned).toBe(earnedBefore + delta - fee);
         // The treasury is a wallet: the fee arrives less the gas of receiving it.
-        const treasuryAfter = await pollUntil('the fee', () => ton.getBalance(params.treasury), (b) => b > treasuryBefore);
+        const treasuryAfter = await pollUntil(
+            'the fee',
+            () => ton.getBalance(params.treasury),
+            (b) => b > treasuryBefore,
+        );
         expect(treasuryAfter - treasuryBefore).toBeLessThanOrEqual(fee);
         expect(treasuryAfter - treasuryBefore).toBeGreaterThan(fee - toNano('0.01'));
         // What the client's ledger says it owes and what the chain paid agree.
@@ -307,7 +315,11 @@ describe('client gateway on a devnet', () => {
         const delta = after.paid - before.paid;
         const bpsFee = (delta * params.protocolFeeBps) / 10000n;
         const fee = bpsFee >= PROTOCOL_FEE_MIN ? bpsFee : 0n;
-        const earned = await pollUntil('the payout', async () => (await ws.getState()).earned, (e) => e > wsBefore.earned);
+        const earned = await pollUntil(
+            'the payout',
+            async () => (await ws.getState()).earned,
+            (e) => e > wsBefore.earned,
+        );
         expect(earned - wsBefore.earned).toBe(delta - fee);
         // Conservation over every transaction of the close, to the nanoTON: what the accounts lost is exactly what the network charged in gas and forwarding.
         const end = await snapshot();
@@ -423,7 +435,12 @@ describe('client gateway on a devnet', () => {
             if (!wire) return wire;
             const f = parseReceipt(openSignedReceipt(Cell.fromBase64(wire.boc)).receipt);
             const forged = { ...f, cost: f.cost + 1000n, cumulativeCost: f.cumulativeCost + 1000n };
-            return { ...wire, cost: forged.cost.toString(), cumulativeCost: forged.cumulativeCost.toString(), boc: makeSignedReceipt(forged, w.keys.receipt.secretKey).evidence.toBoc().toString('base64') };
+            return {
+                ...wire,
+                cost: forged.cost.toString(),
+                cumulativeCost: forged.cumulativeCost.toString(),
+                boc: makeSignedReceipt(forged, w.keys.receipt.secretKey).evidence.toBoc().toString('base64'),
+            };
         };
         const ws = tonClientOpener(ton).open(ExtendedWorkerStake.fromAddress(w.workerStake));
         const before = await ws.getState();
@@ -431,7 +448,12 @@ describe('client gateway on a devnet', () => {
         await expect(openai.chat.completions.create({ model: MODEL, messages, max_tokens: 16 })).rejects.toMatchObject({ status: 502, code: 'receipt_rejected' });
         expect(store.badReceipts().at(-1)!.reason).toMatch(/exceeds/);
         expect(store.channels().map((c) => [c.address, c.vouched] as const)).toEqual(vouched);
-        const after = await pollUntil('the slash', () => ws.getState(), (st) => st.slashes > before.slashes, { timeoutMs: 60_000 });
+        const after = await pollUntil(
+            'the slash',
+            () => ws.getState(),
+            (st) => st.slashes > before.slashes,
+            { timeoutMs: 60_000 },
+        );
         expect(after.stake).toBeLessThan(before.stake);
         expect(Number(await ws.getStatus())).toBe(WorkerStatus.Jailed);
     });

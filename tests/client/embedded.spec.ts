@@ -58,10 +58,18 @@ describe('gateway with the embedded engine on a devnet', () => {
         const registry = tonClientOpener(ton).open(ExtendedRegistry.fromAddress(Address.parse(contracts.registry)));
         const proposal = await registry.getNextProposalId();
         await registry.sendProposeModel(governance.sender(), modelId, NAME);
-        await pollUntil('the proposal', () => registry.getProposal(proposal), (p) => p !== null);
+        await pollUntil(
+            'the proposal',
+            () => registry.getProposal(proposal),
+            (p) => p !== null,
+        );
         await post(`${devnet.url}/admin/advance-time`, { seconds: Number((await registry.getParams()).timelockDelay) + 1 });
         await registry.sendExecute(governance.sender(), proposal);
-        await pollUntil('the model to be allowed', () => registry.getModel(modelId), (m) => !!m?.enabled);
+        await pollUntil(
+            'the model to be allowed',
+            () => registry.getModel(modelId),
+            (m) => !!m?.enabled,
+        );
 
         const { configFile } = await registerWorker({
             dir: join(dir, 'worker'),

@@ -13,7 +13,19 @@ import { PRICES } from './standIn';
 
 function worker(name: string, over: Partial<WorkerInfo> & Record<string, unknown> = {}): WorkerInfo {
     const a = new Address(0, randomBytes(32));
-    return { workerStake: a, owner: a, workerKey: Buffer.alloc(32), encryptionKey: Buffer.alloc(32), endpoint: `http://${name}`, modelId: 1n, model: 'm', prices: PRICES, imageHash: 1n, expiresAt: 0, ...over };
+    return {
+        workerStake: a,
+        owner: a,
+        workerKey: Buffer.alloc(32),
+        encryptionKey: Buffer.alloc(32),
+        endpoint: `http://${name}`,
+        modelId: 1n,
+        model: 'm',
+        prices: PRICES,
+        imageHash: 1n,
+        expiresAt: 0,
+        ...over,
+    };
 }
 
 describe('worker ranking', () => {

@@ -259,8 +259,7 @@ export function stubOpener(prices: Prices = PRICES, down: () => boolean = () => 
     const fail = () => Promise.reject(new Error('connect ECONNREFUSED (chain unreachable)'));
     return {
         open: <T extends Contract>(c: T) => {
-            if (c instanceof ExtendedPaymentChannel)
-                return { getStatus: async () => (down() ? fail() : 1n), getDeposit: async () => (down() ? fail() : toNano('10')) } as unknown as OpenedContract<T>;
+            if (c instanceof ExtendedPaymentChannel) return { getStatus: async () => (down() ? fail() : 1n), getDeposit: async () => (down() ? fail() : toNano('10')) } as unknown as OpenedContract<T>;
             return { getPricesAt: async () => ({ ...prices }), getPriceSchedule: async () => flatSchedule(prices) } as unknown as OpenedContract<T>;
         },
         isDeployed: async () => (down() ? fail() : true),
@@ -268,9 +267,10 @@ export function stubOpener(prices: Prices = PRICES, down: () => boolean = () => 
 }
 
 /** A client with a funded channel to `workerStake` at `channel` in a fresh ledger at `dbPath`. */
-export function clientWithChannel(
-    o: { dbPath: string; channel: Address; workerStake: Address; channelKey: KeyPair; opener?: ContractOpener } & Partial<ClientOptions>,
-): { client: CocoonClient; store: ClientStore } {
+export function clientWithChannel(o: { dbPath: string; channel: Address; workerStake: Address; channelKey: KeyPair; opener?: ContractOpener } & Partial<ClientOptions>): {
+    client: CocoonClient;
+    store: ClientStore;
+} {
     const store = ClientStore.open(o.dbPath);
     store.addChannel({ address: o.channel.toString(), workerStake: o.workerStake.toString(), nonce: 1n, deposit: toNano('10') });
     const { dbPath: _d, channel: _c, workerStake: _w, ...rest } = o;

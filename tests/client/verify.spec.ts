@@ -65,7 +65,11 @@ describe('client receipt verification', () => {
         ['signed by another key', () => (si.signWith = testKeys('someone-else').secretKey), /attested worker key/],
         ['for another model', () => (si.tamper = (f) => ({ ...f, modelId: f.modelId + 1n })), /another model/],
         ['for another channel', () => (si.tamper = (f) => ({ ...f, channel: new Address(0, randomBytes(32)) })), /another channel/],
-        ['with usage other than delivered', () => (si.tamper = (f) => ({ ...f, usage: { ...f.usage, prompt: f.usage.prompt + 1n }, cost: receiptMaxCost(PRICES, { ...f.usage, prompt: f.usage.prompt + 1n }) })), /usage\.prompt/],
+        [
+            'with usage other than delivered',
+            () => (si.tamper = (f) => ({ ...f, usage: { ...f.usage, prompt: f.usage.prompt + 1n }, cost: receiptMaxCost(PRICES, { ...f.usage, prompt: f.usage.prompt + 1n }) })),
+            /usage\.prompt/,
+        ],
         ['over max_tokens', () => (si.usage = { ...USAGE, completion: 9n }), /max_tokens/],
         ['for another response', () => (si.tamper = (f) => ({ ...f, responseHash: f.responseHash ^ 1n })), /response hash/],
         ['for another request', () => (si.tamper = (f) => ({ ...f, requestHash: f.requestHash ^ 1n })), /request hash/],

@@ -14,7 +14,6 @@ import { ExtendedStaking } from '../../wrappers/Staking';
 import { ExtendedRegistry } from '../../wrappers/Registry';
 import { devWallets } from './util';
 
-
 describe('deployNetwork', () => {
     let dir: string;
     beforeEach(async () => {

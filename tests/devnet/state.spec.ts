@@ -16,7 +16,11 @@ async function transfer(devnet: RunningDevnet, to: ReturnType<typeof randomAddre
     const { v4, keyPair } = await devWallets(client);
     const seqno = await v4.getSeqno();
     await v4.sendTransfer({ seqno, secretKey: keyPair.secretKey, sendMode: SendMode.PAY_GAS_SEPARATELY, messages: [internal({ to, value: toNano(ton), bounce: false })] });
-    await pollUntil('seqno', () => v4.getSeqno(), (s) => s === seqno + 1);
+    await pollUntil(
+        'seqno',
+        () => v4.getSeqno(),
+        (s) => s === seqno + 1,
+    );
     return { client, v4 };
 }
 
@@ -144,11 +148,19 @@ describe('devnet: state files', () => {
         try {
             await pollUntil(
                 'the devnet to be ready',
-                () => fetch(`http://127.0.0.1:${port}/ready`).then((r) => r.status, () => 0),
+                () =>
+                    fetch(`http://127.0.0.1:${port}/ready`).then(
+                        (r) => r.status,
+                        () => 0,
+                    ),
                 (s) => s === 200,
                 { timeoutMs: 60_000 },
             );
-            await pollUntil('the banner', async () => out, (o) => o.includes('Pre-funded wallets'));
+            await pollUntil(
+                'the banner',
+                async () => out,
+                (o) => o.includes('Pre-funded wallets'),
+            );
             expect(out).toContain(DEVNET_MNEMONIC);
             expect(out).toContain(`http://127.0.0.1:${port}/api/v2/jsonRPC`);
         } finally {

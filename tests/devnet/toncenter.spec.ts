@@ -51,10 +51,7 @@ describe('devnet: toncenter v2 API for TonClient', () => {
 
         // Banner and tooling read /devnet/info; the wallets it lists are the ones derived here.
         const info = (await (await fetch(`${devnet.url}/devnet/info`)).json()) as { result: { wallets: { address: string }[] } };
-        expect(info.result.wallets.slice(0, 2).map((w: { address: string }) => w.address)).toEqual([
-            wallets.v4.address.toString(),
-            wallets.v5.address.toString(),
-        ]);
+        expect(info.result.wallets.slice(0, 2).map((w: { address: string }) => w.address)).toEqual([wallets.v4.address.toString(), wallets.v5.address.toString()]);
     });
 
     it('processes a V4 transfer after sendBoc returns; seqno advances and a replay is dropped', async () => {
@@ -70,7 +67,11 @@ describe('devnet: toncenter v2 API for TonClient', () => {
         await client.sendExternalMessage(raw, body);
         // Accepted, not yet in a block: like a real network, the client has to poll.
         expect(await wallets.v4.getSeqno()).toBe(seqno);
-        await pollUntil('the V4 seqno to advance', () => wallets.v4.getSeqno(), (s) => s === seqno + 1);
+        await pollUntil(
+            'the V4 seqno to advance',
+            () => wallets.v4.getSeqno(),
+            (s) => s === seqno + 1,
+        );
         expect(await client.getBalance(dest)).toBe(toNano('2'));
 
         // The same signed message again: the wallet refuses it (seqno), nothing moves.
@@ -89,7 +90,11 @@ describe('devnet: toncenter v2 API for TonClient', () => {
             sendMode: SendMode.PAY_GAS_SEPARATELY,
             messages: [internal({ to: dest, value: toNano('3'), bounce: false })],
         });
-        await pollUntil('the V5 seqno to advance', () => wallets.v5.getSeqno(), (s) => s === seqno + 1);
+        await pollUntil(
+            'the V5 seqno to advance',
+            () => wallets.v5.getSeqno(),
+            (s) => s === seqno + 1,
+        );
         expect(await client.getBalance(dest)).toBe(toNano('3'));
         const info = await rpc(devnet.endpoint, 'getWalletInformation', { address: wallets.v5.address.toString() });
         expect(info.body.result.seqno).toBe(seqno + 1);
@@ -105,7 +110,11 @@ describe('devnet: toncenter v2 API for TonClient', () => {
                 sendMode: SendMode.PAY_GAS_SEPARATELY,
                 messages: [internal({ to: dest, value: toNano('0.1') * BigInt(i + 1), bounce: false })],
             });
-            await pollUntil('seqno', () => wallets.v4.getSeqno(), (s) => s === seqno + 1);
+            await pollUntil(
+                'seqno',
+                () => wallets.v4.getSeqno(),
+                (s) => s === seqno + 1,
+            );
         }
         const all = await client.getTransactions(wallets.v4.address, { limit: 50 });
         expect(all.length).toBeGreaterThanOrEqual(5);
@@ -190,7 +199,11 @@ describe('devnet: toncenter v2 API for TonClient', () => {
             messages: [internal({ to: randomAddress(5), value: toNano('1') })],
         });
         const hash = await rpc(devnet.endpoint, 'sendBocReturnHash', {
-            boc: beginCell().store(storeMessage(external({ to: wallets.v4.address, body: forged }))).endCell().toBoc().toString('base64'),
+            boc: beginCell()
+                .store(storeMessage(external({ to: wallets.v4.address, body: forged })))
+                .endCell()
+                .toBoc()
+                .toString('base64'),
         });
         expect(hash.body).toMatchObject({ ok: true, result: { '@type': 'raw.extMessageInfo' } });
         await devnet.chain.idle();
@@ -205,7 +218,11 @@ describe('devnet: toncenter v2 API for TonClient', () => {
         const sender = wallets.v4.sender(wallets.keyPair.secretKey);
         const registry = client.open(await ExtendedRegistry.fromInit(owner, devnetParams(owner)));
         await registry.sendDeploy(sender);
-        await pollUntil('the Registry to deploy', () => client.isContractDeployed(registry.address), (d) => d);
+        await pollUntil(
+            'the Registry to deploy',
+            () => client.isContractDeployed(registry.address),
+            (d) => d,
+        );
         expect((await registry.getOwner()).equals(owner)).toBe(true);
         expect((await registry.getParams()).timelockDelay).toBe(60n);
         // A get method with an argument: the stack travels as [["num", ...]].
@@ -214,8 +231,16 @@ describe('devnet: toncenter v2 API for TonClient', () => {
         let seqno = await wallets.v4.getSeqno();
         const id = await registry.getNextProposalId();
         await registry.sendProposeImage(sender, DEV_IMAGE_HASH);
-        await pollUntil('the proposal', () => registry.getNextProposalId(), (n) => n === id + 1n);
-        await pollUntil('seqno', () => wallets.v4.getSeqno(), (s) => s === seqno + 1);
+        await pollUntil(
+            'the proposal',
+            () => registry.getNextProposalId(),
+            (n) => n === id + 1n,
+        );
+        await pollUntil(
+            'seqno',
+            () => wallets.v4.getSeqno(),
+            (s) => s === seqno + 1,
+        );
 
         // Optional-struct getters return tuples; TonClient needs the tuple fix to read them.
         const raw = await client.runMethod(registry.address, 'proposal', [{ type: 'int', value: id }]);
@@ -234,12 +259,24 @@ describe('devnet: toncenter v2 API for TonClient', () => {
         // Wallets signed with the wall clock (valid_until = now + 60 s) still work an hour "later".
         seqno = await wallets.v4.getSeqno();
         await registry.sendExecute(sender, id);
-        await pollUntil('the image to be allowed', () => registry.getImageAllowed(DEV_IMAGE_HASH), (a) => a);
-        await pollUntil('seqno', () => wallets.v4.getSeqno(), (s) => s === seqno + 1);
+        await pollUntil(
+            'the image to be allowed',
+            () => registry.getImageAllowed(DEV_IMAGE_HASH),
+            (a) => a,
+        );
+        await pollUntil(
+            'seqno',
+            () => wallets.v4.getSeqno(),
+            (s) => s === seqno + 1,
+        );
         // ...including after the wallet received the Registry's excess at the advanced time.
         seqno = await wallets.v4.getSeqno();
         await wallets.v4.sendTransfer({ seqno, secretKey: wallets.keyPair.secretKey, messages: [internal({ to: randomAddress(6), value: toNano('1'), bounce: false })] });
-        await pollUntil('seqno', () => wallets.v4.getSeqno(), (s) => s === seqno + 1);
+        await pollUntil(
+            'seqno',
+            () => wallets.v4.getSeqno(),
+            (s) => s === seqno + 1,
+        );
 
         const badAdvance = await post(`${devnet.url}/admin/advance-time`, { seconds: -5 });
         expect(badAdvance.status).toBe(400);
@@ -272,5 +309,3 @@ describe('devnet: toncenter v2 API for TonClient', () => {
         expect(await client.getBalance(to)).toBe(toNano('5.5'));
     });
 });
-
-

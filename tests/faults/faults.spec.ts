@@ -98,12 +98,21 @@ describe('faults on a devnet', () => {
     const chainTrace = async (channel: string) =>
         (await net.direct.getTransactions(Address.parse(channel), { limit: 8 })).map((t) => {
             const d = t.description as any;
-            return { lt: t.lt.toString(), now: t.now, from: t.inMessage?.info.src?.toString(), exit: d.computePhase?.exitCode, aborted: d.aborted, body: t.inMessage?.body.beginParse().loadUint(32).toString(16) };
+            return {
+                lt: t.lt.toString(),
+                now: t.now,
+                from: t.inMessage?.info.src?.toString(),
+                exit: d.computePhase?.exitCode,
+                aborted: d.aborted,
+                body: t.inMessage?.body.beginParse().loadUint(32).toString(16),
+            };
         });
-    const paidOnChain = (channel: string) => tonClientOpener(net.direct).open(ExtendedPaymentChannel.fromAddress(Address.parse(channel))).getPaid();
+    const paidOnChain = (channel: string) =>
+        tonClientOpener(net.direct)
+            .open(ExtendedPaymentChannel.fromAddress(Address.parse(channel)))
+            .getPaid();
 
     beforeAll(async () => {
-         
         console.log(`faults: FAULT_SEED=${SEED}${LONG ? ' FAULT_LONG=1' : ''}`);
         net = await startNetwork('faults');
         gwDir = join(net.dir, 'gateway');
@@ -156,7 +165,9 @@ describe('faults on a devnet', () => {
             await expect(net.ton.getMasterchainInfo()).rejects.toThrow();
             while (Date.now() < until) {
                 const r = await ask(served % 2 === 1).catch((e) => {
-                    throw new Error(`request ${served} during the outage failed: ${(e as Error).message}\nchannel ${JSON.stringify(sdk.o.store.channel(channel), (_k, v) => (typeof v === 'bigint' ? v.toString() : v))}\n${sdkLog.slice(-10).join('\n')}`);
+                    throw new Error(
+                        `request ${served} during the outage failed: ${(e as Error).message}\nchannel ${JSON.stringify(sdk.o.store.channel(channel), (_k, v) => (typeof v === 'bigint' ? v.toString() : v))}\n${sdkLog.slice(-10).join('\n')}`,
+                    );
                 });
                 expect(r.fields!.cumulativeCost).toBe(sdk.o.store.channel(channel)!.verified);
                 served++;
@@ -171,7 +182,12 @@ describe('faults on a devnet', () => {
         const held = workerLedger(a, channel).voucher;
         expect(held).toBeGreaterThan(paidBefore);
         // Back online: the queued claim lands without anyone asking.
-        await pollUntil('the queued claim to land', () => paidOnChain(channel), (p) => p >= held, { timeoutMs: 90_000 });
+        await pollUntil(
+            'the queued claim to land',
+            () => paidOnChain(channel),
+            (p) => p >= held,
+            { timeoutMs: 90_000 },
+        );
         expectLedgersAgree(a, sdk.o.store, channel);
     });
 
@@ -258,24 +274,38 @@ describe('faults on a devnet', () => {
         // An app that hangs up mid-stream: the gateway stops reading, the worker cuts the answer and keeps a
         // receipt for what it delivered, which the gateway recovers and pays (checked by the reconciliation below).
         const sdkChannel = sdk.o.store.openChannelFor(infoA.workerStake.toString())!.address;
-        const gwChannel = await pollUntil('the gateway channel on the worker', async () => {
-            const store = WorkerStore.open(a.config.store.path);
-            try {
-                return store.listChannels().find((c) => c.address !== sdkChannel)?.address;
-            } finally {
-                store.close();
-            }
-        }, (c) => !!c);
+        const gwChannel = await pollUntil(
+            'the gateway channel on the worker',
+            async () => {
+                const store = WorkerStore.open(a.config.store.path);
+                try {
+                    return store.listChannels().find((c) => c.address !== sdkChannel)?.address;
+                } finally {
+                    store.close();
+                }
+            },
+            (c) => !!c,
+        );
         const before = workerLedger(a, gwChannel!).receipts.length;
         net.upstream.mode = 'slow';
         try {
             const app = new AbortController();
-            const res = await fetch(`${gateway!.url}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(chatBody({ stream: true })), signal: app.signal });
+            const res = await fetch(`${gateway!.url}/chat/completions`, {
+                method: 'POST',
+                headers: { 'content-type': 'application/json' },
+                body: JSON.stringify(chatBody({ stream: true })),
+                signal: app.signal,
+            });
             const reader = res.body!.getReader();
             let got = '';
             while (!got.includes('"content":"Hello"')) got += new TextDecoder().decode((await reader.read()).value);
             app.abort();
-            const cut = await pollUntil('the receipt of the cut stream', async () => workerLedger(a, gwChannel!).receipts.slice(before), (r) => r.length === 1, { timeoutMs: 30_000 });
+            const cut = await pollUntil(
+                'the receipt of the cut stream',
+                async () => workerLedger(a, gwChannel!).receipts.slice(before),
+                (r) => r.length === 1,
+                { timeoutMs: 30_000 },
+            );
             expect(cut[0].completionTokens).toBeLessThan(WORDS.length);
         } finally {
             net.upstream.mode = 'usage';

@@ -102,7 +102,10 @@ function storeRandom(g: Gen, b: Builder, t: AbiType, types: Map<string, AbiStruc
         case 'int': {
             const bits = Number(t.format ?? 257);
             const half = 1n << BigInt(bits - 1);
-            b.storeInt(g(() => fc.oneof(fc.constant(0n), fc.constant(-1n), fc.constant(half - 1n), fc.constant(-half), fc.bigInt({ min: -half, max: half - 1n }))), bits);
+            b.storeInt(
+                g(() => fc.oneof(fc.constant(0n), fc.constant(-1n), fc.constant(half - 1n), fc.constant(-half), fc.bigInt({ min: -half, max: half - 1n }))),
+                bits,
+            );
             return;
         }
         case 'bool':
@@ -127,13 +130,20 @@ function storeRandom(g: Gen, b: Builder, t: AbiType, types: Map<string, AbiStruc
             return;
         case 'slice':
             if (t.format === 'remainder') {
-                const n = Math.min(b.availableBits, g(() => fc.nat({ max: 1023 })));
+                const n = Math.min(
+                    b.availableBits,
+                    g(() => fc.nat({ max: 1023 })),
+                );
                 b.storeUint(0, 0);
                 for (let i = 0; i < n; i++) b.storeBit(g(() => fc.boolean()));
             } else b.storeRef(randomCell(g));
             return;
         case 'string':
-            b.storeRef(beginCell().storeStringTail(g(() => fc.string({ maxLength: 100 }))).endCell());
+            b.storeRef(
+                beginCell()
+                    .storeStringTail(g(() => fc.string({ maxLength: 100 })))
+                    .endCell(),
+            );
             return;
         default: {
             const s = types.get(t.type ?? '');
@@ -243,15 +253,37 @@ function bodyArb(t: Target) {
     const knownOps = new Set(known.map((m) => m.header!));
     return fc.oneof(
         // A random opcode (not one the contract knows) with random bits and refs.
-        { arbitrary: fc.tuple(fc.integer({ min: 0, max: 0xffffffff }).filter((op) => !knownOps.has(op)), fc.gen()).map(([op, g]) => ({ kind: 'unknown' as const, body: beginCell().storeUint(op, 32).storeSlice(randomCell(g, 0, 1023 - 32).beginParse()).endCell() })), weight: 2 },
+        {
+            arbitrary: fc
+                .tuple(
+                    fc.integer({ min: 0, max: 0xffffffff }).filter((op) => !knownOps.has(op)),
+                    fc.gen(),
+                )
+                .map(([op, g]) => ({
+                    kind: 'unknown' as const,
+                    body: beginCell()
+                        .storeUint(op, 32)
+                        .storeSlice(randomCell(g, 0, 1023 - 32).beginParse())
+                        .endCell(),
+                })),
+            weight: 2,
+        },
         // Fewer than 32 bits, or nothing.
-        { arbitrary: fc.nat({ max: 31 }).chain((n) => fc.array(fc.boolean(), { minLength: n, maxLength: n })).map((bits) => ({ kind: 'unknown' as const, body: bits.reduce((b, x) => b.storeBit(x), beginCell()).endCell() as Cell | undefined })), weight: 1 },
+        {
+            arbitrary: fc
+                .nat({ max: 31 })
+                .chain((n) => fc.array(fc.boolean(), { minLength: n, maxLength: n }))
+                .map((bits) => ({ kind: 'unknown' as const, body: bits.reduce((b, x) => b.storeBit(x), beginCell()).endCell() as Cell | undefined })),
+            weight: 1,
+        },
         { arbitrary: fc.constant({ kind: 'unknown' as const, body: undefined as Cell | undefined }), weight: 1 },
         // A known opcode with a random, type-shaped payload.
         { arbitrary: fc.tuple(fc.constantFrom(...known), fc.gen()).map(([m, g]) => ({ kind: 'known' as const, body: knownBody(g, t, m) })), weight: 4 },
         // A known opcode with a truncated payload.
         {
-            arbitrary: fc.tuple(fc.constantFrom(...known), fc.gen(), fc.nat({ max: 1023 }), fc.nat({ max: 4 })).map(([m, g, bits, refs]) => ({ kind: 'known' as const, body: truncate(knownBody(g, t, m), 32 + bits, refs) })),
+            arbitrary: fc
+                .tuple(fc.constantFrom(...known), fc.gen(), fc.nat({ max: 1023 }), fc.nat({ max: 4 }))
+                .map(([m, g, bits, refs]) => ({ kind: 'known' as const, body: truncate(knownBody(g, t, m), 32 + bits, refs) })),
             weight: 2,
         },
     );
@@ -260,16 +292,11 @@ function bodyArb(t: Target) {
 async function fuzz(t: Target, numRuns: number) {
     const findings: Findings = { accepted: new Map() };
     await fc.assert(
-        fc.asyncProperty(
-            bodyArb(t),
-            fc.nat(),
-            fc.oneof(fc.constant(0n), fc.bigInt({ min: 1n, max: toNano('0.05') }), fc.bigInt({ min: toNano('0.05'), max: toNano('5') })),
-            async (b, who, value) => {
-                // Authorised senders only with bodies that cannot be a valid message.
-                const pool = b.kind === 'unknown' ? [...t.strangers, ...t.authorised] : t.strangers;
-                await probe(t, pool[who % pool.length], b.body, value, findings);
-            },
-        ),
+        fc.asyncProperty(bodyArb(t), fc.nat(), fc.oneof(fc.constant(0n), fc.bigInt({ min: 1n, max: toNano('0.05') }), fc.bigInt({ min: toNano('0.05'), max: toNano('5') })), async (b, who, value) => {
+            // Authorised senders only with bodies that cannot be a valid message.
+            const pool = b.kind === 'unknown' ? [...t.strangers, ...t.authorised] : t.strangers;
+            await probe(t, pool[who % pool.length], b.body, value, findings);
+        }),
         params(numRuns),
     );
     return findings;
@@ -289,10 +316,24 @@ describe('contract receivers under random messages', () => {
         const eParties = [e.registry.address, e.escrow.address, channel.address, e.owner.address, e.client.address, e.workerStake.address, e.treasury.address, e.stranger.address];
         const base = { blockchain: e.blockchain, strangers: eStrangers, parties: eParties };
         // Anyone may execute a ripe proposal, and anyone may re-push the config (a version bump, same contents: see registry.tact).
-        targets.Registry = { ...base, name: 'Registry', address: e.registry.address, abi: loadAbi('Registry', 'Registry'), permissionless: [0xc0c00010 /* ExecuteProposal */, 0xc0c00040 /* PushConfig */], authorised: [e.owner] };
+        targets.Registry = {
+            ...base,
+            name: 'Registry',
+            address: e.registry.address,
+            abi: loadAbi('Registry', 'Registry'),
+            permissionless: [0xc0c00010 /* ExecuteProposal */, 0xc0c00040 /* PushConfig */],
+            authorised: [e.owner],
+        };
         targets.Escrow = { ...base, name: 'Escrow', address: e.escrow.address, abi: loadAbi('Escrow', 'Escrow'), permissionless: [0xc0c04001 /* OpenChannel */], authorised: [e.owner] };
         // Anyone may top up an open channel (payment-channel.tact); a Claim needs the client's signature, whoever sends it.
-        targets.PaymentChannel = { ...base, name: 'PaymentChannel', address: channel.address, abi: loadAbi('PaymentChannel', 'PaymentChannel'), permissionless: [0xc0c05001 /* TopUp */], authorised: [e.client, e.workerStake] };
+        targets.PaymentChannel = {
+            ...base,
+            name: 'PaymentChannel',
+            address: channel.address,
+            abi: loadAbi('PaymentChannel', 'PaymentChannel'),
+            permissionless: [0xc0c05001 /* TopUp */],
+            authorised: [e.client, e.workerStake],
+        };
         ch = channel;
 
         s = await deployStaking();
@@ -301,7 +342,14 @@ describe('contract receivers under random messages', () => {
         const sStrangers = [s.stranger, s.reporter, await s.blockchain.treasury('fuzzer-1', { balance: toNano('100000') })];
         const sParties = [s.registry.address, s.staking.address, worker.address, s.owner.address, s.provider.address, s.verifier.address, s.stranger.address];
         const sBase = { blockchain: s.blockchain, strangers: sStrangers, parties: sParties };
-        targets.Staking = { ...sBase, name: 'Staking', address: s.staking.address, abi: loadAbi('Staking', 'Staking'), permissionless: [0xc0c02001 /* Stake */, 0xc0c02002 /* TopUpStake */, 0xc0c02003 /* SyncWorkerConfig: anyone may re-push config (staking.tact) */], authorised: [s.owner] };
+        targets.Staking = {
+            ...sBase,
+            name: 'Staking',
+            address: s.staking.address,
+            abi: loadAbi('Staking', 'Staking'),
+            permissionless: [0xc0c02001 /* Stake */, 0xc0c02002 /* TopUpStake */, 0xc0c02003 /* SyncWorkerConfig: anyone may re-push config (staking.tact) */],
+            authorised: [s.owner],
+        };
         targets.WorkerStake = { ...sBase, name: 'WorkerStake', address: worker.address, abi: loadAbi('WorkerStake', 'WorkerStake'), permissionless: [], authorised: [s.provider, s.verifier] };
 
         v = await deployVerifier({ policy: intelPolicy(), images: [fixtureImageHash()] });
@@ -362,15 +410,21 @@ describe('contract receivers under random messages', () => {
             fc.bigInt({ min: 0n, max: paid }).map((x) => ({ v: signVoucher(ch.address, x, e.clientKeys.secretKey), clientSigned: true })), // stale
             fc.bigInt({ min: paid + 1n, max: toNano('100') }).map((x) => ({ v: signVoucher(ch.address, x, mallory.secretKey), clientSigned: false })), // forged
             fc.bigInt({ min: paid + 1n, max: toNano('100') }).map((x) => ({ v: signVoucher(e.stranger.address, x, e.clientKeys.secretKey), clientSigned: false })), // other channel
-            fc.tuple(fc.bigInt({ min: paid + 1n, max: toNano('100') }), fc.uint8Array({ minLength: 64, maxLength: 64 })).map(([x, sig]) => ({ v: { channel: ch.address, total: x, signature: Buffer.from(sig) }, clientSigned: false })), // random signature
+            fc
+                .tuple(fc.bigInt({ min: paid + 1n, max: toNano('100') }), fc.uint8Array({ minLength: 64, maxLength: 64 }))
+                .map(([x, sig]) => ({ v: { channel: ch.address, total: x, signature: Buffer.from(sig) }, clientSigned: false })), // random signature
         );
         await fc.assert(
             fc.asyncProperty(voucherArb, fc.boolean(), fc.nat(), async ({ v: vch, clientSigned }, cooperative, who) => {
                 const sender = [e.stranger, e.client, e.workerStake][who % 3];
                 const workerSignature = signCloseApproval(vch.channel, vch.total, (clientSigned ? mallory : e.workerKeys).secretKey);
                 const body = cooperative
-                    ? beginCell().store(storeCooperativeClose({ $$type: 'CooperativeClose', queryId: 0n, clientSignature: vch.signature, workerSignature, voucher: voucherCell(vch.channel, vch.total) })).endCell()
-                    : beginCell().store(storeClaim({ $$type: 'Claim', queryId: 0n, signature: vch.signature, voucher: voucherCell(vch.channel, vch.total) })).endCell();
+                    ? beginCell()
+                          .store(storeCooperativeClose({ $$type: 'CooperativeClose', queryId: 0n, clientSignature: vch.signature, workerSignature, voucher: voucherCell(vch.channel, vch.total) }))
+                          .endCell()
+                    : beginCell()
+                          .store(storeClaim({ $$type: 'Claim', queryId: 0n, signature: vch.signature, voucher: voucherCell(vch.channel, vch.total) }))
+                          .endCell();
                 await probe(t, sender, body, toNano('0.2'), findings);
                 expect(await ch.getPaid()).toBe(paid);
             }),

@@ -35,7 +35,26 @@ const METHODS = [
     'getConfigParam',
 ];
 
-const PARAM_NAMES = ['address', 'method', 'stack', 'boc', 'body', 'init_code', 'init_data', 'ignore_chksig', 'limit', 'lt', 'hash', 'to_lt', 'source', 'destination', 'created_lt', 'seqno', 'workchain', 'config_id'];
+const PARAM_NAMES = [
+    'address',
+    'method',
+    'stack',
+    'boc',
+    'body',
+    'init_code',
+    'init_data',
+    'ignore_chksig',
+    'limit',
+    'lt',
+    'hash',
+    'to_lt',
+    'source',
+    'destination',
+    'created_lt',
+    'seqno',
+    'workchain',
+    'config_id',
+];
 
 describe('devnet HTTP API under bad input', () => {
     let devnet: RunningDevnet;
@@ -52,10 +71,20 @@ describe('devnet HTTP API under bad input', () => {
             fc.bigInt({ min: -(1n << 300n), max: 1n << 300n }).map(String),
             fc.bigInt({ min: 0n, max: 1n << 70n }).map((x) => '0x' + x.toString(16)),
             fc.constantFrom(1e21, 2 ** 53, -(2 ** 53), 4294967296, -2147483649),
-            fc.array(fc.tuple(fc.constantFrom('num', 'int', 'cell', 'tvm.Cell', 'slice', 'tvm.Slice', 'builder', 'null', 'tuple', 'list', 'x'), fc.oneof(wrongValue, fc.constant(sampleBoc()), fc.bigInt({ min: -(1n << 300n), max: 1n << 300n }).map(String))), { maxLength: 4 }),
+            fc.array(
+                fc.tuple(
+                    fc.constantFrom('num', 'int', 'cell', 'tvm.Cell', 'slice', 'tvm.Slice', 'builder', 'null', 'tuple', 'list', 'x'),
+                    fc.oneof(wrongValue, fc.constant(sampleBoc()), fc.bigInt({ min: -(1n << 300n), max: 1n << 300n }).map(String)),
+                ),
+                { maxLength: 4 },
+            ),
         );
     const paramsArb = () => fc.dictionary(fc.oneof(fc.constantFrom(...PARAM_NAMES), fc.string({ maxLength: 10 })), paramValue(), { maxKeys: 6 });
-    const methodArb = fc.oneof({ arbitrary: fc.constantFrom(...METHODS), weight: 5 }, { arbitrary: fc.constantFrom('__proto__', 'constructor', 'toString', 'hasOwnProperty', ''), weight: 1 }, { arbitrary: fc.string({ maxLength: 20 }), weight: 1 });
+    const methodArb = fc.oneof(
+        { arbitrary: fc.constantFrom(...METHODS), weight: 5 },
+        { arbitrary: fc.constantFrom('__proto__', 'constructor', 'toString', 'hasOwnProperty', ''), weight: 1 },
+        { arbitrary: fc.string({ maxLength: 20 }), weight: 1 },
+    );
 
     beforeAll(async () => {
         devnet = await startDevnet({ port: 0, logLevel: 'silent', accounts: 1 });
@@ -74,7 +103,9 @@ describe('devnet HTTP API under bad input', () => {
     it('fuzzes every route and every toncenter method the devnet serves', async () => {
         const app = buildServer(devnet.chain, devnet.config, pino({ level: 'silent' }));
         await app.ready();
-        expect(routesOf(app)).toEqual(['GET /api/v2/:method', 'GET /devnet/info', 'GET /ready', 'POST /admin/advance-time', 'POST /admin/faucet', `POST ${JSON_RPC_PATH}`, 'POST /api/v2/:method'].sort());
+        expect(routesOf(app)).toEqual(
+            ['GET /api/v2/:method', 'GET /devnet/info', 'GET /ready', 'POST /admin/advance-time', 'POST /admin/faucet', `POST ${JSON_RPC_PATH}`, 'POST /api/v2/:method'].sort(),
+        );
         await app.close();
         expect(Object.keys(toncenterMethods(devnet.chain)).sort()).toEqual([...METHODS].sort());
     });
@@ -82,7 +113,12 @@ describe('devnet HTTP API under bad input', () => {
     it('JSON-RPC: random methods, params and ids: never a 5xx, always the toncenter answer shape', async () => {
         await fc.assert(
             fc.asyncProperty(methodArb, fc.oneof(paramsArb(), wrongValue), fc.oneof(fc.constant(undefined), wrongValue), async (method, p, id) => {
-                const res = await call(devnet.url, { method: 'POST', url: JSON_RPC_PATH, headers: { 'content-type': 'application/json' }, payload: JSON.stringify({ jsonrpc: '2.0', id, method, params: p }) });
+                const res = await call(devnet.url, {
+                    method: 'POST',
+                    url: JSON_RPC_PATH,
+                    headers: { 'content-type': 'application/json' },
+                    payload: JSON.stringify({ jsonrpc: '2.0', id, method, params: p }),
+                });
                 expect(res.statusCode).toBeLessThan(500);
                 const body = res.json();
                 expect(typeof body.ok).toBe('boolean');
@@ -100,10 +136,18 @@ describe('devnet HTTP API under bad input', () => {
             fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(b)),
         );
         await fc.assert(
-            fc.asyncProperty(fc.oneof(fc.constant(JSON_RPC_PATH), methodArb.map((m) => `/api/v2/${encodeURIComponent(m) || 'x'}`)), body, contentTypes, async (path, payload, ct) => {
-                const res = await call(devnet.url, { method: 'POST', url: path, headers: ct ? { 'content-type': ct } : {}, payload });
-                expect(res.statusCode).toBeLessThan(500);
-            }),
+            fc.asyncProperty(
+                fc.oneof(
+                    fc.constant(JSON_RPC_PATH),
+                    methodArb.map((m) => `/api/v2/${encodeURIComponent(m) || 'x'}`),
+                ),
+                body,
+                contentTypes,
+                async (path, payload, ct) => {
+                    const res = await call(devnet.url, { method: 'POST', url: path, headers: ct ? { 'content-type': ct } : {}, payload });
+                    expect(res.statusCode).toBeLessThan(500);
+                },
+            ),
             params(100),
         );
     });
@@ -112,7 +156,7 @@ describe('devnet HTTP API under bad input', () => {
         await fc.assert(
             fc.asyncProperty(methodArb, paramsArb(), async (method, p) => {
                 const q = new URLSearchParams();
-                for (const [k, v] of Object.entries(p)) q.append(k, typeof v === 'string' ? v : JSON.stringify(v) ?? '');
+                for (const [k, v] of Object.entries(p)) q.append(k, typeof v === 'string' ? v : (JSON.stringify(v) ?? ''));
                 const res = await call(devnet.url, { url: `/api/v2/${encodeURIComponent(method) || 'x'}?${q.toString()}` });
                 expect(res.statusCode).toBeLessThan(500);
             }),
@@ -124,13 +168,22 @@ describe('devnet HTTP API under bad input', () => {
         const boc = fc.oneof(
             fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b).toString('base64')),
             fc.tuple(fc.uint8Array({ maxLength: 100 }), fc.constantFrom(wallet, new Address(0, Buffer.alloc(32, 5)), new Address(-1, Buffer.alloc(32, 1)))).map(([b, to]) =>
-                beginCell().store(storeMessage(external({ to, body: beginCell().storeBuffer(Buffer.from(b)).endCell() }))).endCell().toBoc().toString('base64'),
+                beginCell()
+                    .store(storeMessage(external({ to, body: beginCell().storeBuffer(Buffer.from(b)).endCell() })))
+                    .endCell()
+                    .toBoc()
+                    .toString('base64'),
             ),
             fc.constant(sampleBoc()),
         );
         await fc.assert(
             fc.asyncProperty(fc.constantFrom('sendBoc', 'sendBocReturnHash'), boc, async (method, b) => {
-                const res = await call(devnet.url, { method: 'POST', url: JSON_RPC_PATH, headers: { 'content-type': 'application/json' }, payload: JSON.stringify({ id: 1, method, params: { boc: b } }) });
+                const res = await call(devnet.url, {
+                    method: 'POST',
+                    url: JSON_RPC_PATH,
+                    headers: { 'content-type': 'application/json' },
+                    payload: JSON.stringify({ id: 1, method, params: { boc: b } }),
+                });
                 expect(res.statusCode).toBeLessThan(500);
             }),
             params(60),
@@ -143,31 +196,54 @@ describe('devnet HTTP API under bad input', () => {
         const advance = fc.oneof(
             anyJson,
             // Valid values excluded: a whole number of seconds, 1 to ten years, as a number or digits.
-            fc.record({ seconds: wrongValue.filter((x) => !((typeof x === 'number' || (typeof x === 'string' && /^[0-9]+$/.test(x))) && Number.isInteger(Number(x)) && Number(x) > 0 && Number(x) <= 10 * 365 * 24 * 3600)) }),
+            fc.record({
+                seconds: wrongValue.filter(
+                    (x) => !((typeof x === 'number' || (typeof x === 'string' && /^[0-9]+$/.test(x))) && Number.isInteger(Number(x)) && Number(x) > 0 && Number(x) <= 10 * 365 * 24 * 3600),
+                ),
+            }),
             fc.record({ seconds: fc.oneof(fc.constant(0), fc.integer({ max: -1 }), fc.constant(10 * 365 * 24 * 3600 + 1), fc.double({ noInteger: true }), fc.constant(1e300)) }),
             fc.record({ seconds: fc.constant(1), extra: wrongValue }),
         );
         const faucet = fc.oneof(
             anyJson,
             fc.record({ address: wrongValue, amount: fc.constant('1') }),
-            fc.record({ address: fc.constant(target.toString()), amount: fc.oneof(wrongValue.filter((x) => !(typeof x === 'number' && x > 0 && x <= 1_000_000) && !(typeof x === 'string' && /^[0-9]+(\.[0-9]{1,9})?$/.test(x) && Number(x) > 0 && Number(x) <= 1_000_000)), fc.constantFrom('0', '0.0', '1000000.000000001', '1e3', '-1', '1.0000000001', 0, -1, 1e7, '99999999999999999999999')) }),
+            fc.record({
+                address: fc.constant(target.toString()),
+                amount: fc.oneof(
+                    wrongValue.filter(
+                        (x) => !(typeof x === 'number' && x > 0 && x <= 1_000_000) && !(typeof x === 'string' && /^[0-9]+(\.[0-9]{1,9})?$/.test(x) && Number(x) > 0 && Number(x) <= 1_000_000),
+                    ),
+                    fc.constantFrom('0', '0.0', '1000000.000000001', '1e3', '-1', '1.0000000001', 0, -1, 1e7, '99999999999999999999999'),
+                ),
+            }),
             fc.record({ address: fc.constant(target.toString()), amount: fc.constant('1'), extra: wrongValue }),
         );
         await fc.assert(
-            fc.asyncProperty(fc.oneof(advance.map((b) => ['/admin/advance-time', b] as const), faucet.map((b) => ['/admin/faucet', b] as const)), async ([path, b]) => {
-                const now = devnet.chain.now();
-                const before = await balance();
-                const res = await call(devnet.url, { method: 'POST', url: path, headers: { 'content-type': 'application/json' }, payload: JSON.stringify(b) ?? '' });
-                expect(res.statusCode).toBeGreaterThanOrEqual(400);
-                expect(res.statusCode).toBeLessThan(500);
-                // The devnet clock follows the wall clock; a refused advance moves it by no more than the seconds elapsed.
-                expect(devnet.chain.now() - now).toBeLessThan(60);
-                expect(await balance()).toBe(before);
-            }),
+            fc.asyncProperty(
+                fc.oneof(
+                    advance.map((b) => ['/admin/advance-time', b] as const),
+                    faucet.map((b) => ['/admin/faucet', b] as const),
+                ),
+                async ([path, b]) => {
+                    const now = devnet.chain.now();
+                    const before = await balance();
+                    const res = await call(devnet.url, { method: 'POST', url: path, headers: { 'content-type': 'application/json' }, payload: JSON.stringify(b) ?? '' });
+                    expect(res.statusCode).toBeGreaterThanOrEqual(400);
+                    expect(res.statusCode).toBeLessThan(500);
+                    // The devnet clock follows the wall clock; a refused advance moves it by no more than the seconds elapsed.
+                    expect(devnet.chain.now() - now).toBeLessThan(60);
+                    expect(await balance()).toBe(before);
+                },
+            ),
             params(80),
         );
         // And a genuine faucet request still works.
-        const ok = await call(devnet.url, { method: 'POST', url: '/admin/faucet', headers: { 'content-type': 'application/json' }, payload: JSON.stringify({ address: target.toString(), amount: '1.5' }) });
+        const ok = await call(devnet.url, {
+            method: 'POST',
+            url: '/admin/faucet',
+            headers: { 'content-type': 'application/json' },
+            payload: JSON.stringify({ address: target.toString(), amount: '1.5' }),
+        });
         expect(ok.statusCode).toBe(200);
         await expect(balance()).resolves.toBeGreaterThanOrEqual(toNano('1.5') - toNano('0.1'));
     });
@@ -184,7 +260,12 @@ describe('devnet HTTP API under bad input', () => {
         }
         expect(devnet.chain.now() - now).toBeLessThan(60);
         // A faucet amount with no decimal form.
-        const huge = await call(devnet.url, { method: 'POST', url: '/admin/faucet', headers: { 'content-type': 'application/json' }, payload: JSON.stringify({ address: wallet.toString(), amount: 1.7976931348623143e308 }) });
+        const huge = await call(devnet.url, {
+            method: 'POST',
+            url: '/admin/faucet',
+            headers: { 'content-type': 'application/json' },
+            payload: JSON.stringify({ address: wallet.toString(), amount: 1.7976931348623143e308 }),
+        });
         expect(huge.statusCode).toBe(400);
         // A fee estimate for a message the (absent) account cannot accept.
         const fee = await call(devnet.url, { url: `/api/v2/estimateFee?address=0:${'a0'.repeat(32)}` });

@@ -133,9 +133,23 @@ describe('client gateway under bad input', () => {
     it('API keys: missing, wrong, malformed or near-miss keys get 401 on every route and cost nothing', async () => {
         const badAuth = fc.oneof(
             fc.constant(undefined),
-            fc.constantFrom('', 'Bearer', 'Bearer ', `bearer ${API_KEY}`, `Bearer  ${API_KEY}`, `Bearer ${API_KEY.slice(0, -1)}`, `Bearer ${API_KEY}x`, `Basic ${Buffer.from(API_KEY).toString('base64')}`, API_KEY, `Bearer ${API_KEY.toUpperCase()}`),
+            fc.constantFrom(
+                '',
+                'Bearer',
+                'Bearer ',
+                `bearer ${API_KEY}`,
+                `Bearer  ${API_KEY}`,
+                `Bearer ${API_KEY.slice(0, -1)}`,
+                `Bearer ${API_KEY}x`,
+                `Basic ${Buffer.from(API_KEY).toString('base64')}`,
+                API_KEY,
+                `Bearer ${API_KEY.toUpperCase()}`,
+            ),
             // (Trailing spaces are not near-misses: HTTP strips them from header values.)
-            fc.string({ maxLength: 60 }).filter((x) => /^[\x20-\x7e]*$/.test(x) && x.trim() !== API_KEY).map((x) => `Bearer ${x}`),
+            fc
+                .string({ maxLength: 60 })
+                .filter((x) => /^[\x20-\x7e]*$/.test(x) && x.trim() !== API_KEY)
+                .map((x) => `Bearer ${x}`),
         );
         await fc.assert(
             fc.asyncProperty(badAuth, fc.constantFrom('/v1/models', '/v1/chat/completions', '/nope'), fc.constantFrom('GET', 'POST'), async (a, path, method) => {
@@ -152,7 +166,12 @@ describe('client gateway under bad input', () => {
     });
 
     it('chat: malformed JSON, any JSON, invalid UTF-8, random bytes under any content type: 4xx, nothing paid', async () => {
-        const body = fc.oneof(malformedJson.map((x) => Buffer.from(x)), anyJson.map((v) => Buffer.from(JSON.stringify(v) ?? '')), invalidUtf8, fc.uint8Array({ maxLength: 500 }).map((b) => Buffer.from(b)));
+        const body = fc.oneof(
+            malformedJson.map((x) => Buffer.from(x)),
+            anyJson.map((v) => Buffer.from(JSON.stringify(v) ?? '')),
+            invalidUtf8,
+            fc.uint8Array({ maxLength: 500 }).map((b) => Buffer.from(b)),
+        );
         await fc.assert(
             fc.asyncProperty(body, contentTypes, async (payload, ct) => {
                 const before = ledger();
@@ -168,7 +187,15 @@ describe('client gateway under bad input', () => {
     });
 
     it('chat: one field of a wrong type or value (including max_price and worker): 4xx and nothing paid, or served and paid once', async () => {
-        const base = () => ({ model: MODEL, messages: [{ role: 'system', content: 'be terse' }, { role: 'user', content: 'hi' }], max_tokens: 8 }) as any;
+        const base = () =>
+            ({
+                model: MODEL,
+                messages: [
+                    { role: 'system', content: 'be terse' },
+                    { role: 'user', content: 'hi' },
+                ],
+                max_tokens: 8,
+            }) as any;
         const fields: Array<(r: any, v: unknown) => void> = [
             (r, v) => (r.model = v),
             (r, v) => (r.messages = v),

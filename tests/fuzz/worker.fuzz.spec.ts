@@ -124,15 +124,7 @@ describe('worker HTTP API under bad input', () => {
     it('fuzzes every route the worker serves', () => {
         // A new route must get its bad-input property here before this passes.
         expect(routesOf(worker.server.app)).toEqual(
-            [
-                'GET /attestation',
-                'GET /health',
-                'GET /metrics',
-                'GET /v1/channels/:channel/receipts',
-                'GET /v1/models',
-                'POST /v1/channels/:channel/close',
-                'POST /v1/chat/completions',
-            ].sort(),
+            ['GET /attestation', 'GET /health', 'GET /metrics', 'GET /v1/channels/:channel/receipts', 'GET /v1/models', 'POST /v1/channels/:channel/close', 'POST /v1/chat/completions'].sort(),
         );
     });
 
@@ -147,7 +139,10 @@ describe('worker HTTP API under bad input', () => {
                 fc.constantFrom('GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH'),
                 path,
                 fc.webQueryParameters(),
-                fc.dictionary(fc.constantFrom('accept', 'accept-encoding', 'x-forwarded-for', 'range', 'if-none-match', 'authorization'), fc.string({ maxLength: 40 }).filter((s) => /^[\x20-\x7e]*$/.test(s))),
+                fc.dictionary(
+                    fc.constantFrom('accept', 'accept-encoding', 'x-forwarded-for', 'range', 'if-none-match', 'authorization'),
+                    fc.string({ maxLength: 40 }).filter((s) => /^[\x20-\x7e]*$/.test(s)),
+                ),
                 async (method, p, q, headers) => {
                     const before = ledger();
                     const res = await call(worker.url, { method, url: `${p}${q ? '?' + q : ''}`, headers });
@@ -162,17 +157,15 @@ describe('worker HTTP API under bad input', () => {
     it('receipt recovery: random channels, cursors, timestamps and signatures: never a 5xx, never an answer without the client key', async () => {
         const key = channel.address.toString();
         const mallory = keyPairFromSeed(Buffer.alloc(32, 9));
-        const channelArb = fc.oneof(
-            fc.constant(key),
-            fc.constant(channel.address.toRawString()),
-            fc.constant(f.stranger.address.toString()),
-            fc.string({ maxLength: 80 }).map(encodeURIComponent),
-        );
-        const afterArb = fc.oneof(fc.constant(undefined), fc.bigInt({ min: 0n, max: (1n << 70n) }).map(String), fc.string({ maxLength: 30 }));
+        const channelArb = fc.oneof(fc.constant(key), fc.constant(channel.address.toRawString()), fc.constant(f.stranger.address.toString()), fc.string({ maxLength: 80 }).map(encodeURIComponent));
+        const afterArb = fc.oneof(fc.constant(undefined), fc.bigInt({ min: 0n, max: 1n << 70n }).map(String), fc.string({ maxLength: 30 }));
         const tsArb = fc.oneof(
             fc.constant(() => String(Math.floor(Date.now() / 1000))),
             fc.integer({ min: -1_000_000, max: 1_000_000 }).map((d) => () => String(Math.floor(Date.now() / 1000) + d)),
-            fc.string({ maxLength: 20 }).filter((x) => /^[\x20-\x7e]*$/.test(x)).map((x) => () => x),
+            fc
+                .string({ maxLength: 20 })
+                .filter((x) => /^[\x20-\x7e]*$/.test(x))
+                .map((x) => () => x),
             fc.constant(() => undefined),
         );
         const signerArb = fc.constantFrom('client', 'mallory', 'junk', 'none');
@@ -207,13 +200,19 @@ describe('worker HTTP API under bad input', () => {
         );
     });
 
-    it('cooperative close: random bodies, channels and signatures: never a 5xx; only the client\'s own voucher gets an approval', async () => {
+    it("cooperative close: random bodies, channels and signatures: never a 5xx; only the client's own voucher gets an approval", async () => {
         // A channel of its own: an approval marks it closing (no more service), which the other properties must not see.
         const { channel: closing } = await openChannel(f, { nonce: 77n, deposit: toNano('1') });
         const key = closing.address.toString();
         const mallory = keyPairFromSeed(Buffer.alloc(32, 9));
         const channelArb = fc.oneof(fc.constant(key), fc.constant(closing.address.toRawString()), fc.constant(f.stranger.address.toString()), fc.string({ maxLength: 80 }).map(encodeURIComponent));
-        const totalArb = fc.oneof(fc.bigInt({ min: 0n, max: (1n << 63n) - 1n }), fc.bigInt({ min: 1n << 63n, max: 10n ** 19n - 1n }), fc.bigInt({ min: 10n ** 19n, max: (1n << 120n) - 1n }), fc.constant((1n << 63n) - 1n), fc.constant(1n << 63n));
+        const totalArb = fc.oneof(
+            fc.bigInt({ min: 0n, max: (1n << 63n) - 1n }),
+            fc.bigInt({ min: 1n << 63n, max: 10n ** 19n - 1n }),
+            fc.bigInt({ min: 10n ** 19n, max: (1n << 120n) - 1n }),
+            fc.constant((1n << 63n) - 1n),
+            fc.constant(1n << 63n),
+        );
         const bodyArb = fc.oneof(
             { arbitrary: anyJson, weight: 1 },
             { arbitrary: fc.record({ total: wrongValue, signature: wrongValue }, { requiredKeys: [] }), weight: 1 },
@@ -385,9 +384,7 @@ describe('worker HTTP API under bad input', () => {
                     }
                 }),
             // A signature grafted onto a larger total.
-            fc.bigInt({ min: 1n, max: 1n << 30n }).map((d) =>
-                encodeVoucher({ channel: channel.address, total: valid().total + d, signature: valid().signature }),
-            ),
+            fc.bigInt({ min: 1n, max: 1n << 30n }).map((d) => encodeVoucher({ channel: channel.address, total: valid().total + d, signature: valid().signature })),
             // Valid signature by the client over an absurd total (more than any store or coin field holds).
             fc.bigInt({ min: 1n << 63n, max: (1n << 120n) - 1n }).map((t) => voucherFor(channel.address, t, clientKeys.secretKey)),
             // Not a voucher at all.
@@ -471,7 +468,11 @@ describe('worker HTTP API under bad input', () => {
                 if (res.status !== 0) expect([413, 415]).toContain(res.status);
             }
             // Chunked, no length announced.
-            const chunked = await rawRequest(worker.url, { path: '/v1/chat/completions', headers: { 'content-type': ENVELOPE_MEDIA_TYPE, 'transfer-encoding': 'chunked' }, body: Array.from({ length: 64 }, () => Buffer.alloc(64 * 1024, 1)) });
+            const chunked = await rawRequest(worker.url, {
+                path: '/v1/chat/completions',
+                headers: { 'content-type': ENVELOPE_MEDIA_TYPE, 'transfer-encoding': 'chunked' },
+                body: Array.from({ length: 64 }, () => Buffer.alloc(64 * 1024, 1)),
+            });
             if (chunked.status !== 0) expect(chunked.status).toBe(413);
             expect(ledger()).toBe(before);
         });

@@ -71,8 +71,12 @@ describe('AttestationVerifier gas', () => {
         const image = imageHashOf(parseQuote(buildTestQuote(ca, { reportData: Buffer.alloc(64) })).body);
         const f = await deployVerifier({
             policy: {
-                rootKeyX: ca.root.publicKey.x, rootKeyY: ca.root.publicKey.y, qeMrSigner: u256(TEST_QE_MRSIGNER),
-                qeIsvProdId: BigInt(TEST_QE_PRODID), qeMinIsvSvn: BigInt(TEST_QE_SVN), simulatedKey: u256(dev.publicKey),
+                rootKeyX: ca.root.publicKey.x,
+                rootKeyY: ca.root.publicKey.y,
+                qeMrSigner: u256(TEST_QE_MRSIGNER),
+                qeIsvProdId: BigInt(TEST_QE_PRODID),
+                qeMinIsvSvn: BigInt(TEST_QE_SVN),
+                simulatedKey: u256(dev.publicKey),
             },
             images: [image],
             models: [MODEL],
@@ -102,8 +106,12 @@ describe('AttestationVerifier gas', () => {
         checkTotal('AttestationVerifier.total.reattestation', [{ tx: atVerifier(r2.transactions, f.verifier.address), chain: r2.transactions }]);
 
         const sim = await f.verifier.sendSubmitSimulated(f.submitter.getSender(), {
-            $$type: 'SubmitSimulated', queryId: 0n, imageHash: image, signature: signSimulated(claims, image, dev.secretKey),
-            workerStake: ws.address, claims: claimsStruct(claims),
+            $$type: 'SubmitSimulated',
+            queryId: 0n,
+            imageHash: image,
+            signature: signSimulated(claims, image, dev.secretKey),
+            workerStake: ws.address,
+            claims: claimsStruct(claims),
         });
         checkGas('AttestationVerifier.submitSimulated', atVerifier(sim.transactions, f.verifier.address), sim.transactions);
         expect(toNano('1')).toBeGreaterThan(0n);

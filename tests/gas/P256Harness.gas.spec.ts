@@ -25,13 +25,17 @@ describe('P256Harness gas', () => {
     it('one ECDSA P-256 verification in a transaction', async () => {
         const Q = mul(D, G)!;
         const [r, s] = signDigest(E, D, K);
-        const res = await h.send(user.getSender(), { value: toNano('1') }, {
-            $$type: 'P256VerifyDigest',
-            queryId: 1n,
-            digest: E,
-            signature: pairBytes(r, s),
-            publicKey: pairBytes(Q[0], Q[1]),
-        });
+        const res = await h.send(
+            user.getSender(),
+            { value: toNano('1') },
+            {
+                $$type: 'P256VerifyDigest',
+                queryId: 1n,
+                digest: E,
+                signature: pairBytes(r, s),
+                publicKey: pairBytes(Q[0], Q[1]),
+            },
+        );
         expect(res.transactions).toHaveTransaction({ to: h.address, success: true });
         expect(await h.getLastValid()).toBe(true);
         const tx = res.transactions[1];
@@ -42,11 +46,15 @@ describe('P256Harness gas', () => {
 
     it('SHA-256 of a 1,200-byte cell chain in a transaction', async () => {
         const data = Buffer.from(Array.from({ length: 1200 }, (_, i) => i & 0xff));
-        const res = await h.send(user.getSender(), { value: toNano('1') }, {
-            $$type: 'P256HashData',
-            queryId: 2n,
-            data: bytesToChain(data),
-        });
+        const res = await h.send(
+            user.getSender(),
+            { value: toNano('1') },
+            {
+                $$type: 'P256HashData',
+                queryId: 2n,
+                data: bytesToChain(data),
+            },
+        );
         expect(res.transactions).toHaveTransaction({ to: h.address, success: true });
         expect(await h.getLastHash()).toBe(sha256(data));
         checkGas('P256Harness.hashData1200', res.transactions[1], res.transactions);

@@ -36,10 +36,22 @@ describe('Staking gas', () => {
 
     const receipt = (over: object = {}) => {
         const usage = { prompt: 1000n, cached: 100n, completion: 1000n, reasoning: 0n };
-        return makeSignedReceipt({
-            workerStake: worker.address, channel: f.stranger.address, requestId: 1n, modelId: MODEL, usage,
-            cost: receiptMaxCost(PRICES, usage), cumulativeCost: 0n, time: BigInt(f.blockchain.now!), requestHash: 1n, responseHash: 2n, ...over,
-        }, f.keys.secretKey).evidence;
+        return makeSignedReceipt(
+            {
+                workerStake: worker.address,
+                channel: f.stranger.address,
+                requestId: 1n,
+                modelId: MODEL,
+                usage,
+                cost: receiptMaxCost(PRICES, usage),
+                cumulativeCost: 0n,
+                time: BigInt(f.blockchain.now!),
+                requestHash: 1n,
+                responseHash: 2n,
+                ...over,
+            },
+            f.keys.secretKey,
+        ).evidence;
     };
 
     it('stake, top-up, attest, index, listing, unbond, withdraw', async () => {
@@ -101,12 +113,34 @@ describe('Staking gas', () => {
         const gov = await f.blockchain.treasury('gov');
         const staking = f.blockchain.openContract(await ExtendedStaking.fromInit(gov.address));
         await staking.sendDeploy(gov.getSender());
-        await gov.send({ to: staking.address, value: toNano('0.1'), body: beginCell().store(storeConfigUpdate({
-            $$type: 'ConfigUpdate', queryId: 0n, version: 1n, config: await f.registry.getNetworkConfig() })).endCell() });
+        await gov.send({
+            to: staking.address,
+            value: toNano('0.1'),
+            body: beginCell()
+                .store(
+                    storeConfigUpdate({
+                        $$type: 'ConfigUpdate',
+                        queryId: 0n,
+                        version: 1n,
+                        config: await f.registry.getNetworkConfig(),
+                    }),
+                )
+                .endCell(),
+        });
         await staking.sendStake(f.provider.getSender(), await staking.getStakeValue(STAKE), f.workerKey, listing());
         const w = await staking.getWorkerAddress(f.provider.address, f.workerKey);
-        const res = await staking.send(gov.getSender(), { value: toNano('0.5') }, {
-            $$type: 'GovernanceSlashOrder', queryId: 0n, owner: f.provider.address, workerKey: f.workerKey, fractionBps: 1000n, reasonHash: 1n });
+        const res = await staking.send(
+            gov.getSender(),
+            { value: toNano('0.5') },
+            {
+                $$type: 'GovernanceSlashOrder',
+                queryId: 0n,
+                owner: f.provider.address,
+                workerKey: f.workerKey,
+                fractionBps: 1000n,
+                reasonHash: 1n,
+            },
+        );
         measure('Staking.governanceSlashOrder', res.transactions, staking.address, 0xc0c02004, 'GAS_STAKING_SYNC');
         measure('WorkerStake.governanceSlash', res.transactions, w, 0xc0c03003, 'GAS_WS_PROVE');
     });
@@ -116,7 +150,9 @@ describe('Staking gas', () => {
         ({ worker } = await stake(f, STAKE));
         const escrow = (await f.staking.getLinks()).escrow!;
         const channel = (await ExtendedPaymentChannel.fromInit(escrow, f.stranger.address, worker.address, 1n)).address;
-        const body: Cell = beginCell().store(storeChannelPayout({ $$type: 'ChannelPayout', queryId: 0n, amount: toNano('1'), client: f.stranger.address, nonce: 1n })).endCell();
+        const body: Cell = beginCell()
+            .store(storeChannelPayout({ $$type: 'ChannelPayout', queryId: 0n, amount: toNano('1'), client: f.stranger.address, nonce: 1n }))
+            .endCell();
         const res = await f.blockchain.sendMessage(internal({ from: channel, to: worker.address, value: toNano('1') + PAYOUT_GAS_BUDGET, body }));
         measure('WorkerStake.channelPayout', res.transactions, worker.address, 0xc0c05010, 'GAS_WS_PAYOUT');
     });

@@ -32,12 +32,7 @@ export interface VerifierFixture extends RegistryFixture {
  * A Registry linked to a fresh verifier, with `images` and `models` allowed
  * and `policy` in force, all through the real timelocked proposals.
  */
-export async function deployVerifier(opts: {
-    policy: Policy;
-    images?: bigint[];
-    models?: bigint[];
-    params?: Partial<NetworkParams>;
-}): Promise<VerifierFixture> {
+export async function deployVerifier(opts: { policy: Policy; images?: bigint[]; models?: bigint[]; params?: Partial<NetworkParams> }): Promise<VerifierFixture> {
     const f = await deployRegistry(opts.params ?? {});
     const verifier = f.blockchain.openContract(await ExtendedAttestationVerifier.fromInit(f.registry.address));
     await verifier.sendDeploy(f.owner.getSender(), toNano('1'));

@@ -8,7 +8,6 @@ import { NetworkParams } from '../../wrappers/Registry';
 import { keyToInt } from '../../wrappers/voucher';
 import { RegistryFixture, deployRegistry, linkContracts } from './registry';
 
-
 /** A deterministic Ed25519 key pair for tests. */
 export function testKeys(name: string): KeyPair {
     return keyPairFromSeed(Buffer.from(name.padEnd(32, '.').slice(0, 32)));

@@ -62,12 +62,15 @@ export function feesPaidBy(txs: Transaction[], others: Address[]): bigint {
  */
 export async function installRefuser(blockchain: Blockchain, address: Address, registry: Address): Promise<void> {
     const probe = await ConfigProbe.fromInit(registry, 4242n);
-    await blockchain.setShardAccount(address, createShardAccount({
+    await blockchain.setShardAccount(
         address,
-        code: probe.init!.code,
-        data: probe.init!.data,
-        balance: toNano('0.05'),
-    }));
+        createShardAccount({
+            address,
+            code: probe.init!.code,
+            data: probe.init!.data,
+            balance: toNano('0.05'),
+        }),
+    );
 }
 
 /** A body with the right opcode and nothing else. */

@@ -71,10 +71,7 @@ export async function deployServing(o: { params?: Partial<NetworkParams>; modelI
  * it: a ChainView on `opener` (the sandbox by default) dated by `now` (block
  * time by default), its WorkerPricing, and Payments with the worker key.
  */
-export function daemonPayments(
-    f: ServingFixture,
-    o: { store: WorkerStore; opener?: ContractOpener; ttlMs?: number; maxStaleMs?: number; now?: () => number; maxUnpaidReceipts: number },
-) {
+export function daemonPayments(f: ServingFixture, o: { store: WorkerStore; opener?: ContractOpener; ttlMs?: number; maxStaleMs?: number; now?: () => number; maxUnpaidReceipts: number }) {
     const now = o.now ?? (() => f.blockchain.now!);
     const chain = new ChainView(o.opener ?? sandboxOpener(f.blockchain), o.ttlMs ?? 0, o.maxStaleMs, now);
     const pricing = new WorkerPricing({ chain, workerStake: f.workerStake.address });

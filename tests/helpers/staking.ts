@@ -62,11 +62,7 @@ export function openWorker(f: StakingFixture, address: Address): SandboxContract
 }
 
 /** Stakes exactly `amount` for (provider, workerKey) and returns the WorkerStake. */
-export async function stake(
-    f: StakingFixture,
-    amount: bigint,
-    opts: { owner?: SandboxContract<TreasuryContract>; workerKey?: bigint; listing?: ListingInput } = {},
-) {
+export async function stake(f: StakingFixture, amount: bigint, opts: { owner?: SandboxContract<TreasuryContract>; workerKey?: bigint; listing?: ListingInput } = {}) {
     const owner = opts.owner ?? f.provider;
     const workerKey = opts.workerKey ?? f.workerKey;
     const value = await f.staking.getStakeValue(amount);
@@ -85,14 +81,18 @@ export async function attest(
     return from.send({
         to: worker,
         value: over.value ?? toNano('0.1'),
-        body: beginCell().store(storeAttestationRecorded({
-            $$type: 'AttestationRecorded',
-            queryId: 0n,
-            imageHash: over.imageHash ?? IMAGE,
-            modelId: over.modelId ?? MODEL,
-            workerKey: over.workerKey ?? f.workerKey,
-            encryptionKey: over.encryptionKey ?? 0xe2n,
-            expiresAt: over.expiresAt ?? BigInt(f.blockchain.now! + 86400),
-        })).endCell(),
+        body: beginCell()
+            .store(
+                storeAttestationRecorded({
+                    $$type: 'AttestationRecorded',
+                    queryId: 0n,
+                    imageHash: over.imageHash ?? IMAGE,
+                    modelId: over.modelId ?? MODEL,
+                    workerKey: over.workerKey ?? f.workerKey,
+                    encryptionKey: over.encryptionKey ?? 0xe2n,
+                    expiresAt: over.expiresAt ?? BigInt(f.blockchain.now! + 86400),
+                }),
+            )
+            .endCell(),
     });
 }

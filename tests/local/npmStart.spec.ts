@@ -47,7 +47,12 @@ it('npm start runs the whole network, answers the printed examples and stops cle
     child.stderr.on('data', (d) => (out += d));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
     try {
-        await pollUntil('npm start to be ready', async () => out, (o) => o.includes('Ctrl-C stops') || child.exitCode !== null, { timeoutMs: 360_000 });
+        await pollUntil(
+            'npm start to be ready',
+            async () => out,
+            (o) => o.includes('Ctrl-C stops') || child.exitCode !== null,
+            { timeoutMs: 360_000 },
+        );
         if (child.exitCode !== null) throw new Error(`npm start exited (${child.exitCode}):\n${out}`);
         const baseUrl = /OpenAI-compatible API\s+(http:\S+)/.exec(out)![1];
         expect(baseUrl).toBe(`http://127.0.0.1:${gatewayPort}/v1`);

@@ -53,7 +53,12 @@ describe('a client key change never voids what the worker served', () => {
             const ch = channel.address.toString();
             const deposit = await channel.getDeposit();
             const call = (voucher?: bigint) =>
-                callWorker(worker.url, encryptionKey, { version: 1, channel: ch, ...(voucher !== undefined ? { voucher: voucherFor(channel.address, voucher, f.clientKeys.secretKey) } : {}), request: chatBody() });
+                callWorker(worker.url, encryptionKey, {
+                    version: 1,
+                    channel: ch,
+                    ...(voucher !== undefined ? { voucher: voucherFor(channel.address, voucher, f.clientKeys.secretKey) } : {}),
+                    request: chatBody(),
+                });
 
             // Honest use: each request pays the previous receipt.
             const first = await call();

@@ -36,7 +36,7 @@ describe('configPush', () => {
         }
     }
 
-    it('a stranger\'s PushConfig of ~100 allow-list entries never costs the Registry a nanoTON', async () => {
+    it("a stranger's PushConfig of ~100 allow-list entries never costs the Registry a nanoTON", async () => {
         await allowImages(0, 50);
         const probes = [await deployProbe(f, 1n), await deployProbe(f, 2n), await deployProbe(f, 3n)];
         await linkContracts(f, { staking: probes[0].address, escrow: probes[1].address, verifier: probes[2].address });

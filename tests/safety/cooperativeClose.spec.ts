@@ -211,7 +211,7 @@ describe('cooperativeClose', () => {
         payments.release(a);
     });
 
-    it('a cooperative close whose payout bounces keeps the worker\'s share in the channel for the worker, and the claimer sends it again', async () => {
+    it("a cooperative close whose payout bounces keeps the worker's share in the channel for the worker, and the claimer sends it again", async () => {
         const total = (await serve(1500)) + (await serve(1200));
         const { fee, share } = await split(total);
         expect(fee).toBeGreaterThan(0n);
@@ -228,7 +228,9 @@ describe('cooperativeClose', () => {
         expect(closed.transactions).toHaveTransaction({ from: f.workerStake.address, to: channel.address, success: true });
         // The client got exactly the unspent deposit, once; the treasury its fee; the worker nothing yet.
         expect(delivered(closed.transactions, channel.address, f.client.address, OP.ChannelRefund)).toBe(DEPOSIT - total);
-        expect(closed.transactions.filter((t) => t.inMessage?.info.type === 'internal' && t.inMessage.info.src.equals(channel.address) && t.inMessage.info.dest.equals(f.client.address))).toHaveLength(2); // refund + excesses
+        expect(closed.transactions.filter((t) => t.inMessage?.info.type === 'internal' && t.inMessage.info.src.equals(channel.address) && t.inMessage.info.dest.equals(f.client.address))).toHaveLength(
+            2,
+        ); // refund + excesses
         expect(delivered(closed.transactions, channel.address, f.treasury.address, OP.ProtocolFee)).toBe(fee);
         expect((await f.workerStake.getState()).earned).toBe(earned);
         // The worker's share waits in the channel, backed by its balance.
@@ -286,7 +288,15 @@ describe('cooperativeClose', () => {
 
         // The close, one transaction at a time: the claimer looks between the close and the bounce's return.
         const body = beginCell()
-            .store(storeCooperativeClose({ $$type: 'CooperativeClose', queryId: 0n, clientSignature: voucher.signature, workerSignature: Buffer.from(approval.signature, 'hex'), voucher: voucherCell(channel.address, total) }))
+            .store(
+                storeCooperativeClose({
+                    $$type: 'CooperativeClose',
+                    queryId: 0n,
+                    clientSignature: voucher.signature,
+                    workerSignature: Buffer.from(approval.signature, 'hex'),
+                    voucher: voucherCell(channel.address, total),
+                }),
+            )
             .endCell();
         const steps = await f.blockchain.sendMessageIter(internal({ from: f.client.address, to: channel.address, value: ExtendedPaymentChannel.ACTION_VALUE, body }));
         const first = await steps.next();

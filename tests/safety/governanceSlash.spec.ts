@@ -146,7 +146,9 @@ describe('governanceSlash', () => {
 
     describe('the failure report (GovernanceSlashFailed)', () => {
         const report = (queryId: bigint) =>
-            beginCell().store(storeGovernanceSlashFailed({ $$type: 'GovernanceSlashFailed', queryId })).endCell();
+            beginCell()
+                .store(storeGovernanceSlashFailed({ $$type: 'GovernanceSlashFailed', queryId }))
+                .endCell();
 
         it('is refused from anyone but the Staking the order went to, with too little value, malformed, or replayed', async () => {
             await stake(f, STAKE);
@@ -164,10 +166,14 @@ describe('governanceSlash', () => {
             const poor = await f.blockchain.sendMessage(internal({ from: f.staking.address, to: f.registry.address, value: gas - 1n, body: report(id) }));
             expect(poor.transactions).toHaveTransaction({ to: f.registry.address, success: false, exitCode: ExitCode.ERR_INSUFFICIENT_VALUE });
 
-            const malformed = await f.blockchain.sendMessage(internal({
-                from: f.staking.address, to: f.registry.address, value: toNano('1'),
-                body: beginCell().storeUint(OP.GovernanceSlashFailed, 32).endCell(),
-            }));
+            const malformed = await f.blockchain.sendMessage(
+                internal({
+                    from: f.staking.address,
+                    to: f.registry.address,
+                    value: toNano('1'),
+                    body: beginCell().storeUint(OP.GovernanceSlashFailed, 32).endCell(),
+                }),
+            );
             expect(malformed.transactions).toHaveTransaction({ to: f.registry.address, success: false, exitCode: CELL_UNDERFLOW });
 
             const unknown = await f.blockchain.sendMessage(internal({ from: f.staking.address, to: f.registry.address, value: toNano('1'), body: report(id + 50n) }));
@@ -180,8 +186,9 @@ describe('governanceSlash', () => {
             const id = await propose(f.stranger.address, key);
             f.blockchain.now! += Number(f.params.timelockDelay);
             const result = await executeExpectingFailure(id);
-            const refund = result.transactions.find((tx) => tx.inMessage?.info.type === 'internal' &&
-                tx.inMessage.info.src.equals(f.registry.address) && tx.inMessage.info.dest.equals(f.stranger.address));
+            const refund = result.transactions.find(
+                (tx) => tx.inMessage?.info.type === 'internal' && tx.inMessage.info.src.equals(f.registry.address) && tx.inMessage.info.dest.equals(f.stranger.address),
+            );
             expect(refund!.inMessage!.info.type === 'internal' && refund!.inMessage!.info.bounce).toBe(false);
             const value = valueOf(result.transactions, f.staking.address, f.registry.address, OP.GovernanceSlashFailed)!;
             expect(value).toBeGreaterThan(0n);
@@ -190,7 +197,6 @@ describe('governanceSlash', () => {
             expect(replay.transactions).toHaveTransaction({ to: f.registry.address, success: false, exitCode: ExitCode.ERR_REGISTRY_UNKNOWN_PROPOSAL });
             expect(decodeProposal((await f.registry.getProposal(id))!).kind).toBe(ProposalKind.GovernanceSlash);
         });
-
     });
 
     describe('expiry', () => {

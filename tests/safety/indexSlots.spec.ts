@@ -90,7 +90,7 @@ describe('indexSlots', () => {
         expect((await f.staking.getAllActiveWorkers(MODEL)).map((e) => e.worker.toString())).toEqual([w.worker.address.toString()]);
     });
 
-    it('a worker whose image is revoked in Staking\'s config can be evicted', async () => {
+    it("a worker whose image is revoked in Staking's config can be evicted", async () => {
         await listedWorker('revoked', 86400);
         const live = await f.staking.sendEvictWorker(f.stranger.getSender(), MODEL, 0n);
         expect(live.transactions).toHaveTransaction({ to: f.staking.address, success: false, exitCode: ExitCode.ERR_STAKING_WORKER_LIVE });

@@ -69,12 +69,10 @@ describe('a look-alike channel gets no service', () => {
             // Nor does a cooperative close of it: approving would keep its final voucher for the claimer.
             const closer = new CooperativeClose({ store, chain, workerStake: f.workerStake.address, receiptKey: f.workerKeys, inFlight: (k) => payments.inFlight(k), now: () => f.blockchain.now! });
             const closing = signVoucher(fake.address, toNano('0.1'), f.clientKeys.secretKey);
-            const closeRefused = await closer
-                .approve({ channel: fake.address.toString(), body: { total: closing.total.toString(), signature: closing.signature.toString('hex') } })
-                .then(
-                    () => undefined,
-                    (e) => e,
-                );
+            const closeRefused = await closer.approve({ channel: fake.address.toString(), body: { total: closing.total.toString(), signature: closing.signature.toString('hex') } }).then(
+                () => undefined,
+                (e) => e,
+            );
             expect(closeRefused).toMatchObject({ status: 403, code: RefusalCode.WrongWorker });
             expect(store.latestVoucher(fake.address.toString())).toBeUndefined();
             expect(store.listChannels()).toEqual([]);

@@ -32,8 +32,7 @@ describe('oneModel', () => {
     let dir: string;
     const OTHER = 'other-model';
 
-    const call = (model: string, stream = false) =>
-        callWorker(worker.url, encKey, { version: 1, channel: channel.address.toString(), request: chatBody({ model, stream }) });
+    const call = (model: string, stream = false) => callWorker(worker.url, encKey, { version: 1, channel: channel.address.toString(), request: chatBody({ model, stream }) });
     const stored = () => worker.store.receiptsOf(channel.address.toString());
 
     beforeAll(async () => {
@@ -65,7 +64,11 @@ describe('oneModel', () => {
         // The upstream does serve it: the refusal is the worker's, not the backend's.
         const models = (await (await fetch(`${worker.url}/v1/models`)).json()) as any;
         expect(models.data.map((m: any) => m.id).sort()).toEqual(['cocoon-dev-model', OTHER]);
-        for (const [model, stream] of [[OTHER, false], [OTHER, true], ['mistral-7b', false]] as const) {
+        for (const [model, stream] of [
+            [OTHER, false],
+            [OTHER, true],
+            ['mistral-7b', false],
+        ] as const) {
             const r = await call(model, stream);
             expect(r.status).toBe(404);
             expect(r.error!.code).toBe(RefusalCode.ModelNotAttested);
@@ -81,7 +84,12 @@ describe('oneModel', () => {
         for (const stream of [false, true]) {
             const r = await call('cocoon-dev-model', stream);
             expect(r.status).toBe(200);
-            const text = stream ? r.frames.filter((x) => !x.final).map((x) => x.json.choices[0].delta.content).join('') : r.final.choices[0].message.content;
+            const text = stream
+                ? r.frames
+                      .filter((x) => !x.final)
+                      .map((x) => x.json.choices[0].delta.content)
+                      .join('')
+                : r.final.choices[0].message.content;
             expect(text).toBe(WORDS.join(''));
             const { receipt } = openSignedReceipt(Cell.fromBase64(r.final.receipt.boc));
             expect(parseReceipt(receipt).modelId).toBe(DEV_MODEL_ID);

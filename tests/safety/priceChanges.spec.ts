@@ -37,9 +37,18 @@ type Step =
     | { kind: 'settle'; pick: number; promptPct: number; completionPct: number };
 
 const step: fc.Arbitrary<Step> = fc.oneof(
-    { weight: 3, arbitrary: fc.record({ kind: fc.constant('advance' as const), sec: fc.oneof(fc.constant(0), fc.constant(1), fc.integer({ min: 0, max: 120 }), fc.integer({ min: 100, max: 1000 })) }) },
+    {
+        weight: 3,
+        arbitrary: fc.record({ kind: fc.constant('advance' as const), sec: fc.oneof(fc.constant(0), fc.constant(1), fc.integer({ min: 0, max: 120 }), fc.integer({ min: 100, max: 1000 })) }),
+    },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('clock' as const), offset: fc.integer({ min: -60, max: 60 }) }) },
-    { weight: 3, arbitrary: fc.record({ kind: fc.constant('price' as const), pct: fc.tuple(fc.integer({ min: 10, max: 300 }), fc.integer({ min: 10, max: 300 }), fc.integer({ min: 10, max: 300 }), fc.integer({ min: 10, max: 300 })) }) },
+    {
+        weight: 3,
+        arbitrary: fc.record({
+            kind: fc.constant('price' as const),
+            pct: fc.tuple(fc.integer({ min: 10, max: 300 }), fc.integer({ min: 10, max: 300 }), fc.integer({ min: 10, max: 300 }), fc.integer({ min: 10, max: 300 })),
+        }),
+    },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('outage' as const), on: fc.boolean() }) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('expire' as const) }) },
     { weight: 4, arbitrary: fc.record({ kind: fc.constant('admit' as const), prompt: fc.integer({ min: 1, max: 4000 }), maxTokens: fc.integer({ min: 1, max: 4000 }) }) },
@@ -145,7 +154,12 @@ describe('an honest worker is never slashable for its prices', () => {
                             case 'price': {
                                 const l = await ws.getListing();
                                 const scale = (v: bigint, pct: number) => (v * BigInt(pct)) / 100n;
-                                const prices = { prompt: scale(l.prices.prompt, s.pct[0]), cached: scale(l.prices.cached, s.pct[1]), completion: scale(l.prices.completion, s.pct[2]), reasoning: scale(l.prices.reasoning, s.pct[3]) };
+                                const prices = {
+                                    prompt: scale(l.prices.prompt, s.pct[0]),
+                                    cached: scale(l.prices.cached, s.pct[1]),
+                                    completion: scale(l.prices.completion, s.pct[2]),
+                                    reasoning: scale(l.prices.reasoning, s.pct[3]),
+                                };
                                 if (admitted.length > 0 && (['prompt', 'cached', 'completion', 'reasoning'] as const).some((k) => prices[k] < l.prices[k])) cutsInFlight++;
                                 // Refused when the history is full: the chain keeps its terms, as a worker would see.
                                 await ws.sendUpdateListing(f.operator.getSender(), { modelId: l.modelId, endpoint: l.endpoint, encryptionKey: l.encryptionKey, prices });
@@ -153,7 +167,11 @@ describe('an honest worker is never slashable for its prices', () => {
                             }
                             case 'admit':
                                 try {
-                                    admitted.push({ a: await payments.admit({ channel: channel.address.toString(), promptBound: s.prompt, maxTokens: s.maxTokens, modelId: f.modelId }), prompt: s.prompt, maxTokens: s.maxTokens });
+                                    admitted.push({
+                                        a: await payments.admit({ channel: channel.address.toString(), promptBound: s.prompt, maxTokens: s.maxTokens, modelId: f.modelId }),
+                                        prompt: s.prompt,
+                                        maxTokens: s.maxTokens,
+                                    });
                                 } catch (e) {
                                     // Refusing is always safe (stale prices, endpoint down, prices raised past the deposit); anything else is a bug.
                                     if (!(e instanceof PaymentError) || (e.status !== 503 && e.code !== 'insufficient_deposit')) throw e;
@@ -198,7 +216,16 @@ describe('an honest worker is never slashable for its prices', () => {
                 examples: [
                     // Found by this property: a cut in the same second as the previous terms started used to replace
                     // them, so a worker that had read them was judged by the cut.
-                    [[{ kind: 'admit', prompt: 1, maxTokens: 1 }, { kind: 'price', pct: [10, 10, 10, 10] }, { kind: 'settle', pick: 0, promptPct: 0, completionPct: 0 }, { kind: 'admit', prompt: 2, maxTokens: 1 }, { kind: 'advance', sec: 1 }, { kind: 'settle', pick: 0, promptPct: 50, completionPct: 0 }]],
+                    [
+                        [
+                            { kind: 'admit', prompt: 1, maxTokens: 1 },
+                            { kind: 'price', pct: [10, 10, 10, 10] },
+                            { kind: 'settle', pick: 0, promptPct: 0, completionPct: 0 },
+                            { kind: 'admit', prompt: 2, maxTokens: 1 },
+                            { kind: 'advance', sec: 1 },
+                            { kind: 'settle', pick: 0, promptPct: 50, completionPct: 0 },
+                        ],
+                    ],
                 ],
             },
         );
@@ -253,8 +280,16 @@ describe('an honest worker is never slashable for its prices', () => {
             chain.invalidate(channel.address);
             // The endpoint is down for longer than the grace allows a read to be trusted.
             f.blockchain.now = f.blockchain.now! + Number(await ws.getPriceCutGrace()) + 1;
-            await expect(payments.admit({ channel: channel.address.toString(), promptBound: 100, maxTokens: 100, modelId: f.modelId })).rejects.toMatchObject({ status: 503, code: 'prices_unavailable' });
-            const wire = payments.settle(a, { modelId: f.modelId, usage: { promptTokens: 10, cachedTokens: 0, completionTokens: 10, reasoningTokens: 0, estimated: false }, requestHash: Buffer.alloc(32, 3), responseHash: Buffer.alloc(32, 3) });
+            await expect(payments.admit({ channel: channel.address.toString(), promptBound: 100, maxTokens: 100, modelId: f.modelId })).rejects.toMatchObject({
+                status: 503,
+                code: 'prices_unavailable',
+            });
+            const wire = payments.settle(a, {
+                modelId: f.modelId,
+                usage: { promptTokens: 10, cachedTokens: 0, completionTokens: 10, reasoningTokens: 0, estimated: false },
+                requestHash: Buffer.alloc(32, 3),
+                responseHash: Buffer.alloc(32, 3),
+            });
             expect(wire).toBeNull();
             expect(store.receiptTotal(channel.address.toString())).toBe(0n);
         } finally {

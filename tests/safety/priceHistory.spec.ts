@@ -16,7 +16,12 @@ import { passProposal } from '../helpers/registry';
  */
 
 const P_HIGH: Prices = { prompt: 4_000_000_000n, cached: 1_000_000_000n, completion: 8_000_000_000n, reasoning: 8_000_000_000n };
-const scaled = (p: Prices, pct: bigint): Prices => ({ prompt: (p.prompt * pct) / 100n, cached: (p.cached * pct) / 100n, completion: (p.completion * pct) / 100n, reasoning: (p.reasoning * pct) / 100n });
+const scaled = (p: Prices, pct: bigint): Prices => ({
+    prompt: (p.prompt * pct) / 100n,
+    cached: (p.cached * pct) / 100n,
+    completion: (p.completion * pct) / 100n,
+    reasoning: (p.reasoning * pct) / 100n,
+});
 const USAGE = { prompt: 1000n, cached: 0n, completion: 1000n, reasoning: 0n };
 
 function exitOf(r: { transactions: any[] }, to: SandboxContract<ExtendedWorkerStake>): number {

@@ -101,7 +101,12 @@ describe('requestIds', () => {
             }
         // The pairs a per-store counter would have given one id (1 in the worker's, the recreated and the standby
         // store; 4 and 5 again in the restored backup) prove nothing.
-        for (const [i, j] of [[0, 5], [0, 15], [3, 10], [4, 11]]) {
+        for (const [i, j] of [
+            [0, 5],
+            [0, 15],
+            [3, 10],
+            [4, 11],
+        ]) {
             const r = await f.workerStake.sendProveEquivocation(f.stranger.getSender(), receipts[i], receipts[j]);
             expect(r.transactions).toHaveTransaction({ to: f.workerStake.address, success: false, exitCode: ExitCode.ERR_WS_DIFFERENT_REQUESTS });
         }
@@ -126,7 +131,10 @@ describe('requestIds', () => {
         const onFirst = sign(base(channel.address, 21_000_000n));
         const onSecond = sign(base(second.address, 22_000_000n));
         const stake = await f.workerStake.getStake();
-        for (const [x, y] of [[onFirst, onSecond], [onSecond, onFirst]]) {
+        for (const [x, y] of [
+            [onFirst, onSecond],
+            [onSecond, onFirst],
+        ]) {
             const r = await f.workerStake.sendProveEquivocation(f.stranger.getSender(), x, y);
             expect(r.transactions).toHaveTransaction({ to: f.workerStake.address, success: false, exitCode: ExitCode.ERR_WS_DIFFERENT_CHANNELS });
         }

@@ -19,14 +19,7 @@ const ESCROW_OP = ExtendedEscrow.opcodes;
  * recorded `amount` (and its rent), and `claimant` gains exactly `amount`
  * less the fees of the reclaim's message chain.
  */
-async function expectPaidBack(
-    blockchain: Blockchain,
-    claimant: SandboxContract<TreasuryContract>,
-    contract: Address,
-    amount: bigint,
-    reclaim: () => Promise<{ transactions: any[] }>,
-    op: number,
-) {
+async function expectPaidBack(blockchain: Blockchain, claimant: SandboxContract<TreasuryContract>, contract: Address, amount: bigint, reclaim: () => Promise<{ transactions: any[] }>, op: number) {
     const contractBefore = await balanceOf(blockchain, contract);
     const claimantBefore = await balanceOf(blockchain, claimant.address);
     const result = await reclaim();
@@ -44,7 +37,7 @@ async function expectPaidBack(
  */
 describe('strandedValue', () => {
     describe('Staking', () => {
-        it('a bounced deposit is kept for the WorkerStake\'s owner, who alone can reclaim it, once', async () => {
+        it("a bounced deposit is kept for the WorkerStake's owner, who alone can reclaim it, once", async () => {
             const f = await deployStaking();
             const worker = await f.staking.getWorkerAddress(f.provider.address, f.workerKey);
             // Something at the WorkerStake's address that refuses the deposit.
@@ -74,8 +67,14 @@ describe('strandedValue', () => {
             expect(malformed.transactions).toHaveTransaction({ to: f.staking.address, success: false, exitCode: CELL_UNDERFLOW });
             expect(await f.staking.getStrandedDeposit(worker)).toBe(amount);
 
-            const paid = await expectPaidBack(f.blockchain, f.provider, f.staking.address, amount,
-                () => f.staking.sendReclaimStranded(f.provider.getSender(), f.workerKey, 3n, minimum), STAKING_OP.StrandedReturned);
+            const paid = await expectPaidBack(
+                f.blockchain,
+                f.provider,
+                f.staking.address,
+                amount,
+                () => f.staking.sendReclaimStranded(f.provider.getSender(), f.workerKey, 3n, minimum),
+                STAKING_OP.StrandedReturned,
+            );
             const reply = paid.transactions.find((tx: any) => tx.inMessage?.info.type === 'internal' && tx.inMessage.info.src.equals(f.staking.address))!;
             expect(reply.inMessage!.info.bounce).toBe(false);
             expect(await f.staking.getStrandedDeposit(worker)).toBe(0n);
@@ -105,15 +104,14 @@ describe('strandedValue', () => {
             const byOwner = await f.staking.sendReclaimStranded(f.provider.getSender(), 0n);
             expect(byOwner.transactions).toHaveTransaction({ to: f.staking.address, success: false, exitCode: ExitCode.ERR_STAKING_NOTHING_STRANDED });
 
-            await expectPaidBack(f.blockchain, f.stranger, f.staking.address, amount,
-                () => f.staking.sendReclaimStranded(f.stranger.getSender(), 0n), STAKING_OP.StrandedReturned);
+            await expectPaidBack(f.blockchain, f.stranger, f.staking.address, amount, () => f.staking.sendReclaimStranded(f.stranger.getSender(), 0n), STAKING_OP.StrandedReturned);
             const twice = await f.staking.sendReclaimStranded(f.stranger.getSender(), 0n);
             expect(twice.transactions).toHaveTransaction({ to: f.staking.address, success: false, exitCode: ExitCode.ERR_STAKING_NOTHING_STRANDED });
         });
     });
 
     describe('Escrow', () => {
-        it('a bounced ChannelOpen is kept for the channel\'s client, who alone can reclaim it, once', async () => {
+        it("a bounced ChannelOpen is kept for the channel's client, who alone can reclaim it, once", async () => {
             const f = await deployEscrow();
             const nonce = 5n;
             const channel = await f.escrow.getChannelAddress(f.client.address, f.workerStake.address, nonce);
@@ -121,8 +119,11 @@ describe('strandedValue', () => {
             const deposit = toNano('10');
             const escrowBefore = await balanceOf(f.blockchain, f.escrow.address);
             const opened = await f.escrow.sendOpenChannel(f.client.getSender(), {
-                workerStake: f.workerStake.address, nonce, deposit,
-                clientKey: keyToInt(f.clientKeys.publicKey), workerKey: keyToInt(f.workerKeys.publicKey),
+                workerStake: f.workerStake.address,
+                nonce,
+                deposit,
+                clientKey: keyToInt(f.clientKeys.publicKey),
+                workerKey: keyToInt(f.workerKeys.publicKey),
             });
             expect(opened.transactions).toHaveTransaction({ from: f.escrow.address, to: channel, success: false });
             const bounce = opened.transactions.find((tx) => tx.inMessage?.info.type === 'internal' && tx.inMessage.info.bounced)!;
@@ -149,8 +150,14 @@ describe('strandedValue', () => {
             const malformed = await f.client.send({ to: f.escrow.address, value: toNano('0.1'), body: beginCell().storeUint(ESCROW_OP.ReclaimStrandedOpen, 32).storeUint(0, 64).endCell() });
             expect(malformed.transactions).toHaveTransaction({ to: f.escrow.address, success: false, exitCode: CELL_UNDERFLOW });
 
-            const paid = await expectPaidBack(f.blockchain, f.client, f.escrow.address, amount,
-                () => f.escrow.sendReclaimStrandedOpen(f.client.getSender(), f.workerStake.address, nonce, 0n, minimum), ESCROW_OP.StrandedReturned);
+            const paid = await expectPaidBack(
+                f.blockchain,
+                f.client,
+                f.escrow.address,
+                amount,
+                () => f.escrow.sendReclaimStrandedOpen(f.client.getSender(), f.workerStake.address, nonce, 0n, minimum),
+                ESCROW_OP.StrandedReturned,
+            );
             const reply = paid.transactions.find((tx: any) => tx.inMessage?.info.type === 'internal' && tx.inMessage.info.src.equals(f.escrow.address))!;
             expect(reply.inMessage!.info.bounce).toBe(false);
             expect(await f.escrow.getStrandedFor(channel)).toBe(0n);

@@ -124,9 +124,7 @@ function fillOldWorker(db: Database.Database): void {
     );
     db.transaction(() => {
         db.prepare(`INSERT INTO channels (address, updated_at) VALUES ('A', 1700000000)`).run();
-        db.prepare(
-            `INSERT INTO channels (address, state, close_deadline, claimed_total, last_claim_tx, updated_at) VALUES ('B', 'closing', 1700009999, 40, 'tx-b', 1700000100)`,
-        ).run();
+        db.prepare(`INSERT INTO channels (address, state, close_deadline, claimed_total, last_claim_tx, updated_at) VALUES ('B', 'closing', 1700009999, 40, 'tx-b', 1700000100)`).run();
         receipt.run('A', '1', Buffer.from('boc-a1'), 10, 20, 100n, 100n, 1700000001, hash('q1'), hash('r1'));
         receipt.run('A', '2', Buffer.from('boc-a2'), 11, 21, 50n, 150n, 1700000002, hash('q2'), hash('r2'));
         receipt.run('B', '3', Buffer.from('boc-b3'), 12, 22, 40n, 40n, 1700000003, hash('q3'), hash('r3'));
@@ -448,9 +446,12 @@ describe('client ledger migrations', () => {
 
     it('a first open that crashed between its CREATE statements is completed, not refused', () => {
         const path = join(dir, 'store.db');
-        const old = createOldClient(path, `CREATE TABLE IF NOT EXISTS channels (
+        const old = createOldClient(
+            path,
+            `CREATE TABLE IF NOT EXISTS channels (
                 address TEXT PRIMARY KEY, worker_stake TEXT NOT NULL, nonce TEXT NOT NULL, deposit TEXT NOT NULL,
-                verified TEXT NOT NULL DEFAULT '0', vouched TEXT NOT NULL DEFAULT '0', state TEXT NOT NULL, opened_at INTEGER NOT NULL);`);
+                verified TEXT NOT NULL DEFAULT '0', vouched TEXT NOT NULL DEFAULT '0', state TEXT NOT NULL, opened_at INTEGER NOT NULL);`,
+        );
         old.close();
         const s = ClientStore.open(path);
         s.addChannel({ address: 'C9', workerStake: 'W9', nonce: 9n, deposit: 1n });

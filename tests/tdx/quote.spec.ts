@@ -113,7 +113,9 @@ describe('TDX quote parser (real Intel fixture)', () => {
 
     it('computes the image hash from MRTD and the RTMRs', () => {
         const b = expected.body;
-        const h = createHash('sha256').update(Buffer.from(b.mrTd + b.rtmr0 + b.rtmr1 + b.rtmr2 + b.rtmr3, 'hex')).digest('hex');
+        const h = createHash('sha256')
+            .update(Buffer.from(b.mrTd + b.rtmr0 + b.rtmr1 + b.rtmr2 + b.rtmr3, 'hex'))
+            .digest('hex');
         expect(imageHashOf(q.body)).toBe(BigInt('0x' + h));
     });
 
@@ -194,7 +196,7 @@ describe('claims', () => {
 });
 
 describe('test CA quotes', () => {
-    it('have Intel\'s layout and verify with Node crypto', () => {
+    it("have Intel's layout and verify with Node crypto", () => {
         const ca = createTestCa();
         const reportData = createHash('sha512').update('claims').digest();
         const raw2 = buildTestQuote(ca, { reportData });

@@ -45,8 +45,12 @@ describe('attestation scripts', () => {
         image = imageHashOf(parseQuote(buildTestQuote(ca, { reportData: Buffer.alloc(64) })).body);
         f = await deployVerifier({
             policy: {
-                rootKeyX: ca.root.publicKey.x, rootKeyY: ca.root.publicKey.y, qeMrSigner: u256(TEST_QE_MRSIGNER),
-                qeIsvProdId: BigInt(TEST_QE_PRODID), qeMinIsvSvn: BigInt(TEST_QE_SVN), simulatedKey: 0n,
+                rootKeyX: ca.root.publicKey.x,
+                rootKeyY: ca.root.publicKey.y,
+                qeMrSigner: u256(TEST_QE_MRSIGNER),
+                qeIsvProdId: BigInt(TEST_QE_PRODID),
+                qeMinIsvSvn: BigInt(TEST_QE_SVN),
+                simulatedKey: 0n,
             },
             images: [image],
             models: [MODEL],
@@ -58,13 +62,16 @@ describe('attestation scripts', () => {
         const quoteFile = path.join(dir, `${name}.bin`);
         const claimsFile = path.join(dir, `${name}.json`);
         writeFileSync(quoteFile, buildTestQuote(ca, { reportData: claimsReportData(claims) }));
-        writeFileSync(claimsFile, JSON.stringify({
-            workerStake: claims.workerStake.toString(),
-            workerKey: hex256(claims.workerKey),
-            encryptionKey: hex256(claims.encryptionKey),
-            modelId: hex256(claims.modelId),
-            notAfter: String(claims.notAfter),
-        }));
+        writeFileSync(
+            claimsFile,
+            JSON.stringify({
+                workerStake: claims.workerStake.toString(),
+                workerKey: hex256(claims.workerKey),
+                encryptionKey: hex256(claims.encryptionKey),
+                modelId: hex256(claims.modelId),
+                notAfter: String(claims.notAfter),
+            }),
+        );
         return [quoteFile, claimsFile];
     }
 

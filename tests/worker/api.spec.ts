@@ -183,7 +183,7 @@ describe('worker HTTP API (openai backend, sandbox chain)', () => {
         expect(fields.usage).toEqual(usageOf(last.usage));
         expect(fields.cumulativeCost).toBe(before + fields.cost);
         expect(BigInt(last.receipt.requestId)).toBeGreaterThan(1n);
-        expect((worker.store.latestVoucher(chKey())?.total ?? 0n)).toBe(before);
+        expect(worker.store.latestVoucher(chKey())?.total ?? 0n).toBe(before);
         // The plaintext never reached the logs.
         expect(logLines.join('')).not.toContain('Say hello');
         expect(logLines.join('')).not.toContain('friend');
@@ -195,7 +195,10 @@ describe('worker HTTP API (openai backend, sandbox chain)', () => {
             const before = worker.store.receiptsOf(chKey()).length;
             const r = await call(req({}, { stream: true }));
             expect(r.status).toBe(200);
-            const text = r.frames.filter((x) => !x.final).map((x) => x.json.choices[0].delta.content).join('');
+            const text = r.frames
+                .filter((x) => !x.final)
+                .map((x) => x.json.choices[0].delta.content)
+                .join('');
             expect(text).toBe(WORDS.slice(0, 3).join(''));
             expect(r.final.choices[0].finish_reason).toBe('error');
             expect(r.final.usage.completion_tokens).toBe(3);
@@ -266,7 +269,7 @@ describe('worker HTTP API (openai backend, sandbox chain)', () => {
         });
 
         it('a stale voucher (older than one already received)', async () => {
-            const latest = (worker.store.latestVoucher(chKey())?.total ?? 0n);
+            const latest = worker.store.latestVoucher(chKey())?.total ?? 0n;
             const newer = latest + 1000n;
             expect((await call(req({ voucher: voucherFor(channel.address, newer, clientKeys.secretKey) }))).status).toBe(200);
             receiptsBefore += 1;
@@ -286,11 +289,15 @@ describe('worker HTTP API (openai backend, sandbox chain)', () => {
             expect(r.error!.code).toBe('invalid_voucher');
             r = await call(req({ voucher: 'not-a-boc' }));
             expect(r.status).toBe(402);
-            expect((worker.store.latestVoucher(chKey())?.total ?? 0n)).toBeLessThan(total);
+            expect(worker.store.latestVoucher(chKey())?.total ?? 0n).toBeLessThan(total);
         });
 
         it('malformed envelope, malformed JSON and a request that fails the schema', async () => {
-            let res = await fetch(`${worker.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': ENVELOPE_MEDIA_TYPE }, body: Buffer.from('garbage garbage garbage garbage garbage garbage garbage garbage') });
+            let res = await fetch(`${worker.url}/v1/chat/completions`, {
+                method: 'POST',
+                headers: { 'content-type': ENVELOPE_MEDIA_TYPE },
+                body: Buffer.from('garbage garbage garbage garbage garbage garbage garbage garbage'),
+            });
             expect(res.status).toBe(400);
             expect(((await res.json()) as any).error.code).toBe('bad_envelope');
 
@@ -333,7 +340,7 @@ describe('worker HTTP API (openai backend, sandbox chain)', () => {
                 const r = await call(req({ voucher: voucherFor(channel.address, total, clientKeys.secretKey) }));
                 expect(r.status).toBe(503);
                 expect(r.error!.code).toBe('backend_unavailable');
-                expect((worker.store.latestVoucher(chKey())?.total ?? 0n)).toBe(total);
+                expect(worker.store.latestVoucher(chKey())?.total ?? 0n).toBe(total);
                 const health = await fetch(`${worker.url}/health`);
                 expect(health.status).toBe(503);
                 expect(((await health.json()) as any).backend.ok).toBe(false);

@@ -99,7 +99,11 @@ describe('cooperative close: the worker co-signs a final voucher', () => {
             receiptKey: testKeys('another-worker'),
             inFlight: () => false,
         });
-        await refused(other.approve({ channel: channel.address.toString(), body: { total: owed.toString(), signature: signVoucher(channel.address, owed, f.clientKeys.secretKey).signature.toString('hex') } }), 403, RefusalCode.WrongWorker);
+        await refused(
+            other.approve({ channel: channel.address.toString(), body: { total: owed.toString(), signature: signVoucher(channel.address, owed, f.clientKeys.secretKey).signature.toString('hex') } }),
+            403,
+            RefusalCode.WrongWorker,
+        );
     });
 
     it('refuses a final total below the receipts it signed, and while a request is in flight', async () => {

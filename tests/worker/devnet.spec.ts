@@ -74,8 +74,25 @@ describe('worker on a devnet with the deployed contracts', () => {
         const io = { out: (l: string) => lines.push(l), env: { ...process.env } };
         const wdir = join(dir, 'worker');
         await main(
-            ['init', '-d', wdir, '--endpoint', devnet.endpoint, '--staking', contracts.staking, '--base-url', upstream.url, '--upstream-model', 'llama-3-8b', '--stake', '12', '--port', '0',
-                '--prices', [PRICES.prompt, PRICES.cached, PRICES.completion, PRICES.reasoning].join(',')],
+            [
+                'init',
+                '-d',
+                wdir,
+                '--endpoint',
+                devnet.endpoint,
+                '--staking',
+                contracts.staking,
+                '--base-url',
+                upstream.url,
+                '--upstream-model',
+                'llama-3-8b',
+                '--stake',
+                '12',
+                '--port',
+                '0',
+                '--prices',
+                [PRICES.prompt, PRICES.cached, PRICES.completion, PRICES.reasoning].join(','),
+            ],
             io,
         );
         configFile = join(wdir, 'config.json');
@@ -121,7 +138,11 @@ describe('worker on a devnet with the deployed contracts', () => {
         });
         const channelAddr = (await ExtendedPaymentChannel.fromInit(escrow.address, clientWallet.address, worker.workerStake, nonce)).address;
         const channel = tonClientOpener(client).open(ExtendedPaymentChannel.fromAddress(channelAddr));
-        await pollUntil('the channel', () => channel.getStatus(), (s) => Number(s) === ChannelStatus.Open);
+        await pollUntil(
+            'the channel',
+            () => channel.getStatus(),
+            (s) => Number(s) === ChannelStatus.Open,
+        );
 
         const ask = (voucher: bigint | undefined, stream: boolean) =>
             callWorker(worker!.url, keys.encryption.publicKey, {
@@ -159,12 +180,26 @@ describe('worker on a devnet with the deployed contracts', () => {
         expect(results.find((x) => x.channel === channelAddr.toString())).toMatchObject({ claimed: true, paid: total });
         const fee = (total * params.protocolFeeBps) / 10000n;
         expect(fee).toBeGreaterThan(0n);
-        const ownerDelta = (await pollUntil('the payout', () => client.getBalance(ownerAddr), (b) => b > ownerBefore)) - ownerBefore;
-        await pollUntil('earned', async () => (await ws.getState()).earned, (e) => e === earnedBefore + total - fee);
+        const ownerDelta =
+            (await pollUntil(
+                'the payout',
+                () => client.getBalance(ownerAddr),
+                (b) => b > ownerBefore,
+            )) - ownerBefore;
+        await pollUntil(
+            'earned',
+            async () => (await ws.getState()).earned,
+            (e) => e === earnedBefore + total - fee,
+        );
         // The owner receives the payout net of the fee, less the gas of the claim it sent.
         expect(ownerDelta).toBeLessThanOrEqual(total - fee);
         expect(ownerDelta).toBeGreaterThan(total - fee - toNano('0.05'));
-        const treasuryDelta = (await pollUntil('the fee', () => client.getBalance(params.treasury), (b) => b >= treasuryBefore + fee - toNano('0.01'))) - treasuryBefore;
+        const treasuryDelta =
+            (await pollUntil(
+                'the fee',
+                () => client.getBalance(params.treasury),
+                (b) => b >= treasuryBefore + fee - toNano('0.01'),
+            )) - treasuryBefore;
         expect(treasuryDelta).toBeGreaterThan(0n);
         expect(worker.store.unclaimed(channelAddr.toString())).toBe(0n);
 
@@ -175,12 +210,26 @@ describe('worker on a devnet with the deployed contracts', () => {
         const cumulative = worker.store.latestVoucher(channelAddr.toString())!.total;
         expect(cumulative).toBe(newTotal);
         await channel.sendRequestClose(clientWallet.sender());
-        await pollUntil('the channel to close', () => channel.getStatus(), (s) => Number(s) === ChannelStatus.Closing);
-        const paid = await pollUntil('the worker to redeem', () => channel.getPaid(), (p) => p === cumulative, { timeoutMs: 60_000 });
+        await pollUntil(
+            'the channel to close',
+            () => channel.getStatus(),
+            (s) => Number(s) === ChannelStatus.Closing,
+        );
+        const paid = await pollUntil(
+            'the worker to redeem',
+            () => channel.getPaid(),
+            (p) => p === cumulative,
+            { timeoutMs: 60_000 },
+        );
         expect(paid).toBe(cumulative);
         expect(Number(await channel.getStatus())).toBe(ChannelStatus.Closing);
         expect(Number(await channel.getCloseDeadline())).toBeGreaterThan(Math.floor(Date.now() / 1000) - 5);
-        await pollUntil('the store to see the close', async () => worker!.store.channel(channelAddr.toString())!.state, (s) => s === 'closing', { timeoutMs: 20_000 });
+        await pollUntil(
+            'the store to see the close',
+            async () => worker!.store.channel(channelAddr.toString())!.state,
+            (s) => s === 'closing',
+            { timeoutMs: 20_000 },
+        );
     });
 
     it('killed with SIGKILL mid-stream and restarted, the worker loses no receipt or voucher and claims everything owed', async () => {
@@ -195,15 +244,28 @@ describe('worker on a devnet with the deployed contracts', () => {
         await escrow.sendOpenChannel(clientWallet.sender(), { workerStake, nonce, clientKey: keyToInt(clientKeys.publicKey), workerKey: keyToInt(keys.receipt.publicKey), deposit: toNano('20') });
         const channelAddr = (await ExtendedPaymentChannel.fromInit(escrow.address, clientWallet.address, workerStake, nonce)).address;
         const channel = tonClientOpener(client).open(ExtendedPaymentChannel.fromAddress(channelAddr));
-        await pollUntil('the channel', () => channel.getStatus(), (s) => Number(s) === ChannelStatus.Open);
+        await pollUntil(
+            'the channel',
+            () => channel.getStatus(),
+            (s) => Number(s) === ChannelStatus.Open,
+        );
 
         const startChild = async () => {
-            const child = spawn(process.execPath, [join(ROOT, 'worker', 'bin', 'cocoon-worker.js'), 'start', '-c', configFile], { cwd: ROOT, env: { ...process.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+            const child = spawn(process.execPath, [join(ROOT, 'worker', 'bin', 'cocoon-worker.js'), 'start', '-c', configFile], {
+                cwd: ROOT,
+                env: { ...process.env },
+                stdio: ['ignore', 'pipe', 'pipe'],
+            });
             let out = '';
             child.stdout.on('data', (d) => (out += d));
             child.stderr.on('data', (d) => (out += d));
             const exited = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
-            const url = await pollUntil('the worker to listen', async () => /listening on (http:\S+)/.exec(out)?.[1], (u) => !!u, { timeoutMs: 90_000 });
+            const url = await pollUntil(
+                'the worker to listen',
+                async () => /listening on (http:\S+)/.exec(out)?.[1],
+                (u) => !!u,
+                { timeoutMs: 90_000 },
+            );
             return { child, url: url!, exited, output: () => out };
         };
         const ask = (url: string, voucher: bigint | undefined, stream = false) =>

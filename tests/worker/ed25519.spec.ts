@@ -17,7 +17,7 @@ describe('native Ed25519 agrees with @ton/crypto', () => {
                 expect(sig).toEqual(naclSign(m, kp.secretKey));
                 expect(signVerify(m, sig, kp.publicKey)).toBe(true);
                 const bad = Buffer.from(sig);
-                bad[flip % 64] ^= 1 << flip % 8;
+                bad[flip % 64] ^= 1 << (flip % 8);
                 expect(signVerify(m, bad, kp.publicKey)).toBe(naclVerify(m, bad, kp.publicKey));
                 expect(signVerify(m, bad, kp.publicKey)).toBe(false);
             }),

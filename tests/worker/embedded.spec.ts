@@ -102,7 +102,7 @@ describe('embedded backend', () => {
         const end = events[events.length - 1];
         expect(end.type).toBe('end');
         if (end.type !== 'end') return;
-        const text = events.map((e) => (e.type === 'delta' ? e.content ?? '' : '')).join('');
+        const text = events.map((e) => (e.type === 'delta' ? (e.content ?? '') : '')).join('');
         expect(text.length).toBeGreaterThan(0);
         expect(['stop', 'length']).toContain(end.finishReason);
         expect(end.usage.estimated).toBe(false);
@@ -180,7 +180,7 @@ describe('embedded backend', () => {
             if (e.type === 'end') tokens = e.usage.completionTokens;
         }
         const end = performance.now();
-         
+
         console.log(
             `embedded demo model (1 thread): ${tokens} tokens, time to first token ${(first - t0).toFixed(0)} ms, ` +
                 `decode ${(((tokens - 1) / (end - first)) * 1000).toFixed(0)} tok/s, overall ${((tokens / (end - t0)) * 1000).toFixed(0)} tok/s`,

@@ -76,7 +76,12 @@ describe('worker HTTP API with the embedded engine on a generated model', () => 
             expect(u.completion_tokens).toBeGreaterThan(0);
             expect(u.completion_tokens).toBeLessThanOrEqual(24);
             expect(u.estimated).toBe(false);
-            const text = stream ? r.frames.filter((x) => !x.final).map((x) => x.json.choices[0].delta.content ?? '').join('') : r.final.choices[0].message.content;
+            const text = stream
+                ? r.frames
+                      .filter((x) => !x.final)
+                      .map((x) => x.json.choices[0].delta.content ?? '')
+                      .join('')
+                : r.final.choices[0].message.content;
             expect(text.length).toBeGreaterThan(0);
             const { receipt, signature } = openSignedReceipt(Cell.fromBase64(r.final.receipt.boc));
             expect(verifyReceipt(receipt, signature, f.workerKeys.publicKey)).toBe(true);

@@ -103,12 +103,7 @@ export interface ClientCall {
 }
 
 /** Sends one paid request the way the client SDK will, and opens the answer. */
-export async function callWorker(
-    url: string,
-    workerEncryptionKey: Buffer,
-    req: PaidRequest,
-    options: { signal?: AbortSignal } = {},
-): Promise<ClientCall> {
+export async function callWorker(url: string, workerEncryptionKey: Buffer, req: PaidRequest, options: { signal?: AbortSignal } = {}): Promise<ClientCall> {
     const sealed = await sealPaidRequest(workerEncryptionKey, req);
     const res = await fetch(`${url}/v1/chat/completions`, {
         method: 'POST',
@@ -237,4 +232,3 @@ export function fakeTsm(root: string, quoteFor: (reportData: Buffer) => Buffer) 
         },
     };
 }
-

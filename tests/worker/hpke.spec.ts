@@ -1,16 +1,4 @@
-import {
-    ENC_BYTES,
-    EnvelopeError,
-    FRAME_HEADER_BYTES,
-    REQUEST_HEADER_BYTES,
-    TAG_BYTES,
-    frameFromText,
-    frameToText,
-    generateKeyPair,
-    openRequest,
-    publicKeyOf,
-    sealRequest,
-} from '../../helpers/hpke';
+import { ENC_BYTES, EnvelopeError, FRAME_HEADER_BYTES, REQUEST_HEADER_BYTES, TAG_BYTES, frameFromText, frameToText, generateKeyPair, openRequest, publicKeyOf, sealRequest } from '../../helpers/hpke';
 import { Aes128Gcm, CipherSuite, DhkemX25519HkdfSha256, HkdfSha256 } from '@hpke/core';
 
 const hex = (s: string) => Buffer.from(s, 'hex');
@@ -186,7 +174,7 @@ describe('Cocoon envelope', () => {
         const tSetup0 = process.hrtime.bigint();
         for (let i = 0; i < 50; i++) await openRequest((await sealRequest(worker.publicKey, chunk)).envelope, worker);
         const tSetup1 = process.hrtime.bigint();
-         
+
         console.log(
             `HPKE: seal ${(Number(t1 - t0) / n / 1000).toFixed(2)} us/chunk, open ${(Number(t2 - t1) / n / 1000).toFixed(2)} us/chunk, ` +
                 `+${FRAME_HEADER_BYTES + TAG_BYTES} bytes/chunk (base64: ${Math.ceil((chunk.length + 22) / 3) * 4} vs ${chunk.length}); ` +

@@ -65,7 +65,10 @@ describe('worker shutdown', () => {
             const last = frames.at(-1)!;
             expect(last.final).toBe(true);
             expect(last.json.choices[0].finish_reason).toBe('aborted');
-            const delivered = frames.filter((x) => !x.final).map((x) => x.json.choices[0].delta.content).join('');
+            const delivered = frames
+                .filter((x) => !x.final)
+                .map((x) => x.json.choices[0].delta.content)
+                .join('');
             expect(delivered.length).toBeGreaterThan(0);
             expect(delivered.length).toBeLessThan(WORDS.join('').length);
             const fields = parseReceipt(openSignedReceipt(Cell.fromBase64(last.json.receipt.boc)).receipt);

@@ -106,7 +106,7 @@ async function drain(events: AsyncIterable<ChatEvent>) {
     for await (const e of events) out.push(e);
     return out;
 }
-const text = (evs: ChatEvent[]) => evs.map((e) => (e.type === 'delta' ? e.content ?? '' : '')).join('');
+const text = (evs: ChatEvent[]) => evs.map((e) => (e.type === 'delta' ? (e.content ?? '') : '')).join('');
 const endOf = (evs: ChatEvent[]) => {
     const e = evs[evs.length - 1];
     if (e.type !== 'end') throw new Error('no end event');

@@ -42,7 +42,7 @@ describe('worker store', () => {
             cum += 10n;
             s.appendReceipt(receipt('A', i, 10n, cum), { channel: 'A', total: cum, signature: sig(1), receivedAt: i });
         }
-         
+
         console.log(`store: ${(Number(process.hrtime.bigint() - t0) / 200 / 1e6).toFixed(2)} ms per fsync'd receipt+voucher commit`);
         s.close();
     });
@@ -129,7 +129,7 @@ describe('worker store', () => {
                 child.on('exit', () => resolve());
             });
             expect(child.signalCode).toBe('SIGKILL');
-             
+
             if (round === 0) console.log(`store: ${lastAck - ack0} fsync'd receipt+voucher commits in ${Date.now() - t0} ms (incl. process start)`);
 
             const s = WorkerStore.open(path);

@@ -193,7 +193,9 @@ export function buildCli(io: CliIo = { out: (l) => console.log(l), env: process.
                     io.out(`WorkerStake ${address.toString()}`);
                     if (!view) io.out('  not deployed (run cocoon-worker register)');
                     else {
-                        io.out(`  status ${STATUS_NAMES[Number(view.state.status)]}, stake ${fromNano(view.state.stake)} TON, paid through channels ${fromNano(view.state.earned)} TON in ${view.state.claims} claims (self-payment included), slashes ${view.state.slashes}`);
+                        io.out(
+                            `  status ${STATUS_NAMES[Number(view.state.status)]}, stake ${fromNano(view.state.stake)} TON, paid through channels ${fromNano(view.state.earned)} TON in ${view.state.claims} claims (self-payment included), slashes ${view.state.slashes}`,
+                        );
                         io.out(`  attestation: ${view.attestation ? `until ${new Date(Number(view.attestation.expiresAt) * 1000).toISOString()}` : 'none'}`);
                     }
                 }
@@ -202,7 +204,9 @@ export function buildCli(io: CliIo = { out: (l) => console.log(l), env: process.
                 for (const c of store.listChannels()) {
                     earned += c.receiptTotal;
                     unclaimed += c.unclaimed;
-                    io.out(`channel ${c.address} ${c.state}: ${c.receipts} receipts, charged ${fromNano(c.receiptTotal)}, voucher ${fromNano(c.voucherTotal)}, claimed ${fromNano(c.claimedTotal)}, unclaimed ${fromNano(c.unclaimed)}, unpaid ${fromNano(c.unpaid)} TON`);
+                    io.out(
+                        `channel ${c.address} ${c.state}: ${c.receipts} receipts, charged ${fromNano(c.receiptTotal)}, voucher ${fromNano(c.voucherTotal)}, claimed ${fromNano(c.claimedTotal)}, unclaimed ${fromNano(c.unclaimed)}, unpaid ${fromNano(c.unpaid)} TON`,
+                    );
                 }
                 io.out(`earned (receipts) ${fromNano(earned)} TON; unclaimed (vouchers) ${fromNano(unclaimed)} TON`);
             } finally {

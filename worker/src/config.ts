@@ -17,16 +17,14 @@ import { z } from 'zod';
  * precision above 2^53) and parsed to bigint.
  */
 
-const nano = z
-    .union([z.string(), z.number().int()])
-    .transform((v, ctx) => {
-        const s = String(v);
-        if (!/^\d+$/.test(s)) {
-            ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'must be a non-negative integer number of nanoTON' });
-            return z.NEVER;
-        }
-        return BigInt(s);
-    });
+const nano = z.union([z.string(), z.number().int()]).transform((v, ctx) => {
+    const s = String(v);
+    if (!/^\d+$/.test(s)) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'must be a non-negative integer number of nanoTON' });
+        return z.NEVER;
+    }
+    return BigInt(s);
+});
 
 const tonAddress = z.string().refine(
     (s) => {
@@ -47,7 +45,12 @@ const embeddedBackend = z
         alias: z.string().min(1).optional(),
         gpu: z.union([z.literal('auto'), z.literal(false)]).default(false),
         threads: z.number().int().min(1).max(256).default(1),
-        contextSize: z.number().int().min(256).max(1 << 20).default(4096),
+        contextSize: z
+            .number()
+            .int()
+            .min(256)
+            .max(1 << 20)
+            .default(4096),
         sequences: z.number().int().min(1).max(64).default(1),
     })
     .strict();
@@ -97,7 +100,12 @@ export const workerConfigSchema = z
                 host: z.string().min(1).default('127.0.0.1'),
                 /** 0 picks any free port (tests). */
                 port: z.number().int().min(0).max(65535).default(8090),
-                maxBodyBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
+                maxBodyBytes: z
+                    .number()
+                    .int()
+                    .min(1024)
+                    .max(64 * 1024 * 1024)
+                    .default(1024 * 1024),
                 maxConcurrent: z.number().int().min(1).max(1024).default(4),
                 requestTimeoutMs: z.number().int().positive().default(600_000),
                 /** Endpoint listed on chain for clients (defaults to http://host:port). */
@@ -115,24 +123,23 @@ export const workerConfigSchema = z
                 reasoning: nano,
             })
             .strict(),
-        attestation: z
-            .discriminatedUnion('provider', [
-                z
-                    .object({
-                        provider: z.literal('tdx'),
-                        configfsPath: z.string().default('/sys/kernel/config/tsm/report'),
-                        reattestBeforeSec: z.number().int().positive().default(3600),
-                    })
-                    .strict(),
-                z
-                    .object({
-                        provider: z.literal('simulated'),
-                        /** Development attestation key (only accepted by a network that enables the simulated path). */
-                        devKeyPath: z.string().min(1),
-                        reattestBeforeSec: z.number().int().positive().default(3600),
-                    })
-                    .strict(),
-            ]),
+        attestation: z.discriminatedUnion('provider', [
+            z
+                .object({
+                    provider: z.literal('tdx'),
+                    configfsPath: z.string().default('/sys/kernel/config/tsm/report'),
+                    reattestBeforeSec: z.number().int().positive().default(3600),
+                })
+                .strict(),
+            z
+                .object({
+                    provider: z.literal('simulated'),
+                    /** Development attestation key (only accepted by a network that enables the simulated path). */
+                    devKeyPath: z.string().min(1),
+                    reattestBeforeSec: z.number().int().positive().default(3600),
+                })
+                .strict(),
+        ]),
         limits: z
             .object({
                 /** max_tokens when a request names none (it prices the request). */

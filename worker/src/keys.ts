@@ -42,8 +42,7 @@ function readSecret(path: string): Buffer {
     } catch (e) {
         throw new KeyFileError(`cannot read key file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
-    if (process.platform !== 'win32' && (st.mode & 0o077) !== 0)
-        throw new KeyFileError(`key file ${path} is accessible by group or others (mode ${(st.mode & 0o777).toString(8)}); run chmod 600`);
+    if (process.platform !== 'win32' && (st.mode & 0o077) !== 0) throw new KeyFileError(`key file ${path} is accessible by group or others (mode ${(st.mode & 0o777).toString(8)}); run chmod 600`);
     const text = readFileSync(path, 'utf8').trim();
     if (!/^[0-9a-f]{64}$/i.test(text)) throw new KeyFileError(`key file ${path} does not hold a 32-byte hex secret`);
     return Buffer.from(text, 'hex');

@@ -212,7 +212,7 @@ export async function createWorker(config: WorkerConfig, deps: WorkerDeps = {}):
                 else if (Object.entries(config.prices).some(([k, v]) => ws.prices[k as keyof Prices] !== v))
                     logger.warn({ inForce: sanitize(ws.prices), configured: sanitize(config.prices) }, 'configured prices differ from the prices in force on chain; charging the prices on chain');
                 if (ws && ws.attestation && ws.attestation.modelId !== id)
-                    logger.warn({ attested: ws.attestation.modelId.toString(16), served: id.toString(16) }, 'the backend\'s first model is not the attested one: requests for it are refused');
+                    logger.warn({ attested: ws.attestation.modelId.toString(16), served: id.toString(16) }, "the backend's first model is not the attested one: requests for it are refused");
             }
             await server.app.listen({ host: config.http.host, port: config.http.port });
             const addr = server.app.server.address();

@@ -173,7 +173,10 @@ export function pemToDers(pem: string): Buffer[] {
 }
 
 export function derToPem(der: Uint8Array): string {
-    const b64 = Buffer.from(der).toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '');
+    const b64 = Buffer.from(der)
+        .toString('base64')
+        .replace(/(.{64})/g, '$1\n')
+        .replace(/\n$/, '');
     return `-----BEGIN CERTIFICATE-----\n${b64}\n-----END CERTIFICATE-----\n`;
 }
 

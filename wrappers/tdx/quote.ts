@@ -118,7 +118,10 @@ export function parseQuote(raw: Uint8Array): ParsedQuote {
     p += 6;
     if (innerType !== CERT_DATA_PCK_CHAIN) throw new Error(`quote: inner certification data type ${innerType}, expected 5`);
     need(q, p + innerSize, 'PCK certificate chain');
-    const certChainPem = q.subarray(p, p + innerSize).toString('ascii').replace(/\0+$/, '');
+    const certChainPem = q
+        .subarray(p, p + innerSize)
+        .toString('ascii')
+        .replace(/\0+$/, '');
     const certificates = pemToDers(certChainPem).map(parseCertificate);
     if (certificates.length < 2) throw new Error('quote: PCK chain has fewer than two certificates');
     return {

@@ -1,10 +1,6 @@
 import { createHash } from 'crypto';
 import { Address } from '@ton/core';
-import type {
-    SubmitQuote,
-    VerifyCertificate,
-    VerifyQeReport,
-} from '../../build/AttestationVerifier/AttestationVerifier_AttestationVerifier';
+import type { SubmitQuote, VerifyCertificate, VerifyQeReport } from '../../build/AttestationVerifier/AttestationVerifier_AttestationVerifier';
 import { P256Point, bigintTo32 } from './der';
 import { AttestationClaims, claimsStruct } from './claims';
 import { byteChain, qeReportCell, quoteBodyCell } from './cells';
@@ -40,12 +36,7 @@ export interface AttestationSteps {
  * never sent (governance pins its key), so the steps run from the
  * certificate the root signed down to the PCK certificate.
  */
-export function buildAttestationSteps(
-    quote: ParsedQuote,
-    claims: AttestationClaims,
-    workerStake: Address,
-    queryId = 0n,
-): AttestationSteps {
+export function buildAttestationSteps(quote: ParsedQuote, claims: AttestationClaims, workerStake: Address, queryId = 0n): AttestationSteps {
     const chain = quote.certificates;
     const certificates: CertificateStep[] = [];
     // chain[i] is issued by chain[i + 1]; the last is the (self-signed) root.

@@ -1,21 +1,5 @@
 import { KeyObject, createHash, generateKeyPairSync, sign as nodeSign } from 'crypto';
-import {
-    OID_ECDSA_SHA256,
-    P256Point,
-    bigintTo32,
-    derBitString,
-    derBool,
-    derEcdsaSignature,
-    derExplicit,
-    derInt,
-    derName,
-    derOctets,
-    derOid,
-    derSeq,
-    derTime,
-    derToPem,
-    p256Spki,
-} from './der';
+import { OID_ECDSA_SHA256, P256Point, bigintTo32, derBitString, derBool, derEcdsaSignature, derExplicit, derInt, derName, derOctets, derOid, derSeq, derTime, derToPem, p256Spki } from './der';
 import { QE_REPORT, QUOTE_SIGNED_SIZE, BODY } from './quote';
 import { bytesToUint } from '../../helpers/bytes';
 
@@ -59,10 +43,13 @@ export interface CertificateOptions {
 
 /** Builds the TBSCertificate: v3, ecdsa-with-SHA256, CN-only names, a P-256 key. */
 export function buildTbs(o: CertificateOptions): Buffer {
-    const extensions = derExplicit(3, derSeq(
-        // basicConstraints, critical
-        derSeq(derOid('2.5.29.19'), derBool(true), derOctets(o.isCA ? derSeq(derBool(true)) : derSeq())),
-    ));
+    const extensions = derExplicit(
+        3,
+        derSeq(
+            // basicConstraints, critical
+            derSeq(derOid('2.5.29.19'), derBool(true), derOctets(o.isCA ? derSeq(derBool(true)) : derSeq())),
+        ),
+    );
     return derSeq(
         derExplicit(0, derInt(2n)),
         derInt(o.serial ?? 1n),
@@ -130,18 +117,44 @@ export const TEST_MEASUREMENTS = {
 export function buildTestQuote(ca: TestCa, o: TestQuoteOptions): Buffer {
     const notBefore = o.notBefore ?? new Date(Date.UTC(2020, 0, 1));
     const notAfter = o.notAfter ?? new Date(Date.UTC(2099, 0, 1));
-    const rootDer = signCertificate(buildTbs({
-        subjectCN: 'Test SGX Root CA', issuerCN: 'Test SGX Root CA', subject: ca.root.publicKey,
-        issuer: ca.root.privateKey, notBefore, notAfter, isCA: true, serial: 1n,
-    }), ca.root.privateKey);
-    const platformDer = signCertificate(buildTbs({
-        subjectCN: 'Test SGX PCK Platform CA', issuerCN: 'Test SGX Root CA', subject: ca.platformCa.publicKey,
-        issuer: ca.root.privateKey, notBefore, notAfter, isCA: true, serial: 2n,
-    }), ca.root.privateKey);
-    const pckDer = signCertificate(buildTbs({
-        subjectCN: 'Test SGX PCK Certificate', issuerCN: 'Test SGX PCK Platform CA', subject: ca.pck.publicKey,
-        issuer: ca.platformCa.privateKey, notBefore, notAfter: o.pckNotAfter ?? notAfter, serial: 3n,
-    }), ca.platformCa.privateKey);
+    const rootDer = signCertificate(
+        buildTbs({
+            subjectCN: 'Test SGX Root CA',
+            issuerCN: 'Test SGX Root CA',
+            subject: ca.root.publicKey,
+            issuer: ca.root.privateKey,
+            notBefore,
+            notAfter,
+            isCA: true,
+            serial: 1n,
+        }),
+        ca.root.privateKey,
+    );
+    const platformDer = signCertificate(
+        buildTbs({
+            subjectCN: 'Test SGX PCK Platform CA',
+            issuerCN: 'Test SGX Root CA',
+            subject: ca.platformCa.publicKey,
+            issuer: ca.root.privateKey,
+            notBefore,
+            notAfter,
+            isCA: true,
+            serial: 2n,
+        }),
+        ca.root.privateKey,
+    );
+    const pckDer = signCertificate(
+        buildTbs({
+            subjectCN: 'Test SGX PCK Certificate',
+            issuerCN: 'Test SGX PCK Platform CA',
+            subject: ca.pck.publicKey,
+            issuer: ca.platformCa.privateKey,
+            notBefore,
+            notAfter: o.pckNotAfter ?? notAfter,
+            serial: 3n,
+        }),
+        ca.platformCa.privateKey,
+    );
     const pem = Buffer.from(derToPem(pckDer) + derToPem(platformDer) + derToPem(rootDer), 'ascii');
 
     // Header and TD report body.

@@ -59,7 +59,11 @@ export async function closeChannel(ctx: ClientContext, pool: ChannelPool, addres
                     throw new Error("the worker's approval does not verify for this channel and total");
                 ctx.log('closing channel cooperatively', { channel: row.address, total: final.toString() });
                 await ch.sendCooperativeClose(o.wallet, voucher, workerSignature);
-                const closed = await waitForChain('the cooperative close', () => ch.getState(), (st) => st.status === ChannelStatus.Closed);
+                const closed = await waitForChain(
+                    'the cooperative close',
+                    () => ch.getState(),
+                    (st) => st.status === ChannelStatus.Closed,
+                );
                 o.store.setState(row.address, 'closed');
                 return { mode: 'cooperative', paid: closed.paid, refunded: closed.refunded };
             } catch (e) {
@@ -70,7 +74,11 @@ export async function closeChannel(ctx: ClientContext, pool: ChannelPool, addres
         }
         if (state.status === ChannelStatus.Open) {
             await ch.sendRequestClose(o.wallet);
-            await waitForChain('the close request', async () => Number(await ch.getStatus()), (st) => st === ChannelStatus.Closing);
+            await waitForChain(
+                'the close request',
+                async () => Number(await ch.getStatus()),
+                (st) => st === ChannelStatus.Closing,
+            );
         }
         o.store.setState(row.address, 'closing');
         const deadline = Number(await ch.getCloseDeadline());

@@ -41,7 +41,11 @@ export async function openChannel(ctx: ClientContext, checks: ChannelChecks, w: 
     // In the ledger before it is confirmed: a channel that opens after a timeout here is still found (and listed by `channels`).
     o.store.addChannel({ address: address.toString(), workerStake: w.workerStake.toString(), nonce, deposit: 0n });
     const ch = channelContract(ctx, address.toString());
-    await waitForChain('the channel to open', async () => Number(await ch.getStatus()), (s) => s === ChannelStatus.Open);
+    await waitForChain(
+        'the channel to open',
+        async () => Number(await ch.getStatus()),
+        (s) => s === ChannelStatus.Open,
+    );
     const deposit = await ch.getDeposit();
     o.store.setDeposit(address.toString(), deposit);
     checks.set(address.toString(), Date.now());

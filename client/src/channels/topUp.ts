@@ -7,7 +7,11 @@ export async function topUp(ctx: ClientContext, row: ChannelRow, amount: bigint)
     const ch = channelContract(ctx, row.address);
     ctx.log('topping up channel', { channel: row.address, amount: amount.toString() });
     await ch.sendTopUp(ctx.o.wallet, amount);
-    const deposit = await waitForChain('the top-up', () => ch.getDeposit(), (d) => d >= row.deposit + amount);
+    const deposit = await waitForChain(
+        'the top-up',
+        () => ch.getDeposit(),
+        (d) => d >= row.deposit + amount,
+    );
     ctx.o.store.setDeposit(row.address, deposit);
     return { ...row, deposit };
 }

@@ -37,7 +37,10 @@ export interface GatewayOptions {
 }
 
 function openAiError(reply: FastifyReply, status: number, code: string, message: string) {
-    return reply.code(status).type('application/json').send(openAiErrorBody(status, code, message));
+    return reply
+        .code(status)
+        .type('application/json')
+        .send(openAiErrorBody(status, code, message));
 }
 
 export function buildGateway(o: GatewayOptions): FastifyInstance {
@@ -128,7 +131,8 @@ export function buildGateway(o: GatewayOptions): FastifyInstance {
         } catch (e) {
             return openAiError(reply, 503, 'discovery_failed', `cannot read the workers from the chain: ${(e as Error).message}`);
         }
-        if (list.length === 0) return openAiError(reply, 404, 'no_worker', `no verified worker serves ${request.model}${maxPrice !== undefined ? ' within max_price' : ''}${only ? ' as the named worker' : ''}`);
+        if (list.length === 0)
+            return openAiError(reply, 404, 'no_worker', `no verified worker serves ${request.model}${maxPrice !== undefined ? ' within max_price' : ''}${only ? ' as the named worker' : ''}`);
 
         let lastError: CocoonError | undefined;
         let started = false;
@@ -159,14 +163,19 @@ export function buildGateway(o: GatewayOptions): FastifyInstance {
                     // Answers name the model as the app asked for it (the worker knows it by its wire id).
                     return reply.code(200).send({ ...completion, model: request.model, usage: usageOf(r.final), ...extras(r) });
                 }
-                const r = await client.call(w, request, (chunk) => {
-                    if (!started) {
-                        started = true;
-                        reply.hijack();
-                        raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
-                    }
-                    write({ ...chunk, model: request.model });
-                }, gone.signal);
+                const r = await client.call(
+                    w,
+                    request,
+                    (chunk) => {
+                        if (!started) {
+                            started = true;
+                            reply.hijack();
+                            raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+                        }
+                        write({ ...chunk, model: request.model });
+                    },
+                    gone.signal,
+                );
                 router.record(w, true, r.latencyMs);
                 if (!started) {
                     started = true;

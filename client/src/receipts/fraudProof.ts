@@ -27,7 +27,7 @@ export async function proveOvercharge(ctx: ClientContext, w: WorkerInfo, boc: st
         const ws = ctx.o.opener.open(ExtendedWorkerStake.fromAddress(w.workerStake));
         const [state, schedule, chainNow, window] = await Promise.all([ws.getState(), ws.getPriceSchedule(), chainTime(ctx), fraudProofWindow(ctx, ws)]);
         let why: string | undefined;
-        if (!f.workerStake.equals(w.workerStake) || !verifyReceipt(receipt, signature, keyBuf(state.workerKey))) why = 'the receipt is not signed by this WorkerStake\'s key for it';
+        if (!f.workerStake.equals(w.workerStake) || !verifyReceipt(receipt, signature, keyBuf(state.workerKey))) why = "the receipt is not signed by this WorkerStake's key for it";
         else if (state.stake <= 0n || ![WorkerStatus.Pending, WorkerStatus.Active, WorkerStatus.Unbonding].includes(Number(state.status))) why = 'the worker is not slashable now';
         else if (window === undefined) why = "the WorkerStake's fraud-proof window is unknown (its config version differs from Staking's)";
         else if (!receiptOvercharges(f, schedule, chainNow, window)) why = 'the WorkerStake would not judge it an overcharge (within chargeable terms, or too old to judge)';

@@ -146,9 +146,7 @@ export const RECEIPT_RULES: readonly ReceiptRule[] = [
         reason: 'no tokenizer counts more prompt tokens than the request has bytes (plus template overhead); no fraud proof can catch an inflated prompt count',
         paths: BOTH,
         check: (r, c) =>
-            r.fields.usage.prompt <= BigInt(c.request.promptBound)
-                ? undefined
-                : `charges ${r.fields.usage.prompt} prompt tokens, more than the request can hold (${c.request.promptBound})`,
+            r.fields.usage.prompt <= BigInt(c.request.promptBound) ? undefined : `charges ${r.fields.usage.prompt} prompt tokens, more than the request can hold (${c.request.promptBound})`,
     },
     {
         name: 'cached-within-prompt',
@@ -190,18 +188,14 @@ export const RECEIPT_RULES: readonly ReceiptRule[] = [
         reason: 'text was delivered, so at least one completion token was made: a receipt counting none misstates the usage',
         paths: LIVE,
         check: (r, c) =>
-            (c.delivered?.content.length ?? 0) + (c.delivered?.reasoning.length ?? 0) > 0 && r.fields.usage.completion === 0n
-                ? 'text was delivered but no completion token is counted'
-                : undefined,
+            (c.delivered?.content.length ?? 0) + (c.delivered?.reasoning.length ?? 0) > 0 && r.fields.usage.completion === 0n ? 'text was delivered but no completion token is counted' : undefined,
     },
     {
         name: 'response-hash',
         reason: 'the receipt must commit to exactly the text delivered, so it is evidence of what was served',
         paths: LIVE,
         check: (r, c) =>
-            r.fields.responseHash === bytesToUint(responseDigest(c.delivered?.content ?? '', c.delivered?.reasoning ?? ''))
-                ? undefined
-                : 'response hash does not match the text delivered',
+            r.fields.responseHash === bytesToUint(responseDigest(c.delivered?.content ?? '', c.delivered?.reasoning ?? '')) ? undefined : 'response hash does not match the text delivered',
     },
     {
         name: 'time',
@@ -222,8 +216,7 @@ export const RECEIPT_RULES: readonly ReceiptRule[] = [
     },
     {
         name: 'price',
-        reason:
-            'cost within the terms the WorkerStake judges an overcharge by: the highest in force during the price-cut grace before the receipt time (chargeableTerms); the only rule whose breach the chain can also punish',
+        reason: 'cost within the terms the WorkerStake judges an overcharge by: the highest in force during the price-cut grace before the receipt time (chargeableTerms); the only rule whose breach the chain can also punish',
         paths: BOTH,
         check: async (r, c) => {
             const f = r.fields;

@@ -217,12 +217,35 @@ class Writer {
         this.buf.copy(next, 0, 0, this.length);
         this.buf = next;
     }
-    u32(v: number) { this.ensure(4); this.buf.writeUInt32LE(v, this.length); this.length += 4; }
-    i32(v: number) { this.ensure(4); this.buf.writeInt32LE(v, this.length); this.length += 4; }
-    u64(v: number) { this.ensure(8); this.buf.writeBigUInt64LE(BigInt(v), this.length); this.length += 8; }
-    f32(v: number) { this.ensure(4); this.buf.writeFloatLE(v, this.length); this.length += 4; }
-    u16(v: number) { this.ensure(2); this.buf.writeUInt16LE(v, this.length); this.length += 2; }
-    u8(v: number) { this.ensure(1); this.buf[this.length++] = v; }
+    u32(v: number) {
+        this.ensure(4);
+        this.buf.writeUInt32LE(v, this.length);
+        this.length += 4;
+    }
+    i32(v: number) {
+        this.ensure(4);
+        this.buf.writeInt32LE(v, this.length);
+        this.length += 4;
+    }
+    u64(v: number) {
+        this.ensure(8);
+        this.buf.writeBigUInt64LE(BigInt(v), this.length);
+        this.length += 8;
+    }
+    f32(v: number) {
+        this.ensure(4);
+        this.buf.writeFloatLE(v, this.length);
+        this.length += 4;
+    }
+    u16(v: number) {
+        this.ensure(2);
+        this.buf.writeUInt16LE(v, this.length);
+        this.length += 2;
+    }
+    u8(v: number) {
+        this.ensure(1);
+        this.buf[this.length++] = v;
+    }
     /** A tensor's payload in one go (per-element calls made generation take seconds). */
     tensor(data: Float32Array, half: boolean) {
         const size = data.length * (half ? 2 : 4);
@@ -231,10 +254,22 @@ class Writer {
         else Buffer.from(data.buffer, data.byteOffset, size).copy(this.buf, this.length); // host is little-endian (x64/arm64)
         this.length += size;
     }
-    bytes(b: Buffer) { this.ensure(b.length); b.copy(this.buf, this.length); this.length += b.length; }
-    str(s: string) { const b = Buffer.from(s, 'utf8'); this.u64(b.length); this.bytes(b); }
-    pad(alignment: number) { while (this.length % alignment) this.u8(0); }
-    result(): Buffer { return this.buf.subarray(0, this.length); }
+    bytes(b: Buffer) {
+        this.ensure(b.length);
+        b.copy(this.buf, this.length);
+        this.length += b.length;
+    }
+    str(s: string) {
+        const b = Buffer.from(s, 'utf8');
+        this.u64(b.length);
+        this.bytes(b);
+    }
+    pad(alignment: number) {
+        while (this.length % alignment) this.u8(0);
+    }
+    result(): Buffer {
+        return this.buf.subarray(0, this.length);
+    }
 }
 
 type Kv =
@@ -249,13 +284,40 @@ type Kv =
 function writeKv(w: Writer, kv: Kv) {
     w.str(kv.key);
     switch (kv.type) {
-        case 'u32': w.u32(GGUF_UINT32); w.u32(kv.value); break;
-        case 'f32': w.u32(GGUF_FLOAT32); w.f32(kv.value); break;
-        case 'bool': w.u32(GGUF_BOOL); w.u8(kv.value ? 1 : 0); break;
-        case 'str': w.u32(GGUF_STRING); w.str(kv.value); break;
-        case 'str[]': w.u32(GGUF_ARRAY); w.u32(GGUF_STRING); w.u64(kv.value.length); kv.value.forEach((s) => w.str(s)); break;
-        case 'f32[]': w.u32(GGUF_ARRAY); w.u32(GGUF_FLOAT32); w.u64(kv.value.length); kv.value.forEach((v) => w.f32(v)); break;
-        case 'i32[]': w.u32(GGUF_ARRAY); w.u32(GGUF_INT32); w.u64(kv.value.length); kv.value.forEach((v) => w.i32(v)); break;
+        case 'u32':
+            w.u32(GGUF_UINT32);
+            w.u32(kv.value);
+            break;
+        case 'f32':
+            w.u32(GGUF_FLOAT32);
+            w.f32(kv.value);
+            break;
+        case 'bool':
+            w.u32(GGUF_BOOL);
+            w.u8(kv.value ? 1 : 0);
+            break;
+        case 'str':
+            w.u32(GGUF_STRING);
+            w.str(kv.value);
+            break;
+        case 'str[]':
+            w.u32(GGUF_ARRAY);
+            w.u32(GGUF_STRING);
+            w.u64(kv.value.length);
+            kv.value.forEach((s) => w.str(s));
+            break;
+        case 'f32[]':
+            w.u32(GGUF_ARRAY);
+            w.u32(GGUF_FLOAT32);
+            w.u64(kv.value.length);
+            kv.value.forEach((v) => w.f32(v));
+            break;
+        case 'i32[]':
+            w.u32(GGUF_ARRAY);
+            w.u32(GGUF_INT32);
+            w.u64(kv.value.length);
+            kv.value.forEach((v) => w.i32(v));
+            break;
     }
 }
 
@@ -286,8 +348,7 @@ export function buildDemoModel(options: DemoModelOptions = {}): Buffer {
     const logits = bigramLogits();
     const out = new Float32Array(N_EMBD * N_VOCAB);
     const scale = 1 / Math.sqrt(N_EMBD);
-    for (let next = 0; next < N_VOCAB; next++)
-        for (let prev = 0; prev < N_VOCAB; prev++) out[next * N_EMBD + prev] = logits[prev][next] * scale;
+    for (let next = 0; next < N_VOCAB; next++) for (let prev = 0; prev < N_VOCAB; prev++) out[next * N_EMBD + prev] = logits[prev][next] * scale;
     tensors.push({ name: 'output.weight', dims: [N_EMBD, N_VOCAB], type: GGML_F16, data: out });
 
     for (let l = 0; l < nLayer; l++) {

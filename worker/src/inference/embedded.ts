@@ -3,19 +3,7 @@ import { basename, join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { HashProgress, hashModelFile } from './modelHash';
 import type { ChatCommand, HostCommand, HostReply, LoadCommand } from './llamaHost';
-import {
-    BackendRequestError,
-    BackendUnavailableError,
-    ChatEvent,
-    ChatRequest,
-    Completion,
-    Health,
-    InferenceBackend,
-    ModelInfo,
-    StreamOptions,
-    Usage,
-    collectCompletion,
-} from './types';
+import { BackendRequestError, BackendUnavailableError, ChatEvent, ChatRequest, Completion, Health, InferenceBackend, ModelInfo, StreamOptions, Usage, collectCompletion } from './types';
 
 export interface EmbeddedOptions {
     /** Path of the GGUF file. */
@@ -174,8 +162,7 @@ export class EmbeddedBackend implements InferenceBackend {
                 } else if (r.op === 'delta') {
                     delivered.completionTokens += r.tokens;
                     if (r.reasoning !== undefined) delivered.reasoningTokens += r.tokens;
-                    if ((r.content ?? '') !== '' || (r.reasoning ?? '') !== '')
-                        yield { type: 'delta', content: r.content, reasoning: r.reasoning };
+                    if ((r.content ?? '') !== '' || (r.reasoning ?? '') !== '') yield { type: 'delta', content: r.content, reasoning: r.reasoning };
                 } else if (r.op === 'end') {
                     ended = true;
                     yield { type: 'end', finishReason: r.finishReason, usage: r.usage, error: r.error };

@@ -13,10 +13,7 @@ export { hashModelFile } from './modelHash';
 export { writeDemoModel, buildDemoModel } from './demoModel';
 
 /** Builds the configured backend (the embedded one loads its model first). */
-export async function createBackend(
-    config: WorkerConfig['backend'],
-    hooks: { onHashProgress?: (p: HashProgress) => void } = {},
-): Promise<InferenceBackend> {
+export async function createBackend(config: WorkerConfig['backend'], hooks: { onHashProgress?: (p: HashProgress) => void } = {}): Promise<InferenceBackend> {
     if (config.kind === 'embedded') {
         return EmbeddedBackend.start({
             modelPath: config.modelPath,

@@ -12,11 +12,7 @@ export interface HashProgress {
  * into receipts: it names the exact weights, not a marketing name.
  * `onProgress` is called at most every `progressEveryBytes` and once at the end.
  */
-export async function hashModelFile(
-    path: string,
-    onProgress?: (p: HashProgress) => void,
-    progressEveryBytes = 64 * 1024 * 1024,
-): Promise<string> {
+export async function hashModelFile(path: string, onProgress?: (p: HashProgress) => void, progressEveryBytes = 64 * 1024 * 1024): Promise<string> {
     const totalBytes = statSync(path).size;
     const hash = createHash('sha256');
     let bytesRead = 0;

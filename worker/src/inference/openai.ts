@@ -1,18 +1,5 @@
 import { SseParser } from './sse';
-import {
-    BackendRequestError,
-    BackendUnavailableError,
-    ChatEvent,
-    ChatRequest,
-    Completion,
-    FinishReason,
-    Health,
-    InferenceBackend,
-    ModelInfo,
-    StreamOptions,
-    Usage,
-    collectCompletion,
-} from './types';
+import { BackendRequestError, BackendUnavailableError, ChatEvent, ChatRequest, Completion, FinishReason, Health, InferenceBackend, ModelInfo, StreamOptions, Usage, collectCompletion } from './types';
 
 export interface OpenAiOptions {
     /** Server root, e.g. http://127.0.0.1:8000 (a trailing /v1 is accepted too). */
@@ -99,9 +86,7 @@ export class OpenAiBackend implements InferenceBackend {
         if (!res.ok) throw new BackendUnavailableError(`upstream /v1/models answered ${res.status}`);
         const body = (await res.json()) as { data?: Array<{ id?: unknown; owned_by?: unknown }> };
         if (!Array.isArray(body.data)) throw new BackendUnavailableError('upstream /v1/models sent no data array');
-        return body.data
-            .filter((m) => typeof m.id === 'string')
-            .map((m) => ({ id: m.id as string, aliases: [], ownedBy: typeof m.owned_by === 'string' ? m.owned_by : 'upstream' }));
+        return body.data.filter((m) => typeof m.id === 'string').map((m) => ({ id: m.id as string, aliases: [], ownedBy: typeof m.owned_by === 'string' ? m.owned_by : 'upstream' }));
     }
 
     async health(): Promise<Health> {
@@ -182,7 +167,7 @@ export class OpenAiBackend implements InferenceBackend {
             let message = `upstream answered ${res.status}`;
             try {
                 const j = JSON.parse(text) as { error?: { message?: string } | string; message?: string };
-                const m = typeof j.error === 'string' ? j.error : j.error?.message ?? j.message;
+                const m = typeof j.error === 'string' ? j.error : (j.error?.message ?? j.message);
                 if (m) message += `: ${String(m).slice(0, 500)}`;
             } catch {
                 /* not JSON */

@@ -69,7 +69,6 @@ export class StoreError extends Error {
     }
 }
 
-
 function amount(v: bigint, what: string): bigint {
     if (typeof v !== 'bigint' || v < 0n || v > INT64_MAX) throw new StoreError(`${what} out of range: ${v}`);
     return v;
@@ -185,9 +184,7 @@ export class WorkerStore {
             latestVoucher: this.db.prepare(`SELECT * FROM vouchers WHERE channel = ? ORDER BY total DESC LIMIT 1`),
             insertVoucher: this.db.prepare(`INSERT OR IGNORE INTO vouchers (channel, total, signature, received_at) VALUES (?, ?, ?, ?)`),
             pruneVouchers: this.db.prepare(`DELETE FROM vouchers WHERE channel = ? AND total < ?`),
-            markClaimed: this.db.prepare(
-                `UPDATE channels SET claimed_total = ?, last_claim_tx = ?, updated_at = ? WHERE address = ? AND claimed_total < ?`,
-            ),
+            markClaimed: this.db.prepare(`UPDATE channels SET claimed_total = ?, last_claim_tx = ?, updated_at = ? WHERE address = ? AND claimed_total < ?`),
             setState: this.db.prepare(`UPDATE channels SET state = ?, close_deadline = ?, updated_at = ? WHERE address = ?`),
             summaries: this.db.prepare(
                 `SELECT c.*,
@@ -228,8 +225,7 @@ export class WorkerStore {
         const tx = this.db.transaction((): { voucherAccepted: boolean } => {
             this.ensureChannel(receipt.channel);
             const prev = (this.stmts.lastReceipt.get(receipt.channel) as { cumulative: bigint } | undefined)?.cumulative ?? 0n;
-            if (receipt.cumulative !== prev + receipt.cost)
-                throw new StoreError(`receipt cumulative ${receipt.cumulative} does not continue ${prev} + ${receipt.cost}`);
+            if (receipt.cumulative !== prev + receipt.cost) throw new StoreError(`receipt cumulative ${receipt.cumulative} does not continue ${prev} + ${receipt.cost}`);
             this.stmts.insertReceipt.run({ ...receipt });
             return { voucherAccepted: voucher ? this.insertVoucher(voucher) : false };
         });
@@ -253,10 +249,12 @@ export class WorkerStore {
      */
     recordVoucher(voucher: VoucherRecord, durability: 'fsync' | 'process' = 'fsync'): { voucherAccepted: boolean } {
         const write = () =>
-            this.db.transaction(() => {
-                this.ensureChannel(voucher.channel);
-                return { voucherAccepted: this.insertVoucher(voucher) };
-            }).immediate();
+            this.db
+                .transaction(() => {
+                    this.ensureChannel(voucher.channel);
+                    return { voucherAccepted: this.insertVoucher(voucher) };
+                })
+                .immediate();
         if (durability === 'fsync') return write();
         this.db.pragma('synchronous = NORMAL');
         try {
@@ -297,18 +295,22 @@ export class WorkerStore {
      */
     markClaimed(channel: string, total: bigint, txHash?: string): { changed: boolean } {
         amount(total, 'claimed total');
-        return this.db.transaction(() => {
-            this.ensureChannel(channel);
-            const info = this.stmts.markClaimed.run(total, txHash ?? null, now(), channel, total);
-            return { changed: info.changes > 0 };
-        }).immediate();
+        return this.db
+            .transaction(() => {
+                this.ensureChannel(channel);
+                const info = this.stmts.markClaimed.run(total, txHash ?? null, now(), channel, total);
+                return { changed: info.changes > 0 };
+            })
+            .immediate();
     }
 
     setChannelState(channel: string, state: ChannelState, closeDeadline?: number): void {
-        this.db.transaction(() => {
-            this.ensureChannel(channel);
-            this.stmts.setState.run(state, closeDeadline ?? null, now(), channel);
-        }).immediate();
+        this.db
+            .transaction(() => {
+                this.ensureChannel(channel);
+                this.stmts.setState.run(state, closeDeadline ?? null, now(), channel);
+            })
+            .immediate();
     }
 
     /** The channel's local state (open, closing, closed), or undefined if the store has never seen it. */
@@ -372,8 +374,7 @@ export class WorkerStore {
      */
     bindWorkerKey(publicKeyHex: string): void {
         const row = this.stmts.getMeta.get('worker_key') as { value: string } | undefined;
-        if (row && row.value !== publicKeyHex)
-            throw new StoreError(`this store belongs to worker key ${row.value}, not ${publicKeyHex}: point store.path at this worker's own store`);
+        if (row && row.value !== publicKeyHex) throw new StoreError(`this store belongs to worker key ${row.value}, not ${publicKeyHex}: point store.path at this worker's own store`);
         if (!row) this.stmts.setMeta.run('worker_key', publicKeyHex);
     }
 
@@ -385,9 +386,9 @@ export class WorkerStore {
     /** Up to `limit` receipts on a channel with cumulative above `after`, in cumulative order (receipt recovery). */
     receiptsAfter(channel: string, after: bigint, limit: number): ReceiptRecord[] {
         amount(after, 'after');
-        return (this.db.prepare(`SELECT * FROM receipts WHERE channel = ? AND cumulative > ? ORDER BY cumulative LIMIT ?`).all(channel, after, limit) as Array<
-            Record<string, unknown>
-        >).map(rowToReceipt);
+        return (this.db.prepare(`SELECT * FROM receipts WHERE channel = ? AND cumulative > ? ORDER BY cumulative LIMIT ?`).all(channel, after, limit) as Array<Record<string, unknown>>).map(
+            rowToReceipt,
+        );
     }
 
     /**
@@ -397,10 +398,12 @@ export class WorkerStore {
      * or the page limit leaves no room. Used to tell when space has returned.
      */
     probeWritable(bytes = 64 * 1024): void {
-        this.db.transaction(() => {
-            this.db.prepare(`INSERT INTO scratch (id, data) VALUES (1, zeroblob(?))`).run(bytes);
-            this.db.prepare(`DELETE FROM scratch WHERE id = 1`).run();
-        }).immediate();
+        this.db
+            .transaction(() => {
+                this.db.prepare(`INSERT INTO scratch (id, data) VALUES (1, zeroblob(?))`).run(bytes);
+                this.db.prepare(`DELETE FROM scratch WHERE id = 1`).run();
+            })
+            .immediate();
     }
 
     /** Cumulative cost of the receipts issued on a channel (0 if none). */
