@@ -35,6 +35,7 @@ import { ExtendedStaking } from '../wrappers/Staking';
 import { ProposalKind, decodeProposal } from '../wrappers/Registry';
 import { ExtendedWorkerStake, WorkerStatus } from '../wrappers/WorkerStake';
 import { Policy, VerifierFixture, deployVerifier, fixtureImageHash, intelPolicy, intelRootKey, loadIntelFixture, u256 } from './helpers/attestation';
+import { Opcode } from '../wrappers/opcodes';
 
 const MODEL = 0x2222222222222222222222222222222222222222222222222222222222222222n;
 const OTHER_MODEL = 0x3333333333333333333333333333333333333333333333333333333333333333n;
@@ -185,7 +186,7 @@ describe('AttestationVerifier with a test CA', () => {
                 expect(await f.verifier.getKeyUsable(c.subjectKeyId)).toBe(false);
                 const r = await cert(c.message);
                 // The unspent value comes back with an Excesses.
-                expect(r.transactions).toHaveTransaction({ from: f.verifier.address, to: f.submitter.address, op: 0xd53276db });
+                expect(r.transactions).toHaveTransaction({ from: f.verifier.address, to: f.submitter.address, op: Opcode.Excesses });
                 expect(await f.verifier.getKeyUsable(c.subjectKeyId)).toBe(true);
                 expect((await f.verifier.getCachedKey(c.subjectKeyId))!.kind).toBe(1n);
             }
@@ -257,7 +258,7 @@ describe('AttestationVerifier with a test CA', () => {
         });
 
         it('refuses malformed bodies', async () => {
-            for (const op of [0xc0c07001, 0xc0c07002, 0xc0c07003, 0xc0c07004]) {
+            for (const op of [Opcode.VerifyCertificate, Opcode.VerifyQeReport, Opcode.SubmitQuote, Opcode.SubmitSimulated]) {
                 const r = await f.submitter.send({ to: f.verifier.address, value: toNano('1'), body: beginCell().storeUint(op, 32).storeUint(0, 64).endCell() });
                 expect(r.transactions).toHaveTransaction({ to: f.verifier.address, success: false, exitCode: CELL_UNDERFLOW });
             }

@@ -9,6 +9,7 @@ import { keyToInt } from '../wrappers/voucher';
 import { EscrowFixture, deployEscrow, openChannel } from './helpers/channel';
 import { Constants } from '../wrappers/constants';
 import { deployRegistry, passProposal } from './helpers/registry';
+import { Opcode } from '../wrappers/opcodes';
 
 describe('Escrow', () => {
     let f: EscrowFixture;
@@ -73,7 +74,7 @@ describe('Escrow', () => {
         // A genuine channel never throws on ChannelOpen, so the bounce is
         // delivered by hand: what the network would return if it ran out of gas.
         const channel = await f.escrow.getChannelAddress(f.client.address, f.workerStake.address, 1n);
-        const body = beginCell().storeUint(0xffffffff, 32).storeUint(0xc0c04002, 32).storeUint(77, 64).storeCoins(toNano('5')).endCell();
+        const body = beginCell().storeUint(0xffffffff, 32).storeUint(Opcode.ChannelOpen, 32).storeUint(77, 64).storeCoins(toNano('5')).endCell();
         const result = await f.blockchain.sendMessage(internal({ from: channel, to: f.escrow.address, value: toNano('5'), body, bounced: true, bounce: false }));
         expect(result.transactions).toHaveTransaction({ from: channel, to: f.escrow.address, success: true });
         // Less what handling the bounce cost (its gas and the event), which
@@ -81,7 +82,7 @@ describe('Escrow', () => {
         const handling = Constants.GAS_ESCROW_BOUNCE * 400n + Constants.MSG_FWD_BUDGET;
         expect(await f.escrow.getStrandedValue()).toBe(toNano('5') - handling);
         expect(await f.escrow.getStrandedFor(channel)).toBe(toNano('5') - handling);
-        const event = result.externals.find((e) => e.body.beginParse().preloadUint(32) === 0xc0c04f01);
+        const event = result.externals.find((e) => e.body.beginParse().preloadUint(32) === Opcode.ChannelOpenBounced);
         expect(event).toBeDefined();
         const parsed = loadChannelOpenBounced(event!.body.beginParse());
         expect(parsed.queryId).toBe(77n);
@@ -95,7 +96,7 @@ describe('Escrow', () => {
         expect(channel.address.equals(expected)).toBe(true);
         expect(result.transactions).toHaveTransaction({ from: f.escrow.address, to: channel.address, deploy: true, success: true });
         // The unspent value comes back to the client.
-        expect(result.transactions).toHaveTransaction({ from: channel.address, to: f.client.address, op: 0xd53276db });
+        expect(result.transactions).toHaveTransaction({ from: channel.address, to: f.client.address, op: Opcode.Excesses });
         const s = await channel.getState();
         expect(s.status).toBe(ChannelStatus.Open);
         expect(s.client.equals(f.client.address)).toBe(true);
@@ -168,7 +169,7 @@ describe('Escrow', () => {
     });
 
     it('refuses a malformed OpenChannel body', async () => {
-        const body = beginCell().storeUint(0xc0c04001, 32).storeUint(0, 64).endCell(); // truncated
+        const body = beginCell().storeUint(Opcode.OpenChannel, 32).storeUint(0, 64).endCell(); // truncated
         const result = await f.client.send({ to: f.escrow.address, value: toNano('1'), body });
         expect(result.transactions).toHaveTransaction({ to: f.escrow.address, success: false, exitCode: 9 });
     });
@@ -177,7 +178,7 @@ describe('Escrow', () => {
         const { channel } = await openChannel(f, { nonce: 3n, deposit: toNano('10') });
         const before = await f.client.getBalance();
         const result = await f.escrow.sendOpenChannel(f.client.getSender(), openArgs({ nonce: 3n, deposit: toNano('5'), clientKey: 12345n }));
-        expect(result.transactions).toHaveTransaction({ from: channel.address, to: f.client.address, op: 0xc0c05012, success: true });
+        expect(result.transactions).toHaveTransaction({ from: channel.address, to: f.client.address, op: Opcode.ChannelRefund, success: true });
         const s = await channel.getState();
         expect(s.deposit).toBe(toNano('10'));
         expect(s.clientKey).toBe(keyToInt(f.clientKeys.publicKey));

@@ -331,7 +331,7 @@ describe('P-256 verification (contracts/lib/p256.tact)', () => {
 
     describe('harness receivers', () => {
         it('refuse a malformed body (truncated signature) with a cell underflow', async () => {
-            const body = beginCell().storeUint(0xc0c0a701, 32).storeUint(1, 64).storeUint(5, 256).storeBuffer(to32(1n)).endCell();
+            const body = beginCell().storeUint(P256Harness.opcodes.P256VerifyDigest, 32).storeUint(1, 64).storeUint(5, 256).storeBuffer(to32(1n)).endCell();
             const res = await user.send({ to: h.address, value: toNano('1'), body });
             expect(res.transactions).toHaveTransaction({ to: h.address, success: false, exitCode: 9 });
         });

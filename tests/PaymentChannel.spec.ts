@@ -7,6 +7,7 @@ import { ChannelStatus, ExtendedPaymentChannel } from '../wrappers/PaymentChanne
 import { keyToInt, signCloseApproval, signVoucher, verifyCloseApproval, verifyVoucher } from '../wrappers/voucher';
 import { EscrowFixture, deployEscrow, openChannel, testKeys } from './helpers/channel';
 import { OP, PAYOUT_GAS_BUDGET, delivered, paidOut } from './helpers/messages';
+import { Opcode } from '../wrappers/opcodes';
 
 const DEPOSIT = toNano('10');
 const FEE_MIN = toNano('0.001'); // PROTOCOL_FEE_MIN
@@ -176,7 +177,7 @@ describe('PaymentChannel', () => {
         it('refuses too little value and a malformed body', async () => {
             let result = await channel.sendClaim(f.stranger.getSender(), voucher(toNano('1')), 0n, toNano('0.004'));
             expect(result.transactions).toHaveTransaction({ to: channel.address, success: false, exitCode: ExitCode.ERR_INSUFFICIENT_VALUE });
-            const body = beginCell().storeUint(0xc0c05002, 32).storeUint(0, 64).storeAddress(channel.address).endCell();
+            const body = beginCell().storeUint(Opcode.Claim, 32).storeUint(0, 64).storeAddress(channel.address).endCell();
             result = await f.stranger.send({ to: channel.address, value: toNano('0.05'), body });
             expect(result.transactions).toHaveTransaction({ to: channel.address, success: false, exitCode: 9 });
             result = await f.stranger.send({ to: channel.address, value: toNano('0.05'), body: beginCell().storeUint(0xdeadbeef, 32).endCell() });

@@ -7,6 +7,7 @@ import { SandboxContract } from '@ton/sandbox';
 import { ExtendedWorkerStake, WorkerStatus } from '../wrappers/WorkerStake';
 import { passProposal } from './helpers/registry';
 import { IMAGE, MODEL, OTHER_MODEL, StakingFixture, attest, deployStaking, keyInt, listing, stake, workerKeys } from './helpers/staking';
+import { Opcode } from '../wrappers/opcodes';
 
 describe('Staking', () => {
     let f: StakingFixture;
@@ -118,7 +119,7 @@ describe('Staking', () => {
         });
 
         it('refuses a malformed body', async () => {
-            const res = await f.provider.send({ to: f.staking.address, value: toNano('20'), body: beginCell().storeUint(0xc0c02001, 32).storeUint(0, 64).endCell() });
+            const res = await f.provider.send({ to: f.staking.address, value: toNano('20'), body: beginCell().storeUint(Opcode.Stake, 32).storeUint(0, 64).endCell() });
             expect(res.transactions).toHaveTransaction({ to: f.staking.address, success: false, exitCode: 9 });
         });
 

@@ -11,6 +11,7 @@ import { Transaction } from '@ton/core';
 import { ExtendedPaymentChannel } from '../wrappers/PaymentChannel';
 import { IMAGE, MODEL, OTHER_MODEL, PRICES, StakingFixture, attest, deployStaking, keyInt, listing, stake, workerKeys } from './helpers/staking';
 import { PAYOUT_GAS_BUDGET } from './helpers/messages';
+import { Opcode } from '../wrappers/opcodes';
 
 const STAKE = toNano('20');
 
@@ -90,7 +91,7 @@ describe('WorkerStake', () => {
         });
 
         it('refuses a malformed body', async () => {
-            const res = await f.verifier.send({ to: worker.address, value: toNano('0.1'), body: beginCell().storeUint(0xc0c06001, 32).storeUint(0, 64).endCell() });
+            const res = await f.verifier.send({ to: worker.address, value: toNano('0.1'), body: beginCell().storeUint(Opcode.AttestationRecorded, 32).storeUint(0, 64).endCell() });
             expect(res.transactions).toHaveTransaction({ to: worker.address, success: false, exitCode: 9 });
         });
     });
@@ -267,9 +268,9 @@ describe('WorkerStake', () => {
             const w = f.blockchain.openContract(ExtendedWorkerStake.fromAddress(await f.staking.getWorkerAddress(owner, f.workerKey)));
             expect(await w.getStake()).toBe(STAKE);
             const send = (op: Cell) => f.blockchain.sendMessage(internal({ from: owner, to: w.address, value: toNano('0.2'), body: op }));
-            await send(beginCell().storeUint(0xc0c03011, 32).storeUint(0, 64).endCell());
+            await send(beginCell().storeUint(Opcode.StartUnbonding, 32).storeUint(0, 64).endCell());
             f.blockchain.now = Number((await w.getState()).unbondingDeadline);
-            const res = await send(beginCell().storeUint(0xc0c03012, 32).storeUint(0, 64).endCell());
+            const res = await send(beginCell().storeUint(Opcode.WithdrawStake, 32).storeUint(0, 64).endCell());
             expect(res.transactions).toHaveTransaction({ from: w.address, to: owner, success: false });
             expect(res.transactions).toHaveTransaction({ from: owner, to: w.address, inMessageBounced: true, success: true });
             expect(await w.getStake()).toBe(STAKE);
@@ -597,16 +598,16 @@ describe('WorkerStake accounting (property)', () => {
                         const outs = [...tx.outMessages.values()];
                         const ops = outs.map((m) => (m.body.bits.length >= 32 ? m.body.beginParse().preloadUint(32) : 0));
                         const inOp = inMsg.body.bits.length >= 32 ? inMsg.body.beginParse().preloadUint(32) : 0;
-                        if (inOp === 0xc0c03001 && !ops.includes(0xc0c03031)) deposited += loadStakeDeposit(inMsg.body.beginParse()).amount;
+                        if (inOp === Opcode.StakeDeposit && !ops.includes(Opcode.StakeRefunded)) deposited += loadStakeDeposit(inMsg.body.beginParse()).amount;
                         outs.forEach((m, i) => {
-                            if (ops[i] === 0xc0c03030) {
+                            if (ops[i] === Opcode.StakeWithdrawn) {
                                 const amountOut = loadStakeWithdrawn(m.body.beginParse()).amount;
                                 withdrawn += amountOut;
                                 withdrawals += 1;
                                 // The owner really receives it.
                                 expect(m.info.type === 'internal' && m.info.value.coins >= amountOut).toBe(true);
                             }
-                            if (ops[i] === 0xc0c03033) slashed += loadWorkerSlashed(m.body.beginParse()).amount;
+                            if (ops[i] === Opcode.WorkerSlashed) slashed += loadWorkerSlashed(m.body.beginParse()).amount;
                         });
                     }
                 };

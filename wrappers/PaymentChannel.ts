@@ -1,3 +1,4 @@
+import { Constants } from './constants';
 import { Address, ContractProvider, Sender, toNano } from '@ton/core';
 import { PaymentChannel } from '../build/PaymentChannel/PaymentChannel_PaymentChannel';
 import { SignedVoucher, voucherCell } from './voucher';
@@ -20,12 +21,12 @@ export {
     storeTopUp,
 } from '../build/PaymentChannel/PaymentChannel_PaymentChannel';
 
-/** CHANNEL_* in contracts/constants.tact. */
+/** Channel statuses (CHANNEL_* of the build). */
 export enum ChannelStatus {
-    New = 0,
-    Open = 1,
-    Closing = 2,
-    Closed = 3,
+    New = Number(Constants.CHANNEL_NEW),
+    Open = Number(Constants.CHANNEL_OPEN),
+    Closing = Number(Constants.CHANNEL_CLOSING),
+    Closed = Number(Constants.CHANNEL_CLOSED),
 }
 
 /** Everything the getters tell about a channel, read at once. */
@@ -58,8 +59,7 @@ export class ExtendedPaymentChannel extends PaymentChannel {
     static readonly ACTION_VALUE = toNano('0.05');
     /** Value on top of a top-up's amount. */
     static readonly TOP_UP_OVERHEAD = toNano('0.05');
-    /** CHANNEL_STORAGE_RESERVE in contracts/constants.tact. */
-    static readonly STORAGE_RESERVE = toNano('0.01');
+    static readonly STORAGE_RESERVE = Constants.CHANNEL_STORAGE_RESERVE;
 
     static async fromInit(escrow: Address, client: Address, workerStake: Address, nonce: bigint): Promise<ExtendedPaymentChannel> {
         const base = await PaymentChannel.fromInit(escrow, client, workerStake, nonce);

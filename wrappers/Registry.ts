@@ -1,3 +1,4 @@
+import { Constants } from './constants';
 import { Address, ContractProvider, Dictionary, Sender, toNano } from '@ton/core';
 import {
     AttestationPolicy,
@@ -16,7 +17,11 @@ import {
 
 export * from '../build/Registry/Registry_Registry';
 
-/** Proposal kinds, as PROPOSAL_* in contracts/constants.tact. */
+/**
+ * Proposal kinds. Literal values, because decoded proposals are a union
+ * discriminated by kind; checked against PROPOSAL_* of the build below, so
+ * a renumbered kind fails at load instead of misreading proposals.
+ */
 export enum ProposalKind {
     AddImage = 1,
     AddModel = 2,
@@ -25,6 +30,19 @@ export enum ProposalKind {
     Unpause = 5,
     SetAttestationPolicy = 6,
     GovernanceSlash = 7,
+}
+
+const PROPOSAL_CONSTANTS: Record<ProposalKind, bigint> = {
+    [ProposalKind.AddImage]: Constants.PROPOSAL_ADD_IMAGE,
+    [ProposalKind.AddModel]: Constants.PROPOSAL_ADD_MODEL,
+    [ProposalKind.SetParams]: Constants.PROPOSAL_SET_PARAMS,
+    [ProposalKind.SetLinks]: Constants.PROPOSAL_SET_LINKS,
+    [ProposalKind.Unpause]: Constants.PROPOSAL_UNPAUSE,
+    [ProposalKind.SetAttestationPolicy]: Constants.PROPOSAL_SET_ATTESTATION_POLICY,
+    [ProposalKind.GovernanceSlash]: Constants.PROPOSAL_GOVERNANCE_SLASH,
+};
+for (const [kind, built] of Object.entries(PROPOSAL_CONSTANTS)) {
+    if (BigInt(kind) !== built) throw new Error(`ProposalKind ${ProposalKind[Number(kind)]} is ${kind} here but ${built} in the contracts' build`);
 }
 
 export type DecodedProposal =

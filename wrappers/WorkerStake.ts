@@ -1,3 +1,4 @@
+import { Constants } from './constants';
 import { Address, Cell, ContractProvider, Sender, toNano } from '@ton/core';
 import { WorkerStake } from '../build/WorkerStake/WorkerStake_WorkerStake';
 import { ListingInput, toListing } from './Staking';
@@ -5,23 +6,23 @@ import type { PriceSchedule } from './receipt';
 
 export * from '../build/WorkerStake/WorkerStake_WorkerStake';
 
-/** Status codes reported by the getters (WS_STATUS_* in contracts/constants.tact). */
+/** Status codes reported by the getters (WS_STATUS_* of the build). */
 export enum WorkerStatus {
-    New = 0,
-    Pending = 1,
-    Active = 2,
-    Unbonding = 3,
-    Withdrawn = 4,
-    Jailed = 5,
+    New = Number(Constants.WS_STATUS_NEW),
+    Pending = Number(Constants.WS_STATUS_PENDING),
+    Active = Number(Constants.WS_STATUS_ACTIVE),
+    Unbonding = Number(Constants.WS_STATUS_UNBONDING),
+    Withdrawn = Number(Constants.WS_STATUS_WITHDRAWN),
+    Jailed = Number(Constants.WS_STATUS_JAILED),
 }
 
 export const STATUS_NAMES: Record<number, string> = {
-    0: 'new',
-    1: 'pending',
-    2: 'active',
-    3: 'unbonding',
-    4: 'withdrawn',
-    5: 'jailed',
+    [WorkerStatus.New]: 'new',
+    [WorkerStatus.Pending]: 'pending',
+    [WorkerStatus.Active]: 'active',
+    [WorkerStatus.Unbonding]: 'unbonding',
+    [WorkerStatus.Withdrawn]: 'withdrawn',
+    [WorkerStatus.Jailed]: 'jailed',
 };
 
 /** The generated WorkerStake wrapper with typed senders for owners and reporters. */

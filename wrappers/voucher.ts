@@ -1,3 +1,4 @@
+import { Constants } from './constants';
 import { Address, Cell, beginCell } from '@ton/core';
 import { sign, signVerify } from '../helpers/ed25519';
 import { storeCloseApproval, storeVoucher } from '../build/PaymentChannel/PaymentChannel_PaymentChannel';
@@ -11,8 +12,8 @@ import { bytesToUint } from '../helpers/bytes';
  * so they hash exactly as the contract rebuilds them.
  */
 
-/** CLOSE_APPROVAL_TAG in contracts/constants.tact. */
-export const CLOSE_APPROVAL_TAG = 0xc105ea99n;
+/** The tag that makes a CloseApproval signature useless as anything else. */
+export const CLOSE_APPROVAL_TAG = Constants.CLOSE_APPROVAL_TAG;
 
 export interface SignedVoucher {
     channel: Address;

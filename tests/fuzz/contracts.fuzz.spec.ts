@@ -12,6 +12,7 @@ import { storeCooperativeClose } from '../../build/PaymentChannel/PaymentChannel
 import { ExtendedPaymentChannel, storeClaim } from '../../wrappers/PaymentChannel';
 import { signCloseApproval, signVoucher, voucherCell } from '../../wrappers/voucher';
 import { params } from './arbitraries';
+import { Opcode } from '../../wrappers/opcodes';
 
 jest.setTimeout(600_000);
 
@@ -321,17 +322,17 @@ describe('contract receivers under random messages', () => {
             name: 'Registry',
             address: e.registry.address,
             abi: loadAbi('Registry', 'Registry'),
-            permissionless: [0xc0c00010 /* ExecuteProposal */, 0xc0c00040 /* PushConfig */],
+            permissionless: [Opcode.ExecuteProposal /* ExecuteProposal */, Opcode.PushConfig /* PushConfig */],
             authorised: [e.owner],
         };
-        targets.Escrow = { ...base, name: 'Escrow', address: e.escrow.address, abi: loadAbi('Escrow', 'Escrow'), permissionless: [0xc0c04001 /* OpenChannel */], authorised: [e.owner] };
+        targets.Escrow = { ...base, name: 'Escrow', address: e.escrow.address, abi: loadAbi('Escrow', 'Escrow'), permissionless: [Opcode.OpenChannel /* OpenChannel */], authorised: [e.owner] };
         // Anyone may top up an open channel (payment-channel.tact); a Claim needs the client's signature, whoever sends it.
         targets.PaymentChannel = {
             ...base,
             name: 'PaymentChannel',
             address: channel.address,
             abi: loadAbi('PaymentChannel', 'PaymentChannel'),
-            permissionless: [0xc0c05001 /* TopUp */],
+            permissionless: [Opcode.TopUp /* TopUp */],
             authorised: [e.client, e.workerStake],
         };
         ch = channel;
@@ -347,7 +348,7 @@ describe('contract receivers under random messages', () => {
             name: 'Staking',
             address: s.staking.address,
             abi: loadAbi('Staking', 'Staking'),
-            permissionless: [0xc0c02001 /* Stake */, 0xc0c02002 /* TopUpStake */, 0xc0c02003 /* SyncWorkerConfig: anyone may re-push config (staking.tact) */],
+            permissionless: [Opcode.Stake /* Stake */, Opcode.TopUpStake /* TopUpStake */, Opcode.SyncWorkerConfig /* SyncWorkerConfig: anyone may re-push config (staking.tact) */],
             authorised: [s.owner],
         };
         targets.WorkerStake = { ...sBase, name: 'WorkerStake', address: worker.address, abi: loadAbi('WorkerStake', 'WorkerStake'), permissionless: [], authorised: [s.provider, s.verifier] };
@@ -365,9 +366,9 @@ describe('contract receivers under random messages', () => {
             parties: [v.registry.address, v.verifier.address, v.owner.address, v.stranger.address, v.submitter.address],
         };
         // The ABI's opcodes are what the permissionless lists name.
-        expect(messages(targets.Escrow).find((m) => m.name === 'OpenChannel')?.header).toBe(0xc0c04001);
-        expect(messages(targets.Staking).find((m) => m.name === 'Stake')?.header).toBe(0xc0c02001);
-        expect(messages(targets.Staking).find((m) => m.name === 'TopUpStake')?.header).toBe(0xc0c02002);
+        expect(messages(targets.Escrow).find((m) => m.name === 'OpenChannel')?.header).toBe(Opcode.OpenChannel);
+        expect(messages(targets.Staking).find((m) => m.name === 'Stake')?.header).toBe(Opcode.Stake);
+        expect(messages(targets.Staking).find((m) => m.name === 'TopUpStake')?.header).toBe(Opcode.TopUpStake);
     });
 
     for (const [name, n] of [

@@ -10,6 +10,7 @@ import { checkGas } from '../../bench/lib/gas';
 import { Constants } from '../../wrappers/constants';
 import { PAYOUT_GAS_BUDGET } from '../helpers/messages';
 import { MODEL, OTHER_MODEL, PRICES, StakingFixture, attest, deployStaking, listing, stake } from '../helpers/staking';
+import { Opcode } from '../../wrappers/opcodes';
 
 /** GAS_* budgets as declared in contracts/constants.tact, which receivers charge callers for. */
 const budget = (name: keyof Constants): number => Number(Constants[name]);
@@ -57,32 +58,32 @@ describe('Staking gas', () => {
     it('stake, top-up, attest, index, listing, unbond, withdraw', async () => {
         const first = await stake(f, STAKE);
         worker = first.worker;
-        measure('Staking.stake', first.result.transactions, f.staking.address, 0xc0c02001, 'GAS_STAKING_STAKE');
-        measure('WorkerStake.deposit', first.result.transactions, worker.address, 0xc0c03001, 'GAS_WS_DEPOSIT');
+        measure('Staking.stake', first.result.transactions, f.staking.address, Opcode.Stake, 'GAS_STAKING_STAKE');
+        measure('WorkerStake.deposit', first.result.transactions, worker.address, Opcode.StakeDeposit, 'GAS_WS_DEPOSIT');
         const top = await f.staking.sendTopUp(f.provider.getSender(), await f.staking.getStakeValue(toNano('1')), f.workerKey);
-        measure('Staking.topUp', top.transactions, f.staking.address, 0xc0c02002, 'GAS_STAKING_STAKE');
-        measure('WorkerStake.topUp', top.transactions, worker.address, 0xc0c03001, 'GAS_WS_DEPOSIT');
+        measure('Staking.topUp', top.transactions, f.staking.address, Opcode.TopUpStake, 'GAS_STAKING_STAKE');
+        measure('WorkerStake.topUp', top.transactions, worker.address, Opcode.StakeDeposit, 'GAS_WS_DEPOSIT');
         const att = await attest(f, worker.address);
-        measure('WorkerStake.attestationRecorded', att.transactions, worker.address, 0xc0c06001, 'GAS_WS_ATTEST');
-        measure('Staking.workerIndexed', att.transactions, f.staking.address, 0xc0c02010);
+        measure('WorkerStake.attestationRecorded', att.transactions, worker.address, Opcode.AttestationRecorded, 'GAS_WS_ATTEST');
+        measure('Staking.workerIndexed', att.transactions, f.staking.address, Opcode.WorkerIndexed);
         const upd = await worker.sendUpdateListing(f.provider.getSender(), listing({ encryptionKey: 0xe2n, prices: { ...PRICES, prompt: PRICES.prompt * 2n } }));
-        measure('WorkerStake.updateListing', upd.transactions, worker.address, 0xc0c03010, 'GAS_WS_UPDATE_LISTING');
+        measure('WorkerStake.updateListing', upd.transactions, worker.address, Opcode.UpdateListing, 'GAS_WS_UPDATE_LISTING');
         const sync = await f.staking.sendSyncWorkerConfig(f.stranger.getSender(), f.provider.address, f.workerKey);
-        measure('Staking.syncWorkerConfig', sync.transactions, f.staking.address, 0xc0c02003, 'GAS_STAKING_SYNC');
-        measure('WorkerStake.configUpdate', sync.transactions, worker.address, 0xc0c03002, 'GAS_WS_OWNER_ACTION');
+        measure('Staking.syncWorkerConfig', sync.transactions, f.staking.address, Opcode.SyncWorkerConfig, 'GAS_STAKING_SYNC');
+        measure('WorkerStake.configUpdate', sync.transactions, worker.address, Opcode.WorkerConfigUpdate, 'GAS_WS_OWNER_ACTION');
         const unb = await worker.sendStartUnbonding(f.provider.getSender());
-        measure('WorkerStake.startUnbonding', unb.transactions, worker.address, 0xc0c03011, 'GAS_WS_OWNER_ACTION');
-        measure('Staking.workerUnindexed', unb.transactions, f.staking.address, 0xc0c02011);
+        measure('WorkerStake.startUnbonding', unb.transactions, worker.address, Opcode.StartUnbonding, 'GAS_WS_OWNER_ACTION');
+        measure('Staking.workerUnindexed', unb.transactions, f.staking.address, Opcode.WorkerUnindexed);
         f.blockchain.now = Number((await worker.getState()).unbondingDeadline);
         const wd = await worker.sendWithdraw(f.provider.getSender());
-        measure('WorkerStake.withdraw', wd.transactions, worker.address, 0xc0c03012, 'GAS_WS_OWNER_ACTION');
+        measure('WorkerStake.withdraw', wd.transactions, worker.address, Opcode.WithdrawStake, 'GAS_WS_OWNER_ACTION');
     });
 
     it('fraud proofs', async () => {
         const cases: [string, (w: SandboxContract<ExtendedWorkerStake>) => Promise<{ transactions: Parameters<typeof checkGas>[2] }>, number][] = [
-            ['WorkerStake.proveEquivocation', (w) => w.sendProveEquivocation(f.reporter.getSender(), receipt(), receipt({ responseHash: 9n })), 0xc0c03020],
-            ['WorkerStake.proveWrongModel', (w) => w.sendProveWrongModel(f.reporter.getSender(), receipt({ modelId: OTHER_MODEL })), 0xc0c03021],
-            ['WorkerStake.proveOvercharge', (w) => w.sendProveOvercharge(f.reporter.getSender(), receipt({ cost: 10n ** 9n })), 0xc0c03022],
+            ['WorkerStake.proveEquivocation', (w) => w.sendProveEquivocation(f.reporter.getSender(), receipt(), receipt({ responseHash: 9n })), Opcode.ProveEquivocation],
+            ['WorkerStake.proveWrongModel', (w) => w.sendProveWrongModel(f.reporter.getSender(), receipt({ modelId: OTHER_MODEL })), Opcode.ProveWrongModel],
+            ['WorkerStake.proveOvercharge', (w) => w.sendProveOvercharge(f.reporter.getSender(), receipt({ cost: 10n ** 9n })), Opcode.ProveOvercharge],
         ];
         for (const [name, send, op] of cases) {
             const s = await stake(f, STAKE, { workerKey: f.workerKey });
@@ -103,10 +104,10 @@ describe('Staking gas', () => {
             prompt -= 1n;
             last = await worker.sendUpdateListing(f.provider.getSender(), listing({ prices: { ...PRICES, prompt } }));
         }
-        measure('WorkerStake.updateListingFullHistory', last!.transactions, worker.address, 0xc0c03010, 'GAS_WS_UPDATE_LISTING');
+        measure('WorkerStake.updateListingFullHistory', last!.transactions, worker.address, Opcode.UpdateListing, 'GAS_WS_UPDATE_LISTING');
         expect((await worker.getPriceHistory()).size).toBe(16);
         const res = await worker.sendProveOvercharge(f.reporter.getSender(), receipt({ cost: 10n ** 9n }));
-        measure('WorkerStake.proveOverchargeFullHistory', res.transactions, worker.address, 0xc0c03022, 'GAS_WS_PROVE');
+        measure('WorkerStake.proveOverchargeFullHistory', res.transactions, worker.address, Opcode.ProveOvercharge, 'GAS_WS_PROVE');
     });
 
     it('governance slash', async () => {
@@ -141,8 +142,8 @@ describe('Staking gas', () => {
                 reasonHash: 1n,
             },
         );
-        measure('Staking.governanceSlashOrder', res.transactions, staking.address, 0xc0c02004, 'GAS_STAKING_SYNC');
-        measure('WorkerStake.governanceSlash', res.transactions, w, 0xc0c03003, 'GAS_WS_PROVE');
+        measure('Staking.governanceSlashOrder', res.transactions, staking.address, Opcode.GovernanceSlashOrder, 'GAS_STAKING_SYNC');
+        measure('WorkerStake.governanceSlash', res.transactions, w, Opcode.GovernanceSlash, 'GAS_WS_PROVE');
     });
 
     it('payout', async () => {
@@ -154,6 +155,6 @@ describe('Staking gas', () => {
             .store(storeChannelPayout({ $$type: 'ChannelPayout', queryId: 0n, amount: toNano('1'), client: f.stranger.address, nonce: 1n }))
             .endCell();
         const res = await f.blockchain.sendMessage(internal({ from: channel, to: worker.address, value: toNano('1') + PAYOUT_GAS_BUDGET, body }));
-        measure('WorkerStake.channelPayout', res.transactions, worker.address, 0xc0c05010, 'GAS_WS_PAYOUT');
+        measure('WorkerStake.channelPayout', res.transactions, worker.address, Opcode.ChannelPayout, 'GAS_WS_PAYOUT');
     });
 });

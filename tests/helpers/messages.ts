@@ -1,11 +1,12 @@
 import { Address, Transaction } from '@ton/core';
 import { Constants } from '../../wrappers/constants';
+import { Opcode } from '../../wrappers/opcodes';
 
 export const OP = {
-    ChannelPayout: 0xc0c05010,
-    ProtocolFee: 0xc0c05011,
-    ChannelRefund: 0xc0c05012,
-    Excesses: 0xd53276db,
+    ChannelPayout: Opcode.ChannelPayout,
+    ProtocolFee: Opcode.ProtocolFee,
+    ChannelRefund: Opcode.ChannelRefund,
+    Excesses: Opcode.Excesses,
 };
 
 function opOf(tx: Transaction): number | undefined {

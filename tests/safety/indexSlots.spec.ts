@@ -1,4 +1,5 @@
 import { beginCell, toNano } from '@ton/core';
+import { Opcode } from '../../wrappers/opcodes';
 import '@ton/test-utils';
 import { ExitCode } from '../../wrappers/exitCodes';
 import { ExtendedStaking } from '../../wrappers/Staking';
@@ -62,7 +63,7 @@ describe('indexSlots', () => {
         const stakingBefore = await balanceOf(f.blockchain, f.staking.address);
         const evicted = await f.staking.sendEvictWorker(f.stranger.getSender(), MODEL, slot, 9n);
         expect(evicted.transactions).toHaveTransaction({ from: f.stranger.address, to: f.staking.address, success: true });
-        expect(evicted.transactions).toHaveTransaction({ from: f.staking.address, to: f.stranger.address, op: 0xd53276db });
+        expect(evicted.transactions).toHaveTransaction({ from: f.staking.address, to: f.stranger.address, op: Opcode.Excesses });
         expect(await f.staking.getWorkerCount(MODEL)).toBe(1n);
         // The stranger paid the gas; Staking's balance is what it was, less its rent.
         expect(await balanceOf(f.blockchain, f.staking.address)).toBe(stakingBefore - storageFeesOf(evicted.transactions, f.staking.address));
