@@ -1,6 +1,5 @@
 /**
- * `npm run bench:gas [pattern]`: runs the gas suites (tests/gas/*.gas.spec.ts and
- * the end-to-end tests/Network.spec.ts)
+ * `npm run bench:gas [pattern]`: runs the gas suites (tests/gas/*.gas.spec.ts)
  * in recording mode and merges what they measured into bench/gas.json.
  * Entries not measured by this run are kept, so one contract's suite can be
  * re-recorded alone: `npm run bench:gas -- Registry`.
@@ -12,10 +11,8 @@ import { GAS_FRAGMENTS, GAS_TABLE, GasEntry, readGasTable } from './lib/gas';
 
 const pattern = process.argv[2] ?? '';
 rmSync(GAS_FRAGMENTS, { recursive: true, force: true });
-// The gas suites, plus the end-to-end network test, which measures a claim
-// whose payout goes through a real WorkerStake to its owner.
+// The gas suites (tests/gas/Network.gas.spec.ts measures whole operations over the real network contracts).
 const suites = [`tests/gas/.*${pattern}.*\\.gas\\.spec\\.ts$`];
-if ('Network'.includes(pattern) || pattern === '') suites.push('tests/Network\\.spec\\.ts$');
 execFileSync('npx', ['jest', '--testPathPatterns', ...suites], {
     stdio: 'inherit',
     env: { ...process.env, GAS_RECORD: '1' },

@@ -241,7 +241,7 @@ function costSection(c: ChainCostResult): string[] {
     const rows: Array<[string, string, keyof ChainCostResult['ops']]> = [
         ['open channel (client -> Escrow)', 'Escrow.openChannel', 'openChannel'],
         ['top-up (client -> channel)', 'PaymentChannel.topUp', 'topUp'],
-        ['claim (worker -> channel -> WorkerStake -> owner)', 'Network.claimToOwner', 'claim'],
+        ['claim (worker -> channel -> WorkerStake -> owner)', 'Network.claim', 'claim'],
     ];
     const perOp: Record<string, number> = {};
     for (const [label, key, kind] of rows) {

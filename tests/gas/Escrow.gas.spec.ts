@@ -71,7 +71,7 @@ describe('Escrow gas', () => {
     });
 
     // Its cost against Cocoon's ~0.01 TON per payment operation is reported by `npm run bench` (bench/RESULTS.md), from
-    // the committed table checked here; the whole claim chain through a real WorkerStake is Network.claimToOwner.
+    // the committed table checked here; the whole claim chain through a real WorkerStake is Network.claim (tests/gas/Network.gas.spec.ts).
     it('PaymentChannel.claim', async () => {
         await open(1n);
         // A first claim, so the measured one updates a non-zero total.

@@ -1,0 +1,218 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import '@ton/test-utils';
+import { Address, Sender, SenderArguments, SendMode, Transaction, internal, toNano } from '@ton/core';
+import { KeyPair } from '@ton/crypto';
+import { Blockchain, SandboxContract, TreasuryContract } from '@ton/sandbox';
+import { findTransactionRequired } from '@ton/test-utils';
+import { WalletContractV4, WalletContractV5R1 } from '@ton/ton';
+import { GAS_FRAGMENTS, checkGas, isRecording, readGasTable } from '../../bench/lib/gas';
+import { deployNetwork } from '../../scripts/deployNetwork';
+import { SandboxNetworkProvider, ScriptedUI } from '../../scripts/lib/sandboxProvider';
+import { ExtendedAttestationVerifier } from '../../wrappers/AttestationVerifier';
+import { DEV_IMAGE_HASH, DEV_MODEL_ID, devSimulatedAttestationKey } from '../../wrappers/devnet';
+import { ExtendedEscrow } from '../../wrappers/Escrow';
+import { ExtendedPaymentChannel } from '../../wrappers/PaymentChannel';
+import { ExtendedRegistry, NetworkParams } from '../../wrappers/Registry';
+import { ExtendedStaking } from '../../wrappers/Staking';
+import { claimsStruct, signSimulated } from '../../wrappers/tdx';
+import { keyToInt, signCloseApproval, signVoucher } from '../../wrappers/voucher';
+import { ExtendedWorkerStake } from '../../wrappers/WorkerStake';
+import { testKeys } from '../helpers/channel';
+
+/**
+ * What each payment operation costs its sender, over the whole message chain
+ * through the real network contracts deployed by deployNetwork (no stand-in
+ * WorkerStake or treasury): `Network.<operation>` sent as the sandbox sends
+ * (no wallet transaction), `Network.<operation>.v4r2` / `.v5r1` sent from a
+ * real wallet of that version, its own transaction included.
+ */
+
+type SenderKind = 'sandbox' | 'v4r2' | 'v5r1';
+
+interface Party {
+    address: Address;
+    /** Sends one message as this party; resolves with every transaction it caused. */
+    send(args: SenderArguments): Promise<Transaction[]>;
+}
+
+/** Captures what a wrapper would send, so a wallet can send exactly that. */
+function captured(address: Address): { sender: Sender; args: () => SenderArguments } {
+    let last: SenderArguments | undefined;
+    return {
+        sender: {
+            address,
+            send: async (args) => {
+                last = args;
+            },
+        },
+        args: () => {
+            if (!last) throw new Error('the wrapper sent nothing');
+            return last;
+        },
+    };
+}
+
+async function party(blockchain: Blockchain, kind: SenderKind, name: string, funder: SandboxContract<TreasuryContract>): Promise<Party> {
+    if (kind === 'sandbox') {
+        const t = await blockchain.treasury(name, { balance: toNano('1000') });
+        return {
+            address: t.address,
+            send: async (args) => {
+                const r = await t.send(args);
+                return r.transactions;
+            },
+        };
+    }
+    const keys: KeyPair = testKeys(`${name}-${kind}`);
+    const contract = kind === 'v4r2' ? WalletContractV4.create({ workchain: 0, publicKey: keys.publicKey }) : WalletContractV5R1.create({ workchain: 0, publicKey: keys.publicKey });
+    const wallet = blockchain.openContract(contract as WalletContractV5R1);
+    await funder.send({ to: wallet.address, value: toNano('500'), bounce: false });
+    const transfer = async (args: SenderArguments) => {
+        const seqno = await wallet.getSeqno();
+        const r = await wallet.sendTransfer({
+            seqno,
+            secretKey: keys.secretKey,
+            // Valid for a minute of chain time (the sandbox clock is not the host's).
+            timeout: blockchain.now! + 60,
+            messages: [internal({ to: args.to, value: args.value, body: args.body ?? undefined, bounce: args.bounce ?? true, init: args.init ?? undefined })],
+            sendMode: SendMode.PAY_GAS_SEPARATELY | SendMode.IGNORE_ERRORS,
+        });
+        return r.transactions;
+    };
+    // The wallet's own deployment is not part of any operation.
+    await transfer({ to: funder.address, value: toNano('0.01'), bounce: false });
+    return { address: wallet.address, send: transfer };
+}
+
+/** Records (or checks) the storage rent one open channel pays over a year. */
+function recordRent(name: string, rent: bigint, committed: bigint | undefined) {
+    if (isRecording()) {
+        mkdirSync(GAS_FRAGMENTS, { recursive: true });
+        writeFileSync(join(GAS_FRAGMENTS, `${name}.json`), JSON.stringify({ gasUsed: 0, fees: rent.toString() }));
+        return;
+    }
+    expect(committed).toBeDefined();
+    expect(Number(rent)).toBeLessThanOrEqual(Number(committed) * 1.02);
+}
+
+describe('payment operations over the real network contracts', () => {
+    let blockchain: Blockchain;
+    let params: NetworkParams;
+    let staking: SandboxContract<ExtendedStaking>;
+    let escrow: SandboxContract<ExtendedEscrow>;
+    let verifier: SandboxContract<ExtendedAttestationVerifier>;
+    let funder: SandboxContract<TreasuryContract>;
+
+    beforeAll(async () => {
+        blockchain = await Blockchain.create();
+        blockchain.now = 1_800_000_000;
+        const governance = await blockchain.treasury('governance', { balance: toNano('1000') });
+        funder = await blockchain.treasury('funder', { balance: toNano('100000') });
+        const provider = new SandboxNetworkProvider(blockchain, governance, new ScriptedUI());
+        const { deployment } = await deployNetwork(provider, {
+            network: 'devnet',
+            deploymentFile: '/dev/null',
+            advanceTime: async (s) => {
+                blockchain.now! += s;
+            },
+        });
+        const registry = blockchain.openContract(ExtendedRegistry.fromAddress(Address.parse(deployment.contracts.registry)));
+        params = await registry.getParams();
+        staking = blockchain.openContract(ExtendedStaking.fromAddress(Address.parse(deployment.contracts.staking)));
+        escrow = blockchain.openContract(ExtendedEscrow.fromAddress(Address.parse(deployment.contracts.escrow)));
+        verifier = blockchain.openContract(ExtendedAttestationVerifier.fromAddress(Address.parse(deployment.contracts.attestationVerifier)));
+    });
+
+    for (const kind of ['sandbox', 'v4r2', 'v5r1'] as const) {
+        const row = (operation: string) => (kind === 'sandbox' ? `Network.${operation}` : `Network.${operation}.${kind}`);
+
+        it(`stake, top up the stake, open, top up, claim and close cooperatively (${kind} sender)`, async () => {
+            const owner = await party(blockchain, kind, 'gpu-owner', funder);
+            const client = await party(blockchain, kind, 'client', funder);
+            const claimer = await party(blockchain, kind, 'claimer', funder);
+            const workerKeys = testKeys(`worker-${kind}`);
+            const clientKeys = testKeys(`client-${kind}`);
+            const workerKey = keyToInt(workerKeys.publicKey);
+
+            // Stake with a listing: Staking deploys the WorkerStake.
+            const stake = captured(owner.address);
+            await staking.sendStake(stake.sender, await staking.getStakeValue(params.minWorkerStake), workerKey, {
+                modelId: DEV_MODEL_ID,
+                endpoint: 'http://127.0.0.1:8090',
+                encryptionKey: 0xe1n,
+                prices: { prompt: 1_000_000_000n, cached: 100_000_000n, completion: 2_000_000_000n, reasoning: 2_000_000_000n },
+            });
+            const staked = await owner.send(stake.args());
+            checkGas(row('stake'), findTransactionRequired(staked, { to: staking.address, success: true }), staked);
+            const worker = blockchain.openContract(ExtendedWorkerStake.fromAddress(await staking.getWorkerAddress(owner.address, workerKey)));
+            expect(await worker.getStake()).toBe(params.minWorkerStake);
+
+            // Top the stake up.
+            const topUpStake = captured(owner.address);
+            await staking.sendTopUp(topUpStake.sender, await staking.getStakeValue(toNano('1')), workerKey);
+            const toppedStake = await owner.send(topUpStake.args());
+            checkGas(row('topUpStake'), findTransactionRequired(toppedStake, { to: staking.address, success: true }), toppedStake);
+            expect(await worker.getStake()).toBe(params.minWorkerStake + toNano('1'));
+
+            // Attest, so the worker is active and paid through channels.
+            const claims = { workerStake: worker.address, workerKey, encryptionKey: 0xe1n, modelId: DEV_MODEL_ID, notAfter: BigInt(blockchain.now! + 3600) };
+            await verifier.sendSubmitSimulated(funder.getSender(), {
+                $$type: 'SubmitSimulated',
+                queryId: 0n,
+                imageHash: DEV_IMAGE_HASH,
+                signature: signSimulated(claims, DEV_IMAGE_HASH, devSimulatedAttestationKey().secretKey),
+                workerStake: worker.address,
+                claims: claimsStruct(claims),
+            });
+            expect(await worker.getIsActive()).toBe(true);
+
+            // Open a channel.
+            const open = captured(client.address);
+            await escrow.sendOpenChannel(open.sender, { workerStake: worker.address, nonce: 1n, clientKey: keyToInt(clientKeys.publicKey), workerKey, deposit: toNano('5') });
+            const opened = await client.send(open.args());
+            checkGas(row('openChannel'), findTransactionRequired(opened, { to: escrow.address, success: true }), opened);
+            const channel = blockchain.openContract(ExtendedPaymentChannel.fromAddress(await escrow.getChannelAddress(client.address, worker.address, 1n)));
+            expect((await channel.getState()).deposit).toBe(toNano('5'));
+
+            // Top it up.
+            const topUp = captured(client.address);
+            await channel.sendTopUp(topUp.sender, toNano('1'));
+            const topped = await client.send(topUp.args());
+            checkGas(row('topUp'), findTransactionRequired(topped, { to: channel.address, success: true }), topped);
+            expect((await channel.getState()).deposit).toBe(toNano('6'));
+
+            // Claim a voucher: channel -> WorkerStake -> owner's wallet, protocol fee to the treasury.
+            const claim = captured(claimer.address);
+            await channel.sendClaim(claim.sender, signVoucher(channel.address, toNano('1.5'), clientKeys.secretKey));
+            const claimed = await claimer.send(claim.args());
+            checkGas(row('claim'), findTransactionRequired(claimed, { to: channel.address, success: true }), claimed);
+            expect(claimed).toHaveTransaction({ from: worker.address, to: owner.address });
+            expect((await channel.getState()).paid).toBe(toNano('1.5'));
+
+            // A year of storage rent for the open channel (sandbox sender only: the state is the same).
+            if (kind === 'sandbox') {
+                const year = 365 * 24 * 3600;
+                const snapshot = blockchain.snapshot();
+                blockchain.now = blockchain.now! + year;
+                const poke = captured(client.address);
+                await channel.sendTopUp(poke.sender, toNano('0.1'));
+                const poked = await client.send(poke.args());
+                const tx = findTransactionRequired(poked, { to: channel.address, success: true });
+                const storage = tx.description.type === 'generic' ? (tx.description.storagePhase?.storageFeesCollected ?? 0n) : 0n;
+                expect(storage).toBeGreaterThan(0n);
+                const committed = readGasTable()['PaymentChannel.rentPerYear'];
+                recordRent('PaymentChannel.rentPerYear', storage, committed ? BigInt(committed.fees) : undefined);
+                await blockchain.loadFrom(snapshot);
+            }
+
+            // Close cooperatively with a final voucher the worker co-signs.
+            const final = signVoucher(channel.address, toNano('2'), clientKeys.secretKey);
+            const close = captured(client.address);
+            await channel.sendCooperativeClose(close.sender, final, signCloseApproval(channel.address, final.total, workerKeys.secretKey));
+            const closed = await client.send(close.args());
+            checkGas(row('cooperativeClose'), findTransactionRequired(closed, { to: channel.address, success: true }), closed);
+            expect(closed).toHaveTransaction({ from: channel.address, to: client.address });
+        });
+    }
+});
