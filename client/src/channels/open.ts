@@ -13,8 +13,8 @@ import { ChannelChecks, channelContract, waitForChain } from './onChain';
 /**
  * Opens a new channel to `w` through the network's Escrow with the
  * configured deposit and waits until it is open. With a lease, the new
- * channel is held by it (and its opening slot given back) before anyone
- * else can see it.
+ * channel is held by it before anyone else can see it, and its opening
+ * slot is given back once the ledger lists it.
  */
 export async function openChannel(ctx: ClientContext, checks: ChannelChecks, w: WorkerInfo, lease?: ChannelLease): Promise<ChannelRow> {
     const { o } = ctx;
@@ -26,10 +26,7 @@ export async function openChannel(ctx: ClientContext, checks: ChannelChecks, w: 
     const nonce = BigInt(Date.now()) * 1000n + BigInt(randomInt(1000));
     const address = (await ExtendedPaymentChannel.fromInit(escrowAddr, o.wallet.address, w.workerStake, nonce)).address;
     // Held before it enters the ledger, so no other call takes it.
-    if (lease) {
-        lease.take(address.toString());
-        lease.opened();
-    }
+    lease?.take(address.toString());
     ctx.log('opening channel', { worker: w.workerStake.toString(), channel: address.toString(), deposit: o.deposit.toString() });
     await escrow.sendOpenChannel(o.wallet, {
         workerStake: w.workerStake,
@@ -40,6 +37,8 @@ export async function openChannel(ctx: ClientContext, checks: ChannelChecks, w: 
     });
     // In the ledger before it is confirmed: a channel that opens after a timeout here is still found (and listed by `channels`).
     o.store.addChannel({ address: address.toString(), workerStake: w.workerStake.toString(), nonce, deposit: 0n });
+    // Only now does the ledger count it: until here the opening slot does, so no other call opens one more meanwhile.
+    lease?.opened();
     const ch = channelContract(ctx, address.toString());
     await waitForChain(
         'the channel to open',

@@ -1,0 +1,106 @@
+import { Address, Contract, OpenedContract, SenderArguments, toNano } from '@ton/core';
+import { ChannelPool } from '../../client/src/channels/pool';
+import { openChannel } from '../../client/src/channels/open';
+import type { ChannelChecks } from '../../client/src/channels/onChain';
+import type { WorkerInfo } from '../../client/src/discovery';
+import { ClientOptions, clientContext } from '../../client/src/options';
+import { ClientStore } from '../../client/src/store';
+import { ExtendedEscrow } from '../../wrappers/Escrow';
+import { ExtendedPaymentChannel } from '../../wrappers/PaymentChannel';
+import { ContractOpener } from '../../wrappers/toncenter';
+import { testKeys } from '../helpers/channel';
+
+/**
+ * The pool never opens more than channelsPerWorker channels to one worker,
+ * however calls arrive while opens are in flight: an open counts against
+ * the limit from the moment a call reserves it until the channel is in the
+ * ledger. Each channel costs its deposit and the open's fees, so an extra
+ * one is the client's money locked for nothing.
+ */
+describe('channel pool: opens in flight count against channelsPerWorker', () => {
+    const escrow = new Address(0, Buffer.alloc(32, 0xe5));
+    const worker: WorkerInfo = {
+        workerStake: new Address(0, Buffer.alloc(32, 0x57)),
+        owner: new Address(0, Buffer.alloc(32, 0x0a)),
+        workerKey: testKeys('pool-worker').publicKey,
+        encryptionKey: Buffer.alloc(32, 1),
+        endpoint: 'http://127.0.0.1:1',
+        modelId: 1n,
+        model: 'm',
+        prices: { prompt: 1n, cached: 1n, completion: 1n, reasoning: 1n },
+        imageHash: 0n,
+        expiresAt: 2_000_000_000,
+    };
+
+    /** A chain where every open is confirmed only when the test lets it through. */
+    function slowChain() {
+        const sent: SenderArguments[] = [];
+        const confirmations: Array<() => void> = [];
+        const opener: ContractOpener = {
+            open: <T extends Contract>(c: T) => {
+                if (c instanceof ExtendedPaymentChannel) return { getStatus: async () => 1n, getDeposit: async () => toNano('3') } as unknown as OpenedContract<T>;
+                if (c instanceof ExtendedEscrow) {
+                    return {
+                        sendOpenChannel: async (via: { send(a: SenderArguments): Promise<void> }) => via.send({ to: escrow, value: toNano('3') }),
+                    } as unknown as OpenedContract<T>;
+                }
+                return { getLinks: async () => ({ escrow }) } as unknown as OpenedContract<T>;
+            },
+            isDeployed: async () => true,
+        };
+        const wallet = {
+            address: new Address(0, Buffer.alloc(32, 0xc1)),
+            // Like the operator wallet: resolves once the chain has taken the message.
+            send: (a: SenderArguments) => {
+                sent.push(a);
+                return new Promise<void>((resolve) => confirmations.push(resolve));
+            },
+        };
+        return { opener, wallet, sent, confirmAll: () => confirmations.splice(0).forEach((c) => c()) };
+    }
+
+    it('a call arriving while two opens are in flight waits instead of opening a third', async () => {
+        const chain = slowChain();
+        const store = ClientStore.open(':memory:');
+        const o: ClientOptions = {
+            opener: chain.opener,
+            staking: new Address(0, Buffer.alloc(32, 0x5a)),
+            wallet: chain.wallet,
+            channelKey: testKeys('pool-client'),
+            store,
+            deposit: toNano('3'),
+            topUpBelow: toNano('1'),
+            channelsPerWorker: 2,
+        };
+        const ctx = clientContext(o);
+        const checks: ChannelChecks = new Map();
+        const pool = new ChannelPool(o);
+        const used: string[] = [];
+        const call = () =>
+            pool.withChannel(worker, async (lease) => {
+                const row = lease.preferred ?? (await openChannel(ctx, checks, worker, lease));
+                used.push(row.address);
+            });
+        const settle = async () => {
+            for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+        };
+        try {
+            const first = [call(), call()];
+            await settle();
+            // Both opens are with the wallet, unconfirmed.
+            expect(chain.sent).toHaveLength(2);
+            const late = call();
+            await settle();
+            expect(chain.sent).toHaveLength(2);
+            chain.confirmAll();
+            await Promise.all(first);
+            await late;
+            expect(chain.sent).toHaveLength(2);
+            expect(store.channels()).toHaveLength(2);
+            expect(new Set(used).size).toBe(2);
+            expect(used).toHaveLength(3);
+        } finally {
+            store.close();
+        }
+    });
+});
