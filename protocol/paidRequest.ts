@@ -61,36 +61,92 @@ export function decodeVoucher(text: string): SignedVoucher {
     return { channel: v.channel, total: v.total, signature };
 }
 
-const textPart = z.object({ type: z.literal('text'), text: z.string() }).strip();
+const textPart = z.object({ type: z.literal('text'), text: z.string() }).strict();
 
-/** The subset of the OpenAI chat completion request a worker serves. */
-export const chatRequestSchema = z
-    .object({
-        model: z.string().min(1).max(256),
-        messages: z
-            .array(
-                z
-                    .object({
-                        role: z.enum(['system', 'developer', 'user', 'assistant']),
-                        content: z.union([z.string(), z.array(textPart).min(1)]),
-                        name: z.string().max(256).optional(),
-                    })
-                    .strip(),
-            )
-            .min(1)
-            .max(4096),
-        max_tokens: z.number().int().min(1).max(1_000_000).nullish(),
-        max_completion_tokens: z.number().int().min(1).max(1_000_000).nullish(),
-        temperature: z.number().min(0).max(2).nullish(),
-        top_p: z.number().min(0).max(1).nullish(),
-        seed: z.number().int().nullish(),
-        stop: z.union([z.string(), z.array(z.string()).max(4)]).nullish(),
-        n: z.literal(1).nullish(),
-        stream: z.boolean().nullish(),
-        stream_options: z.object({ include_usage: z.boolean().optional() }).strip().nullish(),
-        user: z.string().max(256).optional(),
-    })
-    .strip();
+/**
+ * Fields of the OpenAI chat request this protocol does not carry (yet), with
+ * the value that asks for nothing: a request that sends the neutral value
+ * (or null) loses nothing, so the field is dropped; any other value is
+ * refused by name. Nothing a client sends is silently ignored.
+ */
+const NEUTRAL_REQUEST_FIELDS: Record<string, (v: unknown) => boolean> = {
+    tools: (v) => Array.isArray(v) && v.length === 0,
+    tool_choice: (v) => v === 'none' || v === 'auto',
+    parallel_tool_calls: () => true,
+    functions: (v) => Array.isArray(v) && v.length === 0,
+    function_call: (v) => v === 'none' || v === 'auto',
+    response_format: (v) => typeof v === 'object' && v !== null && (v as { type?: unknown }).type === 'text' && Object.keys(v).length === 1,
+    logprobs: (v) => v === false,
+    top_logprobs: (v) => v === 0,
+    presence_penalty: (v) => v === 0,
+    frequency_penalty: (v) => v === 0,
+    logit_bias: (v) => typeof v === 'object' && v !== null && Object.keys(v).length === 0,
+    store: (v) => v === false,
+    metadata: (v) => typeof v === 'object' && v !== null && Object.keys(v).length === 0,
+    modalities: (v) => Array.isArray(v) && v.length === 1 && v[0] === 'text',
+    // Neutral only when null.
+    audio: () => false,
+    prediction: () => false,
+    reasoning_effort: () => false,
+    service_tier: () => false,
+    web_search_options: () => false,
+};
+
+/** Fields an assistant message carries when an app sends a previous answer back as history. */
+const NEUTRAL_MESSAGE_FIELDS: Record<string, (v: unknown) => boolean> = {
+    refusal: () => false,
+    annotations: (v) => Array.isArray(v) && v.length === 0,
+    tool_calls: (v) => Array.isArray(v) && v.length === 0,
+    function_call: () => false,
+    audio: () => false,
+};
+
+/** Drops the fields of `neutral` that are null or neutral; the rest stay for the strict schema to judge. */
+function withoutNeutral(neutral: Record<string, (v: unknown) => boolean>) {
+    return (input: unknown) => {
+        if (typeof input !== 'object' || input === null || Array.isArray(input)) return input;
+        const out: Record<string, unknown> = { ...(input as Record<string, unknown>) };
+        for (const [field, isNeutral] of Object.entries(neutral)) {
+            if (field in out && (out[field] === null || out[field] === undefined || isNeutral(out[field]))) delete out[field];
+        }
+        return out;
+    };
+}
+
+/** The subset of the OpenAI chat completion request a worker serves; any other field is refused by name. */
+export const chatRequestSchema = z.preprocess(
+    withoutNeutral(NEUTRAL_REQUEST_FIELDS),
+    z
+        .object({
+            model: z.string().min(1).max(256),
+            messages: z
+                .array(
+                    z.preprocess(
+                        withoutNeutral(NEUTRAL_MESSAGE_FIELDS),
+                        z
+                            .object({
+                                role: z.enum(['system', 'developer', 'user', 'assistant']),
+                                content: z.union([z.string(), z.array(textPart).min(1)]),
+                                name: z.string().max(256).optional(),
+                            })
+                            .strict(),
+                    ),
+                )
+                .min(1)
+                .max(4096),
+            max_tokens: z.number().int().min(1).max(1_000_000).nullish(),
+            max_completion_tokens: z.number().int().min(1).max(1_000_000).nullish(),
+            temperature: z.number().min(0).max(2).nullish(),
+            top_p: z.number().min(0).max(1).nullish(),
+            seed: z.number().int().nullish(),
+            stop: z.union([z.string(), z.array(z.string()).max(4)]).nullish(),
+            n: z.literal(1).nullish(),
+            stream: z.boolean().nullish(),
+            stream_options: z.object({ include_usage: z.boolean().optional() }).strict().nullish(),
+            user: z.string().max(256).optional(),
+        })
+        .strict(),
+);
 
 export type ChatCompletionRequest = z.infer<typeof chatRequestSchema>;
 
@@ -115,7 +171,11 @@ export function describeIssues(error: z.ZodError): string {
                 case 'invalid_type':
                     return `${path}: expected ${i.expected}, got ${i.received}`;
                 case 'unrecognized_keys':
-                    return `${path}: unknown field(s) ${i.keys.map((k) => k.slice(0, 40)).join(', ')}`;
+                    return i.keys
+                        .map((k) => `${path === '(root)' ? '' : path + '.'}${k.slice(0, 40)}: not supported (this network serves text chat; the field is refused rather than ignored)`)
+                        .join('; ');
+                case 'invalid_literal':
+                    return `${path}: must be ${JSON.stringify(i.expected)}`;
                 case 'too_small':
                 case 'too_big':
                 case 'invalid_string':
