@@ -120,7 +120,9 @@ export function buildGateway(o: GatewayOptions): FastifyInstance {
         } catch {
             return openAiError(reply, 400, 'invalid_worker', 'worker must be a WorkerStake address');
         }
-        const parsed = chatRequestSchema.safeParse(body);
+        // The gateway's own fields are consumed above; the rest is the OpenAI request the worker gets.
+        const { max_price: _maxPrice, worker: _worker, ...openAiRequest } = body;
+        const parsed = chatRequestSchema.safeParse(openAiRequest);
         if (!parsed.success) return openAiError(reply, 400, 'invalid_request', describeIssues(parsed.error));
         const request = parsed.data;
         const stream = request.stream === true;
