@@ -103,4 +103,36 @@ describe('channel pool: opens in flight count against channelsPerWorker', () => 
             store.close();
         }
     });
+
+    it('a channel whose open was broadcast but not confirmed in time stays in the ledger with its nonce', async () => {
+        const chain = slowChain();
+        const store = ClientStore.open(':memory:');
+        const o: ClientOptions = {
+            opener: chain.opener,
+            staking: new Address(0, Buffer.alloc(32, 0x5a)),
+            // The wallet broadcasts, then gives up waiting for its seqno to move.
+            wallet: {
+                address: chain.wallet.address,
+                send: async (a: SenderArguments) => {
+                    chain.sent.push(a);
+                    throw new Error('the wallet did not accept the message (seqno still 7)');
+                },
+            },
+            channelKey: testKeys('pool-client'),
+            store,
+            deposit: toNano('3'),
+            topUpBelow: toNano('1'),
+        };
+        try {
+            await expect(new ChannelPool(o).withChannel(worker, (lease) => openChannel(clientContext(o), new Map(), worker, lease))).rejects.toThrow(/did not accept/);
+            expect(chain.sent).toHaveLength(1);
+            // The deposit may well be on chain: the ledger keeps the channel (found and retired on next use if it never landed).
+            const rows = store.channels();
+            expect(rows).toHaveLength(1);
+            expect(rows[0].workerStake).toBe(worker.workerStake.toString());
+            expect(BigInt(rows[0].nonce)).toBeGreaterThan(0n);
+        } finally {
+            store.close();
+        }
+    });
 });

@@ -28,6 +28,11 @@ export async function openChannel(ctx: ClientContext, checks: ChannelChecks, w: 
     // Held before it enters the ledger, so no other call takes it.
     lease?.take(address.toString());
     ctx.log('opening channel', { worker: w.workerStake.toString(), channel: address.toString(), deposit: o.deposit.toString() });
+    // In the ledger before it is sent: a send that fails after the wallet broadcast it (a confirmation timeout)
+    // still leaves the channel and its nonce on record, and one that never lands is found New and retired on next use.
+    o.store.addChannel({ address: address.toString(), workerStake: w.workerStake.toString(), nonce, deposit: 0n });
+    // Only now does the ledger count it: until here the opening slot does, so no other call opens one more meanwhile.
+    lease?.opened();
     await escrow.sendOpenChannel(o.wallet, {
         workerStake: w.workerStake,
         nonce,
@@ -35,10 +40,6 @@ export async function openChannel(ctx: ClientContext, checks: ChannelChecks, w: 
         workerKey: keyToInt(w.workerKey),
         deposit: o.deposit,
     });
-    // In the ledger before it is confirmed: a channel that opens after a timeout here is still found (and listed by `channels`).
-    o.store.addChannel({ address: address.toString(), workerStake: w.workerStake.toString(), nonce, deposit: 0n });
-    // Only now does the ledger count it: until here the opening slot does, so no other call opens one more meanwhile.
-    lease?.opened();
     const ch = channelContract(ctx, address.toString());
     await waitForChain(
         'the channel to open',
