@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { Address, Cell, beginCell } from '@ton/core';
 import { z } from 'zod';
 import { loadVoucher } from '../build/PaymentChannel/PaymentChannel_PaymentChannel';
+import { Prices, receiptMaxCost } from '../wrappers/receipt';
 import { SignedVoucher, voucherCell } from '../wrappers/voucher';
 import { ResponseOpener, frameFromText, sealRequest } from '../helpers/hpke';
 
@@ -201,6 +202,17 @@ export function contentText(content: string | Array<{ type: 'text'; text: string
  */
 export function promptTokenBound(messages: ReadonlyArray<{ content: Parameters<typeof contentText>[0] }>): number {
     return messages.reduce((n, m) => n + Buffer.byteLength(contentText(m.content), 'utf8') + 16, 16);
+}
+
+/**
+ * The most a request can cost at `prices`: every prompt token uncached, and
+ * up to `maxTokens` tokens both of completion and of reasoning. The worker
+ * admits a request only if its channel's unspent deposit covers this; the
+ * client refuses up front a request no channel it would hold can cover.
+ */
+export function requestMaxCost(prices: Prices, promptBound: number, maxTokens: number): bigint {
+    const m = BigInt(maxTokens);
+    return receiptMaxCost(prices, { prompt: BigInt(promptBound), cached: 0n, completion: m, reasoning: m });
 }
 
 /** The receipt as it travels in the final frame. */

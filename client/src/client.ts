@@ -1,6 +1,7 @@
 import type { ChatCompletionRequest } from '../../protocol/paidRequest';
 import { paidCall, CallParts, CallResult } from './call';
 import { closeChannel, CloseResult } from './channels/close';
+import { unaffordable } from './channels/affordability';
 import { ensureChannel } from './channels/ensure';
 import type { ChannelLease } from './channels/lease';
 import { openChannel } from './channels/open';
@@ -119,6 +120,8 @@ export class CocoonClient {
     async call(w: WorkerInfo, request: ChatCompletionRequest, onChunk?: (chunk: any) => void | Promise<void>, signal?: AbortSignal): Promise<CallResult> {
         // The worker knows the model by its wire name (the app may have used the Registry's display name).
         const req = { ...request, model: w.model };
+        const refused = unaffordable(w, req, this.o.deposit);
+        if (refused) throw refused;
         return this.pool.withChannel(w, (lease) => paidCall(this.parts, w, req, { onChunk, mayTopUp: true, mayRecover: true, signal, lease }));
     }
 

@@ -1,5 +1,5 @@
 import { Address } from '@ton/core';
-import { ReceiptWire, ReceiptsAnswer, decodeVoucher } from '../../protocol/paidRequest';
+import { ReceiptWire, ReceiptsAnswer, decodeVoucher, requestMaxCost } from '../../protocol/paidRequest';
 import { ChannelStatus } from '../../wrappers/PaymentChannel';
 import { Prices, makeSignedReceipt, receiptMaxCost } from '../../wrappers/receipt';
 import { SignedVoucher, verifyVoucher } from '../../wrappers/voucher';
@@ -88,8 +88,7 @@ export class Payments {
 
     /** Upper bound on the cost of a request: every prompt byte a token, max_tokens generated (all reasoning). */
     maxCost(prices: Prices, promptBound: number, maxTokens: number): bigint {
-        const m = BigInt(maxTokens);
-        return receiptMaxCost(prices, { prompt: BigInt(promptBound), cached: 0n, completion: m, reasoning: m });
+        return requestMaxCost(prices, promptBound, maxTokens);
     }
 
     /**

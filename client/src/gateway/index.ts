@@ -6,6 +6,7 @@ import { openAiErrorBody } from '../../../protocol/openaiError';
 import { chatRequestSchema, describeIssues } from '../../../protocol/paidRequest';
 import { CallResult, CocoonClient, CocoonError } from '../client';
 import type { WorkerInfo } from '../discovery';
+import { unaffordable } from '../channels/affordability';
 import { Router } from './router';
 
 /**
@@ -135,6 +136,13 @@ export function buildGateway(o: GatewayOptions): FastifyInstance {
         }
         if (list.length === 0)
             return openAiError(reply, 404, 'no_worker', `no verified worker serves ${request.model}${maxPrice !== undefined ? ' within max_price' : ''}${only ? ' as the named worker' : ''}`);
+        // Only workers a channel can pay for this request: the rest would refuse it after a top-up.
+        const affordable = list.filter((w) => !unaffordable(w, request, client.o.deposit));
+        if (affordable.length === 0) {
+            const refused = unaffordable(list[0], request, client.o.deposit)!;
+            return openAiError(reply, refused.status, refused.code, refused.message);
+        }
+        list = affordable;
 
         let lastError: CocoonError | undefined;
         let started = false;
@@ -204,7 +212,7 @@ export function buildGateway(o: GatewayOptions): FastifyInstance {
                     // Every known worker failed: the cached list may be stale; look again once.
                     refreshed = true;
                     const fresh = await router.candidates(request.model, maxPrice, only, true).catch(() => [] as WorkerInfo[]);
-                    list = [...list, ...fresh.filter((x) => !tried.has(x.workerStake.toString()))];
+                    list = [...list, ...fresh.filter((x) => !tried.has(x.workerStake.toString()) && !unaffordable(x, request, client.o.deposit))];
                 }
             }
         }

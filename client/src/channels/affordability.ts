@@ -1,0 +1,27 @@
+import { fromNano } from '@ton/core';
+import { ChatCompletionRequest, promptTokenBound, requestMaxCost } from '../../../protocol/paidRequest';
+import { CocoonError } from '../cocoonError';
+import type { WorkerInfo } from '../discovery';
+
+/**
+ * Refuses, before any money moves, a request that no channel the client
+ * would hold can pay for: the worker admits a request only when the
+ * channel's unspent deposit covers its most possible cost, so topping up or
+ * opening for it would lock Toncoin and still end in a refusal. A 400 (not a
+ * 5xx) so that OpenAI clients do not retry it. Without `max_tokens` the
+ * worker's own default bounds the answer, which the client cannot price, so
+ * only the prompt is judged then.
+ */
+export function unaffordable(w: WorkerInfo, request: ChatCompletionRequest, deposit: bigint): CocoonError | undefined {
+    const maxTokens = request.max_completion_tokens ?? request.max_tokens ?? undefined;
+    const promptBound = promptTokenBound(request.messages);
+    const cost = requestMaxCost(w.prices, promptBound, maxTokens ?? 0);
+    if (cost <= deposit) return undefined;
+    const what = maxTokens !== undefined ? `up to ${promptBound} prompt tokens and max_tokens ${maxTokens}` : `up to ${promptBound} prompt tokens`;
+    return new CocoonError(
+        400,
+        'request_unaffordable',
+        `this request can cost up to ${fromNano(cost)} TON at the worker's prices (${what}), more than the ${fromNano(deposit)} TON a channel holds: ` +
+            'lower max_tokens or shorten the prompt, or raise the channel deposit',
+    );
+}
