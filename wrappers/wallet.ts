@@ -1,13 +1,16 @@
 import { readFileSync, statSync } from 'node:fs';
-import { Address, Sender, SenderArguments, SendMode, internal } from '@ton/core';
+import { Address, Cell, Sender, SenderArguments, SendMode, external, internal } from '@ton/core';
 import { KeyPair, mnemonicToPrivateKey, mnemonicValidate } from '@ton/crypto';
 import { TonClient, WalletContractV4, WalletContractV5R1 } from '@ton/ton';
 import { PollTimeout, pollUntil } from '../helpers/poll';
+import { normalizedExtMessageHash } from './toncenter';
 
 /**
  * The operator wallet (stakes, attests, claims). Its sends are serialised:
  * each waits until the wallet's seqno moves on before the next is signed,
- * so concurrent claims never reuse a seqno.
+ * so concurrent claims never reuse a seqno; and a send counts as done only
+ * when its own message is among the wallet's transactions, so another
+ * process using the same wallet cannot make a message look sent.
  */
 export type WalletVersion = 'v4' | 'v5r1';
 
@@ -20,7 +23,7 @@ export async function readMnemonic(path: string): Promise<string[]> {
 }
 
 interface Transferable {
-    sendTransfer(args: { seqno: number; secretKey: Buffer; messages: ReturnType<typeof internal>[]; sendMode: SendMode }): Promise<void>;
+    createTransfer(args: { seqno: number; secretKey: Buffer; messages: ReturnType<typeof internal>[]; sendMode: SendMode }): Cell;
 }
 
 export class OperatorWallet {
@@ -56,25 +59,50 @@ export class OperatorWallet {
 
     private async sendNow(args: SenderArguments): Promise<void> {
         const w = this.client.open(this.wallet);
-        const seqno = await w.getSeqno();
         const msg = internal({ to: args.to, value: args.value, body: args.body ?? undefined, bounce: args.bounce ?? true, init: args.init ?? undefined });
-        // Both wallet versions take the same transfer arguments.
-        await (w as unknown as Transferable).sendTransfer({
-            seqno,
-            secretKey: this.key.secretKey,
-            messages: [msg],
-            sendMode: SendMode.PAY_GAS_SEPARATELY | SendMode.IGNORE_ERRORS,
-        });
-        await pollUntil(
-            `the wallet to accept the message (seqno ${seqno})`,
-            () => w.getSeqno(),
-            (now) => now > seqno,
-            {
-                timeoutMs: this.options.confirmTimeoutMs,
-            },
-        ).catch((e) => {
-            throw e instanceof PollTimeout ? new Error(`the wallet did not accept the message (seqno still ${seqno})`) : e;
-        });
+        const deadline = Date.now() + this.options.confirmTimeoutMs;
+        for (;;) {
+            const seqno = await w.getSeqno();
+            // Both wallet versions take the same transfer arguments.
+            const transfer = (this.wallet as unknown as Transferable).createTransfer({
+                seqno,
+                secretKey: this.key.secretKey,
+                messages: [msg],
+                sendMode: SendMode.PAY_GAS_SEPARATELY | SendMode.IGNORE_ERRORS,
+            });
+            await w.send(transfer);
+            const sent = normalizedExtMessageHash(external({ to: this.address, body: transfer }));
+            await pollUntil(
+                `the wallet to take seqno ${seqno}`,
+                () => w.getSeqno(),
+                (now) => now > seqno,
+                {
+                    timeoutMs: Math.max(1_000, deadline - Date.now()),
+                },
+            ).catch((e) => {
+                throw e instanceof PollTimeout ? new Error(`the wallet did not accept the message (seqno still ${seqno})`) : e;
+            });
+            // The seqno moved, but maybe for another process signing with the same key (a worker daemon and the
+            // operator's CLI share the wallet): only our own message landing counts; otherwise sign again.
+            // An API's transaction list may trail its get-methods by a block: look for a while before signing again.
+            const ours = await pollUntil(
+                'our message among the wallet transactions',
+                () => this.landed(sent),
+                (found) => found,
+                {
+                    timeoutMs: 10_000,
+                    intervalMs: 1_000,
+                },
+            ).catch(() => false);
+            if (ours) return;
+            if (Date.now() > deadline) throw new Error(`the wallet took seqno ${seqno} for another message, and ours did not land in time`);
+        }
+    }
+
+    /** Whether the wallet's recent transactions include the external message with this normalized hash. */
+    private async landed(hash: Buffer): Promise<boolean> {
+        const recent = await this.client.getTransactions(this.address, { limit: 100 });
+        return recent.some((tx) => tx.inMessage?.info.type === 'external-in' && normalizedExtMessageHash(tx.inMessage).equals(hash));
     }
 
     sender(): Sender {
