@@ -1,9 +1,7 @@
-import { Address, toNano } from '@ton/core';
-import { Blockchain, SandboxContract, TreasuryContract } from '@ton/sandbox';
+import { toNano } from '@ton/core';
+import { Blockchain, SandboxContract } from '@ton/sandbox';
 import '@ton/test-utils';
 import { findTransactionRequired } from '@ton/test-utils';
-import { deployNetwork } from '../scripts/deployNetwork';
-import { SandboxNetworkProvider, ScriptedUI } from '../scripts/lib/sandboxProvider';
 import { ExtendedAttestationVerifier } from '../wrappers/AttestationVerifier';
 import { DEV_IMAGE_HASH, DEV_MODEL_ID, devSimulatedAttestationKey } from '../wrappers/devnet';
 import { ExtendedEscrow } from '../wrappers/Escrow';
@@ -15,6 +13,7 @@ import { claimsStruct, signSimulated } from '../wrappers/tdx';
 import { keyToInt, signVoucher } from '../wrappers/voucher';
 import { ExtendedWorkerStake } from '../wrappers/WorkerStake';
 import { testKeys } from './helpers/channel';
+import { deployNetworkByScript } from './helpers/network';
 
 /**
  * The whole on-chain system together, deployed by the real deployNetwork
@@ -24,28 +23,13 @@ import { testKeys } from './helpers/channel';
  */
 describe('Cocoon network end to end', () => {
     let blockchain: Blockchain;
-    let governance: SandboxContract<TreasuryContract>;
     let registry: SandboxContract<ExtendedRegistry>;
     let staking: SandboxContract<ExtendedStaking>;
     let escrow: SandboxContract<ExtendedEscrow>;
     let verifier: SandboxContract<ExtendedAttestationVerifier>;
 
     beforeAll(async () => {
-        blockchain = await Blockchain.create();
-        blockchain.now = 1_800_000_000;
-        governance = await blockchain.treasury('governance', { balance: toNano('1000') });
-        const provider = new SandboxNetworkProvider(blockchain, governance, new ScriptedUI());
-        const { deployment } = await deployNetwork(provider, {
-            network: 'devnet',
-            deploymentFile: '/dev/null',
-            advanceTime: async (s) => {
-                blockchain.now! += s;
-            },
-        });
-        registry = blockchain.openContract(ExtendedRegistry.fromAddress(Address.parse(deployment.contracts.registry)));
-        staking = blockchain.openContract(ExtendedStaking.fromAddress(Address.parse(deployment.contracts.staking)));
-        escrow = blockchain.openContract(ExtendedEscrow.fromAddress(Address.parse(deployment.contracts.escrow)));
-        verifier = blockchain.openContract(ExtendedAttestationVerifier.fromAddress(Address.parse(deployment.contracts.attestationVerifier)));
+        ({ blockchain, registry, staking, escrow, verifier } = await deployNetworkByScript());
     });
 
     it('stake, attest, open a channel, redeem a voucher: balances add up to the nanoTON', async () => {

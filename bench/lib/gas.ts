@@ -56,16 +56,33 @@ export function readGasTable(): Record<string, GasEntry> {
  */
 export function checkGas(name: string, tx: Transaction, chain: Transaction[]): GasEntry {
     const entry: GasEntry = { gasUsed: Number(computeGas(tx)), fees: chainFees(chain).toString() };
-    if (isRecording()) {
-        mkdirSync(GAS_FRAGMENTS, { recursive: true });
-        writeFileSync(join(GAS_FRAGMENTS, `${name}.json`), JSON.stringify(entry));
-        return entry;
-    }
-    const committed = readGasTable()[name];
-    if (!committed) throw new Error(`${name} is missing from bench/gas.json: run npm run bench:gas and commit it`);
+    const committed = recordOrRead(name, entry);
+    if (!committed) return entry;
     const limit = Math.floor(committed.gasUsed * (1 + GAS_TOLERANCE));
     if (entry.gasUsed > limit) {
         throw new Error(`${name} used ${entry.gasUsed} gas, over the committed ${committed.gasUsed} (+2%): ` + 'fix the regression or run npm run bench:gas and commit bench/gas.json');
     }
     return entry;
+}
+
+/** As checkGas, for a cost that is fees alone (storage rent): it may not grow over the committed figure by more than the tolerance. */
+export function checkFees(name: string, fees: bigint): GasEntry {
+    const entry: GasEntry = { gasUsed: 0, fees: fees.toString() };
+    const committed = recordOrRead(name, entry);
+    if (!committed) return entry;
+    const limit = (BigInt(committed.fees) * BigInt(Math.round((1 + GAS_TOLERANCE) * 100))) / 100n;
+    if (fees > limit) throw new Error(`${name} cost ${fees} nanoTON, over the committed ${committed.fees} (+2%): fix the regression or run npm run bench:gas`);
+    return entry;
+}
+
+/** Under bench:gas writes `entry` as a fragment and returns nothing; otherwise returns the committed entry, which must exist. */
+function recordOrRead(name: string, entry: GasEntry): GasEntry | undefined {
+    if (isRecording()) {
+        mkdirSync(GAS_FRAGMENTS, { recursive: true });
+        writeFileSync(join(GAS_FRAGMENTS, `${name}.json`), JSON.stringify(entry));
+        return undefined;
+    }
+    const committed = readGasTable()[name];
+    if (!committed) throw new Error(`${name} is missing from bench/gas.json: run npm run bench:gas and commit it`);
+    return committed;
 }

@@ -1,24 +1,21 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import '@ton/test-utils';
 import { Address, Sender, SenderArguments, SendMode, Transaction, internal, toNano } from '@ton/core';
 import { KeyPair } from '@ton/crypto';
 import { Blockchain, SandboxContract, TreasuryContract } from '@ton/sandbox';
 import { findTransactionRequired } from '@ton/test-utils';
 import { WalletContractV4, WalletContractV5R1 } from '@ton/ton';
-import { GAS_FRAGMENTS, checkGas, isRecording, readGasTable } from '../../bench/lib/gas';
-import { deployNetwork } from '../../scripts/deployNetwork';
-import { SandboxNetworkProvider, ScriptedUI } from '../../scripts/lib/sandboxProvider';
+import { checkFees, checkGas } from '../../bench/lib/gas';
 import { ExtendedAttestationVerifier } from '../../wrappers/AttestationVerifier';
 import { DEV_IMAGE_HASH, DEV_MODEL_ID, devSimulatedAttestationKey } from '../../wrappers/devnet';
 import { ExtendedEscrow } from '../../wrappers/Escrow';
 import { ExtendedPaymentChannel } from '../../wrappers/PaymentChannel';
-import { ExtendedRegistry, NetworkParams } from '../../wrappers/Registry';
+import { NetworkParams } from '../../wrappers/Registry';
 import { ExtendedStaking } from '../../wrappers/Staking';
 import { claimsStruct, signSimulated } from '../../wrappers/tdx';
 import { keyToInt, signCloseApproval, signVoucher } from '../../wrappers/voucher';
 import { ExtendedWorkerStake } from '../../wrappers/WorkerStake';
 import { testKeys } from '../helpers/channel';
+import { deployNetworkByScript } from '../helpers/network';
 
 /**
  * What each payment operation costs its sender, over the whole message chain
@@ -85,17 +82,6 @@ async function party(blockchain: Blockchain, kind: SenderKind, name: string, fun
     return { address: wallet.address, send: transfer };
 }
 
-/** Records (or checks) the storage rent one open channel pays over a year. */
-function recordRent(name: string, rent: bigint, committed: bigint | undefined) {
-    if (isRecording()) {
-        mkdirSync(GAS_FRAGMENTS, { recursive: true });
-        writeFileSync(join(GAS_FRAGMENTS, `${name}.json`), JSON.stringify({ gasUsed: 0, fees: rent.toString() }));
-        return;
-    }
-    expect(committed).toBeDefined();
-    expect(Number(rent)).toBeLessThanOrEqual(Number(committed) * 1.02);
-}
-
 describe('payment operations over the real network contracts', () => {
     let blockchain: Blockchain;
     let params: NetworkParams;
@@ -105,23 +91,10 @@ describe('payment operations over the real network contracts', () => {
     let funder: SandboxContract<TreasuryContract>;
 
     beforeAll(async () => {
-        blockchain = await Blockchain.create();
-        blockchain.now = 1_800_000_000;
-        const governance = await blockchain.treasury('governance', { balance: toNano('1000') });
+        const network = await deployNetworkByScript();
+        ({ blockchain, staking, escrow, verifier } = network);
+        params = await network.registry.getParams();
         funder = await blockchain.treasury('funder', { balance: toNano('100000') });
-        const provider = new SandboxNetworkProvider(blockchain, governance, new ScriptedUI());
-        const { deployment } = await deployNetwork(provider, {
-            network: 'devnet',
-            deploymentFile: '/dev/null',
-            advanceTime: async (s) => {
-                blockchain.now! += s;
-            },
-        });
-        const registry = blockchain.openContract(ExtendedRegistry.fromAddress(Address.parse(deployment.contracts.registry)));
-        params = await registry.getParams();
-        staking = blockchain.openContract(ExtendedStaking.fromAddress(Address.parse(deployment.contracts.staking)));
-        escrow = blockchain.openContract(ExtendedEscrow.fromAddress(Address.parse(deployment.contracts.escrow)));
-        verifier = blockchain.openContract(ExtendedAttestationVerifier.fromAddress(Address.parse(deployment.contracts.attestationVerifier)));
     });
 
     for (const kind of ['sandbox', 'v4r2', 'v5r1'] as const) {
@@ -201,8 +174,7 @@ describe('payment operations over the real network contracts', () => {
                 const tx = findTransactionRequired(poked, { to: channel.address, success: true });
                 const storage = tx.description.type === 'generic' ? (tx.description.storagePhase?.storageFeesCollected ?? 0n) : 0n;
                 expect(storage).toBeGreaterThan(0n);
-                const committed = readGasTable()['PaymentChannel.rentPerYear'];
-                recordRent('PaymentChannel.rentPerYear', storage, committed ? BigInt(committed.fees) : undefined);
+                checkFees('PaymentChannel.rentPerYear', storage);
                 await blockchain.loadFrom(snapshot);
             }
 
