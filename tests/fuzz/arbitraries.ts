@@ -63,11 +63,14 @@ export const contentTypes = fc.constantFrom(
     'garbage',
 );
 
-/** Flips `count` random bits of `buf` (positions from the generator). */
+/**
+ * Flips each distinct bit position once (positions wrap at the buffer's
+ * length): flipping one bit twice would give back the original, which is no
+ * forgery at all.
+ */
 export function flipBits(buf: Buffer, positions: number[]): Buffer {
     const out = Buffer.from(buf);
-    for (const p of positions) {
-        const bit = p % (out.length * 8);
+    for (const bit of new Set(positions.map((p) => p % (out.length * 8)))) {
         out[bit >> 3] ^= 1 << (bit & 7);
     }
     return out;
