@@ -124,7 +124,9 @@ export class DevnetChain {
     static async create(opts: ChainOptions): Promise<DevnetChain> {
         const log = opts.logger;
         const { wallets } = await deriveDevWallets(opts.mnemonic, opts.accounts);
-        const blockchain = await Blockchain.create();
+        // Libraries that masterchain accounts publish become global, as on a real network (the channel code's, by
+        // deployNetwork): every channel names its code by hash.
+        const blockchain = await Blockchain.create({ autoDeployLibs: true });
         blockchain.verbosity = QUIET;
 
         const loaded = opts.statePath ? await loadStateFile(opts.statePath) : undefined;

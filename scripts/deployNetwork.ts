@@ -16,6 +16,8 @@ import { run as executeProposal } from './executeProposal';
 import { hex256 } from '../helpers/bytes';
 import { Deployment, deploymentPath, writeDeployment } from './lib/deployment';
 import { withTupleFix } from './lib/v2compat';
+import { ChannelLibraryPublisher } from '../wrappers/channelLibrary';
+import { fromNano } from '@ton/core';
 
 /**
  * Deploys the Cocoon network and writes its addresses file.
@@ -23,6 +25,8 @@ import { withTupleFix } from './lib/v2compat';
  *   npx blueprint run deployNetwork --testnet --tonconnect
  *
  * Steps (each safe to re-run: it checks the chain before acting):
+ *   0. publish the payment channel's code as a public masterchain library
+ *      (every channel's StateInit names it by hash; funded for years of rent);
  *   1. deploy the Registry owned by this wallet;
  *   2. deploy Staking, Escrow and the AttestationVerifier, bound to it;
  *   3. queue, through the timelock: linking them to the Registry, the
@@ -63,6 +67,7 @@ export async function deployNetwork(provider: NetworkProvider, opts: DeployNetwo
     const owner = provider.sender().address;
     if (!owner) throw new Error('the wallet has no address');
 
+    const channelLibrary = await publishChannelLibraryStep(provider);
     const registry = await deployRegistryStep(provider);
     const linked = await deployLinkedStep(provider, registry.address);
     const pending = await governanceSetUpStep(provider, registry, linked, opts.network === 'devnet', opts.advanceTime);
@@ -78,6 +83,7 @@ export async function deployNetwork(provider: NetworkProvider, opts: DeployNetwo
             staking: linked.staking.toString(),
             escrow: linked.escrow.toString(),
             attestationVerifier: linked.verifier.toString(),
+            channelLibrary: channelLibrary.toString(),
         },
         devImageHash: hex256(DEV_IMAGE_HASH),
         devModelId: hex256(DEV_MODEL_ID),
@@ -103,6 +109,24 @@ export async function deployNetwork(provider: NetworkProvider, opts: DeployNetwo
         }
     }
     return { registry, deployment, file };
+}
+
+/**
+ * Step 0: the channel code's public library. Without it no channel can run,
+ * so it comes first; it is published once per code version (its publisher's
+ * address follows from the code).
+ */
+async function publishChannelLibraryStep(provider: NetworkProvider): Promise<Address> {
+    const ui = provider.ui();
+    const publisher = provider.open(await ChannelLibraryPublisher.create());
+    if (await provider.isContractDeployed(publisher.address)) {
+        ui.write(`The channel library is already published by ${publisher.address.toString()}.`);
+    } else {
+        ui.write(`Publishing the payment channel code as a masterchain library (${fromNano(ChannelLibraryPublisher.FUNDING)} TON for its rent)...`);
+        await publisher.sendPublish(provider.sender());
+        await provider.waitForDeploy(publisher.address);
+    }
+    return publisher.address;
 }
 
 /** Step 1: the Registry (deployRegistry is a no-op when it already exists). */

@@ -3,6 +3,7 @@ import { Address } from '@ton/core';
 import { ExtendedEscrow } from '../wrappers/Escrow';
 import { ChannelStatus, ExtendedPaymentChannel } from '../wrappers/PaymentChannel';
 import { keyToInt } from '../wrappers/voucher';
+import { ExtendedWorkerStake } from '../wrappers/WorkerStake';
 import { argOrAsk, parseUint, waitUntil } from './lib/cli';
 import { parsePublicKey, parseTon, ton } from './lib/channel';
 
@@ -29,6 +30,11 @@ export async function run(provider: NetworkProvider, args: string[] = []) {
     if (!(await escrow.getIsConfigured())) throw new Error('the Escrow has no network config yet (link it in the Registry first)');
     if (await escrow.getPaused()) throw new Error('the network is paused: no new channels');
     if (!(await provider.isContractDeployed(workerStake))) throw new Error(`no WorkerStake is deployed at ${workerStake.toString()}`);
+    // The Escrow names the worker by its owner and key (the channel pays the owner): both must give this WorkerStake.
+    const workerOwner = (await provider.open(ExtendedWorkerStake.fromAddress(workerStake)).getState()).owner;
+    if (!(await escrow.getWorkerStakeOf(workerOwner, keyToInt(workerKey))).equals(workerStake)) {
+        throw new Error(`the worker key is not the key of WorkerStake ${workerStake.toString()}`);
+    }
 
     const channelAddress = await escrow.getChannelAddress(client, workerStake, nonce);
     if (await provider.isContractDeployed(channelAddress)) {
@@ -37,11 +43,11 @@ export async function run(provider: NetworkProvider, args: string[] = []) {
     const terms = (await escrow.getCurrentTerms())!;
     provider.ui().write(`Opening channel ${channelAddress.toString()} (nonce ${nonce}) with ${ton(deposit)}; ` + `fee ${terms.feeBps} bps, close delay ${terms.closeDelay} s`);
     await escrow.sendOpenChannel(provider.sender(), {
-        workerStake,
+        workerOwner,
+        workerKey: keyToInt(workerKey),
         nonce,
         deposit,
         clientKey: keyToInt(clientKey),
-        workerKey: keyToInt(workerKey),
     });
     const channel = provider.open(ExtendedPaymentChannel.fromAddress(channelAddress));
     await waitUntil(provider, 'the channel to open', async () => (await provider.isContractDeployed(channelAddress)) && Number(await channel.getStatus()) === ChannelStatus.Open);

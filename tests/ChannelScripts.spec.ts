@@ -8,21 +8,22 @@ import { run as closeChannel } from '../scripts/closeChannel';
 import { run as finalizeChannel } from '../scripts/finalizeChannel';
 import { ChannelStatus } from '../wrappers/PaymentChannel';
 import { signCloseApproval, signVoucher } from '../wrappers/voucher';
-import { EscrowFixture, deployEscrow } from './helpers/channel';
+import { ServingFixture, deployServing } from './helpers/serving';
 
 const hex = (b: Buffer) => b.toString('hex');
 
 /** The channel scripts, run as `npx blueprint run` would run them, over the sandbox. */
 describe('Channel scripts', () => {
-    let f: EscrowFixture;
+    let f: ServingFixture;
     let client: SandboxNetworkProvider;
     let worker: SandboxNetworkProvider;
     let stranger: SandboxNetworkProvider;
 
     beforeEach(async () => {
-        f = await deployEscrow();
+        // A real, staked WorkerStake: the open script reads its owner, whom the channel pays.
+        f = await deployServing();
         client = new SandboxNetworkProvider(f.blockchain, f.client);
-        worker = new SandboxNetworkProvider(f.blockchain, f.workerStake);
+        worker = new SandboxNetworkProvider(f.blockchain, f.operator);
         stranger = new SandboxNetworkProvider(f.blockchain, f.stranger);
     });
 

@@ -8,7 +8,7 @@ import { devnetParams } from '../wrappers/params';
 import { keyToInt } from '../wrappers/voucher';
 import { EscrowFixture, deployEscrow, openChannel } from './helpers/channel';
 import { Constants } from '../wrappers/constants';
-import { deployRegistry, passProposal } from './helpers/registry';
+import { deployRegistry, linkContracts, passProposal } from './helpers/registry';
 import { Opcode } from '../wrappers/opcodes';
 
 describe('Escrow', () => {
@@ -20,11 +20,11 @@ describe('Escrow', () => {
 
     function openArgs(overrides: Partial<Parameters<typeof f.escrow.sendOpenChannel>[1]> = {}) {
         return {
-            workerStake: f.workerStake.address,
+            workerOwner: f.workerOwner.address,
+            workerKey: keyToInt(f.workerKeys.publicKey),
             nonce: 1n,
             deposit: toNano('10'),
             clientKey: keyToInt(f.clientKeys.publicKey),
-            workerKey: keyToInt(f.workerKeys.publicKey),
             ...overrides,
         };
     }
@@ -101,6 +101,8 @@ describe('Escrow', () => {
         expect(s.status).toBe(ChannelStatus.Open);
         expect(s.client.equals(f.client.address)).toBe(true);
         expect(s.workerStake.equals(f.workerStake.address)).toBe(true);
+        // The payee is the owner the WorkerStake's address derives from.
+        expect(s.payee.equals(f.workerOwner.address)).toBe(true);
         expect(s.nonce).toBe(7n);
         expect(s.deposit).toBe(deposit);
         expect(s.paid).toBe(0n);
@@ -130,12 +132,39 @@ describe('Escrow', () => {
         const escrow = r.blockchain.openContract(await ExtendedEscrow.fromInit(r.registry.address));
         await escrow.sendDeploy(r.owner.getSender());
         const result = await escrow.sendOpenChannel(r.stranger.getSender(), {
-            workerStake: r.treasury.address,
+            workerOwner: r.treasury.address,
+            workerKey: 2n,
             nonce: 1n,
             deposit: toNano('1'),
             clientKey: 1n,
-            workerKey: 2n,
         });
+        expect(result.transactions).toHaveTransaction({ to: escrow.address, success: false, exitCode: ExitCode.ERR_ESCROW_NOT_CONFIGURED });
+        expect(result.transactions).not.toHaveTransaction({ from: escrow.address, deploy: true });
+    });
+
+    it('binds the channel to the WorkerStake of the owner and key it names: another owner or key is another worker', async () => {
+        const workerKey = keyToInt(f.workerKeys.publicKey);
+        const { channel } = await openChannel(f, { nonce: 5n });
+        const s = await channel.getState();
+        // The channel's worker is the WorkerStake Staking would deploy for (owner, key), and it pays that owner.
+        expect(s.workerStake.equals(await f.escrow.getWorkerStakeOf(f.workerOwner.address, workerKey))).toBe(true);
+        expect(s.payee.equals(f.workerOwner.address)).toBe(true);
+        // Naming someone else as the owner of this worker's key opens a channel to a different WorkerStake (one that
+        // does not exist), never one that pays a stranger for this worker's work.
+        const { channel: other } = await openChannel(f, { nonce: 5n, workerOwner: f.stranger.address });
+        const o = await other.getState();
+        expect(o.payee.equals(f.stranger.address)).toBe(true);
+        expect(o.workerStake.equals(f.workerStake.address)).toBe(false);
+        expect(other.address.equals(channel.address)).toBe(false);
+    });
+
+    it('refuses to open while no Staking is linked (it could not tell which worker a channel pays)', async () => {
+        const r = await deployRegistry();
+        const escrow = r.blockchain.openContract(await ExtendedEscrow.fromInit(r.registry.address));
+        await escrow.sendDeploy(r.owner.getSender());
+        await linkContracts(r, { escrow: escrow.address });
+        expect(await escrow.getIsConfigured()).toBe(true);
+        const result = await escrow.sendOpenChannel(r.stranger.getSender(), { workerOwner: r.treasury.address, workerKey: 2n, nonce: 1n, deposit: toNano('1'), clientKey: 1n });
         expect(result.transactions).toHaveTransaction({ to: escrow.address, success: false, exitCode: ExitCode.ERR_ESCROW_NOT_CONFIGURED });
         expect(result.transactions).not.toHaveTransaction({ from: escrow.address, deploy: true });
     });
@@ -200,6 +229,7 @@ describe('Escrow', () => {
                 closeDelay: 0n,
                 feeBps: 0n,
                 treasury: f.stranger.address,
+                payee: f.stranger.address,
             },
         );
         expect(result.transactions).toHaveTransaction({ to: channel.address, success: false, exitCode: ExitCode.ERR_CHANNEL_NOT_ESCROW });

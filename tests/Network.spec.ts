@@ -6,7 +6,6 @@ import { ExtendedAttestationVerifier } from '../wrappers/AttestationVerifier';
 import { DEV_IMAGE_HASH, DEV_MODEL_ID, devSimulatedAttestationKey } from '../wrappers/devnet';
 import { ExtendedEscrow } from '../wrappers/Escrow';
 import { ExtendedPaymentChannel } from '../wrappers/PaymentChannel';
-import { PAYOUT_GAS_BUDGET } from './helpers/messages';
 import { ExtendedRegistry } from '../wrappers/Registry';
 import { ExtendedStaking } from '../wrappers/Staking';
 import { claimsStruct, signSimulated } from '../wrappers/tdx';
@@ -70,7 +69,7 @@ describe('Cocoon network end to end', () => {
         // 3. The client opens a channel with a deposit.
         const deposit = toNano('5');
         const nonce = 1n;
-        await escrow.sendOpenChannel(client.getSender(), { workerStake: worker.address, nonce, clientKey: keyToInt(clientKeys.publicKey), workerKey, deposit });
+        await escrow.sendOpenChannel(client.getSender(), { workerOwner: gpuOwner.address, workerKey, nonce, clientKey: keyToInt(clientKeys.publicKey), deposit });
         const channel = blockchain.openContract(ExtendedPaymentChannel.fromAddress(await escrow.getChannelAddress(client.address, worker.address, nonce)));
         expect((await channel.getState()).deposit).toBe(deposit);
 
@@ -83,19 +82,17 @@ describe('Cocoon network end to end', () => {
         findTransactionRequired(claim.transactions, { to: channel.address, success: true });
 
         const fee = (total * params.protocolFeeBps) / 10000n;
-        expect(claim.transactions).toHaveTransaction({ from: channel.address, to: params.treasury, value: fee });
-        expect(claim.transactions).toHaveTransaction({ from: channel.address, to: worker.address, success: true });
-        expect(claim.transactions).toHaveTransaction({ from: worker.address, to: gpuOwner.address });
-        const state = await worker.getState();
-        expect(state.earned).toBe(total - fee);
-        expect(state.claims).toBe(1n);
-        // The owner receives the whole worker's share: the WorkerStake's own costs (its compute and forward fees) come out
-        // of the gas budget the payout carries on top of the amount, and what is left of that budget comes along.
+        // The channel pays the WorkerStake's owner directly; the fee accrues in the channel until it is worth sending.
+        expect(claim.transactions).toHaveTransaction({ from: channel.address, to: gpuOwner.address, success: true });
+        expect(claim.transactions).not.toHaveTransaction({ to: worker.address });
+        const s = await channel.getState();
+        expect(s.paid).toBe(total);
+        expect(s.feeDue).toBe(fee);
+        expect(s.payee.equals(gpuOwner.address)).toBe(true);
+        // The owner receives the whole worker's share, with what the claimer's value left after the channel's gas.
         const ownerGain = (await gpuOwner.getBalance()) - ownerBefore;
         expect(ownerGain).toBeGreaterThanOrEqual(total - fee);
-        expect(ownerGain).toBeLessThan(total - fee + PAYOUT_GAS_BUDGET);
-        const treasuryGain = (await blockchain.getContract(params.treasury)).balance - treasuryBefore;
-        expect(treasuryGain).toBeGreaterThanOrEqual(fee - toNano('0.001'));
+        expect(ownerGain).toBeLessThan(total - fee + ExtendedPaymentChannel.ACTION_VALUE);
 
         // 5. The client closes; after the window the remainder comes back, exactly deposit minus paid.
         await channel.sendRequestClose(client.getSender());
@@ -106,5 +103,9 @@ describe('Cocoon network end to end', () => {
         const refundValue = refund.inMessage!.info.type === 'internal' ? refund.inMessage!.info.value.coins : 0n;
         expect(refundValue).toBe(deposit - total);
         expect((await client.getBalance()) - clientBefore).toBe(refundValue - refund.totalFees.coins);
+        // The treasury gets the fees due at close.
+        expect(finalized.transactions).toHaveTransaction({ from: channel.address, to: params.treasury, value: fee });
+        const treasuryGain = (await blockchain.getContract(params.treasury)).balance - treasuryBefore;
+        expect(treasuryGain).toBeGreaterThanOrEqual(fee - toNano('0.001'));
     });
 });

@@ -6,15 +6,12 @@ import { ExitCode } from '../wrappers/exitCodes';
 import { ChannelStatus, ExtendedPaymentChannel } from '../wrappers/PaymentChannel';
 import { keyToInt, signCloseApproval, signVoucher, verifyCloseApproval, verifyVoucher } from '../wrappers/voucher';
 import { EscrowFixture, deployEscrow, openChannel, testKeys } from './helpers/channel';
-import { OP, PAYOUT_GAS_BUDGET, delivered, paidOut } from './helpers/messages';
+import { OP, amounts, delivered, paidOut } from './helpers/messages';
 import { Opcode } from '../wrappers/opcodes';
+import { Constants } from '../wrappers/constants';
 
 const DEPOSIT = toNano('10');
-const FEE_MIN = toNano('0.001'); // PROTOCOL_FEE_MIN
-const feeOf = (delta: bigint, bps: bigint) => {
-    const fee = (delta * bps) / 10000n;
-    return fee < FEE_MIN ? 0n : fee;
-};
+const FLUSH = Constants.PROTOCOL_FEE_FLUSH;
 const RESERVE = ExtendedPaymentChannel.STORAGE_RESERVE;
 
 describe('PaymentChannel', () => {
@@ -30,7 +27,8 @@ describe('PaymentChannel', () => {
 
     const voucher = (total: bigint, ch: Address = channel.address) => signVoucher(ch, total, f.clientKeys.secretKey);
     const balance = async (a: Address) => (await f.blockchain.getContract(a)).balance;
-    const worker = () => f.workerStake.address;
+    // The payee: the WorkerStake's owner.
+    const worker = () => f.workerOwner.address;
 
     describe('vouchers off chain', () => {
         it('verify with the client key only, and only for their channel and total', () => {
@@ -47,28 +45,33 @@ describe('PaymentChannel', () => {
     });
 
     describe('claim', () => {
-        it('pays total - paid: the fee to the treasury, the rest to the WorkerStake', async () => {
+        it('pays total - paid: the fee accrues, the rest goes to the WorkerStake owner with the caller\'s unspent value', async () => {
             const total = toNano('2');
+            const before = await balance(worker());
             const result = await channel.sendClaim(f.stranger.getSender(), voucher(total), 5n);
             const fee = (total * feeBps) / 10000n;
             expect(fee).toBeGreaterThan(0n);
-            expect(delivered(result.transactions, channel.address, f.treasury.address, OP.ProtocolFee)).toBe(fee);
+            expect(fee).toBeLessThan(FLUSH);
+            // Below the flush threshold the fee stays in the channel, owed to the treasury.
+            expect(result.transactions).not.toHaveTransaction({ from: channel.address, to: f.treasury.address });
             expect(paidOut(result.transactions, channel.address, worker())).toBe(total - fee);
-            // The payout's value adds the WorkerStake's gas, paid by the claimer, to the amount.
-            expect(delivered(result.transactions, channel.address, worker(), OP.ChannelPayout)).toBe(total - fee + PAYOUT_GAS_BUDGET);
-            expect(result.transactions).toHaveTransaction({ from: channel.address, to: f.stranger.address, op: OP.Excesses });
-            expect(await channel.getPaid()).toBe(total);
-            expect(await balance(channel.address)).toBe(DEPOSIT - total + RESERVE);
+            // One message: the share and what the claimer's value left (no separate excess).
+            expect(result.transactions).not.toHaveTransaction({ from: channel.address, to: f.stranger.address });
+            const payout = delivered(result.transactions, channel.address, worker(), OP.WorkerPaid);
+            expect(payout).toBeGreaterThan(total - fee);
+            expect(payout).toBeLessThan(total - fee + ExtendedPaymentChannel.ACTION_VALUE);
+            expect((await balance(worker())) - before).toBeGreaterThan(total - fee);
+            const s = await channel.getState();
+            expect(s.paid).toBe(total);
+            expect(s.feeDue).toBe(fee);
+            expect(await balance(channel.address)).toBe(DEPOSIT - total + fee + RESERVE);
 
-            // The payout names the client and nonce, so the WorkerStake can
-            // recompute the channel address.
+            // The payout tells the query id and the share.
             const payoutTx = result.transactions.find((t) => t.inMessage?.info.dest?.toString() === worker().toString())!;
             const body = payoutTx.inMessage!.body.beginParse();
-            expect(body.loadUint(32)).toBe(OP.ChannelPayout);
+            expect(body.loadUint(32)).toBe(OP.WorkerPaid);
             expect(body.loadUintBig(64)).toBe(5n);
             expect(body.loadCoins()).toBe(total - fee);
-            expect(body.loadAddress().equals(f.client.address)).toBe(true);
-            expect(body.loadUintBig(64)).toBe(1n);
 
             // A larger voucher pays only the difference.
             const next = await channel.sendClaim(f.stranger.getSender(), voucher(toNano('3')));
@@ -76,15 +79,28 @@ describe('PaymentChannel', () => {
             const fee2 = (delta * feeBps) / 10000n;
             expect(paidOut(next.transactions, channel.address, worker())).toBe(delta - fee2);
             expect(await channel.getPaid()).toBe(toNano('3'));
+            expect(await channel.getFeeDue()).toBe(fee + fee2);
         });
 
-        it('waives a protocol fee too small to forward', async () => {
-            const total = toNano('0.05'); // 1% is 0.0005 TON
-            expect(feeOf(total, feeBps)).toBe(0n);
-            const result = await channel.sendClaim(f.stranger.getSender(), voucher(total));
-            expect(result.transactions).not.toHaveTransaction({ from: channel.address, to: f.treasury.address });
-            expect(paidOut(result.transactions, channel.address, worker())).toBe(total);
+        it('accrues every fee, however small, and sends the fees due to the treasury once they reach the flush threshold', async () => {
+            await channel.sendTopUp(f.client.getSender(), toNano('20'));
+            // A claim too small to be worth a message of its own still owes its fee (no waiver to split claims for).
+            let result = await channel.sendClaim(f.stranger.getSender(), voucher(toNano('0.05')));
+            const small = (toNano('0.05') * feeBps) / 10000n;
+            expect(small).toBeGreaterThan(0n);
+            expect(paidOut(result.transactions, channel.address, worker())).toBe(toNano('0.05') - small);
+            expect(await channel.getFeeDue()).toBe(small);
+            // Enough claims to cross the threshold: everything accrued goes in one message.
+            const total = (FLUSH * 10000n) / feeBps + toNano('1');
+            result = await channel.sendClaim(f.stranger.getSender(), voucher(total));
+            const owedFee = (total * feeBps) / 10000n - ((toNano('0.05') * feeBps) / 10000n - small);
+            const sent = delivered(result.transactions, channel.address, f.treasury.address, OP.ProtocolFee);
+            expect(sent).toBe(small + ((total - toNano('0.05')) * feeBps) / 10000n);
+            expect(sent).toBeGreaterThanOrEqual(FLUSH);
+            expect(sent).toBe(owedFee);
+            expect(await channel.getFeeDue()).toBe(0n);
             expect(await channel.getPaid()).toBe(total);
+            expect(await balance(channel.address)).toBe(DEPOSIT + toNano('20') - total + RESERVE);
         });
 
         it('refuses a replayed voucher and a smaller total', async () => {
@@ -111,10 +127,11 @@ describe('PaymentChannel', () => {
         });
 
         it('refuses a voucher for another channel', async () => {
-            const { channel: other } = await openChannel(f, { nonce: 1n, workerStake: f.stranger.address });
+            const { channel: other } = await openChannel(f, { nonce: 1n, workerOwner: f.stranger.address });
             const v = voucher(toNano('1'), other.address);
+            // The channel checks the signature over a voucher rebuilt with its own address: another channel's fails.
             let result = await channel.sendClaim(f.stranger.getSender(), v);
-            expect(result.transactions).toHaveTransaction({ to: channel.address, success: false, exitCode: ExitCode.ERR_CHANNEL_WRONG_CHANNEL });
+            expect(result.transactions).toHaveTransaction({ to: channel.address, success: false, exitCode: ExitCode.ERR_CHANNEL_BAD_SIGNATURE });
             // Renaming the channel in the voucher breaks the signature.
             result = await channel.sendClaim(f.stranger.getSender(), { ...v, channel: channel.address });
             expect(result.transactions).toHaveTransaction({ to: channel.address, success: false, exitCode: ExitCode.ERR_CHANNEL_BAD_SIGNATURE });
@@ -123,7 +140,7 @@ describe('PaymentChannel', () => {
 
         it('never replays a voucher from an earlier channel between the same client and worker', async () => {
             const old = voucher(toNano('4'));
-            await channel.sendClaim(f.workerStake.getSender(), voucher(toNano('1')));
+            await channel.sendClaim(f.workerOwner.getSender(), voucher(toNano('1')));
             await channel.sendRequestClose(f.client.getSender());
             f.blockchain.now! += f.params.channelCloseDelay.valueOf() === 0n ? 1 : Number(f.params.channelCloseDelay);
             await channel.sendFinalize(f.stranger.getSender());
@@ -133,18 +150,18 @@ describe('PaymentChannel', () => {
             const { channel: next } = await openChannel(f, { nonce: 2n, deposit: DEPOSIT });
             expect(next.address.equals(channel.address)).toBe(false);
             let result = await next.sendClaim(f.stranger.getSender(), old);
-            expect(result.transactions).toHaveTransaction({ to: next.address, success: false, exitCode: ExitCode.ERR_CHANNEL_WRONG_CHANNEL });
+            expect(result.transactions).toHaveTransaction({ to: next.address, success: false, exitCode: ExitCode.ERR_CHANNEL_BAD_SIGNATURE });
             result = await next.sendClaim(f.stranger.getSender(), { ...old, channel: next.address });
             expect(result.transactions).toHaveTransaction({ to: next.address, success: false, exitCode: ExitCode.ERR_CHANNEL_BAD_SIGNATURE });
             expect(await next.getPaid()).toBe(0n);
-            // Nor into the closed channel itself (a closed channel pays only a bounced worker payout, and none is due).
+            // Nor into the closed channel itself.
             result = await channel.sendClaim(f.stranger.getSender(), old);
-            expect(result.transactions).toHaveTransaction({ to: channel.address, success: false, exitCode: ExitCode.ERR_CHANNEL_NOTHING_DUE });
+            expect(result.transactions).toHaveTransaction({ to: channel.address, success: false, exitCode: ExitCode.ERR_CHANNEL_NOT_OPEN });
             // And a second open of the old nonce does not revive it.
             await openChannel(f, { nonce: 1n, deposit: DEPOSIT });
             expect(await channel.getStatus()).toBe(BigInt(ChannelStatus.Closed));
             result = await channel.sendClaim(f.stranger.getSender(), old);
-            expect(result.transactions).toHaveTransaction({ to: channel.address, success: false, exitCode: ExitCode.ERR_CHANNEL_NOTHING_DUE });
+            expect(result.transactions).toHaveTransaction({ to: channel.address, success: false, exitCode: ExitCode.ERR_CHANNEL_NOT_OPEN });
             expect(await channel.getPaid()).toBe(toNano('1'));
         });
 
@@ -154,7 +171,10 @@ describe('PaymentChannel', () => {
             const fee = (DEPOSIT * feeBps) / 10000n;
             expect(paidOut(result.transactions, channel.address, worker())).toBe(DEPOSIT - fee);
             expect(await channel.getPaid()).toBe(DEPOSIT);
-            expect(await balance(channel.address)).toBe(RESERVE);
+            // What stays is the reserve and the fee still due (sent at once if it reached the threshold).
+            const due = fee >= FLUSH ? 0n : fee;
+            expect(await channel.getFeeDue()).toBe(due);
+            expect(await balance(channel.address)).toBe(RESERVE + due);
             result = await channel.sendClaim(f.stranger.getSender(), big);
             expect(result.transactions).toHaveTransaction({ to: channel.address, success: false, exitCode: ExitCode.ERR_CHANNEL_NO_FUNDS });
             await channel.sendTopUp(f.client.getSender(), toNano('20'));
@@ -171,7 +191,7 @@ describe('PaymentChannel', () => {
             result = await channel.sendClaim(f.stranger.getSender(), voucher(toNano('1')), 0n, toNano('1'));
             expect(result.transactions).toHaveTransaction({ to: channel.address, success: true });
             expect(await channel.getPaid()).toBe(toNano('1'));
-            expect(await balance(channel.address)).toBe(RESERVE + DEPOSIT - toNano('1'));
+            expect(await balance(channel.address)).toBe(RESERVE + DEPOSIT - toNano('1') + (toNano('1') * feeBps) / 10000n);
         });
 
         it('refuses too little value and a malformed body', async () => {
@@ -210,7 +230,7 @@ describe('PaymentChannel', () => {
         it('lets only the client start the window, once', async () => {
             let result = await channel.sendRequestClose(f.stranger.getSender());
             expect(result.transactions).toHaveTransaction({ to: channel.address, success: false, exitCode: ExitCode.ERR_CHANNEL_NOT_CLIENT });
-            result = await channel.sendRequestClose(f.workerStake.getSender());
+            result = await channel.sendRequestClose(f.workerOwner.getSender());
             expect(result.transactions).toHaveTransaction({ to: channel.address, success: false, exitCode: ExitCode.ERR_CHANNEL_NOT_CLIENT });
             result = await channel.sendRequestClose(f.client.getSender(), 0n, toNano('0.004'));
             expect(result.transactions).toHaveTransaction({ to: channel.address, success: false, exitCode: ExitCode.ERR_INSUFFICIENT_VALUE });
@@ -237,9 +257,10 @@ describe('PaymentChannel', () => {
             result = await channel.sendFinalize(f.stranger.getSender(), 0n, toNano('0.004'));
             expect(result.transactions).toHaveTransaction({ to: channel.address, success: false, exitCode: ExitCode.ERR_INSUFFICIENT_VALUE });
 
-            // Anyone finalises; the client gets exactly deposit - paid.
+            // Anyone finalises; the client gets exactly deposit - paid, the treasury the fees due.
             result = await channel.sendFinalize(f.stranger.getSender());
-            expect(delivered(result.transactions, channel.address, f.client.address, OP.ChannelRefund)).toBe(DEPOSIT - toNano('2'));
+            expect(amounts(result.transactions, channel.address, f.client.address, OP.ChannelRefund)).toBe(DEPOSIT - toNano('2'));
+            expect(delivered(result.transactions, channel.address, f.treasury.address, OP.ProtocolFee)).toBe((toNano('2') * feeBps) / 10000n);
             expect(result.transactions).toHaveTransaction({ from: channel.address, to: f.stranger.address, op: OP.Excesses });
             const s = await channel.getState();
             expect(s.status).toBe(ChannelStatus.Closed);
@@ -249,7 +270,7 @@ describe('PaymentChannel', () => {
             result = await channel.sendFinalize(f.stranger.getSender());
             expect(result.transactions).toHaveTransaction({ to: channel.address, success: false, exitCode: ExitCode.ERR_CHANNEL_NOT_CLOSING });
             result = await channel.sendClaim(f.stranger.getSender(), voucher(toNano('3')));
-            expect(result.transactions).toHaveTransaction({ to: channel.address, success: false, exitCode: ExitCode.ERR_CHANNEL_NOTHING_DUE });
+            expect(result.transactions).toHaveTransaction({ to: channel.address, success: false, exitCode: ExitCode.ERR_CHANNEL_NOT_OPEN });
         });
 
         it('refuses to finalise an open channel', async () => {
@@ -259,34 +280,37 @@ describe('PaymentChannel', () => {
     });
 
     describe('snapshot getter', () => {
-        it('tells what the single getters tell, through open, claim, key change, close window and close', async () => {
-            const plain = (x: object) => Object.fromEntries(Object.entries(x).map(([k, v]) => [k, Address.isAddress(v) ? v.toString() : v]));
-            const agree = async () => {
-                const s = await channel.getState();
-                expect(plain(s)).toEqual(plain(await channel.getStateByGetters()));
-                return s;
-            };
-            let s = await agree();
-            expect(s).toMatchObject({ status: ChannelStatus.Open, deposit: DEPOSIT, paid: 0n, claimable: DEPOSIT, refunded: 0n, pendingClientKey: 0n });
-            expect(s.workerStake.equals(worker())).toBe(true);
+        it('tells the state through open, claim, key change, close window and close', async () => {
+            let s = await channel.getState();
+            expect(s).toMatchObject({ status: ChannelStatus.Open, deposit: DEPOSIT, paid: 0n, feeDue: 0n, claimable: DEPOSIT, refunded: 0n, pendingClientKey: 0n, pendingKeyAt: 0, finalizable: false });
+            expect(s.workerStake.equals(f.workerStake.address)).toBe(true);
+            expect(s.payee.equals(worker())).toBe(true);
+            expect(s.escrow.equals(f.escrow.address)).toBe(true);
+            expect(s.chainTime).toBe(f.blockchain.now);
             await channel.sendClaim(f.stranger.getSender(), voucher(toNano('1')));
-            expect((await agree()).paid).toBe(toNano('1'));
+            s = await channel.getState();
+            expect(s.paid).toBe(toNano('1'));
+            expect(s.claimable).toBe(DEPOSIT - toNano('1'));
             const next = testKeys('snapshot-next-key');
             await channel.sendChangeClientKey(f.client.getSender(), keyToInt(next.publicKey));
-            s = await agree();
+            s = await channel.getState();
             expect(s.pendingClientKey).toBe(keyToInt(next.publicKey));
+            expect(s.pendingKeyAt).toBe(f.blockchain.now! + Number(f.params.channelCloseDelay));
             expect(s.clientKey).toBe(keyToInt(f.clientKeys.publicKey));
             await channel.sendRequestClose(f.client.getSender());
-            s = await agree();
+            s = await channel.getState();
             expect(s.status).toBe(ChannelStatus.Closing);
+            expect(s.finalizable).toBe(false);
             f.blockchain.now = s.closeDeadline;
             // Past the key's notice period too: the new key is current and nothing is pending.
-            s = await agree();
+            s = await channel.getState();
             expect(s.clientKey).toBe(keyToInt(next.publicKey));
             expect(s.pendingClientKey).toBe(0n);
+            expect(s.pendingKeyAt).toBe(0);
+            expect(s.finalizable).toBe(true);
             await channel.sendFinalize(f.stranger.getSender());
-            s = await agree();
-            expect(s).toMatchObject({ status: ChannelStatus.Closed, refunded: DEPOSIT - toNano('1'), claimable: 0n });
+            s = await channel.getState();
+            expect(s).toMatchObject({ status: ChannelStatus.Closed, refunded: DEPOSIT - toNano('1'), claimable: 0n, feeDue: 0n, finalizable: false });
         });
     });
 
@@ -299,8 +323,10 @@ describe('PaymentChannel', () => {
             const delta = toNano('3');
             const fee = (delta * feeBps) / 10000n;
             expect(paidOut(result.transactions, channel.address, worker())).toBe(delta - fee);
-            expect(delivered(result.transactions, channel.address, f.treasury.address, OP.ProtocolFee)).toBe(fee);
-            expect(delivered(result.transactions, channel.address, f.client.address, OP.ChannelRefund)).toBe(DEPOSIT - toNano('4'));
+            expect(delivered(result.transactions, channel.address, worker(), OP.WorkerPaid)).toBe(delta - fee);
+            // Every fee of the channel's life, the earlier claim's included, goes at close.
+            expect(delivered(result.transactions, channel.address, f.treasury.address, OP.ProtocolFee)).toBe((toNano('4') * feeBps) / 10000n);
+            expect(amounts(result.transactions, channel.address, f.client.address, OP.ChannelRefund)).toBe(DEPOSIT - toNano('4'));
             const s = await channel.getState();
             expect(s.status).toBe(ChannelStatus.Closed);
             expect(s.paid).toBe(toNano('4'));
@@ -314,9 +340,9 @@ describe('PaymentChannel', () => {
             await channel.sendClaim(f.stranger.getSender(), voucher(toNano('1')));
             await channel.sendRequestClose(f.client.getSender());
             const approval = signCloseApproval(channel.address, toNano('1'), f.workerKeys.secretKey);
-            const result = await channel.sendCooperativeClose(f.workerStake.getSender(), voucher(toNano('1')), approval);
-            expect(result.transactions).not.toHaveTransaction({ from: channel.address, to: worker(), op: OP.ChannelPayout });
-            expect(delivered(result.transactions, channel.address, f.client.address, OP.ChannelRefund)).toBe(DEPOSIT - toNano('1'));
+            const result = await channel.sendCooperativeClose(f.workerOwner.getSender(), voucher(toNano('1')), approval);
+            expect(result.transactions).not.toHaveTransaction({ from: channel.address, to: worker(), op: OP.WorkerPaid });
+            expect(amounts(result.transactions, channel.address, f.client.address, OP.ChannelRefund)).toBe(DEPOSIT - toNano('1'));
             expect(await channel.getStatus()).toBe(BigInt(ChannelStatus.Closed));
         });
 
@@ -372,70 +398,41 @@ describe('PaymentChannel', () => {
         });
     });
 
-    describe('bounces', () => {
-        // An address with no contract: bounceable messages to it come back.
+    describe('payments that cannot be delivered', () => {
+        // An address with no contract: a non-bounceable message's value stays there.
         const nowhere = Address.parse('0:' + 'ab'.repeat(32));
 
-        it('restores paid when the WorkerStake cannot receive the payout', async () => {
-            const { channel: ch } = await openChannel(f, { nonce: 9n, workerStake: nowhere });
-            const v = signVoucher(ch.address, toNano('2'), f.clientKeys.secretKey);
-            const result = await ch.sendClaim(f.stranger.getSender(), v);
+        it('never sends a bounceable payment, so nothing it pays can come back and make the books lie', async () => {
+            const { channel: ch } = await openChannel(f, { nonce: 9n, workerOwner: nowhere });
+            const result = await ch.sendClaim(f.stranger.getSender(), signVoucher(ch.address, toNano('2'), f.clientKeys.secretKey));
             const fee = (toNano('2') * feeBps) / 10000n;
-            expect(result.transactions).toHaveTransaction({ from: nowhere, to: ch.address, inMessageBounced: true, success: true });
-            // The fee went through; the worker's share was never paid.
-            expect(await ch.getPaid()).toBe(fee);
-            // The client gets back everything but the fee (less the bounce's transport).
-            await ch.sendRequestClose(f.client.getSender());
-            f.blockchain.now! += Number(f.params.channelCloseDelay);
-            const fin = await ch.sendFinalize(f.client.getSender());
-            const refund = delivered(fin.transactions, ch.address, f.client.address, OP.ChannelRefund);
-            expect(refund).toBeLessThanOrEqual(DEPOSIT - fee);
-            expect(refund).toBeGreaterThan(DEPOSIT - fee - toNano('0.01'));
-            expect(await balance(ch.address)).toBeGreaterThanOrEqual(RESERVE);
+            // No contract runs there (the transaction is aborted), but the value is credited all the same.
+            const arrival = result.transactions.find((t) => t.inMessage?.info.dest?.toString() === nowhere.toString())!;
+            const body = arrival.inMessage!.body.beginParse();
+            expect(body.loadUint(32)).toBe(OP.WorkerPaid);
+            body.skip(64);
+            expect(body.loadCoins()).toBe(toNano('2') - fee);
+            expect(result.transactions).not.toHaveTransaction({ to: ch.address, inMessageBounced: true });
+            // The share sits at the payee's address, whose money it is.
+            expect(await balance(nowhere)).toBeGreaterThan(toNano('2') - fee);
+            expect(await ch.getPaid()).toBe(toNano('2'));
+            for (const tx of result.transactions) {
+                const info = tx.inMessage?.info;
+                if (info?.type === 'internal' && info.src.equals(ch.address)) expect(info.bounce).toBe(false);
+            }
         });
 
-        it('restores paid when the treasury cannot receive the fee', async () => {
+        it('sends the fees due to a treasury with no contract, and they stay there', async () => {
             const g = await deployEscrow({ treasury: nowhere });
             const { channel: ch } = await openChannel(g, { nonce: 1n });
-            const result = await ch.sendClaim(g.stranger.getSender(), signVoucher(ch.address, toNano('2'), g.clientKeys.secretKey));
+            const v = signVoucher(ch.address, toNano('2'), g.clientKeys.secretKey);
+            const approval = signCloseApproval(ch.address, toNano('2'), g.workerKeys.secretKey);
+            const result = await ch.sendCooperativeClose(g.client.getSender(), v, approval);
             const fee = (toNano('2') * g.params.protocolFeeBps) / 10000n;
-            expect(result.transactions).toHaveTransaction({ from: nowhere, to: ch.address, inMessageBounced: true, success: true });
-            expect(paidOut(result.transactions, ch.address, g.workerStake.address)).toBe(toNano('2') - fee);
-            expect(await ch.getPaid()).toBe(toNano('2') - fee);
-        });
-
-        it('keeps a payout that bounces after a cooperative close for the worker, and any Claim sends it again', async () => {
-            const { channel: ch } = await openChannel(f, { nonce: 9n, workerStake: nowhere });
-            const total = toNano('4');
-            const v = signVoucher(ch.address, total, f.clientKeys.secretKey);
-            const approval = signCloseApproval(ch.address, total, f.workerKeys.secretKey);
-            const result = await ch.sendCooperativeClose(f.client.getSender(), v, approval);
-            const fee = (total * feeBps) / 10000n;
-            expect(result.transactions).toHaveTransaction({ from: nowhere, to: ch.address, inMessageBounced: true, success: true });
-            // One refund, of exactly the unspent deposit: the bounced share is the worker's, not the client's.
-            const refunds = result.transactions.filter(
-                (t) =>
-                    t.inMessage?.info.src?.toString() === ch.address.toString() &&
-                    t.inMessage?.info.dest?.toString() === f.client.address.toString() &&
-                    t.inMessage.body.beginParse().loadUint(32) === OP.ChannelRefund,
-            );
-            expect(refunds.length).toBe(1);
-            expect(delivered(result.transactions, ch.address, f.client.address, OP.ChannelRefund)).toBe(DEPOSIT - total);
-            let s = await ch.getState();
-            expect(s.status).toBe(ChannelStatus.Closed);
-            expect(s.paid).toBe(total);
-            expect(s.refunded).toBe(DEPOSIT - total);
-            expect(s.claimable).toBe(total - fee);
-            expect(await ch.getClaimable()).toBe(total - fee);
-            expect(await balance(ch.address)).toBeGreaterThanOrEqual(RESERVE + total - fee);
-            // Anyone's Claim sends it again (to the same WorkerStake only); it bounces again and stays due.
-            const again = await ch.sendClaim(f.stranger.getSender(), v);
-            expect(again.transactions).toHaveTransaction({ from: ch.address, to: nowhere, op: OP.ChannelPayout });
-            expect(again.transactions).toHaveTransaction({ from: nowhere, to: ch.address, inMessageBounced: true, success: true });
-            expect(again.transactions).not.toHaveTransaction({ from: ch.address, to: f.client.address, op: OP.ChannelRefund });
-            s = await ch.getState();
-            expect(s.claimable).toBe(total - fee);
-            expect(s.refunded).toBe(DEPOSIT - total);
+            expect(result.transactions).toHaveTransaction({ from: ch.address, to: nowhere, op: OP.ProtocolFee, value: fee });
+            expect(result.transactions).not.toHaveTransaction({ to: ch.address, inMessageBounced: true });
+            expect((await g.blockchain.getContract(nowhere)).balance).toBe(fee);
+            expect(await ch.getStatus()).toBe(BigInt(ChannelStatus.Closed));
         });
     });
 
@@ -483,7 +480,7 @@ describe('PaymentChannel', () => {
                     const account = (txs: Transaction[]) => {
                         toWorker += paidOut(txs, channel.address, worker());
                         toTreasury += delivered(txs, channel.address, f.treasury.address, OP.ProtocolFee);
-                        toClient += delivered(txs, channel.address, f.client.address, OP.ChannelRefund);
+                        toClient += amounts(txs, channel.address, f.client.address, OP.ChannelRefund);
                     };
                     const expectFailure = (txs: Transaction[], exitCode: number) => expect(txs).toHaveTransaction({ to: channel.address, success: false, exitCode });
                     const claimable = () => status === ChannelStatus.Open || (status === ChannelStatus.Closing && f.blockchain.now! < deadline);
@@ -556,8 +553,9 @@ describe('PaymentChannel', () => {
                         expect(s.status).toBe(status);
                         expect(s.deposit).toBe(deposit);
                         expect(s.paid).toBe(paid);
-                        // Nothing paid twice: what left equals what is recorded as paid.
-                        expect(toWorker + toTreasury).toBe(paid);
+                        // Nothing paid twice: what left, with the fees still due, equals what is recorded as paid.
+                        expect(toWorker + toTreasury + s.feeDue).toBe(paid);
+                        if (status === ChannelStatus.Closed) expect(s.feeDue).toBe(0n);
                         // The worker never gets more than the largest valid voucher.
                         const largest = signed.length ? signed[signed.length - 1] : 0n;
                         expect(paid).toBeLessThanOrEqual(largest);
@@ -566,7 +564,7 @@ describe('PaymentChannel', () => {
                         expect(toClient).toBe(status === ChannelStatus.Closed ? deposit - paid : 0n);
                         // The balance backs what is owed above the storage reserve
                         // (less at most the rent of the last few minutes).
-                        const owed = status === ChannelStatus.Closed ? 0n : deposit - paid;
+                        const owed = status === ChannelStatus.Closed ? 0n : deposit - paid + s.feeDue;
                         const bal = await balance(channel.address);
                         expect(bal).toBeLessThanOrEqual(RESERVE + owed);
                         expect(bal).toBeGreaterThanOrEqual(RESERVE + owed - 100_000n);

@@ -48,7 +48,7 @@ describe('safety scripts', () => {
         const channel = await e.escrow.getChannelAddress(e.client.address, e.workerStake.address, 5n);
         await installRefuser(e.blockchain, channel, e.registry.address);
         await e.escrow.sendOpenChannel(e.client.getSender(), {
-            workerStake: e.workerStake.address,
+            workerOwner: e.workerOwner.address,
             nonce: 5n,
             deposit: toNano('3'),
             clientKey: keyToInt(e.clientKeys.publicKey),

@@ -1,6 +1,6 @@
 import '@ton/test-utils';
 import { Address, beginCell, toNano } from '@ton/core';
-import { Blockchain } from '@ton/sandbox';
+import { Blockchain, internal } from '@ton/sandbox';
 import { ExitCode } from '../wrappers/exitCodes';
 import { ExtendedStaking, storeWorkerIndexed } from '../wrappers/Staking';
 import { SandboxContract } from '@ton/sandbox';
@@ -37,6 +37,40 @@ describe('Staking', () => {
                     .endCell(),
             });
             expect(res.transactions).toHaveTransaction({ to: f.staking.address, success: false, exitCode: ExitCode.ERR_CONFIG_NOT_FROM_REGISTRY });
+        });
+
+        it('refuses a replayed or older config, and a malformed one, even from the Registry', async () => {
+            const cfg = await f.registry.getNetworkConfig();
+            const version = await f.staking.getConfigVersion();
+            const { storeConfigUpdate } = await import('../wrappers/Staking');
+            const push = (v: bigint, paused: boolean) =>
+                f.blockchain.sendMessage(
+                    internal({
+                        from: f.registry.address,
+                        to: f.staking.address,
+                        value: toNano('0.1'),
+                        body: beginCell()
+                            .store(storeConfigUpdate({ $$type: 'ConfigUpdate', queryId: 0n, version: v, config: { ...cfg, paused } }))
+                            .endCell(),
+                    }),
+                );
+            for (const v of [version, version - 1n]) {
+                const res = await push(v, true);
+                expect(res.transactions).toHaveTransaction({ to: f.staking.address, success: false, exitCode: ExitCode.ERR_CONFIG_STALE_VERSION });
+            }
+            const malformed = await f.blockchain.sendMessage(
+                internal({ from: f.registry.address, to: f.staking.address, value: toNano('0.1'), body: beginCell().storeUint(Opcode.ConfigUpdate, 32).storeUint(0, 64).endCell() }),
+            );
+            expect(malformed.transactions).toHaveTransaction({ to: f.staking.address, success: false, exitCode: 9 });
+            // Still taking stakes: no stale push paused it.
+            const { result } = await stake(f, toNano('1'));
+            expect(result.transactions).toHaveTransaction({ to: f.staking.address, success: true });
+            // A newer one is taken, pause included.
+            const newer = await push(version + 1n, true);
+            expect(newer.transactions).toHaveTransaction({ to: f.staking.address, success: true });
+            expect(await f.staking.getConfigVersion()).toBe(version + 1n);
+            const paused = await stake(f, toNano('1'));
+            expect(paused.result.transactions).toHaveTransaction({ to: f.staking.address, success: false, exitCode: ExitCode.ERR_STAKING_PAUSED });
         });
 
         it('refuses stakes before it is configured', async () => {
@@ -78,25 +112,28 @@ describe('Staking', () => {
             expect(stakingBalance).toBeLessThan(toNano('0.2'));
         });
 
-        it('tops up through Stake again or TopUpStake', async () => {
+        it('tops up through Stake again or through TopUpStake, straight to the WorkerStake', async () => {
             const { worker } = await stake(f, toNano('5'));
-            await stake(f, toNano('3'));
+            // A later Stake only adds to the stake: its listing is not applied (UpdateListing changes it, with its price notice).
+            await stake(f, toNano('3'), { listing: listing({ endpoint: 'https://elsewhere.example', prices: { ...listing().prices, prompt: 1n } }) });
             expect(await worker.getStake()).toBe(toNano('8'));
-            const value = await f.staking.getStakeValue(toNano('2'));
-            const res = await f.staking.sendTopUp(f.provider.getSender(), value, f.workerKey);
-            expect(res.transactions).toHaveTransaction({ to: worker.address, success: true });
+            expect((await worker.getListing()).endpoint).toBe(listing().endpoint);
+            expect((await worker.getPriceHistory()).size).toBe(1);
+            const res = await worker.sendTopUpStake(f.provider.getSender(), toNano('2'));
+            expect(res.transactions).toHaveTransaction({ from: f.provider.address, to: worker.address, success: true });
+            // Staking takes no part in a top-up.
+            expect(res.transactions).not.toHaveTransaction({ to: f.staking.address });
             expect(await worker.getStake()).toBe(toNano('10'));
         });
 
-        it('refunds a top-up of a worker that never staked and leaves no account', async () => {
-            const value = await f.staking.getStakeValue(toNano('2'));
+        it('bounces a top-up of a worker that never staked back to the sender and leaves no account', async () => {
             const before = await f.provider.getBalance();
-            const res = await f.staking.sendTopUp(f.provider.getSender(), value, 77n);
-            const worker = await f.staking.getWorkerAddress(f.provider.address, 77n);
-            expect(res.transactions).toHaveTransaction({ from: worker, to: f.provider.address, success: true });
-            expect((await f.blockchain.getContract(worker)).accountState?.type).not.toBe('active');
-            // Only fees are lost (mostly the forwarding of the WorkerStake's code).
-            expect(before - (await f.provider.getBalance())).toBeLessThan(toNano('0.1'));
+            const worker = f.blockchain.openContract(ExtendedWorkerStake.fromAddress(await f.staking.getWorkerAddress(f.provider.address, 77n)));
+            const res = await worker.sendTopUpStake(f.provider.getSender(), toNano('2'));
+            expect(res.transactions).toHaveTransaction({ from: worker.address, to: f.provider.address, inMessageBounced: true });
+            expect((await f.blockchain.getContract(worker.address)).accountState?.type).not.toBe('active');
+            // Only fees are lost.
+            expect(before - (await f.provider.getBalance())).toBeLessThan(toNano('0.01'));
         });
 
         it('refuses a stake that leaves nothing after the overhead', async () => {
@@ -152,7 +189,8 @@ describe('Staking', () => {
             await attest(f, worker.address);
             expect(await f.staking.getWorkerCount(MODEL)).toBe(0n);
             expect(Number(await worker.getStatus())).toBe(WorkerStatus.Pending);
-            await f.staking.sendTopUp(f.provider.getSender(), await f.staking.getStakeValue(1n), f.workerKey);
+            const res = await worker.sendTopUpStake(f.provider.getSender(), 1n);
+            expect(res.transactions).toHaveTransaction({ from: worker.address, to: f.staking.address, success: true });
             expect(await f.staking.getWorkerCount(MODEL)).toBe(1n);
             expect(Number(await worker.getStatus())).toBe(WorkerStatus.Active);
         });
@@ -260,10 +298,10 @@ describe('Staking', () => {
         expect(await f.staking.getWorkerCount(MODEL)).toBe(1n);
     });
 
-    it('refuses a top-up that leaves nothing after the overhead', async () => {
+    it('takes no TopUpStake itself: top-ups go to the WorkerStake', async () => {
         await stake(f, toNano('1'));
-        const res = await f.staking.sendTopUp(f.provider.getSender(), toNano('0.05'), f.workerKey);
-        expect(res.transactions).toHaveTransaction({ to: f.staking.address, success: false, exitCode: ExitCode.ERR_STAKING_NOTHING_STAKED });
+        const res = await f.provider.send({ to: f.staking.address, value: toNano('2'), body: beginCell().storeUint(Opcode.TopUpStake, 32).storeUint(0, 64).storeCoins(toNano('1')).endCell() });
+        expect(res.transactions).toHaveTransaction({ to: f.staking.address, success: false, exitCode: 130 });
     });
 
     describe('governance slash order', () => {

@@ -5,15 +5,17 @@ import { SandboxContract, internal } from '@ton/sandbox';
 import fc from 'fast-check';
 import { ExitCode } from '../wrappers/exitCodes';
 import { ReceiptFields, makeSignedReceipt, parseReceipt, receiptMaxCost, signReceipt, signedReceiptCell, buildReceipt, toPriceTerms, toReceiptUsage, verifyReceipt } from '../wrappers/receipt';
-import { ExtendedStaking, storeStake } from '../wrappers/Staking';
-import { ExtendedWorkerStake, WorkerStatus, loadStakeDeposit, loadStakeWithdrawn, loadWorkerSlashed, storeChannelPayout } from '../wrappers/WorkerStake';
+import { ExtendedStaking, storeStake, toListing } from '../wrappers/Staking';
+import { ExtendedWorkerStake, WorkerStatus, loadStakeDeposit, loadStakeWithdrawn, loadTopUpStake, loadWorkerSlashed, storeNetworkConfig, storeTopUpStake } from '../wrappers/WorkerStake';
 import { Transaction } from '@ton/core';
 import { ExtendedPaymentChannel } from '../wrappers/PaymentChannel';
 import { IMAGE, MODEL, OTHER_MODEL, PRICES, StakingFixture, attest, deployStaking, keyInt, listing, stake, workerKeys } from './helpers/staking';
-import { PAYOUT_GAS_BUDGET } from './helpers/messages';
+import { BASECHAIN_GAS_PRICE } from './helpers/safety';
 import { Opcode } from '../wrappers/opcodes';
 
 const STAKE = toNano('20');
+// ChannelPayout's opcode: PaymentChannel -> WorkerStake, before channels paid the owner directly.
+const CHANNEL_PAYOUT_OPCODE = 0xc0c05010;
 
 describe('WorkerStake', () => {
     let f: StakingFixture;
@@ -96,9 +98,49 @@ describe('WorkerStake', () => {
         });
     });
 
+    describe('index notification bounces', () => {
+        // What the network delivers when Staking refuses a notification: the body's first bits after 0xFFFFFFFF.
+        const bounce = (op: number) =>
+            internal({ from: f.staking.address, to: worker.address, value: toNano('0.02'), bounced: true, body: beginCell().storeUint(0xffffffff, 32).storeUint(op, 32).storeUint(0, 64).endCell() });
+
+        it('a refused WorkerIndexed leaves the worker unlisted', async () => {
+            await attest(f, worker.address);
+            expect((await worker.getState()).listed).toBe(true);
+            const res = await f.blockchain.sendMessage(bounce(Opcode.WorkerIndexed));
+            expect(res.transactions).toHaveTransaction({ to: worker.address, success: true });
+            expect((await worker.getState()).listed).toBe(false);
+            expect(await worker.getStake()).toBe(STAKE);
+        });
+
+        it('a refused WorkerUnindexed keeps the worker listed, so the next change tells Staking again', async () => {
+            await attest(f, worker.address);
+            await worker.sendStartUnbonding(f.provider.getSender());
+            expect((await worker.getState()).listed).toBe(false);
+            const res = await f.blockchain.sendMessage(bounce(Opcode.WorkerUnindexed));
+            expect(res.transactions).toHaveTransaction({ to: worker.address, success: true });
+            expect((await worker.getState()).listed).toBe(true);
+            // A newer config reaches the WorkerStake: it sends the WorkerUnindexed again.
+            await f.registry.sendRevokeModel(f.owner.getSender(), OTHER_MODEL);
+            const sync = await f.staking.sendSyncWorkerConfig(f.stranger.getSender(), f.provider.address, f.workerKey);
+            expect(sync.transactions).toHaveTransaction({ from: worker.address, to: f.staking.address, op: Opcode.WorkerUnindexed, success: true });
+            expect((await worker.getState()).listed).toBe(false);
+            expect(await f.staking.getWorkerCount(MODEL)).toBe(0n);
+        });
+
+        it('a bounce of anything else changes nothing', async () => {
+            await attest(f, worker.address);
+            const res = await f.blockchain.sendMessage(bounce(Opcode.Excesses));
+            expect(res.transactions).toHaveTransaction({ to: worker.address, success: true });
+            expect((await worker.getState()).listed).toBe(true);
+            expect(await worker.getStake()).toBe(STAKE);
+        });
+    });
+
     describe('messages only Staking may send', () => {
         it('refuses StakeDeposit, WorkerConfigUpdate and GovernanceSlash from anyone else', async () => {
-            const config = await f.registry.getNetworkConfig();
+            const config = beginCell()
+                .store(storeNetworkConfig(await f.registry.getNetworkConfig()))
+                .endCell();
             const deposit = await worker.send(
                 f.provider.getSender(),
                 { value: toNano('1') },
@@ -106,7 +148,7 @@ describe('WorkerStake', () => {
                     $$type: 'StakeDeposit',
                     queryId: 0n,
                     amount: toNano('100'),
-                    listing: null,
+                    listing: toListing(listing()),
                     configVersion: 99n,
                     config,
                 },
@@ -236,11 +278,14 @@ describe('WorkerStake', () => {
             expect(low.transactions).toHaveTransaction({ to: worker.address, success: false, exitCode: ExitCode.ERR_INSUFFICIENT_VALUE });
         });
 
-        it('refunds a top-up while unbonding', async () => {
+        it('refuses a top-up while unbonding, and refunds a Stake whole', async () => {
             await worker.sendStartUnbonding(f.provider.getSender());
+            const top = await worker.sendTopUpStake(f.provider.getSender(), toNano('5'));
+            expect(top.transactions).toHaveTransaction({ to: worker.address, success: false, exitCode: ExitCode.ERR_WS_NOT_BONDED });
+            expect(top.transactions).toHaveTransaction({ from: worker.address, to: f.provider.address, inMessageBounced: true, value: (v) => v! > toNano('5') });
             const value = await f.staking.getStakeValue(toNano('5'));
-            const res = await f.staking.sendTopUp(f.provider.getSender(), value, f.workerKey);
-            expect(res.transactions).toHaveTransaction({ from: worker.address, to: f.provider.address, value: (v) => v! > toNano('5') });
+            const res = await f.staking.sendStake(f.provider.getSender(), value, f.workerKey, listing());
+            expect(res.transactions).toHaveTransaction({ from: worker.address, to: f.provider.address, op: Opcode.StakeRefunded, value: (v) => v! > toNano('5') });
             expect(await worker.getStake()).toBe(STAKE);
         });
 
@@ -275,6 +320,90 @@ describe('WorkerStake', () => {
             expect(res.transactions).toHaveTransaction({ from: owner, to: w.address, inMessageBounced: true, success: true });
             expect(await w.getStake()).toBe(STAKE);
             expect(Number(await w.getStatus())).toBe(WorkerStatus.Unbonding);
+        });
+    });
+
+    describe('top-up', () => {
+        const topUpBody = (amount: bigint, queryId = 0n) =>
+            beginCell()
+                .store(storeTopUpStake({ $$type: 'TopUpStake', queryId, amount }))
+                .endCell();
+        // What a top-up must carry on top of its amount: its gas, an index notification it may send and the reply.
+        const overhead = Constants.GAS_WS_TOP_UP * BASECHAIN_GAS_PRICE + Constants.INDEX_NOTIFY_VALUE + 2n * Constants.MSG_FWD_BUDGET;
+        const balanceOf = async (a: Address) => (await f.blockchain.getContract(a)).balance;
+
+        it('adds the amount, straight from the owner, and returns the rest of the value', async () => {
+            const before = await f.provider.getBalance();
+            const res = await worker.sendTopUpStake(f.provider.getSender(), toNano('3'), 7n, toNano('4'));
+            expect(res.transactions).toHaveTransaction({ from: worker.address, to: f.provider.address, op: Opcode.Excesses, value: (v) => v! > toNano('0.9') });
+            expect(res.transactions).not.toHaveTransaction({ to: f.staking.address });
+            expect(await worker.getStake()).toBe(STAKE + toNano('3'));
+            // The owner pays the amount and the fees, no more.
+            expect(before - (await f.provider.getBalance())).toBeLessThan(toNano('3.01'));
+            expect(await balanceOf(worker.address)).toBeGreaterThanOrEqual(STAKE + toNano('3') + Constants.WORKER_STORAGE_RESERVE);
+        });
+
+        it('is refused from anyone but the owner (Staking included); the value bounces back', async () => {
+            const res = await worker.sendTopUpStake(f.stranger.getSender(), toNano('3'));
+            expect(res.transactions).toHaveTransaction({ to: worker.address, success: false, exitCode: ExitCode.ERR_WS_NOT_OWNER });
+            expect(res.transactions).toHaveTransaction({ from: worker.address, to: f.stranger.address, inMessageBounced: true, value: (v) => v! > toNano('3') });
+            const fromStaking = await f.blockchain.sendMessage(internal({ from: f.staking.address, to: worker.address, value: toNano('4'), body: topUpBody(toNano('3')) }));
+            expect(fromStaking.transactions).toHaveTransaction({ to: worker.address, success: false, exitCode: ExitCode.ERR_WS_NOT_OWNER });
+            expect(await worker.getStake()).toBe(STAKE);
+        });
+
+        it('refuses too little value and a zero amount', async () => {
+            const poor = await worker.sendTopUpStake(f.provider.getSender(), toNano('3'), 0n, toNano('3') + overhead - 1n);
+            expect(poor.transactions).toHaveTransaction({ to: worker.address, success: false, exitCode: ExitCode.ERR_INSUFFICIENT_VALUE });
+            expect(poor.transactions).toHaveTransaction({ from: worker.address, to: f.provider.address, inMessageBounced: true });
+            const zero = await worker.sendTopUpStake(f.provider.getSender(), 0n);
+            expect(zero.transactions).toHaveTransaction({ to: worker.address, success: false, exitCode: ExitCode.ERR_WS_NOTHING_STAKED });
+            expect(await worker.getStake()).toBe(STAKE);
+            const exact = await worker.sendTopUpStake(f.provider.getSender(), toNano('3'), 0n, toNano('3') + overhead);
+            expect(exact.transactions).toHaveTransaction({ to: worker.address, success: true });
+            expect(await worker.getStake()).toBe(STAKE + toNano('3'));
+        });
+
+        it('refuses a malformed body', async () => {
+            const res = await f.provider.send({ to: worker.address, value: toNano('1'), body: beginCell().storeUint(Opcode.TopUpStake, 32).storeUint(0, 64).endCell() });
+            expect(res.transactions).toHaveTransaction({ to: worker.address, success: false, exitCode: 9 });
+            expect(await worker.getStake()).toBe(STAKE);
+        });
+
+        it('credits a replayed top-up only with the value it brings', async () => {
+            const body = topUpBody(toNano('2'), 5n);
+            for (let i = 0; i < 2; i++) {
+                const res = await f.provider.send({ to: worker.address, value: toNano('2.1'), body });
+                expect(res.transactions).toHaveTransaction({ to: worker.address, success: true });
+            }
+            const bare = await f.provider.send({ to: worker.address, value: toNano('0.1'), body });
+            expect(bare.transactions).toHaveTransaction({ to: worker.address, success: false, exitCode: ExitCode.ERR_INSUFFICIENT_VALUE });
+            expect(await worker.getStake()).toBe(STAKE + toNano('4'));
+            expect(await balanceOf(worker.address)).toBeGreaterThanOrEqual(STAKE + toNano('4') + Constants.WORKER_STORAGE_RESERVE);
+        });
+
+        it('lists the worker once at the minimum; a refused listing bounces and leaves it unlisted', async () => {
+            f = await deployStaking({ maxActiveWorkers: 1n });
+            // Another worker fills the model's one slot.
+            const other = await stake(f, f.params.minWorkerStake, { workerKey: 1n });
+            await attest(f, other.worker.address, { workerKey: 1n });
+            expect(await f.staking.getWorkerCount(MODEL)).toBe(1n);
+            ({ worker } = await stake(f, f.params.minWorkerStake - 1n));
+            await attest(f, worker.address);
+            expect((await worker.getState()).listed).toBe(false);
+            const full = await worker.sendTopUpStake(f.provider.getSender(), 1n);
+            expect(full.transactions).toHaveTransaction({ from: worker.address, to: f.staking.address, success: false, exitCode: ExitCode.ERR_STAKING_INDEX_FULL });
+            expect(full.transactions).toHaveTransaction({ from: f.staking.address, to: worker.address, inMessageBounced: true, success: true });
+            expect((await worker.getState()).listed).toBe(false);
+            expect(await worker.getStake()).toBe(f.params.minWorkerStake);
+            // The bounced notification's value stays here, above the stake.
+            expect(await balanceOf(worker.address)).toBeGreaterThanOrEqual(f.params.minWorkerStake + Constants.WORKER_STORAGE_RESERVE);
+            // Once a slot frees up, the next top-up lists it.
+            await other.worker.sendStartUnbonding(f.provider.getSender());
+            const listed = await worker.sendTopUpStake(f.provider.getSender(), 1n);
+            expect(listed.transactions).toHaveTransaction({ from: worker.address, to: f.staking.address, success: true });
+            expect((await worker.getState()).listed).toBe(true);
+            expect((await f.staking.getAllActiveWorkers(MODEL)).map((e) => e.worker.toString())).toEqual([worker.address.toString()]);
         });
     });
 
@@ -429,95 +558,22 @@ describe('WorkerStake', () => {
     });
 
     describe('payouts', () => {
-        const payout = (amount: bigint, client: Address, nonce: bigint) =>
-            beginCell()
-                .store(storeChannelPayout({ $$type: 'ChannelPayout', queryId: 0n, amount, client, nonce }))
-                .endCell();
-
-        it('refuses a payout from anything but a channel of this worker', async () => {
-            const res = await f.stranger.send({ to: worker.address, value: toNano('1'), body: payout(toNano('1'), f.stranger.address, 1n) });
-            expect(res.transactions).toHaveTransaction({ to: worker.address, success: false });
-            expect((await worker.getState()).earned).toBe(0n);
-        });
-
-        it('counts a payout from a real PaymentChannel opened through the Escrow', async () => {
-            const { ExtendedEscrow } = await import('../wrappers/Escrow');
-            const { keyToInt, signVoucher } = await import('../wrappers/voucher');
-            const { openChannel } = await import('./helpers/channel');
-            // A fresh network whose Escrow is real, linked with Staking.
-            const base = await deployStaking();
-            const escrow = base.blockchain.openContract(await ExtendedEscrow.fromInit(base.registry.address));
-            await escrow.sendDeploy(base.owner.getSender());
-            const { linkContracts } = await import('./helpers/registry');
-            await linkContracts(base, { staking: base.staking.address, verifier: base.verifier.address, escrow: escrow.address });
-            f = base;
-            ({ worker } = await stake(f, STAKE));
-            await f.staking.sendSyncWorkerConfig(f.stranger.getSender(), f.provider.address, f.workerKey);
-            const client = await f.blockchain.treasury('client', { balance: toNano('100') });
-            const clientKeys = workerKeys('client');
-            const { channel } = await openChannel({ ...f, escrow, client, workerStake: f.stranger, clientKeys, workerKeys: f.keys }, { nonce: 1n, deposit: toNano('5'), workerStake: worker.address });
-            expect(keyToInt(clientKeys.publicKey)).toBeGreaterThan(0n);
-            const before = await f.provider.getBalance();
-            const res = await channel.sendClaim(f.provider.getSender(), signVoucher(channel.address, toNano('1'), clientKeys.secretKey));
-            expect(res.transactions).toHaveTransaction({ from: channel.address, to: worker.address, success: true });
-            const s = await worker.getState();
-            const fee = (toNano('1') * f.params.protocolFeeBps) / 10000n;
-            expect(s.earned).toBe(toNano('1') - fee);
-            expect(s.claims).toBe(1n);
-            expect((await f.provider.getBalance()) - before).toBeGreaterThan(toNano('1') - fee - toNano('0.1'));
-            // A claim smaller than the WorkerStake's own gas lands too: the payout carries that gas on top of the amount
-            // (it used to pay the gas out of the amount, so such a payout bounced and could never be claimed).
-            const tiny = await channel.sendClaim(f.provider.getSender(), signVoucher(channel.address, toNano('1.001'), clientKeys.secretKey));
-            expect(tiny.transactions).toHaveTransaction({ from: channel.address, to: worker.address, success: true });
-            expect(await channel.getPaid()).toBe(toNano('1.001'));
-            expect((await worker.getState()).earned).toBe(toNano('1.001') - fee);
-            expect((await worker.getState()).claims).toBe(2n);
-        });
-
-        it('refuses (bounces) a real payout while it knows no Escrow, and counts it after a config sync', async () => {
-            const { ExtendedEscrow } = await import('../wrappers/Escrow');
-            const { signVoucher } = await import('../wrappers/voucher');
-            const { openChannel } = await import('./helpers/channel');
-            const { linkContracts } = await import('./helpers/registry');
-            // `worker` was staked before any Escrow was linked: its config has none.
-            const escrow = f.blockchain.openContract(await ExtendedEscrow.fromInit(f.registry.address));
-            await escrow.sendDeploy(f.owner.getSender());
-            await linkContracts(f, { staking: f.staking.address, verifier: f.verifier.address, escrow: escrow.address });
-            const client = await f.blockchain.treasury('client', { balance: toNano('100') });
-            const clientKeys = workerKeys('client');
-            const { channel } = await openChannel({ ...f, escrow, client, workerStake: f.stranger, clientKeys, workerKeys: f.keys }, { nonce: 1n, deposit: toNano('5'), workerStake: worker.address });
-            const voucher = signVoucher(channel.address, toNano('1'), clientKeys.secretKey);
-            const refused = await channel.sendClaim(f.provider.getSender(), voucher);
-            expect(refused.transactions).toHaveTransaction({ from: channel.address, to: worker.address, success: false, exitCode: ExitCode.ERR_WS_NOT_CONFIGURED });
-            expect(refused.transactions).toHaveTransaction({ from: worker.address, to: channel.address, inMessageBounced: true, success: true });
-            expect((await worker.getState()).earned).toBe(0n);
-            await f.staking.sendSyncWorkerConfig(f.stranger.getSender(), f.provider.address, f.workerKey);
-            // The channel restored its state, so the same voucher claims again.
-            const ok = await channel.sendClaim(f.provider.getSender(), voucher);
-            expect(ok.transactions).toHaveTransaction({ from: channel.address, to: worker.address, success: true });
-            expect((await worker.getState()).claims).toBe(1n);
-        });
-
-        it('counts a payout from the address of a genuine channel and forwards it', async () => {
-            f = await deployStaking({}, (await f.blockchain.treasury('escrow')).address);
-            ({ worker } = await stake(f, STAKE));
-            const escrow = (await f.staking.getLinks()).escrow!;
-            const client = f.stranger.address;
-            const channel = (await ExtendedPaymentChannel.fromInit(escrow, client, worker.address, 3n)).address;
-            // The sandbox lets a test send from the channel's address without deploying it.
-            // Gas on top of the amount is required: one nanoTON short bounces, the budget passes.
-            const short = await f.blockchain.sendMessage(internal({ from: channel, to: worker.address, value: toNano('2') + PAYOUT_GAS_BUDGET - 1n, body: payout(toNano('2'), client, 3n) }));
-            expect(short.transactions).toHaveTransaction({ to: worker.address, success: false, exitCode: ExitCode.ERR_INSUFFICIENT_VALUE });
-            expect((await worker.getState()).claims).toBe(0n);
-            const res = await f.blockchain.sendMessage(internal({ from: channel, to: worker.address, value: toNano('2') + PAYOUT_GAS_BUDGET, body: payout(toNano('2'), client, 3n) }));
-            expect(res.transactions).toHaveTransaction({ from: worker.address, to: f.provider.address, value: (v) => v! > toNano('1.98') });
-            const s = await worker.getState();
-            expect(s.earned).toBe(toNano('2'));
-            expect(s.claims).toBe(1n);
-            // Another nonce's address is not this channel.
-            const wrong = await f.blockchain.sendMessage(internal({ from: channel, to: worker.address, value: toNano('3'), body: payout(toNano('2'), client, 4n) }));
-            expect(wrong.transactions).toHaveTransaction({ to: worker.address, success: false, exitCode: ExitCode.ERR_WS_NOT_CHANNEL });
-            expect((await worker.getState()).claims).toBe(1n);
+        it('takes no channel payouts: channels pay the owner directly', async () => {
+            // The body a PaymentChannel used to send (ChannelPayout: queryId, amount, client, nonce), from a channel's address.
+            const escrow = (await f.blockchain.treasury('escrow')).address;
+            const channel = (await ExtendedPaymentChannel.fromInit(escrow, f.stranger.address, worker.address, 1n)).address;
+            const body = beginCell().storeUint(CHANNEL_PAYOUT_OPCODE, 32).storeUint(0, 64).storeCoins(toNano('1')).storeAddress(f.stranger.address).storeUint(1, 64).endCell();
+            const data = async () => {
+                const account = (await f.blockchain.getContract(worker.address)).accountState;
+                return account?.type === 'active' ? account.state.data!.hash().toString('hex') : '';
+            };
+            const before = await data();
+            const res = await f.blockchain.sendMessage(internal({ from: channel, to: worker.address, value: toNano('1.1'), body }));
+            expect(res.transactions).toHaveTransaction({ from: channel, to: worker.address, success: false, exitCode: 130 });
+            // The value bounces back to the channel, and nothing here changed.
+            expect(res.transactions).toHaveTransaction({ from: worker.address, to: channel, inMessageBounced: true });
+            expect(await data()).toBe(before);
+            expect(await worker.getStake()).toBe(STAKE);
         });
     });
 
@@ -599,6 +655,7 @@ describe('WorkerStake accounting (property)', () => {
                         const ops = outs.map((m) => (m.body.bits.length >= 32 ? m.body.beginParse().preloadUint(32) : 0));
                         const inOp = inMsg.body.bits.length >= 32 ? inMsg.body.beginParse().preloadUint(32) : 0;
                         if (inOp === Opcode.StakeDeposit && !ops.includes(Opcode.StakeRefunded)) deposited += loadStakeDeposit(inMsg.body.beginParse()).amount;
+                        if (inOp === Opcode.TopUpStake) deposited += loadTopUpStake(inMsg.body.beginParse()).amount;
                         outs.forEach((m, i) => {
                             if (ops[i] === Opcode.StakeWithdrawn) {
                                 const amountOut = loadStakeWithdrawn(m.body.beginParse()).amount;
@@ -617,7 +674,7 @@ describe('WorkerStake accounting (property)', () => {
                     if (o.t === 'stake') {
                         txs = (await f.staking.sendStake(f.provider.getSender(), await f.staking.getStakeValue(o.amount), f.workerKey, listing())).transactions;
                     } else if (o.t === 'topUp') {
-                        txs = (await f.staking.sendTopUp(f.provider.getSender(), await f.staking.getStakeValue(o.amount), f.workerKey)).transactions;
+                        txs = (await w.sendTopUpStake(f.provider.getSender(), o.amount)).transactions;
                     } else if (o.t === 'unbond') {
                         txs = (await w.sendStartUnbonding(f.provider.getSender())).transactions;
                     } else if (o.t === 'withdraw') {

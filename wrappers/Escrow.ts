@@ -4,12 +4,13 @@ import { Escrow } from '../build/Escrow/Escrow_Escrow';
 export { Escrow, OpenChannel, ChannelOpenBounced, loadChannelOpenBounced, storeConfigUpdate, StrandedReturned, loadStrandedReturned } from '../build/Escrow/Escrow_Escrow';
 
 export interface OpenChannelArgs {
-    workerStake: Address;
+    /** The owner of the worker's WorkerStake (read from its state): the channel pays this address. */
+    workerOwner: Address;
+    /** The worker's Ed25519 key, read from its WorkerStake: with the owner it fixes the WorkerStake's address. */
+    workerKey: bigint;
     nonce: bigint;
     /** The client's channel key (Ed25519 public key as uint256). */
     clientKey: bigint;
-    /** The worker's attested Ed25519 key, read from its WorkerStake. */
-    workerKey: bigint;
     deposit: bigint;
 }
 
@@ -46,6 +47,13 @@ export class ExtendedEscrow extends Escrow {
      */
     async sendReclaimStrandedOpen(provider: ContractProvider, via: Sender, workerStake: Address, nonce: bigint, queryId = 0n, value = ExtendedEscrow.RECLAIM_VALUE) {
         return this.send(provider, via, { value }, { $$type: 'ReclaimStrandedOpen', queryId, workerStake, nonce });
+    }
+
+    /** The WorkerStake of (owner, workerKey), as the Escrow derives it when opening a channel. */
+    async getWorkerStakeOf(provider: ContractProvider, owner: Address, workerKey: bigint): Promise<Address> {
+        const address = await super.getWorkerStakeOf(provider, owner, workerKey);
+        if (!address) throw new Error('the Escrow has no Staking linked yet');
+        return address;
     }
 
     async sendOpenChannel(provider: ContractProvider, via: Sender, args: OpenChannelArgs, queryId = 0n, value = args.deposit + ExtendedEscrow.OPEN_OVERHEAD) {

@@ -1,22 +1,23 @@
 import { Constants } from './constants';
-import { Address, ContractProvider, Sender, toNano } from '@ton/core';
+import { Address, ContractProvider, Sender, contractAddress, toNano } from '@ton/core';
+import { channelLibraryCell } from './channelLibrary';
 import { PaymentChannel } from '../build/PaymentChannel/PaymentChannel_PaymentChannel';
-import { SignedVoucher, voucherCell } from './voucher';
+import { SignedVoucher } from './voucher';
 
 export {
     PaymentChannel,
     ChannelTerms,
     ChannelOpen,
-    ChannelPayout,
     ChannelRefund,
     Claim,
     CooperativeClose,
     ProtocolFee,
     TopUp,
     Voucher,
-    loadChannelPayout,
+    WorkerPaid,
     loadChannelRefund,
     loadProtocolFee,
+    loadWorkerPaid,
     storeClaim,
     storeTopUp,
 } from '../build/PaymentChannel/PaymentChannel_PaymentChannel';
@@ -29,25 +30,37 @@ export enum ChannelStatus {
     Closed = Number(Constants.CHANNEL_CLOSED),
 }
 
-/** Everything the getters tell about a channel, read at once. */
+/** Everything the `snapshot` getter tells about a channel, with the figures derived from it. */
 export interface ChannelState {
+    escrow: Address;
     client: Address;
     workerStake: Address;
     nonce: bigint;
+    /** The WorkerStake's owner, to whom the worker's share is paid. */
+    payee: Address;
     clientKey: bigint;
     pendingClientKey: bigint;
     /** When `pendingClientKey` takes effect, unix seconds (0: no change announced). Vouchers signed with the old key stop counting then. */
     pendingKeyAt: number;
     workerKey: bigint;
     deposit: bigint;
+    /** What the vouchers have moved out of the deposit: the worker's share and the protocol fee. */
     paid: bigint;
+    /** The protocol fee accrued and not yet sent to the treasury (part of `paid`). */
+    feeDue: bigint;
+    /** What went back to the client: the unspent deposit, once closed. */
     refunded: bigint;
     status: ChannelStatus;
     closeDeadline: number;
     closeDelay: number;
     feeBps: bigint;
     treasury: Address;
+    /** What a claim could pay at most, whatever the voucher. */
     claimable: bigint;
+    /** Whether Finalize would be accepted now (by chain time). */
+    finalizable: boolean;
+    /** The block time the state was read at. */
+    chainTime: number;
 }
 
 /**
@@ -61,9 +74,11 @@ export class ExtendedPaymentChannel extends PaymentChannel {
     static readonly TOP_UP_OVERHEAD = toNano('0.05');
     static readonly STORAGE_RESERVE = Constants.CHANNEL_STORAGE_RESERVE;
 
+    /** The channel (escrow, client, workerStake, nonce) as the Escrow deploys it: its code is the library cell of PaymentChannel's code. */
     static async fromInit(escrow: Address, client: Address, workerStake: Address, nonce: bigint): Promise<ExtendedPaymentChannel> {
         const base = await PaymentChannel.fromInit(escrow, client, workerStake, nonce);
-        return new ExtendedPaymentChannel(base.address, base.init);
+        const init = { code: await channelLibraryCell(), data: base.init!.data };
+        return new ExtendedPaymentChannel(contractAddress(0, init), init);
     }
 
     static fromAddress(address: Address): ExtendedPaymentChannel {
@@ -83,7 +98,7 @@ export class ExtendedPaymentChannel extends PaymentChannel {
                 $$type: 'Claim',
                 queryId,
                 signature: voucher.signature,
-                voucher: voucherCell(voucher.channel, voucher.total),
+                total: voucher.total,
             },
         );
     }
@@ -106,7 +121,7 @@ export class ExtendedPaymentChannel extends PaymentChannel {
                 queryId,
                 clientSignature: voucher.signature,
                 workerSignature,
-                voucher: voucherCell(voucher.channel, voucher.total),
+                total: voucher.total,
             },
         );
     }
@@ -115,49 +130,108 @@ export class ExtendedPaymentChannel extends PaymentChannel {
         return this.send(provider, via, { value }, { $$type: 'ChangeClientKey', queryId, newKey });
     }
 
-    /** Everything the getters tell, in one get-method call (the contract's `snapshot`). */
+    /** Everything the channel tells, in one get-method call (the contract's `snapshot`). */
     async getState(provider: ContractProvider): Promise<ChannelState> {
         const s = await this.getSnapshot(provider);
+        const status = Number(s.status) as ChannelStatus;
+        const open = status === ChannelStatus.Open || status === ChannelStatus.Closing;
         return {
+            escrow: s.escrow,
             client: s.client,
             workerStake: s.workerStake,
             nonce: s.nonce,
+            payee: s.payee,
             clientKey: s.clientKey,
             pendingClientKey: s.pendingClientKey,
             pendingKeyAt: Number(s.pendingKeyAt),
             workerKey: s.workerKey,
             deposit: s.deposit,
             paid: s.paid,
-            refunded: s.refunded,
-            status: Number(s.status) as ChannelStatus,
+            feeDue: s.feeDue,
+            refunded: status === ChannelStatus.Closed ? s.deposit - s.paid : 0n,
+            status,
             closeDeadline: Number(s.closeDeadline),
             closeDelay: Number(s.closeDelay),
             feeBps: s.feeBps,
             treasury: s.treasury,
-            claimable: s.claimable,
+            claimable: open ? s.deposit - s.paid : 0n,
+            finalizable: status === ChannelStatus.Closing && s.chainTime >= s.closeDeadline,
+            chainTime: Number(s.chainTime),
         };
     }
 
-    /** The same state read getter by getter (what the snapshot must agree with). */
-    async getStateByGetters(provider: ContractProvider): Promise<ChannelState> {
-        const terms = await this.getTerms(provider);
-        return {
-            client: await this.getClient(provider),
-            workerStake: await this.getWorkerStake(provider),
-            nonce: await this.getNonce(provider),
-            clientKey: await this.getClientKey(provider),
-            pendingClientKey: await this.getPendingClientKey(provider),
-            pendingKeyAt: Number(await this.getPendingKeyAt(provider)),
-            workerKey: await this.getWorkerKey(provider),
-            deposit: await this.getDeposit(provider),
-            paid: await this.getPaid(provider),
-            refunded: await this.getRefunded(provider),
-            status: Number(await this.getStatus(provider)) as ChannelStatus,
-            closeDeadline: Number(await this.getCloseDeadline(provider)),
-            closeDelay: Number(terms.closeDelay),
-            feeBps: terms.feeBps,
-            treasury: terms.treasury,
-            claimable: await this.getClaimable(provider),
-        };
+    // Single figures, read through `snapshot` (the contract has no other getter: each costs code, forwarded at every open and rented for the channel's life).
+
+    async getEscrow(provider: ContractProvider): Promise<Address> {
+        return (await this.getState(provider)).escrow;
+    }
+
+    async getClient(provider: ContractProvider): Promise<Address> {
+        return (await this.getState(provider)).client;
+    }
+
+    async getWorkerStake(provider: ContractProvider): Promise<Address> {
+        return (await this.getState(provider)).workerStake;
+    }
+
+    async getPayee(provider: ContractProvider): Promise<Address> {
+        return (await this.getState(provider)).payee;
+    }
+
+    async getNonce(provider: ContractProvider): Promise<bigint> {
+        return (await this.getState(provider)).nonce;
+    }
+
+    async getClientKey(provider: ContractProvider): Promise<bigint> {
+        return (await this.getState(provider)).clientKey;
+    }
+
+    async getPendingClientKey(provider: ContractProvider): Promise<bigint> {
+        return (await this.getState(provider)).pendingClientKey;
+    }
+
+    async getPendingKeyAt(provider: ContractProvider): Promise<bigint> {
+        return BigInt((await this.getState(provider)).pendingKeyAt);
+    }
+
+    async getWorkerKey(provider: ContractProvider): Promise<bigint> {
+        return (await this.getState(provider)).workerKey;
+    }
+
+    async getDeposit(provider: ContractProvider): Promise<bigint> {
+        return (await this.getState(provider)).deposit;
+    }
+
+    async getPaid(provider: ContractProvider): Promise<bigint> {
+        return (await this.getState(provider)).paid;
+    }
+
+    async getFeeDue(provider: ContractProvider): Promise<bigint> {
+        return (await this.getState(provider)).feeDue;
+    }
+
+    async getRefunded(provider: ContractProvider): Promise<bigint> {
+        return (await this.getState(provider)).refunded;
+    }
+
+    async getStatus(provider: ContractProvider): Promise<bigint> {
+        return BigInt((await this.getState(provider)).status);
+    }
+
+    async getCloseDeadline(provider: ContractProvider): Promise<bigint> {
+        return BigInt((await this.getState(provider)).closeDeadline);
+    }
+
+    async getClaimable(provider: ContractProvider): Promise<bigint> {
+        return (await this.getState(provider)).claimable;
+    }
+
+    async getFinalizable(provider: ContractProvider): Promise<boolean> {
+        return (await this.getState(provider)).finalizable;
+    }
+
+    async getTerms(provider: ContractProvider): Promise<{ closeDelay: bigint; feeBps: bigint; treasury: Address }> {
+        const s = await this.getState(provider);
+        return { closeDelay: BigInt(s.closeDelay), feeBps: s.feeBps, treasury: s.treasury };
     }
 }

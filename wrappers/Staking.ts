@@ -24,7 +24,8 @@ export function toListing(l: ListingInput): Listing {
 /**
  * The generated Staking wrapper with typed senders. A stake's value is the
  * stake plus `stakeOverhead()` (read it from the contract: it follows the
- * network's gas prices); what the overhead does not spend comes back.
+ * network's gas prices); what the overhead does not spend comes back. More
+ * stake goes straight to the WorkerStake (ExtendedWorkerStake.sendTopUpStake).
  */
 export class ExtendedStaking extends Staking {
     /** Value for SyncWorkerConfig and other small actions; the rest returns. */
@@ -44,13 +45,9 @@ export class ExtendedStaking extends Staking {
         return this.send(provider, via, { value }, null);
     }
 
-    /** Stakes `value` minus the overhead; use stakeValue() to hit an exact stake. */
+    /** Stakes `value` minus the overhead (deploying the WorkerStake the first time); use getStakeValue() to hit an exact stake. */
     async sendStake(provider: ContractProvider, via: Sender, value: bigint, workerKey: bigint, listing: ListingInput, queryId = 0n) {
         return this.send(provider, via, { value }, { $$type: 'Stake', queryId, workerKey, listing: toListing(listing) });
-    }
-
-    async sendTopUp(provider: ContractProvider, via: Sender, value: bigint, workerKey: bigint, queryId = 0n) {
-        return this.send(provider, via, { value }, { $$type: 'TopUpStake', queryId, workerKey });
     }
 
     async sendSyncWorkerConfig(provider: ContractProvider, via: Sender, owner: Address, workerKey: bigint, queryId = 0n) {

@@ -1,14 +1,16 @@
 /**
  * Straight-line P-256 field code generator for TVM (Fift assembler text).
  *
- * Point formulas are written as SSA programs over GF(p) (see p256Programs);
+ * Point formulas are written as SSA programs over GF(p) (see genP256.ts);
  * `compileBlock` turns one into stack code: operands are moved (XCHG) when it
  * is their last use and copied (PUSH) otherwise, consecutive copies merge into
  * PUSH2/PUSH3, and the outputs are left on top in order. Products use MULMODR
  * (rounded: remainders in [-p/2, p/2)), so every value is "centred"; a bound
  * tracker (in units of p/2) proves no add/sub can leave TVM's 257-bit range and
- * inserts a MODR reduction where one could. `simulate` re-runs the emitted
- * code on BigInts to check the stack bookkeeping before it reaches a contract.
+ * inserts a MODR reduction where one could. A peephole pass merges copies and
+ * exchanges into TVM's compound stack instructions (PUSH2/3, XCHG2, XCPU,
+ * XCPU2, XC2PU). `simulate` re-runs the emitted code on BigInts to check the
+ * stack bookkeeping before it reaches a contract.
  */
 
 export type Op =
@@ -19,7 +21,10 @@ export type Op =
     | { dst: string; op: 'dbl' | 'ndbl'; a: string };
 
 export interface Block {
-    /** names already on the stack below the inputs that must stay where they are (bottom first) */
+    /**
+     * names already on the stack below the inputs that must stay where they
+     * are (bottom first); the ops may read them (they are copied, never consumed)
+     */
     fixed: string[];
     /** consumable inputs (bottom first), directly above `fixed` */
     inputs: string[];
@@ -113,7 +118,7 @@ export function compileBest(block: Block, tries = 3000, seed = 1): { code: Instr
     };
     for (let t = 0; t < tries; t++) {
         const left = [...block.ops];
-        const ready = new Set<string>(block.inputs);
+        const ready = new Set<string>([...block.fixed, ...block.inputs]);
         const order: Op[] = [];
         while (left.length) {
             const can = left.filter((o) => [o.a, 'b' in o ? o.b : o.a, 'c' in o ? o.c : o.a].every((n) => ready.has(n)));
@@ -131,7 +136,7 @@ export function compileBest(block: Block, tries = 3000, seed = 1): { code: Instr
 export function compileBlock(block: Block): { code: Instr[]; text: string; gas: number } {
     // Expand ops: insert reductions where a linear op could overflow.
     const bound = new Map<string, number>();
-    for (const n of block.inputs) bound.set(n, 1);
+    for (const n of [...block.fixed, ...block.inputs]) bound.set(n, 1);
     const ops: (Op | { dst: string; op: 'red'; a: string })[] = [];
     let tmp = 0;
     const reduce = (a: string): string => {
@@ -404,6 +409,39 @@ export function peephole(code: Instr[]): Instr[] {
             continue;
         }
         out.push(code[k]);
+    }
+    return compound(out);
+}
+
+/**
+ * An exchange followed by copies as one instruction (TVM's XCPU, XCPU2,
+ * XC2PU: the same effect, one opcode instead of two, 10 gas less):
+ * XCHG s0,s(i); PUSH s(j) = XCPU s(i),s(j); XCHG s0,s(i); PUSH2 s(j),s(k) =
+ * XCPU2 s(i),s(j),s(k); XCHG2 s(i),s(j); PUSH s(k) = XC2PU s(i),s(j),s(k).
+ */
+function compound(code: Instr[]): Instr[] {
+    const small = (x: string) => Number(x) <= 15;
+    const out: Instr[] = [];
+    for (let k = 0; k < code.length; k++) {
+        const a = code[k].text;
+        const b = k + 1 < code.length ? code[k + 1].text : '';
+        const seq = code.slice(k, k + 2);
+        const sim = (st: bigint[]) => seq.forEach((i) => i.sim(st));
+        const x0 = /^s(\d+) XCHG0$/.exec(a);
+        const x2 = /^s(\d+) s(\d+) XCHG2$/.exec(a);
+        const p1 = /^s(\d+) PUSH$/.exec(b);
+        const p2 = /^s(\d+) s(\d+) PUSH2$/.exec(b);
+        if (x0 && p1 && small(x0[1]) && small(p1[1])) {
+            out.push({ text: `s${x0[1]} s${p1[1]} XCPU`, bits: 16, sim });
+        } else if (x0 && p2 && small(x0[1]) && small(p2[1]) && small(p2[2])) {
+            out.push({ text: `s${x0[1]} s${p2[1]} s${p2[2]} XCPU2`, bits: 24, sim });
+        } else if (x2 && p1 && small(x2[1]) && small(x2[2]) && small(p1[1])) {
+            out.push({ text: `s${x2[1]} s${x2[2]} s${p1[1]} XC2PU`, bits: 24, sim });
+        } else {
+            out.push(code[k]);
+            continue;
+        }
+        k++;
     }
     return out;
 }

@@ -9,6 +9,8 @@ import { ExtendedEscrow } from '../../wrappers/Escrow';
 import { ExtendedPaymentChannel } from '../../wrappers/PaymentChannel';
 import { ContractOpener } from '../../wrappers/toncenter';
 import { testKeys } from '../helpers/channel';
+import { ExtendedWorkerStake } from '../../wrappers/WorkerStake';
+import { keyToInt } from '../../wrappers/voucher';
 
 /**
  * The pool never opens more than channelsPerWorker channels to one worker,
@@ -19,6 +21,7 @@ import { testKeys } from '../helpers/channel';
  */
 describe('channel pool: opens in flight count against channelsPerWorker', () => {
     const escrow = new Address(0, Buffer.alloc(32, 0xe5));
+    const staking = new Address(0, Buffer.alloc(32, 0x5a));
     const worker: WorkerInfo = {
         workerStake: new Address(0, Buffer.alloc(32, 0x57)),
         owner: new Address(0, Buffer.alloc(32, 0x0a)),
@@ -31,6 +34,10 @@ describe('channel pool: opens in flight count against channelsPerWorker', () => 
         imageHash: 0n,
         expiresAt: 2_000_000_000,
     };
+    // The WorkerStake Staking deploys for this owner and key (what the Escrow derives when opening).
+    beforeAll(async () => {
+        worker.workerStake = (await ExtendedWorkerStake.fromInit(staking, worker.owner, keyToInt(worker.workerKey))).address;
+    });
 
     /** A chain where every open is confirmed only when the test lets it through. */
     function slowChain() {
@@ -64,7 +71,7 @@ describe('channel pool: opens in flight count against channelsPerWorker', () => 
         const store = ClientStore.open(':memory:');
         const o: ClientOptions = {
             opener: chain.opener,
-            staking: new Address(0, Buffer.alloc(32, 0x5a)),
+            staking,
             wallet: chain.wallet,
             channelKey: testKeys('pool-client'),
             store,
@@ -109,7 +116,7 @@ describe('channel pool: opens in flight count against channelsPerWorker', () => 
         const store = ClientStore.open(':memory:');
         const o: ClientOptions = {
             opener: chain.opener,
-            staking: new Address(0, Buffer.alloc(32, 0x5a)),
+            staking,
             // The wallet broadcasts, then gives up waiting for its seqno to move.
             wallet: {
                 address: chain.wallet.address,

@@ -19,6 +19,7 @@ import { CocoonClient } from '../../client/src/client';
 import { main as clientCli } from '../../client/src/cli';
 import { ChannelStatus, ExtendedPaymentChannel } from '../../wrappers/PaymentChannel';
 import { ExtendedRegistry } from '../../wrappers/Registry';
+import { Opcode } from '../../wrappers/opcodes';
 import { ExtendedWorkerStake, WorkerStatus } from '../../wrappers/WorkerStake';
 import { buildGateway } from '../../client/src/gateway';
 import { ClientStore } from '../../client/src/store';
@@ -37,8 +38,22 @@ jest.setTimeout(300_000);
 
 /** nanoTON per million tokens: a request costs about 0.2 TON, so protocol fees are above their minimum. */
 const PRICES = { prompt: 10_000_000_000_000n, cached: 5_000_000_000_000n, completion: 20_000_000_000_000n, reasoning: 20_000_000_000_000n };
-/** PROTOCOL_FEE_MIN in contracts/constants.tact: smaller fees are waived. */
-const PROTOCOL_FEE_MIN = toNano('0.001');
+/**
+ * The worker's shares the channel at `channel` paid to `owner` after logical time `sinceLt` (the amounts in the
+ * WorkerPaid bodies; the claim's payout value adds what the claimer's value left).
+ */
+async function sharesPaid(ton: TonClient, owner: Address, channel: Address, sinceLt: bigint): Promise<bigint> {
+    let sum = 0n;
+    for (const t of await ton.getTransactions(owner, { limit: 50 })) {
+        const info = t.inMessage?.info;
+        if (t.lt <= sinceLt || info?.type !== 'internal' || !info.src.equals(channel)) continue;
+        const body = t.inMessage!.body.beginParse();
+        if (body.remainingBits < 32 || body.loadUint(32) !== Opcode.WorkerPaid) continue;
+        body.skip(64);
+        sum += body.loadCoins();
+    }
+    return sum;
+}
 const MODEL = 'cocoon-dev-model';
 const API_KEY = 'sk-test-gateway';
 
@@ -213,37 +228,33 @@ describe('client gateway on a devnet', () => {
         expect(store.latestVoucher(channel)!.total).toBe(paid);
     });
 
-    it("the worker's claim of the client's voucher lands on chain: the stake's earnings exact to the nanoTON, the fee at the treasury", async () => {
+    it("the worker's claim of the client's voucher lands on chain: the owner's share exact to the nanoTON, the fee accrued for the treasury", async () => {
         const ch = tonClientOpener(ton).open(ExtendedPaymentChannel.fromAddress(Address.parse(channel)));
         const ws = tonClientOpener(ton).open(ExtendedWorkerStake.fromAddress(worker.workerStake));
         const registry = ton.open(ExtendedRegistry.fromAddress(Address.parse(contracts.registry)));
         const params = await registry.getParams();
-        const earnedBefore = (await ws.getState()).earned;
-        const paidBefore = await ch.getPaid();
+        const owner = (await ws.getState()).owner;
+        const before = await ch.getState();
+        const ownerLt = BigInt((await ton.getContractState(owner)).lastTransaction?.lt ?? '0');
         // The worker holds the vouchers the client sent: all but the newest one (it travels with the next request).
         const held = worker.store.latestVoucher(channel)!.total;
         expect(held).toBe(paid - expectedCost);
-        const treasuryBefore = await ton.getBalance(params.treasury);
         const results = await worker.claimer.claimAll();
         expect(results.find((x) => x.channel === channel)).toMatchObject({ claimed: true, paid: held });
-        expect(await ch.getPaid()).toBe(held);
-        const delta = held - paidBefore;
+        const after = await ch.getState();
+        expect(after.paid).toBe(held);
+        const delta = held - before.paid;
         const fee = (delta * params.protocolFeeBps) / 10000n;
-        expect(fee).toBeGreaterThanOrEqual(PROTOCOL_FEE_MIN);
-        const earned = await pollUntil(
-            'earned',
-            async () => (await ws.getState()).earned,
-            (e) => e > earnedBefore,
+        expect(fee).toBeGreaterThan(0n);
+        // The channel pays the WorkerStake's owner straight away; the fee stays in the channel, owed to the treasury.
+        expect(after.payee.equals(owner)).toBe(true);
+        expect(after.feeDue).toBe(before.feeDue + fee);
+        const share = await pollUntil(
+            'the payout',
+            () => sharesPaid(ton, owner, ch.address, ownerLt),
+            (x) => x > 0n,
         );
-        expect(earned).toBe(earnedBefore + delta - fee);
-        // The treasury is a wallet: the fee arrives less the gas of receiving it.
-        const treasuryAfter = await pollUntil(
-            'the fee',
-            () => ton.getBalance(params.treasury),
-            (b) => b > treasuryBefore,
-        );
-        expect(treasuryAfter - treasuryBefore).toBeLessThanOrEqual(fee);
-        expect(treasuryAfter - treasuryBefore).toBeGreaterThan(fee - toNano('0.01'));
+        expect(share).toBe(delta - fee);
         // What the client's ledger says it owes and what the chain paid agree.
         expect(store.channel(channel)!.verified).toBe(paid);
         expect(await ch.getDeposit()).toBe(store.channel(channel)!.deposit);
@@ -311,16 +322,11 @@ describe('client gateway on a devnet', () => {
         expect(after.paid).toBe(verified);
         expect(worker.store.receiptTotal(row.address)).toBe(verified);
         expect(after.paid + after.refunded).toBe(before.deposit);
-        // The worker's side: the WorkerStake earned the payment less the protocol fee (waived below its minimum).
+        // The worker's side: its owner got the payment less the protocol fee; the treasury every fee the channel accrued.
         const delta = after.paid - before.paid;
-        const bpsFee = (delta * params.protocolFeeBps) / 10000n;
-        const fee = bpsFee >= PROTOCOL_FEE_MIN ? bpsFee : 0n;
-        const earned = await pollUntil(
-            'the payout',
-            async () => (await ws.getState()).earned,
-            (e) => e > wsBefore.earned,
-        );
-        expect(earned - wsBefore.earned).toBe(delta - fee);
+        const fee = (delta * params.protocolFeeBps) / 10000n;
+        expect(await sharesPaid(ton, wsBefore.owner, address, start[accounts.findIndex((a) => a.equals(wsBefore.owner))].lt)).toBe(delta - fee);
+        expect(after.feeDue).toBe(0n);
         // Conservation over every transaction of the close, to the nanoTON: what the accounts lost is exactly what the network charged in gas and forwarding.
         const end = await snapshot();
         let charged = 0n;

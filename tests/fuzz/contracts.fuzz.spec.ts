@@ -333,7 +333,7 @@ describe('contract receivers under random messages', () => {
             address: channel.address,
             abi: loadAbi('PaymentChannel', 'PaymentChannel'),
             permissionless: [Opcode.TopUp /* TopUp */],
-            authorised: [e.client, e.workerStake],
+            authorised: [e.client, e.workerOwner],
         };
         ch = channel;
 
@@ -348,7 +348,7 @@ describe('contract receivers under random messages', () => {
             name: 'Staking',
             address: s.staking.address,
             abi: loadAbi('Staking', 'Staking'),
-            permissionless: [Opcode.Stake /* Stake */, Opcode.TopUpStake /* TopUpStake */, Opcode.SyncWorkerConfig /* SyncWorkerConfig: anyone may re-push config (staking.tact) */],
+            permissionless: [Opcode.Stake /* Stake */, Opcode.SyncWorkerConfig /* SyncWorkerConfig: anyone may re-push config (staking.tact) */],
             authorised: [s.owner],
         };
         targets.WorkerStake = { ...sBase, name: 'WorkerStake', address: worker.address, abi: loadAbi('WorkerStake', 'WorkerStake'), permissionless: [], authorised: [s.provider, s.verifier] };
@@ -368,7 +368,6 @@ describe('contract receivers under random messages', () => {
         // The ABI's opcodes are what the permissionless lists name.
         expect(messages(targets.Escrow).find((m) => m.name === 'OpenChannel')?.header).toBe(Opcode.OpenChannel);
         expect(messages(targets.Staking).find((m) => m.name === 'Stake')?.header).toBe(Opcode.Stake);
-        expect(messages(targets.Staking).find((m) => m.name === 'TopUpStake')?.header).toBe(Opcode.TopUpStake);
     });
 
     for (const [name, n] of [
@@ -398,7 +397,7 @@ describe('contract receivers under random messages', () => {
         const mallory = keyPairFromSeed(Buffer.alloc(32, 7));
         // One genuine claim first, so that "stale" and "replayed" mean something.
         const first = signVoucher(ch.address, toNano('1'), e.clientKeys.secretKey);
-        const ok = await ch.sendClaim(e.workerStake.getSender(), first);
+        const ok = await ch.sendClaim(e.workerOwner.getSender(), first);
         expect(ok.transactions).toHaveTransaction({ to: ch.address, success: true });
         const paid = await ch.getPaid();
         expect(paid).toBe(toNano('1'));
@@ -417,14 +416,14 @@ describe('contract receivers under random messages', () => {
         );
         await fc.assert(
             fc.asyncProperty(voucherArb, fc.boolean(), fc.nat(), async ({ v: vch, clientSigned }, cooperative, who) => {
-                const sender = [e.stranger, e.client, e.workerStake][who % 3];
+                const sender = [e.stranger, e.client, e.workerOwner][who % 3];
                 const workerSignature = signCloseApproval(vch.channel, vch.total, (clientSigned ? mallory : e.workerKeys).secretKey);
                 const body = cooperative
                     ? beginCell()
-                          .store(storeCooperativeClose({ $$type: 'CooperativeClose', queryId: 0n, clientSignature: vch.signature, workerSignature, voucher: voucherCell(vch.channel, vch.total) }))
+                          .store(storeCooperativeClose({ $$type: 'CooperativeClose', queryId: 0n, clientSignature: vch.signature, workerSignature, total: vch.total }))
                           .endCell()
                     : beginCell()
-                          .store(storeClaim({ $$type: 'Claim', queryId: 0n, signature: vch.signature, voucher: voucherCell(vch.channel, vch.total) }))
+                          .store(storeClaim({ $$type: 'Claim', queryId: 0n, signature: vch.signature, total: vch.total }))
                           .endCell();
                 await probe(t, sender, body, toNano('0.2'), findings);
                 expect(await ch.getPaid()).toBe(paid);

@@ -35,7 +35,7 @@ function atVerifier(txs: Transaction[], verifier: Address): Transaction {
  * the verifier's transactions and fees over every transaction, recorded or
  * checked like checkGas does for one operation.
  */
-function checkTotal(name: string, steps: { tx: Transaction; chain: Transaction[] }[]) {
+function checkTotal(name: string, steps: { tx: Transaction; chain: Transaction[] }[]): { gasUsed: number; fees: string } {
     const entry = {
         gasUsed: steps.reduce((a, s) => a + Number(computeGas(s.tx)), 0),
         fees: steps.reduce((a, s) => a + chainFees(s.chain), 0n).toString(),
@@ -43,12 +43,18 @@ function checkTotal(name: string, steps: { tx: Transaction; chain: Transaction[]
     if (isRecording()) {
         if (!existsSync(GAS_FRAGMENTS)) mkdirSync(GAS_FRAGMENTS, { recursive: true });
         writeFileSync(join(GAS_FRAGMENTS, `${name}.json`), JSON.stringify(entry));
-        return;
+        return entry;
     }
     const committed = readGasTable()[name];
     if (!committed) throw new Error(`${name} is missing from bench/gas.json: run npm run bench:gas and commit it`);
     expect(entry.gasUsed).toBeLessThanOrEqual(Math.floor(committed.gasUsed * (1 + GAS_TOLERANCE)));
+    return entry;
 }
+
+// What attesting may cost a worker in all (fees of every transaction it
+// causes; the sandbox's fees are deterministic, so these are hard caps).
+const COLD_MACHINE_CAP = toNano('0.75');
+const REATTESTATION_CAP = toNano('0.18');
 
 describe('AttestationVerifier gas', () => {
     it('each step of the real Intel chain', async () => {
@@ -97,13 +103,15 @@ describe('AttestationVerifier gas', () => {
         const quoteTx = atVerifier(q.transactions, f.verifier.address);
         checkGas('AttestationVerifier.submitQuote', quoteTx, q.transactions);
         cold.push({ tx: quoteTx, chain: q.transactions });
-        checkTotal('AttestationVerifier.total.coldMachine', cold);
+        const coldTotal = checkTotal('AttestationVerifier.total.coldMachine', cold);
+        expect(BigInt(coldTotal.fees)).toBeLessThanOrEqual(COLD_MACHINE_CAP);
 
         // Re-attestation on the same machine: new claims, one signature.
         const again = { ...claims, workerKey: 7n };
         const s2 = buildAttestationSteps(parseQuote(buildTestQuote(ca, { reportData: claimsReportData(again) })), again, ws.address);
         const r2 = await f.verifier.sendSubmitQuote(f.submitter.getSender(), s2.quote.message);
-        checkTotal('AttestationVerifier.total.reattestation', [{ tx: atVerifier(r2.transactions, f.verifier.address), chain: r2.transactions }]);
+        const reattest = checkTotal('AttestationVerifier.total.reattestation', [{ tx: atVerifier(r2.transactions, f.verifier.address), chain: r2.transactions }]);
+        expect(BigInt(reattest.fees)).toBeLessThanOrEqual(REATTESTATION_CAP);
 
         const sim = await f.verifier.sendSubmitSimulated(f.submitter.getSender(), {
             $$type: 'SubmitSimulated',

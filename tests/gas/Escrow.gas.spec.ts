@@ -75,8 +75,8 @@ describe('Escrow gas', () => {
     it('PaymentChannel.claim', async () => {
         await open(1n);
         // A first claim, so the measured one updates a non-zero total.
-        await channel.sendClaim(f.workerStake.getSender(), signVoucher(channel.address, toNano('1'), f.clientKeys.secretKey));
-        const result = await channel.sendClaim(f.workerStake.getSender(), signVoucher(channel.address, toNano('2'), f.clientKeys.secretKey));
+        await channel.sendClaim(f.workerOwner.getSender(), signVoucher(channel.address, toNano('1'), f.clientKeys.secretKey));
+        const result = await channel.sendClaim(f.workerOwner.getSender(), signVoucher(channel.address, toNano('2'), f.clientKeys.secretKey));
         const tx = findTransactionRequired(result.transactions, { to: channel.address, success: true });
         expect(Number(computeGas(tx))).toBeLessThanOrEqual(BUDGET.claim);
         checkGas('PaymentChannel.claim', tx, result.transactions);
@@ -84,7 +84,7 @@ describe('Escrow gas', () => {
 
     it('PaymentChannel.requestClose and PaymentChannel.finalize', async () => {
         await open(1n);
-        await channel.sendClaim(f.workerStake.getSender(), signVoucher(channel.address, toNano('1'), f.clientKeys.secretKey));
+        await channel.sendClaim(f.workerOwner.getSender(), signVoucher(channel.address, toNano('1'), f.clientKeys.secretKey));
         let result = await channel.sendRequestClose(f.client.getSender());
         let tx = findTransactionRequired(result.transactions, { to: channel.address, success: true });
         expect(Number(computeGas(tx))).toBeLessThanOrEqual(BUDGET.close);

@@ -1,14 +1,12 @@
 import '@ton/test-utils';
-import { Address, Cell, beginCell, toNano } from '@ton/core';
-import { SandboxContract, internal } from '@ton/sandbox';
+import { Address, beginCell, toNano } from '@ton/core';
+import { SandboxContract } from '@ton/sandbox';
 import { findTransactionRequired } from '@ton/test-utils';
 import { makeSignedReceipt, receiptMaxCost } from '../../wrappers/receipt';
 import { ExtendedStaking, storeConfigUpdate } from '../../wrappers/Staking';
-import { ExtendedWorkerStake, storeChannelPayout } from '../../wrappers/WorkerStake';
-import { ExtendedPaymentChannel } from '../../wrappers/PaymentChannel';
-import { checkGas } from '../../bench/lib/gas';
+import { ExtendedWorkerStake } from '../../wrappers/WorkerStake';
+import { checkGas, computeGas } from '../../bench/lib/gas';
 import { Constants } from '../../wrappers/constants';
-import { PAYOUT_GAS_BUDGET } from '../helpers/messages';
 import { MODEL, OTHER_MODEL, PRICES, StakingFixture, attest, deployStaking, listing, stake } from '../helpers/staking';
 import { Opcode } from '../../wrappers/opcodes';
 
@@ -60,9 +58,13 @@ describe('Staking gas', () => {
         worker = first.worker;
         measure('Staking.stake', first.result.transactions, f.staking.address, Opcode.Stake, 'GAS_STAKING_STAKE');
         measure('WorkerStake.deposit', first.result.transactions, worker.address, Opcode.StakeDeposit, 'GAS_WS_DEPOSIT');
-        const top = await f.staking.sendTopUp(f.provider.getSender(), await f.staking.getStakeValue(toNano('1')), f.workerKey);
-        measure('Staking.topUp', top.transactions, f.staking.address, Opcode.TopUpStake, 'GAS_STAKING_STAKE');
-        measure('WorkerStake.topUp', top.transactions, worker.address, Opcode.StakeDeposit, 'GAS_WS_DEPOSIT');
+        // The deploy message (the WorkerStake's code and data, the config and the listing) fits its forwarding budget.
+        const staked = findTransactionRequired(first.result.transactions, { to: f.staking.address, op: Opcode.Stake, success: true });
+        const actions = staked.description.type === 'generic' ? staked.description.actionPhase : undefined;
+        expect(actions?.totalFwdFees).toBeLessThanOrEqual(Constants.DEPOSIT_FWD_BUDGET);
+        // A top-up goes straight from the owner to the WorkerStake.
+        const top = await worker.sendTopUpStake(f.provider.getSender(), toNano('1'));
+        measure('WorkerStake.topUp', top.transactions, worker.address, Opcode.TopUpStake, 'GAS_WS_TOP_UP');
         const att = await attest(f, worker.address);
         measure('WorkerStake.attestationRecorded', att.transactions, worker.address, Opcode.AttestationRecorded, 'GAS_WS_ATTEST');
         measure('Staking.workerIndexed', att.transactions, f.staking.address, Opcode.WorkerIndexed);
@@ -146,15 +148,19 @@ describe('Staking gas', () => {
         measure('WorkerStake.governanceSlash', res.transactions, w, Opcode.GovernanceSlash, 'GAS_WS_PROVE');
     });
 
-    it('payout', async () => {
-        f = await deployStaking({}, (await f.blockchain.treasury('escrow')).address);
-        ({ worker } = await stake(f, STAKE));
-        const escrow = (await f.staking.getLinks()).escrow!;
-        const channel = (await ExtendedPaymentChannel.fromInit(escrow, f.stranger.address, worker.address, 1n)).address;
-        const body: Cell = beginCell()
-            .store(storeChannelPayout({ $$type: 'ChannelPayout', queryId: 0n, amount: toNano('1'), client: f.stranger.address, nonce: 1n }))
-            .endCell();
-        const res = await f.blockchain.sendMessage(internal({ from: channel, to: worker.address, value: toNano('1') + PAYOUT_GAS_BUDGET, body }));
-        measure('WorkerStake.channelPayout', res.transactions, worker.address, Opcode.ChannelPayout, 'GAS_WS_PAYOUT');
+    it('worst cases: a top-up and a later Stake that list the worker', async () => {
+        // Below the minimum and attested: the next stake lists it (an index notification more).
+        ({ worker } = await stake(f, f.params.minWorkerStake - 1n));
+        await attest(f, worker.address);
+        const top = await worker.sendTopUpStake(f.provider.getSender(), 1n);
+        expect(top.transactions).toHaveTransaction({ from: worker.address, to: f.staking.address, op: Opcode.WorkerIndexed, success: true });
+        expect(Number(computeGas(findTransactionRequired(top.transactions, { to: worker.address, op: Opcode.TopUpStake, success: true })))).toBeLessThanOrEqual(budget('GAS_WS_TOP_UP'));
+        f = await deployStaking();
+        ({ worker } = await stake(f, f.params.minWorkerStake - 1n));
+        await attest(f, worker.address);
+        const again = await stake(f, 1n);
+        expect(again.result.transactions).toHaveTransaction({ from: worker.address, to: f.staking.address, op: Opcode.WorkerIndexed, success: true });
+        expect(Number(computeGas(findTransactionRequired(again.result.transactions, { to: f.staking.address, op: Opcode.Stake, success: true })))).toBeLessThanOrEqual(budget('GAS_STAKING_STAKE'));
+        expect(Number(computeGas(findTransactionRequired(again.result.transactions, { to: worker.address, op: Opcode.StakeDeposit, success: true })))).toBeLessThanOrEqual(budget('GAS_WS_DEPOSIT'));
     });
 });

@@ -16,8 +16,12 @@ export function testKeys(name: string): KeyPair {
 export interface EscrowFixture extends RegistryFixture {
     escrow: SandboxContract<ExtendedEscrow>;
     client: SandboxContract<TreasuryContract>;
-    /** Stands in for the worker's WorkerStake: a wallet that accepts payouts. */
-    workerStake: SandboxContract<TreasuryContract>;
+    /** The WorkerStake's owner: a wallet, the payee of the worker's channels. */
+    workerOwner: SandboxContract<TreasuryContract>;
+    /** The worker's WorkerStake address, derived by the Escrow from the linked Staking, the owner and the worker key (no WorkerStake is deployed there). */
+    workerStake: { address: Address };
+    /** The address linked as Staking (a wallet standing in for it: the Escrow only derives addresses from it). */
+    staking: SandboxContract<TreasuryContract>;
     clientKeys: KeyPair;
     workerKeys: KeyPair;
 }
@@ -28,29 +32,34 @@ export async function deployEscrow(overrides: Partial<NetworkParams> = {}): Prom
     const escrow = f.blockchain.openContract(await ExtendedEscrow.fromInit(f.registry.address));
     const deployed = await escrow.sendDeploy(f.owner.getSender());
     expect(deployed.transactions).toHaveTransaction({ to: escrow.address, deploy: true, success: true });
-    await linkContracts(f, { escrow: escrow.address });
+    const staking = await f.blockchain.treasury('staking');
+    await linkContracts(f, { escrow: escrow.address, staking: staking.address });
     expect(await escrow.getIsConfigured()).toBe(true);
     const client = await f.blockchain.treasury('client', { balance: toNano('1000') });
-    const workerStake = await f.blockchain.treasury('workerStake');
-    return { ...f, escrow, client, workerStake, clientKeys: testKeys('client'), workerKeys: testKeys('worker') };
+    const workerOwner = await f.blockchain.treasury('workerOwner');
+    const workerKeys = testKeys('worker');
+    const workerStake = { address: await escrow.getWorkerStakeOf(workerOwner.address, keyToInt(workerKeys.publicKey)) };
+    return { ...f, escrow, client, workerOwner, workerStake, staking, clientKeys: testKeys('client'), workerKeys };
 }
 
-/** Opens a channel from `f.client` to `workerStake` and returns it. */
+/** Opens a channel from `f.client` to the worker of `workerOwner` and the fixture's worker key, and returns it. */
 export async function openChannel(
-    f: Pick<EscrowFixture, 'blockchain' | 'escrow' | 'client' | 'clientKeys' | 'workerKeys'> & { workerStake: { address: Address } },
-    opts: { nonce?: bigint; deposit?: bigint; workerStake?: Address; client?: SandboxContract<TreasuryContract> } = {},
+    f: Pick<EscrowFixture, 'blockchain' | 'escrow' | 'client' | 'clientKeys' | 'workerKeys'> & { workerOwner: { address: Address } },
+    opts: { nonce?: bigint; deposit?: bigint; workerOwner?: Address; client?: SandboxContract<TreasuryContract> } = {},
 ) {
     const client = opts.client ?? f.client;
-    const workerStake = opts.workerStake ?? f.workerStake.address;
+    const workerOwner = opts.workerOwner ?? f.workerOwner.address;
+    const workerKey = keyToInt(f.workerKeys.publicKey);
     const nonce = opts.nonce ?? 1n;
     const deposit = opts.deposit ?? toNano('10');
     const result = await f.escrow.sendOpenChannel(client.getSender(), {
-        workerStake,
+        workerOwner,
+        workerKey,
         nonce,
         deposit,
         clientKey: keyToInt(f.clientKeys.publicKey),
-        workerKey: keyToInt(f.workerKeys.publicKey),
     });
+    const workerStake = await f.escrow.getWorkerStakeOf(workerOwner, workerKey);
     const channel = f.blockchain.openContract(await ExtendedPaymentChannel.fromInit(f.escrow.address, client.address, workerStake, nonce));
     return { channel, result };
 }

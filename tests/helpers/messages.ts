@@ -1,9 +1,8 @@
 import { Address, Transaction } from '@ton/core';
-import { Constants } from '../../wrappers/constants';
 import { Opcode } from '../../wrappers/opcodes';
 
 export const OP = {
-    ChannelPayout: Opcode.ChannelPayout,
+    WorkerPaid: Opcode.WorkerPaid,
     ProtocolFee: Opcode.ProtocolFee,
     ChannelRefund: Opcode.ChannelRefund,
     Excesses: Opcode.Excesses,
@@ -35,28 +34,28 @@ export function delivered(txs: Transaction[], from: Address, to: Address, op: nu
 }
 
 /**
- * What a ChannelPayout carries on top of the amount it pays:
- * payoutGasBudget() in contracts/constants.tact, GAS_WS_PAYOUT gas at the
- * sandbox's basechain gas price (400 nanoTON) plus MSG_FWD_BUDGET.
+ * Sum of the `amount` fields (after opcode and query id) of the messages
+ * from `from` to `to` with opcode `op` that were accepted in `txs`: what a
+ * payout, refund or fee says it pays, whatever the value adds (a claim's
+ * payout and a refund to a closing client also carry the caller's unspent
+ * value).
  */
-export const PAYOUT_GAS_BUDGET = Constants.GAS_WS_PAYOUT * 400n + Constants.MSG_FWD_BUDGET;
-
-/**
- * Sum of the amounts (the body's `amount`, not the value, which adds
- * PAYOUT_GAS_BUDGET) of the ChannelPayouts from `from` to `to` that were
- * accepted in `txs`.
- */
-export function paidOut(txs: Transaction[], from: Address, to: Address): bigint {
+export function amounts(txs: Transaction[], from: Address, to: Address, op: number): bigint {
     let sum = 0n;
     for (const tx of txs) {
         const info = tx.inMessage?.info;
         if (info?.type !== 'internal' || info.bounced) continue;
         if (!info.src.equals(from) || !info.dest.equals(to)) continue;
-        if (opOf(tx) !== OP.ChannelPayout) continue;
+        if (opOf(tx) !== op) continue;
         if (tx.description.type === 'generic' && tx.description.aborted) continue;
         const body = tx.inMessage!.body.beginParse();
         body.skip(32 + 64);
         sum += body.loadCoins();
     }
     return sum;
+}
+
+/** The worker's shares the WorkerPaid payouts from `from` to `to` in `txs` say they pay. */
+export function paidOut(txs: Transaction[], from: Address, to: Address): bigint {
+    return amounts(txs, from, to, OP.WorkerPaid);
 }

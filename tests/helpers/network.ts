@@ -18,7 +18,8 @@ export interface DeployedByScript {
 
 /** The whole network in a sandbox, deployed by the real deployNetwork script on devnet parameters (timelocks advanced). */
 export async function deployNetworkByScript(): Promise<DeployedByScript> {
-    const blockchain = await Blockchain.create();
+    // The script publishes the channel code's library from the masterchain; the sandbox makes it global, as a network does.
+    const blockchain = await Blockchain.create({ autoDeployLibs: true });
     blockchain.now = 1_800_000_000;
     const governance = await blockchain.treasury('governance', { balance: toNano('1000') });
     const provider = new SandboxNetworkProvider(blockchain, governance, new ScriptedUI());

@@ -4,6 +4,7 @@ import { Blockchain, SandboxContract, TreasuryContract } from '@ton/sandbox';
 import { ConfigProbe } from '../../build/ConfigProbe/ConfigProbe_ConfigProbe';
 import { ExtendedRegistry, NetworkParams } from '../../wrappers/Registry';
 import { devnetParams } from '../../wrappers/params';
+import { channelLibraries } from '../../wrappers/channelLibrary';
 
 export interface RegistryFixture {
     blockchain: Blockchain;
@@ -18,6 +19,8 @@ export interface RegistryFixture {
 export async function deployRegistry(overrides: Partial<NetworkParams> = {}): Promise<RegistryFixture> {
     const blockchain = await Blockchain.create();
     blockchain.now = 1_800_000_000;
+    // The channel code's public library, as a real network has it published.
+    blockchain.libs = await channelLibraries();
     const owner = await blockchain.treasury('owner', { balance: toNano('1000') });
     const treasury = await blockchain.treasury('treasury');
     const stranger = await blockchain.treasury('stranger', { balance: toNano('1000') });

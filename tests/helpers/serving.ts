@@ -21,7 +21,7 @@ import { attest, stake } from './staking';
 /** The prices the serving fixture lists unless told otherwise (nanoTON per million tokens). */
 export const SERVING_PRICES: Prices = { prompt: 1_000_000_000_000n, cached: 400_000_000_000n, completion: 2_000_000_000_000n, reasoning: 3_000_000_000_000n };
 
-export interface ServingFixture extends Omit<EscrowFixture, 'workerStake'> {
+export interface ServingFixture extends Omit<EscrowFixture, 'workerStake' | 'staking'> {
     staking: SandboxContract<ExtendedStaking>;
     verifier: SandboxContract<TreasuryContract>;
     /** The worker's real WorkerStake: staked, listed with `prices` and attested for `modelId`. */
@@ -63,7 +63,7 @@ export async function deployServing(o: { params?: Partial<NetworkParams>; modelI
     await attest(sf, worker.address, { imageHash: DEV_IMAGE_HASH, modelId, workerKey, expiresAt: BigInt(f.blockchain.now! + 30 * 86400) });
     expect(await worker.getStatus()).toBe(BigInt(WorkerStatus.Active));
     const client = await f.blockchain.treasury('client', { balance: toNano('1000') });
-    return { ...f, escrow, staking, verifier, workerStake: worker, operator, client, clientKeys: testKeys('client'), workerKeys, modelId, prices };
+    return { ...f, escrow, staking, verifier, workerStake: worker, operator, workerOwner: operator, client, clientKeys: testKeys('client'), workerKeys, modelId, prices };
 }
 
 /**

@@ -8,7 +8,7 @@ import { RefusalCode } from '../../protocol/paidRequest';
 import { ChannelStatus, ExtendedPaymentChannel } from '../../wrappers/PaymentChannel';
 import { keyToInt, signVoucher } from '../../wrappers/voucher';
 import { openChannel, testKeys } from '../helpers/channel';
-import { delivered, OP } from '../helpers/messages';
+import { amounts, delivered, OP } from '../helpers/messages';
 import { ServingFixture, deployServing } from '../helpers/serving';
 import { Upstream, callWorker, chatBody, startSandboxWorker, startUpstream, voucherFor } from '../worker/helpers';
 
@@ -103,7 +103,7 @@ describe('a client key change never voids what the worker served', () => {
             expect(await channel.getStatus()).toBe(BigInt(ChannelStatus.Closed));
             // The worker was paid for everything it served; the client got exactly the rest back.
             expect(await channel.getPaid()).toBe(worker.store.receiptTotal(ch));
-            expect(delivered(fin.transactions, channel.address, f.client.address, OP.ChannelRefund)).toBe(deposit - served);
+            expect(amounts(fin.transactions, channel.address, f.client.address, OP.ChannelRefund)).toBe(deposit - served);
             expect(await channel.getRefunded()).toBe(deposit - served);
         } finally {
             await worker.stop();

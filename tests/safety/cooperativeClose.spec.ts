@@ -14,7 +14,7 @@ import { createLogger } from '../../worker/src/log';
 import { PaymentError, Payments } from '../../worker/src/payments';
 import { WorkerStore } from '../../worker/src/store/store';
 import { openChannel } from '../helpers/channel';
-import { OP, delivered, paidOut } from '../helpers/messages';
+import { OP, amounts, delivered, paidOut } from '../helpers/messages';
 import { deployProbe, linkContracts } from '../helpers/registry';
 import { balanceOf } from '../helpers/safety';
 import { ServingFixture, daemonPayments, deployServing } from '../helpers/serving';
@@ -122,8 +122,7 @@ describe('cooperativeClose', () => {
     /** The protocol fee and the worker's share of a payout of `total` on this channel. */
     async function split(total: bigint) {
         const terms = await channel.getTerms();
-        let fee = (total * terms.feeBps) / 10_000n;
-        if (fee < toNano('0.001')) fee = 0n;
+        const fee = (total * terms.feeBps) / 10_000n;
         return { fee, share: total - fee };
     }
     /** Governance links another Escrow (or the old one back) and the WorkerStake takes the new links. */
@@ -135,7 +134,7 @@ describe('cooperativeClose', () => {
         expect(await f.workerStake.getConfigVersion()).toBeGreaterThan(version);
     }
     /** The daemon's claimer over this test's store, claiming with the operator wallet; `sends` collects what it sent. */
-    function daemonClaimer(closedGraceMs?: number) {
+    function daemonClaimer() {
         const sends: SendMessageResult[] = [];
         const sender: Sender = { address: f.operator.address, send: async (args: SenderArguments) => void sends.push(await f.operator.send(args)) };
         const claimer = new Claimer({
@@ -148,7 +147,6 @@ describe('cooperativeClose', () => {
             retryInitialMs: 60_000,
             retryMaxMs: 600_000,
             confirmTimeoutMs: 5_000,
-            closedGraceMs,
         });
         return { claimer, sends };
     }
@@ -185,8 +183,8 @@ describe('cooperativeClose', () => {
         // The approved total is final: the close pays exactly it and refunds the rest.
         const voucher = signVoucher(channel.address, total, f.clientKeys.secretKey);
         const r = await channel.sendCooperativeClose(f.client.getSender(), voucher, Buffer.from(approval.signature, 'hex'));
-        expect(paidOut(r.transactions, channel.address, f.workerStake.address) + delivered(r.transactions, channel.address, f.treasury.address, OP.ProtocolFee)).toBe(total);
-        expect(delivered(r.transactions, channel.address, f.client.address, OP.ChannelRefund)).toBe(DEPOSIT - total);
+        expect(paidOut(r.transactions, channel.address, f.operator.address) + delivered(r.transactions, channel.address, f.treasury.address, OP.ProtocolFee)).toBe(total);
+        expect(amounts(r.transactions, channel.address, f.client.address, OP.ChannelRefund)).toBe(DEPOSIT - total);
         await expect(admit()).rejects.toMatchObject({ status: 402, code: RefusalCode.ChannelNotOpen });
     });
 
@@ -211,120 +209,44 @@ describe('cooperativeClose', () => {
         payments.release(a);
     });
 
-    it("a cooperative close whose payout bounces keeps the worker's share in the channel for the worker, and the claimer sends it again", async () => {
+    it("a cooperative close pays the worker's share straight to the WorkerStake's owner, whatever the WorkerStake's links say, and the claimer lets the closed channel go", async () => {
         const total = (await serve(1500)) + (await serve(1200));
         const { fee, share } = await split(total);
         expect(fee).toBeGreaterThan(0n);
 
-        // Governance moves the Escrow; the WorkerStake takes the new links: a payout from a channel of the old
-        // Escrow is no longer one of its channels (ERR_WS_NOT_CHANNEL), so it bounces.
+        // Governance moves the Escrow: the payout no longer passes through the WorkerStake, so this cannot stop it.
         await relink((await deployProbe(f, 77n)).address);
 
         const approval = await approve(total);
         const voucher = signVoucher(channel.address, total, f.clientKeys.secretKey);
-        const earned = (await f.workerStake.getState()).earned;
-        const closed = await channel.sendCooperativeClose(f.client.getSender(), voucher, Buffer.from(approval.signature, 'hex'));
-        expect(closed.transactions).toHaveTransaction({ from: channel.address, to: f.workerStake.address, op: OP.ChannelPayout, success: false, exitCode: ExitCode.ERR_WS_NOT_CHANNEL });
-        expect(closed.transactions).toHaveTransaction({ from: f.workerStake.address, to: channel.address, success: true });
-        // The client got exactly the unspent deposit, once; the treasury its fee; the worker nothing yet.
-        expect(delivered(closed.transactions, channel.address, f.client.address, OP.ChannelRefund)).toBe(DEPOSIT - total);
-        expect(closed.transactions.filter((t) => t.inMessage?.info.type === 'internal' && t.inMessage.info.src.equals(channel.address) && t.inMessage.info.dest.equals(f.client.address))).toHaveLength(
-            2,
-        ); // refund + excesses
-        expect(delivered(closed.transactions, channel.address, f.treasury.address, OP.ProtocolFee)).toBe(fee);
-        expect((await f.workerStake.getState()).earned).toBe(earned);
-        // The worker's share waits in the channel, backed by its balance.
-        let st = await channel.getState();
-        expect(st.status).toBe(ChannelStatus.Closed);
-        expect(st.paid).toBe(total);
-        expect(st.refunded).toBe(DEPOSIT - total);
-        expect(st.claimable).toBe(share);
-        expect(await channel.getClaimable()).toBe(share);
-        expect(await balanceOf(f.blockchain, channel.address)).toBeGreaterThanOrEqual(ExtendedPaymentChannel.STORAGE_RESERVE + share);
-
-        // Anyone's Claim sends it again (here it bounces again: the WorkerStake still refuses), and it stays the worker's.
-        const retry = await channel.sendClaim(f.stranger.getSender(), voucher);
-        expect(retry.transactions).toHaveTransaction({ from: channel.address, to: f.workerStake.address, op: OP.ChannelPayout, success: false, exitCode: ExitCode.ERR_WS_NOT_CHANNEL });
-        expect(retry.transactions).not.toHaveTransaction({ from: channel.address, to: f.client.address, op: OP.ChannelRefund });
-        expect(await channel.getClaimable()).toBe(share);
-
-        // The links are put back; the daemon's claimer sees a closed channel with something due and claims it.
-        await relink(f.escrow.address);
-        const { claimer, sends } = daemonClaimer(0);
         const ownerBefore = await balanceOf(f.blockchain, f.operator.address);
-        const [result] = await claimer.tick();
-        expect(result).toMatchObject({ channel: key(), claimed: true });
-        expect(sends).toHaveLength(1);
-        const paid = sends[0].transactions;
-        expect(paid).toHaveTransaction({ from: channel.address, to: f.workerStake.address, op: OP.ChannelPayout, success: true });
-        expect(paidOut(paid, channel.address, f.workerStake.address)).toBe(share);
-        expect(paid).not.toHaveTransaction({ from: channel.address, to: f.treasury.address });
-        expect((await f.workerStake.getState()).earned).toBe(earned + share);
-        // The owner received the share (and the payout's unspent gas), less only the fees of its claim.
-        const toOwner = delivered(paid, f.workerStake.address, f.operator.address, OP.Excesses);
-        expect(toOwner).toBeGreaterThanOrEqual(share);
-        expect(await balanceOf(f.blockchain, f.operator.address)).toBeGreaterThan(ownerBefore + share - ExtendedPaymentChannel.ACTION_VALUE);
-        st = await channel.getState();
-        expect(st.claimable).toBe(0n);
-        expect(st.paid).toBe(total);
-        expect(st.refunded).toBe(DEPOSIT - total);
-        expect(await balanceOf(f.blockchain, channel.address)).toBe(ExtendedPaymentChannel.STORAGE_RESERVE);
-
-        // Nothing more is due: the claimer lets the channel go, and a Claim is refused.
-        expect(await claimer.tick()).toEqual([]);
-        expect(store.channelState(key())).toBe('closed');
-        expect(sends).toHaveLength(1);
-        const none = await channel.sendClaim(f.stranger.getSender(), voucher);
-        expect(none.transactions).toHaveTransaction({ to: channel.address, success: false, exitCode: ExitCode.ERR_CHANNEL_NOTHING_DUE });
-    });
-
-    it('the claimer keeps watching a closed channel while its payout may still bounce back', async () => {
-        const total = await serve(1500);
-        const { share } = await split(total);
-        await relink((await deployProbe(f, 78n)).address);
-        const approval = await approve(total);
-        const voucher = signVoucher(channel.address, total, f.clientKeys.secretKey);
-        const { claimer, sends } = daemonClaimer();
-
-        // The close, one transaction at a time: the claimer looks between the close and the bounce's return.
-        const body = beginCell()
-            .store(
-                storeCooperativeClose({
-                    $$type: 'CooperativeClose',
-                    queryId: 0n,
-                    clientSignature: voucher.signature,
-                    workerSignature: Buffer.from(approval.signature, 'hex'),
-                    voucher: voucherCell(channel.address, total),
-                }),
-            )
-            .endCell();
-        const steps = await f.blockchain.sendMessageIter(internal({ from: f.client.address, to: channel.address, value: ExtendedPaymentChannel.ACTION_VALUE, body }));
-        const first = await steps.next();
-        expect(first.done).toBe(false);
+        const closed = await channel.sendCooperativeClose(f.client.getSender(), voucher, Buffer.from(approval.signature, 'hex'));
+        // The client got exactly the unspent deposit, once; the treasury its fee; the owner the share, in one non-bounceable message.
+        expect(amounts(closed.transactions, channel.address, f.client.address, OP.ChannelRefund)).toBe(DEPOSIT - total);
+        // The closing client gets the refund and its unspent value in one message.
+        expect(closed.transactions.filter((t) => t.inMessage?.info.type === 'internal' && t.inMessage.info.src.equals(channel.address) && t.inMessage.info.dest.equals(f.client.address))).toHaveLength(
+            1,
+        );
+        expect(delivered(closed.transactions, channel.address, f.treasury.address, OP.ProtocolFee)).toBe(fee);
+        expect(paidOut(closed.transactions, channel.address, f.operator.address)).toBe(share);
+        expect(delivered(closed.transactions, channel.address, f.operator.address, OP.WorkerPaid)).toBe(share);
+        expect(closed.transactions).not.toHaveTransaction({ to: channel.address, inMessageBounced: true });
+        expect(closed.transactions).not.toHaveTransaction({ to: f.workerStake.address });
+        expect(await balanceOf(f.blockchain, f.operator.address)).toBeGreaterThan(ownerBefore + share - toNano('0.01'));
         const st = await channel.getState();
         expect(st.status).toBe(ChannelStatus.Closed);
-        // The payout is on its way: nothing due in the channel yet.
+        expect(st.paid).toBe(total);
+        expect(st.refunded).toBe(DEPOSIT - total);
         expect(st.claimable).toBe(0n);
-        expect(await claimer.tick()).toEqual([]);
-        expect(store.channelState(key())).toBe('closing');
-        let bounced = false;
-        for (let step = await steps.next(); !step.done; step = await steps.next()) {
-            const info = step.value.inMessage?.info;
-            if (info?.type === 'internal' && info.bounced && info.dest.equals(channel.address)) bounced = true;
-        }
-        expect(bounced).toBe(true);
-        expect(await channel.getClaimable()).toBe(share);
+        expect(st.feeDue).toBe(0n);
+        expect(await balanceOf(f.blockchain, channel.address)).toBe(ExtendedPaymentChannel.STORAGE_RESERVE);
 
-        // The bounce came back: the claimer still watches the channel and sends the share again.
-        await relink(f.escrow.address);
-        const earned = (await f.workerStake.getState()).earned;
-        const [r] = await claimer.tick();
-        expect(r).toMatchObject({ channel: key(), claimed: true });
-        expect(paidOut(sends[0].transactions, channel.address, f.workerStake.address)).toBe(share);
-        expect((await f.workerStake.getState()).earned).toBe(earned + share);
-        expect(await channel.getClaimable()).toBe(0n);
-        // Within the grace, a closed channel with nothing due is still watched.
+        // Nothing is due: the daemon's claimer sends nothing and lets the channel go; a Claim is refused.
+        const { claimer, sends } = daemonClaimer();
         expect(await claimer.tick()).toEqual([]);
-        expect(store.channelState(key())).toBe('closing');
+        expect(store.channelState(key())).toBe('closed');
+        expect(sends).toHaveLength(0);
+        const none = await channel.sendClaim(f.stranger.getSender(), voucher);
+        expect(none.transactions).toHaveTransaction({ to: channel.address, success: false, exitCode: ExitCode.ERR_CHANNEL_NOT_OPEN });
     });
 });

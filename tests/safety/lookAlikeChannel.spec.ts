@@ -34,6 +34,7 @@ describe('a look-alike channel gets no service', () => {
                 closeDelay: 3600n,
                 feeBps: 0n,
                 treasury: attacker.address,
+                payee: attacker.address,
             },
         );
         // It looks the part from the outside.

@@ -119,7 +119,7 @@ describe('strandedValue', () => {
             const deposit = toNano('10');
             const escrowBefore = await balanceOf(f.blockchain, f.escrow.address);
             const opened = await f.escrow.sendOpenChannel(f.client.getSender(), {
-                workerStake: f.workerStake.address,
+                workerOwner: f.workerOwner.address,
                 nonce,
                 deposit,
                 clientKey: keyToInt(f.clientKeys.publicKey),

@@ -251,7 +251,7 @@ describe('worker HTTP API (openai backend, sandbox chain)', () => {
         });
 
         it('a channel of another worker', async () => {
-            const { channel: other } = await openChannel(f, { nonce: 2n, workerStake: f.stranger.address });
+            const { channel: other } = await openChannel(f, { nonce: 2n, workerOwner: f.stranger.address });
             const r = await call(req({ channel: other.address.toString() }));
             expect(r.status).toBe(403);
             expect(r.error!.code).toBe('channel_of_another_worker');

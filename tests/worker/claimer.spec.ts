@@ -50,8 +50,6 @@ describe('claimer', () => {
             retryInitialMs: 60_000,
             retryMaxMs: 600_000,
             confirmTimeoutMs: 5_000,
-            // Closed channels are let go at once here (tests/safety/cooperativeClose.spec.ts tests the grace).
-            closedGraceMs: 0,
         });
     const give = (total: bigint) => {
         const v = signVoucher(channel.address, total, f.clientKeys.secretKey);

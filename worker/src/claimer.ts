@@ -30,16 +30,7 @@ export interface ClaimerOptions {
     closeSafetyMarginSec?: number;
     /** How long to wait for a claim to show on chain. */
     confirmTimeoutMs?: number;
-    /**
-     * How long a closed channel must show nothing due before it is no longer
-     * watched (default 10 minutes): a payout sent with the close, or sent
-     * again, may still be on its way and bounce back into the channel.
-     */
-    closedGraceMs?: number;
 }
-
-/** Automatic resends of a payout that bounced after its channel closed. */
-const MAX_DUE_RESENDS = 6;
 
 export interface ClaimResult {
     channel: string;
@@ -54,10 +45,6 @@ export class Claimer {
     private stopped = true;
     private readonly backoff = new Map<string, { next: number; delay: number }>();
     private readonly keyChangeSeen = new Set<string>();
-    /** Resends of a closed channel's bounced payout, by channel. */
-    private readonly resends = new Map<string, number>();
-    /** Closed channels with nothing due, by when that was first seen (Date.now()). */
-    private readonly settledSince = new Map<string, number>();
 
     constructor(private readonly o: ClaimerOptions) {}
 
@@ -102,7 +89,6 @@ export class Claimer {
     /** Claims everything claimable now, ignoring the threshold and backoff (shutdown, `cocoon-worker claim`). */
     claimAll(): Promise<ClaimResult[]> {
         this.backoff.clear();
-        this.resends.clear();
         return this.tick({ force: true });
     }
 
@@ -114,28 +100,6 @@ export class Claimer {
         return delay;
     }
 
-    /** Sends a closed channel's bounced worker payout again (the channel ignores the voucher then). */
-    private async claimDue(c: ChannelSummary, address: Address, due: bigint): Promise<ClaimResult | undefined> {
-        const b = this.backoff.get(c.address);
-        if (b && Date.now() < b.next) return undefined;
-        const sent = this.resends.get(c.address) ?? 0;
-        // Each resend costs the claim's gas: a payout the WorkerStake keeps refusing (its Escrow link changed, say)
-        // is tried a bounded number of times, ever further apart; `cocoon-worker claim` forces another round.
-        if (sent >= MAX_DUE_RESENDS) return undefined;
-        const voucher = this.o.store.latestVoucher(c.address);
-        if (!voucher) return undefined;
-        this.retryLater(c.address);
-        this.resends.set(c.address, sent + 1);
-        try {
-            this.o.logger.warn({ channel: c.address, due: due.toString(), attempt: sent + 1 }, 'a payout bounced after the close: sending it again');
-            await this.o.chain.opener.open(ExtendedPaymentChannel.fromAddress(address)).sendClaim(this.o.sender, { channel: address, total: voucher.total, signature: voucher.signature });
-            if (sent + 1 >= MAX_DUE_RESENDS) this.o.logger.error({ channel: c.address, due: due.toString() }, 'the WorkerStake keeps refusing this payout: no more automatic resends');
-            return { channel: c.address, claimed: true, paid: c.claimedTotal };
-        } catch (e) {
-            return { channel: c.address, claimed: false, paid: c.claimedTotal, error: (e as Error).message };
-        }
-    }
-
     private async visit(c: ChannelSummary, force: boolean): Promise<ClaimResult | undefined> {
         const address = Address.parse(c.address);
         const state = await this.o.chain.channel(address, true);
@@ -144,17 +108,7 @@ export class Claimer {
         // Whatever the chain has paid (by us or anyone relaying our voucher) is claimed.
         if (state.paid > c.claimedTotal) store.markClaimed(c.address, state.paid);
         if (state.status === ChannelStatus.Closed) {
-            // A payout that bounced after the close waits in the channel for the worker: send it again.
-            if (state.claimable > 0n) {
-                this.settledSince.delete(c.address);
-                return this.claimDue(c, address, state.claimable);
-            }
-            // Nothing due now, but the close's payout (or one sent again) may still be in flight and bounce
-            // back: the channel is let go only once it has shown nothing due for the grace.
-            const since = this.settledSince.get(c.address) ?? Date.now();
-            this.settledSince.set(c.address, since);
-            if (Date.now() - since < (this.o.closedGraceMs ?? 10 * 60_000)) return undefined;
-            this.settledSince.delete(c.address);
+            // Nothing can come back into a closed channel (it sends nothing bounceable): it is let go at once.
             store.setChannelState(c.address, 'closed');
             if (c.voucherTotal > state.paid) this.o.logger.error({ channel: c.address, lost: (c.voucherTotal - state.paid).toString() }, 'channel closed with an unredeemed voucher');
             return undefined;

@@ -194,7 +194,7 @@ export function buildCli(io: CliIo = { out: (l) => console.log(l), env: process.
                     if (!view) io.out('  not deployed (run cocoon-worker register)');
                     else {
                         io.out(
-                            `  status ${STATUS_NAMES[Number(view.state.status)]}, stake ${fromNano(view.state.stake)} TON, paid through channels ${fromNano(view.state.earned)} TON in ${view.state.claims} claims (self-payment included), slashes ${view.state.slashes}`,
+                            `  status ${STATUS_NAMES[Number(view.state.status)]}, stake ${fromNano(view.state.stake)} TON, slashes ${view.state.slashes}; channels pay the owner ${view.state.owner.toString()} directly`,
                         );
                         io.out(`  attestation: ${view.attestation ? `until ${new Date(Number(view.attestation.expiresAt) * 1000).toISOString()}` : 'none'}`);
                     }

@@ -10,11 +10,11 @@ import type { AttestationProvider, Evidence } from './attestation';
 import type { ContractOpener } from '../../wrappers/toncenter';
 
 /**
- * `cocoon-worker register` and the daemon's re-attestation: stake (or top
- * up) through Staking, then obtain evidence for the claims and submit it to
- * the AttestationVerifier, which records it at the WorkerStake. Every step
- * reads the chain first, so re-running it after a crash repeats nothing
- * that already landed.
+ * `cocoon-worker register` and the daemon's re-attestation: stake through
+ * Staking (or top up at the WorkerStake), then obtain evidence for the
+ * claims and submit it to the AttestationVerifier, which records it at the
+ * WorkerStake. Every step reads the chain first, so re-running it after a
+ * crash repeats nothing that already landed.
  */
 
 export interface RegisterOptions {
@@ -81,7 +81,7 @@ export async function ensureStake(o: RegisterOptions): Promise<{ workerStake: Ad
         if (state.stake >= o.stake) return { workerStake: address, staked: 'unchanged' };
         const add = o.stake - state.stake;
         o.logger.info({ workerStake: address.toString(), add: add.toString() }, 'topping up the stake');
-        await staking.sendTopUp(o.sender, await staking.getStakeValue(add), workerKey);
+        await ws.sendTopUpStake(o.sender, add);
         await until('the top-up', async () => (await ws.getStake()) >= o.stake, timeout);
         return { workerStake: address, staked: 'topped-up' };
     }

@@ -6,6 +6,13 @@ import { AttestationClaims, claimsStruct } from './claims';
 import { byteChain, qeReportCell, quoteBodyCell } from './cells';
 import { ParsedQuote } from './quote';
 import { bytesToUint } from '../../helpers/bytes';
+import { p256Hint, p256HintCell } from '../p256Hints';
+
+/** The hint cell for a signature over `data` (its SHA-256) by `key`. */
+function hintFor(data: Uint8Array, signature: { r: bigint; s: bigint }, key: P256Point) {
+    const digest = bytesToUint(createHash('sha256').update(data).digest());
+    return p256HintCell(p256Hint(digest, signature.r, signature.s, key));
+}
 
 /** Id under which the verifier caches a key: SHA-256(x || y). */
 export function keyIdOf(key: P256Point): bigint {
@@ -55,6 +62,7 @@ export function buildAttestationSteps(quote: ParsedQuote, claims: AttestationCla
                 spkiOffset: BigInt(cert.spkiOffset),
                 r: cert.signature.r,
                 s: cert.signature.s,
+                hint: hintFor(cert.tbs, cert.signature, issuer.publicKey),
                 tbs: byteChain(cert.tbs),
             },
         });
@@ -72,6 +80,7 @@ export function buildAttestationSteps(quote: ParsedQuote, claims: AttestationCla
                 pckKeyId,
                 r: quote.qeReportSignature.r,
                 s: quote.qeReportSignature.s,
+                hint: hintFor(quote.qeReport, quote.qeReportSignature, chain[0].publicKey),
                 attestKeyX: quote.attestationKey.x,
                 attestKeyY: quote.attestationKey.y,
                 qeReport: qeReportCell(quote.qeReport),
@@ -86,6 +95,7 @@ export function buildAttestationSteps(quote: ParsedQuote, claims: AttestationCla
                 attestKeyId: attestationKeyId,
                 r: quote.quoteSignature.r,
                 s: quote.quoteSignature.s,
+                hint: hintFor(quote.signed, quote.quoteSignature, quote.attestationKey),
                 workerStake,
                 body: quoteBodyCell(quote.signed),
                 claims: claimsStruct(claims),

@@ -2,6 +2,7 @@ import { randomInt } from 'node:crypto';
 import { ChannelStatus, ExtendedPaymentChannel } from '../../../wrappers/PaymentChannel';
 import { ExtendedEscrow } from '../../../wrappers/Escrow';
 import { ExtendedStaking } from '../../../wrappers/Staking';
+import { ExtendedWorkerStake } from '../../../wrappers/WorkerStake';
 import { keyToInt } from '../../../wrappers/voucher';
 import { CocoonError } from '../cocoonError';
 import type { WorkerInfo } from '../discovery';
@@ -22,6 +23,11 @@ export async function openChannel(ctx: ClientContext, checks: ChannelChecks, w: 
     const escrowAddr = (await staking.getLinks()).escrow;
     if (!escrowAddr) throw new CocoonError(503, 'no_escrow', 'the network has no Escrow configured');
     const escrow = o.opener.open(ExtendedEscrow.fromAddress(escrowAddr));
+    // The Escrow derives the worker's WorkerStake from its owner and key: they must name the one discovered, or the
+    // channel would open elsewhere than the address computed below.
+    const workerKey = keyToInt(w.workerKey);
+    const derived = (await ExtendedWorkerStake.fromInit(o.staking, w.owner, workerKey)).address;
+    if (!derived.equals(w.workerStake)) throw new CocoonError(502, 'worker_mismatch', `worker ${w.workerStake} is not the WorkerStake of its owner and key`);
     // A fresh nonce gives every channel a new address (no voucher crosses channels).
     const nonce = BigInt(Date.now()) * 1000n + BigInt(randomInt(1000));
     const address = (await ExtendedPaymentChannel.fromInit(escrowAddr, o.wallet.address, w.workerStake, nonce)).address;
@@ -34,10 +40,10 @@ export async function openChannel(ctx: ClientContext, checks: ChannelChecks, w: 
     // Only now does the ledger count it: until here the opening slot does, so no other call opens one more meanwhile.
     lease?.opened();
     await escrow.sendOpenChannel(o.wallet, {
-        workerStake: w.workerStake,
+        workerOwner: w.owner,
+        workerKey,
         nonce,
         clientKey: keyToInt(o.channelKey.publicKey),
-        workerKey: keyToInt(w.workerKey),
         deposit: o.deposit,
     });
     const ch = channelContract(ctx, address.toString());
