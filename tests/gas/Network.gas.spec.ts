@@ -144,9 +144,9 @@ describe('payment operations over the real network contracts', () => {
 
             // Top the stake up.
             const topUpStake = captured(owner.address);
-            await staking.sendTopUp(topUpStake.sender, await staking.getStakeValue(toNano('1')), workerKey);
+            await worker.sendTopUpStake(topUpStake.sender, toNano('1'));
             const toppedStake = await owner.send(topUpStake.args());
-            measure(row('topUpStake'), findTransactionRequired(toppedStake, { to: staking.address, success: true }), toppedStake);
+            measure(row('topUpStake'), findTransactionRequired(toppedStake, { to: worker.address, success: true }), toppedStake);
             expect(await worker.getStake()).toBe(params.minWorkerStake + toNano('1'));
 
             // Attest, so the worker is active and paid through channels.
