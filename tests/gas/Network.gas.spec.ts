@@ -92,6 +92,8 @@ const CAPS: Record<string, bigint> = {
     claim: toNano('0.008'),
     openChannel: toNano('0.015'),
     cooperativeClose: toNano('0.012'),
+    stake: toNano('0.04'),
+    topUpStake: toNano('0.04'),
 };
 /** Storage rent of one open channel for a year. */
 const RENT_CAP = toNano('0.005');
@@ -209,7 +211,7 @@ describe('payment operations over the real network contracts', () => {
         });
     }
 
-    it('costs at most the caps: claim, open and cooperative close, a year of rent', () => {
+    it('costs at most the caps: claim, open, cooperative close, stake and top-up stake, a year of rent', () => {
         for (const [operation, cap] of Object.entries(CAPS)) {
             const name = `Network.${operation}`;
             expect({ name, fees: measured[name] }).toEqual({ name, fees: expect.any(BigInt) });
