@@ -45,7 +45,7 @@ describe('PaymentChannel', () => {
     });
 
     describe('claim', () => {
-        it('pays total - paid: the fee accrues, the rest goes to the WorkerStake owner with the caller\'s unspent value', async () => {
+        it("pays total - paid: the fee accrues, the rest goes to the WorkerStake owner with the caller's unspent value", async () => {
             const total = toNano('2');
             const before = await balance(worker());
             const result = await channel.sendClaim(f.stranger.getSender(), voucher(total), 5n);
@@ -282,7 +282,17 @@ describe('PaymentChannel', () => {
     describe('snapshot getter', () => {
         it('tells the state through open, claim, key change, close window and close', async () => {
             let s = await channel.getState();
-            expect(s).toMatchObject({ status: ChannelStatus.Open, deposit: DEPOSIT, paid: 0n, feeDue: 0n, claimable: DEPOSIT, refunded: 0n, pendingClientKey: 0n, pendingKeyAt: 0, finalizable: false });
+            expect(s).toMatchObject({
+                status: ChannelStatus.Open,
+                deposit: DEPOSIT,
+                paid: 0n,
+                feeDue: 0n,
+                claimable: DEPOSIT,
+                refunded: 0n,
+                pendingClientKey: 0n,
+                pendingKeyAt: 0,
+                finalizable: false,
+            });
             expect(s.workerStake.equals(f.workerStake.address)).toBe(true);
             expect(s.payee.equals(worker())).toBe(true);
             expect(s.escrow.equals(f.escrow.address)).toBe(true);

@@ -10,7 +10,7 @@ import { VerifierFixture, deployVerifier, fixtureImageHash, intelPolicy } from '
 import { keyPairFromSeed } from '@ton/crypto';
 import { storeCooperativeClose } from '../../build/PaymentChannel/PaymentChannel_PaymentChannel';
 import { ExtendedPaymentChannel, storeClaim } from '../../wrappers/PaymentChannel';
-import { signCloseApproval, signVoucher, voucherCell } from '../../wrappers/voucher';
+import { signCloseApproval, signVoucher } from '../../wrappers/voucher';
 import { params } from './arbitraries';
 import { Opcode } from '../../wrappers/opcodes';
 

@@ -8,7 +8,7 @@ import { RefusalCode } from '../../protocol/paidRequest';
 import { ChannelStatus, ExtendedPaymentChannel } from '../../wrappers/PaymentChannel';
 import { keyToInt, signVoucher } from '../../wrappers/voucher';
 import { openChannel, testKeys } from '../helpers/channel';
-import { amounts, delivered, OP } from '../helpers/messages';
+import { amounts, OP } from '../helpers/messages';
 import { ServingFixture, deployServing } from '../helpers/serving';
 import { Upstream, callWorker, chatBody, startSandboxWorker, startUpstream, voucherFor } from '../worker/helpers';
 

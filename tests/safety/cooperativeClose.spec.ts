@@ -1,11 +1,10 @@
 import '@ton/test-utils';
-import { Address, Contract, OpenedContract, Sender, SenderArguments, beginCell, toNano } from '@ton/core';
-import { BlockchainSnapshot, SandboxContract, SendMessageResult, internal } from '@ton/sandbox';
+import { Address, Contract, OpenedContract, Sender, SenderArguments, toNano } from '@ton/core';
+import { BlockchainSnapshot, SandboxContract, SendMessageResult } from '@ton/sandbox';
 import { RefusalCode } from '../../protocol/paidRequest';
 import { ExitCode } from '../../wrappers/exitCodes';
-import { storeCooperativeClose } from '../../build/PaymentChannel/PaymentChannel_PaymentChannel';
 import { ChannelStatus, ExtendedPaymentChannel } from '../../wrappers/PaymentChannel';
-import { keyToInt, signVoucher, voucherCell } from '../../wrappers/voucher';
+import { keyToInt, signVoucher } from '../../wrappers/voucher';
 import { ChainView } from '../../worker/src/chain';
 import { ContractOpener } from '../../wrappers/toncenter';
 import { Claimer } from '../../worker/src/claimer';

@@ -232,7 +232,13 @@ describe('worker on a devnet with the deployed contracts', () => {
         const workerStake = await workerStakeAddress(Address.parse(contracts.staking), owner, keys.receipt.publicKey);
         const escrow = tonClientOpener(client).open(ExtendedEscrow.fromAddress(Address.parse(contracts.escrow)));
         const nonce = BigInt(Date.now());
-        await escrow.sendOpenChannel(clientWallet.sender(), { workerOwner: owner, workerKey: keyToInt(keys.receipt.publicKey), nonce, clientKey: keyToInt(clientKeys.publicKey), deposit: toNano('20') });
+        await escrow.sendOpenChannel(clientWallet.sender(), {
+            workerOwner: owner,
+            workerKey: keyToInt(keys.receipt.publicKey),
+            nonce,
+            clientKey: keyToInt(clientKeys.publicKey),
+            deposit: toNano('20'),
+        });
         const channelAddr = (await ExtendedPaymentChannel.fromInit(escrow.address, clientWallet.address, workerStake, nonce)).address;
         const channel = tonClientOpener(client).open(ExtendedPaymentChannel.fromAddress(channelAddr));
         await pollUntil(
