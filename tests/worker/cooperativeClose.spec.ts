@@ -12,6 +12,7 @@ import { CooperativeClose } from '../../worker/src/cooperativeClose';
 import { PaymentError } from '../../worker/src/payments';
 import { WorkerStore } from '../../worker/src/store/store';
 import { EscrowFixture, deployEscrow, openChannel, testKeys } from '../helpers/channel';
+import { Opcode } from '../../wrappers/opcodes';
 import { sandboxOpener } from './helpers';
 
 /**
@@ -126,7 +127,8 @@ describe('cooperative close: the worker co-signs a final voucher', () => {
         const voucher = signVoucher(channel.address, owed, f.clientKeys.secretKey);
         const r = await channel.sendCooperativeClose(f.client.getSender(), voucher, Buffer.from(answer.signature, 'hex'));
         expect(r.transactions).toHaveTransaction({ to: channel.address, success: true });
-        expect(r.transactions).toHaveTransaction({ from: channel.address, to: f.workerStake.address, success: true });
+        // The worker's share goes straight to the WorkerStake's owner.
+        expect(r.transactions).toHaveTransaction({ from: channel.address, to: f.workerOwner.address, op: Opcode.WorkerPaid, success: true });
         const st = await channel.getState();
         expect(st.status).toBe(ChannelStatus.Closed);
         expect(st.paid).toBe(owed);
