@@ -74,10 +74,3 @@ export class ChannelLibraryPublisher implements Contract {
         await provider.internal(via, { value, bounce: false, body: Cell.EMPTY });
     }
 }
-
-/** Whether the channel code is among the global libraries of a local chain (`libs` as the sandbox keeps them). */
-export async function channelLibraryIn(libs: Cell | undefined): Promise<boolean> {
-    if (!libs) return false;
-    const dict = libs.beginParse().loadDictDirect(Dictionary.Keys.Buffer(32), Dictionary.Values.Cell());
-    return dict.has((await channelCode()).hash());
-}
