@@ -7,6 +7,8 @@ import { ChannelStatus, ExtendedPaymentChannel } from '../wrappers/PaymentChanne
 import { keyToInt, signCloseApproval, signVoucher, verifyCloseApproval, verifyVoucher } from '../wrappers/voucher';
 import { EscrowFixture, deployEscrow, openChannel, testKeys } from './helpers/channel';
 import { OP, amounts, delivered, paidOut } from './helpers/messages';
+import { BASECHAIN_GAS_PRICE } from './helpers/safety';
+import { findTransactionRequired } from '@ton/test-utils';
 import { Opcode } from '../wrappers/opcodes';
 import { Constants } from '../wrappers/constants';
 
@@ -84,6 +86,7 @@ describe('PaymentChannel', () => {
 
         it('accrues every fee, however small, and sends the fees due to the treasury once they reach the flush threshold', async () => {
             await channel.sendTopUp(f.client.getSender(), toNano('20'));
+            const deposit = await channel.getDeposit();
             // A claim too small to be worth a message of its own still owes its fee (no waiver to split claims for).
             let result = await channel.sendClaim(f.stranger.getSender(), voucher(toNano('0.05')));
             const small = (toNano('0.05') * feeBps) / 10000n;
@@ -100,7 +103,7 @@ describe('PaymentChannel', () => {
             expect(sent).toBe(owedFee);
             expect(await channel.getFeeDue()).toBe(0n);
             expect(await channel.getPaid()).toBe(total);
-            expect(await balance(channel.address)).toBe(DEPOSIT + toNano('20') - total + RESERVE);
+            expect(await balance(channel.address)).toBe(deposit - total + RESERVE);
         });
 
         it('refuses a replayed voucher and a smaller total', async () => {
@@ -207,11 +210,42 @@ describe('PaymentChannel', () => {
     });
 
     describe('top-up', () => {
-        it('credits the amount from anyone while open and returns the rest', async () => {
-            const result = await channel.sendTopUp(f.stranger.getSender(), toNano('3'));
-            expect(result.transactions).toHaveTransaction({ from: channel.address, to: f.stranger.address, op: OP.Excesses });
-            expect(await channel.getDeposit()).toBe(DEPOSIT + toNano('3'));
-            expect(await balance(channel.address)).toBe(DEPOSIT + toNano('3') + RESERVE);
+        it('credits everything the value brings beyond the gas, from anyone, while open, and sends nothing back', async () => {
+            const before = await balance(channel.address);
+            expect(before).toBe(RESERVE + DEPOSIT);
+            const value = toNano('3') + ExtendedPaymentChannel.TOP_UP_OVERHEAD;
+            const result = await channel.sendTopUp(f.stranger.getSender(), toNano('3'), 7n, value);
+            const tx = findTransactionRequired(result.transactions, { to: channel.address, success: true });
+            // One transaction: no excess, no reply.
+            expect(result.transactions).not.toHaveTransaction({ from: channel.address });
+            if (tx.description.type !== 'generic' || tx.description.computePhase.type !== 'vm') throw new Error('no compute phase');
+            const rent = tx.description.storagePhase?.storageFeesCollected ?? 0n;
+            const charged = Constants.GAS_CHANNEL_TOP_UP * BASECHAIN_GAS_PRICE;
+            // The value less the gas estimate and the rent the reserve lacked.
+            const deposit = await channel.getDeposit();
+            expect(deposit).toBe(DEPOSIT + value - charged - rent);
+            expect(deposit).toBeGreaterThan(DEPOSIT + toNano('3'));
+            // The balance backs the reserve and the deposit; above them sits only the part of the estimate not used.
+            const unused = charged - tx.description.computePhase.gasFees;
+            expect(unused).toBeGreaterThanOrEqual(0n);
+            expect(unused).toBeLessThan(charged / 10n);
+            expect(await balance(channel.address)).toBe(RESERVE + deposit + unused);
+            // It leaves with the next outgoing message: afterwards the balance is exact again.
+            await channel.sendClaim(f.stranger.getSender(), voucher(toNano('1')));
+            expect(await balance(channel.address)).toBe(RESERVE + deposit - toNano('1') + (toNano('1') * feeBps) / 10000n);
+        });
+
+        it('makes good the rent the reserve lacks before crediting, and refuses a value that cannot credit the amount', async () => {
+            // Years of rent: the top-up pays it out of its value first.
+            f.blockchain.now! += 20 * 365 * 24 * 3600;
+            let result = await channel.sendTopUp(f.client.getSender(), toNano('1'), 0n, toNano('1') + Constants.GAS_CHANNEL_TOP_UP * BASECHAIN_GAS_PRICE);
+            expect(result.transactions).toHaveTransaction({ to: channel.address, success: false, exitCode: ExitCode.ERR_INSUFFICIENT_VALUE });
+            expect(await channel.getDeposit()).toBe(DEPOSIT);
+            result = await channel.sendTopUp(f.client.getSender(), toNano('1'), 0n, toNano('1.1'));
+            expect(result.transactions).toHaveTransaction({ to: channel.address, success: true });
+            const deposit = await channel.getDeposit();
+            expect(deposit).toBeGreaterThanOrEqual(DEPOSIT + toNano('1'));
+            expect(await balance(channel.address)).toBeGreaterThanOrEqual(RESERVE + deposit);
         });
 
         it('refuses a zero amount, too little value, and a channel that is closing', async () => {
@@ -487,7 +521,17 @@ describe('PaymentChannel', () => {
                     let toTreasury = 0n;
                     let toClient = 0n;
 
+                    // What the last top-up's gas estimate left unused on the balance, until a message takes it out.
+                    let slack = 0n;
+                    const unusedGas = (txs: Transaction[]) => {
+                        const tx = findTransactionRequired(txs, { to: channel.address, success: true });
+                        if (tx.description.type !== 'generic' || tx.description.computePhase.type !== 'vm') throw new Error('no compute phase');
+                        return Constants.GAS_CHANNEL_TOP_UP * BASECHAIN_GAS_PRICE - tx.description.computePhase.gasFees;
+                    };
                     const account = (txs: Transaction[]) => {
+                        // A successful transaction that sends (not a bounce of a refused message) takes the slack along.
+                        const sent = txs.some((t) => t.inMessage?.info.src?.toString() === channel.address.toString() && t.inMessage.info.type === 'internal' && !t.inMessage.info.bounced);
+                        if (sent) slack = 0n;
                         toWorker += paidOut(txs, channel.address, worker());
                         toTreasury += delivered(txs, channel.address, f.treasury.address, OP.ProtocolFee);
                         toClient += amounts(txs, channel.address, f.client.address, OP.ChannelRefund);
@@ -513,8 +557,14 @@ describe('PaymentChannel', () => {
                         switch (o.kind) {
                             case 'topUp': {
                                 const r = await channel.sendTopUp(f.client.getSender(), o.amount);
-                                if (status === ChannelStatus.Open) deposit += o.amount;
-                                else expectFailure(r.transactions, ExitCode.ERR_CHANNEL_NOT_OPEN);
+                                if (status === ChannelStatus.Open) {
+                                    // At least the amount, and at most what the value brought beyond it.
+                                    const credited = (await channel.getDeposit()) - deposit;
+                                    expect(credited).toBeGreaterThanOrEqual(o.amount);
+                                    expect(credited).toBeLessThanOrEqual(o.amount + ExtendedPaymentChannel.TOP_UP_OVERHEAD);
+                                    deposit += credited;
+                                    slack = unusedGas(r.transactions);
+                                } else expectFailure(r.transactions, ExitCode.ERR_CHANNEL_NOT_OPEN);
                                 break;
                             }
                             case 'claim': {
@@ -540,6 +590,7 @@ describe('PaymentChannel', () => {
                             }
                             case 'requestClose': {
                                 const r = await channel.sendRequestClose(f.client.getSender());
+                                account(r.transactions);
                                 if (status === ChannelStatus.Open) {
                                     status = ChannelStatus.Closing;
                                     deadline = f.blockchain.now! + delay;
@@ -576,8 +627,8 @@ describe('PaymentChannel', () => {
                         // (less at most the rent of the last few minutes).
                         const owed = status === ChannelStatus.Closed ? 0n : deposit - paid + s.feeDue;
                         const bal = await balance(channel.address);
-                        expect(bal).toBeLessThanOrEqual(RESERVE + owed);
-                        expect(bal).toBeGreaterThanOrEqual(RESERVE + owed - 100_000n);
+                        expect(bal).toBeLessThanOrEqual(RESERVE + owed + slack);
+                        expect(bal).toBeGreaterThanOrEqual(RESERVE + owed + slack - 100_000n);
                     }
                 }),
                 { numRuns: 25 },

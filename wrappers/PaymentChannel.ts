@@ -70,8 +70,14 @@ export interface ChannelState {
 export class ExtendedPaymentChannel extends PaymentChannel {
     /** Value for a claim, close, finalise or key change. */
     static readonly ACTION_VALUE = toNano('0.05');
-    /** Value on top of a top-up's amount. */
-    static readonly TOP_UP_OVERHEAD = toNano('0.05');
+    /**
+     * Value on top of a top-up's amount: its gas (GAS_CHANNEL_TOP_UP, about
+     * 0.0021 TON at basechain prices) and the storage rent the channel's
+     * reserve lacks (about 0.0025 TON a year of idleness). The channel sends
+     * nothing back: what this does not spend is credited to the deposit with
+     * the amount, so a generous figure costs nothing.
+     */
+    static readonly TOP_UP_OVERHEAD = toNano('0.01');
     static readonly STORAGE_RESERVE = Constants.CHANNEL_STORAGE_RESERVE;
 
     /** The channel (escrow, client, workerStake, nonce) as the Escrow deploys it: its code is the library cell of PaymentChannel's code. */
@@ -85,6 +91,7 @@ export class ExtendedPaymentChannel extends PaymentChannel {
         return new ExtendedPaymentChannel(address);
     }
 
+    /** Adds at least `amount` to the deposit; the value beyond it less the gas is credited too. */
     async sendTopUp(provider: ContractProvider, via: Sender, amount: bigint, queryId = 0n, value = amount + ExtendedPaymentChannel.TOP_UP_OVERHEAD) {
         return this.send(provider, via, { value }, { $$type: 'TopUp', queryId, amount });
     }
