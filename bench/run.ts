@@ -9,6 +9,7 @@ import { ProfileResult, runProfile } from './profile';
 import { DEFAULT_PRICES } from './lib/network';
 import { USAGE } from './lib/upstream';
 import { SuitesResult, runSuites } from './suites';
+import { COST_TARGETS, CostTarget, figureOf } from './economics';
 
 /**
  * `npm run bench`: every benchmark against its anchor, written
@@ -37,7 +38,8 @@ function flag(name: string, env: string): string | undefined {
 }
 
 const quick = flag('quick', 'BENCH_QUICK') === '1';
-const only = new Set((flag('only', 'BENCH_ONLY') ?? 'overhead,paced,profile,cost,engine,suites').split(','));
+const SECTIONS = ['overhead', 'paced', 'profile', 'cost', 'engine', 'suites'];
+const only = new Set((flag('only', 'BENCH_ONLY') ?? SECTIONS.join(',')).split(','));
 const fuzzRuns = Number(flag('fuzz-runs', 'BENCH_FUZZ_RUNS') ?? (quick ? 200 : 1000));
 const requests = Number(flag('requests', 'BENCH_REQUESTS') ?? (quick ? 60 : 300));
 const levels = (flag('levels', 'BENCH_LEVELS') ?? '1,8,32').split(',').map(Number);
@@ -241,7 +243,7 @@ function costSection(c: ChainCostResult): string[] {
     const rows: Array<[string, string, keyof ChainCostResult['ops']]> = [
         ['open channel (client -> Escrow)', 'Escrow.openChannel', 'openChannel'],
         ['top-up (client -> channel)', 'PaymentChannel.topUp', 'topUp'],
-        ['claim (worker -> channel -> WorkerStake -> owner)', 'Network.claim', 'claim'],
+        ['claim (worker -> channel -> owner)', 'Network.claim', 'claim'],
     ];
     const perOp: Record<string, number> = {};
     for (const [label, key, kind] of rows) {
@@ -275,8 +277,8 @@ function costSection(c: ChainCostResult): string[] {
         [`overhead-bench request at default prices (${USAGE.prompt_tokens} prompt + ${USAGE.completion_tokens} completion tokens)`, receiptCost()],
         [`devnet-run request (${ton(c.costPerRequest)} TON)`, BigInt(c.costPerRequest)],
     ];
-    const txClaim = c.ops.claim.count ? c.ops.claim.transactions / c.ops.claim.count : (c.finalClaim?.transactions ?? 6);
-    const txTop = c.ops.topUp.count ? c.ops.topUp.transactions / c.ops.topUp.count : 3;
+    const txClaim = c.ops.claim.count ? c.ops.claim.transactions / c.ops.claim.count : (c.finalClaim?.transactions ?? 3);
+    const txTop = c.ops.topUp.count ? c.ops.topUp.transactions / c.ops.topUp.count : 2;
     for (const [label, per] of scen) {
         const v = Number(per) * 1000;
         const claims = v / Number(thr);
@@ -289,10 +291,41 @@ function costSection(c: ChainCostResult): string[] {
     }
     L.push('');
     L.push(
-        `Against Cocoon's documented ~0.01 TON per on-chain payment operation: a claim here costs ${f(perOp.claim / 1e9 / COCOON_OP_FEE_TON)}x that (it pays out through the WorkerStake to the owner and the protocol fee to the treasury: three contracts and a wallet), a top-up ${f(perOp.topUp / 1e9 / COCOON_OP_FEE_TON)}x. ` +
+        `Against Cocoon's documented ~0.01 TON per on-chain payment operation: a claim here costs ${f(perOp.claim / 1e9 / COCOON_OP_FEE_TON)}x that (the channel pays the WorkerStake's owner directly; the protocol fee accrues in the channel and goes to the treasury in bulk), a top-up ${f(perOp.topUp / 1e9 / COCOON_OP_FEE_TON)}x. ` +
             `Per request the on-chain cost is the claim and top-up fees divided by the requests per threshold: at default prices and thresholds a claim happens once per ~${Math.round(Number(thr) / Number(receiptCost())).toLocaleString('en-US')} bench-sized requests.`,
         '',
     );
+    return L;
+}
+
+/** Every cost target, before the economics work and now, from bench/gas-before.json and bench/gas.json (no measuring). */
+function economicsSection(): string[] {
+    const now = readGas();
+    const before: Record<string, { gasUsed: number; fees: string }> = JSON.parse(readFileSync(join(__dirname, 'gas-before.json'), 'utf8'));
+    const show = (t: CostTarget, x: bigint | undefined) => (x === undefined ? 'n/a' : t.unit === 'gas' ? `${Number(x).toLocaleString('en-US')} gas` : `${ton(x)} TON`);
+    const L = [
+        '## 3a. On-chain economics: before and after',
+        '',
+        `Whole message chain through the real network contracts, sandbox prices (basechain gas 400 nanoTON), from \`npm run bench:gas\` (bench/gas.json). "Before" is ${String(before._source ?? 'bench/gas-before.json')}. ` +
+            'Rows a user sends from a wallet are also measured with a real v4r2 and v5r1 wallet as the sender, its own transaction included. "must" is a hard cap the gas suites assert (tests/gas/Network.gas.spec.ts, AttestationVerifier.gas.spec.ts, P256Harness.gas.spec.ts; targets in bench/economics.ts).',
+        '',
+        '| operation | bench/gas.json row | before | after | must | goal | |',
+        '|---|---|---|---|---|---|---|',
+    ];
+    for (const t of COST_TARGETS) {
+        const b = before[t.row] ? figureOf(t, before[t.row]) : undefined;
+        const a = now[t.row] ? figureOf(t, now[t.row]) : undefined;
+        const verdict = a === undefined ? 'not measured' : a <= t.goal ? 'goal met' : a <= t.must ? 'must met' : 'over the must';
+        L.push(`| ${t.label} | \`${t.row}\` | ${show(t, b)} | ${show(t, a)} | ${show(t, t.must)} | ${show(t, t.goal)} | ${verdict} |`);
+        for (const wallet of ['v4r2', 'v5r1']) {
+            const row = `${t.row}.${wallet}`;
+            if (!now[row] && !before[row]) continue;
+            const bw = before[row] ? figureOf(t, before[row]) : undefined;
+            const aw = now[row] ? figureOf(t, now[row]) : undefined;
+            L.push(`| ... from a ${wallet} wallet | \`${row}\` | ${show(t, bw)} | ${show(t, aw)} | | | |`);
+        }
+    }
+    L.push('');
     return L;
 }
 
@@ -349,6 +382,19 @@ async function main() {
         started = new Date(saved.date);
         only.clear();
     }
+    // A partial run (--only) keeps the other sections from the last saved run, and says so.
+    let kept: string[] = [];
+    let keptFrom = '';
+    if (!render && only.size < SECTIONS.length) {
+        try {
+            const saved = JSON.parse(readFileSync(resultsFile, 'utf8'));
+            kept = SECTIONS.filter((k) => !only.has(k) && saved[k] !== undefined);
+            for (const k of kept) (res as Record<string, unknown>)[k] = saved[k];
+            keptFrom = String(saved.date);
+        } catch {
+            kept = [];
+        }
+    }
     if (only.has('profile')) {
         log('profile');
         res.profile = await runProfile(quick ? 100 : 200);
@@ -392,6 +438,12 @@ async function main() {
         '',
     );
     if (options) L.push(`Options: ${options}.`, '');
+    const keptNote = render
+        ? (saved as { keptNote?: string }).keptNote
+        : kept.length
+          ? `Sections ${kept.join(', ')}: kept from the run of ${keptFrom} (this run measured ${[...only].join(', ')}).`
+          : undefined;
+    if (keptNote) L.push(keptNote, '');
     L.push('| machine | |', '|---|---|');
     L.push(`| CPU | ${m.cpu} |`, `| cores | ${m.cores} |`, `| memory | ${f(m.memoryGiB, 1)} GiB |`, `| node | ${m.node} |`, `| OS | ${m.os} |`);
     L.push('');
@@ -403,14 +455,18 @@ async function main() {
     if (res.paced) L.push(...pacedSection(res.paced));
     if (res.profile) L.push(...profileSection(res.profile, res.cost));
     if (res.cost) L.push(...costSection(res.cost));
+    L.push(...economicsSection());
     if (res.engine) L.push(...engineSection(res.engine));
     if (res.suites) L.push(...suitesSection(res.suites));
     writeFileSync(out, L.join('\n'));
     if (!render)
         writeFileSync(
             resultsFile,
-            JSON.stringify({ machine: m, date: started.toISOString(), quick, args, options, took: Date.now() - started.getTime(), ...res }, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2) +
-                '\n',
+            JSON.stringify(
+                { machine: m, date: started.toISOString(), quick, args, options, took: Date.now() - started.getTime(), keptNote, ...res },
+                (_k, v) => (typeof v === 'bigint' ? v.toString() : v),
+                2,
+            ) + '\n',
         );
     log(`wrote ${out}`);
 }

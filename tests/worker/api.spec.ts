@@ -268,6 +268,20 @@ describe('worker HTTP API (openai backend, sandbox chain)', () => {
             receiptsBefore += 1;
         });
 
+        it('a top-up the cached chain view has not seen yet: admission reads the chain itself before refusing', async () => {
+            const { channel: small } = await openChannel(f, { nonce: 4n, deposit: toNano('0.5') });
+            const big = { max_tokens: 2000 };
+            const refused = await call(req({ channel: small.address.toString() }, big));
+            expect(refused.status).toBe(402);
+            expect(refused.error!.code).toBe('insufficient_deposit');
+            // The view now holds the 0.5 TON deposit for its lifetime; the client tops up meanwhile.
+            await small.sendTopUp(f.client.getSender(), toNano('10'));
+            await new Promise((r) => setTimeout(r, 1100));
+            const served = await call(req({ channel: small.address.toString() }, big));
+            expect(served.status).toBe(200);
+            receiptsBefore += 1;
+        });
+
         it('a stale voucher (older than one already received)', async () => {
             const latest = worker.store.latestVoucher(chKey())?.total ?? 0n;
             const newer = latest + 1000n;

@@ -59,8 +59,22 @@ export interface SettleInput {
     responseHash: Buffer;
 }
 
+/** What admission needs of a request. */
+export interface AdmissionRequest {
+    channel: string;
+    voucher?: string;
+    promptBound: number;
+    maxTokens: number;
+    modelId: bigint;
+}
+
+/** The least time between two reads of one channel past the cache on behalf of a refused request. */
+const FRESH_READ_INTERVAL_MS = 1000;
+
 export class Payments {
     private readonly reserved = new Map<string, bigint>();
+    /** When admission last read a channel past the chain view's cache (ms). */
+    private readonly freshReads = new Map<string, number>();
     private readonly now: () => number;
     private readonly gate: ChannelGate;
     private readonly storage: StorageGuard;
@@ -97,7 +111,21 @@ export class Payments {
      * so a cooperative close approved meanwhile, or a concurrent request,
      * is always seen (worker/src/cooperativeClose.ts relies on this).
      */
-    async admit(req: { channel: string; voucher?: string; promptBound: number; maxTokens: number; modelId: bigint }): Promise<Admission> {
+    async admit(req: AdmissionRequest): Promise<Admission> {
+        try {
+            return await this.decide(req, false);
+        } catch (e) {
+            // The chain view's deposit may predate a top-up that has landed: read the chain itself before refusing
+            // for it, at most once a second per channel, so refused requests cannot turn into a stream of chain reads.
+            if (!(e instanceof Refusal) || e.kind !== 'insufficient_deposit') throw e;
+            const last = this.freshReads.get(req.channel) ?? -Infinity;
+            if (Date.now() - last < FRESH_READ_INTERVAL_MS) throw e;
+            this.freshReads.set(req.channel, Date.now());
+            return this.decide(req, true);
+        }
+    }
+
+    private async decide(req: AdmissionRequest, fresh: boolean): Promise<Admission> {
         const refuse = (kind: RefusalKind, message: string) => new Refusal(kind, message, { during: 'admission' });
         const channel = this.gate.address(req.channel, 'admission');
         let voucher: SignedVoucher | undefined;
@@ -111,7 +139,7 @@ export class Payments {
             // No deposit reaches 2^63 nanoTON and the store cannot hold more: a client mistake, not a server error.
             if (voucher.total > INT64_MAX) throw refuse('invalid_voucher', `voucher total ${voucher.total} is out of range`);
         }
-        const state = await this.gate.channel(channel, 'admission');
+        const state = await this.gate.channel(channel, 'admission', fresh);
         if (state.status !== ChannelStatus.Open) throw refuse('channel_not_open', 'the channel is not open');
         this.refuseIfClosedHere(channel.toString());
         // Before any voucher is kept: a look-alike contract's vouchers would only feed the claimer's gas.
