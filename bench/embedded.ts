@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeDemoModel } from '../worker/src/inference/demoModel';
 import { EmbeddedBackend } from '../worker/src/inference/embedded';
+import type { ChatRequest } from '../worker/src/inference/types';
 import { ROOT } from './lib/network';
 import { rssKiB } from './lib/llamaDirect';
 
@@ -14,6 +15,9 @@ import { rssKiB } from './lib/llamaDirect';
  * same prompt, max tokens, sampling and seed, CPU and 1 thread. Each side
  * runs in a process of its own, so resident memory is comparable: the
  * engine child's RSS for the worker, the whole process's for direct.
+ *
+ * Then the parallel part (runParallel): the same engine serving 8 and 16
+ * requests at once against the same requests one at a time.
  */
 
 export interface EngineRun {
@@ -32,12 +36,40 @@ export interface EngineSide {
     peakRssMiB: number;
 }
 
+export interface ParallelBatch {
+    /** Requests sent at once. */
+    requests: number;
+    completionTokens: number;
+    /** From the first request sent to the last one answered, summed over the rounds. */
+    wallMs: number;
+    /** Completion tokens of all requests per second of wall time. */
+    tokensPerSec: number;
+    firstTokenMsP50: number;
+    firstTokenMsMax: number;
+}
+
+export interface ParallelResult {
+    /** Sequences the engine decodes together (its default for this machine and context). */
+    sequences: number;
+    maxTokens: number;
+    rounds: number;
+    /** The same requests, one at a time: tokens over the summed request times; median time to first token. */
+    lone: { requests: number; completionTokens: number; tokensPerSec: number; firstTokenMs: number };
+    concurrent8: ParallelBatch;
+    concurrent16: ParallelBatch;
+    /** concurrent8.tokensPerSec / lone.tokensPerSec. */
+    speedup8: number;
+    /** concurrent16.firstTokenMsP50 / lone.firstTokenMs. */
+    ttftRatio16: number;
+}
+
 export interface EmbeddedResult {
     model: { bytes: number; layers: number; vocabSize: number; embeddingLength: number };
     maxTokens: number;
     runs: number;
     worker: EngineSide;
     direct: EngineSide;
+    parallel: ParallelResult;
 }
 
 const MESSAGES = [
@@ -57,12 +89,82 @@ function summarize(runs: EngineRun[], mem: { rss: number; hwm: number }): Engine
     };
 }
 
+/**
+ * The engine under concurrent load. Every request has a prompt of its own
+ * (a serial number ahead of the question, so only the shared system prompt
+ * can come from a sequence's cache) and a seed of its own; each round sends
+ * 8 of them one at a time (the lone baseline), then 8 others at once, then
+ * 16 at once. One warm-up request per sequence first, so every sequence
+ * holds the shared prefix and lone and concurrent requests reuse alike.
+ */
+export async function runParallel(backend: EmbeddedBackend, o: { maxTokens: number; rounds: number }): Promise<ParallelResult> {
+    let serial = 0;
+    const request = (seed: number) => ({
+        model: backend.modelId,
+        messages: [MESSAGES[0], { role: 'user' as const, content: `(${serial++}) ${MESSAGES[1].content}` }] as ChatRequest['messages'],
+        maxTokens: o.maxTokens,
+        temperature: 0.8,
+        seed,
+    });
+    const one = async (r: ChatRequest, t0 = performance.now()): Promise<EngineRun> => {
+        let first = -1;
+        let tokens = 0;
+        for await (const ev of backend.chatStream(r)) {
+            if (ev.type === 'delta' && first < 0) first = performance.now() - t0;
+            if (ev.type === 'end') {
+                if (ev.finishReason === 'error') throw new Error(`engine failed: ${ev.error}`);
+                tokens = ev.usage.completionTokens;
+            }
+        }
+        return { tokens, firstMs: first, totalMs: performance.now() - t0 };
+    };
+    const together = async (n: number) => {
+        const t0 = performance.now();
+        const runs = await Promise.all(Array.from({ length: n }, (_, i) => one(request(7 + i), t0)));
+        return { runs, wallMs: performance.now() - t0 };
+    };
+    await Promise.all(Array.from({ length: backend.sequences }, (_, i) => one({ ...request(i), maxTokens: 1 })));
+    const lone: EngineRun[] = [];
+    const batches: Record<8 | 16, Array<{ runs: EngineRun[]; wallMs: number }>> = { 8: [], 16: [] };
+    for (let round = 0; round < o.rounds; round++) {
+        for (let i = 0; i < 8; i++) lone.push(await one(request(7 + i)));
+        batches[8].push(await together(8));
+        batches[16].push(await together(16));
+    }
+    const batch = (n: 8 | 16): ParallelBatch => {
+        const runs = batches[n].flatMap((b) => b.runs);
+        const completionTokens = runs.reduce((a, r) => a + r.tokens, 0);
+        const wallMs = batches[n].reduce((a, b) => a + b.wallMs, 0);
+        const firsts = runs.map((r) => r.firstMs);
+        return { requests: n, completionTokens, wallMs, tokensPerSec: (1000 * completionTokens) / wallMs, firstTokenMsP50: median(firsts), firstTokenMsMax: Math.max(...firsts) };
+    };
+    const loneTokens = lone.reduce((a, r) => a + r.tokens, 0);
+    const loneSide = {
+        requests: lone.length,
+        completionTokens: loneTokens,
+        tokensPerSec: (1000 * loneTokens) / lone.reduce((a, r) => a + r.totalMs, 0),
+        firstTokenMs: median(lone.map((r) => r.firstMs)),
+    };
+    const concurrent8 = batch(8);
+    const concurrent16 = batch(16);
+    return {
+        sequences: backend.sequences,
+        maxTokens: o.maxTokens,
+        rounds: o.rounds,
+        lone: loneSide,
+        concurrent8,
+        concurrent16,
+        speedup8: concurrent8.tokensPerSec / loneSide.tokensPerSec,
+        ttftRatio16: concurrent16.firstTokenMsP50 / loneSide.firstTokenMs,
+    };
+}
+
 function median(xs: number[]): number {
     const s = [...xs].sort((a, b) => a - b);
     return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
-export async function runEmbedded(o: { maxTokens: number; runs: number; log?: (l: string) => void }): Promise<EmbeddedResult> {
+export async function runEmbedded(o: { maxTokens: number; runs: number; parallelRounds?: number; log?: (l: string) => void }): Promise<EmbeddedResult> {
     const log = o.log ?? (() => undefined);
     const dir = mkdtempSync(join(tmpdir(), 'cocoon-bench-engine-'));
     let backend: EmbeddedBackend | undefined;
@@ -124,7 +226,20 @@ export async function runEmbedded(o: { maxTokens: number; runs: number; log?: (l
         const dside = summarize(druns, dmem);
         log(`worker embedded: ${worker.tokensPerSec.toFixed(1)} tok/s (median of runs), peak rss ${worker.peakRssMiB.toFixed(0)} MiB`);
         log(`direct node-llama-cpp: ${dside.tokensPerSec.toFixed(1)} tok/s (median of runs), peak rss ${dside.peakRssMiB.toFixed(0)} MiB`);
-        return { model: { bytes: info.bytes, layers: info.layers, vocabSize: info.vocabSize, embeddingLength: info.embeddingLength }, maxTokens: o.maxTokens, runs: o.runs, worker, direct: dside };
+        child.kill();
+        const parallel = await runParallel(backend, { maxTokens: o.maxTokens, rounds: o.parallelRounds ?? 3 });
+        log(
+            `parallel (${parallel.sequences} sequences): 8 at once ${parallel.concurrent8.tokensPerSec.toFixed(0)} tok/s, speedup ${parallel.speedup8.toFixed(2)}; ` +
+                `16 at once p50 first token ${parallel.concurrent16.firstTokenMsP50.toFixed(0)} ms, ${parallel.ttftRatio16.toFixed(2)} x alone`,
+        );
+        return {
+            model: { bytes: info.bytes, layers: info.layers, vocabSize: info.vocabSize, embeddingLength: info.embeddingLength },
+            maxTokens: o.maxTokens,
+            runs: o.runs,
+            worker,
+            direct: dside,
+            parallel,
+        };
     } finally {
         direct?.kill();
         await backend?.close();
@@ -133,7 +248,12 @@ export async function runEmbedded(o: { maxTokens: number; runs: number; log?: (l
 }
 
 if (require.main === module) {
-    runEmbedded({ maxTokens: Number(process.env.BENCH_ENGINE_TOKENS ?? 512), runs: Number(process.env.BENCH_ENGINE_RUNS ?? 7), log: (l) => console.log(l) })
+    runEmbedded({
+        maxTokens: Number(process.env.BENCH_ENGINE_TOKENS ?? 512),
+        runs: Number(process.env.BENCH_ENGINE_RUNS ?? 7),
+        parallelRounds: Number(process.env.BENCH_ENGINE_PARALLEL_ROUNDS ?? 3),
+        log: (l) => console.log(l),
+    })
         .then((r) => console.log(JSON.stringify(r, null, 2)))
         .catch((e) => {
             console.error(e);

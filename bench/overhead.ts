@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import Database from 'better-sqlite3';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { BenchNetwork, DEFAULT_PRICES, ROOT, registerWorker, startDaemon, startGatewayDaemon, startNetwork, startWorkerDaemon } from './lib/network';
@@ -34,6 +35,13 @@ export interface OverheadLevel {
     concurrency: number;
     direct: LoadResult;
     cocoon: LoadResult;
+    /** Cocoon's throughput over the direct path's. */
+    ratio: number;
+    /** What Cocoon adds to the direct path's p50 latency and p50 time to first token, ms. */
+    addedP50Ms: number;
+    addedTtftMs: number;
+    /** Process CPU time per measured request (user + system, over the level's Cocoon run), ms. */
+    cpuMsPerRequest: { worker: number; gateway: number };
     /** Means as the worker itself measured them (its /metrics), ms: the rest is the gateway and the hops. */
     worker: { requests: number; latencyMs: number; ttftMs: number };
 }
@@ -66,6 +74,21 @@ export interface OverheadResult {
 }
 
 const tsNode = ['-r', 'ts-node/register/transpile-only'];
+
+/** A process's CPU time so far (user + system), ms, from /proc (Linux); NaN where it cannot be read. */
+function processCpuMs(pid: number | undefined): number {
+    try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th, in clock ticks.
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
+    } catch {
+        return NaN;
+    }
+}
+
+/** Linux's USER_HZ, the unit of /proc/<pid>/stat times (100 on every mainstream kernel). */
+const CLOCK_TICKS_PER_SECOND = 100;
 
 /** Channels in the gateway's ledger (read-only; the gateway keeps running). */
 function countChannels(file: string): number {
@@ -128,8 +151,13 @@ export async function runOverhead(o: OverheadOptions): Promise<OverheadResult> {
             const direct = await load(`${upstreamUrl}/v1/chat/completions`, undefined, c, o.requests, warmup, 'llama-3-8b');
             log(`c=${c} direct: ${direct.rps.toFixed(1)} req/s, p50 ${direct.latencyMs.p50.toFixed(2)} ms, ttft p50 ${direct.ttftMs.p50.toFixed(2)} ms, errors ${direct.errors}`);
             const before = await workerTimes(worker.url);
+            const cpuBefore = { worker: processCpuMs(worker.child.pid), gateway: processCpuMs(gateway.child.pid) };
             const cocoon = await load(`${gateway.url}/chat/completions`, API_KEY, c, o.requests, warmup, 'cocoon-dev-model');
+            const cpuAfter = { worker: processCpuMs(worker.child.pid), gateway: processCpuMs(gateway.child.pid) };
             const after = await workerTimes(worker.url);
+            // The warm-up requests ran inside the measured window too.
+            const served = o.requests + warmup;
+            const cpuMsPerRequest = { worker: (cpuAfter.worker - cpuBefore.worker) / served, gateway: (cpuAfter.gateway - cpuBefore.gateway) / served };
             const n = after.latency.count - before.latency.count;
             const wt = {
                 requests: n,
@@ -140,7 +168,17 @@ export async function runOverhead(o: OverheadOptions): Promise<OverheadResult> {
                 `c=${c} cocoon: ${cocoon.rps.toFixed(1)} req/s, p50 ${cocoon.latencyMs.p50.toFixed(2)} ms, ttft p50 ${cocoon.ttftMs.p50.toFixed(2)} ms, errors ${cocoon.errors}${cocoon.firstError ? ` (${cocoon.firstError})` : ''}`,
             );
             log(`c=${c} worker-side means (incl. warm-up): latency ${wt.latencyMs.toFixed(2)} ms, ttft ${wt.ttftMs.toFixed(2)} ms`);
-            levels.push({ concurrency: c, direct, cocoon, worker: wt });
+            log(`c=${c} CPU per request: worker ${cpuMsPerRequest.worker.toFixed(2)} ms, gateway ${cpuMsPerRequest.gateway.toFixed(2)} ms`);
+            levels.push({
+                concurrency: c,
+                direct,
+                cocoon,
+                ratio: cocoon.rps / direct.rps,
+                addedP50Ms: cocoon.latencyMs.p50 - direct.latencyMs.p50,
+                addedTtftMs: cocoon.ttftMs.p50 - direct.ttftMs.p50,
+                cpuMsPerRequest,
+                worker: wt,
+            });
         }
         return {
             levels,

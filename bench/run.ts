@@ -101,6 +101,15 @@ function levelTables(r: OverheadResult): { lines: string[]; thr: number; allMet:
         L.push(`| TTFT added (p50), concurrency ${l.concurrency} | <= 2 ms | ${f(add)} ms | ${f(add / 2)}x | ${met(add <= 2)} |`);
     }
     L.push('');
+    if (r.levels.every((l) => l.cpuMsPerRequest))
+        L.push(
+            'Process CPU per request over each level (user + system from /proc, warm-up included):',
+            '',
+            '| concurrency | worker CPU ms/request | gateway CPU ms/request |',
+            '|---|---|---|',
+            ...r.levels.map((l) => `| ${l.concurrency} | ${f(l.cpuMsPerRequest.worker)} | ${f(l.cpuMsPerRequest.gateway)} |`),
+            '',
+        );
     const allMet = thr >= 0.9 && r.levels.every((l) => l.cocoon.latencyMs.p50 - l.direct.latencyMs.p50 <= 2 && l.cocoon.ttftMs.p50 - l.direct.ttftMs.p50 <= 2);
     return { lines: L, thr, allMet, c1, c32 };
 }
@@ -132,7 +141,7 @@ function overheadSection(r: OverheadResult, p?: ProfileResult): string[] {
     L.push('');
     if (!allMet)
         L.push(
-            `**Why the targets are not met.** (1) Throughput: a channel carries one request at a time (each request's voucher must cover the receipt before it), so the gateway has at most \`--channels-per-worker\` requests in flight to one worker (this run: ${r.channelsPerWorker ?? "the gateway's default"}; it had opened ${r.channelsOpened ?? '?'} channel(s) to the worker by the end) and queues the rest, which is most of the latency at higher concurrency. Cocoon's req/s went from ${f(c1.cocoon.rps, 1)} at concurrency 1 to ${f(c32.cocoon.rps, 1)} at ${c32.concurrency}. ` +
+            `**Why the targets are not met.** (1) Throughput: every request in flight shares the gateway's one channel to the worker (this run: \`--channels-per-worker ${r.channelsPerWorker ?? 'default (1)'}\`; the gateway opened ${r.channelsOpened ?? '?'} channel(s)), within the deposit and the worker's credit limit, and each voucher goes to the worker on its own as soon as its receipt is verified. Cocoon's req/s went from ${f(c1.cocoon.rps, 1)} at concurrency 1 to ${f(c32.cocoon.rps, 1)} at ${c32.concurrency}. ` +
                 `With several requests in flight the worker's own time per request grows with CPU contention (table above). Beyond that, on ${cpus().length} shared cores the direct path is bound by the upstream's own CPU (~${f((1000 * cpus().length) / Math.max(...r.levels.map((l) => l.direct.rps)), 1)} ms per request at its best rate here), and Cocoon adds two more HTTP servers relaying the 50 chunks, so the ratio is bounded well below 90% on this machine whatever the protocol does. ` +
                 `(2) Latency: the protocol's own CPU work per request is now small (section 2: HPKE, signatures, hashes and 50 sealed frames add up to ~${profileCpuMs !== undefined ? f(profileCpuMs, 1) : '1-2'} ms), but every request also makes four SQLite commits on its path (gateway: the attempt record before sending and the receipt+voucher after; worker: the voucher before serving and the receipt before the final frame), two of them fsync'd (the receipt+voucher commits; the two before serving are process-crash durable in WAL and made durable by them), ` +
                 `whose cost on this shared VM's disk varies from run to run between ~0.2 and ~4 ms each (${profileFsync ?? 'see section 2'}), and crosses two more processes (gateway and worker: HTTP parsing, JSON per chunk, the worker's own fetch to the upstream, event-loop scheduling with four busy processes on ${cpus().length} cores). The worker accounts for ${f(c1.worker.latencyMs, 1)} ms of the ${f(c1.cocoon.latencyMs.p50, 1)} ms at concurrency 1 (first token after ${f(c1.worker.ttftMs, 1)} ms). The fsync'd receipt commits are the durability rules and stay.`,
@@ -146,7 +155,7 @@ function pacedSection(r: OverheadResult): string[] {
     const answerMs = r.chunks * r.chunkDelayMs;
     L.push(
         `The same benchmark with the upstream pacing its ${r.chunks} content chunks ${r.chunkDelayMs} ms apart (a model streaming ${f(1000 / r.chunkDelayMs, 0)} tokens/s: about ${answerMs} ms per answer), ` +
-            `so the protocol's cost is set against generation time as it is with a real model. The gateway runs with \`--channels-per-worker ${r.channelsPerWorker ?? 'default'}\` (it opened ${r.channelsOpened} channel(s)), so each request in flight has a channel of its own; ` +
+            `so the protocol's cost is set against generation time as it is with a real model. The gateway runs with \`--channels-per-worker ${r.channelsPerWorker ?? 'default (1)'}\` and opened ${r.channelsOpened} channel(s): the requests in flight share it, within its deposit and the worker's credit limit; ` +
             `every level warms up with at least two requests per connection first, so no channel opens while measuring. ${r.levels[0] ? `${r.levels.reduce((n, l) => n + l.cocoon.requests, 0)} measured requests through Cocoon in all.` : ''}`,
         '',
     );
@@ -158,8 +167,7 @@ function pacedSection(r: OverheadResult): string[] {
     L.push(
         `At concurrency ${c1.concurrency} Cocoon adds ${f(c1.cocoon.latencyMs.p50 - c1.direct.latencyMs.p50)} ms to a ${f(c1.direct.latencyMs.p50, 0)} ms answer (${pctOf(c1.cocoon.latencyMs.p50 - c1.direct.latencyMs.p50, c1.direct.latencyMs.p50)}) and ${f(c1.cocoon.ttftMs.p50 - c1.direct.ttftMs.p50)} ms to the first token; ` +
             `at concurrency ${c32.concurrency} it carries ${pctOf(c32.cocoon.rps, c32.direct.rps)} of the direct throughput. ` +
-            `Every streamed chunk crosses two more processes (the worker seals it, the gateway opens it and re-serialises it for the app), so on ${cpus().length} cores shared by the load client, the upstream, the worker, the gateway and the devnet the relaying of ${r.chunks} chunks per answer for many answers at once is CPU-bound: the worker's own time per request (table above) grows with concurrency. ` +
-            "With the gateway's default `--channels-per-worker` (4) at most 4 requests are in flight to one worker and the rest queue: a gateway in front of a real model should set it to the concurrency it expects (each channel holds its own deposit).",
+            `Every streamed chunk crosses two more processes (the worker seals it, the gateway opens it and re-serialises it for the app), so on ${cpus().length} cores shared by the load client, the upstream, the worker, the gateway and the devnet the relaying of ${r.chunks} chunks per answer for many answers at once is CPU-bound: the worker's own time per request (table above) grows with concurrency.`,
         '',
     );
     return L;
@@ -298,6 +306,30 @@ function costSection(c: ChainCostResult): string[] {
     return L;
 }
 
+/** The line-rate targets: one channel per worker under load, the protocol's added latency, the embedded engine in parallel. */
+function lineRateSection(res: { overhead?: OverheadResult; paced?: OverheadResult; engine?: EmbeddedResult }): string[] {
+    const rows: string[] = [];
+    const level = (r: OverheadResult | undefined, c: number) => r?.levels.find((l) => l.concurrency === c);
+    const row = (what: string, measured: number | undefined, unit: string, must: number, goal: number, lower: boolean) => {
+        if (measured === undefined || !Number.isFinite(measured)) return;
+        const ok = (limit: number) => (lower ? measured <= limit : measured >= limit);
+        rows.push(`| ${what} | ${f(measured)}${unit} | ${lower ? '<=' : '>='} ${must}${unit} | ${lower ? '<=' : '>='} ${goal}${unit} | ${ok(goal) ? 'goal met' : ok(must) ? 'must met' : 'not met'} |`);
+    };
+    const p32 = level(res.paced, 32);
+    const p1 = level(res.paced, 1);
+    const u32 = level(res.overhead, 32);
+    row(`paced upstream, concurrency 32, through ${res.paced?.channelsOpened ?? '?'} channel(s): throughput vs direct`, p32 && 100 * p32.ratio, '%', 80, 95, false);
+    row('paced, concurrency 1: added p50', p1?.addedP50Ms, ' ms', 4, 2, true);
+    row('paced, concurrency 1: added time to first token', p1?.addedTtftMs, ' ms', 3, 1, true);
+    row('unpaced upstream, concurrency 32: throughput vs direct', u32 && 100 * u32.ratio, '%', 15, 30, false);
+    row('channels the gateway opened over the paced run', res.paced?.channelsOpened, '', 1, 1, true);
+    const parallel = (res.engine as { parallel?: { speedup8?: number; ttftRatio16?: number } } | undefined)?.parallel;
+    row('embedded engine, 8 concurrent: aggregate tokens/s vs one alone', parallel?.speedup8, 'x', 1.5, 3, false);
+    row('embedded engine, 16 concurrent: p50 time to first token vs a lone request', parallel?.ttftRatio16, 'x', 10, 3, true);
+    if (rows.length === 0) return [];
+    return ['### Line rate: targets', '', '| measure | measured | must | goal | |', '|---|---|---|---|---|', ...rows, ''];
+}
+
 /** Every cost target, before the economics work and now, from bench/gas-before.json and bench/gas.json (no measuring). */
 function economicsSection(): string[] {
     const now = readGas();
@@ -333,7 +365,7 @@ function engineSection(e: EmbeddedResult): string[] {
     const L = ['## 4. Embedded engine', ''];
     L.push(
         `The generated demo model (worker/src/inference/demoModel.ts, seed 42: ${e.model.layers} layers, embedding ${e.model.embeddingLength}, vocabulary ${e.model.vocabSize}, ${f(e.model.bytes / 2 ** 20, 1)} MiB), CPU, 1 thread, context 1024, ` +
-            `the same two-message prompt, max tokens ${e.maxTokens}, temperature 0.8, seed 7; after one warm-up each, ${e.runs} runs per side interleaved (worker, direct, worker, ...) so both see the same machine load; figures are medians over the runs. Worker: \`EmbeddedBackend\` (node-llama-cpp in its engine child process, tokens over IPC); memory is the engine process's. Direct: node-llama-cpp's LlamaChat in a process of its own (bench/lib/llamaDirect.ts).`,
+            `the same two-message prompt, max tokens ${e.maxTokens}, temperature 0.8, seed 7; after one warm-up each, ${e.runs} runs per side interleaved (worker, direct, worker, ...) so both see the same machine load; figures are medians over the runs. Worker: \`EmbeddedBackend\` (node-llama-cpp in its engine child process, tokens over IPC${e.parallel ? `, its default ${e.parallel.sequences} sequences in the context` : ''}); memory is the engine process's. Direct: node-llama-cpp's LlamaChat in a process of its own (bench/lib/llamaDirect.ts).`,
         '',
     );
     L.push('| figure | worker embedded backend | node-llama-cpp direct | worker / direct |', '|---|---|---|---|');
@@ -351,6 +383,24 @@ function engineSection(e: EmbeddedResult): string[] {
         "The demo model is tiny (it generates thousands of tokens per second), so this measures the engine host's per-token overhead (one IPC message per token) at its worst; with a real model the per-token compute dominates.",
         '',
     );
+    // Results saved before the parallel part existed have none.
+    const p = e.parallel;
+    if (!p) return L;
+    L.push('### Parallel requests', '');
+    L.push(
+        `The same worker backend with its default ${p.sequences} sequences (one context, their decoding batched; more requests wait for a free sequence). Each round sends 8 requests one at a time, then 8 others at once, then 16 at once; ${p.rounds} rounds; every request has a prompt and seed of its own, max tokens ${p.maxTokens}. Tokens/s: completion tokens over the summed request times (one at a time) or over the wall time of each batch.`,
+        '',
+    );
+    L.push('| figure | value | must | goal |', '|---|---|---|---|');
+    L.push(`| one at a time: tokens/s (${p.lone.requests} requests, ${p.lone.completionTokens} tokens) | ${f(p.lone.tokensPerSec, 0)} | | |`);
+    L.push(`| one at a time: median time to first token, ms | ${f(p.lone.firstTokenMs, 1)} | | |`);
+    for (const b of [p.concurrent8, p.concurrent16])
+        L.push(
+            `| ${b.requests} at once: tokens/s (${b.completionTokens} tokens); time to first token p50 / max, ms | ${f(b.tokensPerSec, 0)}; ${f(b.firstTokenMsP50, 1)} / ${f(b.firstTokenMsMax, 1)} | | |`,
+        );
+    const verdict = (ok: boolean) => (ok ? 'met' : '**missed**');
+    L.push(`| \`parallel.speedup8\` (8 at once / one at a time, tokens/s) | ${f(p.speedup8)} | ≥ 1.5: ${verdict(p.speedup8 >= 1.5)} | ≥ 3: ${verdict(p.speedup8 >= 3)} |`);
+    L.push(`| \`parallel.ttftRatio16\` (16 at once p50 / one at a time, first token) | ${f(p.ttftRatio16)} | ≤ 10: ${verdict(p.ttftRatio16 <= 10)} | ≤ 3: ${verdict(p.ttftRatio16 <= 3)} |`, '');
     return L;
 }
 
@@ -404,9 +454,8 @@ async function main() {
         res.overhead = await runOverhead({ levels, requests, warmup: Math.max(5, Math.floor(requests / 10)), channelsPerWorker: channels, log });
     }
     if (only.has('paced') && pacedMs > 0) {
-        const pacedChannels = Math.max(...levels);
-        log(`protocol overhead, paced upstream (${pacedMs} ms a chunk): levels ${levels.join(',')}, ${pacedRequests} requests each, ${pacedChannels} channels per worker`);
-        res.paced = await runOverhead({ levels, requests: pacedRequests, warmup: 5, channelsPerWorker: pacedChannels, chunkDelayMs: pacedMs, log });
+        log(`protocol overhead, paced upstream (${pacedMs} ms a chunk): levels ${levels.join(',')}, ${pacedRequests} requests each, the gateway's default channels per worker`);
+        res.paced = await runOverhead({ levels, requests: pacedRequests, warmup: 5, channelsPerWorker: channels, chunkDelayMs: pacedMs, log });
     }
     if (only.has('cost')) {
         log(`on-chain cost: ${costRequests} requests`);
@@ -453,6 +502,7 @@ async function main() {
     );
     if (res.overhead) L.push(...overheadSection(res.overhead, res.profile), ...historySection(res.overhead));
     if (res.paced) L.push(...pacedSection(res.paced));
+    L.push(...lineRateSection(res));
     if (res.profile) L.push(...profileSection(res.profile, res.cost));
     if (res.cost) L.push(...costSection(res.cost));
     L.push(...economicsSection());

@@ -253,6 +253,8 @@ export const RefusalCode = {
     InsufficientDeposit: 'insufficient_deposit',
     StaleVoucher: 'stale_voucher',
     VoucherRequired: 'voucher_required',
+    /** What the channel's requests in flight may cost, with what is served and not yet paid, would pass the worker's credit limit: retry when one ends. */
+    CreditLimit: 'credit_limit',
     BadVoucher: 'invalid_voucher',
     OverCapacity: 'over_capacity',
     BackendDown: 'backend_unavailable',

@@ -120,7 +120,11 @@ export function buildCli(io: CliIo = { out: (l) => console.log(l), env: process.
         .option('--host <host>', 'listen address', '127.0.0.1')
         .option('--port <n>', 'listen port', '8080')
         .option('--api-key <key...>', 'require one of these bearer keys (or COCOON_GATEWAY_API_KEYS)')
-        .option('--channels-per-worker <n>', 'requests in flight to one worker at most: each uses its own channel (and deposit), opened when the others are busy', '4')
+        .option(
+            '--channels-per-worker <n>',
+            'channels to one worker at most: requests share a channel while its deposit covers them, and another is opened only when no top-up of an idle one can',
+            '1',
+        )
         .action(async (o) => {
             const s = await openSession(o, io);
             const apiKeys: string[] = o.apiKey ?? (io.env.COCOON_GATEWAY_API_KEYS ?? '').split(',').filter(Boolean);

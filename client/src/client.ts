@@ -1,16 +1,19 @@
 import type { ChatCompletionRequest } from '../../protocol/paidRequest';
 import { paidCall, CallParts, CallResult } from './call';
 import { closeChannel, CloseResult } from './channels/close';
-import { unaffordable } from './channels/affordability';
+import { requestCostBound, unaffordable } from './channels/affordability';
 import { ensureChannel } from './channels/ensure';
 import type { ChannelLease } from './channels/lease';
 import { openChannel } from './channels/open';
 import { ChannelPool } from './channels/pool';
+import { ChannelSequencer } from './channels/sequencer';
 import { topUp } from './channels/topUp';
+import { VoucherPush } from './channels/voucherPush';
 import { Discovery, WorkerInfo } from './discovery';
 import type { MeasuredStats } from './gateway/ranking';
 import { ClientContext, ClientOptions, clientContext } from './options';
 import { FraudProofOutcome, proveOvercharge } from './receipts/fraudProof';
+import { ReceiptPayer } from './receipts/payment';
 import { ReceiptRecovery } from './receipts/recovery';
 import { Rejections } from './receipts/rejection';
 import { ReceiptVerifier } from './receipts/verifier';
@@ -25,12 +28,14 @@ export type { FraudProofOutcome } from './receipts/fraudProof';
 /**
  * The Cocoon client SDK: pays for private inference one verified receipt at
  * a time. For each request it (1) makes sure an open, funded channel to the
- * worker exists (./channels), (2) seals the request to the worker's attested
- * X25519 key with the voucher that covers every receipt verified so far (the
- * worker's `maxUnpaidReceipts` rule), (3) opens the sealed answer
- * (./transport), and (4) verifies the receipt with the one verifier of
- * ./receipts (the same rules for a receipt recovered after its final frame
- * was lost) before it signs the voucher that pays for it. A receipt that
+ * worker exists, shared by concurrent requests while its deposit covers them
+ * (./channels), (2) seals the request to the worker's attested X25519 key
+ * with the voucher that covers every receipt verified so far, (3) opens the
+ * sealed answer (./transport), and (4) verifies the receipt, in the
+ * channel's receipt order, with the one verifier of ./receipts (the same
+ * rules for a receipt recovered after its final frame was lost) before it
+ * signs the voucher that pays for it and sends it to the worker at once
+ * (the worker's credit rule). A receipt that
  * breaks any rule is kept as evidence, the worker is excluded, and nothing
  * is signed; an overcharge the WorkerStake would slash for is also proven on
  * chain.
@@ -49,6 +54,8 @@ export class CocoonClient {
     private readonly cache = new Map<string, { at: number; workers: WorkerInfo[] }>();
     private readonly pool: ChannelPool;
     private readonly parts: CallParts;
+    /** Sends each voucher to its worker as soon as it is signed. */
+    readonly vouchers: VoucherPush;
 
     constructor(readonly o: ClientOptions) {
         this.ctx = clientContext(o);
@@ -56,7 +63,9 @@ export class CocoonClient {
         this.pool = new ChannelPool(o);
         const verifier = new ReceiptVerifier(this.ctx);
         const rejections = new Rejections(this.ctx, this.excluded, this.fraudProofs);
-        this.parts = { ctx: this.ctx, checks: new Map(), verifier, rejections, recovery: new ReceiptRecovery(this.ctx, verifier, rejections) };
+        this.vouchers = new VoucherPush(this.ctx);
+        const payer = new ReceiptPayer(this.ctx, new ChannelSequencer(), this.vouchers);
+        this.parts = { ctx: this.ctx, checks: new Map(), verifier, rejections, payer, recovery: new ReceiptRecovery(this.ctx, verifier, rejections, payer) };
         // A worker once caught with a bad receipt stays excluded across restarts.
         for (const b of o.store.badReceipts()) this.excluded.set(b.workerStake, b.reason);
     }
@@ -122,12 +131,12 @@ export class CocoonClient {
         const req = { ...request, model: w.model };
         const refused = unaffordable(w, req, this.o.deposit);
         if (refused) throw refused;
-        return this.pool.withChannel(w, (lease) => paidCall(this.parts, w, req, { onChunk, mayTopUp: true, mayRecover: true, signal, lease }));
+        return this.pool.withChannel(w, (lease) => paidCall(this.parts, w, req, { onChunk, mayTopUp: true, mayRecover: true, signal, lease }), requestCostBound(w, req));
     }
 
-    /** Reads back and pays the receipts `w` stored on `channel` whose final frames were lost (./receipts/recovery.ts). */
-    recoverReceipts(w: WorkerInfo, channel: string, exclude?: number, upTo?: bigint): Promise<number> {
-        return this.parts.recovery.recoverReceipts(w, channel, exclude, upTo);
+    /** Reads back and pays the receipts `w` stored on `channel` whose final frames were lost, up to `upTo` (./receipts/recovery.ts). */
+    recoverReceipts(w: WorkerInfo, channel: string, upTo?: bigint): Promise<number> {
+        return this.parts.recovery.recoverReceipts(w, channel, upTo);
     }
 
     /** Closes a channel, cooperatively when the worker co-signs, else by a close request (./channels/close.ts). */

@@ -24,10 +24,10 @@ export interface ClientOptions {
     /** Milliseconds without a byte from a worker mid-answer before it counts as failed (default 120 s). */
     idleTimeoutMs?: number;
     /**
-     * Channels used in parallel per worker (default 1). A channel carries one
-     * request at a time (its cumulative total is sequential), so this is the
-     * most requests in flight to one worker; each channel has its own deposit
-     * and is opened only when every existing one is busy.
+     * Channels to one worker at most (default 1). Concurrent requests share a
+     * channel while its unspent deposit covers the most they can all cost;
+     * another channel (with its own deposit) is opened only when no channel
+     * has room and none is idle to be topped up.
      */
     channelsPerWorker?: number;
     /** Submit overcharge fraud proofs on chain (default true); only proofs the WorkerStake would accept are sent. */

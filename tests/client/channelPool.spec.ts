@@ -111,6 +111,99 @@ describe('channel pool: opens in flight count against channelsPerWorker', () => 
         }
     });
 
+    it('a burst of 64 calls at a fresh pool opens one channel and shares it while its deposit covers them', async () => {
+        const chain = slowChain();
+        const store = ClientStore.open(':memory:');
+        const o: ClientOptions = { opener: chain.opener, staking, wallet: chain.wallet, channelKey: testKeys('pool-client'), store, deposit: toNano('3'), topUpBelow: toNano('1') };
+        const ctx = clientContext(o);
+        const checks: ChannelChecks = new Map();
+        const pool = new ChannelPool(o);
+        let together = 0;
+        let most = 0;
+        const release: Array<() => void> = [];
+        // Each call may cost up to 0.04 TON: 64 of them fit the 3 TON deposit together.
+        const call = () =>
+            pool.withChannel(
+                worker,
+                async (lease) => {
+                    const row = lease.preferred ?? (await openChannel(ctx, checks, worker, lease));
+                    together++;
+                    most = Math.max(most, together);
+                    await new Promise<void>((r) => release.push(r));
+                    together--;
+                    return row.address;
+                },
+                toNano('0.04'),
+            );
+        const settle = async () => {
+            for (let i = 0; i < 40; i++) await new Promise((r) => setImmediate(r));
+        };
+        try {
+            const calls = Array.from({ length: 64 }, call);
+            await settle();
+            expect(chain.sent).toHaveLength(1);
+            chain.confirmAll();
+            // The opener's call runs alone until its channel is open and in the ledger; then everyone joins it.
+            await settle();
+            release.splice(0).forEach((r) => r());
+            await settle();
+            expect(most).toBeGreaterThan(1);
+            for (let i = 0; i < 10 && release.length; i++) {
+                release.splice(0).forEach((r) => r());
+                await settle();
+            }
+            const used = await Promise.all(calls);
+            expect(new Set(used).size).toBe(1);
+            expect(chain.sent).toHaveLength(1);
+            expect(store.channels()).toHaveLength(1);
+            expect(most).toBe(63);
+        } finally {
+            store.close();
+        }
+    });
+
+    it('a call that does not fit beside the calls in flight waits for one to end rather than opening another channel', async () => {
+        const chain = slowChain();
+        const store = ClientStore.open(':memory:');
+        const o: ClientOptions = { opener: chain.opener, staking, wallet: chain.wallet, channelKey: testKeys('pool-client'), store, deposit: toNano('3'), topUpBelow: toNano('1') };
+        const ctx = clientContext(o);
+        const pool = new ChannelPool(o);
+        const release: Array<() => void> = [];
+        const order: string[] = [];
+        const call = (name: string) =>
+            pool.withChannel(
+                worker,
+                async (lease) => {
+                    if (!lease.preferred) await openChannel(ctx, new Map(), worker, lease);
+                    order.push(name);
+                    await new Promise<void>((r) => release.push(r));
+                },
+                toNano('2'),
+            );
+        const settle = async () => {
+            for (let i = 0; i < 40; i++) await new Promise((r) => setImmediate(r));
+        };
+        try {
+            const first = call('first');
+            await settle();
+            chain.confirmAll();
+            await settle();
+            // 3 TON of deposit, 2 TON reserved by the first: the second waits.
+            const second = call('second');
+            await settle();
+            expect(order).toEqual(['first']);
+            release.splice(0).forEach((r) => r());
+            await first;
+            await settle();
+            expect(order).toEqual(['first', 'second']);
+            release.splice(0).forEach((r) => r());
+            await second;
+            expect(chain.sent).toHaveLength(1);
+        } finally {
+            store.close();
+        }
+    });
+
     it('a channel whose open was broadcast but not confirmed in time stays in the ledger with its nonce', async () => {
         const chain = slowChain();
         const store = ClientStore.open(':memory:');

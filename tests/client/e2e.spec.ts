@@ -108,7 +108,11 @@ describe('client gateway on a devnet', () => {
             staking: contracts.staking,
             backend: { upstreamUrl: upstream.url },
             prices,
-            configure: (cfg) => (cfg.payments = { claimThreshold: toNano('100').toString(), watchIntervalMs: 2000 }),
+            configure: (cfg) => {
+                cfg.payments = { claimThreshold: toNano('100').toString(), watchIntervalMs: 2000 };
+                // A proxy to an upstream takes a burst at once (the default suits a GPU).
+                cfg.http = { ...(cfg.http ?? {}), maxConcurrent: 128 };
+            },
         });
         const w = await createWorker(loadConfig({ file: configFile, env: {} }), { logger: createLogger({ level: 'silent' }) });
         await w.start();
@@ -189,8 +193,9 @@ describe('client gateway on a devnet', () => {
         expect(f.channel.toString()).toBe(channel);
         paid += expectedCost;
         expect(store.latestVoucher(channel)!.total).toBe(paid);
-        // The first request's voucher travelled with the second one.
-        expect(worker.store.latestVoucher(channel)!.total).toBe(expectedCost);
+        // Each voucher reaches the worker on its own as soon as its receipt is verified, no later request needed.
+        await sdk.vouchers.settled();
+        expect(worker.store.latestVoucher(channel)!.total).toBe(paid);
     });
 
     it('restarted, the gateway continues the same channel without repeating or losing a payment', async () => {
@@ -236,9 +241,10 @@ describe('client gateway on a devnet', () => {
         const owner = (await ws.getState()).owner;
         const before = await ch.getState();
         const ownerLt = BigInt((await ton.getContractState(owner)).lastTransaction?.lt ?? '0');
-        // The worker holds the vouchers the client sent: all but the newest one (it travels with the next request).
+        // The worker holds every voucher the client signed: each went to it on its own.
+        await sdk.vouchers.settled();
         const held = worker.store.latestVoucher(channel)!.total;
-        expect(held).toBe(paid - expectedCost);
+        expect(held).toBe(paid);
         const results = await worker.claimer.claimAll();
         expect(results.find((x) => x.channel === channel)).toMatchObject({ claimed: true, paid: held });
         const after = await ch.getState();
@@ -346,35 +352,37 @@ describe('client gateway on a devnet', () => {
         expect(worker.store.channelState(row.address)).not.toBe('open');
     });
 
-    it('with channelsPerWorker 3, concurrent requests to one worker run in parallel, one channel each, each channel paid in sequence', async () => {
+    it('a burst of 64 concurrent requests at a fresh client opens one channel; each receipt is paid once, in order; the worker holds the voucher for all of it', async () => {
         const wallet = await OperatorWallet.open(ton, DEVNET_MNEMONIC.split(' '), 'v4');
-        const poolStore = ClientStore.open(join(dir, 'client', 'pool.db'));
-        const pool = new CocoonClient({
+        const burstStore = ClientStore.open(join(dir, 'client', 'burst.db'));
+        // Enough deposit for every request's most possible cost at once: none waits for another.
+        const deposit = toNano('40');
+        const burst = new CocoonClient({
             opener: tonClientOpener(ton),
             staking: Address.parse(contracts.staking),
             wallet: wallet.sender() as ReturnType<OperatorWallet['sender']> & { address: Address },
-            channelKey: testKeys('client-e2e-pool'),
-            store: poolStore,
-            deposit: toNano('3'),
+            channelKey: testKeys('client-e2e-burst'),
+            store: burstStore,
+            deposit,
             topUpBelow: toNano('0.5'),
-            channelsPerWorker: 3,
         });
         try {
-            const w = (await pool.workers(MODEL)).find((x) => x.workerStake.equals(worker.workerStake))!;
-            const round = () => Promise.all([0, 1, 2].map(() => pool.call(w, { model: MODEL, messages, max_tokens: 16 })));
-            const first = await round();
-            // All three were busy at once: three channels, opened in parallel.
-            expect(new Set(first.map((r) => r.channel)).size).toBe(3);
-            const second = await round();
-            // Free again, they are reused: no fourth channel.
-            expect(new Set(second.map((r) => r.channel))).toEqual(new Set(first.map((r) => r.channel)));
-            expect(poolStore.channels()).toHaveLength(3);
-            for (const c of poolStore.channels()) {
-                expect(poolStore.receipts(c.address).map((r) => r.cumulative)).toEqual([expectedCost, 2n * expectedCost]);
-                expect(poolStore.latestVoucher(c.address)!.total).toBe(2n * expectedCost);
-            }
+            const w = (await burst.workers(MODEL)).find((x) => x.workerStake.equals(worker.workerStake))!;
+            const results = await Promise.all(Array.from({ length: 64 }, () => burst.call(w, { model: MODEL, messages, max_tokens: 16 })));
+            expect(new Set(results.map((r) => r.channel)).size).toBe(1);
+            expect(burstStore.channels()).toHaveLength(1);
+            const ch = burstStore.channels()[0].address;
+            // Paid in the worker's order, each exactly once: cumulative totals without a gap or a repeat.
+            expect(burstStore.receipts(ch).map((r) => r.cumulative)).toEqual(Array.from({ length: 64 }, (_, i) => BigInt(i + 1) * expectedCost));
+            expect(new Set(results.map((r) => r.fields!.requestId)).size).toBe(64);
+            // The last voucher reaches the worker although no request follows it.
+            await burst.vouchers.settled();
+            expect(worker.store.latestVoucher(ch)!.total).toBe(64n * expectedCost);
+            // One deposit on chain, no top-up.
+            const onChain = tonClientOpener(ton).open(ExtendedPaymentChannel.fromAddress(Address.parse(ch)));
+            expect(await onChain.getDeposit()).toBe(deposit);
         } finally {
-            poolStore.close();
+            burstStore.close();
         }
     });
 

@@ -114,8 +114,11 @@ describe('client receipt recovery', () => {
         chainDown = true;
         const r = await ask();
         expect(r.fields!.cumulativeCost).toBe(2n * COST);
-        // A channel that needs a top-up cannot be served without the chain.
+        // Running low but still covering the request: served, the top-up tried beside it (and failing for now).
         store.setDeposit(ch(), 2n * COST + toNano('0.5'));
+        expect((await ask()).fields!.cumulativeCost).toBe(3n * COST);
+        // A channel that cannot cover the request without a top-up cannot be served without the chain.
+        store.setDeposit(ch(), 3n * COST + 1n);
         await expect(ask()).rejects.toThrow(/ECONNREFUSED/);
     });
 

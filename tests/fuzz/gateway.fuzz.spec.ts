@@ -83,7 +83,7 @@ describe('client gateway under bad input', () => {
             backend: { kind: 'openai', baseUrl: upstream.url, modelMap: { [MODEL]: 'llama-3-8b' }, connectTimeoutMs: 5000, idleTimeoutMs: 10_000 },
             prices: PRICES,
             dir,
-            overrides: { payments: { claimThreshold: '1000000000000', watchIntervalMs: 3_600_000, maxUnpaidReceipts: 1000 } },
+            overrides: { payments: { claimThreshold: '1000000000000', watchIntervalMs: 3_600_000, creditLimit: '1000000000000' } },
         });
         worker = started.worker;
         // The listing names the worker's real endpoint and the chain its real keys.

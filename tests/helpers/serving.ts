@@ -71,10 +71,10 @@ export async function deployServing(o: { params?: Partial<NetworkParams>; modelI
  * it: a ChainView on `opener` (the sandbox by default) dated by `now` (block
  * time by default), its WorkerPricing, and Payments with the worker key.
  */
-export function daemonPayments(f: ServingFixture, o: { store: WorkerStore; opener?: ContractOpener; ttlMs?: number; maxStaleMs?: number; now?: () => number; maxUnpaidReceipts: number }) {
+export function daemonPayments(f: ServingFixture, o: { store: WorkerStore; opener?: ContractOpener; ttlMs?: number; maxStaleMs?: number; now?: () => number; creditLimit?: bigint }) {
     const now = o.now ?? (() => f.blockchain.now!);
     const chain = new ChainView(o.opener ?? sandboxOpener(f.blockchain), o.ttlMs ?? 0, o.maxStaleMs, now);
     const pricing = new WorkerPricing({ chain, workerStake: f.workerStake.address });
-    const payments = new Payments({ store: o.store, chain, workerStake: f.workerStake.address, receiptKey: f.workerKeys, pricing, maxUnpaidReceipts: o.maxUnpaidReceipts, now });
+    const payments = new Payments({ store: o.store, chain, workerStake: f.workerStake.address, receiptKey: f.workerKeys, pricing, creditLimit: o.creditLimit ?? 1_000_000_000_000n, now });
     return { chain, pricing, payments };
 }

@@ -99,7 +99,7 @@ describe('cooperativeClose', () => {
         store = WorkerStore.open(':memory:');
         const gated = gatedOpener(sandboxOpener(f.blockchain));
         gate = gated.gate;
-        ({ chain, payments } = daemonPayments(f, { store, opener: gated.opener, maxUnpaidReceipts: 100 }));
+        ({ chain, payments } = daemonPayments(f, { store, opener: gated.opener }));
         closer = new CooperativeClose({ store, chain, workerStake: f.workerStake.address, receiptKey: f.workerKeys, inFlight: (k) => payments.inFlight(k), now: () => f.blockchain.now! });
     });
 

@@ -44,7 +44,7 @@ describe('a look-alike channel gets no service', () => {
         expect(looks.deposit).toBe(toNano('0.5'));
 
         const store = WorkerStore.open(':memory:');
-        const { chain, payments } = daemonPayments(f, { store, maxUnpaidReceipts: 10 });
+        const { chain, payments } = daemonPayments(f, { store });
         try {
             const refused = await payments.admit({ channel: fake.address.toString(), promptBound: 10, maxTokens: 10, modelId: f.modelId }).then(
                 () => undefined,
@@ -64,6 +64,16 @@ describe('a look-alike channel gets no service', () => {
                 (e) => e,
             );
             expect(withVoucher).toMatchObject({ status: 403, code: RefusalCode.WrongWorker });
+            expect(store.latestVoucher(fake.address.toString())).toBeUndefined();
+            expect(store.listChannels()).toEqual([]);
+
+            // Nor one sent on its own, as the client sends each voucher once it has verified the receipt.
+            const alone = signVoucher(fake.address, toNano('0.1'), f.clientKeys.secretKey);
+            const aloneRefused = await payments.acceptVoucher({ channel: fake.address, body: { total: alone.total, signature: alone.signature } }).then(
+                () => undefined,
+                (e) => e,
+            );
+            expect(aloneRefused).toMatchObject({ status: 403, code: RefusalCode.WrongWorker });
             expect(store.latestVoucher(fake.address.toString())).toBeUndefined();
             expect(store.listChannels()).toEqual([]);
 

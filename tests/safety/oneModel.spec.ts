@@ -50,7 +50,7 @@ describe('oneModel', () => {
             backend: { kind: 'openai', baseUrl: upstream.url, modelMap: { 'cocoon-dev-model': 'llama-3-8b', [OTHER]: 'mistral-7b' } },
             prices: f.prices,
             dir,
-            overrides: { payments: { claimThreshold: '1000000000000', watchIntervalMs: 3_600_000, maxUnpaidReceipts: 100 } },
+            overrides: { payments: { claimThreshold: '1000000000000', watchIntervalMs: 3_600_000, creditLimit: '1000000000000' } },
         }));
     });
 

@@ -132,7 +132,7 @@ describe('an honest worker is never slashable for its prices', () => {
                 const hostNow = () => f.blockchain.now! + offset;
                 // A cache that never expires by itself: 'expire' steps decide when the worker reads again.
                 const store = WorkerStore.open(':memory:');
-                const { chain, payments } = daemonPayments(f, { store, opener: flakyOpener(() => down), ttlMs: 1e12, maxStaleMs: 1e12, now: hostNow, maxUnpaidReceipts: 1_000_000 });
+                const { chain, payments } = daemonPayments(f, { store, opener: flakyOpener(() => down), ttlMs: 1e12, maxStaleMs: 1e12, now: hostNow });
                 const admitted: Array<{ a: Admission; prompt: number; maxTokens: number }> = [];
                 const signed: Array<{ boc: Buffer; fields: ReceiptFields }> = [];
                 let n = 0;
@@ -238,7 +238,7 @@ describe('an honest worker is never slashable for its prices', () => {
     it('a cut in the same second as a receipt: the receipt charges the old terms and stands', async () => {
         await f.blockchain.loadFrom(start);
         const store = WorkerStore.open(':memory:');
-        const { chain, payments } = daemonPayments(f, { store, opener: flakyOpener(() => false), ttlMs: 1e12, maxStaleMs: 1e12, maxUnpaidReceipts: 100 });
+        const { chain, payments } = daemonPayments(f, { store, opener: flakyOpener(() => false), ttlMs: 1e12, maxStaleMs: 1e12 });
         try {
             const a = await payments.admit({ channel: channel.address.toString(), promptBound: 1000, maxTokens: 1000, modelId: f.modelId });
             f.blockchain.now = f.blockchain.now! + 120;
@@ -272,7 +272,7 @@ describe('an honest worker is never slashable for its prices', () => {
         await f.blockchain.loadFrom(start);
         let down = false;
         const store = WorkerStore.open(':memory:');
-        const { chain, payments } = daemonPayments(f, { store, opener: flakyOpener(() => down), ttlMs: 1e12, maxStaleMs: 1e12, maxUnpaidReceipts: 100 });
+        const { chain, payments } = daemonPayments(f, { store, opener: flakyOpener(() => down), ttlMs: 1e12, maxStaleMs: 1e12 });
         try {
             const a = await payments.admit({ channel: channel.address.toString(), promptBound: 100, maxTokens: 100, modelId: f.modelId });
             down = true;

@@ -47,7 +47,7 @@ describe('requestIds', () => {
     };
 
     /** A worker instance: the daemon's Payments with the worker key over `store`. */
-    const payments = (store: WorkerStore) => daemonPayments(f, { store, maxUnpaidReceipts: 1000 }).payments;
+    const payments = (store: WorkerStore) => daemonPayments(f, { store }).payments;
 
     /** Serves `n` requests on `channel` and returns their signed receipts. */
     async function serve(p: Payments, n: number): Promise<Cell[]> {

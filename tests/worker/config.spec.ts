@@ -32,7 +32,7 @@ describe('worker config', () => {
 
     it('accepts an embedded backend with its defaults', () => {
         const c = parseConfig({ ...base(), backend: { kind: 'embedded', modelPath: '/models/demo.gguf' } });
-        expect(c.backend).toEqual({ kind: 'embedded', modelPath: '/models/demo.gguf', gpu: false, threads: 1, contextSize: 4096, sequences: 1 });
+        expect(c.backend).toEqual({ kind: 'embedded', modelPath: '/models/demo.gguf', gpu: false, threads: 1, contextSize: 4096, sequences: 'auto', maxQueued: 32, queueTimeoutMs: 10000 });
     });
 
     it('rejects bad input with paths, never echoing values', () => {

@@ -7,7 +7,7 @@ import { EmbeddedBackend } from '../../worker/src/inference/embedded';
 import { createBackend } from '../../worker/src/inference';
 import { parseConfig } from '../../worker/src/config';
 import { hashModelFile } from '../../worker/src/inference/modelHash';
-import { BackendRequestError, BackendUnavailableError, ChatEvent, ChatRequest } from '../../worker/src/inference/types';
+import { BackendBusyError, BackendRequestError, BackendUnavailableError, ChatEnd, ChatEvent, ChatRequest } from '../../worker/src/inference/types';
 
 // node-llama-cpp loads and runs the generated model in a child process.
 jest.setTimeout(120_000);
@@ -36,20 +36,25 @@ async function drain(events: AsyncIterable<ChatEvent>) {
     return out;
 }
 
-beforeAll(async () => {
-    writeDemoModel(modelPath, { seed: 42 });
-    // Built from a validated worker config, the way the daemon will.
-    const STAKING = 'EQBvW8Z5huBkMJYdnfAEM5JqTNkuWX3diqYENkWsIL0XggGG';
-    const config = parseConfig({
+const STAKING = 'EQBvW8Z5huBkMJYdnfAEM5JqTNkuWX3diqYENkWsIL0XggGG';
+
+function workerConfig(embedded: Record<string, unknown>) {
+    return parseConfig({
         network: { endpoint: 'http://127.0.0.1:8081/jsonRPC' },
         contracts: { staking: STAKING },
         keys: { receiptKeyPath: 'r', encryptionKeyPath: 'e', walletMnemonicPath: 'w' },
         payoutAddress: STAKING,
-        backend: { kind: 'embedded', modelPath, alias: 'demo', threads: 1, contextSize: 1024 },
+        backend: { kind: 'embedded', modelPath, ...embedded },
         prices: { prompt: '1', cached: '1', completion: '1', reasoning: '1' },
         attestation: { provider: 'simulated', devKeyPath: 'd' },
         store: { path: 's' },
     });
+}
+
+beforeAll(async () => {
+    writeDemoModel(modelPath, { seed: 42 });
+    // Built from a validated worker config, the way the daemon will.
+    const config = workerConfig({ alias: 'demo', threads: 1, contextSize: 1024 });
     backend = (await createBackend(config.backend)) as EmbeddedBackend;
 });
 
@@ -162,9 +167,10 @@ describe('embedded backend', () => {
         const err = await drain(backend.chatStream(req({ messages: [{ role: 'user', content: long }] }))).catch((e) => e);
         expect(err).toBeInstanceOf(BackendRequestError);
         expect(err.status).toBe(400);
+        expect(err.message).toMatch(/^messages: the prompt is \d+ tokens/);
     });
 
-    it('accepts the alias and serves concurrent requests one after another', async () => {
+    it('accepts the alias and serves concurrent requests', async () => {
         const [a, b] = await Promise.all([backend.complete(req({ model: 'demo', seed: 1 })), backend.complete(req({ model: 'demo', seed: 2 }))]);
         expect(a.usage.completionTokens).toBeGreaterThan(0);
         expect(b.usage.completionTokens).toBeGreaterThan(0);
@@ -206,5 +212,189 @@ describe('embedded backend', () => {
         } finally {
             await other.close();
         }
+    });
+});
+
+describe('embedded backend configuration', () => {
+    it('defaults to sequences sized by the engine and a bounded, timed wait for one', () => {
+        const c = workerConfig({});
+        expect(c.backend).toMatchObject({ kind: 'embedded', contextSize: 4096, sequences: 'auto', maxQueued: 32, queueTimeoutMs: 10_000 });
+        // 'auto' on this CPU machine: several sequences, each with the configured context.
+        expect(backend.sequences).toBeGreaterThanOrEqual(8);
+        expect(backend.contextSize).toBe(1024);
+    });
+
+    it('refuses bad sequence and queue settings, naming the setting', () => {
+        for (const [setting, value] of [
+            ['sequences', 0],
+            ['sequences', 65],
+            ['sequences', 2.5],
+            ['sequences', 'many'],
+            ['maxQueued', -1],
+            ['queueTimeoutMs', 'soon'],
+        ] as const) {
+            expect(() => workerConfig({ [setting]: value })).toThrow(new RegExp(`backend\\.${setting}: `));
+        }
+        for (const value of [0, 65, 2.5, 'many']) expect(() => workerConfig({ sequences: value })).toThrow(/backend\.sequences: must be "auto" or a whole number from 1 to 64/);
+    });
+});
+
+function endOf(events: ChatEvent[]): ChatEnd {
+    const end = events[events.length - 1];
+    if (end?.type !== 'end') throw new Error('the stream did not end with a usage record');
+    return end;
+}
+
+const textOf = (events: ChatEvent[]) => events.map((e) => (e.type === 'delta' ? (e.content ?? '') : '')).join('');
+
+describe('parallel decoding', () => {
+    it('decodes concurrent requests together, each with its own max_tokens, stop, sampling and usage', async () => {
+        // Greedy, the demo model answers "The a a a ..." and never ends: only
+        // each request's own max_tokens or stop string cuts it, at a known place.
+        const capped = [4, 9, 15, 22].map((maxTokens) => req({ temperature: 0, maxTokens }));
+        const stops = ['e a', ' a a', 'a a a a', 'h'];
+        const stopped = stops.map((stop) => req({ temperature: 0, maxTokens: 40, stop: [stop] }));
+        // Sampled, each with a seed of its own.
+        const sampled = [1, 2, 3, 4].map((seed) => req({ temperature: 0.9, seed: 40 + seed, maxTokens: 40 }));
+        const requests = [...capped, ...stopped, ...sampled];
+        expect(backend.sequences).toBeGreaterThanOrEqual(requests.length);
+        const spans: Array<{ first: number; end: number }> = [];
+        const answers = await Promise.all(
+            requests.map(async (r, i) => {
+                const events: ChatEvent[] = [];
+                for await (const e of backend.chatStream(r)) {
+                    if (e.type === 'delta') spans[i] ??= { first: performance.now(), end: 0 };
+                    events.push(e);
+                }
+                spans[i].end = performance.now();
+                return { text: textOf(events), end: endOf(events) };
+            }),
+        );
+        for (const [i, { text, end }] of answers.entries()) {
+            // Usage is the request's own: its generated tokens, one per character of its text.
+            expect(end.usage.completionTokens).toBe(text.length);
+            expect(end.usage.promptTokens).toBe(answers[0].end.usage.promptTokens);
+            expect(end.usage.cachedTokens).toBeLessThan(end.usage.promptTokens);
+            expect(end.usage.completionTokens).toBeLessThanOrEqual(requests[i].maxTokens);
+        }
+        const greedy = answers[3].text;
+        expect(greedy).toMatch(/^The a a a/);
+        for (const [i, { text, end }] of answers.slice(0, 4).entries()) {
+            expect(end).toMatchObject({ finishReason: 'length', usage: { completionTokens: capped[i].maxTokens } });
+            expect(text).toBe(greedy.slice(0, capped[i].maxTokens));
+        }
+        for (const [i, { text, end }] of answers.slice(4, 8).entries()) {
+            expect(end.finishReason).toBe('stop');
+            expect(text).toBe(greedy.slice(0, greedy.indexOf(stops[i])));
+        }
+        const sampledTexts = answers.slice(8).map((a) => a.text);
+        expect(new Set(sampledTexts).size).toBe(sampledTexts.length);
+        // They were decoded together: at some moment several were generating at once
+        // (one sequence would have run them one after another).
+        const overlapping = Math.max(...spans.map((s) => spans.filter((o) => o.first <= s.first && s.first < o.end).length));
+        expect(overlapping).toBeGreaterThanOrEqual(4);
+    });
+});
+
+describe('admission to a few sequences', () => {
+    let small: EmbeddedBackend;
+    const QUEUE_TIMEOUT_MS = 250;
+
+    beforeAll(async () => {
+        // Two sequences, room for one waiting request, a short wait; the
+        // demo model's full context, so a greedy request holds its sequence long.
+        small = await EmbeddedBackend.start({ modelPath, modelId: backend.modelId, threads: 1, contextSize: 2048, sequences: 2, maxQueued: 1, queueTimeoutMs: QUEUE_TIMEOUT_MS });
+    });
+
+    afterAll(async () => {
+        await small?.close();
+    });
+
+    /**
+     * Greedy, the demo model never ends its answer: the request holds its
+     * sequence until max_tokens, an abort, or its consumer walking away.
+     */
+    function hold(o: { signal?: AbortSignal; walkAway?: () => boolean } = {}) {
+        let generating!: () => void;
+        const firstDelta = new Promise<void>((r) => (generating = r));
+        const done = (async () => {
+            const events: ChatEvent[] = [];
+            for await (const e of small.chatStream(req({ temperature: 0, maxTokens: 1900, messages: [{ role: 'user', content: 'Hold on.' }] }), { signal: o.signal })) {
+                events.push(e);
+                if (e.type !== 'delta') continue;
+                generating();
+                // A consumer that walks away mid-answer (a client that disconnects).
+                if (o.walkAway?.()) return undefined;
+            }
+            return endOf(events);
+        })();
+        const ended = done.then(() => Promise.reject(new Error('the request ended before generating')));
+        return { started: Promise.race([firstDelta, ended]), done };
+    }
+
+    async function untilIdle() {
+        for (let i = 0; i < 100; i++) {
+            const o = await small.occupancy();
+            if (o.busy === 0 && o.queued === 0) return o;
+            await new Promise((r) => setTimeout(r, 20));
+        }
+        return small.occupancy();
+    }
+
+    it('counts cached prompt tokens exactly: none on a fresh sequence, all but the last on a repeat', async () => {
+        const a = await small.complete(req({ maxTokens: 3 }));
+        expect(a.usage.cachedTokens).toBe(0);
+        const b = await small.complete(req({ maxTokens: 3 }));
+        // The last prompt token is always evaluated again: its logits give the first answer token.
+        expect(b.usage.cachedTokens).toBe(b.usage.promptTokens - 1);
+    });
+
+    it('queues a request beyond the sequences, refuses it as busy when the queue is full or its wait runs out, and refuses one that cannot fit at once', async () => {
+        const ac = new AbortController();
+        const holders = [hold({ signal: ac.signal }), hold({ signal: ac.signal })];
+        await Promise.all(holders.map((h) => h.started));
+        const t0 = performance.now();
+        const queued = small.complete(req({ maxTokens: 3 })).catch((e: Error) => e);
+        const overflow = await small.complete(req({ maxTokens: 3 })).catch((e: Error) => e);
+        expect(overflow).toBeInstanceOf(BackendBusyError);
+        // A kind of BackendUnavailableError: the HTTP layer answers 503 with Retry-After and charges nothing.
+        expect(overflow).toBeInstanceOf(BackendUnavailableError);
+        expect((overflow as Error).message).toMatch(/all 2 engine sequences are busy and 1 requests are already waiting/);
+        expect(await small.occupancy()).toEqual({ busy: 2, queued: 1, sequences: 2 });
+        // Refused before it would wait: the prompt plus max_tokens cannot fit a sequence.
+        const tooLong = await small.complete(req({ maxTokens: 2040 })).catch((e: Error) => e);
+        expect(tooLong).toBeInstanceOf(BackendRequestError);
+        expect(tooLong).toMatchObject({ status: 400, message: expect.stringMatching(/^max_tokens: 2040 plus the prompt's \d+ tokens exceeds a request's context of 2048 tokens/) });
+        const timedOut = await queued;
+        expect(timedOut).toBeInstanceOf(BackendBusyError);
+        expect((timedOut as Error).message).toMatch(new RegExp(`no sequence came free within ${QUEUE_TIMEOUT_MS} ms`));
+        expect(performance.now() - t0).toBeGreaterThanOrEqual(QUEUE_TIMEOUT_MS - 5);
+        ac.abort();
+        for (const end of await Promise.all(holders.map((h) => h.done))) {
+            expect(end?.finishReason).toBe('aborted');
+            expect(end?.usage.completionTokens).toBeLessThan(1900);
+        }
+    });
+
+    it('leaks no sequence after aborted, abandoned and aborted-while-waiting requests', async () => {
+        const aborted = new AbortController();
+        const holder = hold({ signal: aborted.signal });
+        let walkAway = false;
+        const abandoned = hold({ walkAway: () => walkAway });
+        await Promise.all([holder.started, abandoned.started]);
+        // Both sequences are busy: this one waits, and its client gives up.
+        const gaveUp = new AbortController();
+        const waiting = drain(small.chatStream(req({ maxTokens: 3 }), { signal: gaveUp.signal }));
+        gaveUp.abort();
+        expect(endOf(await waiting)).toMatchObject({ finishReason: 'aborted', usage: { completionTokens: 0 } });
+        walkAway = true;
+        await abandoned.done;
+        aborted.abort();
+        expect((await holder.done)?.finishReason).toBe('aborted');
+        expect(await untilIdle()).toEqual({ busy: 0, queued: 0, sequences: 2 });
+        // More requests than sequences: two run, one waits its turn; all are served.
+        const answers = await Promise.all([1, 2, 3].map((seed) => small.complete(req({ maxTokens: 3, seed }))));
+        for (const a of answers) expect(a).toMatchObject({ finishReason: 'length', usage: { completionTokens: 3 } });
+        expect(await untilIdle()).toEqual({ busy: 0, queued: 0, sequences: 2 });
     });
 });

@@ -2,10 +2,11 @@ import '@ton/test-utils';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Cell, toNano } from '@ton/core';
+import { Address, Cell, toNano } from '@ton/core';
 import { SandboxContract, TreasuryContract } from '@ton/sandbox';
 import { ENVELOPE_MEDIA_TYPE } from '../../helpers/hpke';
-import { openSseFrames, sealPaidRequest } from '../../protocol/paidRequest';
+import { openSseFrames, promptTokenBound, requestMaxCost, sealPaidRequest } from '../../protocol/paidRequest';
+import { signVoucher } from '../../wrappers/voucher';
 import { ExtendedPaymentChannel } from '../../wrappers/PaymentChannel';
 import { openSignedReceipt, parseReceipt } from '../../wrappers/receipt';
 import { WorkerStore } from '../../worker/src/store/store';
@@ -92,9 +93,12 @@ describe('worker shutdown', () => {
         await expect(fetch(`${worker.url}/health`)).rejects.toThrow();
     });
 
-    it('stops serving a client whose vouchers leave more than one receipt unpaid', async () => {
+    it('keeps what it could be left unpaid for within its credit limit, and takes a voucher sent on its own', async () => {
         const { channel: ch2 } = await openChannel(f, { nonce: 2n, deposit: toNano('10') });
         const wdir = mkdtempSync(join(tmpdir(), 'cocoon-worker-unpaid-'));
+        const body = chatBody();
+        // A credit of exactly one request's most possible cost: one request unpaid at a time.
+        const maxCost = requestMaxCost(PRICES, promptTokenBound(body.messages), body.max_tokens);
         const { worker, encryptionKey } = await startSandboxWorker({
             blockchain: f.blockchain,
             operator,
@@ -103,27 +107,62 @@ describe('worker shutdown', () => {
             backend: { kind: 'openai', baseUrl: upstream.url, modelMap: { 'cocoon-dev-model': 'llama-3-8b' } },
             prices: PRICES,
             dir: wdir,
+            overrides: { payments: { claimThreshold: '1000000000000', watchIntervalMs: 3_600_000, creditLimit: maxCost.toString() } },
         });
+        const channel = ch2.address.toString();
+        const pushVoucher = (total: bigint, signer = f.clientKeys.secretKey) =>
+            fetch(`${worker.url}/v1/channels/${encodeURIComponent(channel)}/voucher`, {
+                method: 'POST',
+                headers: { 'content-type': 'application/json' },
+                body: JSON.stringify({ total: total.toString(), signature: signVoucher(ch2.address, total, signer).signature.toString('hex') }),
+            });
         try {
             const ask = (voucher?: bigint) =>
                 callWorker(worker.url, encryptionKey, {
                     version: 1,
-                    channel: ch2.address.toString(),
+                    channel,
                     ...(voucher !== undefined ? { voucher: voucherFor(ch2.address, voucher, f.clientKeys.secretKey) } : {}),
-                    request: chatBody(),
+                    request: body,
                 });
+            // Nothing owed: a lone request is served.
             const r1 = await ask();
             expect(r1.status).toBe(200);
-            const r2 = await ask(); // one receipt unpaid: still served
-            expect(r2.status).toBe(200);
+            const c1 = BigInt(r1.final.receipt.cumulativeCost);
+            expect(c1).toBeLessThanOrEqual(maxCost);
+            // Its receipt unpaid, another request would pass the credit.
             const refused = await ask();
             expect(refused.status).toBe(402);
             expect(refused.error!.code).toBe('voucher_required');
-            // Paying for the first brings it back to one unpaid receipt.
-            const r3 = await ask(BigInt(r1.final.receipt.cumulativeCost));
-            expect(r3.status).toBe(200);
-            expect((await ask(BigInt(r1.final.receipt.cumulativeCost))).status).toBe(402);
-            expect((await ask(BigInt(r3.final.receipt.cumulativeCost))).status).toBe(200);
+            // Paid with the request: served.
+            const r2 = await ask(c1);
+            expect(r2.status).toBe(200);
+            const c2 = BigInt(r2.final.receipt.cumulativeCost);
+            // Paid by a voucher sent on its own, with no request after it: the worker holds it at once.
+            const pushed = await pushVoucher(c2);
+            expect(pushed.status).toBe(200);
+            expect(await pushed.json()).toEqual({ total: c2.toString(), served: c2.toString() });
+            expect(worker.store.latestVoucher(channel)!.total).toBe(c2);
+            expect((await ask()).status).toBe(200);
+            // A voucher sent on its own is checked as one sent with a request, and a refused one changes nothing.
+            const forged = await pushVoucher(c2 + 1n, f.workerKeys.secretKey);
+            expect(forged.status).toBe(401);
+            expect(((await forged.json()) as any).error.code).toBe('invalid_voucher');
+            const older = await pushVoucher(c1);
+            expect(older.status).toBe(409);
+            const malformed = await fetch(`${worker.url}/v1/channels/${encodeURIComponent(channel)}/voucher`, {
+                method: 'POST',
+                headers: { 'content-type': 'application/json' },
+                body: JSON.stringify({ total: 'ten', signature: 'ab' }),
+            });
+            expect(malformed.status).toBe(400);
+            expect(((await malformed.json()) as any).error.message).toMatch(/total/);
+            const unknown = await fetch(`${worker.url}/v1/channels/${encodeURIComponent(new Address(0, Buffer.alloc(32, 9)).toString())}/voucher`, {
+                method: 'POST',
+                headers: { 'content-type': 'application/json' },
+                body: JSON.stringify({ total: '1', signature: '00'.repeat(64) }),
+            });
+            expect(unknown.status).toBe(404);
+            expect(worker.store.latestVoucher(channel)!.total).toBe(c2);
         } finally {
             await worker.stop();
             rmSync(wdir, { recursive: true, force: true });

@@ -47,9 +47,9 @@ describe('worker receipts endpoint (sandbox chain)', () => {
             backend: { kind: 'openai', baseUrl: upstream.url, modelMap: { 'cocoon-dev-model': 'llama-3-8b' } },
             prices: PRICES,
             dir,
-            overrides: { payments: { claimThreshold: '1000000000000', watchIntervalMs: 3_600_000, maxUnpaidReceipts: 100 } },
+            overrides: { payments: { claimThreshold: '1000000000000', watchIntervalMs: 3_600_000, creditLimit: '1000000000000' } },
         }));
-        // Three served requests: three stored receipts (no voucher needed under maxUnpaidReceipts 100).
+        // Three served requests: three stored receipts (no voucher needed under a credit limit of 1,000 TON).
         for (let i = 0; i < 3; i++) {
             const r = await callWorker(worker.url, encKey, { version: 1, channel: channel.address.toString(), request: chatBody({ stream: i === 1 }) });
             expect(r.status).toBe(200);

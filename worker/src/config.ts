@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Address } from '@ton/core';
 import { z } from 'zod';
+import { DEFAULT_MAX_QUEUED, DEFAULT_QUEUE_TIMEOUT_MS } from './inference/embedded';
 
 /**
  * The worker's configuration: a JSON file plus environment overrides,
@@ -38,6 +39,8 @@ const tonAddress = z.string().refine(
     { message: 'not a valid TON address' },
 );
 
+const SEQUENCES_RULE = 'must be "auto" or a whole number from 1 to 64';
+
 const embeddedBackend = z
     .object({
         kind: z.literal('embedded'),
@@ -45,13 +48,19 @@ const embeddedBackend = z
         alias: z.string().min(1).optional(),
         gpu: z.union([z.literal('auto'), z.literal(false)]).default(false),
         threads: z.number().int().min(1).max(256).default(1),
+        /** Tokens of context each request gets; each sequence has its own, so the KV cache holds contextSize × sequences. */
         contextSize: z
             .number()
             .int()
             .min(256)
             .max(1 << 20)
             .default(4096),
-        sequences: z.number().int().min(1).max(64).default(1),
+        /** Requests decoded together (their decoding batched); 'auto' suits the device and the free memory. */
+        sequences: z.union([z.literal('auto'), z.number().int(SEQUENCES_RULE).min(1, SEQUENCES_RULE).max(64, SEQUENCES_RULE)], { errorMap: () => ({ message: SEQUENCES_RULE }) }).default('auto'),
+        /** Requests that may wait for a free sequence; more are refused at once (503, Retry-After). */
+        maxQueued: z.number().int().min(0).max(4096).default(DEFAULT_MAX_QUEUED),
+        /** How long a request may wait for a free sequence before it is refused (503, Retry-After). */
+        queueTimeoutMs: z.number().int().min(0).max(600_000).default(DEFAULT_QUEUE_TIMEOUT_MS),
     })
     .strict();
 
@@ -161,10 +170,13 @@ export const workerConfigSchema = z
         payments: z
             .object({
                 /**
-                 * Receipts a client may leave uncovered by its newest voucher and
-                 * still be served: the worker's risk is these plus the requests in flight.
+                 * The worker's credit to one channel (nanoTON): what is served and not yet
+                 * covered by a voucher plus the most its requests in flight can cost stays
+                 * within it, so it bounds what a client that stops paying can take. A lone
+                 * request is served whatever its cost. Default: 32,768 tokens at the
+                 * worker's highest per-token price, a few long requests' worth.
                  */
-                maxUnpaidReceipts: z.number().int().min(0).default(1),
+                creditLimit: nano.optional(),
                 /** How often channels are checked for claims and closes. */
                 watchIntervalMs: z.number().int().positive().default(10_000),
                 /** Claim when a channel's unclaimed value passes this. */

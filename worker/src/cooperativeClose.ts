@@ -1,12 +1,12 @@
 import { Address } from '@ton/core';
-import { z } from 'zod';
 import { ChannelStatus } from '../../wrappers/PaymentChannel';
 import { signCloseApproval, verifyVoucher } from '../../wrappers/voucher';
 import type { ChainView } from './chain';
-import { ChannelGate, channelAddressSchema } from './channelGate';
+import { ChannelGate } from './channelGate';
+import { ChannelVoucher, ChannelVoucherInput, parseChannelVoucher } from './channelVoucher';
 import { Refusal, RefusalKind } from './refusal';
 import type { WorkerStore } from './store/store';
-import { INT64_MAX, uint256ToBytes } from '../../helpers/bytes';
+import { uint256ToBytes } from '../../helpers/bytes';
 
 /**
  * The worker's half of a cooperative close (DESIGN.md section 3): the
@@ -22,45 +22,13 @@ import { INT64_MAX, uint256ToBytes } from '../../helpers/bytes';
  * submits the close the claimer still redeems it.
  */
 
-export interface CloseRequestInput {
-    channel: string;
-    body: unknown;
-}
-
-const SHAPE = 'send {"total": "<nanoTON>", "signature": "<hex>"}';
-const TOTAL = 'total must be the final cumulative total in nanoTON, as a decimal string';
-const SIGNATURE = "signature must be the client's Ed25519 voucher signature (128 hex digits)";
-
-/** A close request as it arrives: the channel from the path, the client's final voucher as the body. */
-export const closeRequestSchema = z.object({
-    channel: channelAddressSchema,
-    body: z.preprocess(
-        (body) => body ?? {},
-        z.object(
-            {
-                // 19 digits can exceed the store's int64 (2^63 - 1): out of range is the client's mistake, not a 500.
-                total: z
-                    .string({ required_error: TOTAL, invalid_type_error: TOTAL })
-                    .regex(/^[0-9]{1,19}$/, TOTAL)
-                    .transform(BigInt)
-                    .refine((v) => v <= INT64_MAX, TOTAL),
-                signature: z
-                    .string({ required_error: SIGNATURE, invalid_type_error: SIGNATURE })
-                    .regex(/^[0-9a-fA-F]{128}$/, SIGNATURE)
-                    .transform((hex) => Buffer.from(hex, 'hex')),
-            },
-            { invalid_type_error: SHAPE },
-        ),
-    ),
-});
-
-export type CloseRequest = z.infer<typeof closeRequestSchema>;
+/** A close request: the channel from the path, the client's final voucher as the body (worker/src/channelVoucher.ts). */
+export type CloseRequestInput = ChannelVoucherInput;
+export type CloseRequest = ChannelVoucher;
 
 /** Refuses a malformed close request (400). */
 export function parseCloseRequest(input: CloseRequestInput): CloseRequest {
-    const parsed = closeRequestSchema.safeParse(input);
-    if (parsed.success) return parsed.data;
-    throw Refusal.fromIssues(parsed.error, (field) => (field === 'channel' ? 'invalid_channel' : 'invalid_request'), 'close');
+    return parseChannelVoucher(input, 'close');
 }
 
 export interface CloseApprovalAnswer {

@@ -1,14 +1,15 @@
 import { Address } from '@ton/core';
 import { ReceiptWire, ReceiptsAnswer, decodeVoucher, requestMaxCost } from '../../protocol/paidRequest';
-import { ChannelStatus } from '../../wrappers/PaymentChannel';
+import { ChannelState, ChannelStatus } from '../../wrappers/PaymentChannel';
 import { Prices, makeSignedReceipt, receiptMaxCost } from '../../wrappers/receipt';
 import { SignedVoucher, verifyVoucher } from '../../wrappers/voucher';
 import type { ChainView } from './chain';
 import { ChannelGate } from './channelGate';
+import type { ChannelVoucher } from './channelVoucher';
 import type { Usage } from './inference/types';
 import { PriceQuote, PriceStaleError, WorkerPricing } from './pricing';
 import { ReceiptRecovery, ReceiptsQuery } from './receiptRecovery';
-import { Refusal, RefusalKind } from './refusal';
+import { Operation, Refusal, RefusalKind } from './refusal';
 import { StorageGuard, isStorageFault } from './storageGuard';
 import type { VoucherRecord, WorkerStore } from './store/store';
 import { INT64_MAX, bytesToUint, hex256, uint256ToBytes } from '../../helpers/bytes';
@@ -34,8 +35,14 @@ export interface PaymentsOptions {
     receiptKey: { publicKey: Buffer; secretKey: Buffer };
     /** What to charge: terms no receipt can be proven to overcharge by (worker/src/pricing.ts). */
     pricing: WorkerPricing;
-    /** Receipts the newest voucher may leave uncovered (default 1). */
-    maxUnpaidReceipts?: number;
+    /**
+     * The worker's credit to one channel, nanoTON: what is served and not yet
+     * covered by a voucher, plus the most every request in flight can cost,
+     * never passes it (default: DEFAULT_CREDIT_TOKENS at the highest price in
+     * force). One request is served whatever its cost when nothing else is
+     * owed or in flight.
+     */
+    creditLimit?: bigint;
     now?: () => number;
 }
 
@@ -66,6 +73,20 @@ export interface AdmissionRequest {
     promptBound: number;
     maxTokens: number;
     modelId: bigint;
+}
+
+/**
+ * Without a configured credit limit, the worker's credit is this many
+ * tokens at its highest per-token price: a few long requests' worth,
+ * whatever the prices.
+ */
+export const DEFAULT_CREDIT_TOKENS = 32_768n;
+
+/** The credit limit that applies at `prices` (nanoTON per million tokens). */
+export function creditLimitAt(prices: Prices, configured?: bigint): bigint {
+    if (configured !== undefined) return configured;
+    const highest = [prices.prompt, prices.cached, prices.completion, prices.reasoning].reduce((a, b) => (a > b ? a : b));
+    return (DEFAULT_CREDIT_TOKENS * highest) / 1_000_000n;
 }
 
 /** The least time between two reads of one channel past the cache on behalf of a refused request. */
@@ -128,36 +149,17 @@ export class Payments {
     private async decide(req: AdmissionRequest, fresh: boolean): Promise<Admission> {
         const refuse = (kind: RefusalKind, message: string) => new Refusal(kind, message, { during: 'admission' });
         const channel = this.gate.address(req.channel, 'admission');
-        let voucher: SignedVoucher | undefined;
-        if (req.voucher !== undefined) {
-            try {
-                voucher = decodeVoucher(req.voucher);
-            } catch (e) {
-                throw refuse('invalid_voucher', `voucher: ${(e as Error).message}`);
-            }
-            if (!voucher.channel.equals(channel)) throw refuse('invalid_voucher', 'voucher names another channel');
-            // No deposit reaches 2^63 nanoTON and the store cannot hold more: a client mistake, not a server error.
-            if (voucher.total > INT64_MAX) throw refuse('invalid_voucher', `voucher total ${voucher.total} is out of range`);
-        }
+        const voucher = req.voucher === undefined ? undefined : this.decodeVoucher(channel, req.voucher, 'admission');
         const state = await this.gate.channel(channel, 'admission', fresh);
         if (state.status !== ChannelStatus.Open) throw refuse('channel_not_open', 'the channel is not open');
         this.refuseIfClosedHere(channel.toString());
         // Before any voucher is kept: a look-alike contract's vouchers would only feed the claimer's gas.
         const ws = await this.gate.payoutChannel(channel, state, 'admission');
-        const clientKey = uint256ToBytes(state.clientKey);
         const key = channel.toString();
-        if (voucher) {
-            if (!verifyVoucher(channel, voucher.total, voucher.signature, clientKey)) throw refuse('invalid_voucher', 'voucher signature does not verify with the channel client key');
-            const latest = this.o.store.latestVoucher(key);
-            if ((latest && voucher.total < latest.total) || voucher.total < state.paid) throw refuse('stale_voucher', 'voucher is older than one already received');
-            // A valid voucher is money whatever happens to this request
-            // (refused, cut, the process killed): on disk before serving.
-            this.storage.check();
-            const v = voucher;
-            // Killed from here on, the worker still has it; a power cut before the receipt's fsync'd commit
-            // (which carries it too) could lose it, and the client sends it again with its next request.
-            this.storage.write('the voucher', () => this.o.store.recordVoucher({ channel: key, total: v.total, signature: v.signature, receivedAt: this.now() }, 'process'));
-        }
+        // A valid voucher is money whatever happens to this request (refused, cut, the process killed): on disk
+        // before serving. Killed from here on, the worker still has it; a power cut before the receipt's fsync'd
+        // commit (which carries it too) could lose it, and the client sends it again.
+        if (voucher) this.keepVoucher(channel, state, voucher, 'admission', 'process');
         // Receipts for any other model than the attested one would be slashable (ProveWrongModel).
         const attestedModel = ws.attestation?.modelId ?? ws.state.modelId;
         if (req.modelId !== attestedModel) throw refuse('model_not_attested', `this worker is attested for model ${hex256(attestedModel)} only`);
@@ -178,13 +180,24 @@ export class Payments {
             throw refuse('client_key_changing', `the channel's client key changes at ${state.pendingKeyAt}; the worker serves the channel again once the new key is in force`);
         // A receipt could not be stored: serve nothing that cannot be paid for.
         this.storage.check();
-        // A client that stops sending vouchers stops getting answers.
-        const covered = this.o.store.latestVoucher(key)?.total ?? 0n;
-        const uncovered = this.o.store.receiptsAbove(key, covered);
-        if (uncovered > (this.o.maxUnpaidReceipts ?? 1))
-            throw refuse('voucher_required', `${uncovered} receipts are not covered by a voucher: send one for the cumulative cost of ${this.o.store.receiptTotal(key)} nanoTON`);
         const maxCost = this.maxCost(quote.prices, req.promptBound, req.maxTokens);
-        const owed = this.o.store.receiptTotal(key) + (this.reserved.get(key) ?? 0n);
+        // The credit rule: a client that stops sending vouchers stops getting answers, and what the worker could be
+        // left unpaid for (served and uncovered, plus everything in flight, this request included) stays within the
+        // credit limit. A lone request is always served: nothing is owed or in flight then.
+        const served = this.o.store.receiptTotal(key);
+        const covered = this.o.store.latestVoucher(key)?.total ?? 0n;
+        const uncovered = served > covered ? served - covered : 0n;
+        const inFlight = this.reserved.get(key) ?? 0n;
+        const limit = creditLimitAt(quote.prices, this.o.creditLimit);
+        if (uncovered + inFlight > 0n && uncovered + inFlight + maxCost > limit) {
+            if (inFlight === 0n) throw refuse('voucher_required', `${uncovered} nanoTON served is not covered by a voucher: send one for the cumulative cost of ${served} nanoTON`);
+            throw new Refusal(
+                'credit_limit',
+                `the channel's requests in flight (up to ${inFlight} nanoTON) and ${uncovered} nanoTON served unpaid leave no room for this request's ${maxCost} within the worker's credit limit of ${limit} nanoTON: retry when one ends`,
+                { during: 'admission', retryAfter: 1 },
+            );
+        }
+        const owed = served + inFlight;
         if (state.deposit < owed + maxCost)
             throw refuse('insufficient_deposit', `deposit ${state.deposit} does not cover unpaid receipts and reservations (${owed}) plus this request's maximum cost (${maxCost}) nanoTON`);
         this.reserved.set(key, (this.reserved.get(key) ?? 0n) + maxCost);
@@ -192,6 +205,53 @@ export class Payments {
     }
 
     /** A channel the worker agreed to close (cooperative close) or saw closed takes no more requests. */
+    /**
+     * A voucher sent on its own (POST /v1/channels/:channel/voucher), as soon
+     * as the client has verified the receipt it pays for: checked as at
+     * admission and stored with an fsync. Answers the newest voucher total
+     * kept and the cumulative cost served, so the client sees what is unpaid.
+     */
+    async acceptVoucher(q: ChannelVoucher): Promise<{ total: string; served: string }> {
+        const { channel } = q;
+        const voucher: SignedVoucher = { channel, total: q.body.total, signature: q.body.signature };
+        const state = await this.gate.channel(channel, 'voucher');
+        if (state.status !== ChannelStatus.Open && state.status !== ChannelStatus.Closing) throw new Refusal('channel_not_open', 'the channel is closed', { during: 'voucher' });
+        // Before it is kept: a look-alike contract's vouchers would only feed the claimer's gas.
+        await this.gate.payoutChannel(channel, state, 'voucher');
+        this.keepVoucher(channel, state, voucher, 'voucher', 'fsync');
+        const key = channel.toString();
+        return { total: (this.o.store.latestVoucher(key)?.total ?? 0n).toString(), served: this.o.store.receiptTotal(key).toString() };
+    }
+
+    private decodeVoucher(channel: Address, text: string, during: Operation): SignedVoucher {
+        let voucher: SignedVoucher;
+        try {
+            voucher = decodeVoucher(text);
+        } catch (e) {
+            throw new Refusal('invalid_voucher', `voucher: ${(e as Error).message}`, { during });
+        }
+        if (!voucher.channel.equals(channel)) throw new Refusal('invalid_voucher', 'voucher names another channel', { during });
+        // No deposit reaches 2^63 nanoTON and the store cannot hold more: a client mistake, not a server error.
+        if (voucher.total > INT64_MAX) throw new Refusal('invalid_voucher', `voucher total ${voucher.total} is out of range`, { during });
+        return voucher;
+    }
+
+    /** Checks a voucher against the channel's client key and what is already held, and stores it. */
+    private keepVoucher(channel: Address, state: ChannelState, voucher: SignedVoucher, during: Operation, durability: 'fsync' | 'process') {
+        if (!verifyVoucher(channel, voucher.total, voucher.signature, uint256ToBytes(state.clientKey)))
+            throw new Refusal('invalid_voucher', 'voucher signature does not verify with the channel client key', { during });
+        const key = channel.toString();
+        const latest = this.o.store.latestVoucher(key);
+        if ((latest && voucher.total < latest.total) || voucher.total < state.paid) {
+            // With a request, an older voucher adds nothing and refuses nothing: the client sends each voucher on its
+            // own too, so the newer one may simply have arrived first. On its own, the client is told.
+            if (during === 'admission') return;
+            throw new Refusal('stale_voucher', 'voucher is older than one already received', { during });
+        }
+        this.storage.check();
+        this.storage.write('the voucher', () => this.o.store.recordVoucher({ channel: key, total: voucher.total, signature: voucher.signature, receivedAt: this.now() }, durability));
+    }
+
     private refuseIfClosedHere(key: string) {
         const localState = this.o.store.channelState(key);
         if (localState !== undefined && localState !== 'open') throw new Refusal('channel_not_open', `the channel is ${localState}`, { during: 'admission' });

@@ -114,7 +114,7 @@ export async function createWorker(config: WorkerConfig, deps: WorkerDeps = {}):
     const backend = deps.backend ?? (await createBackend(config.backend));
     const ownsBackend = !deps.backend;
     const metrics = new WorkerMetrics(store);
-    const payments = new Payments({ store, chain, workerStake, receiptKey: keys.receipt, pricing, maxUnpaidReceipts: config.payments.maxUnpaidReceipts, now: hostNow });
+    const payments = new Payments({ store, chain, workerStake, receiptKey: keys.receipt, pricing, creditLimit: config.payments.creditLimit, now: hostNow });
     const claimer = new Claimer({
         store,
         chain,

@@ -15,7 +15,7 @@ import type { WorkerInfo } from '../discovery';
 export function unaffordable(w: WorkerInfo, request: ChatCompletionRequest, deposit: bigint): CocoonError | undefined {
     const maxTokens = request.max_completion_tokens ?? request.max_tokens ?? undefined;
     const promptBound = promptTokenBound(request.messages);
-    const cost = requestMaxCost(w.prices, promptBound, maxTokens ?? 0);
+    const cost = requestCostBound(w, request);
     if (cost <= deposit) return undefined;
     const what = maxTokens !== undefined ? `up to ${promptBound} prompt tokens and max_tokens ${maxTokens}` : `up to ${promptBound} prompt tokens`;
     return new CocoonError(
@@ -24,4 +24,14 @@ export function unaffordable(w: WorkerInfo, request: ChatCompletionRequest, depo
         `this request can cost up to ${fromNano(cost)} TON at the worker's prices (${what}), more than the ${fromNano(deposit)} TON a channel holds: ` +
             'lower max_tokens or shorten the prompt, or raise the channel deposit',
     );
+}
+
+/**
+ * The most `request` can cost at `w`'s prices, as the worker bounds it at
+ * admission (every prompt byte a token, max_tokens generated); without
+ * max_tokens, the prompt alone (the worker's own default is unknown here).
+ */
+export function requestCostBound(w: WorkerInfo, request: ChatCompletionRequest): bigint {
+    const maxTokens = request.max_completion_tokens ?? request.max_tokens ?? 0;
+    return requestMaxCost(w.prices, promptTokenBound(request.messages), maxTokens);
 }

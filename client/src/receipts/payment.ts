@@ -2,20 +2,34 @@ import { Address } from '@ton/core';
 import type { ReceiptWire } from '../../../protocol/paidRequest';
 import type { ReceiptFields } from '../../../wrappers/receipt';
 import { signVoucher } from '../../../wrappers/voucher';
+import type { ChannelSequencer } from '../channels/sequencer';
+import type { VoucherPush } from '../channels/voucherPush';
 import type { WorkerInfo } from '../discovery';
 import type { ClientContext } from '../options';
 
 /**
- * Pays a verified receipt, live or recovered: signs the voucher for its
- * cumulative cost and records receipt, voucher and the answered request
- * together, so a receipt is never paid twice and a voucher never covers an
- * unverified one. Only the verifier's result may be passed here.
+ * Pays verified receipts, live or recovered: signs the voucher for the
+ * receipt's cumulative cost and records receipt, voucher and the answered
+ * request together, so a receipt is never paid twice and a voucher never
+ * covers an unverified one; then sends the voucher to the worker at once
+ * and lets the channel's next receipt be paid. Only the verifier's result
+ * may be passed here, under the channel's lock (ChannelSequencer.locked).
  */
-export function payReceipt(ctx: ClientContext, w: WorkerInfo, channel: string, wire: ReceiptWire, fields: ReceiptFields, attemptId: number): void {
-    const v = signVoucher(Address.parse(channel), fields.cumulativeCost, ctx.o.channelKey.secretKey);
-    ctx.o.store.recordPayment(
-        { channel, requestId: fields.requestId.toString(), boc: wire.boc, cost: fields.cost, cumulative: fields.cumulativeCost, model: w.model, receivedAt: Math.floor(Date.now() / 1000) },
-        { total: v.total, signature: v.signature },
-        attemptId,
-    );
+export class ReceiptPayer {
+    constructor(
+        private readonly ctx: ClientContext,
+        readonly sequencer: ChannelSequencer,
+        private readonly vouchers: VoucherPush,
+    ) {}
+
+    pay(w: WorkerInfo, channel: string, wire: ReceiptWire, fields: ReceiptFields, attemptId: number): void {
+        const v = signVoucher(Address.parse(channel), fields.cumulativeCost, this.ctx.o.channelKey.secretKey);
+        this.ctx.o.store.recordPayment(
+            { channel, requestId: fields.requestId.toString(), boc: wire.boc, cost: fields.cost, cumulative: fields.cumulativeCost, model: w.model, receivedAt: Math.floor(Date.now() / 1000) },
+            { total: v.total, signature: v.signature },
+            attemptId,
+        );
+        this.vouchers.push(w, channel);
+        this.sequencer.paid(channel);
+    }
 }

@@ -3,8 +3,9 @@ import { sign } from '@ton/crypto';
 import { RECEIPTS_SIGNATURE_HEADER, RECEIPTS_TIMESTAMP_HEADER, ReceiptsAnswer, receiptsQueryDigest } from '../../../protocol/paidRequest';
 import type { WorkerInfo } from '../discovery';
 import type { ClientContext } from '../options';
-import { payReceipt } from './payment';
+import type { ReceiptPayer } from './payment';
 import { ReceiptRejected, Rejections } from './rejection';
+import { answeredRequest, openReceipt } from './rules';
 import type { ReceiptVerifier } from './verifier';
 
 /**
@@ -18,18 +19,26 @@ export class ReceiptRecovery {
         private readonly ctx: ClientContext,
         private readonly verifier: ReceiptVerifier,
         private readonly rejections: Rejections,
+        private readonly payer: ReceiptPayer,
     ) {}
 
     /**
      * Reads from the worker the receipts it stored on `channel` above the
      * verified cumulative cost and pays each, in order, only if the verifier
      * passes it: it must answer one of this client's own requests still
-     * waiting for a receipt (each used once; never `exclude`, the request in
-     * flight) and keep every rule a receipt without its answer can be judged
-     * by. Stops at `upTo` (the receipt in hand starts above it). Returns how
-     * many were paid; throws ReceiptRejected on the first bad one.
+     * waiting for a receipt and no longer in flight (each used once), and
+     * keep every rule a receipt without its answer can be judged by. Stops
+     * at the receipt of a call still in flight on the channel (that call
+     * judges it against its answer) and at `upTo` (the receipt in hand
+     * starts above it). Returns how many were paid; throws ReceiptRejected
+     * on the first bad one. Runs under the channel's lock.
      */
-    async recoverReceipts(w: WorkerInfo, channel: string, exclude?: number, upTo?: bigint): Promise<number> {
+    recoverReceipts(w: WorkerInfo, channel: string, upTo?: bigint): Promise<number> {
+        return this.payer.sequencer.locked(channel, () => this.recoverLocked(w, channel, upTo));
+    }
+
+    /** recoverReceipts for a caller that already holds the channel's lock. */
+    async recoverLocked(w: WorkerInfo, channel: string, upTo?: bigint): Promise<number> {
         const { o } = this.ctx;
         let recovered = 0;
         for (let round = 0; round < 100; round++) {
@@ -47,12 +56,23 @@ export class ReceiptRecovery {
             if (!Array.isArray(answer?.receipts)) throw new Error('the worker answered the receipts query with no receipt list');
             if (answer.receipts.length === 0) return recovered;
             let verified = after;
-            const pending = o.store.pendingAttempts(channel).filter((a) => a.id !== exclude);
+            const inFlight = [...this.payer.sequencer.inFlight(channel)];
+            const pending = o.store.pendingAttempts(channel).filter((a) => !inFlight.some(([id]) => id === a.id));
             for (const wire of answer.receipts) {
                 if (upTo !== undefined && /^[0-9]+$/.test(String(wire?.cumulativeCost)) && BigInt(wire.cumulativeCost) > upTo) return recovered;
+                // A call in flight pays its own receipt, judged against its answer: the one it holds, or, while its
+                // answer is still coming, any receipt that could be its own (the same request hash).
+                if (inFlight.some(([, call]) => call.receiptId === String(wire?.requestId))) return recovered;
+                if (
+                    answersOneOf(
+                        wire,
+                        inFlight.filter(([, call]) => call.receiptId === undefined).map(([, call]) => call),
+                    )
+                )
+                    return recovered;
                 const { fields, attempt } = await this.verifier.verify(w, channel, verified, wire, { path: 'recovered', pending });
                 pending.splice(pending.indexOf(attempt), 1);
-                payReceipt(this.ctx, w, channel, wire, fields, attempt.id);
+                this.payer.pay(w, channel, wire, fields, attempt.id);
                 verified = fields.cumulativeCost;
                 recovered++;
                 this.ctx.log('lost receipt recovered and paid', { channel, requestId: fields.requestId.toString(), cumulative: verified.toString() });
@@ -76,5 +96,15 @@ export class ReceiptRecovery {
             this.ctx.log('receipt recovery failed; retried on the next request', { worker: w.workerStake.toString(), error: (e as Error).message });
             return 0;
         }
+    }
+}
+
+/** Whether the wire's receipt answers one of `attempts` (a malformed one answers none: the verifier judges it). */
+function answersOneOf(wire: ReceiptsAnswer['receipts'][number], attempts: readonly { requestHash: string }[]): boolean {
+    if (attempts.length === 0) return false;
+    try {
+        return answeredRequest(openReceipt(wire), attempts) !== undefined;
+    } catch {
+        return false;
     }
 }

@@ -9,7 +9,7 @@ export type SealedPaidRequest = Awaited<ReturnType<typeof sealPaidRequest>>;
 /**
  * Seals `request` to the worker's attested X25519 key, on `channel`, with
  * the voucher that covers every receipt verified so far (the worker's
- * `maxUnpaidReceipts` rule). Returns the envelope with its response opener,
+ * credit rule counts what no voucher covers). Returns the envelope with its response opener,
  * and what the receipt for it will be judged against (SentRequest).
  */
 export async function sealRequest(ctx: ClientContext, w: WorkerInfo, channel: string, request: ChatCompletionRequest): Promise<{ sealed: SealedPaidRequest; sent: SentRequest }> {

@@ -12,9 +12,10 @@ import type { WorkerMetrics } from '../metrics';
 
 /**
  * What the worker was asked to do, for the few kinds whose answer depends
- * on it: admit a paid chat request, recover receipts, co-sign a close.
+ * on it: admit a paid chat request, recover receipts, co-sign a close,
+ * take a voucher on its own.
  */
-export type Operation = 'admission' | 'recovery' | 'close';
+export type Operation = 'admission' | 'recovery' | 'close' | 'voucher';
 
 interface Mapping {
     status: number;
@@ -51,6 +52,7 @@ const REFUSALS = {
     invalid_voucher: { status: 401, code: RefusalCode.BadVoucher, during: AT_ADMISSION_402 },
     stale_voucher: { status: 409, code: RefusalCode.StaleVoucher, during: AT_ADMISSION_402 },
     voucher_required: { status: 402, code: RefusalCode.VoucherRequired },
+    credit_limit: { status: 429, code: RefusalCode.CreditLimit },
     insufficient_deposit: { status: 402, code: RefusalCode.InsufficientDeposit },
     request_in_flight: { status: 409, code: RefusalCode.RequestInFlight },
     // The model.

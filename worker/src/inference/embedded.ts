@@ -3,7 +3,20 @@ import { basename, join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { HashProgress, hashModelFile } from './modelHash';
 import type { ChatCommand, HostCommand, HostReply, LoadCommand } from './llamaHost';
-import { BackendRequestError, BackendUnavailableError, ChatEvent, ChatRequest, Completion, Health, InferenceBackend, ModelInfo, StreamOptions, Usage, collectCompletion } from './types';
+import {
+    BackendBusyError,
+    BackendRequestError,
+    BackendUnavailableError,
+    ChatEvent,
+    ChatRequest,
+    Completion,
+    Health,
+    InferenceBackend,
+    ModelInfo,
+    StreamOptions,
+    Usage,
+    collectCompletion,
+} from './types';
 
 export interface EmbeddedOptions {
     /** Path of the GGUF file. */
@@ -12,9 +25,21 @@ export interface EmbeddedOptions {
     gpu?: 'auto' | false;
     /** CPU threads for generation (on 2 cores, 1 was fastest for small models). */
     threads?: number;
+    /**
+     * Tokens of context each request gets (prompt plus max_tokens must fit).
+     * Every sequence has its own: the KV cache holds contextSize × sequences.
+     */
     contextSize?: number;
-    /** Requests served concurrently (llama.cpp sequences in one context). */
-    sequences?: number;
+    /**
+     * Requests decoded together (llama.cpp sequences in one context, their
+     * decoding batched); 'auto' (the default) picks what suits the device
+     * and the memory free for the KV cache.
+     */
+    sequences?: number | 'auto';
+    /** Requests that may wait for a free sequence; beyond that they are refused at once (BackendBusyError). */
+    maxQueued?: number;
+    /** How long a request may wait for a free sequence before it is refused (BackendBusyError). */
+    queueTimeoutMs?: number;
     /** Extra name clients may use instead of the hash id. */
     alias?: string;
     /** Known SHA-256 of the file (skips hashing, e.g. when the caller just hashed it). */
@@ -25,6 +50,11 @@ export interface EmbeddedOptions {
 }
 
 type Listener = (reply: HostReply) => void;
+
+/** Requests that may wait for a free sequence by default: a few batches' worth, not an unbounded backlog. */
+export const DEFAULT_MAX_QUEUED = 32;
+/** How long a request waits for a free sequence by default before it is refused as busy. */
+export const DEFAULT_QUEUE_TIMEOUT_MS = 10_000;
 
 /**
  * The `embedded` backend: a GGUF model run by node-llama-cpp in a child
@@ -41,11 +71,14 @@ export class EmbeddedBackend implements InferenceBackend {
         private readonly child: ChildProcess,
         readonly modelId: string,
         private readonly options: EmbeddedOptions,
+        /** Tokens of context each request gets. */
         readonly contextSize: number,
+        /** Requests the engine decodes together. */
+        readonly sequences: number,
         readonly gpu: string | false,
     ) {
-        child.on('message', (reply: HostReply) => {
-            if ('id' in reply) this.listeners.get(reply.id)?.(reply);
+        child.on('message', (replies: HostReply[]) => {
+            for (const reply of replies) if ('id' in reply) this.listeners.get(reply.id)?.(reply);
         });
         child.on('exit', (code, signal) => {
             this.alive = false;
@@ -65,14 +98,16 @@ export class EmbeddedBackend implements InferenceBackend {
             gpu: options.gpu ?? false,
             threads: options.threads ?? 1,
             contextSize: options.contextSize ?? 2048,
-            sequences: options.sequences ?? 1,
+            sequences: options.sequences ?? 'auto',
+            maxQueued: options.maxQueued ?? DEFAULT_MAX_QUEUED,
+            queueTimeoutMs: options.queueTimeoutMs ?? DEFAULT_QUEUE_TIMEOUT_MS,
         };
         const loaded = await new Promise<Extract<HostReply, { op: 'loaded' }>>((resolve, reject) => {
             const timer = setTimeout(() => {
                 child.kill('SIGKILL');
                 reject(new Error('timed out loading the model'));
             }, options.loadTimeoutMs ?? 120_000);
-            child.once('message', (r: HostReply) => {
+            child.once('message', ([r]: HostReply[]) => {
                 clearTimeout(timer);
                 if (r.op === 'loaded') resolve(r);
                 else {
@@ -86,7 +121,7 @@ export class EmbeddedBackend implements InferenceBackend {
             });
             child.send(load);
         });
-        return new EmbeddedBackend(child, modelId, options, loaded.contextSize, loaded.gpu);
+        return new EmbeddedBackend(child, modelId, options, loaded.contextSize, loaded.sequences, loaded.gpu);
     }
 
     /** The engine process id (tests kill it to simulate an engine crash). */
@@ -145,6 +180,7 @@ export class EmbeddedBackend implements InferenceBackend {
                 if (r.op === 'reject') {
                     if (!started) {
                         if (r.status === 503) throw new BackendUnavailableError(r.message);
+                        if (r.status === 429) throw new BackendBusyError(r.message);
                         if (r.status === 499) {
                             ended = true;
                             yield { type: 'end', finishReason: 'aborted', usage: delivered };
@@ -184,20 +220,28 @@ export class EmbeddedBackend implements InferenceBackend {
     async health(): Promise<Health> {
         const t0 = Date.now();
         if (!this.alive) return { ok: false, latencyMs: 0, detail: this.exitReason };
+        try {
+            const o = await this.occupancy();
+            return { ok: true, latencyMs: Date.now() - t0, detail: `${o.busy} of ${o.sequences} sequences busy, ${o.queued} waiting` };
+        } catch (e) {
+            return { ok: false, latencyMs: Date.now() - t0, detail: (e as Error).message };
+        }
+    }
+
+    /** Sequences decoding now and requests waiting for one, as the engine counts them. */
+    async occupancy(): Promise<{ busy: number; queued: number; sequences: number }> {
+        if (!this.alive) throw new BackendUnavailableError(this.exitReason);
         const id = this.nextId++;
         try {
-            const busy = await new Promise<number>((resolve, reject) => {
+            return await new Promise((resolve, reject) => {
                 const timer = setTimeout(() => reject(new Error('engine did not answer a ping in 5 s')), 5000);
                 this.listeners.set(id, (r) => {
                     clearTimeout(timer);
-                    if (r.op === 'pong') resolve(r.busy);
+                    if (r.op === 'pong') resolve({ busy: r.busy, queued: r.queued, sequences: r.sequences });
                     else reject(new Error(r.op === 'reject' ? r.message : 'unexpected reply'));
                 });
                 this.send({ op: 'ping', id });
             });
-            return { ok: true, latencyMs: Date.now() - t0, detail: `${busy} active` };
-        } catch (e) {
-            return { ok: false, latencyMs: Date.now() - t0, detail: (e as Error).message };
         } finally {
             this.listeners.delete(id);
         }

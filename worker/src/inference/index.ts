@@ -22,6 +22,8 @@ export async function createBackend(config: WorkerConfig['backend'], hooks: { on
             threads: config.threads,
             contextSize: config.contextSize,
             sequences: config.sequences,
+            maxQueued: config.maxQueued,
+            queueTimeoutMs: config.queueTimeoutMs,
             onHashProgress: hooks.onHashProgress,
         });
     }

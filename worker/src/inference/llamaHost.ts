@@ -10,7 +10,16 @@
  * Token accounting happens here, from the engine's token stream: every chunk
  * of generated text carries the tokens it was detokenised from, and those are
  * what get counted, never a re-tokenisation of the text.
+ *
+ * Parallel requests: the context holds several sequences (node-llama-cpp
+ * gives each its own `contextSize` of KV cache cells, so the cache holds
+ * contextSize × sequences cells) and batches the decoding of every sequence
+ * that has tokens to evaluate into one llama.cpp decode call. Each request
+ * owns one sequence, with its own sampler, stop triggers, token limit and
+ * token meter, for as long as it runs; requests beyond the sequences wait in
+ * a bounded queue for a bounded time and are then refused as busy.
  */
+import { freemem } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import type * as Nlc from 'node-llama-cpp';
 import type { ChatMessage, FinishReason, Usage } from './types';
@@ -20,8 +29,14 @@ export interface LoadCommand {
     modelPath: string;
     gpu: 'auto' | false;
     threads: number;
+    /** Tokens each sequence (each request) can hold: prompt plus max_tokens must fit. */
     contextSize: number;
-    sequences: number;
+    /** Requests decoded together; 'auto' sizes them to the machine (see autoSequences). */
+    sequences: number | 'auto';
+    /** Requests that may wait for a free sequence; more are refused at once. */
+    maxQueued: number;
+    /** How long a request may wait for a free sequence before it is refused. */
+    queueTimeoutMs: number;
 }
 export interface ChatCommand {
     op: 'chat';
@@ -35,14 +50,16 @@ export interface ChatCommand {
 }
 export type HostCommand = LoadCommand | ChatCommand | { op: 'abort'; id: number } | { op: 'ping'; id: number };
 
+/** The host sends its replies in arrays, all those of one event loop turn in one IPC message. */
 export type HostReply =
-    | { op: 'loaded'; trainContextSize: number; contextSize: number; gpu: string | false }
+    | { op: 'loaded'; trainContextSize: number; contextSize: number; sequences: number; gpu: string | false }
     | { op: 'load-error'; message: string }
     | { op: 'started'; id: number; promptTokens: number }
+    /** status 429: every sequence stayed busy (queue full or the wait ran out); 499: aborted before it started. */
     | { op: 'reject'; id: number; status: number; message: string }
     | { op: 'delta'; id: number; tokens: number; content?: string; reasoning?: string }
     | { op: 'end'; id: number; finishReason: FinishReason; usage: Usage; error?: string }
-    | { op: 'pong'; id: number; busy: number };
+    | { op: 'pong'; id: number; busy: number; queued: number; sequences: number };
 
 // A real dynamic import: TypeScript's CommonJS output would turn `import()` into `require()`.
 const nativeImport = new Function('specifier', 'return import(specifier)') as (s: string) => Promise<unknown>;
@@ -52,12 +69,46 @@ let lib: Lib | undefined;
 let model: Nlc.LlamaModel | undefined;
 let context: Nlc.LlamaContext | undefined;
 let chatWrapper: Nlc.ChatWrapper | undefined;
+let admission: { maxQueued: number; queueTimeoutMs: number } = { maxQueued: 0, queueTimeoutMs: 0 };
 const freeSequences: Nlc.LlamaContextSequence[] = [];
-const waiting: Array<(s: Nlc.LlamaContextSequence) => void> = [];
+/** Requests waiting for a sequence, oldest first (served in arrival order). */
+const waiting: Waiter[] = [];
 const aborts = new Map<number, AbortController>();
+let running = 0;
 
+interface Waiter {
+    grant(s: Nlc.LlamaContextSequence): void;
+}
+
+/**
+ * CPU: a request beyond the sequences waits for a whole answer to end,
+ * while one more sequence only makes each batch step a little longer; with
+ * 16, a burst of 16 requests starts answering at once (bench/embedded.ts).
+ */
+const AUTO_SEQUENCES_CPU = 16;
+/** GPU: a batch step costs about as much for many sequences as for one, so more of them still raise throughput. */
+const AUTO_SEQUENCES_GPU = 32;
+/** Share of the free memory the KV cache and compute buffers of the context may take when sized automatically. */
+const AUTO_MEMORY_SHARE = 0.5;
+
+/** Replies not yet sent: one IPC message per event loop turn carries them all. */
+let outbox: HostReply[] = [];
+
+/**
+ * Queues a reply for the parent. With many sequences decoding, each batch
+ * step produces a token for every one of them; one IPC message (one JSON
+ * serialisation, one write) per step instead of one per token keeps the
+ * engine's thread on decoding.
+ */
 function send(reply: HostReply) {
-    process.send?.(reply);
+    if (outbox.length === 0) setImmediate(flush);
+    outbox.push(reply);
+}
+
+function flush() {
+    const replies = outbox;
+    outbox = [];
+    process.send?.(replies);
 }
 
 async function load(cmd: LoadCommand) {
@@ -67,30 +118,160 @@ async function load(cmd: LoadCommand) {
         // never try to download or compile llama.cpp on a worker.
         const llama = await lib.getLlama({ gpu: cmd.gpu, build: 'never', logLevel: lib.LlamaLogLevel.error, progressLogs: false });
         model = await llama.loadModel({ modelPath: cmd.modelPath });
-        context = await model.createContext({
-            contextSize: Math.min(cmd.contextSize, model.trainContextSize),
-            sequences: cmd.sequences,
-            threads: cmd.threads,
-        });
-        for (let i = 0; i < cmd.sequences; i++) freeSequences.push(context.getSequence());
+        const contextSize = Math.min(cmd.contextSize, model.trainContextSize);
+        const sequences = cmd.sequences === 'auto' ? await autoSequences(llama, model, contextSize) : cmd.sequences;
+        // contextSize is per sequence: node-llama-cpp sizes the KV cache to contextSize × sequences.
+        context = await model.createContext({ contextSize, sequences, threads: cmd.threads, batching: { itemPrioritizationStrategy: shortestFirst } });
+        for (let i = 0; i < sequences; i++) freeSequences.push(pausedForKvEdits(context.getSequence()));
+        admission = { maxQueued: cmd.maxQueued, queueTimeoutMs: cmd.queueTimeoutMs };
         // Resolving the chat template (matching its Jinja against known
         // formats) takes ~1 s: do it once here, not in every request.
         chatWrapper = lib.resolveChatWrapper(model);
-        send({ op: 'loaded', trainContextSize: model.trainContextSize, contextSize: context.contextSize, gpu: llama.gpu });
+        send({ op: 'loaded', trainContextSize: model.trainContextSize, contextSize: context.contextSize, sequences, gpu: llama.gpu });
     } catch (e) {
         send({ op: 'load-error', message: (e as Error).message });
     }
 }
 
-function acquire(): Promise<Nlc.LlamaContextSequence> {
-    const s = freeSequences.pop();
-    if (s) return Promise.resolve(s);
-    return new Promise((resolve) => waiting.push(resolve));
+/**
+ * The sequences to use when the configuration leaves it to the machine: the
+ * batch that suits the device (AUTO_SEQUENCES_CPU or _GPU), fewer when the
+ * context's estimated memory (KV cache of contextSize per sequence, compute
+ * buffers) would take more than AUTO_MEMORY_SHARE of what is free.
+ */
+async function autoSequences(llama: Nlc.Llama, m: Nlc.LlamaModel, contextSize: number): Promise<number> {
+    const onGpu = llama.gpu !== false && m.gpuLayers > 0;
+    const budget = AUTO_MEMORY_SHARE * (onGpu ? (await llama.getVramState()).free : freemem());
+    for (let n = onGpu ? AUTO_SEQUENCES_GPU : AUTO_SEQUENCES_CPU; n > 1; n--) {
+        const need = await m.fileInsights.estimateContextResourceRequirementsV2({ contextSize, sequences: n, modelGpuLayers: m.gpuLayers });
+        if ((onGpu ? need.gpuVram : need.cpuRam) <= budget) return n;
+    }
+    return 1;
+}
+
+/**
+ * Erasing a sequence's tokens (so a new request can reuse it) needs the
+ * context's lock, and node-llama-cpp holds that lock for as long as any
+ * sequence has a decode queued: with two or more generations running, an
+ * erase, and the request behind it, would wait until they all ended. So
+ * while an erase waits, every generation pauses before its next token
+ * (pausedForKvEdits); the batch in flight completes, the decode loop finds
+ * nothing queued and lets go of the lock, the erase runs, and they resume.
+ */
+let kvEditsPending = 0;
+let kvEditsDone: Promise<void> | undefined;
+let resumeGenerations: (() => void) | undefined;
+
+async function editKvCache(edit: () => Promise<void>): Promise<void> {
+    if (kvEditsPending++ === 0) kvEditsDone = new Promise((resolve) => (resumeGenerations = resolve));
+    try {
+        await edit();
+    } finally {
+        if (--kvEditsPending === 0) {
+            kvEditsDone = undefined;
+            resumeGenerations?.();
+        }
+    }
+}
+
+/** The sequence, its token generation made to wait at each token while a KV cache edit is pending. */
+function pausedForKvEdits(sequence: Nlc.LlamaContextSequence): Nlc.LlamaContextSequence {
+    const evaluate = sequence.evaluate.bind(sequence);
+    sequence.evaluate = (tokens, options) => pausingGenerator(evaluate(tokens, options));
+    return sequence;
+}
+
+async function* pausingGenerator<T, N>(inner: AsyncGenerator<T, void, N>): AsyncGenerator<T, void, N> {
+    try {
+        let input: N | undefined;
+        for (;;) {
+            if (kvEditsDone) await kvEditsDone;
+            const step = await (input === undefined ? inner.next() : inner.next(input));
+            if (step.done) return;
+            input = yield step.value;
+        }
+    } finally {
+        await inner.return();
+    }
+}
+
+/**
+ * What goes into the next batch decode when more is queued than fits:
+ * shortest first, each whole while it fits. The generating sequences' next
+ * tokens (one each) go first, so answers keep streaming; then the prompts,
+ * so that under a burst the first prompts finish and start answering
+ * instead of every prompt advancing a little per batch and all of them
+ * starting at the end (node-llama-cpp's default, "maximumParallelism").
+ */
+function shortestFirst({ items, size }: { items: readonly Nlc.BatchItem[]; size: number }): Nlc.PrioritizedBatchItem[] {
+    const batch: Nlc.PrioritizedBatchItem[] = [];
+    let room = size;
+    for (const item of [...items].sort((a, b) => a.tokens.length - b.tokens.length)) {
+        if (room === 0) break;
+        const processAmount = Math.min(item.tokens.length, room);
+        batch.push({ item, processAmount });
+        room -= processAmount;
+    }
+    return batch;
+}
+
+/** Tokens at the start of `a` that `b` starts with too. */
+function commonPrefix(a: readonly Nlc.Token[], b: readonly Nlc.Token[]): number {
+    let i = 0;
+    while (i < a.length && i < b.length && a[i] === b[i]) i++;
+    return i;
+}
+
+/**
+ * A free sequence for this prompt: the one whose KV cache already holds the
+ * longest prefix of it (a conversation's next turn lands where its history
+ * is), else the most recently used. Waits, in arrival order, when none is
+ * free; null when the queue is full, the wait ran out or the request was
+ * aborted (the reason is in the reject sent).
+ */
+function acquire(id: number, prompt: readonly Nlc.Token[], signal: AbortSignal): Promise<Nlc.LlamaContextSequence | null> {
+    if (freeSequences.length > 0) {
+        let best = freeSequences.length - 1;
+        let bestShared = commonPrefix(freeSequences[best].contextTokens, prompt);
+        for (let i = freeSequences.length - 2; i >= 0 && bestShared < prompt.length; i--) {
+            const shared = commonPrefix(freeSequences[i].contextTokens, prompt);
+            if (shared > bestShared) [best, bestShared] = [i, shared];
+        }
+        return Promise.resolve(freeSequences.splice(best, 1)[0]);
+    }
+    if (signal.aborted) {
+        send({ op: 'reject', id, status: 499, message: 'aborted before start' });
+        return Promise.resolve(null);
+    }
+    const busy = `all ${context!.totalSequences} engine sequences are busy`;
+    if (waiting.length >= admission.maxQueued || admission.queueTimeoutMs === 0) {
+        send({ op: 'reject', id, status: 429, message: `${busy} and ${waiting.length} requests are already waiting (the most allowed): try again shortly` });
+        return Promise.resolve(null);
+    }
+    return new Promise((resolve) => {
+        const leave = (answer: Nlc.LlamaContextSequence | null) => {
+            clearTimeout(timer);
+            signal.removeEventListener('abort', onAbort);
+            waiting.splice(waiting.indexOf(waiter), 1);
+            resolve(answer);
+        };
+        const waiter: Waiter = { grant: (s) => leave(s) };
+        const timer = setTimeout(() => {
+            send({ op: 'reject', id, status: 429, message: `${busy}: no sequence came free within ${admission.queueTimeoutMs} ms; try again shortly` });
+            leave(null);
+        }, admission.queueTimeoutMs);
+        const onAbort = () => {
+            send({ op: 'reject', id, status: 499, message: 'aborted while waiting for a free sequence' });
+            leave(null);
+        };
+        signal.addEventListener('abort', onAbort, { once: true });
+        waiting.push(waiter);
+    });
 }
 
 function release(s: Nlc.LlamaContextSequence) {
-    const next = waiting.shift();
-    if (next) next(s);
+    const next = waiting[0];
+    if (next) next.grant(s);
     else freeSequences.push(s);
 }
 
@@ -118,8 +299,8 @@ async function chat(cmd: ChatCommand) {
     }
     const controller = new AbortController();
     aborts.set(cmd.id, controller);
-    const sequence = await acquire();
-    const llamaChat = new lib.LlamaChat({ contextSequence: sequence, autoDisposeSequence: false, chatWrapper });
+    let sequence: Nlc.LlamaContextSequence | null = null;
+    let llamaChat: Nlc.LlamaChat | undefined;
     let promptTokens = 0;
     let cachedTokens = 0;
     let completionTokens = 0;
@@ -127,26 +308,34 @@ async function chat(cmd: ChatCommand) {
     let started = false;
     try {
         const history = toHistory(cmd.messages);
-        const { contextText } = llamaChat.chatWrapper.generateContextState({ chatHistory: history });
-        promptTokens = contextText.tokenize(model.tokenizer).length;
-        // LlamaChat would silently drop old messages to fit (context shift); a
-        // paid request must be answered as sent or refused.
-        if (promptTokens + cmd.maxTokens > context.contextSize) {
-            send({
-                op: 'reject',
-                id: cmd.id,
-                status: 400,
-                message: `prompt (${promptTokens} tokens) plus max_tokens (${cmd.maxTokens}) exceeds the context (${context.contextSize})`,
-            });
+        const { contextText } = chatWrapper.generateContextState({ chatHistory: history });
+        const prompt = contextText.tokenize(model.tokenizer);
+        promptTokens = prompt.length;
+        // Refused before it waits for a sequence: LlamaChat would silently drop
+        // old messages to fit (context shift), and a paid request must be
+        // answered as sent or refused.
+        const unfit = contextMisfit(promptTokens, cmd.maxTokens, context.contextSize);
+        if (unfit) {
+            send({ op: 'reject', id: cmd.id, status: 400, message: unfit });
             return;
         }
+        sequence = await acquire(cmd.id, prompt, controller.signal);
+        if (!sequence) return;
+        running++;
         if (controller.signal.aborted) {
             send({ op: 'reject', id: cmd.id, status: 499, message: 'aborted before start' });
             return;
         }
+        // Keep the cached prefix of the prompt and evaluate the rest, always at
+        // least the last prompt token (its logits give the first answer token),
+        // as LlamaChat would; erasing the rest here, not in LlamaChat, lets the
+        // erase pause the other generations (editKvCache) instead of waiting for them.
+        cachedTokens = Math.min(commonPrefix(sequence.contextTokens, prompt), promptTokens - 1);
+        const held = sequence.nextTokenIndex;
+        if (cachedTokens < held) await editKvCache(() => sequence!.eraseContextTokenRanges([{ start: cachedTokens, end: held }]));
+        llamaChat = new lib.LlamaChat({ contextSequence: sequence, autoDisposeSequence: false, chatWrapper });
         send({ op: 'started', id: cmd.id, promptTokens });
         started = true;
-        const inputBefore = sequence.tokenMeter.usedInputTokens;
         const res = await llamaChat.generateResponse(history, {
             maxTokens: cmd.maxTokens,
             temperature: cmd.temperature,
@@ -166,10 +355,6 @@ async function chat(cmd: ChatCommand) {
                 }
             },
         });
-        // Tokens the engine had to evaluate for the prompt; the rest of the
-        // prompt was reused from the sequence's KV cache.
-        const evaluated = sequence.tokenMeter.usedInputTokens - inputBefore;
-        cachedTokens = Math.max(0, Math.min(promptTokens, promptTokens - evaluated));
         const finishReason = controller.signal.aborted ? 'aborted' : finishReasonOf(res.metadata.stopReason);
         send({
             op: 'end',
@@ -190,9 +375,20 @@ async function chat(cmd: ChatCommand) {
             });
     } finally {
         aborts.delete(cmd.id);
-        llamaChat.dispose();
-        release(sequence);
+        llamaChat?.dispose();
+        if (sequence) {
+            running--;
+            release(sequence);
+        }
     }
+}
+
+/** Why a request cannot be answered within one sequence's context, naming the field to change; undefined when it fits. */
+function contextMisfit(promptTokens: number, maxTokens: number, contextSize: number): string | undefined {
+    if (promptTokens >= contextSize) return `messages: the prompt is ${promptTokens} tokens, which leaves no room for an answer in a request's context of ${contextSize} tokens`;
+    if (promptTokens + maxTokens > contextSize)
+        return `max_tokens: ${maxTokens} plus the prompt's ${promptTokens} tokens exceeds a request's context of ${contextSize} tokens (at most ${contextSize - promptTokens} fits)`;
+    return undefined;
 }
 
 if (require.main === module && process.send) {
@@ -208,7 +404,7 @@ if (require.main === module && process.send) {
                 aborts.get(cmd.id)?.abort();
                 break;
             case 'ping':
-                send({ op: 'pong', id: cmd.id, busy: aborts.size });
+                send({ op: 'pong', id: cmd.id, busy: running, queued: waiting.length, sequences: context?.totalSequences ?? 0 });
                 break;
         }
     });

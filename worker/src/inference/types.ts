@@ -108,6 +108,19 @@ export class BackendUnavailableError extends Error {
     }
 }
 
+/**
+ * Every slot of the backend stayed taken: its wait queue was full or the
+ * request's wait for a slot ran out. Nothing was generated, so nothing is
+ * charged, and trying again shortly may succeed; it is a kind of
+ * BackendUnavailableError so the HTTP layer answers 503 with Retry-After.
+ */
+export class BackendBusyError extends BackendUnavailableError {
+    constructor(message: string) {
+        super(message);
+        this.name = 'BackendBusyError';
+    }
+}
+
 /** The request cannot be served by this backend as asked (unknown model, bad parameters). */
 export class BackendRequestError extends Error {
     constructor(

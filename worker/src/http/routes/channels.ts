@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { RECEIPTS_SIGNATURE_HEADER, RECEIPTS_TIMESTAMP_HEADER } from '../../../../protocol/paidRequest';
 import { CooperativeClose, parseCloseRequest } from '../../cooperativeClose';
+import { parseChannelVoucher } from '../../channelVoucher';
 import type { Payments } from '../../payments';
 import { parseReceiptsQuery } from '../../receiptRecovery';
 import { Refusal } from '../../refusal';
@@ -24,6 +25,11 @@ export function registerChannelRoutes(app: FastifyInstance, deps: ChannelRouteDe
         });
         return deps.payments.receiptsFor(query);
     });
+
+    // A voucher on its own, sent as soon as the client has verified the receipt it pays for (worker/src/payments.ts).
+    app.post<{ Params: { channel: string } }>('/v1/channels/:channel/voucher', async (req) =>
+        deps.payments.acceptVoucher(parseChannelVoucher({ channel: req.params.channel, body: req.body }, 'voucher')),
+    );
 
     // Cooperative close: the client's final voucher in, the worker's CloseApproval out (worker/src/cooperativeClose.ts).
     app.post<{ Params: { channel: string } }>('/v1/channels/:channel/close', async (req) => {

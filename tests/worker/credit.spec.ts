@@ -1,0 +1,109 @@
+import { randomBytes } from 'node:crypto';
+import { Cell, toNano } from '@ton/core';
+import { RefusalCode, encodeVoucher, requestMaxCost } from '../../protocol/paidRequest';
+import { openSignedReceipt, parseReceipt, verifyReceipt } from '../../wrappers/receipt';
+import { signVoucher } from '../../wrappers/voucher';
+import { Admission, PaymentError } from '../../worker/src/payments';
+import { WorkerStore } from '../../worker/src/store/store';
+import { openChannel } from '../helpers/channel';
+import { ServingFixture, daemonPayments, deployServing } from '../helpers/serving';
+
+/**
+ * Many requests on one channel, as the daemon's Payments admits them: the
+ * deposit covers every request in flight, and what the worker could be left
+ * unpaid for (served and not covered by a voucher, plus the most every
+ * request in flight can cost) stays within its credit limit. Receipts get
+ * cumulative totals in the order they are settled, each provable alone.
+ */
+describe('credit rule: many requests on one channel', () => {
+    let f: ServingFixture;
+    const ASK = { promptBound: 10, maxTokens: 10 };
+
+    beforeAll(async () => {
+        f = await deployServing();
+    });
+
+    const maxCostOf = () => requestMaxCost(f.prices, ASK.promptBound, ASK.maxTokens);
+    const usage = { promptTokens: 8, cachedTokens: 2, completionTokens: 5, reasoningTokens: 0, estimated: false };
+    const refusal = (p: Promise<unknown>) =>
+        p.then(
+            () => undefined,
+            (e) => e,
+        );
+
+    it('admits requests side by side up to the credit limit, then refuses with credit_limit (retry later), and again once one ends', async () => {
+        const { channel } = await openChannel(f, { nonce: 1n, deposit: toNano('50') });
+        const store = WorkerStore.open(':memory:');
+        const maxCost = maxCostOf();
+        const { payments } = daemonPayments(f, { store, creditLimit: 3n * maxCost });
+        try {
+            const ask = () => payments.admit({ channel: channel.address.toString(), ...ASK, modelId: f.modelId });
+            const inFlight: Admission[] = [await ask(), await ask(), await ask()];
+            const refused = await refusal(ask());
+            expect(refused).toBeInstanceOf(PaymentError);
+            expect(refused).toMatchObject({ status: 429, code: RefusalCode.CreditLimit, retryAfter: 1 });
+            expect(refused.message).toMatch(/credit limit/);
+
+            // Settled in another order than admitted: the worker numbers the receipts in settlement order.
+            // Each uses all it may: above half its most possible cost.
+            const full = { promptTokens: ASK.promptBound, cachedTokens: 0, completionTokens: ASK.maxTokens, reasoningTokens: ASK.maxTokens, estimated: false };
+            const settle = (a: Admission) => payments.settle(a, { modelId: f.modelId, usage: full, requestHash: randomBytes(32), responseHash: randomBytes(32) })!;
+            const receipts = [settle(inFlight[2]), settle(inFlight[0])];
+            const fields = receipts.map((r) => {
+                const { receipt, signature } = openSignedReceipt(Cell.fromBase64(r.boc));
+                expect(verifyReceipt(receipt, signature, f.workerKeys.publicKey)).toBe(true);
+                return parseReceipt(receipt);
+            });
+            expect(fields[0].cumulativeCost).toBe(fields[0].cost);
+            expect(fields[1].cumulativeCost).toBe(fields[0].cumulativeCost + fields[1].cost);
+            expect(2n * fields[0].cost).toBeGreaterThan(maxCost);
+            // Two served and unpaid plus one in flight: another would pass the credit.
+            expect(await refusal(ask())).toMatchObject({ code: RefusalCode.CreditLimit });
+            // Paid by a voucher sent on its own: room again.
+            const v = signVoucher(channel.address, fields[1].cumulativeCost, f.clientKeys.secretKey);
+            expect(await payments.acceptVoucher({ channel: channel.address, body: { total: v.total, signature: v.signature } })).toEqual({
+                total: fields[1].cumulativeCost.toString(),
+                served: fields[1].cumulativeCost.toString(),
+            });
+            const more = [await ask(), await ask()];
+            expect(await refusal(ask())).toMatchObject({ code: RefusalCode.CreditLimit });
+            for (const a of [inFlight[1], ...more]) payments.release(a);
+            expect(payments.pending).toBe(0);
+        } finally {
+            store.close();
+        }
+    });
+
+    it('serves a lone request whatever the limit; with receipts unpaid and nothing in flight it asks for a voucher', async () => {
+        const { channel } = await openChannel(f, { nonce: 2n, deposit: toNano('50') });
+        const store = WorkerStore.open(':memory:');
+        const { payments } = daemonPayments(f, { store, creditLimit: 1n });
+        try {
+            const ask = () => payments.admit({ channel: channel.address.toString(), ...ASK, modelId: f.modelId });
+            const lone = await ask();
+            expect(await refusal(ask())).toMatchObject({ code: RefusalCode.CreditLimit });
+            const r = payments.settle(lone, { modelId: f.modelId, usage, requestHash: randomBytes(32), responseHash: randomBytes(32) })!;
+            // Unpaid and nothing in flight: the client must pay (a voucher), not wait.
+            expect(await refusal(ask())).toMatchObject({ status: 402, code: RefusalCode.VoucherRequired });
+            const v = signVoucher(channel.address, BigInt(r.cumulativeCost), f.clientKeys.secretKey);
+            payments.release(await payments.admit({ channel: channel.address.toString(), voucher: encodeVoucher(v), ...ASK, modelId: f.modelId }));
+        } finally {
+            store.close();
+        }
+    });
+
+    it('never admits more in flight than the deposit covers, however high the credit', async () => {
+        const maxCost = maxCostOf();
+        const { channel } = await openChannel(f, { nonce: 3n, deposit: 2n * maxCost + maxCost / 2n });
+        const store = WorkerStore.open(':memory:');
+        const { payments } = daemonPayments(f, { store, creditLimit: toNano('1000') });
+        try {
+            const ask = () => payments.admit({ channel: channel.address.toString(), ...ASK, modelId: f.modelId });
+            const a = [await ask(), await ask()];
+            expect(await refusal(ask())).toMatchObject({ status: 402, code: RefusalCode.InsufficientDeposit });
+            a.forEach((x) => payments.release(x));
+        } finally {
+            store.close();
+        }
+    });
+});
