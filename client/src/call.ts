@@ -146,6 +146,7 @@ export async function paidCall(p: CallParts, w: WorkerInfo, request: ChatComplet
             const start = /^[0-9]+$/.test(String(receipt.cumulativeCost)) && /^[0-9]+$/.test(String(receipt.cost)) ? BigInt(receipt.cumulativeCost) - BigInt(receipt.cost) : 0n;
             const verifiedNow = () => o.store.channel(channel)?.verified ?? 0n;
             await sequencer.turn(channel, start, verifiedNow);
+            let paid: Promise<void> | undefined;
             await sequencer.locked(channel, async () => {
                 try {
                     // A gap no call in flight can fill: receipts whose final frames were lost. Fetch them first.
@@ -161,7 +162,7 @@ export async function paidCall(p: CallParts, w: WorkerInfo, request: ChatComplet
                     ({ fields } = await p.verifier.verify(w, channel, verifiedNow(), receipt, { path: 'live', request: sent, delivered: { content, reasoning, usage: final?.usage } }));
                     cost = fields.cost;
                     // Only now, with the receipt verified, is the voucher that pays for it signed.
-                    p.payer.pay(w, channel, receipt, fields, attemptId);
+                    paid = p.payer.pay(w, channel, receipt, fields, attemptId);
                 } catch (e) {
                     if (!(e instanceof ReceiptRejected)) throw e;
                     // Never paid later either: a recovered copy would miss the rules only the live answer can judge.
@@ -169,6 +170,8 @@ export async function paidCall(p: CallParts, w: WorkerInfo, request: ChatComplet
                     throw p.rejections.reject(w, channel, e.boc ?? receipt.boc ?? '', e, delivered);
                 }
             });
+            // On disk before the answer is handed over; the next receipt on the channel did not wait for it.
+            await paid;
         } else {
             try {
                 p.verifier.verifyAbsent(w, final);

@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { GroupCommit } from '../../helpers/groupCommit';
 import { LedgerSpec, Migration, latestVersion, openLedger } from '../../helpers/ledger';
 
 /**
@@ -100,7 +101,14 @@ export interface AttemptRow {
 export class ClientStore {
     private readonly statements = new Map<string, Database.Statement>();
 
-    private constructor(private readonly db: Database.Database) {}
+    private readonly commits: GroupCommit;
+
+    private constructor(
+        private readonly db: Database.Database,
+        path: string,
+    ) {
+        this.commits = new GroupCommit(db, path);
+    }
 
     /** A prepared statement, prepared once per store (the request path runs several per request). */
     private q(sql: string): Database.Statement {
@@ -110,23 +118,33 @@ export class ClientStore {
     }
 
     /**
-     * A write that must survive this process being killed but may skip the
-     * fsync: in WAL mode the OS holds it at once, and the next fsync'd commit
-     * (the receipt and voucher that follow the request) makes it durable.
-     * Losing it to a power cut loses no money: see addAttempt.
+     * Writes that must survive this process being killed but may skip their
+     * own fsync: in WAL mode the OS holds them at once, and `durable()` (or
+     * the next fsync'd commit) puts them on disk. For a request's attempt
+     * (losing it to a power cut loses no money: see addAttempt) and, followed
+     * by `durable()`, for a payment.
      */
-    private unsynced<T>(fn: () => T): T {
-        this.db.pragma('synchronous = NORMAL');
-        try {
-            return fn();
-        } finally {
-            this.db.pragma('synchronous = FULL');
-        }
+    deferred<T>(fn: () => T): T {
+        return this.commits.deferred(fn);
+    }
+
+    /**
+     * Resolves when every write so far is on disk: one fsync shared by the
+     * calls that finish at the same moment (group commit). A payment's
+     * voucher leaves the process only after it.
+     */
+    durable(): Promise<void> {
+        return this.commits.durable();
+    }
+
+    /** fsyncs made by `durable()` so far. */
+    get groupSyncs(): number {
+        return this.commits.syncs;
     }
 
     /** Opens (creating or migrating as needed) the ledger; a ledger from a newer release is refused (LedgerError). */
     static open(path: string): ClientStore {
-        return new ClientStore(openLedger(path, LEDGER));
+        return new ClientStore(openLedger(path, LEDGER), path);
     }
 
     private row(r: any): ChannelRow {
@@ -186,7 +204,8 @@ export class ClientStore {
 
     /**
      * Records a verified receipt and the voucher that pays for it in one
-     * transaction: either both are on disk or neither is.
+     * transaction: either both are on disk or neither is. Within `deferred`,
+     * on disk once `durable()` resolves.
      */
     recordPayment(r: ReceiptRow, voucher: { total: bigint; signature: Buffer }, attemptId?: number): void {
         this.db.transaction(() => {
@@ -204,11 +223,11 @@ export class ClientStore {
     /** Records a request about to be sent (before it leaves: a receipt for it may come only later). */
     /**
      * Records a request before it is sent. Process-crash durable only (see
-     * `unsynced`): an attempt lost to a power cut can only make a recovered
+     * `deferred`): an attempt lost to a power cut can only make a recovered
      * receipt for it unmatched, so refused and reported; it never pays.
      */
     addAttempt(a: { channel: string; requestHash: string; maxTokens: number | null; promptBound: number; /** unix s, the client's clock (default: the system clock) */ at?: number }): number {
-        const info = this.unsynced(() =>
+        const info = this.deferred(() =>
             this.q(`INSERT INTO attempts (channel, request_hash, max_tokens, prompt_bound, at) VALUES (?, ?, ?, ?, ?)`).run(
                 a.channel,
                 a.requestHash,
@@ -257,14 +276,20 @@ export class ClientStore {
         }));
     }
 
+    /**
+     * The channel's newest voucher: the one of the total its row names as
+     * vouched (both are written by one transaction, and receipts are paid in
+     * cumulative order), found by the vouchers' key rather than a scan of
+     * every voucher the channel ever had (this runs on every request).
+     */
     latestVoucher(channel: string): { total: bigint; signature: Buffer } | undefined {
-        const rows = this.q(`SELECT total, signature FROM vouchers WHERE channel = ?`).all(channel) as Array<{ total: string; signature: string }>;
-        let best: { total: bigint; signature: Buffer } | undefined;
-        for (const r of rows) if (!best || BigInt(r.total) > best.total) best = { total: BigInt(r.total), signature: Buffer.from(r.signature, 'hex') };
-        return best;
+        const r = this.q(`SELECT v.total, v.signature FROM channels c JOIN vouchers v ON v.channel = c.address AND v.total = c.vouched WHERE c.address = ?`).get(channel) as
+            { total: string; signature: string } | undefined;
+        return r ? { total: BigInt(r.total), signature: Buffer.from(r.signature, 'hex') } : undefined;
     }
 
     close(): void {
+        this.commits.close();
         this.db.close();
     }
 }

@@ -66,31 +66,28 @@ describe('channel pool: opens in flight count against channelsPerWorker', () => 
         return { opener, wallet, sent, confirmAll: () => confirmations.splice(0).forEach((c) => c()) };
     }
 
-    it('a call arriving while two opens are in flight waits instead of opening a third', async () => {
+    /** A pool on a slow chain with a 3 TON deposit per channel, its ledger in memory. */
+    function poolFixture(options: Partial<ClientOptions> = {}) {
         const chain = slowChain();
         const store = ClientStore.open(':memory:');
-        const o: ClientOptions = {
-            opener: chain.opener,
-            staking,
-            wallet: chain.wallet,
-            channelKey: testKeys('pool-client'),
-            store,
-            deposit: toNano('3'),
-            topUpBelow: toNano('1'),
-            channelsPerWorker: 2,
-        };
+        const o: ClientOptions = { opener: chain.opener, staking, wallet: chain.wallet, channelKey: testKeys('pool-client'), store, deposit: toNano('3'), topUpBelow: toNano('1'), ...options };
         const ctx = clientContext(o);
         const checks: ChannelChecks = new Map();
-        const pool = new ChannelPool(o);
+        /** Lets every pending promise chain run its course. */
+        const settle = async () => {
+            for (let i = 0; i < 40; i++) await new Promise((r) => setImmediate(r));
+        };
+        return { chain, store, ctx, checks, pool: new ChannelPool(o), settle, open: (lease: Parameters<typeof openChannel>[3]) => openChannel(ctx, checks, worker, lease) };
+    }
+
+    it('a call arriving while two opens are in flight waits instead of opening a third', async () => {
+        const { chain, store, pool, settle, open } = poolFixture({ channelsPerWorker: 2 });
         const used: string[] = [];
         const call = () =>
             pool.withChannel(worker, async (lease) => {
-                const row = lease.preferred ?? (await openChannel(ctx, checks, worker, lease));
+                const row = lease.preferred ?? (await open(lease));
                 used.push(row.address);
             });
-        const settle = async () => {
-            for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
-        };
         try {
             const first = [call(), call()];
             await settle();
@@ -112,12 +109,7 @@ describe('channel pool: opens in flight count against channelsPerWorker', () => 
     });
 
     it('a burst of 64 calls at a fresh pool opens one channel and shares it while its deposit covers them', async () => {
-        const chain = slowChain();
-        const store = ClientStore.open(':memory:');
-        const o: ClientOptions = { opener: chain.opener, staking, wallet: chain.wallet, channelKey: testKeys('pool-client'), store, deposit: toNano('3'), topUpBelow: toNano('1') };
-        const ctx = clientContext(o);
-        const checks: ChannelChecks = new Map();
-        const pool = new ChannelPool(o);
+        const { chain, store, pool, settle, open } = poolFixture();
         let together = 0;
         let most = 0;
         const release: Array<() => void> = [];
@@ -126,7 +118,7 @@ describe('channel pool: opens in flight count against channelsPerWorker', () => 
             pool.withChannel(
                 worker,
                 async (lease) => {
-                    const row = lease.preferred ?? (await openChannel(ctx, checks, worker, lease));
+                    const row = lease.preferred ?? (await open(lease));
                     together++;
                     most = Math.max(most, together);
                     await new Promise<void>((r) => release.push(r));
@@ -135,9 +127,6 @@ describe('channel pool: opens in flight count against channelsPerWorker', () => 
                 },
                 toNano('0.04'),
             );
-        const settle = async () => {
-            for (let i = 0; i < 40; i++) await new Promise((r) => setImmediate(r));
-        };
         try {
             const calls = Array.from({ length: 64 }, call);
             await settle();
@@ -163,26 +152,19 @@ describe('channel pool: opens in flight count against channelsPerWorker', () => 
     });
 
     it('a call that does not fit beside the calls in flight waits for one to end rather than opening another channel', async () => {
-        const chain = slowChain();
-        const store = ClientStore.open(':memory:');
-        const o: ClientOptions = { opener: chain.opener, staking, wallet: chain.wallet, channelKey: testKeys('pool-client'), store, deposit: toNano('3'), topUpBelow: toNano('1') };
-        const ctx = clientContext(o);
-        const pool = new ChannelPool(o);
+        const { chain, store, pool, settle, open } = poolFixture();
         const release: Array<() => void> = [];
         const order: string[] = [];
         const call = (name: string) =>
             pool.withChannel(
                 worker,
                 async (lease) => {
-                    if (!lease.preferred) await openChannel(ctx, new Map(), worker, lease);
+                    if (!lease.preferred) await open(lease);
                     order.push(name);
                     await new Promise<void>((r) => release.push(r));
                 },
                 toNano('2'),
             );
-        const settle = async () => {
-            for (let i = 0; i < 40; i++) await new Promise((r) => setImmediate(r));
-        };
         try {
             const first = call('first');
             await settle();

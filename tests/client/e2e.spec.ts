@@ -390,8 +390,8 @@ describe('client gateway on a devnet', () => {
         const liar = testKeys('not-the-attested-key');
         const settle = worker.payments.settle.bind(worker.payments);
         // Test-only wrapper: the real receipt, re-signed with another key.
-        worker.payments.settle = (a, s) => {
-            const wire = settle(a, s);
+        worker.payments.settle = async (a, s) => {
+            const wire = await settle(a, s);
             if (!wire) return wire;
             const f = parseReceipt(openSignedReceipt(Cell.fromBase64(wire.boc)).receipt);
             return { ...wire, boc: makeSignedReceipt(f, liar.secretKey).evidence.toBoc().toString('base64') };
@@ -444,8 +444,8 @@ describe('client gateway on a devnet', () => {
         const w = workerB!;
         const settle = w.payments.settle.bind(w.payments);
         // Test-only wrapper: the real key signs a cost above the price terms.
-        w.payments.settle = (a, s) => {
-            const wire = settle(a, s);
+        w.payments.settle = async (a, s) => {
+            const wire = await settle(a, s);
             if (!wire) return wire;
             const f = parseReceipt(openSignedReceipt(Cell.fromBase64(wire.boc)).receipt);
             const forged = { ...f, cost: f.cost + 1000n, cumulativeCost: f.cumulativeCost + 1000n };

@@ -299,8 +299,14 @@ describe('faults on a devnet', () => {
                 signal: app.signal,
             });
             const reader = res.body!.getReader();
+            const decoder = new TextDecoder();
             let got = '';
-            while (!got.includes('"content":"Hello"')) got += new TextDecoder().decode((await reader.read()).value);
+            for (;;) {
+                const { value, done } = await reader.read();
+                if (value) got += decoder.decode(value, { stream: true });
+                if (got.includes('"content":"Hello"')) break;
+                if (done) throw new Error(`the gateway's stream (${res.status}) ended before its first word: ${got.slice(0, 600)}`);
+            }
             app.abort();
             const cut = await pollUntil(
                 'the receipt of the cut stream',

@@ -209,30 +209,48 @@ describe('worker HTTP API under bad input', () => {
         );
     });
 
-    it("cooperative close: random bodies, channels and signatures: never a 5xx; only the client's own voucher gets an approval", async () => {
-        // A channel of its own: an approval marks it closing (no more service), which the other properties must not see.
-        const { channel: closing } = await openChannel(f, { nonce: 77n, deposit: toNano('1') });
-        const key = closing.address.toString();
+    /**
+     * Paths naming the channel (both address forms), another one or garbage,
+     * and bodies that are any JSON, the right fields with wrong values, or a
+     * voucher of `totals` signed by the client, by someone else, or for
+     * another channel (`_valid`: the client's own, and storable).
+     */
+    function voucherBodies(channel: Address, totals: fc.Arbitrary<bigint>) {
         const mallory = keyPairFromSeed(Buffer.alloc(32, 9));
-        const channelArb = fc.oneof(fc.constant(key), fc.constant(closing.address.toRawString()), fc.constant(f.stranger.address.toString()), fc.string({ maxLength: 80 }).map(encodeURIComponent));
-        const totalArb = fc.oneof(
-            fc.bigInt({ min: 0n, max: (1n << 63n) - 1n }),
-            fc.bigInt({ min: 1n << 63n, max: 10n ** 19n - 1n }),
-            fc.bigInt({ min: 10n ** 19n, max: (1n << 120n) - 1n }),
-            fc.constant((1n << 63n) - 1n),
-            fc.constant(1n << 63n),
+        const channelArb = fc.oneof(
+            fc.constant(channel.toString()),
+            fc.constant(channel.toRawString()),
+            fc.constant(f.stranger.address.toString()),
+            fc.string({ maxLength: 80 }).map(encodeURIComponent),
         );
         const bodyArb = fc.oneof(
             { arbitrary: anyJson, weight: 1 },
             { arbitrary: fc.record({ total: wrongValue, signature: wrongValue }, { requiredKeys: [] }), weight: 1 },
             {
-                arbitrary: fc.tuple(totalArb, fc.constantFrom('client', 'mallory', 'other-channel')).map(([total, who]) => ({
+                arbitrary: fc.tuple(totals, fc.constantFrom('client', 'mallory', 'other-channel')).map(([total, who]) => ({
                     total: total.toString(),
-                    signature: signVoucher(who === 'other-channel' ? f.stranger.address : closing.address, total, (who === 'mallory' ? mallory : clientKeys).secretKey).signature.toString('hex'),
+                    signature: signVoucher(who === 'other-channel' ? f.stranger.address : channel, total, (who === 'mallory' ? mallory : clientKeys).secretKey).signature.toString('hex'),
                     _valid: who === 'client' && total < 1n << 63n,
                 })),
                 weight: 3,
             },
+        );
+        return { channelArb, bodyArb };
+    }
+
+    it("cooperative close: random bodies, channels and signatures: never a 5xx; only the client's own voucher gets an approval", async () => {
+        // A channel of its own: an approval marks it closing (no more service), which the other properties must not see.
+        const { channel: closing } = await openChannel(f, { nonce: 77n, deposit: toNano('1') });
+        const key = closing.address.toString();
+        const { channelArb, bodyArb } = voucherBodies(
+            closing.address,
+            fc.oneof(
+                fc.bigInt({ min: 0n, max: (1n << 63n) - 1n }),
+                fc.bigInt({ min: 1n << 63n, max: 10n ** 19n - 1n }),
+                fc.bigInt({ min: 10n ** 19n, max: (1n << 120n) - 1n }),
+                fc.constant((1n << 63n) - 1n),
+                fc.constant(1n << 63n),
+            ),
         );
         await fc.assert(
             fc.asyncProperty(channelArb, bodyArb, contentTypes, async (ch, body, ct) => {
@@ -255,20 +273,9 @@ describe('worker HTTP API under bad input', () => {
     it("a voucher on its own: random bodies, channels and signatures: never a 5xx; only the client's own voucher, not older than one held, is kept", async () => {
         const { channel: paying } = await openChannel(f, { nonce: 79n, deposit: toNano('1') });
         const key = paying.address.toString();
-        const mallory = keyPairFromSeed(Buffer.alloc(32, 9));
-        const channelArb = fc.oneof(fc.constant(key), fc.constant(paying.address.toRawString()), fc.constant(f.stranger.address.toString()), fc.string({ maxLength: 80 }).map(encodeURIComponent));
-        const totalArb = fc.oneof(fc.bigInt({ min: 0n, max: toNano('2') }), fc.bigInt({ min: 1n << 63n, max: (1n << 120n) - 1n }), fc.constant((1n << 63n) - 1n));
-        const bodyArb = fc.oneof(
-            { arbitrary: anyJson, weight: 1 },
-            { arbitrary: fc.record({ total: wrongValue, signature: wrongValue }, { requiredKeys: [] }), weight: 1 },
-            {
-                arbitrary: fc.tuple(totalArb, fc.constantFrom('client', 'mallory', 'other-channel')).map(([total, who]) => ({
-                    total: total.toString(),
-                    signature: signVoucher(who === 'other-channel' ? f.stranger.address : paying.address, total, (who === 'mallory' ? mallory : clientKeys).secretKey).signature.toString('hex'),
-                    _valid: who === 'client' && total < 1n << 63n,
-                })),
-                weight: 3,
-            },
+        const { channelArb, bodyArb } = voucherBodies(
+            paying.address,
+            fc.oneof(fc.bigInt({ min: 0n, max: toNano('2') }), fc.bigInt({ min: 1n << 63n, max: (1n << 120n) - 1n }), fc.constant((1n << 63n) - 1n)),
         );
         await fc.assert(
             fc.asyncProperty(channelArb, bodyArb, contentTypes, async (ch, body, ct) => {

@@ -110,7 +110,7 @@ describe('cooperativeClose', () => {
     /** Serves one request of `prompt` prompt tokens and 100 completion tokens; returns its cost. */
     async function serve(prompt: number): Promise<bigint> {
         const a = await admit();
-        const r = payments.settle(a, {
+        const r = await payments.settle(a, {
             modelId: f.modelId,
             usage: { promptTokens: prompt, cachedTokens: 0, completionTokens: 100, reasoningTokens: 0, estimated: false },
             requestHash: Buffer.alloc(32, 1),

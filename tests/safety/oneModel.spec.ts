@@ -102,7 +102,7 @@ describe('oneModel', () => {
     it('settles only the model it admitted', async () => {
         const a = await worker.payments.admit({ channel: channel.address.toString(), promptBound: 100, maxTokens: 10, modelId: DEV_MODEL_ID });
         const usage = { promptTokens: 10, cachedTokens: 0, completionTokens: 5, reasoningTokens: 0, estimated: false };
-        expect(() => worker.payments.settle(a, { modelId: modelIdOf(OTHER), usage, requestHash: Buffer.alloc(32), responseHash: Buffer.alloc(32) })).toThrow(/admitted for/);
+        await expect(worker.payments.settle(a, { modelId: modelIdOf(OTHER), usage, requestHash: Buffer.alloc(32), responseHash: Buffer.alloc(32) })).rejects.toThrow(/admitted for/);
         worker.payments.release(a);
         expect(stored()).toHaveLength(2);
         expect(worker.payments.pending).toBe(0);

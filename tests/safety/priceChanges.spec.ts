@@ -183,7 +183,7 @@ describe('an honest worker is never slashable for its prices', () => {
                                 const promptTokens = Math.floor((prompt * s.promptPct) / 100);
                                 const completionTokens = Math.floor((maxTokens * s.completionPct) / 100);
                                 const h = Buffer.alloc(32, ++n);
-                                const wire = payments.settle(a, {
+                                const wire = await payments.settle(a, {
                                     modelId: f.modelId,
                                     usage: { promptTokens, cachedTokens: Math.floor(promptTokens / 3), completionTokens, reasoningTokens: Math.floor(completionTokens / 2), estimated: false },
                                     requestHash: h,
@@ -247,7 +247,7 @@ describe('an honest worker is never slashable for its prices', () => {
             await ws.sendUpdateListing(f.operator.getSender(), { modelId: l.modelId, endpoint: l.endpoint, encryptionKey: l.encryptionKey, prices: half });
             expect((await ws.getPricesInForce()).prompt).toBe(half.prompt);
             const usage = { promptTokens: 1000, cachedTokens: 0, completionTokens: 1000, reasoningTokens: 0, estimated: false };
-            const wire = payments.settle(a, { modelId: f.modelId, usage, requestHash: Buffer.alloc(32, 1), responseHash: Buffer.alloc(32, 1) })!;
+            const wire = (await payments.settle(a, { modelId: f.modelId, usage, requestHash: Buffer.alloc(32, 1), responseHash: Buffer.alloc(32, 1) }))!;
             const boc = Buffer.from(wire.boc, 'base64');
             const fields = parseReceipt(openSignedReceipt((await import('@ton/core')).Cell.fromBoc(boc)[0]).receipt);
             // The daemon did not know of the cut: it charged the terms of its read, the old ones.
@@ -261,7 +261,7 @@ describe('an honest worker is never slashable for its prices', () => {
             f.blockchain.now = f.blockchain.now! + 100;
             chain.invalidate(ws.address);
             const b = await payments.admit({ channel: channel.address.toString(), promptBound: 1000, maxTokens: 1000, modelId: f.modelId });
-            const later = payments.settle(b, { modelId: f.modelId, usage, requestHash: Buffer.alloc(32, 2), responseHash: Buffer.alloc(32, 2) })!;
+            const later = (await payments.settle(b, { modelId: f.modelId, usage, requestHash: Buffer.alloc(32, 2), responseHash: Buffer.alloc(32, 2) }))!;
             expect(BigInt(later.cost)).toBe(receiptMaxCost(half, { prompt: 1000n, cached: 0n, completion: 1000n, reasoning: 0n }));
         } finally {
             store.close();
@@ -284,7 +284,7 @@ describe('an honest worker is never slashable for its prices', () => {
                 status: 503,
                 code: 'prices_unavailable',
             });
-            const wire = payments.settle(a, {
+            const wire = await payments.settle(a, {
                 modelId: f.modelId,
                 usage: { promptTokens: 10, cachedTokens: 0, completionTokens: 10, reasoningTokens: 0, estimated: false },
                 requestHash: Buffer.alloc(32, 3),

@@ -54,7 +54,7 @@ describe('requestIds', () => {
         const out: Cell[] = [];
         for (let i = 0; i < n; i++) {
             const a = await p.admit({ channel: channel.address.toString(), promptBound: 200, maxTokens: 20, modelId: f.modelId });
-            const r = p.settle(a, {
+            const r = await p.settle(a, {
                 modelId: f.modelId,
                 usage: { promptTokens: 11 + i, cachedTokens: 0, completionTokens: 5, reasoningTokens: 0, estimated: false },
                 requestHash: Buffer.alloc(32, i),

@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Cell, toNano } from '@ton/core';
 import { RefusalCode, encodeVoucher, requestMaxCost } from '../../protocol/paidRequest';
 import { openSignedReceipt, parseReceipt, verifyReceipt } from '../../wrappers/receipt';
@@ -47,8 +50,8 @@ describe('credit rule: many requests on one channel', () => {
             // Settled in another order than admitted: the worker numbers the receipts in settlement order.
             // Each uses all it may: above half its most possible cost.
             const full = { promptTokens: ASK.promptBound, cachedTokens: 0, completionTokens: ASK.maxTokens, reasoningTokens: ASK.maxTokens, estimated: false };
-            const settle = (a: Admission) => payments.settle(a, { modelId: f.modelId, usage: full, requestHash: randomBytes(32), responseHash: randomBytes(32) })!;
-            const receipts = [settle(inFlight[2]), settle(inFlight[0])];
+            const settle = async (a: Admission) => (await payments.settle(a, { modelId: f.modelId, usage: full, requestHash: randomBytes(32), responseHash: randomBytes(32) }))!;
+            const receipts = [await settle(inFlight[2]), await settle(inFlight[0])];
             const fields = receipts.map((r) => {
                 const { receipt, signature } = openSignedReceipt(Cell.fromBase64(r.boc));
                 expect(verifyReceipt(receipt, signature, f.workerKeys.publicKey)).toBe(true);
@@ -82,7 +85,7 @@ describe('credit rule: many requests on one channel', () => {
             const ask = () => payments.admit({ channel: channel.address.toString(), ...ASK, modelId: f.modelId });
             const lone = await ask();
             expect(await refusal(ask())).toMatchObject({ code: RefusalCode.CreditLimit });
-            const r = payments.settle(lone, { modelId: f.modelId, usage, requestHash: randomBytes(32), responseHash: randomBytes(32) })!;
+            const r = (await payments.settle(lone, { modelId: f.modelId, usage, requestHash: randomBytes(32), responseHash: randomBytes(32) }))!;
             // Unpaid and nothing in flight: the client must pay (a voucher), not wait.
             expect(await refusal(ask())).toMatchObject({ status: 402, code: RefusalCode.VoucherRequired });
             const v = signVoucher(channel.address, BigInt(r.cumulativeCost), f.clientKeys.secretKey);
@@ -104,6 +107,38 @@ describe('credit rule: many requests on one channel', () => {
             a.forEach((x) => payments.release(x));
         } finally {
             store.close();
+        }
+    });
+
+    it('settles concurrent requests with one fsync between them, and hands out no receipt before it', async () => {
+        const { channel } = await openChannel(f, { nonce: 4n, deposit: toNano('50') });
+        const dir = mkdtempSync(join(tmpdir(), 'cocoon-group-commit-'));
+        const store = WorkerStore.open(join(dir, 'store.db'));
+        const { payments } = daemonPayments(f, { store, creditLimit: toNano('10') });
+        try {
+            const key = channel.address.toString();
+            const inFlight: Admission[] = [];
+            for (let i = 0; i < 8; i++) inFlight.push(await payments.admit({ channel: key, ...ASK, modelId: f.modelId }));
+            const syncsBefore = store.groupSyncs;
+            const settling = inFlight.map((a) => payments.settle(a, { modelId: f.modelId, usage, requestHash: randomBytes(32), responseHash: randomBytes(32) }));
+            // Written and numbered at once (the next request's credit counts them), but not yet given out by recovery.
+            expect(store.receiptsAbove(key, 0n)).toBe(8);
+            expect(store.receiptsAfter(key, 0n, 100)).toHaveLength(0);
+            const receipts = (await Promise.all(settling)).map((r) => r!);
+            expect(store.groupSyncs - syncsBefore).toBe(1);
+            expect(receipts.map((r) => BigInt(r.cumulativeCost))).toEqual(receipts.map((r, i) => BigInt(r.cost) * BigInt(i + 1)));
+            expect(store.receiptsAfter(key, 0n, 100).map((r) => r.requestId)).toEqual(receipts.map((r) => r.requestId));
+
+            // One settling alone, looked at before its fsync: recovery does not see it yet.
+            const lone = await payments.admit({ channel: key, ...ASK, modelId: f.modelId });
+            const pending = payments.settle(lone, { modelId: f.modelId, usage, requestHash: randomBytes(32), responseHash: randomBytes(32) });
+            expect(store.receiptsAfter(key, 0n, 100)).toHaveLength(8);
+            const last = (await pending)!;
+            expect(store.receiptsAfter(key, 0n, 100).map((r) => r.requestId)).toEqual([...receipts.map((r) => r.requestId), last.requestId]);
+            expect(store.groupSyncs - syncsBefore).toBe(2);
+        } finally {
+            store.close();
+            rmSync(dir, { recursive: true, force: true });
         }
     });
 });

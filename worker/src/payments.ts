@@ -284,10 +284,14 @@ export class Payments {
 
     /**
      * Signs the receipt for what was delivered and stores it with the
-     * request's voucher in one fsync'd transaction. Returns null when the
-     * usage costs nothing (a receipt of 0 would repeat the cumulative total).
+     * request's voucher in one transaction, resolving once that is on disk
+     * (a group commit: the requests settling at the same moment share one
+     * fsync). The receipt is assigned its cumulative total and written before
+     * the first await, so concurrent settlements on a channel can neither
+     * interleave nor reorder. Returns null when the usage costs nothing (a
+     * receipt of 0 would repeat the cumulative total).
      */
-    settle(a: Admission, s: SettleInput): ReceiptWire | null {
+    async settle(a: Admission, s: SettleInput): Promise<ReceiptWire | null> {
         if (a.settled) throw new Error('request already settled');
         if (s.modelId !== a.modelId) throw new Error(`settling model ${s.modelId.toString(16)}, admitted for ${a.modelId.toString(16)}`);
         this.unreserve(a);
@@ -328,25 +332,28 @@ export class Payments {
         );
         const boc = evidence.toBoc();
         this.storage.write('the receipt', () =>
-            store.appendReceipt(
-                {
-                    channel: a.channelKey,
-                    requestId: requestId.toString(),
-                    boc,
-                    modelId: hex256(s.modelId),
-                    promptTokens: s.usage.promptTokens,
-                    cachedTokens: s.usage.cachedTokens,
-                    completionTokens: s.usage.completionTokens,
-                    reasoningTokens: s.usage.reasoningTokens,
-                    cost,
-                    cumulative,
-                    createdAt: time,
-                    requestHash: s.requestHash.toString('hex'),
-                    responseHash: s.responseHash.toString('hex'),
-                },
-                this.voucherRecord(a),
+            store.deferred(() =>
+                store.appendReceipt(
+                    {
+                        channel: a.channelKey,
+                        requestId: requestId.toString(),
+                        boc,
+                        modelId: hex256(s.modelId),
+                        promptTokens: s.usage.promptTokens,
+                        cachedTokens: s.usage.cachedTokens,
+                        completionTokens: s.usage.completionTokens,
+                        reasoningTokens: s.usage.reasoningTokens,
+                        cost,
+                        cumulative,
+                        createdAt: time,
+                        requestHash: s.requestHash.toString('hex'),
+                        responseHash: s.responseHash.toString('hex'),
+                    },
+                    this.voucherRecord(a),
+                ),
             ),
         );
+        await this.storage.durable('the receipt', () => store.durable());
         return { boc: boc.toString('base64'), requestId: requestId.toString(), cost: cost.toString(), cumulativeCost: cumulative.toString() };
     }
 

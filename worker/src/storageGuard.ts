@@ -4,7 +4,9 @@ import type { WorkerStore } from './store/store';
 /** A store write that failed because of the disk (full, I/O error), not because of the data. */
 export function isStorageFault(e: unknown): boolean {
     const code = String((e as { code?: unknown })?.code ?? '');
-    return code === 'SQLITE_FULL' || code.startsWith('SQLITE_IOERR') || code === 'SQLITE_CANTOPEN' || code === 'SQLITE_READONLY';
+    if (code === 'SQLITE_FULL' || code.startsWith('SQLITE_IOERR') || code === 'SQLITE_CANTOPEN' || code === 'SQLITE_READONLY') return true;
+    // What a group commit's fsync of the WAL reports.
+    return code === 'EIO' || code === 'ENOSPC' || code === 'EDQUOT' || code === 'EROFS';
 }
 
 /**
@@ -31,10 +33,23 @@ export class StorageGuard {
         try {
             return fn();
         } catch (e) {
-            if (!isStorageFault(e)) throw e;
-            this.fault = `${what}: ${(e as Error).message}`;
-            throw new Refusal('storage_unavailable', `the worker cannot store ${what} (${(e as Error).message}); nothing was charged, try another worker`);
+            throw this.refusal(what, e);
         }
+    }
+
+    /** Waits for `what`, written with `deferred`, to be on disk; a failed fsync is a disk fault like a failed write. */
+    async durable(what: string, sync: () => Promise<void>): Promise<void> {
+        try {
+            await sync();
+        } catch (e) {
+            throw this.refusal(what, e);
+        }
+    }
+
+    private refusal(what: string, e: unknown): unknown {
+        if (!isStorageFault(e)) return e;
+        this.fault = `${what}: ${(e as Error).message}`;
+        return new Refusal('storage_unavailable', `the worker cannot store ${what} (${(e as Error).message}); nothing was charged, try another worker`);
     }
 
     /** Refuses while the store is known to be unwritable; a successful probe write ends the fault. */

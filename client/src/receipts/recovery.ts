@@ -72,7 +72,7 @@ export class ReceiptRecovery {
                     return recovered;
                 const { fields, attempt } = await this.verifier.verify(w, channel, verified, wire, { path: 'recovered', pending });
                 pending.splice(pending.indexOf(attempt), 1);
-                this.payer.pay(w, channel, wire, fields, attempt.id);
+                await this.payer.pay(w, channel, wire, fields, attempt.id);
                 verified = fields.cumulativeCost;
                 recovered++;
                 this.ctx.log('lost receipt recovered and paid', { channel, requestId: fields.requestId.toString(), cumulative: verified.toString() });

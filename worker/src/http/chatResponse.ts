@@ -30,7 +30,7 @@ export interface Generation {
     /** Stops the backend (the stream still ends with usage). */
     abort: () => void;
     /** Signs and stores the receipt for what was delivered (null when it costs nothing); throws when it cannot be stored. */
-    settle: (end: GenerationEnd, content: string, reasoning: string) => ReceiptWire | null;
+    settle: (end: GenerationEnd, content: string, reasoning: string) => Promise<ReceiptWire | null>;
     /** Charges nothing: the admission's reservation ends. */
     release: () => void;
     /** When the request arrived (performance.now()). */
@@ -110,12 +110,12 @@ export async function streamCompletion(reply: FastifyReply, g: Generation): Prom
             end = ev;
         }
     }
-    // Stored (fsync) before the final frame goes out. If storing
+    // Stored (fsync, shared with concurrent requests) before the final frame goes out. If storing
     // fails, no final frame is sent: the client sees a truncated
     // stream rather than a receipt the worker does not hold.
     let receipt: ReceiptWire | null;
     try {
-        receipt = g.settle(end, content, reasoning);
+        receipt = await g.settle(end, content, reasoning);
     } catch (e) {
         g.logger.error({ err: e }, 'could not store the receipt; cutting the stream');
         raw.destroy();
@@ -165,7 +165,7 @@ export async function sendCompletion(reply: FastifyReply, g: Generation): Promis
     }
     let receipt: ReceiptWire | null;
     try {
-        receipt = g.settle(end, content, reasoning);
+        receipt = await g.settle(end, content, reasoning);
     } catch (e) {
         // Nothing left this process yet: a receipt that cannot be stored is a clean refusal.
         if (e instanceof Refusal) throw e.retryableAfter(5);

@@ -2,6 +2,7 @@ import { randomBytes } from 'crypto';
 import Database from 'better-sqlite3';
 import { LedgerError, LedgerSpec, Migration, latestVersion, openLedger } from '../../../helpers/ledger';
 import { INT64_MAX } from '../../../helpers/bytes';
+import { GroupCommit } from '../../../helpers/groupCommit';
 
 /**
  * The worker's crash-safe ledger: signed receipts it issued, the newest
@@ -12,7 +13,9 @@ import { INT64_MAX } from '../../../helpers/bytes';
  * SQLite in WAL mode with `synchronous = FULL`: every committed transaction is
  * fsync'd to the WAL before `commit` returns, and a crash (process kill or
  * power loss) leaves either the whole transaction or none of it. A receipt and
- * the voucher that came with its request are written in one transaction.
+ * the voucher that came with its request are written in one transaction; on
+ * the request path that transaction is `deferred` and made durable by a
+ * group commit shared with the requests that finish at the same moment.
  *
  * Amounts are nanoTON as SQLite 64-bit integers read back as BigInt; anything
  * at or above 2^63 is refused (9.2 billion TON, far beyond any channel).
@@ -162,6 +165,15 @@ export const WORKER_STORE_VERSION = latestVersion(LEDGER);
 export class WorkerStore {
     private readonly db: Database.Database;
     private readonly stmts;
+    private readonly commits: GroupCommit;
+    private deferring = false;
+    /**
+     * Receipts written by `deferred` whose fsync is still to come, by request
+     * id. They are left out of what the store hands out (recovery): a power
+     * cut could still take them, and the worker must never have given out a
+     * receipt it may go on to sign differently.
+     */
+    private readonly notDurable = new Set<string>();
 
     private constructor(readonly path: string) {
         try {
@@ -171,6 +183,7 @@ export class WorkerStore {
             if (e instanceof LedgerError) throw new StoreError(e.message);
             throw e;
         }
+        this.commits = new GroupCommit(this.db, path);
         this.stmts = {
             ensureChannel: this.db.prepare(`INSERT OR IGNORE INTO channels (address, updated_at) VALUES (?, ?)`),
             channel: this.db.prepare(`SELECT * FROM channels WHERE address = ?`),
@@ -205,6 +218,34 @@ export class WorkerStore {
         return new WorkerStore(path);
     }
 
+    /**
+     * Runs `fn`'s writes without an fsync of their own: visible at once and
+     * safe against this process being killed. `durable()` then puts them on
+     * disk, sharing one fsync with every other request's writes of the same
+     * moment (group commit). Nothing that depends on them may leave the
+     * process before it resolves.
+     */
+    deferred<T>(fn: () => T): T {
+        this.deferring = true;
+        try {
+            return this.commits.deferred(fn);
+        } finally {
+            this.deferring = false;
+        }
+    }
+
+    /** Resolves when every write committed so far is on disk. */
+    async durable(): Promise<void> {
+        const covered = [...this.notDurable];
+        await this.commits.durable();
+        for (const id of covered) this.notDurable.delete(id);
+    }
+
+    /** fsyncs made by `durable()` so far (each covers every write before it). */
+    get groupSyncs(): number {
+        return this.commits.syncs;
+    }
+
     /** Registers a channel the worker serves (no-op if known). */
     ensureChannel(address: string): void {
         this.stmts.ensureChannel.run(address, now());
@@ -227,6 +268,7 @@ export class WorkerStore {
             const prev = (this.stmts.lastReceipt.get(receipt.channel) as { cumulative: bigint } | undefined)?.cumulative ?? 0n;
             if (receipt.cumulative !== prev + receipt.cost) throw new StoreError(`receipt cumulative ${receipt.cumulative} does not continue ${prev} + ${receipt.cost}`);
             this.stmts.insertReceipt.run({ ...receipt });
+            if (this.deferring) this.notDurable.add(receipt.requestId);
             return { voucherAccepted: voucher ? this.insertVoucher(voucher) : false };
         });
         try {
@@ -255,13 +297,7 @@ export class WorkerStore {
                     return { voucherAccepted: this.insertVoucher(voucher) };
                 })
                 .immediate();
-        if (durability === 'fsync') return write();
-        this.db.pragma('synchronous = NORMAL');
-        try {
-            return write();
-        } finally {
-            this.db.pragma('synchronous = FULL');
-        }
+        return durability === 'fsync' ? write() : this.commits.deferred(write);
     }
 
     private insertVoucher(v: VoucherRecord): boolean {
@@ -386,9 +422,12 @@ export class WorkerStore {
     /** Up to `limit` receipts on a channel with cumulative above `after`, in cumulative order (receipt recovery). */
     receiptsAfter(channel: string, after: bigint, limit: number): ReceiptRecord[] {
         amount(after, 'after');
-        return (this.db.prepare(`SELECT * FROM receipts WHERE channel = ? AND cumulative > ? ORDER BY cumulative LIMIT ?`).all(channel, after, limit) as Array<Record<string, unknown>>).map(
+        const rows = (this.db.prepare(`SELECT * FROM receipts WHERE channel = ? AND cumulative > ? ORDER BY cumulative LIMIT ?`).all(channel, after, limit) as Array<Record<string, unknown>>).map(
             rowToReceipt,
         );
+        // Those still waiting for their fsync come last (the WAL is in commit order): the durable ones before them stand.
+        const firstPending = rows.findIndex((r) => this.notDurable.has(r.requestId));
+        return firstPending < 0 ? rows : rows.slice(0, firstPending);
     }
 
     /**
@@ -421,6 +460,7 @@ export class WorkerStore {
     }
 
     close(): void {
+        this.commits.close();
         if (this.db.open) this.db.close();
     }
 }

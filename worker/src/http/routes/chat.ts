@@ -136,8 +136,8 @@ export function registerChatRoute(app: FastifyInstance, deps: ChatRouteDeps): vo
                 step = await iter.next();
             }
         }
-        const settle = (end: GenerationEnd, content: string, reasoning: string) => {
-            const receipt = deps.payments.settle(admission, { modelId, usage: end.usage, requestHash, responseHash: responseDigest(content, reasoning) });
+        const settle = async (end: GenerationEnd, content: string, reasoning: string) => {
+            const receipt = await deps.payments.settle(admission, { modelId, usage: end.usage, requestHash, responseHash: responseDigest(content, reasoning) });
             const u = end.usage;
             metrics.tokens.inc({ class: 'prompt' }, Math.max(0, u.promptTokens - u.cachedTokens));
             metrics.tokens.inc({ class: 'cached' }, u.cachedTokens);

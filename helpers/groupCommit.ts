@@ -1,0 +1,78 @@
+import type Database from 'better-sqlite3';
+import { closeSync, fsyncSync, openSync } from 'node:fs';
+
+/**
+ * Group commit for a SQLite ledger in WAL mode. A write made through
+ * `deferred` commits without its own fsync (`synchronous = NORMAL`): it is
+ * in the WAL at once, so visible to every later read and safe against this
+ * process being killed, but a power cut could still take it. `durable()`
+ * resolves once one fsync of the WAL has covered it; every write asked to be
+ * made durable in the same turn of the event loop shares that fsync.
+ *
+ * The WAL is appended in commit order and one fsync covers the whole file,
+ * so a power cut can only lose a suffix of the deferred writes, never an
+ * earlier one while keeping a later one. Callers keep the ledger's rule by
+ * letting nothing that depends on a write leave the process (a signed
+ * receipt, a voucher) before `durable()` has resolved.
+ */
+export class GroupCommit {
+    private waiting: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
+    private scheduled = false;
+    private walFd?: number;
+    /** fsyncs made so far; each covered every deferred write before it. */
+    syncs = 0;
+
+    /** `file`: the ledger's path (':memory:' or '': nothing to sync). */
+    constructor(
+        private readonly db: Database.Database,
+        private readonly file: string,
+    ) {}
+
+    /** Runs `fn` (any number of transactions) with its commits not fsync'd; follow it with `durable()`. */
+    deferred<T>(fn: () => T): T {
+        this.db.pragma('synchronous = NORMAL');
+        try {
+            return fn();
+        } finally {
+            this.db.pragma('synchronous = FULL');
+        }
+    }
+
+    /** Resolves when every write committed before this call is on disk. */
+    durable(): Promise<void> {
+        return new Promise((resolve, reject) => {
+            this.waiting.push({ resolve, reject });
+            if (this.scheduled) return;
+            this.scheduled = true;
+            // After the I/O callbacks of this turn: the writers that finish together share one fsync.
+            setImmediate(() => this.flush());
+        });
+    }
+
+    private flush(): void {
+        this.scheduled = false;
+        const batch = this.waiting;
+        this.waiting = [];
+        try {
+            this.syncWal();
+        } catch (e) {
+            for (const w of batch) w.reject(e);
+            return;
+        }
+        for (const w of batch) w.resolve();
+    }
+
+    private syncWal(): void {
+        if (this.file === ':memory:' || this.file === '') return;
+        // Opened once the WAL exists (WAL mode creates it with the connection; it lasts until the last one closes).
+        this.walFd ??= openSync(`${this.file}-wal`, 'r');
+        fsyncSync(this.walFd);
+        this.syncs++;
+    }
+
+    /** Releases the WAL's descriptor (with the database's own close). */
+    close(): void {
+        if (this.walFd !== undefined) closeSync(this.walFd);
+        this.walFd = undefined;
+    }
+}
