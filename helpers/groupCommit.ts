@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { closeSync, fsyncSync, openSync } from 'node:fs';
+import { closeSync, fsync, openSync } from 'node:fs';
 
 /**
  * Group commit for a SQLite ledger in WAL mode. A write made through
@@ -18,6 +18,8 @@ import { closeSync, fsyncSync, openSync } from 'node:fs';
 export class GroupCommit {
     private waiting: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
     private scheduled = false;
+    private syncing = false;
+    private closed = false;
     private walFd?: number;
     /** fsyncs made so far; each covered every deferred write before it. */
     syncs = 0;
@@ -42,36 +44,57 @@ export class GroupCommit {
     durable(): Promise<void> {
         return new Promise((resolve, reject) => {
             this.waiting.push({ resolve, reject });
-            if (this.scheduled) return;
-            this.scheduled = true;
-            // After the I/O callbacks of this turn: the writers that finish together share one fsync.
-            setImmediate(() => this.flush());
+            this.schedule();
         });
+    }
+
+    /**
+     * After the I/O callbacks of this turn, so that the writers that finish
+     * together share one fsync; and never while one runs: those who ask
+     * meanwhile share the next.
+     */
+    private schedule(): void {
+        if (this.scheduled || this.syncing || this.waiting.length === 0) return;
+        this.scheduled = true;
+        setImmediate(() => this.flush());
     }
 
     private flush(): void {
         this.scheduled = false;
         const batch = this.waiting;
         this.waiting = [];
+        const done = (e: unknown) => {
+            this.syncing = false;
+            for (const w of batch) {
+                if (e) w.reject(e);
+                else w.resolve();
+            }
+            this.schedule();
+        };
+        if (this.closed) return done(new Error('the ledger was closed before its writes were synced'));
+        if (this.file === ':memory:' || this.file === '') return done(null);
         try {
-            this.syncWal();
+            // Opened once the WAL exists (WAL mode creates it with the connection; it lasts until the last one closes).
+            this.walFd ??= openSync(`${this.file}-wal`, 'r');
         } catch (e) {
-            for (const w of batch) w.reject(e);
-            return;
+            return done(e);
         }
-        for (const w of batch) w.resolve();
+        this.syncing = true;
+        // On libuv's thread pool: the event loop keeps serving (and writing) while the disk works.
+        fsync(this.walFd, (e) => {
+            if (!e) this.syncs++;
+            if (this.closed) this.releaseWal();
+            done(e);
+        });
     }
 
-    private syncWal(): void {
-        if (this.file === ':memory:' || this.file === '') return;
-        // Opened once the WAL exists (WAL mode creates it with the connection; it lasts until the last one closes).
-        this.walFd ??= openSync(`${this.file}-wal`, 'r');
-        fsyncSync(this.walFd);
-        this.syncs++;
-    }
-
-    /** Releases the WAL's descriptor (with the database's own close). */
+    /** Releases the WAL's descriptor (with the database's own close); an fsync under way releases it when it ends. */
     close(): void {
+        this.closed = true;
+        if (!this.syncing) this.releaseWal();
+    }
+
+    private releaseWal(): void {
         if (this.walFd !== undefined) closeSync(this.walFd);
         this.walFd = undefined;
     }

@@ -204,11 +204,11 @@ export class Payments {
         return { channel, channelKey: key, voucher, modelId: req.modelId, quote, maxCost, settled: false };
     }
 
-    /** A channel the worker agreed to close (cooperative close) or saw closed takes no more requests. */
     /**
      * A voucher sent on its own (POST /v1/channels/:channel/voucher), as soon
      * as the client has verified the receipt it pays for: checked as at
-     * admission and stored with an fsync. Answers the newest voucher total
+     * admission and stored, answered once on disk (a group commit shared with
+     * the receipts and vouchers of the same moment). Answers the newest voucher total
      * kept and the cumulative cost served, so the client sees what is unpaid.
      */
     async acceptVoucher(q: ChannelVoucher): Promise<{ total: string; served: string }> {
@@ -218,7 +218,8 @@ export class Payments {
         if (state.status !== ChannelStatus.Open && state.status !== ChannelStatus.Closing) throw new Refusal('channel_not_open', 'the channel is closed', { during: 'voucher' });
         // Before it is kept: a look-alike contract's vouchers would only feed the claimer's gas.
         await this.gate.payoutChannel(channel, state, 'voucher');
-        this.keepVoucher(channel, state, voucher, 'voucher', 'fsync');
+        this.keepVoucher(channel, state, voucher, 'voucher', 'process');
+        await this.storage.durable('the voucher', () => this.o.store.durable());
         const key = channel.toString();
         return { total: (this.o.store.latestVoucher(key)?.total ?? 0n).toString(), served: this.o.store.receiptTotal(key).toString() };
     }
