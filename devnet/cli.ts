@@ -5,6 +5,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { RunningDevnet, startDevnet } from './server';
 import { DevnetConfigInput } from './config';
+import { cocoonVersion } from '../helpers/version';
 
 function number(value: string): number {
     const n = Number(value);
@@ -42,6 +43,7 @@ export function describeDevnet(d: RunningDevnet): string {
 export async function main(argv = process.argv) {
     const program = new Command()
         .name('cocoon-devnet')
+        .version(cocoonVersion())
         .description('A local TON network for Cocoon: the toncenter v2 API over @ton/sandbox')
         .option('--host <host>', 'address to listen on', '127.0.0.1')
         .option('-p, --port <port>', 'port to listen on (0: any free port)', number, 8081)

@@ -14,6 +14,7 @@ import { CocoonClient, CocoonError } from './client';
 import { buildGateway } from './gateway';
 import { rankWorkers } from './gateway/ranking';
 import { ClientStore } from './store';
+import { cocoonVersion } from '../../helpers/version';
 
 /**
  * `cocoon-client`: the gateway and a few commands over the SDK. Settings
@@ -104,7 +105,7 @@ export async function openSession(o: CommonOptions, io: CliIo): Promise<Session>
 }
 
 export function buildCli(io: CliIo = { out: (l) => console.log(l), env: process.env }): Command {
-    const program = new Command('cocoon-client').description('Cocoon client: an OpenAI-compatible gateway paying workers per verified receipt').exitOverride();
+    const program = new Command('cocoon-client').description('Cocoon client: an OpenAI-compatible gateway paying workers per verified receipt').version(cocoonVersion()).exitOverride();
     const common = (c: Command) =>
         c
             .option('--endpoint <url>', 'toncenter v2 JSON-RPC endpoint (or COCOON_ENDPOINT)')

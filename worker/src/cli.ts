@@ -20,6 +20,7 @@ import { createLogger } from './log';
 import { register, workerStakeAddress } from './register';
 import { WorkerStore } from './store/store';
 import { createWorker, providerFromConfig, tonClientFor, walletFromConfig } from './worker';
+import { cocoonVersion } from '../../helpers/version';
 
 /**
  * `cocoon-worker`: the thin command-line entry over the testable core.
@@ -46,7 +47,7 @@ async function chainModelId(config: WorkerConfig): Promise<bigint> {
 }
 
 export function buildCli(io: CliIo = { out: (l) => console.log(l), env: process.env }): Command {
-    const program = new Command('cocoon-worker').description('Cocoon GPU worker: attested, paid, encrypted inference').exitOverride();
+    const program = new Command('cocoon-worker').description('Cocoon GPU worker: attested, paid, encrypted inference').version(cocoonVersion()).exitOverride();
     const configPath = (opts: { config?: string }) => resolve(opts.config ?? io.env.COCOON_WORKER_CONFIG ?? 'cocoon-worker.json');
     const load = (opts: { config?: string }) => loadConfig({ file: configPath(opts), env: io.env });
     /** The config, a TON client on its endpoint, and the operator wallet: what every on-chain command starts from. */
