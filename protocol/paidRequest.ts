@@ -76,12 +76,10 @@ const NEUTRAL_REQUEST_FIELDS: Record<string, (v: unknown) => boolean> = {
     parallel_tool_calls: () => true,
     functions: (v) => Array.isArray(v) && v.length === 0,
     function_call: (v) => v === 'none' || v === 'auto',
+    // Plain text is what every answer is anyway.
     response_format: (v) => typeof v === 'object' && v !== null && (v as { type?: unknown }).type === 'text' && Object.keys(v).length === 1,
     logprobs: (v) => v === false,
     top_logprobs: (v) => v === 0,
-    presence_penalty: (v) => v === 0,
-    frequency_penalty: (v) => v === 0,
-    logit_bias: (v) => typeof v === 'object' && v !== null && Object.keys(v).length === 0,
     store: (v) => v === false,
     metadata: (v) => typeof v === 'object' && v !== null && Object.keys(v).length === 0,
     modalities: (v) => Array.isArray(v) && v.length === 1 && v[0] === 'text',
@@ -114,6 +112,35 @@ function withoutNeutral(neutral: Record<string, (v: unknown) => boolean>) {
     };
 }
 
+/** The most entries a logit_bias may hold (OpenAI's own limit). */
+export const LOGIT_BIAS_MAX_ENTRIES = 300;
+
+/**
+ * response_format: an answer that is a JSON object, or one that follows a
+ * JSON schema. The schema is the app's: how much of JSON Schema a backend can
+ * enforce is the backend's to say (it refuses what it cannot, by keyword).
+ */
+const responseFormatSchema = z.discriminatedUnion('type', [
+    z.object({ type: z.literal('json_object') }).strict(),
+    z
+        .object({
+            type: z.literal('json_schema'),
+            json_schema: z
+                .object({
+                    name: z
+                        .string()
+                        .min(1)
+                        .max(64)
+                        .regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only'),
+                    description: z.string().max(4096).optional(),
+                    schema: z.record(z.unknown()).optional(),
+                    strict: z.boolean().nullish(),
+                })
+                .strict(),
+        })
+        .strict(),
+]);
+
 /** The subset of the OpenAI chat completion request a worker serves; any other field is refused by name. */
 export const chatRequestSchema = z.preprocess(
     withoutNeutral(NEUTRAL_REQUEST_FIELDS),
@@ -140,6 +167,14 @@ export const chatRequestSchema = z.preprocess(
             temperature: z.number().min(0).max(2).nullish(),
             top_p: z.number().min(0).max(1).nullish(),
             seed: z.number().int().nullish(),
+            presence_penalty: z.number().min(-2).max(2).nullish(),
+            frequency_penalty: z.number().min(-2).max(2).nullish(),
+            // Token ids (as OpenAI sends them: decimal strings) to a bias added to their logits; -100 bans a token.
+            logit_bias: z
+                .record(z.string().regex(/^(0|[1-9][0-9]{0,8})$/, 'token ids are decimal integers'), z.number().min(-100).max(100))
+                .refine((b) => Object.keys(b).length <= LOGIT_BIAS_MAX_ENTRIES, `at most ${LOGIT_BIAS_MAX_ENTRIES} tokens`)
+                .nullish(),
+            response_format: responseFormatSchema.nullish(),
             stop: z.union([z.string(), z.array(z.string()).max(4)]).nullish(),
             n: z.literal(1).nullish(),
             stream: z.boolean().nullish(),
@@ -177,10 +212,13 @@ export function describeIssues(error: z.ZodError): string {
                         .join('; ');
                 case 'invalid_literal':
                     return `${path}: must be ${JSON.stringify(i.expected)}`;
+                case 'invalid_union_discriminator':
+                    return `${path}: must be ${i.options.map((o) => JSON.stringify(o)).join(' or ')}`;
                 case 'too_small':
                 case 'too_big':
                 case 'invalid_string':
                 case 'not_multiple_of':
+                case 'custom':
                     return `${path}: ${i.message}`;
                 default:
                     return `${path}: invalid value`;
@@ -197,11 +235,14 @@ export function contentText(content: string | Array<{ type: 'text'; text: string
 /**
  * The most prompt tokens a request can be billed for: no tokenizer makes more
  * tokens than the text has bytes, plus a chat template's overhead per message
- * and per request. The worker admits a request only if its channel covers
- * this many prompt tokens; the client refuses a receipt that counts more.
+ * and per request. A response_format counts as its JSON text (a backend may
+ * put the schema in the prompt). The worker admits a request only if its
+ * channel covers this many prompt tokens; the client refuses a receipt that
+ * counts more.
  */
-export function promptTokenBound(messages: ReadonlyArray<{ content: Parameters<typeof contentText>[0] }>): number {
-    return messages.reduce((n, m) => n + Buffer.byteLength(contentText(m.content), 'utf8') + 16, 16);
+export function promptTokenBound(request: { messages: ReadonlyArray<{ content: Parameters<typeof contentText>[0] }>; response_format?: unknown }): number {
+    const format = request.response_format ? Buffer.byteLength(JSON.stringify(request.response_format), 'utf8') + 16 : 0;
+    return request.messages.reduce((n, m) => n + Buffer.byteLength(contentText(m.content), 'utf8') + 16, 16 + format);
 }
 
 /**

@@ -224,6 +224,15 @@ describe('client gateway on a devnet', () => {
         paid += expectedCost;
     });
 
+    it('carries response_format, penalties and logit_bias from the openai client to the upstream of the worker, sealed end to end', async () => {
+        // JSON mode: a schema would count as prompt (its text) and outgrow what this test's prices let a channel pay for.
+        const asked = { presence_penalty: 0.5, frequency_penalty: 0.25, logit_bias: { '42': -100 }, response_format: { type: 'json_object' as const } };
+        const r: any = await openai.chat.completions.create({ model: MODEL, messages, max_tokens: 16, ...asked });
+        expect(upstream.requests.at(-1)).toMatchObject(asked);
+        checkReceipt(r.receipt, expectedCost, paid + expectedCost);
+        paid += expectedCost;
+    });
+
     it('concurrent requests to one worker are paid one after another on its channel, each exactly once', async () => {
         const rs: any[] = await Promise.all([0, 1, 2].map(() => openai.chat.completions.create({ model: MODEL, messages, max_tokens: 16 })));
         const fields = rs.map((r) => parseReceipt(openSignedReceipt(Cell.fromBase64(r.receipt.boc)).receipt));

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildDemoModel, toHalf, writeDemoModel } from '../../worker/src/inference/demoModel';
+import { buildDemoModel, demoVocabulary, toHalf, writeDemoModel } from '../../worker/src/inference/demoModel';
 import { EmbeddedBackend } from '../../worker/src/inference/embedded';
 import { createBackend } from '../../worker/src/inference';
 import { parseConfig } from '../../worker/src/config';
@@ -118,6 +118,66 @@ describe('embedded backend', () => {
         expect(Math.abs(text.trimStart().length - end.usage.completionTokens)).toBeLessThanOrEqual(1);
         expect(end.usage.promptTokens).toBeGreaterThan(30);
         expect(end.usage.reasoningTokens).toBe(0);
+    });
+
+    it('follows a JSON schema by construction: the answer parses and validates', async () => {
+        const schema = {
+            title: 'Verdict',
+            type: 'object',
+            properties: { ok: { type: 'boolean' }, grade: { enum: ['a', 'b', 'c'] }, tags: { type: 'array', items: { const: 'x' }, maxItems: 2 } },
+            required: ['ok', 'grade', 'tags'],
+            additionalProperties: false,
+        };
+        for (const seed of [1, 2, 3]) {
+            const c = await backend.complete(req({ seed, responseFormat: { type: 'json_schema', name: 'verdict', schema, strict: true } }));
+            expect(c.finishReason).toBe('stop');
+            const answer = JSON.parse(c.content);
+            expect(Object.keys(answer).sort()).toEqual(['grade', 'ok', 'tags']);
+            expect(typeof answer.ok).toBe('boolean');
+            expect(['a', 'b', 'c']).toContain(answer.grade);
+            expect(answer.tags.length).toBeLessThanOrEqual(2);
+            expect(answer.tags.every((t: unknown) => t === 'x')).toBe(true);
+        }
+    });
+
+    it('answers json_object with JSON: an object from its first character', async () => {
+        const c = await backend.complete(req({ seed: 5, maxTokens: 24, responseFormat: { type: 'json_object' } }));
+        expect(c.content.trimStart()).toMatch(/^\{/);
+        if (c.finishReason === 'stop') expect(() => JSON.parse(c.content)).not.toThrow();
+    });
+
+    it('refuses, before generating, a schema keyword it cannot enforce and a logit_bias token outside the vocabulary, naming them', async () => {
+        const pattern = { type: 'object', properties: { id: { type: 'string', pattern: '^[a-z]+$' } } };
+        await expect(backend.complete(req({ responseFormat: { type: 'json_schema', name: 'p', schema: pattern, strict: true } }))).rejects.toMatchObject({
+            status: 400,
+            message: expect.stringMatching(/^response_format\.json_schema\.schema\.properties\.id\.pattern: not supported/),
+        });
+        const minimum = { type: 'integer', minimum: 3 };
+        await expect(backend.complete(req({ responseFormat: { type: 'json_schema', name: 'm', schema: minimum, strict: false } }))).rejects.toThrow(/schema\.minimum: not supported/);
+        const err = await backend.complete(req({ logitBias: { '999999': -100 } })).catch((e) => e);
+        expect(err).toBeInstanceOf(BackendRequestError);
+        expect(err.message).toMatch(/^logit_bias\.999999: not a token of this model \(its vocabulary has 356\)/);
+    });
+
+    it('honours logit_bias: banned tokens never appear, a strong positive bias takes over', async () => {
+        const { tokens } = demoVocabulary();
+        const idOf = (ch: string) => String(tokens.indexOf(ch));
+        const vowels = ['a', 'e', 'i', 'o', 'u'];
+        const banned = Object.fromEntries(vowels.map((v) => [idOf(v), -100]));
+        const plain = await backend.complete(req({ seed: 11, maxTokens: 48 }));
+        expect(plain.content).toMatch(/[aeiou]/);
+        const without = await backend.complete(req({ seed: 11, maxTokens: 48, logitBias: banned }));
+        expect(without.content.length).toBeGreaterThan(0);
+        expect(without.content).not.toMatch(/[aeiou]/);
+        const forced = await backend.complete(req({ seed: 11, maxTokens: 16, logitBias: { [idOf('z')]: 100 } }));
+        expect(forced.content.trim()).toMatch(/^z+$/);
+    });
+
+    it('applies presence and frequency penalties (the same seed answers differently)', async () => {
+        const base = await backend.complete(req({ seed: 21, maxTokens: 48 }));
+        const penalised = await backend.complete(req({ seed: 21, maxTokens: 48, presencePenalty: 2, frequencyPenalty: 2 }));
+        expect(penalised.content).not.toBe(base.content);
+        expect(await backend.complete(req({ seed: 21, maxTokens: 48 }))).toMatchObject({ content: base.content });
     });
 
     it('stops at max_tokens with finish reason length', async () => {

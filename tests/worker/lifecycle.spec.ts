@@ -98,7 +98,7 @@ describe('worker shutdown', () => {
         const wdir = mkdtempSync(join(tmpdir(), 'cocoon-worker-unpaid-'));
         const body = chatBody();
         // A credit of exactly one request's most possible cost: one request unpaid at a time.
-        const maxCost = requestMaxCost(PRICES, promptTokenBound(body.messages), body.max_tokens);
+        const maxCost = requestMaxCost(PRICES, promptTokenBound(body), body.max_tokens);
         const { worker, encryptionKey } = await startSandboxWorker({
             blockchain: f.blockchain,
             operator,

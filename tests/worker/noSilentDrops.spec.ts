@@ -18,12 +18,8 @@ describe('chat requests: no field is silently dropped', () => {
         tool_choice: 'required',
         functions: [{ name: 'f' }],
         function_call: { name: 'f' },
-        response_format: { type: 'json_object' },
         logprobs: true,
         top_logprobs: 2,
-        presence_penalty: 0.5,
-        frequency_penalty: -1,
-        logit_bias: { '50256': -100 },
         store: true,
         metadata: { a: 'b' },
         modalities: ['text', 'audio'],
@@ -40,6 +36,26 @@ describe('chat requests: no field is silently dropped', () => {
         });
     }
 
+    it('carries penalties, logit_bias and response_format, and refuses their malformed values by name', () => {
+        const honoured = {
+            presence_penalty: 0.5,
+            frequency_penalty: -1,
+            logit_bias: { '50256': -100, '7': 2.5 },
+            response_format: { type: 'json_schema', json_schema: { name: 'answer', schema: { type: 'object' }, strict: true } },
+        };
+        const r = chatRequestSchema.safeParse({ ...base, ...honoured });
+        expect(r.success).toBe(true);
+        expect(r.data).toMatchObject(honoured);
+        expect(chatRequestSchema.safeParse({ ...base, response_format: { type: 'json_object' } }).success).toBe(true);
+        expect(refusal({ presence_penalty: 3 })).toMatch(/^presence_penalty: /);
+        expect(refusal({ logit_bias: { abc: 1 } })).toMatch(/^logit_bias\.abc: token ids are decimal integers/);
+        expect(refusal({ logit_bias: { '1': 101 } })).toMatch(/^logit_bias\.1: /);
+        expect(refusal({ logit_bias: Object.fromEntries(Array.from({ length: 301 }, (_, i) => [String(i), 1])) })).toMatch(/^logit_bias: at most 300 tokens/);
+        expect(refusal({ response_format: { type: 'xml' } })).toBe('response_format.type: must be "json_object" or "json_schema"');
+        expect(refusal({ response_format: { type: 'json_schema', json_schema: { name: 'a b' } } })).toMatch(/^response_format\.json_schema\.name: letters/);
+        expect(refusal({ response_format: { type: 'json_object', schema: {} } })).toMatch(/^response_format\.schema: not supported/);
+    });
+
     it('refuses n other than 1 by name', () => {
         expect(refusal({ n: 2 })).toBe('n: must be 1');
     });
@@ -52,9 +68,6 @@ describe('chat requests: no field is silently dropped', () => {
             response_format: { type: 'text' },
             logprobs: false,
             top_logprobs: 0,
-            presence_penalty: 0,
-            frequency_penalty: 0,
-            logit_bias: {},
             store: false,
             metadata: {},
             modalities: ['text'],

@@ -157,6 +157,22 @@ describe('openai backend', () => {
         expect(sent.headers.authorization).toBe('Bearer sk-upstream-secret');
     });
 
+    it('passes penalties, logit_bias and response_format to the upstream as the OpenAI API spells them', async () => {
+        const schema = { type: 'object', properties: { ok: { type: 'boolean' } } };
+        await drain(
+            backend.chatStream(req({ presencePenalty: 0.5, frequencyPenalty: -1, logitBias: { '50256': -100 }, responseFormat: { type: 'json_schema', name: 'verdict', schema, strict: true } })),
+        );
+        const sent = up.requests.at(-1)!.body;
+        expect(sent.presence_penalty).toBe(0.5);
+        expect(sent.frequency_penalty).toBe(-1);
+        expect(sent.logit_bias).toEqual({ '50256': -100 });
+        expect(sent.response_format).toEqual({ type: 'json_schema', json_schema: { name: 'verdict', schema, strict: true } });
+        await drain(backend.chatStream(req({ responseFormat: { type: 'json_object' } })));
+        expect(up.requests.at(-1)!.body.response_format).toEqual({ type: 'json_object' });
+        await drain(backend.chatStream(req()));
+        for (const field of ['presence_penalty', 'frequency_penalty', 'logit_bias', 'response_format']) expect(up.requests.at(-1)!.body).not.toHaveProperty(field);
+    });
+
     it('reads reasoning tokens and streams reasoning deltas separately', async () => {
         up.mode = 'reasoning';
         const c = await backend.complete(req());

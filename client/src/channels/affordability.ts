@@ -14,7 +14,7 @@ import type { WorkerInfo } from '../discovery';
  */
 export function unaffordable(w: WorkerInfo, request: ChatCompletionRequest, deposit: bigint): CocoonError | undefined {
     const maxTokens = request.max_completion_tokens ?? request.max_tokens ?? undefined;
-    const promptBound = promptTokenBound(request.messages);
+    const promptBound = promptTokenBound(request);
     const cost = requestCostBound(w, request);
     if (cost <= deposit) return undefined;
     const what = maxTokens !== undefined ? `up to ${promptBound} prompt tokens and max_tokens ${maxTokens}` : `up to ${promptBound} prompt tokens`;
@@ -33,5 +33,5 @@ export function unaffordable(w: WorkerInfo, request: ChatCompletionRequest, depo
  */
 export function requestCostBound(w: WorkerInfo, request: ChatCompletionRequest): bigint {
     const maxTokens = request.max_completion_tokens ?? request.max_tokens ?? 0;
-    return requestMaxCost(w.prices, promptTokenBound(request.messages), maxTokens);
+    return requestMaxCost(w.prices, promptTokenBound(request), maxTokens);
 }

@@ -24,7 +24,7 @@ export async function sealRequest(ctx: ClientContext, w: WorkerInfo, channel: st
     const sent: SentRequest = {
         requestHash: requestDigest(sealed.plaintext).toString('hex'),
         maxTokens: request.max_completion_tokens ?? request.max_tokens ?? null,
-        promptBound: promptTokenBound(request.messages),
+        promptBound: promptTokenBound(request),
         startedAt: ctx.now(),
     };
     return { sealed, sent };

@@ -13,10 +13,12 @@ import {
     Health,
     InferenceBackend,
     ModelInfo,
+    ResponseFormat,
     StreamOptions,
     Usage,
     collectCompletion,
 } from './types';
+import { grammarSchemaOf } from './jsonSchemaGrammar';
 
 export interface EmbeddedOptions {
     /** Path of the GGUF file. */
@@ -146,6 +148,7 @@ export class EmbeddedBackend implements InferenceBackend {
     async *chatStream(request: ChatRequest, options: StreamOptions = {}): AsyncGenerator<ChatEvent> {
         if (!this.knows(request.model)) throw new BackendRequestError(`unknown model: ${request.model}`, 404);
         if (!this.alive) throw new BackendUnavailableError(this.exitReason);
+        const grammar = grammarOf(request.responseFormat);
         const id = this.nextId++;
         const queue: HostReply[] = [];
         let wake: (() => void) | undefined;
@@ -165,6 +168,10 @@ export class EmbeddedBackend implements InferenceBackend {
             topP: request.topP,
             seed: request.seed,
             stop: request.stop,
+            presencePenalty: request.presencePenalty,
+            frequencyPenalty: request.frequencyPenalty,
+            logitBias: request.logitBias,
+            grammar,
         };
         // What was delivered, tallied here too: if the engine dies mid-stream
         // the worker still charges exactly these tokens.
@@ -275,4 +282,11 @@ function spawnHost(): ChildProcess {
     });
     Object.defineProperty(child, 'stderrTail', { get: () => tail });
     return child;
+}
+
+/** The grammar a response_format asks for (throws a 400 for a schema the engine cannot enforce). */
+function grammarOf(f: ResponseFormat | undefined): ChatCommand['grammar'] {
+    if (!f) return undefined;
+    const schema = f.type === 'json_schema' ? grammarSchemaOf(f.schema) : undefined;
+    return schema ? { kind: 'schema', schema } : { kind: 'json' };
 }

@@ -47,6 +47,12 @@ export interface ChatCommand {
     topP?: number;
     seed?: number;
     stop?: string[];
+    presencePenalty?: number;
+    frequencyPenalty?: number;
+    /** Token id (decimal) to a bias added to its logit; -100 or less bans the token. */
+    logitBias?: Record<string, number>;
+    /** Constrained generation: any JSON, or JSON following a schema (already translated by jsonSchemaGrammar.ts). */
+    grammar?: { kind: 'json' } | { kind: 'schema'; schema: Record<string, unknown> };
 }
 export type HostCommand = LoadCommand | ChatCommand | { op: 'abort'; id: number } | { op: 'ping'; id: number };
 
@@ -66,7 +72,10 @@ const nativeImport = new Function('specifier', 'return import(specifier)') as (s
 
 type Lib = typeof Nlc;
 let lib: Lib | undefined;
+let llama: Nlc.Llama | undefined;
 let model: Nlc.LlamaModel | undefined;
+/** Tokens in the model's vocabulary (a logit_bias may name only these). */
+let vocabularySize = 0;
 let context: Nlc.LlamaContext | undefined;
 let chatWrapper: Nlc.ChatWrapper | undefined;
 let admission: { maxQueued: number; queueTimeoutMs: number } = { maxQueued: 0, queueTimeoutMs: 0 };
@@ -116,8 +125,9 @@ async function load(cmd: LoadCommand) {
         lib = (await nativeImport(pathToFileURL(require.resolve('node-llama-cpp')).href)) as Lib;
         // build: 'never' -- use the prebuilt binaries shipped in the npm package;
         // never try to download or compile llama.cpp on a worker.
-        const llama = await lib.getLlama({ gpu: cmd.gpu, build: 'never', logLevel: lib.LlamaLogLevel.error, progressLogs: false });
+        llama = await lib.getLlama({ gpu: cmd.gpu, build: 'never', logLevel: lib.LlamaLogLevel.error, progressLogs: false });
         model = await llama.loadModel({ modelPath: cmd.modelPath });
+        vocabularySize = (model.fileInfo.metadata as unknown as { tokenizer?: { ggml?: { tokens?: readonly unknown[] } } }).tokenizer?.ggml?.tokens?.length ?? 0;
         const contextSize = Math.min(cmd.contextSize, model.trainContextSize);
         const sequences = cmd.sequences === 'auto' ? await autoSequences(llama, model, contextSize) : cmd.sequences;
         // contextSize is per sequence: node-llama-cpp sizes the KV cache to contextSize × sequences.
@@ -286,6 +296,48 @@ function toHistory(messages: ChatMessage[]): Nlc.ChatHistoryItem[] {
     return history;
 }
 
+type SamplingOptions = Pick<Nlc.LLamaChatGenerateResponseOptions, 'grammar' | 'tokenBias' | 'repeatPenalty'>;
+
+/**
+ * The request's grammar, logit biases and penalties as node-llama-cpp takes
+ * them. Penalties follow OpenAI: subtracted once (presence) or per
+ * occurrence (frequency) from the logits of the tokens generated so far, with
+ * no classic repeat penalty on top. Throws (a 400) for what it cannot honour.
+ */
+async function sampling(cmd: ChatCommand): Promise<SamplingOptions> {
+    const out: SamplingOptions = {};
+    if (cmd.grammar?.kind === 'json') out.grammar = await llama!.getGrammarFor('json');
+    else if (cmd.grammar?.kind === 'schema') {
+        try {
+            // Checked and translated by jsonSchemaGrammar.ts; a schema read at run time has no static type to satisfy the generic.
+            out.grammar = await llama!.createGrammarForJsonSchema(cmd.grammar.schema as never);
+        } catch (e) {
+            throw new Error(`response_format.json_schema.schema: the embedded engine cannot enforce it (${(e as Error).message})`);
+        }
+    }
+    if (cmd.logitBias && Object.keys(cmd.logitBias).length > 0) {
+        const bias = new lib!.TokenBias(model!.tokenizer);
+        for (const [id, value] of Object.entries(cmd.logitBias)) {
+            const token = Number(id);
+            if (token >= vocabularySize) throw new Error(`logit_bias.${id}: not a token of this model (its vocabulary has ${vocabularySize})`);
+            if (value !== 0) bias.set(token as Nlc.Token, value <= -100 ? 'never' : { logit: value });
+        }
+        out.tokenBias = bias;
+    }
+    if (cmd.presencePenalty || cmd.frequencyPenalty) {
+        out.repeatPenalty = {
+            penalty: 1,
+            presencePenalty: cmd.presencePenalty ?? 0,
+            frequencyPenalty: cmd.frequencyPenalty ?? 0,
+            // The whole answer so far, as OpenAI counts it.
+            lastTokens: cmd.maxTokens,
+            penalizeNewLine: true,
+            punishTokensFilter: (tokens) => tokens,
+        };
+    }
+    return out;
+}
+
 function finishReasonOf(stopReason: string): FinishReason {
     if (stopReason === 'maxTokens') return 'length';
     if (stopReason === 'abort') return 'aborted';
@@ -319,6 +371,13 @@ async function chat(cmd: ChatCommand) {
             send({ op: 'reject', id: cmd.id, status: 400, message: unfit });
             return;
         }
+        let constraints: SamplingOptions;
+        try {
+            constraints = await sampling(cmd);
+        } catch (e) {
+            send({ op: 'reject', id: cmd.id, status: 400, message: (e as Error).message });
+            return;
+        }
         sequence = await acquire(cmd.id, prompt, controller.signal);
         if (!sequence) return;
         running++;
@@ -342,6 +401,7 @@ async function chat(cmd: ChatCommand) {
             topP: cmd.topP,
             seed: cmd.seed,
             customStopTriggers: cmd.stop && cmd.stop.length > 0 ? cmd.stop : undefined,
+            ...constraints,
             signal: controller.signal,
             stopOnAbortSignal: true,
             onResponseChunk(chunk) {

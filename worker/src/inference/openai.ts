@@ -1,5 +1,19 @@
 import { SseParser } from './sse';
-import { BackendRequestError, BackendUnavailableError, ChatEvent, ChatRequest, Completion, FinishReason, Health, InferenceBackend, ModelInfo, StreamOptions, Usage, collectCompletion } from './types';
+import {
+    BackendRequestError,
+    BackendUnavailableError,
+    ChatEvent,
+    ChatRequest,
+    Completion,
+    FinishReason,
+    Health,
+    InferenceBackend,
+    ModelInfo,
+    ResponseFormat,
+    StreamOptions,
+    Usage,
+    collectCompletion,
+} from './types';
 
 export interface OpenAiOptions {
     /** Server root, e.g. http://127.0.0.1:8000 (a trailing /v1 is accepted too). */
@@ -127,6 +141,10 @@ export class OpenAiBackend implements InferenceBackend {
             top_p: request.topP,
             seed: request.seed,
             stop: request.stop && request.stop.length > 0 ? request.stop : undefined,
+            presence_penalty: request.presencePenalty,
+            frequency_penalty: request.frequencyPenalty,
+            logit_bias: request.logitBias,
+            response_format: upstreamResponseFormat(request.responseFormat),
             // Forced: usage must come from the engine, and streaming lets a
             // broken or aborted request be charged for what was delivered.
             stream: true,
@@ -291,4 +309,11 @@ export class OpenAiBackend implements InferenceBackend {
     async close(): Promise<void> {
         // Stateless: connections are pooled by fetch and close when idle.
     }
+}
+
+/** response_format as the OpenAI API spells it; an upstream that cannot honour it refuses it (a 400 passed on to the client). */
+function upstreamResponseFormat(f: ResponseFormat | undefined): unknown {
+    if (!f) return undefined;
+    if (f.type === 'json_object') return { type: 'json_object' };
+    return { type: 'json_schema', json_schema: { name: f.name, schema: f.schema, strict: f.strict } };
 }

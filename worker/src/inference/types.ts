@@ -23,7 +23,16 @@ export interface ChatRequest {
     topP?: number;
     seed?: number;
     stop?: string[];
+    /** OpenAI semantics: subtracted from the logits of tokens already generated, once (presence) or per occurrence (frequency). */
+    presencePenalty?: number;
+    frequencyPenalty?: number;
+    /** Token id (decimal, the model's own vocabulary) to a bias added to its logit; -100 bans it. */
+    logitBias?: Record<string, number>;
+    /** The answer must be a JSON object, or follow a JSON schema. */
+    responseFormat?: ResponseFormat;
 }
+
+export type ResponseFormat = { type: 'json_object' } | { type: 'json_schema'; name: string; schema: Record<string, unknown>; strict: boolean };
 
 export interface Usage {
     promptTokens: number;

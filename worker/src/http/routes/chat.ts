@@ -1,8 +1,8 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import { ENC_BYTES, ENVELOPE_MEDIA_TYPE, EnvelopeError, OpenedRequest, REQUEST_HEADER_BYTES, X25519KeyPair, openRequest } from '../../../../helpers/hpke';
-import { PaidRequest, contentText, describeIssues, paidRequestSchema, promptTokenBound, requestDigest, responseDigest } from '../../../../protocol/paidRequest';
-import { BackendRequestError, BackendUnavailableError, ChatEvent, ChatRequest, InferenceBackend, ModelInfo } from '../../inference/types';
+import { ChatCompletionRequest, PaidRequest, contentText, describeIssues, paidRequestSchema, promptTokenBound, requestDigest, responseDigest } from '../../../../protocol/paidRequest';
+import { BackendRequestError, BackendUnavailableError, ChatEvent, ChatRequest, InferenceBackend, ModelInfo, ResponseFormat } from '../../inference/types';
 import type { WorkerMetrics } from '../../metrics';
 import type { Admission, Payments } from '../../payments';
 import { Refusal } from '../../refusal';
@@ -97,7 +97,7 @@ export function registerChatRoute(app: FastifyInstance, deps: ChatRouteDeps): vo
 
         const maxTokens = Math.min(r.max_completion_tokens ?? r.max_tokens ?? deps.limits.defaultMaxTokens, deps.limits.maxTokens);
         const messages = r.messages.map((m) => ({ role: m.role, content: contentText(m.content) }));
-        const promptBound = promptTokenBound(messages);
+        const promptBound = promptTokenBound(r);
         const stop = r.stop === undefined || r.stop === null ? undefined : typeof r.stop === 'string' ? [r.stop] : r.stop;
         const chat: ChatRequest = {
             model: model.id,
@@ -107,6 +107,10 @@ export function registerChatRoute(app: FastifyInstance, deps: ChatRouteDeps): vo
             topP: r.top_p ?? undefined,
             seed: r.seed ?? undefined,
             stop,
+            presencePenalty: r.presence_penalty ?? undefined,
+            frequencyPenalty: r.frequency_penalty ?? undefined,
+            logitBias: r.logit_bias ?? undefined,
+            responseFormat: responseFormatOf(r.response_format),
         };
 
         const admission: Admission = await deps.payments.admit({ channel: paid.channel, voucher: paid.voucher, promptBound, maxTokens, modelId });
@@ -168,4 +172,11 @@ export function registerChatRoute(app: FastifyInstance, deps: ChatRouteDeps): vo
             if (!admission.settled) deps.payments.release(admission);
         }
     }
+}
+
+/** The backend's form of response_format (plain text asks for nothing). A json_schema without a schema asks for any JSON. */
+function responseFormatOf(f: ChatCompletionRequest['response_format']): ResponseFormat | undefined {
+    if (!f) return undefined;
+    if (f.type === 'json_object') return { type: 'json_object' };
+    return { type: 'json_schema', name: f.json_schema.name, schema: f.json_schema.schema ?? {}, strict: f.json_schema.strict ?? false };
 }
