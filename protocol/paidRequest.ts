@@ -71,9 +71,6 @@ const textPart = z.object({ type: z.literal('text'), text: z.string() }).strict(
  * refused by name. Nothing a client sends is silently ignored.
  */
 const NEUTRAL_REQUEST_FIELDS: Record<string, (v: unknown) => boolean> = {
-    tools: (v) => Array.isArray(v) && v.length === 0,
-    tool_choice: (v) => v === 'none' || v === 'auto',
-    parallel_tool_calls: () => true,
     functions: (v) => Array.isArray(v) && v.length === 0,
     function_call: (v) => v === 'none' || v === 'auto',
     // Plain text is what every answer is anyway.
@@ -111,6 +108,38 @@ function withoutNeutral(neutral: Record<string, (v: unknown) => boolean>) {
         return out;
     };
 }
+
+const toolName = z
+    .string()
+    .min(1)
+    .max(64)
+    .regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only');
+
+/** A function the model may call (OpenAI's tool definition). */
+const toolSchema = z
+    .object({
+        type: z.literal('function'),
+        function: z
+            .object({
+                name: toolName,
+                description: z.string().max(8192).optional(),
+                parameters: z.record(z.unknown()).optional(),
+                strict: z.boolean().nullish(),
+            })
+            .strict(),
+    })
+    .strict();
+
+/** A call the model made, as an assistant message sent back as history carries it. */
+const toolCallSchema = z
+    .object({
+        id: z.string().min(1).max(256),
+        type: z.literal('function'),
+        function: z.object({ name: toolName, arguments: z.string().max(1 << 20) }).strict(),
+    })
+    .strict();
+
+export type ToolCall = z.infer<typeof toolCallSchema>;
 
 /** The most entries a logit_bias may hold (OpenAI's own limit). */
 export const LOGIT_BIAS_MAX_ENTRIES = 300;
@@ -152,12 +181,36 @@ export const chatRequestSchema = z.preprocess(
                     z.preprocess(
                         withoutNeutral(NEUTRAL_MESSAGE_FIELDS),
                         z
-                            .object({
-                                role: z.enum(['system', 'developer', 'user', 'assistant']),
-                                content: z.union([z.string(), z.array(textPart).min(1)]),
-                                name: z.string().max(256).optional(),
-                            })
-                            .strict(),
+                            .discriminatedUnion('role', [
+                                z
+                                    .object({
+                                        role: z.enum(['system', 'developer', 'user']),
+                                        content: z.union([z.string(), z.array(textPart).min(1)]),
+                                        name: z.string().max(256).optional(),
+                                    })
+                                    .strict(),
+                                // An earlier answer: its text, or the tools it called (content then null), or both.
+                                z
+                                    .object({
+                                        role: z.literal('assistant'),
+                                        content: z.union([z.string(), z.array(textPart).min(1)]).nullish(),
+                                        name: z.string().max(256).optional(),
+                                        tool_calls: z.array(toolCallSchema).min(1).max(128).optional(),
+                                    })
+                                    .strict(),
+                                // What a called tool returned.
+                                z
+                                    .object({
+                                        role: z.literal('tool'),
+                                        content: z.union([z.string(), z.array(textPart).min(1)]),
+                                        tool_call_id: z.string().min(1).max(256),
+                                    })
+                                    .strict(),
+                            ])
+                            .superRefine((m, ctx) => {
+                                if (m.role === 'assistant' && (m.content ?? null) === null && m.tool_calls === undefined)
+                                    ctx.addIssue({ code: 'custom', path: ['content'], message: 'an assistant message needs content or tool_calls' });
+                            }),
                     ),
                 )
                 .min(1)
@@ -175,16 +228,29 @@ export const chatRequestSchema = z.preprocess(
                 .refine((b) => Object.keys(b).length <= LOGIT_BIAS_MAX_ENTRIES, `at most ${LOGIT_BIAS_MAX_ENTRIES} tokens`)
                 .nullish(),
             response_format: responseFormatSchema.nullish(),
+            tools: z.array(toolSchema).max(128).nullish(),
+            tool_choice: z.union([z.enum(['none', 'auto', 'required']), z.object({ type: z.literal('function'), function: z.object({ name: toolName }).strict() }).strict()]).nullish(),
+            parallel_tool_calls: z.boolean().nullish(),
             stop: z.union([z.string(), z.array(z.string()).max(4)]).nullish(),
             n: z.literal(1).nullish(),
             stream: z.boolean().nullish(),
             stream_options: z.object({ include_usage: z.boolean().optional() }).strict().nullish(),
             user: z.string().max(256).optional(),
         })
-        .strict(),
+        .strict()
+        .superRefine((r, ctx) => {
+            const names = new Set((r.tools ?? []).map((t) => t.function.name));
+            if (names.size !== (r.tools ?? []).length) ctx.addIssue({ code: 'custom', path: ['tools'], message: 'two tools share a name' });
+            const choice = r.tool_choice;
+            if ((choice === 'required' || typeof choice === 'object') && names.size === 0)
+                ctx.addIssue({ code: 'custom', path: ['tool_choice'], message: 'asks for a tool call, but no tools were sent' });
+            if (typeof choice === 'object' && choice && names.size > 0 && !names.has(choice.function.name))
+                ctx.addIssue({ code: 'custom', path: ['tool_choice', 'function', 'name'], message: 'names no tool of the request' });
+        }),
 );
 
 export type ChatCompletionRequest = z.infer<typeof chatRequestSchema>;
+export type ChatMessageInput = ChatCompletionRequest['messages'][number];
 
 export const paidRequestSchema = z
     .object({
@@ -240,9 +306,16 @@ export function contentText(content: string | Array<{ type: 'text'; text: string
  * channel covers this many prompt tokens; the client refuses a receipt that
  * counts more.
  */
-export function promptTokenBound(request: { messages: ReadonlyArray<{ content: Parameters<typeof contentText>[0] }>; response_format?: unknown }): number {
-    const format = request.response_format ? Buffer.byteLength(JSON.stringify(request.response_format), 'utf8') + 16 : 0;
-    return request.messages.reduce((n, m) => n + Buffer.byteLength(contentText(m.content), 'utf8') + 16, 16 + format);
+export function promptTokenBound(request: {
+    messages: ReadonlyArray<{ content?: Parameters<typeof contentText>[0] | null; tool_calls?: readonly ToolCall[]; tool_call_id?: string }>;
+    response_format?: unknown;
+    tools?: unknown;
+}): number {
+    const json = (v: unknown) => (v ? Buffer.byteLength(JSON.stringify(v), 'utf8') + 16 : 0);
+    return request.messages.reduce(
+        (n, m) => n + Buffer.byteLength(contentText(m.content ?? ''), 'utf8') + 16 + json(m.tool_calls) + (m.tool_call_id ? Buffer.byteLength(m.tool_call_id, 'utf8') : 0),
+        16 + json(request.response_format) + json(request.tools),
+    );
 }
 
 /**
@@ -270,16 +343,41 @@ export function requestDigest(plaintext: Buffer): Buffer {
     return createHash('sha256').update(plaintext).digest();
 }
 
+/** A tool call as delivered, its streamed pieces joined: what a response digest commits to. */
+export interface DeliveredToolCall {
+    id: string;
+    name: string;
+    arguments: string;
+}
+
 /**
  * SHA-256 the receipt commits to for the response: the reasoning text
- * delivered, a zero byte, then the content text delivered (UTF-8).
+ * delivered, a zero byte, then the content text delivered (UTF-8); when the
+ * model called tools, then a zero byte and the calls as JSON
+ * (`[{"id","name","arguments"}, ...]` in the order of their index).
  */
-export function responseDigest(content: string, reasoning: string): Buffer {
-    return createHash('sha256')
+export function responseDigest(content: string, reasoning: string, toolCalls: readonly DeliveredToolCall[] = []): Buffer {
+    const h = createHash('sha256')
         .update(Buffer.from(reasoning, 'utf8'))
         .update(Buffer.from([0]))
-        .update(Buffer.from(content, 'utf8'))
-        .digest();
+        .update(Buffer.from(content, 'utf8'));
+    if (toolCalls.length > 0) h.update(Buffer.from([0])).update(Buffer.from(JSON.stringify(toolCalls.map((c) => ({ id: c.id, name: c.name, arguments: c.arguments }))), 'utf8'));
+    return h.digest();
+}
+
+/**
+ * Joins streamed tool-call pieces (OpenAI's `delta.tool_calls`: by index, the
+ * id and name once, the arguments in pieces) into `calls`.
+ */
+export function mergeToolCallDeltas(calls: DeliveredToolCall[], deltas: unknown): void {
+    if (!Array.isArray(deltas)) return;
+    for (const d of deltas as Array<{ index?: unknown; id?: unknown; function?: { name?: unknown; arguments?: unknown } }>) {
+        const i = typeof d?.index === 'number' && Number.isInteger(d.index) && d.index >= 0 && d.index < 128 ? d.index : calls.length;
+        while (calls.length <= i) calls.push({ id: '', name: '', arguments: '' });
+        if (typeof d.id === 'string') calls[i].id = d.id;
+        if (typeof d.function?.name === 'string') calls[i].name += d.function.name;
+        if (typeof d.function?.arguments === 'string') calls[i].arguments += d.function.arguments;
+    }
 }
 
 /** Error codes of refusals. */

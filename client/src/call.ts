@@ -125,7 +125,7 @@ export async function paidCall(p: CallParts, w: WorkerInfo, request: ChatComplet
             throw new CocoonError(res.status === 429 ? 429 : 502, err.code ?? 'worker_refused', `worker refused (${res.status}): ${err.message ?? 'no reason given'}`);
         }
 
-        const answer: Answer = { final: undefined, content: '', reasoning: '', delivered: false };
+        const answer: Answer = { final: undefined, content: '', reasoning: '', toolCalls: [], delivered: false };
         try {
             await readFrames(res, sealed.response, Boolean(request.stream), answer, { ms: o.idleTimeoutMs ?? 120_000, onIdle: () => ac.abort() }, c.onChunk);
         } catch (e) {
@@ -135,7 +135,7 @@ export async function paidCall(p: CallParts, w: WorkerInfo, request: ChatComplet
             await p.recovery.recoverOrReject(w, channel, answer.delivered);
             throw new CocoonError(502, 'worker_failed', `the worker's answer broke off: ${(e as Error).message}`, answer.delivered);
         }
-        const { final, content, reasoning, delivered } = answer;
+        const { final, content, reasoning, toolCalls, delivered } = answer;
 
         const receipt: ReceiptWire | null = final?.receipt ?? null;
         let fields: ReceiptFields | null = null;
@@ -159,7 +159,7 @@ export async function paidCall(p: CallParts, w: WorkerInfo, request: ChatComplet
                             ctx.log('receipt recovery failed', { worker: w.workerStake.toString(), error: (e as Error).message });
                         }
                     }
-                    ({ fields } = await p.verifier.verify(w, channel, verifiedNow(), receipt, { path: 'live', request: sent, delivered: { content, reasoning, usage: final?.usage } }));
+                    ({ fields } = await p.verifier.verify(w, channel, verifiedNow(), receipt, { path: 'live', request: sent, delivered: { content, reasoning, toolCalls, usage: final?.usage } }));
                     cost = fields.cost;
                     // Only now, with the receipt verified, is the voucher that pays for it signed.
                     paid = p.payer.pay(w, channel, receipt, fields, attemptId);

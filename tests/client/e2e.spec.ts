@@ -24,7 +24,7 @@ import { ExtendedWorkerStake, WorkerStatus } from '../../wrappers/WorkerStake';
 import { buildGateway } from '../../client/src/gateway';
 import { ClientStore } from '../../client/src/store';
 import { testKeys } from '../helpers/channel';
-import { Upstream, UPSTREAM_CACHED_TOKENS, UPSTREAM_PROMPT_TOKENS, WORDS, startUpstream } from '../worker/helpers';
+import { TOOL_CALLS, Upstream, UPSTREAM_CACHED_TOKENS, UPSTREAM_PROMPT_TOKENS, WORDS, startUpstream } from '../worker/helpers';
 import { pollUntil } from '../../helpers/poll';
 import { deployNetworkTo, registerWorker } from '../../scripts/local/devnetNetwork';
 import { BINS, Daemon } from '../../scripts/lib/daemon';
@@ -233,6 +233,52 @@ describe('client gateway on a devnet', () => {
         paid += expectedCost;
     });
 
+    it('tool calling with the openai client: the calls, streamed and whole, their results sent back; each receipt commits to the calls and is paid', async () => {
+        // Short tools and history: at this test's prices every prompt byte could cost 0.01 TON.
+        const tools = [
+            { type: 'function' as const, function: { name: 'get_weather' } },
+            { type: 'function' as const, function: { name: 'get_time' } },
+        ];
+        const ask = [{ role: 'user' as const, content: 'w?' }];
+        /** The receipt's usage and cost, and that it continues the channel: what the upstream counted, one completion token per piece. */
+        const paysFor = (receipt: any, usage: { prompt: number; cached: number; completion: number }) => {
+            const f = parseReceipt(openSignedReceipt(Cell.fromBase64(receipt.boc)).receipt);
+            const counted = { prompt: BigInt(usage.prompt), cached: BigInt(usage.cached), completion: BigInt(usage.completion), reasoning: 0n };
+            expect(f.usage).toEqual(counted);
+            expect(f.cost).toBe(receiptMaxCost(PRICES, counted));
+            expect(f.cumulativeCost).toBe(paid + f.cost);
+            paid += f.cost;
+        };
+        const r: any = await openai.chat.completions.create({ model: MODEL, messages: ask, max_tokens: 4, tools, tool_choice: 'auto' });
+        const message = r.choices[0].message;
+        expect(r.choices[0].finish_reason).toBe('tool_calls');
+        expect(message.content).toBeNull();
+        expect(message.tool_calls.map((c: any) => ({ id: c.id, name: c.function.name, arguments: c.function.arguments }))).toEqual(TOOL_CALLS);
+        paysFor(r.receipt, { prompt: UPSTREAM_PROMPT_TOKENS, cached: 0, completion: 4 });
+
+        const stream = await openai.chat.completions.create({ model: MODEL, messages: ask, max_tokens: 4, tools, parallel_tool_calls: false, stream: true });
+        const pieces: any[] = [];
+        let last: any;
+        for await (const chunk of stream) {
+            pieces.push(...(chunk.choices[0]?.delta?.tool_calls ?? []));
+            last = chunk;
+        }
+        expect(pieces.map((p) => p.function?.arguments ?? '').join('')).toBe(TOOL_CALLS[0].arguments);
+        expect(pieces[0]).toMatchObject({ index: 0, id: TOOL_CALLS[0].id, type: 'function', function: { name: TOOL_CALLS[0].name } });
+        paysFor(last.receipt, { prompt: UPSTREAM_PROMPT_TOKENS, cached: 0, completion: 3 });
+
+        const call = { id: TOOL_CALLS[0].id, type: 'function' as const, function: { name: TOOL_CALLS[0].name, arguments: TOOL_CALLS[0].arguments } };
+        const history = [...ask, { role: 'assistant' as const, content: null, tool_calls: [call] }, { role: 'tool' as const, tool_call_id: call.id, content: 'sun' }];
+        const after: any = await openai.chat.completions.create({ model: MODEL, messages: history, max_tokens: 4 });
+        expect(after.choices[0].message.content).toBe(WORDS.slice(0, 4).join(''));
+        expect(upstream.requests.at(-1).messages.slice(1)).toEqual([
+            { role: 'assistant', content: null, tool_calls: [call] },
+            { role: 'tool', content: 'sun', tool_call_id: call.id },
+        ]);
+        paysFor(after.receipt, { prompt: UPSTREAM_PROMPT_TOKENS, cached: UPSTREAM_CACHED_TOKENS, completion: 4 });
+        expect(store.latestVoucher(channel)!.total).toBe(paid);
+    });
+
     it('concurrent requests to one worker are paid one after another on its channel, each exactly once', async () => {
         const rs: any[] = await Promise.all([0, 1, 2].map(() => openai.chat.completions.create({ model: MODEL, messages, max_tokens: 16 })));
         const fields = rs.map((r) => parseReceipt(openSignedReceipt(Cell.fromBase64(r.receipt.boc)).receipt));
@@ -405,6 +451,7 @@ describe('client gateway on a devnet', () => {
             const f = parseReceipt(openSignedReceipt(Cell.fromBase64(wire.boc)).receipt);
             return { ...wire, boc: makeSignedReceipt(f, liar.secretKey).evidence.toBoc().toString('base64') };
         };
+        const receiptsBefore = store.receipts(channel).length;
         try {
             await expect(openai.chat.completions.create({ model: MODEL, messages, max_tokens: 16 })).rejects.toMatchObject({ status: 502, code: 'receipt_rejected' });
         } finally {
@@ -413,7 +460,7 @@ describe('client gateway on a devnet', () => {
         // Nothing signed for it: the newest voucher still covers only the honest receipts.
         expect(store.latestVoucher(channel)!.total).toBe(paid);
         expect(store.receipts(channel).at(-1)!.cumulative).toBe(paid);
-        expect(store.receipts(channel)).toHaveLength(Number(paid / expectedCost));
+        expect(store.receipts(channel)).toHaveLength(receiptsBefore);
         expect(store.badReceipts()).toHaveLength(1);
         expect(store.badReceipts()[0].reason).toMatch(/attested worker key/);
         // The worker is excluded: no further request goes to it.
@@ -468,7 +515,11 @@ describe('client gateway on a devnet', () => {
         const ws = tonClientOpener(ton).open(ExtendedWorkerStake.fromAddress(w.workerStake));
         const before = await ws.getState();
         const vouched = store.channels().map((c) => [c.address, c.vouched] as const);
-        await expect(openai.chat.completions.create({ model: MODEL, messages, max_tokens: 16 })).rejects.toMatchObject({ status: 502, code: 'receipt_rejected' });
+        // Named: worker A (stopped above) is still listed, and after B's rejection the gateway would try it, answering with its failure.
+        await expect(openai.chat.completions.create({ model: MODEL, messages, max_tokens: 16, worker: w.workerStake.toString() } as any)).rejects.toMatchObject({
+            status: 502,
+            code: 'receipt_rejected',
+        });
         expect(store.badReceipts().at(-1)!.reason).toMatch(/exceeds/);
         expect(store.channels().map((c) => [c.address, c.vouched] as const)).toEqual(vouched);
         const after = await pollUntil(

@@ -159,6 +159,19 @@ describe('embedded backend', () => {
         expect(err.message).toMatch(/^logit_bias\.999999: not a token of this model \(its vocabulary has 356\)/);
     });
 
+    it('refuses tools and tool history by name rather than answer as if none were offered', async () => {
+        const tools = [{ name: 'get_weather' }];
+        await expect(backend.complete(req({ tools }))).rejects.toMatchObject({ status: 400, message: expect.stringMatching(/^tools: not supported by this worker's embedded engine/) });
+        const history: ChatRequest['messages'] = [
+            { role: 'user', content: 'w?' },
+            { role: 'assistant', content: '', toolCalls: [{ id: 'c', type: 'function', function: { name: 'get_weather', arguments: '{}' } }] },
+            { role: 'tool', content: 'sun', toolCallId: 'c' },
+        ];
+        await expect(backend.complete(req({ messages: history }))).rejects.toThrow(/^messages\.1: tool_calls not supported/);
+        // Offering no tools (or choosing none) asks for nothing.
+        expect((await backend.complete(req({ tools: [], toolChoice: 'none', maxTokens: 4 }))).usage.completionTokens).toBeGreaterThan(0);
+    });
+
     it('honours logit_bias: banned tokens never appear, a strong positive bias takes over', async () => {
         const { tokens } = demoVocabulary();
         const idOf = (ch: string) => String(tokens.indexOf(ch));

@@ -35,6 +35,22 @@ export const WORDS = ['Hello', ' there', ',', ' friend', '!'];
 export const UPSTREAM_PROMPT_TOKENS = 11;
 export const UPSTREAM_CACHED_TOKENS = 3;
 
+/**
+ * What the upstream answers to a request that offers tools: two calls, the
+ * first one's arguments streamed in two pieces (one call when
+ * parallel_tool_calls is false), finish reason tool_calls.
+ */
+export const TOOL_CALLS = [
+    { id: 'call_weather', name: 'get_weather', arguments: '{"city":"Paris"}' },
+    { id: 'call_time', name: 'get_time', arguments: '{}' },
+];
+const TOOL_CALL_DELTAS = [
+    { index: 0, id: 'call_weather', type: 'function', function: { name: 'get_weather', arguments: '' } },
+    { index: 0, function: { arguments: '{"city":' } },
+    { index: 0, function: { arguments: '"Paris"}' } },
+    { index: 1, id: 'call_time', type: 'function', function: { name: 'get_time', arguments: '{}' } },
+];
+
 function chunk(delta: object, finish: string | null = null) {
     return `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
 }
@@ -56,6 +72,16 @@ export async function startUpstream(): Promise<Upstream> {
         const body = JSON.parse(raw);
         requests.push(body);
         res.writeHead(200, { 'content-type': 'text/event-stream' });
+        if (Array.isArray(body.tools) && body.tools.length > 0) {
+            const deltas = body.parallel_tool_calls === false ? TOOL_CALL_DELTAS.filter((d) => d.index === 0) : TOOL_CALL_DELTAS;
+            res.write(chunk({ role: 'assistant', content: null }));
+            for (const d of deltas) res.write(chunk({ tool_calls: [d] }));
+            res.write(chunk({}, 'tool_calls'));
+            const usage = { prompt_tokens: UPSTREAM_PROMPT_TOKENS, completion_tokens: deltas.length, total_tokens: UPSTREAM_PROMPT_TOKENS + deltas.length };
+            res.write(`data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', choices: [], usage })}\n\n`);
+            res.end('data: [DONE]\n\n');
+            return;
+        }
         const n = Math.min(WORDS.length, body.max_tokens ?? WORDS.length);
         res.write(chunk({ role: 'assistant', content: '' }));
         for (let i = 0; i < n; i++) {

@@ -14,8 +14,6 @@ describe('chat requests: no field is silently dropped', () => {
     };
 
     const asking: Record<string, unknown> = {
-        tools: [{ type: 'function', function: { name: 'f', parameters: {} } }],
-        tool_choice: 'required',
         functions: [{ name: 'f' }],
         function_call: { name: 'f' },
         logprobs: true,
@@ -62,9 +60,6 @@ describe('chat requests: no field is silently dropped', () => {
 
     it('accepts the neutral values and null, which ask for nothing, and drops them', () => {
         const neutral = {
-            tools: [],
-            tool_choice: 'none',
-            parallel_tool_calls: true,
             response_format: { type: 'text' },
             logprobs: false,
             top_logprobs: 0,
@@ -77,15 +72,35 @@ describe('chat requests: no field is silently dropped', () => {
         const r = chatRequestSchema.safeParse({ ...base, ...neutral });
         expect(r.success).toBe(true);
         expect(Object.keys(r.data!).sort()).toEqual(['messages', 'model']);
+        expect(chatRequestSchema.safeParse({ ...base, tools: [], tool_choice: 'none', parallel_tool_calls: true }).success).toBe(true);
     });
 
-    it('takes an answer sent back as history (refusal null, no tool calls) and refuses one carrying tool calls', () => {
+    it('takes an answer sent back as history (refusal null, no tool calls), one that called tools, and what the tools returned', () => {
         const answer = { role: 'assistant', content: 'hello', refusal: null, annotations: [], tool_calls: [] };
         expect(chatRequestSchema.safeParse({ ...base, messages: [...base.messages, answer] }).success).toBe(true);
-        const called = { ...answer, tool_calls: [{ id: 'c', type: 'function', function: { name: 'f', arguments: '{}' } }] };
-        const r = chatRequestSchema.safeParse({ ...base, messages: [...base.messages, called] });
-        expect(r.success).toBe(false);
-        expect(describeIssues(r.error!)).toMatch(/^messages\.1\.tool_calls: not supported/);
+        const called = { role: 'assistant', content: null, tool_calls: [{ id: 'c', type: 'function', function: { name: 'f', arguments: '{}' } }] };
+        const result = { role: 'tool', content: '42', tool_call_id: 'c' };
+        expect(chatRequestSchema.safeParse({ ...base, messages: [...base.messages, called, result] }).success).toBe(true);
+        const empty = chatRequestSchema.safeParse({ ...base, messages: [...base.messages, { role: 'assistant', content: null }] });
+        expect(describeIssues(empty.error!)).toBe('messages.1.content: an assistant message needs content or tool_calls');
+        const orphan = chatRequestSchema.safeParse({ ...base, messages: [{ role: 'tool', content: '42' }] });
+        expect(describeIssues(orphan.error!)).toMatch(/^messages\.0\.tool_call_id: /);
+        const stranger = chatRequestSchema.safeParse({ ...base, messages: [{ role: 'robot', content: 'x' }] });
+        expect(describeIssues(stranger.error!)).toMatch(/^messages\.0\.role: must be /);
+    });
+
+    it('carries tools, tool_choice and parallel_tool_calls, and refuses a choice no tool can meet', () => {
+        const tools = [{ type: 'function', function: { name: 'get_weather', description: 'd', parameters: { type: 'object' }, strict: true } }];
+        for (const tool_choice of ['none', 'auto', 'required', { type: 'function', function: { name: 'get_weather' } }]) {
+            const r = chatRequestSchema.safeParse({ ...base, tools, tool_choice, parallel_tool_calls: false });
+            expect(r.success).toBe(true);
+            expect(r.data).toMatchObject({ tools, tool_choice, parallel_tool_calls: false });
+        }
+        expect(refusal({ tool_choice: 'required' })).toBe('tool_choice: asks for a tool call, but no tools were sent');
+        expect(refusal({ tools, tool_choice: { type: 'function', function: { name: 'other' } } })).toBe('tool_choice.function.name: names no tool of the request');
+        expect(refusal({ tools: [...tools, ...tools] })).toBe('tools: two tools share a name');
+        expect(refusal({ tools: [{ type: 'function', function: { name: 'bad name' } }] })).toMatch(/^tools\.0\.function\.name: letters/);
+        expect(refusal({ tools: [{ type: 'code_interpreter' }] })).toMatch(/^tools\.0\.type: must be "function"/);
     });
 
     it('refuses content parts other than text (an image is not described as text)', () => {

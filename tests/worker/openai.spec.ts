@@ -3,6 +3,7 @@ import { AddressInfo } from 'node:net';
 import { OpenAiBackend } from '../../worker/src/inference/openai';
 import { SseParser } from '../../worker/src/inference/sse';
 import { BackendRequestError, BackendUnavailableError, ChatEvent, ChatRequest } from '../../worker/src/inference/types';
+import { TOOL_CALLS, startUpstream as startToolUpstream } from './helpers';
 
 /**
  * A real HTTP server that speaks the OpenAI streaming protocol the way vLLM
@@ -267,5 +268,40 @@ describe('openai backend', () => {
         expect(c.content).toBe('Hello there, friend!');
         expect(up.requests[0].body.model).toBe('llama-3-8b');
         await expect(mapped.complete(req({ model: 'llama-3-8b' }))).rejects.toMatchObject({ status: 404 });
+    });
+});
+
+describe('openai backend: tool calling', () => {
+    it('sends tools, tool_choice, parallel_tool_calls and tool history as OpenAI spells them; streams the call pieces and ends with tool_calls', async () => {
+        const tools = await startToolUpstream();
+        const b = new OpenAiBackend({ baseUrl: tools.url, idleTimeoutMs: 2000 });
+        try {
+            const weather = { name: 'get_weather', description: 'Weather in a city', parameters: { type: 'object', properties: { city: { type: 'string' } } } };
+            const history: ChatRequest['messages'] = [
+                { role: 'user', content: 'Weather?' },
+                { role: 'assistant', content: '', toolCalls: [{ id: 'call_0', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Oslo"}' } }] },
+                { role: 'tool', content: 'rain', toolCallId: 'call_0' },
+                { role: 'user', content: 'And Paris?' },
+            ];
+            const evs = await drain(b.chatStream(req({ messages: history, tools: [weather], toolChoice: { name: 'get_weather' }, parallelToolCalls: true })));
+            const sent = tools.requests.at(-1);
+            expect(sent.tools).toEqual([{ type: 'function', function: weather }]);
+            expect(sent.tool_choice).toEqual({ type: 'function', function: { name: 'get_weather' } });
+            expect(sent.parallel_tool_calls).toBe(true);
+            expect(sent.messages[1]).toEqual({ role: 'assistant', content: null, tool_calls: history[1].toolCalls });
+            expect(sent.messages[2]).toEqual({ role: 'tool', content: 'rain', tool_call_id: 'call_0' });
+            const pieces = evs.flatMap((e) => (e.type === 'delta' ? (e.toolCalls ?? []) : []));
+            expect(pieces[0]).toEqual({ index: 0, id: 'call_weather', name: 'get_weather', arguments: '' });
+            const joined = [0, 1].map((i) =>
+                pieces
+                    .filter((p) => p.index === i)
+                    .map((p) => p.arguments ?? '')
+                    .join(''),
+            );
+            expect(joined).toEqual(TOOL_CALLS.map((c) => c.arguments));
+            expect(endOf(evs)).toMatchObject({ finishReason: 'tool_calls', usage: { completionTokens: 4, estimated: false } });
+        } finally {
+            await tools.close();
+        }
     });
 });

@@ -1,5 +1,5 @@
 import { Address, Cell } from '@ton/core';
-import { ReceiptWire, responseDigest } from '../../../protocol/paidRequest';
+import { DeliveredToolCall, ReceiptWire, responseDigest } from '../../../protocol/paidRequest';
 import { PriceSchedule, ReceiptFields, Usage, chargeableTerms, openSignedReceipt, parseReceipt, receiptMaxCost, verifyReceipt } from '../../../wrappers/receipt';
 import { bytesToUint, hex256 } from '../../../helpers/bytes';
 
@@ -40,6 +40,7 @@ export interface SentRequest {
 export interface Delivered {
     content: string;
     reasoning: string;
+    toolCalls: readonly DeliveredToolCall[];
     /** The usage the worker reported in the final frame (its `usage` object, as sent). */
     usage: unknown;
 }
@@ -195,7 +196,9 @@ export const RECEIPT_RULES: readonly ReceiptRule[] = [
         reason: 'the receipt must commit to exactly the text delivered, so it is evidence of what was served',
         paths: LIVE,
         check: (r, c) =>
-            r.fields.responseHash === bytesToUint(responseDigest(c.delivered?.content ?? '', c.delivered?.reasoning ?? '')) ? undefined : 'response hash does not match the text delivered',
+            r.fields.responseHash === bytesToUint(responseDigest(c.delivered?.content ?? '', c.delivered?.reasoning ?? '', c.delivered?.toolCalls ?? []))
+                ? undefined
+                : 'response hash does not match the text delivered',
     },
     {
         name: 'time',

@@ -1,4 +1,5 @@
 import { ResponseOpener, frameFromText } from '../../../helpers/hpke';
+import { DeliveredToolCall, mergeToolCallDeltas } from '../../../protocol/paidRequest';
 
 /** What a worker's answer has delivered so far; kept current while frames arrive, so an answer that breaks off still tells what reached the caller. */
 export interface Answer {
@@ -6,6 +7,8 @@ export interface Answer {
     final: any;
     content: string;
     reasoning: string;
+    /** The tools the model called, their streamed pieces joined. */
+    toolCalls: DeliveredToolCall[];
     /** A streamed chunk reached the caller. */
     delivered: boolean;
 }
@@ -54,6 +57,7 @@ export async function readFrames(
                         const d = json.choices?.[0]?.delta ?? {};
                         answer.content += d.content ?? '';
                         answer.reasoning += d.reasoning_content ?? '';
+                        mergeToolCallDeltas(answer.toolCalls, d.tool_calls);
                         answer.delivered = true;
                         await onChunk?.(json);
                     }
@@ -68,6 +72,12 @@ export async function readFrames(
             const m = answer.final.choices?.[0]?.message ?? {};
             answer.content = m.content ?? '';
             answer.reasoning = m.reasoning_content ?? '';
+            // Whole calls, each in its own place: the same join as a stream's pieces.
+            if (Array.isArray(m.tool_calls))
+                mergeToolCallDeltas(
+                    answer.toolCalls,
+                    m.tool_calls.map((c: any, index: number) => ({ ...c, index })),
+                );
         }
     } finally {
         clearTimeout(timer);

@@ -2,8 +2,8 @@ import type { FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import { corkPerTurn } from '../../../helpers/corkPerTurn';
 import { ENVELOPE_MEDIA_TYPE, ResponseSealer, frameToText } from '../../../helpers/hpke';
-import type { ReceiptWire } from '../../../protocol/paidRequest';
-import { ChatEvent, Usage, zeroUsage } from '../inference/types';
+import { DeliveredToolCall, ReceiptWire, mergeToolCallDeltas } from '../../../protocol/paidRequest';
+import { ChatEvent, ToolCallDelta, Usage, zeroUsage } from '../inference/types';
 import type { WorkerMetrics } from '../metrics';
 import { Refusal } from '../refusal';
 
@@ -30,13 +30,45 @@ export interface Generation {
     /** Stops the backend (the stream still ends with usage). */
     abort: () => void;
     /** Signs and stores the receipt for what was delivered (null when it costs nothing); throws when it cannot be stored. */
-    settle: (end: GenerationEnd, content: string, reasoning: string) => Promise<ReceiptWire | null>;
+    settle: (end: GenerationEnd, delivered: Delivered) => Promise<ReceiptWire | null>;
     /** Charges nothing: the admission's reservation ends. */
     release: () => void;
     /** When the request arrived (performance.now()). */
     t0: number;
     metrics: WorkerMetrics;
     logger: Logger;
+}
+
+/** What reached the client: the receipt's response hash commits to it. */
+export interface Delivered {
+    content: string;
+    reasoning: string;
+    toolCalls: DeliveredToolCall[];
+}
+
+function deliver(d: Delivered, content: string | undefined, reasoning: string | undefined, toolCalls: unknown) {
+    d.content += content ?? '';
+    d.reasoning += reasoning ?? '';
+    mergeToolCallDeltas(d.toolCalls, toolCalls);
+}
+
+/** Tool-call pieces as OpenAI streams them. */
+function toolCallDeltasJson(calls: ToolCallDelta[]) {
+    return calls.map((c) => ({
+        index: c.index,
+        ...(c.id !== undefined ? { id: c.id, type: 'function' } : {}),
+        function: { ...(c.name !== undefined ? { name: c.name } : {}), ...(c.arguments !== undefined ? { arguments: c.arguments } : {}) },
+    }));
+}
+
+/** A tool-calling answer's message fields (content null when the model only called tools). */
+function messageJson(d: Delivered) {
+    if (d.toolCalls.length === 0) return { content: d.content, ...(d.reasoning ? { reasoning_content: d.reasoning } : {}) };
+    return {
+        content: d.content === '' ? null : d.content,
+        ...(d.reasoning ? { reasoning_content: d.reasoning } : {}),
+        tool_calls: d.toolCalls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } })),
+    };
 }
 
 function usageJson(u: Usage) {
@@ -51,7 +83,7 @@ function usageJson(u: Usage) {
 }
 
 function finishJson(r: string): string {
-    return r === 'length' ? 'length' : r === 'stop' ? 'stop' : r; // 'aborted' and 'error' are Cocoon's own
+    return r; // 'stop', 'length' and 'tool_calls' are OpenAI's; 'aborted' and 'error' are Cocoon's own
 }
 
 /** Observes the time to first token once. */
@@ -88,22 +120,22 @@ export async function streamCompletion(reply: FastifyReply, g: Generation): Prom
         if (!raw.write(`data: ${frameToText(frame)}\n\n`)) await new Promise<void>((res) => raw.once('drain', res).once('close', res));
     };
     const firstToken = firstTokenClock(g);
-    let content = '';
-    let reasoning = '';
+    const delivered: Delivered = { content: '', reasoning: '', toolCalls: [] };
     let end: GenerationEnd = { usage: zeroUsage(true), finishReason: 'error', error: 'stream ended without usage' };
     for await (const ev of g.events) {
         if (ev.type === 'delta') {
             firstToken();
             // Counted into the response hash only once it is handed to the transport.
             if (clientGone) continue;
-            content += ev.content ?? '';
-            reasoning += ev.reasoning ?? '';
+            const toolCalls = ev.toolCalls && ev.toolCalls.length > 0 ? toolCallDeltasJson(ev.toolCalls) : undefined;
+            deliver(delivered, ev.content, ev.reasoning, toolCalls);
+            const delta = { ...(ev.content ? { content: ev.content } : {}), ...(ev.reasoning ? { reasoning_content: ev.reasoning } : {}), ...(toolCalls ? { tool_calls: toolCalls } : {}) };
             const chunk = {
                 id: g.id,
                 object: 'chat.completion.chunk',
                 created: g.created,
                 model: g.model,
-                choices: [{ index: 0, delta: { ...(ev.content ? { content: ev.content } : {}), ...(ev.reasoning ? { reasoning_content: ev.reasoning } : {}) }, finish_reason: null }],
+                choices: [{ index: 0, delta, finish_reason: null }],
             };
             await write(g.sealer.data(Buffer.from(JSON.stringify(chunk))));
         } else {
@@ -115,7 +147,7 @@ export async function streamCompletion(reply: FastifyReply, g: Generation): Prom
     // stream rather than a receipt the worker does not hold.
     let receipt: ReceiptWire | null;
     try {
-        receipt = await g.settle(end, content, reasoning);
+        receipt = await g.settle(end, delivered);
     } catch (e) {
         g.logger.error({ err: e }, 'could not store the receipt; cutting the stream');
         raw.destroy();
@@ -147,14 +179,12 @@ export async function sendCompletion(reply: FastifyReply, g: Generation): Promis
         }
     });
     const firstToken = firstTokenClock(g);
-    let content = '';
-    let reasoning = '';
+    const delivered: Delivered = { content: '', reasoning: '', toolCalls: [] };
     let end: GenerationEnd | undefined;
     for await (const ev of g.events) {
         if (ev.type === 'delta') {
             firstToken();
-            content += ev.content ?? '';
-            reasoning += ev.reasoning ?? '';
+            deliver(delivered, ev.content, ev.reasoning, ev.toolCalls && toolCallDeltasJson(ev.toolCalls));
         } else end = ev;
     }
     if (clientGone || !end) {
@@ -165,7 +195,7 @@ export async function sendCompletion(reply: FastifyReply, g: Generation): Promis
     }
     let receipt: ReceiptWire | null;
     try {
-        receipt = await g.settle(end, content, reasoning);
+        receipt = await g.settle(end, delivered);
     } catch (e) {
         // Nothing left this process yet: a receipt that cannot be stored is a clean refusal.
         if (e instanceof Refusal) throw e.retryableAfter(5);
@@ -179,7 +209,7 @@ export async function sendCompletion(reply: FastifyReply, g: Generation): Promis
         choices: [
             {
                 index: 0,
-                message: { role: 'assistant', content, ...(reasoning ? { reasoning_content: reasoning } : {}) },
+                message: { role: 'assistant', ...messageJson(delivered) },
                 finish_reason: finishJson(end.finishReason),
             },
         ],

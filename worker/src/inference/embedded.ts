@@ -148,6 +148,7 @@ export class EmbeddedBackend implements InferenceBackend {
     async *chatStream(request: ChatRequest, options: StreamOptions = {}): AsyncGenerator<ChatEvent> {
         if (!this.knows(request.model)) throw new BackendRequestError(`unknown model: ${request.model}`, 404);
         if (!this.alive) throw new BackendUnavailableError(this.exitReason);
+        refuseToolUse(request);
         const grammar = grammarOf(request.responseFormat);
         const id = this.nextId++;
         const queue: HostReply[] = [];
@@ -289,4 +290,12 @@ function grammarOf(f: ResponseFormat | undefined): ChatCommand['grammar'] {
     if (!f) return undefined;
     const schema = f.type === 'json_schema' ? grammarSchemaOf(f.schema) : undefined;
     return schema ? { kind: 'schema', schema } : { kind: 'json' };
+}
+
+/** Tool calling is served by OpenAI-compatible backends; this engine refuses it by name rather than answer as if no tools were offered. */
+function refuseToolUse(request: ChatRequest): void {
+    const why = "not supported by this worker's embedded engine (tool calling needs an OpenAI-compatible backend)";
+    if (request.tools && request.tools.length > 0) throw new BackendRequestError(`tools: ${why}`, 400);
+    const i = request.messages.findIndex((m) => m.role === 'tool' || m.toolCalls);
+    if (i >= 0) throw new BackendRequestError(`messages.${i}: ${request.messages[i].role === 'tool' ? 'a tool result' : 'tool_calls'} ${why}`, 400);
 }

@@ -3,6 +3,7 @@ import {
     BackendRequestError,
     BackendUnavailableError,
     ChatEvent,
+    ChatMessage,
     ChatRequest,
     Completion,
     FinishReason,
@@ -11,6 +12,7 @@ import {
     ModelInfo,
     ResponseFormat,
     StreamOptions,
+    ToolCallDelta,
     Usage,
     collectCompletion,
 } from './types';
@@ -41,7 +43,12 @@ interface UpstreamUsage {
 
 interface UpstreamChunk {
     choices?: Array<{
-        delta?: { content?: string | null; reasoning_content?: string | null; reasoning?: string | null };
+        delta?: {
+            content?: string | null;
+            reasoning_content?: string | null;
+            reasoning?: string | null;
+            tool_calls?: Array<{ index?: unknown; id?: unknown; function?: { name?: unknown; arguments?: unknown } }> | null;
+        };
         finish_reason?: string | null;
     }>;
     usage?: UpstreamUsage | null;
@@ -135,7 +142,7 @@ export class OpenAiBackend implements InferenceBackend {
         if (upstreamModel === undefined) throw new BackendRequestError(`unknown model: ${request.model}`, 404);
         const body = {
             model: upstreamModel,
-            messages: request.messages.map((m) => ({ role: m.role, content: m.content })),
+            messages: request.messages.map(upstreamMessage),
             max_tokens: request.maxTokens,
             temperature: request.temperature,
             top_p: request.topP,
@@ -145,6 +152,9 @@ export class OpenAiBackend implements InferenceBackend {
             frequency_penalty: request.frequencyPenalty,
             logit_bias: request.logitBias,
             response_format: upstreamResponseFormat(request.responseFormat),
+            tools: request.tools?.map((t) => ({ type: 'function', function: t })),
+            tool_choice: typeof request.toolChoice === 'object' ? { type: 'function', function: { name: request.toolChoice.name } } : request.toolChoice,
+            parallel_tool_calls: request.parallelToolCalls,
             // Forced: usage must come from the engine, and streaming lets a
             // broken or aborted request be charged for what was delivered.
             stream: true,
@@ -248,10 +258,11 @@ export class OpenAiBackend implements InferenceBackend {
                     if (choice?.finish_reason) finish = choice.finish_reason;
                     const content = choice?.delta?.content ?? undefined;
                     const reasoning = choice?.delta?.reasoning_content ?? choice?.delta?.reasoning ?? undefined;
-                    if (content || reasoning) {
+                    const toolCalls = toolCallDeltasOf(choice?.delta?.tool_calls);
+                    if (content || reasoning || toolCalls) {
                         chunks++;
                         if (reasoning) reasoningChunks++;
-                        yield { type: 'delta', content: content || undefined, reasoning: reasoning || undefined };
+                        yield { type: 'delta', content: content || undefined, reasoning: reasoning || undefined, ...(toolCalls ? { toolCalls } : {}) };
                     }
                 }
                 if (ac.signal.aborted) break;
@@ -275,7 +286,7 @@ export class OpenAiBackend implements InferenceBackend {
         let finishReason: FinishReason;
         if (options.signal?.aborted) finishReason = 'aborted';
         else if (failure) finishReason = 'error';
-        else finishReason = finish === 'length' ? 'length' : 'stop';
+        else finishReason = finish === 'length' ? 'length' : finish === 'tool_calls' || finish === 'function_call' ? 'tool_calls' : 'stop';
         yield { type: 'end', finishReason, usage, ...(finishReason === 'error' ? { error: failure } : {}) };
     }
 
@@ -316,4 +327,23 @@ function upstreamResponseFormat(f: ResponseFormat | undefined): unknown {
     if (!f) return undefined;
     if (f.type === 'json_object') return { type: 'json_object' };
     return { type: 'json_schema', json_schema: { name: f.name, schema: f.schema, strict: f.strict } };
+}
+
+/** A message as the OpenAI API spells it (an assistant's tool calls, a tool's answer). */
+function upstreamMessage(m: ChatMessage): Record<string, unknown> {
+    if (m.toolCalls) return { role: m.role, content: m.content === '' ? null : m.content, tool_calls: m.toolCalls };
+    if (m.toolCallId !== undefined) return { role: m.role, content: m.content, tool_call_id: m.toolCallId };
+    return { role: m.role, content: m.content };
+}
+
+/** The upstream's tool-call pieces, kept only in the shape OpenAI streams them (an index, then strings). */
+function toolCallDeltasOf(raw: NonNullable<NonNullable<UpstreamChunk['choices']>[number]['delta']>['tool_calls']): ToolCallDelta[] | undefined {
+    if (!Array.isArray(raw) || raw.length === 0) return undefined;
+    const out: ToolCallDelta[] = [];
+    for (const d of raw) {
+        if (typeof d?.index !== 'number' || !Number.isInteger(d.index) || d.index < 0 || d.index >= 128) continue;
+        const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+        out.push({ index: d.index, id: str(d.id), name: str(d.function?.name), arguments: str(d.function?.arguments) });
+    }
+    return out.length > 0 ? out : undefined;
 }

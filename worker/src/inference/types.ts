@@ -5,13 +5,27 @@
  * the client aborts or the engine breaks mid-stream.
  */
 
-export type ChatRole = 'system' | 'developer' | 'user' | 'assistant';
+export type ChatRole = 'system' | 'developer' | 'user' | 'assistant' | 'tool';
 
 export interface ChatMessage {
     role: ChatRole;
     /** Plain text. Multimodal parts are rejected before reaching a backend. */
     content: string;
+    /** An assistant message's calls of tools (OpenAI's shape). */
+    toolCalls?: Array<{ id: string; type: 'function'; function: { name: string; arguments: string } }>;
+    /** A tool message: the call it answers. */
+    toolCallId?: string;
 }
+
+/** A function the model may call: its name, what it does and its parameters' JSON schema. */
+export interface ToolDefinition {
+    name: string;
+    description?: string;
+    parameters?: Record<string, unknown>;
+    strict?: boolean;
+}
+
+export type ToolChoice = 'none' | 'auto' | 'required' | { name: string };
 
 export interface ChatRequest {
     /** Model id as listed by `listModels()` (or an alias the backend accepts). */
@@ -30,6 +44,10 @@ export interface ChatRequest {
     logitBias?: Record<string, number>;
     /** The answer must be a JSON object, or follow a JSON schema. */
     responseFormat?: ResponseFormat;
+    /** Functions the model may call, whether it must, and whether several at once. */
+    tools?: ToolDefinition[];
+    toolChoice?: ToolChoice;
+    parallelToolCalls?: boolean;
 }
 
 export type ResponseFormat = { type: 'json_object' } | { type: 'json_schema'; name: string; schema: Record<string, unknown>; strict: boolean };
@@ -46,12 +64,21 @@ export interface Usage {
     estimated: boolean;
 }
 
-export type FinishReason = 'stop' | 'length' | 'aborted' | 'error';
+export type FinishReason = 'stop' | 'length' | 'tool_calls' | 'aborted' | 'error';
+
+/** A piece of a tool call as it streams (OpenAI's `delta.tool_calls` entry): the id and name come once, the arguments in pieces. */
+export interface ToolCallDelta {
+    index: number;
+    id?: string;
+    name?: string;
+    arguments?: string;
+}
 
 export interface ChatDelta {
     type: 'delta';
     content?: string;
     reasoning?: string;
+    toolCalls?: ToolCallDelta[];
 }
 
 export interface ChatEnd {

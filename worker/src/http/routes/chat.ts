@@ -1,14 +1,24 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import { ENC_BYTES, ENVELOPE_MEDIA_TYPE, EnvelopeError, OpenedRequest, REQUEST_HEADER_BYTES, X25519KeyPair, openRequest } from '../../../../helpers/hpke';
-import { ChatCompletionRequest, PaidRequest, contentText, describeIssues, paidRequestSchema, promptTokenBound, requestDigest, responseDigest } from '../../../../protocol/paidRequest';
-import { BackendRequestError, BackendUnavailableError, ChatEvent, ChatRequest, InferenceBackend, ModelInfo, ResponseFormat } from '../../inference/types';
+import {
+    ChatCompletionRequest,
+    ChatMessageInput,
+    PaidRequest,
+    contentText,
+    describeIssues,
+    paidRequestSchema,
+    promptTokenBound,
+    requestDigest,
+    responseDigest,
+} from '../../../../protocol/paidRequest';
+import { BackendRequestError, BackendUnavailableError, ChatEvent, ChatMessage, ChatRequest, InferenceBackend, ModelInfo, ResponseFormat } from '../../inference/types';
 import type { WorkerMetrics } from '../../metrics';
 import type { Admission, Payments } from '../../payments';
 import { Refusal } from '../../refusal';
 import { ReplayGuard } from '../../replay';
 import type { ChatTraffic } from '../chatTraffic';
-import { Generation, GenerationEnd, sendCompletion, streamCompletion } from '../chatResponse';
+import { Delivered, Generation, GenerationEnd, sendCompletion, streamCompletion } from '../chatResponse';
 import { sendRefusal } from '../errors';
 import type { ModelCatalog } from '../modelCatalog';
 
@@ -96,7 +106,7 @@ export function registerChatRoute(app: FastifyInstance, deps: ChatRouteDeps): vo
         const modelId = deps.catalog.chainId(model);
 
         const maxTokens = Math.min(r.max_completion_tokens ?? r.max_tokens ?? deps.limits.defaultMaxTokens, deps.limits.maxTokens);
-        const messages = r.messages.map((m) => ({ role: m.role, content: contentText(m.content) }));
+        const messages = r.messages.map(chatMessageOf);
         const promptBound = promptTokenBound(r);
         const stop = r.stop === undefined || r.stop === null ? undefined : typeof r.stop === 'string' ? [r.stop] : r.stop;
         const chat: ChatRequest = {
@@ -111,6 +121,9 @@ export function registerChatRoute(app: FastifyInstance, deps: ChatRouteDeps): vo
             frequencyPenalty: r.frequency_penalty ?? undefined,
             logitBias: r.logit_bias ?? undefined,
             responseFormat: responseFormatOf(r.response_format),
+            tools: r.tools && r.tools.length > 0 ? r.tools.map((t) => ({ ...t.function, strict: t.function.strict ?? undefined })) : undefined,
+            toolChoice: r.tool_choice ? (typeof r.tool_choice === 'string' ? r.tool_choice : { name: r.tool_choice.function.name }) : undefined,
+            parallelToolCalls: r.parallel_tool_calls ?? undefined,
         };
 
         const admission: Admission = await deps.payments.admit({ channel: paid.channel, voucher: paid.voucher, promptBound, maxTokens, modelId });
@@ -140,8 +153,8 @@ export function registerChatRoute(app: FastifyInstance, deps: ChatRouteDeps): vo
                 step = await iter.next();
             }
         }
-        const settle = async (end: GenerationEnd, content: string, reasoning: string) => {
-            const receipt = await deps.payments.settle(admission, { modelId, usage: end.usage, requestHash, responseHash: responseDigest(content, reasoning) });
+        const settle = async (end: GenerationEnd, d: Delivered) => {
+            const receipt = await deps.payments.settle(admission, { modelId, usage: end.usage, requestHash, responseHash: responseDigest(d.content, d.reasoning, d.toolCalls) });
             const u = end.usage;
             metrics.tokens.inc({ class: 'prompt' }, Math.max(0, u.promptTokens - u.cachedTokens));
             metrics.tokens.inc({ class: 'cached' }, u.cachedTokens);
@@ -179,4 +192,12 @@ function responseFormatOf(f: ChatCompletionRequest['response_format']): Response
     if (!f) return undefined;
     if (f.type === 'json_object') return { type: 'json_object' };
     return { type: 'json_schema', name: f.json_schema.name, schema: f.json_schema.schema ?? {}, strict: f.json_schema.strict ?? false };
+}
+
+/** A message as backends take it: text content, and the tool calls or the call answered. */
+function chatMessageOf(m: ChatMessageInput): ChatMessage {
+    const content = contentText(m.content ?? '');
+    if (m.role === 'assistant') return m.tool_calls ? { role: m.role, content, toolCalls: m.tool_calls } : { role: m.role, content };
+    if (m.role === 'tool') return { role: m.role, content, toolCallId: m.tool_call_id };
+    return { role: m.role, content };
 }
