@@ -3,6 +3,7 @@ import type { ChatCompletionRequest, ReceiptWire } from '../../protocol/paidRequ
 import type { ReceiptFields } from '../../wrappers/receipt';
 import { ensureChannel } from './channels/ensure';
 import type { ChannelLease } from './channels/lease';
+import type { VoucherPush } from './channels/voucherPush';
 import type { ChannelChecks } from './channels/onChain';
 import { topUp } from './channels/topUp';
 import { CocoonError } from './cocoonError';
@@ -35,6 +36,7 @@ export interface CallParts {
     recovery: ReceiptRecovery;
     rejections: Rejections;
     payer: ReceiptPayer;
+    vouchers: VoucherPush;
 }
 
 export interface CallOptions {
@@ -72,7 +74,7 @@ export async function paidCall(p: CallParts, w: WorkerInfo, request: ChatComplet
     const row = await ensureChannel(ctx, p.checks, w, c.lease?.need ?? 0n, c.lease);
     // A retry below (after a top-up or a recovery) uses the same channel.
     if (c.lease) c.lease.preferred = row;
-    const { sealed, sent } = await sealRequest(ctx, w, row.address, request);
+    const { sealed, sent, voucherTotal } = await sealRequest(ctx, w, row.address, request);
     // On disk before it leaves: if the final frame is lost, the worker's stored receipt for it is paid later (recoverReceipts).
     const attemptId = o.store.addAttempt({ channel: row.address, requestHash: sent.requestHash, maxTokens: sent.maxTokens, promptBound: sent.promptBound, at: sent.startedAt });
     const channel = row.address;
@@ -124,6 +126,8 @@ export async function paidCall(p: CallParts, w: WorkerInfo, request: ChatComplet
             }
             throw new CocoonError(res.status === 429 ? 429 : 502, err.code ?? 'worker_refused', `worker refused (${res.status}): ${err.message ?? 'no reason given'}`);
         }
+        // Admitted: the worker stored the voucher this request carries before serving it.
+        p.vouchers.carried(channel, voucherTotal);
 
         const answer: Answer = { final: undefined, content: '', reasoning: '', toolCalls: [], delivered: false };
         try {

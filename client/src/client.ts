@@ -65,7 +65,7 @@ export class CocoonClient {
         const rejections = new Rejections(this.ctx, this.excluded, this.fraudProofs);
         this.vouchers = new VoucherPush(this.ctx);
         const payer = new ReceiptPayer(this.ctx, new ChannelSequencer(), this.vouchers);
-        this.parts = { ctx: this.ctx, checks: new Map(), verifier, rejections, payer, recovery: new ReceiptRecovery(this.ctx, verifier, rejections, payer) };
+        this.parts = { ctx: this.ctx, checks: new Map(), verifier, rejections, payer, vouchers: this.vouchers, recovery: new ReceiptRecovery(this.ctx, verifier, rejections, payer) };
         // A worker once caught with a bad receipt stays excluded across restarts.
         for (const b of o.store.badReceipts()) this.excluded.set(b.workerStake, b.reason);
     }

@@ -24,6 +24,13 @@ export interface ClientOptions {
     /** Milliseconds without a byte from a worker mid-answer before it counts as failed (default 120 s). */
     idleTimeoutMs?: number;
     /**
+     * Milliseconds a newly signed voucher waits for a request on its channel
+     * to carry it before it is sent to the worker on its own (default 20).
+     * Under load the next request carries it and no extra message is sent;
+     * otherwise the worker has it within this long of the receipt.
+     */
+    voucherPushDelayMs?: number;
+    /**
      * Channels to one worker at most (default 1). Concurrent requests share a
      * channel while its unspent deposit covers the most they can all cost;
      * another channel (with its own deposit) is opened only when no channel

@@ -10,9 +10,10 @@ export type SealedPaidRequest = Awaited<ReturnType<typeof sealPaidRequest>>;
  * Seals `request` to the worker's attested X25519 key, on `channel`, with
  * the voucher that covers every receipt verified so far (the worker's
  * credit rule counts what no voucher covers). Returns the envelope with its response opener,
- * and what the receipt for it will be judged against (SentRequest).
+ * what the receipt for it will be judged against (SentRequest), and the
+ * total of the voucher it carries.
  */
-export async function sealRequest(ctx: ClientContext, w: WorkerInfo, channel: string, request: ChatCompletionRequest): Promise<{ sealed: SealedPaidRequest; sent: SentRequest }> {
+export async function sealRequest(ctx: ClientContext, w: WorkerInfo, channel: string, request: ChatCompletionRequest): Promise<{ sealed: SealedPaidRequest; sent: SentRequest; voucherTotal: bigint }> {
     const voucher = ctx.o.store.latestVoucher(channel);
     const paid: PaidRequest = {
         version: 1,
@@ -27,5 +28,5 @@ export async function sealRequest(ctx: ClientContext, w: WorkerInfo, channel: st
         promptBound: promptTokenBound(request),
         startedAt: ctx.now(),
     };
-    return { sealed, sent };
+    return { sealed, sent, voucherTotal: voucher?.total ?? 0n };
 }
