@@ -307,27 +307,45 @@ function costSection(c: ChainCostResult): string[] {
 }
 
 /** The line-rate targets: one channel per worker under load, the protocol's added latency, the embedded engine in parallel. */
+/** The line-rate figures before that work (bench/line-rate-before.json): same bench, same machine, shortly before. */
+interface LineRateBefore {
+    _source: string;
+    overhead: { channelsOpened: number; levels: Array<{ concurrency: number; ratio: number; addedP50Ms: number; addedTtftMs: number }> };
+    paced: { channelsOpened: number; channelsPerWorker: number | null; levels: Array<{ concurrency: number; ratio: number; addedP50Ms: number; addedTtftMs: number }> };
+    engine: { speedup8: number };
+}
+
 function lineRateSection(res: { overhead?: OverheadResult; paced?: OverheadResult; engine?: EmbeddedResult }): string[] {
+    const before: LineRateBefore = JSON.parse(readFileSync(join(__dirname, 'line-rate-before.json'), 'utf8'));
     const rows: string[] = [];
-    const level = (r: OverheadResult | undefined, c: number) => r?.levels.find((l) => l.concurrency === c);
-    const row = (what: string, measured: number | undefined, unit: string, must: number, goal: number, lower: boolean) => {
+    const level = <L extends { concurrency: number }>(levels: L[] | undefined, c: number) => levels?.find((l) => l.concurrency === c);
+    const row = (what: string, was: number | undefined, measured: number | undefined, unit: string, must: number, goal: number, lower: boolean) => {
         if (measured === undefined || !Number.isFinite(measured)) return;
         const ok = (limit: number) => (lower ? measured <= limit : measured >= limit);
-        rows.push(`| ${what} | ${f(measured)}${unit} | ${lower ? '<=' : '>='} ${must}${unit} | ${lower ? '<=' : '>='} ${goal}${unit} | ${ok(goal) ? 'goal met' : ok(must) ? 'must met' : 'not met'} |`);
+        const show = (x: number | undefined) => (x === undefined ? 'n/a' : `${f(x)}${unit}`);
+        rows.push(
+            `| ${what} | ${show(was)} | ${show(measured)} | ${lower ? '<=' : '>='} ${must}${unit} | ${lower ? '<=' : '>='} ${goal}${unit} | ${ok(goal) ? 'goal met' : ok(must) ? 'must met' : 'not met'} |`,
+        );
     };
-    const p32 = level(res.paced, 32);
-    const p1 = level(res.paced, 1);
-    const u32 = level(res.overhead, 32);
-    row(`paced upstream, concurrency 32, through ${res.paced?.channelsOpened ?? '?'} channel(s): throughput vs direct`, p32 && 100 * p32.ratio, '%', 80, 95, false);
-    row('paced, concurrency 1: added p50', p1?.addedP50Ms, ' ms', 4, 2, true);
-    row('paced, concurrency 1: added time to first token', p1?.addedTtftMs, ' ms', 3, 1, true);
-    row('unpaced upstream, concurrency 32: throughput vs direct', u32 && 100 * u32.ratio, '%', 15, 30, false);
-    row('channels the gateway opened over the paced run', res.paced?.channelsOpened, '', 1, 1, true);
+    const pct = (x: { ratio: number } | undefined) => x && 100 * x.ratio;
+    row(
+        `paced upstream, concurrency 32: throughput vs direct (before through ${before.paced.channelsOpened} channels, now ${res.paced?.channelsOpened ?? '?'})`,
+        pct(level(before.paced.levels, 32)),
+        pct(level(res.paced?.levels, 32)),
+        '%',
+        80,
+        95,
+        false,
+    );
+    row('paced, concurrency 1: added p50', level(before.paced.levels, 1)?.addedP50Ms, level(res.paced?.levels, 1)?.addedP50Ms, ' ms', 4, 2, true);
+    row('paced, concurrency 1: added time to first token', level(before.paced.levels, 1)?.addedTtftMs, level(res.paced?.levels, 1)?.addedTtftMs, ' ms', 3, 1, true);
+    row('unpaced upstream, concurrency 32: throughput vs direct', pct(level(before.overhead.levels, 32)), pct(level(res.overhead?.levels, 32)), '%', 15, 30, false);
+    row('channels the gateway opened over the unpaced run (up to 32 requests at once)', before.overhead.channelsOpened, res.overhead?.channelsOpened, '', 1, 1, true);
     const parallel = (res.engine as { parallel?: { speedup8?: number; ttftRatio16?: number } } | undefined)?.parallel;
-    row('embedded engine, 8 concurrent: aggregate tokens/s vs one alone', parallel?.speedup8, 'x', 1.5, 3, false);
-    row('embedded engine, 16 concurrent: p50 time to first token vs a lone request', parallel?.ttftRatio16, 'x', 10, 3, true);
+    row('embedded engine, 8 concurrent: aggregate tokens/s vs one alone', before.engine.speedup8, parallel?.speedup8, 'x', 1.5, 3, false);
+    row('embedded engine, 16 concurrent: p50 time to first token vs a lone request', undefined, parallel?.ttftRatio16, 'x', 10, 3, true);
     if (rows.length === 0) return [];
-    return ['### Line rate: targets', '', '| measure | measured | must | goal | |', '|---|---|---|---|---|', ...rows, ''];
+    return ['### Line rate: targets', '', `"Before" is ${before._source} (bench/line-rate-before.json).`, '', '| measure | before | now | must | goal | |', '|---|---|---|---|---|---|', ...rows, ''];
 }
 
 /** Every cost target, before the economics work and now, from bench/gas-before.json and bench/gas.json (no measuring). */
