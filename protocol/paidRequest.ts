@@ -299,10 +299,18 @@ export function contentText(content: string | Array<{ type: 'text'; text: string
 }
 
 /**
+ * Prompt tokens a chat template may add when tools are offered, beyond the
+ * tools' own JSON: its instructions for calling them (some hundreds of bytes
+ * in Llama 3.1's, Qwen 2.5's and Hermes' templates, a date header included).
+ */
+export const TOOLS_TEMPLATE_TOKENS = 256;
+
+/**
  * The most prompt tokens a request can be billed for: no tokenizer makes more
  * tokens than the text has bytes, plus a chat template's overhead per message
- * and per request. A response_format counts as its JSON text (a backend may
- * put the schema in the prompt). The worker admits a request only if its
+ * and per request. Tools, tool calls and a response_format count as their
+ * JSON text (a template puts them in the prompt), tools with the
+ * instructions that come with them (TOOLS_TEMPLATE_TOKENS). The worker admits a request only if its
  * channel covers this many prompt tokens; the client refuses a receipt that
  * counts more.
  */
@@ -314,7 +322,7 @@ export function promptTokenBound(request: {
     const json = (v: unknown) => (v ? Buffer.byteLength(JSON.stringify(v), 'utf8') + 16 : 0);
     return request.messages.reduce(
         (n, m) => n + Buffer.byteLength(contentText(m.content ?? ''), 'utf8') + 16 + json(m.tool_calls) + (m.tool_call_id ? Buffer.byteLength(m.tool_call_id, 'utf8') : 0),
-        16 + json(request.response_format) + json(request.tools),
+        16 + json(request.response_format) + json(request.tools) + (Array.isArray(request.tools) && request.tools.length > 0 ? TOOLS_TEMPLATE_TOKENS : 0),
     );
 }
 

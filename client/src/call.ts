@@ -145,11 +145,11 @@ export async function paidCall(p: CallParts, w: WorkerInfo, request: ChatComplet
         let fields: ReceiptFields | null = null;
         let cost = 0n;
         if (receipt) {
-            sequencer.received(channel, attemptId, String(receipt.requestId));
             // The receipts before this one come first: those of other calls on the channel still on their way.
             const start = /^[0-9]+$/.test(String(receipt.cumulativeCost)) && /^[0-9]+$/.test(String(receipt.cost)) ? BigInt(receipt.cumulativeCost) - BigInt(receipt.cost) : 0n;
+            sequencer.received(channel, attemptId, String(receipt.requestId), start);
             const verifiedNow = () => o.store.channel(channel)?.verified ?? 0n;
-            await sequencer.turn(channel, start, verifiedNow);
+            await sequencer.turn(channel, attemptId, verifiedNow);
             let paid: Promise<void> | undefined;
             await sequencer.locked(channel, async () => {
                 try {

@@ -89,6 +89,22 @@ describe('client gateway on a devnet', () => {
         openai = new OpenAI({ baseURL: `http://127.0.0.1:${port}/v1`, apiKey: API_KEY, maxRetries: 0, timeout: 120_000 });
     }
 
+    /** A second SDK client on the devnet wallet, with a ledger and a channel key of its own. */
+    async function clientOfItsOwn(name: string, deposit: bigint) {
+        const wallet = await OperatorWallet.open(ton, DEVNET_MNEMONIC.split(' '), 'v4');
+        const ownStore = ClientStore.open(join(dir, 'client', `${name}.db`));
+        const client = new CocoonClient({
+            opener: tonClientOpener(ton),
+            staking: Address.parse(contracts.staking),
+            wallet: wallet.sender() as ReturnType<OperatorWallet['sender']> & { address: Address },
+            channelKey: testKeys(`client-e2e-${name}`),
+            store: ownStore,
+            deposit,
+            topUpBelow: toNano('0.5'),
+        });
+        return { client, store: ownStore };
+    }
+
     beforeAll(async () => {
         dir = await fs.mkdtemp(join(tmpdir(), 'cocoon-client-e2e-'));
         devnet = await startDevnet({ port: 0, logLevel: 'silent' });
@@ -227,56 +243,71 @@ describe('client gateway on a devnet', () => {
     it('carries response_format, penalties and logit_bias from the openai client to the upstream of the worker, sealed end to end', async () => {
         // JSON mode: a schema would count as prompt (its text) and outgrow what this test's prices let a channel pay for.
         const asked = { presence_penalty: 0.5, frequency_penalty: 0.25, logit_bias: { '42': -100 }, response_format: { type: 'json_object' as const } };
-        const r: any = await openai.chat.completions.create({ model: MODEL, messages, max_tokens: 16, ...asked });
+        // A tool choice with no tools asks for nothing (and upstreams refuse it alone): it does not travel on.
+        const r: any = await openai.chat.completions.create({ model: MODEL, messages, max_tokens: 16, ...asked, tool_choice: 'none', parallel_tool_calls: false });
         expect(upstream.requests.at(-1)).toMatchObject(asked);
+        for (const field of ['tools', 'tool_choice', 'parallel_tool_calls']) expect(upstream.requests.at(-1)).not.toHaveProperty(field);
         checkReceipt(r.receipt, expectedCost, paid + expectedCost);
         paid += expectedCost;
     });
 
     it('tool calling with the openai client: the calls, streamed and whole, their results sent back; each receipt commits to the calls and is paid', async () => {
-        // Short tools and history: at this test's prices every prompt byte could cost 0.01 TON.
-        const tools = [
-            { type: 'function' as const, function: { name: 'get_weather' } },
-            { type: 'function' as const, function: { name: 'get_time' } },
-        ];
-        const ask = [{ role: 'user' as const, content: 'w?' }];
-        /** The receipt's usage and cost, and that it continues the channel: what the upstream counted, one completion token per piece. */
-        const paysFor = (receipt: any, usage: { prompt: number; cached: number; completion: number }) => {
-            const f = parseReceipt(openSignedReceipt(Cell.fromBase64(receipt.boc)).receipt);
-            const counted = { prompt: BigInt(usage.prompt), cached: BigInt(usage.cached), completion: BigInt(usage.completion), reasoning: 0n };
-            expect(f.usage).toEqual(counted);
-            expect(f.cost).toBe(receiptMaxCost(PRICES, counted));
-            expect(f.cumulativeCost).toBe(paid + f.cost);
-            paid += f.cost;
-        };
-        const r: any = await openai.chat.completions.create({ model: MODEL, messages: ask, max_tokens: 4, tools, tool_choice: 'auto' });
-        const message = r.choices[0].message;
-        expect(r.choices[0].finish_reason).toBe('tool_calls');
-        expect(message.content).toBeNull();
-        expect(message.tool_calls.map((c: any) => ({ id: c.id, name: c.function.name, arguments: c.function.arguments }))).toEqual(TOOL_CALLS);
-        paysFor(r.receipt, { prompt: UPSTREAM_PROMPT_TOKENS, cached: 0, completion: 4 });
+        // A client of its own with a deposit for offered tools' prompt allowance (TOOLS_TEMPLATE_TOKENS) at this test's prices.
+        const { client: toolClient, store: toolStore } = await clientOfItsOwn('tools', toNano('10'));
+        const toolGateway = buildGateway({ client: toolClient });
+        await toolGateway.listen({ host: '127.0.0.1', port: 0 });
+        const app = new OpenAI({ baseURL: `http://127.0.0.1:${(toolGateway.server.address() as { port: number }).port}/v1`, apiKey: 'none', maxRetries: 0 });
+        let toolPaid = 0n;
+        try {
+            const tools = [
+                { type: 'function' as const, function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } },
+                { type: 'function' as const, function: { name: 'get_time' } },
+            ];
+            const ask = [{ role: 'user' as const, content: 'Weather and time in Paris?' }];
+            /** The receipt's usage and cost, and that it continues the channel: what the upstream counted, one completion token a piece. */
+            const paysFor = (receipt: any, usage: { prompt: number; cached: number; completion: number }) => {
+                const f = parseReceipt(openSignedReceipt(Cell.fromBase64(receipt.boc)).receipt);
+                const counted = { prompt: BigInt(usage.prompt), cached: BigInt(usage.cached), completion: BigInt(usage.completion), reasoning: 0n };
+                expect(f.usage).toEqual(counted);
+                expect(f.cost).toBe(receiptMaxCost(PRICES, counted));
+                expect(f.cumulativeCost).toBe(toolPaid + f.cost);
+                toolPaid += f.cost;
+                return f;
+            };
+            const r: any = await app.chat.completions.create({ model: MODEL, messages: ask, max_tokens: 16, tools, tool_choice: 'auto' });
+            const message = r.choices[0].message;
+            expect(r.choices[0].finish_reason).toBe('tool_calls');
+            expect(message.content).toBeNull();
+            expect(message.tool_calls.map((c: any) => ({ id: c.id, name: c.function.name, arguments: c.function.arguments }))).toEqual(TOOL_CALLS);
+            const channel = paysFor(r.receipt, { prompt: UPSTREAM_PROMPT_TOKENS, cached: 0, completion: 4 }).channel.toString();
 
-        const stream = await openai.chat.completions.create({ model: MODEL, messages: ask, max_tokens: 4, tools, parallel_tool_calls: false, stream: true });
-        const pieces: any[] = [];
-        let last: any;
-        for await (const chunk of stream) {
-            pieces.push(...(chunk.choices[0]?.delta?.tool_calls ?? []));
-            last = chunk;
+            const stream = await app.chat.completions.create({ model: MODEL, messages: ask, max_tokens: 16, tools, parallel_tool_calls: false, stream: true });
+            const pieces: any[] = [];
+            let last: any;
+            for await (const chunk of stream) {
+                pieces.push(...(chunk.choices[0]?.delta?.tool_calls ?? []));
+                last = chunk;
+            }
+            expect(pieces.map((p) => p.function?.arguments ?? '').join('')).toBe(TOOL_CALLS[0].arguments);
+            expect(pieces[0]).toMatchObject({ index: 0, id: TOOL_CALLS[0].id, type: 'function', function: { name: TOOL_CALLS[0].name } });
+            paysFor(last.receipt, { prompt: UPSTREAM_PROMPT_TOKENS, cached: 0, completion: 3 });
+
+            const history = [...ask, message, ...message.tool_calls.map((c: any) => ({ role: 'tool' as const, tool_call_id: c.id, content: 'sunny' }))];
+            const after: any = await app.chat.completions.create({ model: MODEL, messages: history, max_tokens: 16 });
+            expect(after.choices[0].message.content).toBe(WORDS.join(''));
+            expect(upstream.requests.at(-1).messages.slice(1)).toEqual([
+                { role: 'assistant', content: null, tool_calls: message.tool_calls },
+                { role: 'tool', content: 'sunny', tool_call_id: TOOL_CALLS[0].id },
+                { role: 'tool', content: 'sunny', tool_call_id: TOOL_CALLS[1].id },
+            ]);
+            paysFor(after.receipt, { prompt: UPSTREAM_PROMPT_TOKENS, cached: UPSTREAM_CACHED_TOKENS, completion: WORDS.length });
+            expect(toolStore.latestVoucher(channel)!.total).toBe(toolPaid);
+            await toolClient.vouchers.settled();
+            expect(worker.store.latestVoucher(channel)!.total).toBe(toolPaid);
+        } finally {
+            await toolGateway.close();
+            toolStore.close();
         }
-        expect(pieces.map((p) => p.function?.arguments ?? '').join('')).toBe(TOOL_CALLS[0].arguments);
-        expect(pieces[0]).toMatchObject({ index: 0, id: TOOL_CALLS[0].id, type: 'function', function: { name: TOOL_CALLS[0].name } });
-        paysFor(last.receipt, { prompt: UPSTREAM_PROMPT_TOKENS, cached: 0, completion: 3 });
-
-        const call = { id: TOOL_CALLS[0].id, type: 'function' as const, function: { name: TOOL_CALLS[0].name, arguments: TOOL_CALLS[0].arguments } };
-        const history = [...ask, { role: 'assistant' as const, content: null, tool_calls: [call] }, { role: 'tool' as const, tool_call_id: call.id, content: 'sun' }];
-        const after: any = await openai.chat.completions.create({ model: MODEL, messages: history, max_tokens: 4 });
-        expect(after.choices[0].message.content).toBe(WORDS.slice(0, 4).join(''));
-        expect(upstream.requests.at(-1).messages.slice(1)).toEqual([
-            { role: 'assistant', content: null, tool_calls: [call] },
-            { role: 'tool', content: 'sun', tool_call_id: call.id },
-        ]);
-        paysFor(after.receipt, { prompt: UPSTREAM_PROMPT_TOKENS, cached: UPSTREAM_CACHED_TOKENS, completion: 4 });
-        expect(store.latestVoucher(channel)!.total).toBe(paid);
     });
 
     it('concurrent requests to one worker are paid one after another on its channel, each exactly once', async () => {
@@ -408,19 +439,9 @@ describe('client gateway on a devnet', () => {
     });
 
     it('a burst of 64 concurrent requests at a fresh client opens one channel; each receipt is paid once, in order; the worker holds the voucher for all of it', async () => {
-        const wallet = await OperatorWallet.open(ton, DEVNET_MNEMONIC.split(' '), 'v4');
-        const burstStore = ClientStore.open(join(dir, 'client', 'burst.db'));
         // Enough deposit for every request's most possible cost at once: none waits for another.
         const deposit = toNano('40');
-        const burst = new CocoonClient({
-            opener: tonClientOpener(ton),
-            staking: Address.parse(contracts.staking),
-            wallet: wallet.sender() as ReturnType<OperatorWallet['sender']> & { address: Address },
-            channelKey: testKeys('client-e2e-burst'),
-            store: burstStore,
-            deposit,
-            topUpBelow: toNano('0.5'),
-        });
+        const { client: burst, store: burstStore } = await clientOfItsOwn('burst', deposit);
         try {
             const w = (await burst.workers(MODEL)).find((x) => x.workerStake.equals(worker.workerStake))!;
             const results = await Promise.all(Array.from({ length: 64 }, () => burst.call(w, { model: MODEL, messages, max_tokens: 16 })));

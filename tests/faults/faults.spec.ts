@@ -242,6 +242,16 @@ describe('faults on a devnet', () => {
         childA = await spawnWorker(a);
     });
 
+    /** What the gateway's ledger holds as rejected receipts (a failure names them: a rejected worker is excluded). */
+    const gatewayRejections = () => {
+        const store = ClientStore.open(join(gwDir, 'store.db'));
+        try {
+            return JSON.stringify(store.badReceipts().map((b) => b.reason));
+        } finally {
+            store.close();
+        }
+    };
+
     const gatewayAsk = async (stream: boolean, body: Record<string, unknown> = {}) => {
         const res = await fetch(`${gateway!.url}/chat/completions`, {
             method: 'POST',
@@ -251,7 +261,7 @@ describe('faults on a devnet', () => {
         if (!stream) {
             const json = (await res.json()) as any;
             // A failure names its cause with what the gateway logged (a test that fails here says why).
-            if (res.status !== 200) return { status: res.status, json, error: `${JSON.stringify(json)}\n${gateway!.output().slice(-3000)}` };
+            if (res.status !== 200) return { status: res.status, json, error: `${JSON.stringify(json)}\nrejected receipts: ${gatewayRejections()}\n${gateway!.output().slice(-3000)}` };
             return { status: res.status, json };
         }
         return { status: res.status, stream: await readGatewayStream(res) };
@@ -305,7 +315,10 @@ describe('faults on a devnet', () => {
                 const { value, done } = await reader.read();
                 if (value) got += decoder.decode(value, { stream: true });
                 if (got.includes('"content":"Hello"')) break;
-                if (done) throw new Error(`the gateway's stream (${res.status}) ended before its first word: ${got.slice(0, 600)}`);
+                if (done)
+                    throw new Error(
+                        `the gateway's stream (${res.status}) ended before its first word: ${got.slice(0, 600)}\nrejected receipts: ${gatewayRejections()}\n${gateway!.output().slice(-3000)}`,
+                    );
             }
             app.abort();
             const cut = await pollUntil(

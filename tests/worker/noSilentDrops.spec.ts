@@ -1,4 +1,4 @@
-import { chatRequestSchema, describeIssues } from '../../protocol/paidRequest';
+import { TOOLS_TEMPLATE_TOKENS, chatRequestSchema, describeIssues, promptTokenBound } from '../../protocol/paidRequest';
 
 /**
  * Every field of a chat request is honoured or refused by name: the worker
@@ -96,6 +96,10 @@ describe('chat requests: no field is silently dropped', () => {
             expect(r.success).toBe(true);
             expect(r.data).toMatchObject({ tools, tool_choice, parallel_tool_calls: false });
         }
+        // Offered tools count as prompt: their JSON, and the instructions a chat template adds for them.
+        const messages = [{ role: 'user' as const, content: 'w?' }];
+        expect(promptTokenBound({ messages, tools }) - promptTokenBound({ messages })).toBe(Buffer.byteLength(JSON.stringify(tools)) + 16 + TOOLS_TEMPLATE_TOKENS);
+        expect(promptTokenBound({ messages, tools: [] })).toBe(promptTokenBound({ messages }) + Buffer.byteLength('[]') + 16);
         expect(refusal({ tool_choice: 'required' })).toBe('tool_choice: asks for a tool call, but no tools were sent');
         expect(refusal({ tools, tool_choice: { type: 'function', function: { name: 'other' } } })).toBe('tool_choice.function.name: names no tool of the request');
         expect(refusal({ tools: [...tools, ...tools] })).toBe('tools: two tools share a name');

@@ -8,18 +8,20 @@
  * channel's lock, one at a time.
  *
  * A gap no call in flight can fill belongs to a call that ended without its
- * receipt (a cut connection, a killed worker): once every call on the
- * channel is either done or waiting, the waiter holding the lowest receipt
- * recovers the gap from the worker (./receipts/recovery.ts), leaving the
- * receipts of calls still in flight to those calls, which judge them
- * against the answers they received.
+ * receipt (a cut connection, a killed worker, a restarted client): once
+ * every other call on the channel holds a receipt, and none of them an
+ * earlier one, the call holding the lowest receipt recovers the gap from the
+ * worker (./receipts/recovery.ts), leaving the receipts of calls still in
+ * flight to those calls, which judge them against the answers they received.
+ * The others wait for it to pay: a later receipt judged first would not
+ * continue the verified total and be refused as a gap.
  */
 export class ChannelSequencer {
     private readonly channels = new Map<string, ChannelCalls>();
 
     private of(channel: string): ChannelCalls {
         let c = this.channels.get(channel);
-        if (!c) this.channels.set(channel, (c = { calls: new Map(), waiting: 0, wake: [], lock: Promise.resolve() }));
+        if (!c) this.channels.set(channel, (c = { calls: new Map(), wake: [], lock: Promise.resolve() }));
         return c;
     }
 
@@ -28,10 +30,14 @@ export class ChannelSequencer {
         this.of(channel).calls.set(attempt, { requestHash });
     }
 
-    /** The call's answer came with the receipt numbered `requestId`. */
-    received(channel: string, attempt: number, requestId: string): void {
+    /** The call's answer came with the receipt numbered `requestId`, whose cost starts at cumulative total `start`. */
+    received(channel: string, attempt: number, requestId: string, start: bigint): void {
         const call = this.channels.get(channel)?.calls.get(attempt);
-        if (call) call.receiptId = requestId;
+        if (!call) return;
+        call.receiptId = requestId;
+        call.start = start;
+        // A call waiting for a lower receipt may now know there is none.
+        this.wake(this.of(channel));
     }
 
     /** The call is over (paid, refused or failed): it brings no more receipts. */
@@ -39,7 +45,7 @@ export class ChannelSequencer {
         const c = this.of(channel);
         c.calls.delete(attempt);
         this.wake(c);
-        if (c.calls.size === 0 && c.waiting === 0 && c.wake.length === 0) this.channels.delete(channel);
+        if (c.calls.size === 0 && c.wake.length === 0) this.channels.delete(channel);
     }
 
     /** The calls on `channel` now, by attempt: recovery leaves their receipts to them. */
@@ -53,19 +59,19 @@ export class ChannelSequencer {
     }
 
     /**
-     * Resolves once `verified()` reaches `start` (the receipts before this
-     * one are paid), or once no other call on the channel can pay more:
-     * each is waiting too or gone. The caller then takes the lock and looks
-     * again (recovering the gap if there still is one).
+     * Resolves once `verified()` reaches the start of the call's receipt
+     * (the receipts before it are paid), or once no other call on the
+     * channel can pay what comes before it: every other call holds a receipt
+     * (none is still on its way with an earlier one) and none holds an
+     * earlier one. The caller then takes the lock and looks again
+     * (recovering the gap if there still is one).
      */
-    async turn(channel: string, start: bigint, verified: () => bigint): Promise<void> {
+    async turn(channel: string, attempt: number, verified: () => bigint): Promise<void> {
         const c = this.of(channel);
-        c.waiting++;
-        try {
-            while (verified() < start && c.calls.size > c.waiting) await new Promise<void>((r) => c.wake.push(r));
-        } finally {
-            c.waiting--;
-        }
+        const start = c.calls.get(attempt)?.start;
+        if (start === undefined) return;
+        const earlierMayCome = () => [...c.calls].some(([id, call]) => id !== attempt && (call.start === undefined || call.start < start));
+        while (verified() < start && earlierMayCome()) await new Promise<void>((r) => c.wake.push(r));
     }
 
     /** Wakes the calls waiting on `channel` to look again (a receipt was paid). */
@@ -105,13 +111,13 @@ export class ChannelSequencer {
 export interface InFlightCall {
     requestHash: string;
     receiptId?: string;
+    /** Where its receipt's cost starts (the cumulative total before it), once the answer is in. */
+    start?: bigint;
 }
 
 interface ChannelCalls {
     /** The calls on the channel, by attempt id. */
     calls: Map<number, InFlightCall>;
-    /** Calls waiting in turn(). */
-    waiting: number;
     wake: Array<() => void>;
     /** The tail of the channel's payment queue. */
     lock: Promise<void>;

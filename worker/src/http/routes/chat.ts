@@ -121,9 +121,7 @@ export function registerChatRoute(app: FastifyInstance, deps: ChatRouteDeps): vo
             frequencyPenalty: r.frequency_penalty ?? undefined,
             logitBias: r.logit_bias ?? undefined,
             responseFormat: responseFormatOf(r.response_format),
-            tools: r.tools && r.tools.length > 0 ? r.tools.map((t) => ({ ...t.function, strict: t.function.strict ?? undefined })) : undefined,
-            toolChoice: r.tool_choice ? (typeof r.tool_choice === 'string' ? r.tool_choice : { name: r.tool_choice.function.name }) : undefined,
-            parallelToolCalls: r.parallel_tool_calls ?? undefined,
+            ...toolsOf(r),
         };
 
         const admission: Admission = await deps.payments.admit({ channel: paid.channel, voucher: paid.voucher, promptBound, maxTokens, modelId });
@@ -200,4 +198,15 @@ function chatMessageOf(m: ChatMessageInput): ChatMessage {
     if (m.role === 'assistant') return m.tool_calls ? { role: m.role, content, toolCalls: m.tool_calls } : { role: m.role, content };
     if (m.role === 'tool') return { role: m.role, content, toolCallId: m.tool_call_id };
     return { role: m.role, content };
+}
+
+/** Tools, the choice among them and whether several calls may come at once; without tools the other two ask for nothing (and upstreams refuse them alone). */
+function toolsOf(r: ChatCompletionRequest): Pick<ChatRequest, 'tools' | 'toolChoice' | 'parallelToolCalls'> {
+    if (!r.tools || r.tools.length === 0) return {};
+    const choice = r.tool_choice;
+    return {
+        tools: r.tools.map((t) => ({ ...t.function, strict: t.function.strict ?? undefined })),
+        toolChoice: choice ? (typeof choice === 'string' ? choice : { name: choice.function.name }) : undefined,
+        parallelToolCalls: r.parallel_tool_calls ?? undefined,
+    };
 }
