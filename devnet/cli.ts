@@ -6,6 +6,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { RunningDevnet, startDevnet } from './server';
 import { DevnetConfigInput } from './config';
 import { cocoonVersion } from '../helpers/version';
+import { stopWithParentIfAsked } from '../helpers/parentWatch';
 
 function number(value: string): number {
     const n = Number(value);
@@ -85,6 +86,7 @@ export async function main(argv = process.argv) {
     };
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGTERM', () => stop('SIGTERM'));
+    stopWithParentIfAsked(() => stop('parent exited'));
 }
 
 if (require.main === module) {

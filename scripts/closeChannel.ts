@@ -1,7 +1,7 @@
 import { NetworkProvider } from '@ton/blueprint';
 import { ChannelStatus } from '../wrappers/PaymentChannel';
 import { verifyCloseApproval, verifyVoucher } from '../wrappers/voucher';
-import { parseUint, waitUntil } from './lib/cli';
+import { blueprintCommand, parseUint, waitUntil } from './lib/cli';
 import { describe, keyBuffer, openChannelAt, parseSignature, ton } from './lib/channel';
 
 /**
@@ -42,5 +42,5 @@ export async function run(provider: NetworkProvider, args: string[] = []) {
     await waitUntil(provider, 'the close request', async () => Number(await channel.getStatus()) === ChannelStatus.Closing);
     const deadline = Number(await channel.getCloseDeadline());
     provider.ui().write(`Closing; anyone can finalise after ${new Date(deadline * 1000).toISOString()}:`);
-    provider.ui().write(`  npx blueprint run finalizeChannel ${channel.address.toString()}`);
+    provider.ui().write(`  ${blueprintCommand(provider, 'finalizeChannel', [channel.address.toString()])}`);
 }

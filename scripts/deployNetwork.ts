@@ -18,6 +18,7 @@ import { Deployment, deploymentPath, writeDeployment } from './lib/deployment';
 import { withTupleFix } from './lib/v2compat';
 import { ChannelLibraryPublisher } from '../wrappers/channelLibrary';
 import { fromNano } from '@ton/core';
+import { waitForDeployment } from './lib/cli';
 
 /**
  * Deploys the Cocoon network and writes its addresses file.
@@ -124,7 +125,7 @@ async function publishChannelLibraryStep(provider: NetworkProvider): Promise<Add
     } else {
         ui.write(`Publishing the payment channel code as a masterchain library (${fromNano(ChannelLibraryPublisher.FUNDING)} TON for its rent)...`);
         await publisher.sendPublish(provider.sender());
-        await provider.waitForDeploy(publisher.address);
+        await waitForDeployment(provider, publisher.address);
     }
     return publisher.address;
 }
@@ -147,7 +148,7 @@ async function deployLinkedStep(provider: NetworkProvider, registry: Address): P
         } else {
             ui.write(`Deploying ${name}...`);
             await opened.sendDeploy(provider.sender());
-            await provider.waitForDeploy(opened.address);
+            await waitForDeployment(provider, opened.address);
         }
         return opened.address;
     };

@@ -2,6 +2,7 @@ import { NetworkProvider } from '@ton/blueprint';
 import { Address } from '@ton/core';
 import { ExtendedRegistry, NetworkParams } from '../wrappers/Registry';
 import { defaultNetworkParams, devnetParams } from '../wrappers/params';
+import { waitForDeployment } from './lib/cli';
 
 /**
  * Deploys a Registry owned by this wallet.
@@ -26,7 +27,7 @@ export async function run(provider: NetworkProvider, args: string[] = []) {
     }
     ui.write(`Deploying Registry (owner ${owner.toString()}, treasury ${treasury.toString()}, ${profile} parameters)`);
     await registry.sendDeploy(provider.sender());
-    await provider.waitForDeploy(registry.address);
+    await waitForDeployment(provider, registry.address);
     const deployedOwner = await registry.getOwner();
     if (!deployedOwner.equals(owner)) throw new Error('deployed Registry reports another owner');
     ui.write(`Registry: ${registry.address.toString()}`);

@@ -71,6 +71,6 @@ export class ChannelLibraryPublisher implements Contract {
 
     /** Deploys it (or tops it up) and publishes the library; `value` stays on the account for rent. */
     async sendPublish(provider: ContractProvider, via: Sender, value = ChannelLibraryPublisher.FUNDING) {
-        await provider.internal(via, { value, bounce: false, body: Cell.EMPTY });
+        await provider.internal(via, { value, body: Cell.EMPTY });
     }
 }

@@ -15,6 +15,7 @@ import { buildGateway } from './gateway';
 import { rankWorkers } from './gateway/ranking';
 import { ClientStore } from './store';
 import { cocoonVersion } from '../../helpers/version';
+import { stopWithParentIfAsked } from '../../helpers/parentWatch';
 
 /**
  * `cocoon-client`: the gateway and a few commands over the SDK. Settings
@@ -135,14 +136,18 @@ export function buildCli(io: CliIo = { out: (l) => console.log(l), env: process.
             const port = typeof addr === 'object' && addr ? addr.port : Number(o.port);
             io.out(`cocoon gateway listening on http://${o.host}:${port}/v1${apiKeys.length ? ' (API key required)' : ''}`);
             await new Promise<void>((done) => {
+                let stopping = false;
                 const stop = () => {
+                    if (stopping) return;
+                    stopping = true;
                     app.close().finally(() => {
                         s.close();
                         done();
                     });
                 };
-                process.once('SIGINT', stop);
-                process.once('SIGTERM', stop);
+                process.on('SIGINT', stop);
+                process.on('SIGTERM', stop);
+                stopWithParentIfAsked(stop, io.env);
             });
         });
 

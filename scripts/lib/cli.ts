@@ -69,3 +69,44 @@ export async function waitUntil(provider: NetworkProvider, what: string, check: 
         provider.ui().clearActionPrompt();
     }
 }
+
+/**
+ * Waits for a contract to be deployed. On mainnet and testnet Blueprint's own
+ * wait prints an explorer link; on a custom network (a devnet, a private
+ * network) an explorer would show a mainnet address that is not this one, so
+ * none is printed.
+ */
+export async function waitForDeployment(provider: NetworkProvider, address: Address): Promise<void> {
+    if (provider.network() !== 'custom') return provider.waitForDeploy(address);
+    await waitUntil(provider, `${address.toString()} to be deployed`, () => provider.isContractDeployed(address));
+    provider.ui().write(`Contract deployed at address ${address.toString()}`);
+}
+
+/**
+ * The flags that point `npx blueprint run` at the network this script runs
+ * on, for commands printed for the user to copy: without them Blueprint asks
+ * interactively, preselecting mainnet. An API key is never echoed.
+ */
+export function networkFlags(provider: NetworkProvider, argv: string[] = process.argv): string {
+    const flag = (name: string) => {
+        const i = argv.indexOf(name);
+        return i >= 0 && i + 1 < argv.length ? argv[i + 1] : undefined;
+    };
+    const wallet = argv.includes('--mnemonic') || process.env.WALLET_MNEMONIC ? ' --mnemonic' : argv.includes('--tonconnect') ? ' --tonconnect' : '';
+    const network = provider.network();
+    if (network !== 'custom') return `--${network}${wallet}`;
+    let endpoint = flag('--custom');
+    try {
+        endpoint ??= (provider.api() as { parameters?: { endpoint?: string } }).parameters?.endpoint;
+    } catch {
+        // A provider without a TON client (the tests' sandbox) has no endpoint to print.
+    }
+    endpoint ??= '<endpoint>';
+    const key = flag('--custom-key') !== undefined ? ' --custom-key <your API key>' : '';
+    return `--custom ${endpoint} --custom-version ${flag('--custom-version') ?? 'v2'} --custom-type ${flag('--custom-type') ?? 'custom'}${key}${wallet}`;
+}
+
+/** `npx blueprint run <script> <args>` on this script's network, ready to copy. */
+export function blueprintCommand(provider: NetworkProvider, script: string, args: Array<string | bigint | number>): string {
+    return `npx blueprint run ${script} ${args.join(' ')} ${networkFlags(provider)}`;
+}

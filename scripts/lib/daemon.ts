@@ -1,5 +1,6 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
+import { STOP_WITH_PARENT_ENV } from '../../helpers/parentWatch';
 
 /**
  * The package's own commands (worker/bin, client/bin, devnet/bin) run as
@@ -54,7 +55,11 @@ export class Daemon {
 
     /** Starts `node <bin> ...args` in the repository root. */
     static spawn(name: string, bin: string, args: string[], o: DaemonOptions = {}): Daemon {
-        const child = spawn(process.execPath, [...(o.nodeArgs ?? []), join(ROOT, bin), ...args], { cwd: ROOT, env: { ...process.env, ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+        const child = spawn(process.execPath, [...(o.nodeArgs ?? []), join(ROOT, bin), ...args], {
+            cwd: ROOT,
+            env: { ...process.env, ...o.env, [STOP_WITH_PARENT_ENV]: '1' },
+            stdio: ['ignore', 'pipe', 'pipe'],
+        });
         return new Daemon(name, child, o.onOutput);
     }
 

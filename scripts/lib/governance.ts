@@ -1,7 +1,7 @@
 import { NetworkProvider } from '@ton/blueprint';
 import { OpenedContract } from '@ton/core';
 import { ExtendedRegistry, decodeProposal } from '../../wrappers/Registry';
-import { waitUntil } from './cli';
+import { blueprintCommand, waitUntil } from './cli';
 
 /**
  * Sends a proposal and waits for the Registry to queue it. Returns its id.
@@ -18,6 +18,6 @@ export async function submitProposal(provider: NetworkProvider, registry: Opened
     const decoded = decodeProposal(proposal);
     const when = new Date(decoded.executeAfter * 1000).toISOString();
     provider.ui().write(`Queued proposal ${id}; anyone can execute it after ${when}:`);
-    provider.ui().write(`  npx blueprint run executeProposal ${registry.address.toString()} ${id}`);
+    provider.ui().write(`  ${blueprintCommand(provider, 'executeProposal', [registry.address.toString(), id])}`);
     return id;
 }

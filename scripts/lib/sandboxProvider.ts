@@ -13,12 +13,13 @@ export class ScriptedUI implements UIProvider {
 
     constructor(
         private readonly answers: string[] = [],
-        private readonly echo = false,
+        /** Also print each line: true to the console, or to this function. */
+        private readonly echo: boolean | ((line: string) => void) = false,
     ) {}
 
     write(message: string): void {
         this.written.push(message);
-        if (this.echo) console.log(message);
+        this.show(message);
     }
     async prompt(message: string): Promise<boolean> {
         const answer = this.next(message);
@@ -39,9 +40,14 @@ export class ScriptedUI implements UIProvider {
     }
     setActionPrompt(message: string): void {
         this.written.push(message);
-        if (this.echo) console.log(message);
+        this.show(message);
     }
     clearActionPrompt(): void {}
+
+    private show(message: string): void {
+        if (typeof this.echo === 'function') this.echo(message);
+        else if (this.echo) console.log(message);
+    }
 
     private next(question: string): string {
         const answer = this.answers.shift();

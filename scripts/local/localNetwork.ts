@@ -20,8 +20,8 @@
  * saved chain reuses the deployment, the allow-listing, the worker's keys
  * and stake and the gateway's channels.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createNetworkProvider } from '@ton/blueprint';
 import { mnemonicToPrivateKey } from '@ton/crypto';
 import { WalletContractV5R1 } from '@ton/ton';
@@ -37,32 +37,7 @@ import { run as executeProposal } from '../executeProposal';
 import { hex256 } from '../../helpers/bytes';
 import { ScriptedUI } from '../lib/sandboxProvider';
 import { BINS, Daemon, runCommand } from '../lib/daemon';
-
-/** What serves the model: the demo GGUF (default), another GGUF file, or an OpenAI-compatible server. */
-export type ModelSource = { kind: 'demo' } | { kind: 'gguf'; path: string } | { kind: 'openai'; baseUrl: string; upstreamModel: string };
-
-export interface LocalNetworkOptions {
-    /** Working directory for the chain, the worker and the gateway (default temp/local). */
-    dir: string;
-    devnetPort: number;
-    workerPort: number;
-    gatewayPort: number;
-    /** The chain file; undefined keeps the chain in memory only. */
-    statePath?: string;
-    model: ModelSource;
-    /** The name apps ask for (the Registry's display name of the model). */
-    modelName: string;
-    /** Worker prices, nanoTON per million tokens: prompt, cached, completion, reasoning. */
-    prices: [bigint, bigint, bigint, bigint];
-    /** Inference threads of the embedded engine. */
-    threads: number;
-    /** Progress lines for the user. */
-    say: (line: string) => void;
-    /** Aborting it during start-up stops whatever has started (Ctrl-C before the network is up). */
-    signal?: AbortSignal;
-    /** Where the children's own output goes (default: this process's stderr, prefixed). */
-    childOutput?: (name: string, chunk: string) => void;
-}
+import { LocalNetworkOptions, ModelSource } from './localOptions';
 
 export interface LocalNetwork {
     devnet: RunningDevnet;
@@ -78,38 +53,30 @@ export interface LocalNetwork {
     envFile: string;
     /** The working directory (chain, worker, gateway ledger). */
     dataDir: string;
+    /** Where the children's logs and the deployment's output are written. */
+    logDir: string;
+    /** Settles with a description when a child exits without being asked to. */
+    childFailed: Promise<string>;
     /** Stops the gateway, then the worker, then the devnet; resolves when all are down. */
     stop(): Promise<void>;
 }
 
-export function defaultOptions(env: NodeJS.ProcessEnv, say: (line: string) => void): LocalNetworkOptions {
-    const dir = resolve(env.COCOON_LOCAL_DIR ?? 'temp/local');
-    const stateEnv = env.COCOON_DEVNET_STATE;
-    let model: ModelSource = { kind: 'demo' };
-    if (env.COCOON_MODEL_PATH) model = { kind: 'gguf', path: resolve(env.COCOON_MODEL_PATH) };
-    if (env.COCOON_UPSTREAM_URL) model = { kind: 'openai', baseUrl: env.COCOON_UPSTREAM_URL, upstreamModel: env.COCOON_UPSTREAM_MODEL ?? 'default' };
-    const prices = (env.COCOON_PRICES ?? '100000000000,50000000000,200000000000,200000000000').split(',').map((p) => BigInt(p));
-    if (prices.length !== 4) throw new Error('COCOON_PRICES takes four numbers: prompt,cached,completion,reasoning (nanoTON per million tokens)');
-    return {
-        dir,
-        devnetPort: Number(env.COCOON_DEVNET_PORT ?? 8081),
-        workerPort: Number(env.COCOON_WORKER_PORT ?? 8090),
-        gatewayPort: Number(env.COCOON_GATEWAY_PORT ?? 8080),
-        statePath: stateEnv === 'memory' ? undefined : resolve(stateEnv ?? join(dir, 'devnet-state.json')),
-        model,
-        modelName: env.COCOON_MODEL_NAME ?? (model.kind === 'demo' ? 'cocoon-demo' : model.kind === 'gguf' ? 'local-gguf' : model.upstreamModel),
-        prices: prices as LocalNetworkOptions['prices'],
-        threads: Number(env.COCOON_THREADS ?? 1),
-        say,
-    };
-}
-
 export async function startLocalNetwork(o: LocalNetworkOptions): Promise<LocalNetwork> {
-    const say = o.say;
-    const forward = o.childOutput ?? ((name: string, chunk: string) => process.stderr.write(chunk.replace(/^(?=.)/gm, `[${name}] `)));
+    const { report } = o;
     mkdirSync(o.dir, { recursive: true });
+    const logDir = join(o.dir, 'logs');
+    mkdirSync(logDir, { recursive: true });
+    const logFile = (name: string) => join(logDir, `${name}.log`);
+    // Children's output, whole lines, to their log file (and to childLine, which may summarise).
+    const pending = new Map<string, string>();
+    const forward = (name: string, chunk: string) => {
+        appendFileSync(logFile(name), chunk);
+        const lines = ((pending.get(name) ?? '') + chunk).split('\n');
+        pending.set(name, lines.pop()!);
+        for (const line of lines) o.childLine?.(name, line);
+    };
     const children: Daemon[] = [];
-    say(`[1/5] starting the devnet on port ${o.devnetPort}${o.statePath ? ` (chain saved in ${o.statePath})` : ''}`);
+    report.phase(`starting the devnet on port ${o.devnetPort}${o.statePath ? ` (chain saved in ${o.statePath})` : ''}`);
     const devnet = await startDevnet({ port: o.devnetPort, state: o.statePath, logLevel: 'warn' });
     let stopping: Promise<void> | undefined;
     const stop = () =>
@@ -124,17 +91,19 @@ export async function startLocalNetwork(o: LocalNetworkOptions): Promise<LocalNe
     o.signal?.addEventListener('abort', () => void stop(), { once: true });
 
     try {
-        say('[2/5] deploying the contracts with scripts/deployNetwork.ts (Blueprint toncenter provider)');
+        report.phase(`deploying the contracts with scripts/deployNetwork.ts (Blueprint toncenter provider; its output: ${logFile('deploy')})`);
         // Exactly what `npx blueprint run deployNetwork --custom <endpoint> --custom-version v2 --custom-type custom --mnemonic` builds.
         process.env.WALLET_MNEMONIC = DEVNET_MNEMONIC;
         process.env.WALLET_VERSION = 'v4r2';
         const deploymentFile = join(o.dir, 'deployment.json');
         process.env.COCOON_DEPLOYMENT = deploymentFile;
         const args = { _: [], '--custom': devnet.endpoint, '--custom-version': 'v2', '--custom-type': 'custom', '--mnemonic': true };
-        // Its progress lines are echoed.
-        const provider = await createNetworkProvider(new ScriptedUI([], true), args as unknown as Parameters<typeof createNetworkProvider>[1], undefined);
+        // Its progress lines go to the deployment log.
+        const deployLog = (line: string) => appendFileSync(logFile('deploy'), line + '\n');
+        const provider = await createNetworkProvider(new ScriptedUI([], deployLog), args as unknown as Parameters<typeof createNetworkProvider>[1], undefined);
         const { registry, deployment } = await deployNetwork(provider, []);
         const contracts = deployment.contracts as Record<string, string>;
+        report.note(`Registry ${contracts.registry}, Staking ${contracts.staking}`);
 
         interrupted();
         // 3. The model, allow-listed by its id: the GGUF file's SHA-256, or the hash of the upstream's model name.
@@ -148,9 +117,9 @@ export async function startLocalNetwork(o: LocalNetworkOptions): Promise<LocalNe
             modelId = modelIdOf(await hashModelFile(modelPath));
         }
         const allowed = await registry.getModel(modelId);
-        if (allowed?.enabled) say(`[3/5] model ${o.modelName} (${hex256(modelId)}) is already allowed`);
+        if (allowed?.enabled) report.phase(`model ${o.modelName} (${hex256(modelId)}) is already allowed`);
         else {
-            say(`[3/5] allow-listing model ${o.modelName} (${hex256(modelId)}) through the governance timelock`);
+            report.phase(`allow-listing model ${o.modelName} (${hex256(modelId)}) through the governance timelock`);
             const id = await proposeModel(provider, [registry.address.toString(), hex256(modelId), o.modelName]);
             devnet.chain.advanceTime(Number((await registry.getParams()).timelockDelay) + 1);
             await executeProposal(provider, [registry.address.toString(), String(id)]);
@@ -161,7 +130,7 @@ export async function startLocalNetwork(o: LocalNetworkOptions): Promise<LocalNe
         const env = { ...process.env, COCOON_LOG_LEVEL: undefined };
         const workerDir = join(o.dir, 'worker');
         const workerConfig = join(workerDir, 'config.json');
-        say(`[4/5] starting a worker on port ${o.workerPort} (${o.model.kind === 'openai' ? `upstream ${o.model.baseUrl}` : `embedded engine on ${modelPath}`})`);
+        report.phase(`starting a worker on port ${o.workerPort} (${o.model.kind === 'openai' ? `upstream ${o.model.baseUrl}` : `embedded engine on ${modelPath}`}; its log: ${logFile('worker')})`);
         if (!existsSync(workerConfig)) {
             const backendArgs = o.model.kind === 'openai' ? ['--base-url', o.model.baseUrl, '--model-name', o.modelName, '--upstream-model', o.model.upstreamModel] : ['--model-path', modelPath!];
             await runCommand(
@@ -196,17 +165,17 @@ export async function startLocalNetwork(o: LocalNetworkOptions): Promise<LocalNe
         if (cfg.backend.kind === 'embedded') cfg.backend = { ...cfg.backend, threads: o.threads };
         cfg.log = { level: 'info' };
         writeSecretFile(workerConfig, JSON.stringify(cfg, null, 2) + '\n', { overwrite: true });
-        say('      registering: stake 12 TON through Staking, attestation through the AttestationVerifier');
+        report.note('registering: stake 12 TON through Staking, attestation through the AttestationVerifier');
         const registered = await runCommand(BINS.worker, ['register', '-c', workerConfig], env);
         const workerStake = /WorkerStake (\S+):/.exec(registered)?.[1] ?? '';
-        say(`      ${registered.trim().split('\n').pop()}`);
+        report.note(registered.trim().split('\n').pop()!);
         const worker = Daemon.spawn('worker', BINS.worker, ['start', '-c', workerConfig], { env, onOutput: (c) => forward('worker', c) });
         children.push(worker);
         const workerUrl = await worker.listening(180_000);
 
         interrupted();
         // 5. The gateway.
-        say(`[5/5] starting the gateway on port ${o.gatewayPort}`);
+        report.phase(`starting the gateway on port ${o.gatewayPort} (its log: ${logFile('gateway')})`);
         const gateway = Daemon.spawn('gateway', BINS.client, ['gateway', '-d', join(o.dir, 'client'), '--endpoint', devnet.endpoint, '--staking', contracts.staking, '--port', String(o.gatewayPort)], {
             env,
             onOutput: (c) => forward('gateway', c),
@@ -214,11 +183,13 @@ export async function startLocalNetwork(o: LocalNetworkOptions): Promise<LocalNe
         children.push(gateway);
         const baseUrl = await gateway.listening(120_000);
         interrupted();
-        // Child exits that were not asked for are reported, not silently ignored.
-        for (const c of children)
-            void c.exited.then((code) => {
-                if (!stopping) say(`!! the ${c.name} exited unexpectedly (${code}); Ctrl-C to stop the rest\n${c.tail()}`);
-            });
+        // A child that exits without being asked to is reported to the caller, which stops the rest.
+        const childFailed = new Promise<string>((resolve) => {
+            for (const c of children)
+                void c.exited.then((code) => {
+                    if (!stopping) resolve(`the ${c.name} exited unexpectedly (exit code ${code}); its log: ${logFile(c.name)}\n${c.tail()}`);
+                });
+        });
         // For the CLIs in another terminal: `source <dir>/env.sh`.
         const envFile = join(o.dir, 'env.sh');
         writeFileSync(
@@ -233,7 +204,7 @@ export async function startLocalNetwork(o: LocalNetworkOptions): Promise<LocalNe
                 '',
             ].join('\n'),
         );
-        return { devnet, contracts, modelName: o.modelName, modelId, workerUrl, workerStake, baseUrl, envFile, dataDir: o.dir, stop };
+        return { devnet, contracts, modelName: o.modelName, modelId, workerUrl, workerStake, baseUrl, envFile, dataDir: o.dir, logDir, childFailed, stop };
     } catch (e) {
         await stop();
         interrupted();
@@ -253,6 +224,7 @@ export function describeLocalNetwork(n: LocalNetwork, model: ModelSource): strin
         `  Registry               ${n.contracts.registry}`,
         `  Staking                ${n.contracts.staking}`,
         `  Escrow                 ${n.contracts.escrow}`,
+        `  logs                   ${n.logDir}/ (worker.log, gateway.log, deploy.log); here, one line per request served`,
         '',
         'Try it:',
         `  curl ${n.baseUrl}/chat/completions -H 'content-type: application/json' \\`,
@@ -278,6 +250,6 @@ export function describeLocalNetwork(n: LocalNetwork, model: ModelSource): strin
             '                                                                    (any OpenAI-compatible server: vLLM, llama-server...)',
             'Use a fresh COCOON_LOCAL_DIR (or delete temp/local) when switching models.',
         );
-    lines.push('', 'Ctrl-C stops the gateway, the worker and the devnet.');
+    lines.push('', 'Ctrl-C (or SIGTERM to this process) stops the gateway, the worker and the devnet.');
     return lines.join('\n');
 }

@@ -1,17 +1,21 @@
-import { spawn } from 'node:child_process';
-import { promises as fs } from 'node:fs';
+import { ChildProcess, spawn } from 'node:child_process';
+import { promises as fs, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cell } from '@ton/core';
 import OpenAI from 'openai';
 import { openSignedReceipt, parseReceipt } from '../../wrappers/receipt';
 import { freePort, pollUntil } from '../../helpers/poll';
+import { portHolder } from '../../helpers/ports';
 
 /**
- * The README's first command, as a new user runs it: `npm start` brings up
- * the devnet, the contracts, a worker on the demo model and the gateway,
- * prints how to call it, serves the official `openai` client, and stops
- * every child on Ctrl-C (SIGINT).
+ * The README's first command, as a new user and a service manager run it:
+ * `npm start` itself (through npm, which runs it under a shell), checked for
+ * what it prints, what it serves, and how it stops: SIGTERM to npm's own
+ * process id, as systemd and CI runners send it, must leave no process and
+ * no open port; a busy port fails at once with the way out; a child that
+ * crashes takes the rest down with it.
  */
 jest.setTimeout(420_000);
 
@@ -26,42 +30,83 @@ async function portOpen(port: number): Promise<boolean> {
     }
 }
 
-it('npm start runs the whole network, answers the printed examples and stops cleanly on SIGINT', async () => {
+/** Whether any process of this process group is alive. */
+function groupAlive(pgid: number): boolean {
+    try {
+        process.kill(-pgid, 0);
+        return true;
+    } catch {
+        return false;
+    }
+}
+
+interface Started {
+    npm: ChildProcess;
+    output: () => string;
+    exited: Promise<number | null>;
+    ports: { devnet: number; worker: number; gateway: number };
+    dir: string;
+}
+
+/** `npm start` in its own process group (so the test can always clean up), on fresh ports and a fresh state directory. */
+async function npmStart(ports?: Started['ports']): Promise<Started> {
     const dir = await fs.mkdtemp(join(tmpdir(), 'cocoon-npm-start-'));
-    const [devnetPort, workerPort, gatewayPort] = [await freePort(), await freePort(), await freePort()];
-    // The entry `npm start` runs after its build step (the contracts are built by pretest).
-    const child = spawn(process.execPath, [join(ROOT, 'node_modules', 'ts-node', 'dist', 'bin.js'), 'scripts/local/embeddedDefault.ts'], {
+    const p = ports ?? { devnet: await freePort(), worker: await freePort(), gateway: await freePort() };
+    const npm = spawn('npm', ['start'], {
         cwd: ROOT,
+        detached: true,
         env: {
             ...process.env,
             COCOON_LOCAL_DIR: dir,
             COCOON_DEVNET_STATE: 'memory',
-            COCOON_DEVNET_PORT: String(devnetPort),
-            COCOON_WORKER_PORT: String(workerPort),
-            COCOON_GATEWAY_PORT: String(gatewayPort),
+            COCOON_DEVNET_PORT: String(p.devnet),
+            COCOON_WORKER_PORT: String(p.worker),
+            COCOON_GATEWAY_PORT: String(p.gateway),
         },
         stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    npm.stdout!.on('data', (d) => (out += d));
+    npm.stderr!.on('data', (d) => (out += d));
+    const exited = new Promise<number | null>((resolve) => npm.on('exit', (c) => resolve(c)));
+    return { npm, output: () => out, exited, ports: p, dir };
+}
+
+async function untilReady(s: Started): Promise<string> {
+    await pollUntil(
+        'npm start to be ready',
+        async () => s.output(),
+        (o) => o.includes('stops the gateway, the worker and the devnet') || s.npm.exitCode !== null,
+        {
+            timeoutMs: 360_000,
+        },
+    );
+    if (s.npm.exitCode !== null) throw new Error(`npm start exited (${s.npm.exitCode}):\n${s.output()}`);
+    return /OpenAI-compatible API\s+(http:\S+)/.exec(s.output())![1];
+}
+
+async function cleanUp(s: Started): Promise<void> {
+    if (groupAlive(s.npm.pid!)) process.kill(-s.npm.pid!, 'SIGKILL');
+    await fs.rm(s.dir, { recursive: true, force: true });
+}
+
+it('npm start prints numbered phases and no logs, serves the printed examples, and SIGTERM to npm stops every process and port', async () => {
+    const s = await npmStart();
     try {
-        await pollUntil(
-            'npm start to be ready',
-            async () => out,
-            (o) => o.includes('Ctrl-C stops') || child.exitCode !== null,
-            { timeoutMs: 360_000 },
-        );
-        if (child.exitCode !== null) throw new Error(`npm start exited (${child.exitCode}):\n${out}`);
-        const baseUrl = /OpenAI-compatible API\s+(http:\S+)/.exec(out)![1];
-        expect(baseUrl).toBe(`http://127.0.0.1:${gatewayPort}/v1`);
-        // What it tells the user.
-        expect(out).toContain(`curl ${baseUrl}/chat/completions`);
-        expect(out).toContain('require("openai")');
-        expect(out).toMatch(/RANDOM weights/);
-        expect(out).toContain('COCOON_MODEL_PATH=');
-        expect(out).toContain('COCOON_UPSTREAM_URL=');
+        const baseUrl = await untilReady(s);
+        expect(baseUrl).toBe(`http://127.0.0.1:${s.ports.gateway}/v1`);
+        // Before the ready banner: at most 40 lines, numbered phases with the time elapsed, no JSON log lines.
+        const before = s.output().slice(0, s.output().indexOf('Cocoon is running')).trimEnd().split('\n');
+        expect(before.length).toBeLessThanOrEqual(40);
+        for (let k = 1; k <= 6; k++) expect(before.some((l) => new RegExp(`^\\[${k}/6\\] .+, \\d+\\.\\d s$`).test(l))).toBe(true);
+        expect(before.filter((l) => l.trimStart().startsWith('{'))).toEqual([]);
+        expect(s.output()).not.toMatch(/tonscan|tonviewer|Warning/);
+        // What it tells the user, and where the logs went.
+        expect(s.output()).toContain(`curl ${baseUrl}/chat/completions`);
+        expect(s.output()).toContain('require("openai")');
+        expect(s.output()).toMatch(/RANDOM weights/);
+        expect(s.output()).toContain(`logs                   ${join(s.dir, 'logs')}/`);
+        expect(readFileSync(join(s.dir, 'logs', 'worker.log'), 'utf8')).toMatch(/"msg":"worker listening"/);
 
         const openai = new OpenAI({ baseURL: baseUrl, apiKey: 'none', maxRetries: 0, timeout: 120_000 });
         const models = await openai.models.list();
@@ -74,18 +119,72 @@ it('npm start runs the whole network, answers the printed examples and stops cle
         expect(f.cost).toBe(BigInt(r.cost));
         expect(f.usage.completion).toBe(BigInt(r.usage.completion_tokens));
 
-        const s = await openai.chat.completions.create({ model: 'cocoon-demo', messages: [{ role: 'user', content: 'Again.' }], max_tokens: 16, stream: true });
+        const stream = await openai.chat.completions.create({ model: 'cocoon-demo', messages: [{ role: 'user', content: 'Again.' }], max_tokens: 16, stream: true });
         let last: any;
-        for await (const c of s) last = c;
+        for await (const c of stream) last = c;
         const g = parseReceipt(openSignedReceipt(Cell.fromBase64(last.receipt.boc)).receipt);
         expect(g.channel.equals(f.channel)).toBe(true);
         expect(g.cumulativeCost).toBe(f.cost + g.cost);
+        // One line per request served, with its unit.
+        await pollUntil(
+            'two request lines',
+            async () => s.output().match(/served \d+ prompt \+ \d+ completion tokens in \d+ ms \(\w+\), cost \d+ nanoTON/g)?.length ?? 0,
+            (n) => n >= 2,
+        );
+
+        // As a service manager stops it: SIGTERM to npm's process only.
+        process.kill(s.npm.pid!, 'SIGTERM');
+        await s.exited;
+        await pollUntil(
+            'every process of npm start to exit',
+            async () => !groupAlive(s.npm.pid!),
+            (gone) => gone,
+            { timeoutMs: 120_000 },
+        );
+        expect(s.output()).toContain('stopped');
+        for (const port of Object.values(s.ports)) expect(await portOpen(port)).toBe(false);
     } finally {
-        child.kill('SIGINT');
+        await cleanUp(s);
     }
-    expect(await exited).toBe(0);
-    expect(out).toContain('stopped');
-    // Every child went down with it.
-    for (const port of [devnetPort, workerPort, gatewayPort]) expect(await portOpen(port)).toBe(false);
-    await fs.rm(dir, { recursive: true, force: true });
+});
+
+it('a busy port fails npm start at once, naming the holder and a free port, and starts nothing', async () => {
+    const holder = createServer();
+    const busy = await freePort();
+    await new Promise<void>((resolve) => holder.listen(busy, '127.0.0.1', resolve));
+    const s = await npmStart({ devnet: await freePort(), worker: await freePort(), gateway: busy });
+    try {
+        expect(await s.exited).toBe(1);
+        const out = s.output();
+        expect(out).toContain(`port ${busy} (the gateway) is in use by pid ${process.pid}`);
+        expect(out).toMatch(new RegExp(`COCOON_GATEWAY_PORT=\\d+ npm start`));
+        expect(out).not.toContain('[1/6]');
+        expect(out).not.toMatch(/\n\s+at /);
+        expect(await portOpen(s.ports.devnet)).toBe(false);
+    } finally {
+        holder.close();
+        await cleanUp(s);
+    }
+});
+
+it('a crashed child stops the rest: npm start exits non-zero, names the child and its log, and leaves no process', async () => {
+    const s = await npmStart();
+    try {
+        await untilReady(s);
+        const worker = /^pid (\d+) /.exec(portHolder(s.ports.worker) ?? '');
+        expect(worker).not.toBeNull();
+        process.kill(Number(worker![1]), 'SIGKILL');
+        expect(await s.exited).toBe(1);
+        expect(s.output()).toContain(`the worker exited unexpectedly`);
+        expect(s.output()).toContain(join(s.dir, 'logs', 'worker.log'));
+        await pollUntil(
+            'every process of npm start to exit',
+            async () => !groupAlive(s.npm.pid!),
+            (gone) => gone,
+            { timeoutMs: 120_000 },
+        );
+        for (const port of Object.values(s.ports)) expect(await portOpen(port)).toBe(false);
+    } finally {
+        await cleanUp(s);
+    }
 });

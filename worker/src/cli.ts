@@ -21,6 +21,7 @@ import { register, workerStakeAddress } from './register';
 import { WorkerStore } from './store/store';
 import { createWorker, providerFromConfig, tonClientFor, walletFromConfig } from './worker';
 import { cocoonVersion } from '../../helpers/version';
+import { stopWithParentIfAsked } from '../../helpers/parentWatch';
 
 /**
  * `cocoon-worker`: the thin command-line entry over the testable core.
@@ -168,13 +169,15 @@ export function buildCli(io: CliIo = { out: (l) => console.log(l), env: process.
             await worker.start();
             io.out(`listening on ${worker.url}`);
             await new Promise<void>((resolveStop) => {
+                let stopping = false;
                 const stop = () => {
-                    process.off('SIGINT', stop);
-                    process.off('SIGTERM', stop);
+                    if (stopping) return;
+                    stopping = true;
                     worker.stop().finally(resolveStop);
                 };
                 process.on('SIGINT', stop);
                 process.on('SIGTERM', stop);
+                stopWithParentIfAsked(stop, io.env);
             });
         });
 
