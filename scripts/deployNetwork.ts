@@ -18,7 +18,7 @@ import { Deployment, deploymentPath, writeDeployment } from './lib/deployment';
 import { withTupleFix } from './lib/v2compat';
 import { ChannelLibraryPublisher } from '../wrappers/channelLibrary';
 import { fromNano } from '@ton/core';
-import { waitForDeployment } from './lib/cli';
+import { blueprintCommand, waitForDeployment } from './lib/cli';
 
 /**
  * Deploys the Cocoon network and writes its addresses file.
@@ -93,7 +93,7 @@ export async function deployNetwork(provider: NetworkProvider, opts: DeployNetwo
             id: p.id.toString(),
             what: p.what,
             executeAfter: p.executeAfter,
-            command: `npx blueprint run executeProposal ${at} ${p.id}`,
+            command: blueprintCommand(provider, 'executeProposal', [at, p.id]),
         })),
     };
     const file = opts.deploymentFile ?? deploymentPath(opts.network);

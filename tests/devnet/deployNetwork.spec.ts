@@ -8,6 +8,8 @@ import { RunningDevnet, startDevnet } from '../../devnet/server';
 import { deployNetwork } from '../../scripts/deployNetwork';
 import { deployNetworkTo } from '../../scripts/local/devnetNetwork';
 import { readDeployment } from '../../scripts/lib/deployment';
+import { networkFlags } from '../../scripts/lib/cli';
+import type { NetworkProvider } from '@ton/blueprint';
 import { SandboxNetworkProvider, ScriptedUI } from '../../scripts/lib/sandboxProvider';
 import { DEV_IMAGE_HASH, DEV_MODEL_ID, DEV_MODEL_NAME, devSimulatedAttestationKey } from '../../wrappers/devnet';
 import { ExtendedStaking } from '../../wrappers/Staking';
@@ -50,7 +52,10 @@ describe('deployNetwork', () => {
         expect(written!.contracts.staking).toBeDefined();
         expect(written!.contracts.escrow).toBeDefined();
         expect(written!.contracts.attestationVerifier).toBeDefined();
-        expect(written!.pendingProposals[0].command).toBe(`npx blueprint run executeProposal ${registry.address.toString()} ${written!.pendingProposals[0].id}`);
+        // The printed command names the network it was printed on (Blueprint would otherwise offer a picker preselecting mainnet).
+        expect(written!.pendingProposals[0].command).toBe(
+            `npx blueprint run executeProposal ${registry.address.toString()} ${written!.pendingProposals[0].id} --custom <endpoint> --custom-version v2 --custom-type custom`,
+        );
         expect(written!.pendingProposals[0].executeAfter).toBe(1_800_000_000 + 60);
         const queued = await registry.getNextProposalId();
 
@@ -87,6 +92,8 @@ describe('deployNetwork', () => {
         try {
             const { deployment, output } = await deployNetworkTo(devnet.endpoint, dir);
             expect(output).toContain('Advancing the devnet clock');
+            // A devnet address is not a mainnet explorer's.
+            expect(output).not.toMatch(/tonscan|tonviewer|dton\.io|ton\.cx/);
             expect(deployment).toMatchObject({ network: 'devnet', endpoint: devnet.url, pendingProposals: [] });
 
             const client = new TonClient({ endpoint: devnet.endpoint });
@@ -105,4 +112,22 @@ describe('deployNetwork', () => {
             await devnet.close();
         }
     }, 240_000);
+
+    it('printed commands carry the network flags of the run that printed them, never an API key', () => {
+        const on = (network: string, endpoint?: string) => ({ network: () => network, api: () => ({ parameters: { endpoint } }) }) as unknown as NetworkProvider;
+        const env = process.env.WALLET_MNEMONIC;
+        delete process.env.WALLET_MNEMONIC;
+        try {
+            expect(networkFlags(on('mainnet'), ['node', 'blueprint', 'run', '--mainnet', '--tonconnect'])).toBe('--mainnet --tonconnect');
+            expect(networkFlags(on('testnet'), ['node', 'blueprint', 'run', '--testnet', '--mnemonic'])).toBe('--testnet --mnemonic');
+            const argv = ['node', 'blueprint', 'run', '--custom', 'https://example.org/api/v2/jsonRPC', '--custom-version', 'v2', '--custom-type', 'testnet', '--custom-key', 'SECRET'];
+            const flags = networkFlags(on('custom'), argv);
+            expect(flags).toBe('--custom https://example.org/api/v2/jsonRPC --custom-version v2 --custom-type testnet --custom-key <your API key>');
+            expect(flags).not.toContain('SECRET');
+            // Started in-process (npm start): the endpoint comes from the provider's client.
+            expect(networkFlags(on('custom', 'http://127.0.0.1:8081/api/v2/jsonRPC'), ['node', 'x'])).toBe('--custom http://127.0.0.1:8081/api/v2/jsonRPC --custom-version v2 --custom-type custom');
+        } finally {
+            if (env !== undefined) process.env.WALLET_MNEMONIC = env;
+        }
+    });
 });
