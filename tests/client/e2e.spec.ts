@@ -169,6 +169,7 @@ describe('client gateway on a devnet', () => {
         expect(m).toBeDefined();
         expect(m.workers).toBe(1);
         expect(m.pricing.completion).toEqual({ min: PRICES.completion.toString(), max: PRICES.completion.toString() });
+        expect(m.pricing.unit).toBe('nanoTON per million tokens');
         const bad = new OpenAI({ baseURL: openai.baseURL, apiKey: 'wrong', maxRetries: 0 });
         await expect(bad.models.list()).rejects.toMatchObject({ status: 401 });
     });

@@ -1,4 +1,4 @@
-import { ChildProcess, spawn } from 'node:child_process';
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { promises as fs, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -131,6 +131,16 @@ it('npm start prints numbered phases and no logs, serves the printed examples, a
             async () => s.output().match(/served \d+ prompt \+ \d+ completion tokens in \d+ ms \(\w+\), cost \d+ nanoTON/g)?.length ?? 0,
             (n) => n >= 2,
         );
+
+        // The walkthrough's commands in a second terminal, after `source <dir>/env.sh`.
+        const exported = Object.fromEntries([...readFileSync(join(s.dir, 'env.sh'), 'utf8').matchAll(/^export (\w+)="?([^"\n]*)"?$/gm)].map((m) => [m[1], m[2]]));
+        expect(Object.keys(exported)).toEqual(expect.arrayContaining(['COCOON_ENDPOINT', 'COCOON_STAKING', 'COCOON_REGISTRY']));
+        const cli = (...args: string[]) => execFileSync('npm', ['run', '-s', ...args], { cwd: ROOT, env: { ...process.env, ...exported }, encoding: 'utf8' });
+        const listed = cli('client', '--', 'models');
+        expect(listed).toContain('cocoon-demo: 1 worker(s)');
+        expect(listed).toContain('TON per million tokens: prompt 100, cached 50, completion 200, reasoning 200');
+        expect(cli('client', '--', 'channels', '-d', join(s.dir, 'client'))).toContain(`${f.channel.toString()} worker`);
+        expect(cli('worker', '--', 'status', '-c', join(s.dir, 'worker', 'config.json'))).toMatch(/earned \(receipts\) [\d.]+ TON; unclaimed \(vouchers\) [\d.]+ TON/);
 
         // As a service manager stops it: SIGTERM to npm's process only.
         process.kill(s.npm.pid!, 'SIGTERM');

@@ -52,4 +52,18 @@ describe('cocoon-worker CLI (offline commands)', () => {
         expect(lines.join('\n')).toContain('channel EQchannel open');
         expect(lines.at(-1)).toBe('earned (receipts) 0 TON; unclaimed (vouchers) 1.5 TON');
     });
+
+    it('the other commands find the config where init writes it by default, and say how to make one when there is none', async () => {
+        const cwd = process.cwd();
+        process.chdir(dir);
+        try {
+            await expect(main(['status', '--offline'], io())).rejects.toThrow(/run `cocoon-worker init` first \(it writes \.cocoon-worker\/config\.json\)/);
+            await main(['init', '--endpoint', 'http://127.0.0.1:8081/api/v2/jsonRPC', '--staking', STAKING], io());
+            lines.length = 0;
+            await main(['status', '--offline'], io());
+            expect(lines.at(-1)).toBe('earned (receipts) 0 TON; unclaimed (vouchers) 0 TON');
+        } finally {
+            process.chdir(cwd);
+        }
+    });
 });

@@ -7,7 +7,7 @@ import { mnemonicNew, mnemonicToPrivateKey } from '@ton/crypto';
 import { WalletContractV4 } from '@ton/ton';
 import { writeSecretFile } from '../../helpers/secretFile';
 import { modelIdOf } from '../../protocol/paidRequest';
-import { DEVNET_MNEMONIC } from '../../wrappers/devnet';
+import { DEV_MODEL_NAME, DEVNET_MNEMONIC } from '../../wrappers/devnet';
 import { ExtendedWorkerStake, STATUS_NAMES } from '../../wrappers/WorkerStake';
 import { ChainView } from './chain';
 import { tonClientOpener } from '../../wrappers/toncenter';
@@ -26,7 +26,8 @@ import { stopWithParentIfAsked } from '../../helpers/parentWatch';
 /**
  * `cocoon-worker`: the thin command-line entry over the testable core.
  * Every command reads the same config file (`-c`, or COCOON_WORKER_CONFIG,
- * or ./cocoon-worker.json) plus COCOON_WORKER__* environment overrides.
+ * or ./.cocoon-worker/config.json, where `init` writes it) plus COCOON_WORKER__*
+ * environment overrides.
  */
 
 export interface CliIo {
@@ -47,10 +48,18 @@ async function chainModelId(config: WorkerConfig): Promise<bigint> {
     return modelIdOf(models[0].id);
 }
 
+/** Where `init` puts keys, store and config, and where every other command looks for the config. */
+const DEFAULT_DIR = '.cocoon-worker';
+const DEFAULT_CONFIG = join(DEFAULT_DIR, 'config.json');
+
 export function buildCli(io: CliIo = { out: (l) => console.log(l), env: process.env }): Command {
     const program = new Command('cocoon-worker').description('Cocoon GPU worker: attested, paid, encrypted inference').version(cocoonVersion()).exitOverride();
-    const configPath = (opts: { config?: string }) => resolve(opts.config ?? io.env.COCOON_WORKER_CONFIG ?? 'cocoon-worker.json');
-    const load = (opts: { config?: string }) => loadConfig({ file: configPath(opts), env: io.env });
+    const configPath = (opts: { config?: string }) => resolve(opts.config ?? io.env.COCOON_WORKER_CONFIG ?? DEFAULT_CONFIG);
+    const load = (opts: { config?: string }) => {
+        const file = configPath(opts);
+        if (!existsSync(file)) throw new Error(`no worker configuration at ${file}: run \`cocoon-worker init\` first (it writes ${DEFAULT_CONFIG}), or give -c <file> or COCOON_WORKER_CONFIG`);
+        return loadConfig({ file, env: io.env });
+    };
     /** The config, a TON client on its endpoint, and the operator wallet: what every on-chain command starts from. */
     const openOperator = async (opts: { config?: string }) => {
         const config = load(opts);
@@ -64,14 +73,14 @@ export function buildCli(io: CliIo = { out: (l) => console.log(l), env: process.
     program
         .command('init')
         .description('create the receipt and encryption keys (mode 0600), a wallet mnemonic and a config file')
-        .option('-d, --dir <dir>', 'directory for keys, store and config', '.cocoon-worker')
+        .option('-d, --dir <dir>', 'directory for keys, store and config', DEFAULT_DIR)
         .option('-c, --config <file>', 'config file to write (default <dir>/config.json)')
         .requiredOption('--endpoint <url>', 'toncenter v2 JSON-RPC endpoint (a devnet serves one)')
         .requiredOption('--staking <address>', 'Staking contract address')
         .option('--network <name>', 'devnet, testnet or mainnet', 'devnet')
         .option('--model-path <gguf>', 'embedded backend: GGUF model file')
         .option('--base-url <url>', 'openai backend: OpenAI-compatible server')
-        .option('--model-name <name>', 'openai backend: advertised model name', 'cocoon-dev-model')
+        .option('--model-name <name>', 'openai backend: advertised model name', DEV_MODEL_NAME)
         .option('--upstream-model <name>', 'openai backend: the upstream name of the model')
         .option('--prices <p,c,o,r>', 'nanoTON per million tokens: prompt,cached,completion,reasoning', '100000000,50000000,200000000,200000000')
         .option('--stake <ton>', 'stake to hold', '10')
@@ -209,7 +218,7 @@ export function buildCli(io: CliIo = { out: (l) => console.log(l), env: process.
                     earned += c.receiptTotal;
                     unclaimed += c.unclaimed;
                     io.out(
-                        `channel ${c.address} ${c.state}: ${c.receipts} receipts, charged ${fromNano(c.receiptTotal)}, voucher ${fromNano(c.voucherTotal)}, claimed ${fromNano(c.claimedTotal)}, unclaimed ${fromNano(c.unclaimed)}, unpaid ${fromNano(c.unpaid)} TON`,
+                        `channel ${c.address} ${c.state}: ${c.receipts} receipts, charged ${fromNano(c.receiptTotal)} TON, voucher ${fromNano(c.voucherTotal)} TON, claimed ${fromNano(c.claimedTotal)} TON, unclaimed ${fromNano(c.unclaimed)} TON, unpaid ${fromNano(c.unpaid)} TON`,
                     );
                 }
                 io.out(`earned (receipts) ${fromNano(earned)} TON; unclaimed (vouchers) ${fromNano(unclaimed)} TON`);

@@ -81,7 +81,7 @@ export function buildGateway(o: GatewayOptions): FastifyInstance {
                 owned_by: 'cocoon',
                 workers: workers.length,
                 // nanoTON per million tokens
-                pricing: { prompt: range('prompt'), cached: range('cached'), completion: range('completion'), reasoning: range('reasoning') },
+                pricing: { unit: 'nanoTON per million tokens', prompt: range('prompt'), cached: range('cached'), completion: range('completion'), reasoning: range('reasoning') },
             });
         }
         const body = { object: 'list', data };
