@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import Database from 'better-sqlite3';
+import { openSqlite } from '../helpers/sqlite';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -92,7 +92,7 @@ const CLOCK_TICKS_PER_SECOND = 100;
 
 /** Channels in the gateway's ledger (read-only; the gateway keeps running). */
 function countChannels(file: string): number {
-    const db = new Database(file, { readonly: true, fileMustExist: true });
+    const db = openSqlite(file, { readonly: true });
     try {
         return Number((db.prepare('SELECT COUNT(*) AS n FROM channels').get() as { n: number }).n);
     } finally {

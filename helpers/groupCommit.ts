@@ -1,4 +1,4 @@
-import type Database from 'better-sqlite3';
+import type { SqliteDatabase } from './sqlite';
 import { closeSync, fsync, openSync } from 'node:fs';
 
 /**
@@ -26,7 +26,7 @@ export class GroupCommit {
 
     /** `file`: the ledger's path (':memory:' or '': nothing to sync). */
     constructor(
-        private readonly db: Database.Database,
+        private readonly db: SqliteDatabase,
         private readonly file: string,
     ) {}
 

@@ -1,4 +1,4 @@
-import Database from 'better-sqlite3';
+import { SqliteDatabase, openSqlite } from './sqlite';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 
@@ -35,7 +35,7 @@ export interface Migration {
      * transaction (so pragmas that cannot change inside one, such as
      * journal_mode or foreign_keys, have no effect here).
      */
-    up: string | ((db: Database.Database) => void);
+    up: string | ((db: SqliteDatabase) => void);
 }
 
 export interface LedgerSpec {
@@ -72,7 +72,7 @@ export function latestVersion(spec: Pick<LedgerSpec, 'migrations'>): number {
 }
 
 /** The schema version recorded in the database (`PRAGMA user_version`). */
-export function schemaVersion(db: Database.Database): number {
+export function schemaVersion(db: SqliteDatabase): number {
     return Number(db.pragma('user_version', { simple: true }));
 }
 
@@ -90,7 +90,7 @@ function tooNew(path: string, spec: LedgerSpec, version: number): LedgerError {
 }
 
 /** Tables and indexes the database holds, SQLite's own (sqlite_sequence, autoindexes) left out. */
-function schemaObjects(db: Database.Database): Set<string> {
+function schemaObjects(db: SqliteDatabase): Set<string> {
     const rows = db.prepare(`SELECT name FROM sqlite_master WHERE type IN ('table', 'index') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'`).all() as Array<{ name: string }>;
     return new Set(rows.map((r) => r.name));
 }
@@ -100,7 +100,7 @@ function schemaObjects(db: Database.Database): Set<string> {
  * versioning the highest unversioned version whose objects it all has
  * (0 for an empty database).
  */
-function currentVersion(db: Database.Database, path: string, spec: LedgerSpec): number {
+function currentVersion(db: SqliteDatabase, path: string, spec: LedgerSpec): number {
     const recorded = schemaVersion(db);
     if (recorded !== 0) return recorded;
     const present = schemaObjects(db);
@@ -119,11 +119,11 @@ function currentVersion(db: Database.Database, path: string, spec: LedgerSpec): 
  * newest version. Throws LedgerError for a database newer than the code or
  * not of this kind, closing it first.
  */
-export function openLedger(path: string, spec: LedgerSpec): Database.Database {
+export function openLedger(path: string, spec: LedgerSpec): SqliteDatabase {
     checkMigrations(spec);
     const latest = latestVersion(spec);
     if (path !== ':memory:' && path !== '') mkdirSync(dirname(path), { recursive: true, mode: spec.dirMode ?? 0o700 });
-    const db = new Database(path);
+    const db = openSqlite(path);
     try {
         if (spec.safeIntegers) db.defaultSafeIntegers(true);
         // Refused before any pragma below writes to it (journal_mode = WAL does).
@@ -142,7 +142,7 @@ export function openLedger(path: string, spec: LedgerSpec): Database.Database {
     }
 }
 
-function migrate(db: Database.Database, path: string, spec: LedgerSpec): void {
+function migrate(db: SqliteDatabase, path: string, spec: LedgerSpec): void {
     const latest = latestVersion(spec);
     // One transaction per migration, each re-reading the version under the
     // write lock (BEGIN IMMEDIATE): a second process opening the same file at

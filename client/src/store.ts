@@ -1,4 +1,4 @@
-import Database from 'better-sqlite3';
+import type { SqliteDatabase, SqliteStatement } from '../../helpers/sqlite';
 import { GroupCommit } from '../../helpers/groupCommit';
 import { LedgerSpec, Migration, latestVersion, openLedger } from '../../helpers/ledger';
 
@@ -99,19 +99,19 @@ export interface AttemptRow {
 }
 
 export class ClientStore {
-    private readonly statements = new Map<string, Database.Statement>();
+    private readonly statements = new Map<string, SqliteStatement>();
 
     private readonly commits: GroupCommit;
 
     private constructor(
-        private readonly db: Database.Database,
+        private readonly db: SqliteDatabase,
         path: string,
     ) {
         this.commits = new GroupCommit(db, path);
     }
 
     /** A prepared statement, prepared once per store (the request path runs several per request). */
-    private q(sql: string): Database.Statement {
+    private q(sql: string): SqliteStatement {
         let st = this.statements.get(sql);
         if (!st) this.statements.set(sql, (st = this.db.prepare(sql)));
         return st;

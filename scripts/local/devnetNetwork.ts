@@ -33,7 +33,9 @@ export async function deployNetworkTo(endpoint: string, dir: string): Promise<De
     const child = spawn('npx', ['blueprint', 'run', 'deployNetwork', '--custom', endpoint, '--custom-version', 'v2', '--custom-type', 'custom', '--mnemonic'], {
         cwd: ROOT,
         env: { ...process.env, WALLET_MNEMONIC: DEVNET_MNEMONIC, WALLET_VERSION: 'v4r2', COCOON_DEPLOYMENT: file },
-        stdio: ['ignore', 'pipe', 'pipe'],
+        // A stdin that stays open until it exits: on Node.js 24 Blueprint's terminal UI fails its
+        // final close ("readline was closed") once stdin has ended, and the run exits 1.
+        stdio: ['pipe', 'pipe', 'pipe'],
     });
     let out = '';
     child.stdout.on('data', (d) => (out += d));

@@ -1,4 +1,4 @@
-import Database from 'better-sqlite3';
+import { SqliteDatabase, openSqlite } from '../../helpers/sqlite';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +14,7 @@ import { WorkerStore } from '../../worker/src/store/store';
  */
 describe('group commit', () => {
     let dir: string;
-    let db: Database.Database;
+    let db: SqliteDatabase;
     let commits: GroupCommit;
     const file = () => join(dir, 'ledger.db');
 
@@ -42,7 +42,7 @@ describe('group commit', () => {
         await Promise.all(waits);
         expect(commits.syncs).toBe(1);
         // Written in another process's view too: the commit is in the WAL, not only in this connection.
-        const other = new Database(file(), { readonly: true });
+        const other = openSqlite(file(), { readonly: true });
         try {
             expect((other.prepare('SELECT COUNT(*) AS c FROM rows').get() as { c: number }).c).toBe(5);
         } finally {
@@ -60,7 +60,7 @@ describe('group commit', () => {
     });
 
     it('has nothing to sync in memory', async () => {
-        const mem = new Database(':memory:');
+        const mem = openSqlite(':memory:');
         const g = new GroupCommit(mem, ':memory:');
         g.deferred(() => mem.exec('CREATE TABLE t (x)'));
         await g.durable();

@@ -1,4 +1,4 @@
-import Database from 'better-sqlite3';
+import { SqliteDatabase, openSqlite } from '../../helpers/sqlite';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,7 +25,7 @@ const sig = (b: number) => Buffer.alloc(64, b);
 const hash = (s: string) => createHash('sha256').update(s).digest('hex');
 
 function userVersion(path: string): number {
-    const db = new Database(path, { readonly: true });
+    const db = openSqlite(path, { readonly: true });
     try {
         return Number(db.pragma('user_version', { simple: true }));
     } finally {
@@ -35,7 +35,7 @@ function userVersion(path: string): number {
 
 /** The schema as SQLite holds it (names and SQL of every table and index), for comparing before and after. */
 function schemaOf(path: string): Array<{ name: string; sql: string | null }> {
-    const db = new Database(path, { readonly: true });
+    const db = openSqlite(path, { readonly: true });
     try {
         return db.prepare(`SELECT name, sql FROM sqlite_master ORDER BY name`).all() as Array<{ name: string; sql: string | null }>;
     } finally {
@@ -45,7 +45,7 @@ function schemaOf(path: string): Array<{ name: string; sql: string | null }> {
 
 /** The database file's bytes once its WAL is folded in (a reopen that wrote nothing leaves them unchanged). */
 function fileDigest(path: string): string {
-    const db = new Database(path);
+    const db = openSqlite(path);
     db.pragma('wal_checkpoint(TRUNCATE)');
     db.close();
     return createHash('sha256').update(readFileSync(path)).digest('hex');
@@ -100,8 +100,8 @@ CREATE TABLE IF NOT EXISTS vouchers (
 /** From 833089b, probeWritable created this table on its first probe. */
 const WORKER_SCRATCH_SQL = `CREATE TABLE IF NOT EXISTS scratch (id INTEGER PRIMARY KEY, data BLOB)`;
 
-function openAsOldWorker(path: string): Database.Database {
-    const db = new Database(path);
+function openAsOldWorker(path: string): SqliteDatabase {
+    const db = openSqlite(path);
     db.defaultSafeIntegers(true);
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
@@ -117,7 +117,7 @@ function openAsOldWorker(path: string): Database.Database {
  * a voucher for the first two, part of it claimed; channel B closing with
  * one receipt fully vouched and claimed.
  */
-function fillOldWorker(db: Database.Database): void {
+function fillOldWorker(db: SqliteDatabase): void {
     const receipt = db.prepare(
         `INSERT INTO receipts (channel, request_id, boc, model_id, prompt_tokens, cached_tokens, completion_tokens, reasoning_tokens,
            cost, cumulative, created_at, request_hash, response_hash) VALUES (?, ?, ?, 'model', ?, 1, ?, 0, ?, ?, ?, ?, ?)`,
@@ -208,7 +208,7 @@ function expectOldWorkerData(path: string): void {
         s.close();
     }
     // The obsolete counter stays: an older release reopening the store must not count from 1 again.
-    const db = new Database(path, { readonly: true });
+    const db = openSqlite(path, { readonly: true });
     expect(db.prepare(`SELECT value FROM meta WHERE key = 'request_seq'`).get()).toEqual({ value: '4' });
     db.close();
 }
@@ -244,7 +244,7 @@ describe('worker store migrations', () => {
 
     it('a first open that crashed between its CREATE statements is completed, not refused', () => {
         const path = join(dir, 'w.db');
-        const old = new Database(path);
+        const old = openSqlite(path);
         old.exec(`CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);`);
         old.close();
         const s = WorkerStore.open(path);
@@ -276,7 +276,7 @@ describe('worker store migrations', () => {
     it('refuses a store from a newer release, and leaves it as it was', () => {
         const path = join(dir, 'w.db');
         WorkerStore.open(path).close();
-        const db = new Database(path);
+        const db = openSqlite(path);
         db.pragma('journal_mode = DELETE');
         db.pragma(`user_version = ${WORKER_STORE_VERSION + 1}`);
         db.close();
@@ -285,7 +285,7 @@ describe('worker store migrations', () => {
         expect(() => WorkerStore.open(path)).toThrow(StoreError);
         expect(() => WorkerStore.open(path)).toThrow(new RegExp(`schema version ${WORKER_STORE_VERSION + 1}, newer than this program knows \\(${WORKER_STORE_VERSION}\\)`));
         expect(fileDigest(path)).toBe(digest);
-        const after = new Database(path, { readonly: true });
+        const after = openSqlite(path, { readonly: true });
         expect(after.pragma('journal_mode', { simple: true })).toBe('delete');
         after.close();
     });
@@ -293,7 +293,7 @@ describe('worker store migrations', () => {
     it('refuses a client ledger given as its path', () => {
         const path = join(dir, 'store.db');
         ClientStore.open(path).close();
-        const db = new Database(path);
+        const db = openSqlite(path);
         db.pragma('user_version = 0'); // as a client ledger from before versioning
         db.close();
         expect(() => WorkerStore.open(path)).toThrow(/is not a worker store/);
@@ -328,8 +328,8 @@ const CLIENT_V2_SQL = `
     CREATE INDEX IF NOT EXISTS attempts_by_channel ON attempts(channel, state);
 `;
 
-function createOldClient(path: string, sql: string): Database.Database {
-    const db = new Database(path);
+function createOldClient(path: string, sql: string): SqliteDatabase {
+    const db = openSqlite(path);
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
     db.exec(sql);
@@ -341,7 +341,7 @@ function createOldClient(path: string, sql: string): Database.Database {
  * one closed), one to W2; receipts and the vouchers paying them; a refused
  * receipt.
  */
-function fillOldClient(db: Database.Database): void {
+function fillOldClient(db: SqliteDatabase): void {
     const channel = db.prepare(`INSERT INTO channels (address, worker_stake, nonce, deposit, verified, vouched, state, opened_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
     const receipt = db.prepare(`INSERT INTO receipts (channel, request_id, boc, cost, cumulative, model, received_at) VALUES (?, ?, ?, ?, ?, 'model', ?)`);
     const voucher = db.prepare(`INSERT OR IGNORE INTO vouchers (channel, total, signature, signed_at) VALUES (?, ?, ?, ?)`);
@@ -467,7 +467,7 @@ describe('client ledger migrations', () => {
         s.addChannel({ address: 'C1', workerStake: 'W1', nonce: 1n, deposit: 10n });
         s.close();
         expect(userVersion(path)).toBe(CLIENT_STORE_VERSION);
-        const db = new Database(path, { readonly: true });
+        const db = openSqlite(path, { readonly: true });
         expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
         db.close();
         const schema = schemaOf(path);
@@ -483,7 +483,7 @@ describe('client ledger migrations', () => {
     it('refuses a ledger from a newer release, and leaves it as it was', () => {
         const path = join(dir, 'store.db');
         ClientStore.open(path).close();
-        const db = new Database(path);
+        const db = openSqlite(path);
         db.pragma('journal_mode = DELETE');
         db.pragma(`user_version = ${CLIENT_STORE_VERSION + 5}`);
         db.close();
@@ -513,7 +513,7 @@ describe('openLedger', () => {
             migrations: [1, 2, 3].map((version) => ({
                 version,
                 description: `step ${version}`,
-                up: (db: Database.Database) => {
+                up: (db: SqliteDatabase) => {
                     log.push(`up ${version}`);
                     // Not idempotent on purpose: a second run would fail on the duplicate key.
                     db.exec(`CREATE TABLE IF NOT EXISTS steps (version INTEGER PRIMARY KEY); INSERT INTO steps VALUES (${version})`);
@@ -545,7 +545,7 @@ describe('openLedger', () => {
         const log: string[] = [];
         expect(() => openLedger(path, spec(log, 2))).toThrow(/migration to version 2 \(step 2\) failed: boom/);
         expect(userVersion(path)).toBe(1);
-        const db = new Database(path, { readonly: true });
+        const db = openSqlite(path, { readonly: true });
         expect(db.prepare(`SELECT version FROM steps`).all()).toEqual([{ version: 1 }]);
         db.close();
         openLedger(path, spec(log)).close();
@@ -560,13 +560,13 @@ describe('openLedger', () => {
 
     it('refuses a database of another kind without writing to it', () => {
         const path = join(dir, 'other.db');
-        const other = new Database(path);
+        const other = openSqlite(path);
         other.exec(`CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT)`);
         other.close();
         const digest = fileDigest(path);
         expect(() => openLedger(path, { ...spec([]), unversioned: { objects: { 1: ['steps'] } } })).toThrow(/is not a test ledger: .*"notes"/);
         expect(fileDigest(path)).toBe(digest);
-        const db = new Database(path, { readonly: true });
+        const db = openSqlite(path, { readonly: true });
         expect(db.pragma('journal_mode', { simple: true })).toBe('delete');
         db.close();
     });

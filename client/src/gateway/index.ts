@@ -194,6 +194,7 @@ export function buildGateway(o: GatewayOptions): FastifyInstance {
                 }
                 const { receipt: _r, ...last } = r.final;
                 write({ ...last, model: request.model, usage: usageOf(r.final), ...extras(r) });
+                cork.flush();
                 raw.end('data: [DONE]\n\n');
                 return reply;
             } catch (e) {
@@ -220,6 +221,7 @@ export function buildGateway(o: GatewayOptions): FastifyInstance {
         if (started) {
             // The answer is already under way with status 200: whatever broke it, the app sees a server error.
             write(openAiErrorBody(502, err.code, err.message));
+            cork.flush();
             raw.end();
             return reply;
         }

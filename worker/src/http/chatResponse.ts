@@ -165,6 +165,7 @@ export async function streamCompletion(reply: FastifyReply, g: Generation): Prom
         ...(end.error ? { error: { message: end.error } } : {}),
     };
     await write(g.sealer.final(Buffer.from(JSON.stringify(last))));
+    cork.flush();
     if (!raw.destroyed) raw.end();
     served(g);
     return reply;

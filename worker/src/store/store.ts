@@ -1,5 +1,5 @@
 import { randomBytes } from 'crypto';
-import Database from 'better-sqlite3';
+import type { SqliteDatabase } from '../../../helpers/sqlite';
 import { LedgerError, LedgerSpec, Migration, latestVersion, openLedger } from '../../../helpers/ledger';
 import { INT64_MAX } from '../../../helpers/bytes';
 import { GroupCommit } from '../../../helpers/groupCommit';
@@ -163,7 +163,7 @@ const LEDGER: LedgerSpec = {
 export const WORKER_STORE_VERSION = latestVersion(LEDGER);
 
 export class WorkerStore {
-    private readonly db: Database.Database;
+    private readonly db: SqliteDatabase;
     private readonly stmts;
     private readonly commits: GroupCommit;
     private deferring = false;
