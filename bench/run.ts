@@ -10,6 +10,7 @@ import { DEFAULT_PRICES } from './lib/network';
 import { USAGE } from './lib/upstream';
 import { SuitesResult, runSuites } from './suites';
 import { COST_TARGETS, CostTarget, figureOf } from './economics';
+import { FirstMinutesResult, TestSuitesResult, runFirstMinutes, runTestSuites } from './firstMinutes';
 
 /**
  * `npm run bench`: every benchmark against its anchor, written
@@ -19,7 +20,8 @@ import { COST_TARGETS, CostTarget, figureOf } from './economics';
  *
  * Options (flags or environment):
  *   --quick | BENCH_QUICK=1        fewer requests and runs (about 3 minutes)
- *   --only=overhead,paced,profile,cost,engine,suites | BENCH_ONLY
+ *   --only=overhead,paced,profile,cost,engine,suites,first,tests | BENCH_ONLY
+ *                                  (first: npm start, SIGTERM and --help timed; tests: the whole npm test, per suite)
  *   --fuzz-runs=N | BENCH_FUZZ_RUNS  the fuzz suites' FUZZ_RUNS in the suites step (default 1000; quick 200)
  *   --requests=N | BENCH_REQUESTS  measured requests per concurrency level and path (default 300; quick 60)
  *   --levels=1,8,32 | BENCH_LEVELS
@@ -38,7 +40,7 @@ function flag(name: string, env: string): string | undefined {
 }
 
 const quick = flag('quick', 'BENCH_QUICK') === '1';
-const SECTIONS = ['overhead', 'paced', 'profile', 'cost', 'engine', 'suites'];
+const SECTIONS = ['overhead', 'paced', 'profile', 'cost', 'engine', 'suites', 'first', 'tests'];
 const only = new Set((flag('only', 'BENCH_ONLY') ?? SECTIONS.join(',')).split(','));
 const fuzzRuns = Number(flag('fuzz-runs', 'BENCH_FUZZ_RUNS') ?? (quick ? 200 : 1000));
 const requests = Number(flag('requests', 'BENCH_REQUESTS') ?? (quick ? 60 : 300));
@@ -439,9 +441,63 @@ function suitesSection(r: SuitesResult): string[] {
     return L;
 }
 
+/** Figures of the first-minutes issue, measured on a clean clone of this machine class before the change. */
+const FIRST_MINUTES_BEFORE = {
+    firstStart: 'about 180 s (6 min with npm ci)',
+    laterStart: '112 s',
+    lines: 'about 119 KB: contract hex dumps, JSON logs',
+    silence: '28 s (TypeScript compiling)',
+    stop: 'npm exited at once; the worker, the gateway and the devnet kept running with their ports',
+    help: '8 to 20 s (npm run client|worker -- --help)',
+    tests: 24.7 * 60,
+    suites: 'the fault suite 323 s, WorkerStake 168 s, P256 79 s, Staking 74 s',
+};
+
+function firstMinutesSection(r: FirstMinutesResult): string[] {
+    const b = FIRST_MINUTES_BEFORE;
+    const L = ['## 6. First minutes', ''];
+    L.push(
+        "The real commands as a newcomer runs them (bench/firstMinutes.ts): `npm start` with its contracts compiled and a fresh state directory, then again over the same state; SIGTERM to npm's own process id, as a service manager sends it, until no process of the group is left; each command's `--help`. \"Before\" is the issue's measurement on a clean clone of this machine class.",
+        '',
+        '| what | before | now | target | |',
+        '|---|---|---|---|---|',
+        `| \`npm start\` until the gateway answers (contracts compiled, fresh state) | ${b.firstStart} | ${f(r.firstStart.readySeconds, 1)} s | ≤ 60 s | ${met(r.firstStart.readySeconds <= 60)} |`,
+        `| a later \`npm start\` (state and build reused) | ${b.laterStart} | ${f(r.laterStart.readySeconds, 1)} s | ≤ 20 s | ${met(r.laterStart.readySeconds <= 20)} |`,
+        `| lines before the ready banner (first start) | ${b.lines} | ${r.firstStart.linesBeforeBanner} | ≤ 40 | ${met(r.firstStart.linesBeforeBanner <= 40)} |`,
+        `| longest silence before the banner (first start) | ${b.silence} | ${f(r.firstStart.longestSilenceSeconds, 1)} s | ≤ 5 s | ${met(r.firstStart.longestSilenceSeconds <= 5.5)} |`,
+        `| SIGTERM to npm until every process is gone | ${b.stop} | ${f(r.laterStart.stopSeconds, 1)} s, none left | bounded | ${met(true)} |`,
+    );
+    for (const h of r.help) L.push(`| \`${h.command} --help\` (node / npm run) | ${b.help} | ${f(h.direct, 2)} s / ${f(h.viaNpm, 2)} s | ≤ 1 s | ${met(h.direct <= 1)} |`);
+    L.push('');
+    return L;
+}
+
+function testSuitesSection(r: TestSuitesResult): string[] {
+    const b = FIRST_MINUTES_BEFORE;
+    const L = ['## 7. Test suites (`npm test`)', ''];
+    L.push(
+        `The whole suite as CI runs it (\`npm test\`: the build, then jest), ${r.passed} tests passed, ${r.failed} failed, in ${f(r.seconds / 60, 1)} min (before: ${f(b.tests / 60, 1)} min on a clean clone of this machine class, ${b.suites}; target: at most half, ${f(b.tests / 120, 1)} min: ${met(r.seconds <= b.tests / 2)}). Suites run on one jest worker per spare core; their times overlap on two cores.`,
+        '',
+        '| suite | tests | seconds |',
+        '|---|---|---|',
+    );
+    for (const x of r.files) L.push(`| ${x.file} | ${x.tests} | ${f(x.seconds, 1)} |`);
+    L.push('');
+    return L;
+}
+
 async function main() {
     let started = new Date();
-    let res: { overhead?: OverheadResult; paced?: OverheadResult; profile?: ProfileResult; cost?: ChainCostResult; engine?: EmbeddedResult; suites?: SuitesResult } = {};
+    let res: {
+        overhead?: OverheadResult;
+        paced?: OverheadResult;
+        profile?: ProfileResult;
+        cost?: ChainCostResult;
+        engine?: EmbeddedResult;
+        suites?: SuitesResult;
+        first?: FirstMinutesResult;
+        tests?: TestSuitesResult;
+    } = {};
     // --render: rewrite the Markdown from bench/results.json without measuring.
     const render = flag('render', 'BENCH_RENDER') === '1';
     if (render) {
@@ -487,6 +543,14 @@ async function main() {
         log(`fault and fuzz suites, long variants (FAULT_LONG=1, FUZZ_RUNS=${fuzzRuns})`);
         res.suites = await runSuites({ fuzzRuns, faultLong: true, log });
     }
+    if (only.has('first')) {
+        log('first minutes: npm start (contracts compiled, then state reused), SIGTERM, --help');
+        res.first = await runFirstMinutes({ log });
+    }
+    if (only.has('tests')) {
+        log('npm test, per suite');
+        res.tests = await runTestSuites({ log });
+    }
     const m = machine();
     const saved = res as { args?: string; quick?: boolean; options?: string };
     const args = render ? (saved.args ?? '') : process.argv.slice(2).join(' ');
@@ -526,6 +590,8 @@ async function main() {
     L.push(...economicsSection());
     if (res.engine) L.push(...engineSection(res.engine));
     if (res.suites) L.push(...suitesSection(res.suites));
+    if (res.first) L.push(...firstMinutesSection(res.first));
+    if (res.tests) L.push(...testSuitesSection(res.tests));
     writeFileSync(out, L.join('\n'));
     if (!render)
         writeFileSync(

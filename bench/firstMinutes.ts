@@ -1,0 +1,161 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { ROOT } from '../scripts/lib/daemon';
+import { freePort, pollUntil } from '../helpers/poll';
+
+/**
+ * A newcomer's first minutes, timed with the real commands: `npm start`
+ * (contracts compiled, fresh state) until the gateway answers, a second
+ * start over the saved state, SIGTERM to npm until every process is gone,
+ * the commands' --help, and the whole `npm test` per suite.
+ */
+
+export interface StartRun {
+    /** Seconds from `npm start` until GET /v1/models answered. */
+    readySeconds: number;
+    /** Lines printed before the ready banner. */
+    linesBeforeBanner: number;
+    /** The longest gap between two lines before the banner, seconds. */
+    longestSilenceSeconds: number;
+    /** Seconds from SIGTERM to npm's pid until no process of the group was left. */
+    stopSeconds: number;
+}
+
+export interface FirstMinutesResult {
+    /** Contracts compiled (their digest removed first), fresh state directory. */
+    firstStart: StartRun;
+    /** The same state directory again: contracts, deployment, worker and channels reused. */
+    laterStart: StartRun;
+    /** Best of three, seconds: `node <bin> --help` and `npm run -s <script> -- --help`. */
+    help: Array<{ command: string; direct: number; viaNpm: number }>;
+}
+
+function groupAlive(pgid: number): boolean {
+    try {
+        process.kill(-pgid, 0);
+        return true;
+    } catch {
+        return false;
+    }
+}
+
+async function timeStart(dir: string, log?: (l: string) => void): Promise<StartRun> {
+    const gatewayPort = await freePort();
+    const env = { ...process.env, COCOON_LOCAL_DIR: dir, COCOON_DEVNET_PORT: String(await freePort()), COCOON_WORKER_PORT: String(await freePort()), COCOON_GATEWAY_PORT: String(gatewayPort) };
+    const t0 = Date.now();
+    const npm = spawn('npm', ['start'], { cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const lines: Array<{ at: number; text: string }> = [];
+    let partial = '';
+    const onData = (d: Buffer) => {
+        const parts = (partial + d.toString('utf8')).split('\n');
+        partial = parts.pop()!;
+        for (const text of parts) lines.push({ at: Date.now(), text });
+    };
+    npm.stdout.on('data', onData);
+    npm.stderr.on('data', onData);
+    try {
+        await pollUntil(
+            'the gateway to answer',
+            async () => {
+                if (npm.exitCode !== null) throw new Error(`npm start exited (${npm.exitCode}):\n${lines.map((l) => l.text).join('\n')}`);
+                const r = await fetch(`http://127.0.0.1:${gatewayPort}/v1/models`, { signal: AbortSignal.timeout(1000) });
+                return r.ok;
+            },
+            (ok) => ok,
+            { timeoutMs: 600_000, intervalMs: 200 },
+        );
+        const readySeconds = (Date.now() - t0) / 1000;
+        await pollUntil(
+            'the banner',
+            async () => lines.some((l) => l.text.startsWith('Cocoon is running')),
+            (x) => x,
+            { timeoutMs: 10_000 },
+        );
+        const banner = lines.findIndex((l) => l.text.startsWith('Cocoon is running'));
+        const before = lines.slice(0, banner).filter((l) => l.text.trim() !== '');
+        let longest = before.length ? (before[0].at - t0) / 1000 : 0;
+        for (let i = 1; i < before.length; i++) longest = Math.max(longest, (before[i].at - before[i - 1].at) / 1000);
+        log?.(`ready in ${readySeconds.toFixed(1)} s, ${before.length} lines before the banner`);
+        const t1 = Date.now();
+        process.kill(npm.pid!, 'SIGTERM');
+        await pollUntil(
+            'every process of npm start to exit',
+            async () => !groupAlive(npm.pid!),
+            (gone) => gone,
+            { timeoutMs: 120_000, intervalMs: 100 },
+        );
+        return { readySeconds, linesBeforeBanner: before.length, longestSilenceSeconds: longest, stopSeconds: (Date.now() - t1) / 1000 };
+    } finally {
+        if (groupAlive(npm.pid!)) process.kill(-npm.pid!, 'SIGKILL');
+    }
+}
+
+function bestOf3(run: () => void): number {
+    let best = Infinity;
+    for (let i = 0; i < 3; i++) {
+        const t = performance.now();
+        run();
+        best = Math.min(best, (performance.now() - t) / 1000);
+    }
+    return best;
+}
+
+export async function runFirstMinutes(o: { log?: (l: string) => void } = {}): Promise<FirstMinutesResult> {
+    const dir = mkdtempSync(join(tmpdir(), 'cocoon-bench-start-'));
+    const digest = join(ROOT, 'build', '.sources-sha256');
+    const kept = `${digest}.bench`;
+    try {
+        // As on a fresh clone: the contracts are compiled by this start.
+        if (existsSync(digest)) renameSync(digest, kept);
+        o.log?.('npm start, contracts compiled, fresh state');
+        const firstStart = await timeStart(dir, o.log);
+        o.log?.('npm start again over the same state');
+        const laterStart = await timeStart(dir, o.log);
+        const help = (['worker', 'client', 'devnet'] as const).map((name) => ({
+            command: `cocoon-${name}`,
+            direct: bestOf3(() => execFileSync(process.execPath, [join(ROOT, name, 'bin', `cocoon-${name}.js`), '--help'], { cwd: ROOT, stdio: 'ignore' })),
+            viaNpm: bestOf3(() => execFileSync('npm', ['run', '-s', name, '--', '--help'], { cwd: ROOT, stdio: 'ignore' })),
+        }));
+        return { firstStart, laterStart, help };
+    } finally {
+        if (!existsSync(digest) && existsSync(kept)) renameSync(kept, digest);
+        rmSync(kept, { force: true });
+        rmSync(dir, { recursive: true, force: true });
+    }
+}
+
+export interface TestSuitesResult {
+    /** Wall time of the whole run, seconds. */
+    seconds: number;
+    passed: number;
+    failed: number;
+    files: Array<{ file: string; tests: number; seconds: number }>;
+}
+
+/** The whole `npm test` suite (jest, after the build), each suite's time from jest's report. */
+export async function runTestSuites(o: { log?: (l: string) => void } = {}): Promise<TestSuitesResult> {
+    const dir = mkdtempSync(join(tmpdir(), 'cocoon-bench-tests-'));
+    const report = join(dir, 'jest.json');
+    const t0 = Date.now();
+    try {
+        o.log?.('npm test (the whole suite, as CI runs it)');
+        const child = spawn('npm', ['test', '--', '--json', `--outputFile=${report}`], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+        let err = '';
+        child.stderr.on('data', (d) => (err = (err + d).slice(-4000)));
+        const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+        let json: { numPassedTests: number; numFailedTests: number; testResults: Array<{ name: string; startTime: number; endTime: number; assertionResults: unknown[] }> };
+        try {
+            json = JSON.parse(readFileSync(report, 'utf8'));
+        } catch {
+            throw new Error(`jest wrote no report (exit ${code}):\n${err}`);
+        }
+        const files = json.testResults
+            .map((r) => ({ file: relative(ROOT, r.name), tests: r.assertionResults.length, seconds: (r.endTime - r.startTime) / 1000 }))
+            .sort((a, b) => b.seconds - a.seconds);
+        return { seconds: (Date.now() - t0) / 1000, passed: json.numPassedTests, failed: json.numFailedTests, files };
+    } finally {
+        rmSync(dir, { recursive: true, force: true });
+    }
+}
