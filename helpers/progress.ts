@@ -2,7 +2,8 @@
  * Progress of a long operation in numbered phases, for a terminal or a log
  * that may not be a terminal: "[k/n] what, elapsed" at each phase, the
  * detail lines the phases print, and a "still <what>" line whenever nothing
- * was printed for `quietMs`, so the user never watches silence.
+ * was printed for `quietMs`, so the user never watches more than 5 s of
+ * silence.
  */
 export class Progress {
     private readonly started = Date.now();
@@ -14,7 +15,8 @@ export class Progress {
     constructor(
         private readonly total: number,
         private readonly write: (line: string) => void,
-        private readonly quietMs = 5_000,
+        /** A "still" line once nothing was printed for this long (checked every 250 ms). */
+        private readonly quietMs = 4_500,
     ) {}
 
     /** Seconds since the start, as printed. */
@@ -29,7 +31,7 @@ export class Progress {
         this.line(`[${this.phaseIndex}/${this.total}] ${what}, ${this.elapsed()}`);
         this.timer ??= setInterval(() => {
             if (Date.now() - this.lastLine >= this.quietMs) this.line(`      still ${this.current}, ${this.elapsed()}`);
-        }, 1_000).unref();
+        }, 250).unref();
     }
 
     /** A detail line of the current phase. */

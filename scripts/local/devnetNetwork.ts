@@ -27,23 +27,32 @@ export interface DeployedNetwork {
     output: string;
 }
 
-/** Runs `npx blueprint run deployNetwork` against `endpoint`, writing its addresses file in `dir`. */
-export async function deployNetworkTo(endpoint: string, dir: string): Promise<DeployedNetwork> {
-    const file = join(dir, 'deployment.json');
-    const child = spawn('npx', ['blueprint', 'run', 'deployNetwork', '--custom', endpoint, '--custom-version', 'v2', '--custom-type', 'custom', '--mnemonic'], {
+/**
+ * Runs `npx blueprint run <script> <args>` against a devnet at `endpoint`,
+ * with the devnet owner's mnemonic, as a deployer types it.
+ */
+export async function runBlueprintScript(endpoint: string, script: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; output: string }> {
+    const child = spawn('npx', ['blueprint', 'run', script, ...args, '--custom', endpoint, '--custom-version', 'v2', '--custom-type', 'custom', '--mnemonic'], {
         cwd: ROOT,
-        env: { ...process.env, WALLET_MNEMONIC: DEVNET_MNEMONIC, WALLET_VERSION: 'v4r2', COCOON_DEPLOYMENT: file },
+        env: { ...process.env, WALLET_MNEMONIC: DEVNET_MNEMONIC, WALLET_VERSION: 'v4r2', ...env },
         // A stdin that stays open until it exits: on Node.js 24 Blueprint's terminal UI fails its
         // final close ("readline was closed") once stdin has ended, and the run exits 1.
         stdio: ['pipe', 'pipe', 'pipe'],
     });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
+    let output = '';
+    child.stdout.on('data', (d) => (output += d));
+    child.stderr.on('data', (d) => (output += d));
     const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
-    if (code !== 0) throw new Error(`deployNetwork exited with ${code}:\n${out}`);
+    return { code, output };
+}
+
+/** Runs `npx blueprint run deployNetwork` against `endpoint`, writing its addresses file in `dir`. */
+export async function deployNetworkTo(endpoint: string, dir: string): Promise<DeployedNetwork> {
+    const file = join(dir, 'deployment.json');
+    const { code, output } = await runBlueprintScript(endpoint, 'deployNetwork', [], { COCOON_DEPLOYMENT: file });
+    if (code !== 0) throw new Error(`deployNetwork exited with ${code}:\n${output}`);
     const deployment = (await readDeployment(file))!;
-    return { contracts: deployment.contracts as Record<string, string>, deployment, output: out };
+    return { contracts: deployment.contracts as Record<string, string>, deployment, output };
 }
 
 export interface WorkerSetup {

@@ -24,7 +24,8 @@
 import { Progress } from '../../helpers/progress';
 import { nextFreePort, portHolder, portProblem } from '../../helpers/ports';
 import { whenOrphaned } from '../../helpers/parentWatch';
-import { build } from './build';
+import { ChildProcess, spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { LocalNetworkOptions, defaultOptions, localPorts } from './localOptions';
 
 const verbose = process.env.COCOON_VERBOSE === '1' || process.argv.includes('--verbose');
@@ -70,6 +71,27 @@ function summarise(name: string, line: string): void {
     }
 }
 
+/**
+ * `npm run build` in a child process: compiling a contract keeps its event
+ * loop busy for seconds, and here the progress heartbeat must keep running.
+ */
+let buildChild: ChildProcess | undefined;
+function buildInChild(note: (line: string) => void): Promise<void> {
+    return new Promise((resolve, reject) => {
+        const child = (buildChild = spawn(process.execPath, [require.resolve('ts-node/dist/bin.js'), '--transpile-only', join(__dirname, 'build.ts')], { stdio: ['ignore', 'pipe', 'pipe'] }));
+        let partial = '';
+        let errors = '';
+        child.stdout.on('data', (d: Buffer) => {
+            const lines = (partial + d.toString('utf8')).split('\n');
+            partial = lines.pop()!;
+            for (const line of lines) if (line.trim()) note(line);
+        });
+        child.stderr.on('data', (d: Buffer) => (errors += d.toString('utf8')));
+        child.on('error', reject);
+        child.on('exit', (code) => (code === 0 ? resolve() : reject(new UsageError(`the build failed (exit ${code}):\n${errors.trim()}`))));
+    });
+}
+
 async function main() {
     const progress = new Progress(6, (line) => console.log(line));
     let options: LocalNetworkOptions;
@@ -85,7 +107,8 @@ async function main() {
     let building = true;
     let stopRequested: (why: string) => void = (why) => {
         if (building) {
-            // Nothing runs yet but the compilers.
+            // Nothing runs yet but the build.
+            buildChild?.kill('SIGTERM');
             console.log(`\n${why}: stopped while building`);
             process.exit(130);
         }
@@ -96,7 +119,7 @@ async function main() {
     whenOrphaned(() => stopRequested('the parent process exited'));
 
     progress.phase('building the contracts and the commands (only what changed)');
-    await build((line) => progress.note(line));
+    await buildInChild((line) => progress.note(line));
     building = false;
     // The network's code needs the compiled contracts: it is loaded after the build.
     const { startLocalNetwork, describeLocalNetwork } = await import('./localNetwork');

@@ -6,7 +6,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { RunningDevnet, startDevnet } from '../../devnet/server';
 import { deployNetwork } from '../../scripts/deployNetwork';
-import { deployNetworkTo } from '../../scripts/local/devnetNetwork';
+import { deployNetworkTo, runBlueprintScript } from '../../scripts/local/devnetNetwork';
 import { readDeployment } from '../../scripts/lib/deployment';
 import { networkFlags } from '../../scripts/lib/cli';
 import type { NetworkProvider } from '@ton/blueprint';
@@ -108,6 +108,15 @@ describe('deployNetwork', () => {
             expect(policy.simulatedKey).toBe(BigInt('0x' + devSimulatedAttestationKey().publicKey.toString('hex')));
             const links = await registry.getLinks();
             expect(links.verifier!.toString()).toBe(deployment!.contracts.attestationVerifier);
+
+            // A script's error is one line that says what to do, not a stack trace; COCOON_VERBOSE=1 adds the trace.
+            const failed = await runBlueprintScript(devnet.endpoint, 'executeProposal', [deployment!.contracts.registry, '999']);
+            expect(failed.code).toBe(1);
+            expect(failed.output).toContain('Error: proposal 999 is not queued (never proposed, cancelled or already executed)');
+            expect(failed.output).not.toMatch(/\n\s+at /);
+            const verbose = await runBlueprintScript(devnet.endpoint, 'executeProposal', [deployment!.contracts.registry, '999'], { COCOON_VERBOSE: '1' });
+            expect(verbose.code).toBe(1);
+            expect(verbose.output).toMatch(/\n\s+at /);
         } finally {
             await devnet.close();
         }

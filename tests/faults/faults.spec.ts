@@ -81,7 +81,8 @@ function expectLedgersAgree(w: RegisteredWorker, clientStore: ClientStore, chann
     return { ...wl, verified: row.verified, lastCost: wl.receipts.at(-1)?.cost ?? 0n };
 }
 
-describe('faults on a devnet', () => {
+// The seed is in the suite's name: a failure names the run that reproduces it.
+describe(`faults on a devnet (FAULT_SEED=${SEED}${LONG ? ' FAULT_LONG=1' : ''})`, () => {
     let net: Network;
     let a: RegisteredWorker;
     let childA: Child | undefined;
@@ -113,7 +114,6 @@ describe('faults on a devnet', () => {
             .getPaid();
 
     beforeAll(async () => {
-        console.log(`faults: FAULT_SEED=${SEED}${LONG ? ' FAULT_LONG=1' : ''}`);
         net = await startNetwork('faults');
         gwDir = join(net.dir, 'gateway');
         // A low threshold: claims fall due during the chain outage and must land after it.

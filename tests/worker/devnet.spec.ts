@@ -100,7 +100,7 @@ describe('worker on a devnet with the deployed contracts', () => {
         const cfg = JSON.parse(await fs.readFile(configFile, 'utf8'));
         cfg.keys.walletVersion = 'v5r1';
         cfg.payments = { claimThreshold: toNano('100').toString(), watchIntervalMs: 1000, claimRetryInitialMs: 500 };
-        cfg.log = { level: 'warn' };
+        cfg.log = { level: 'error' };
         writeFileSync(configFile, JSON.stringify(cfg), { mode: 0o600 });
 
         await main(['register', '-c', configFile], io);
@@ -122,7 +122,7 @@ describe('worker on a devnet with the deployed contracts', () => {
 
     it('serves paid requests; the voucher is redeemed on chain and the owner gains the amount minus the protocol fee', async () => {
         const config = loadConfig({ file: configFile, env: {} });
-        worker = await createWorker(config, { logger: createLogger({ level: 'warn' }) });
+        worker = await createWorker(config, { logger: createLogger({ level: 'error' }) });
         await worker.start();
         const keys = worker.keys;
 
@@ -329,7 +329,7 @@ describe('worker on a devnet with the deployed contracts', () => {
         const lines: string[] = [];
         const io = { out: (l: string) => lines.push(l), env: { ...process.env } };
         // The devnet clock is the chain's; the worker reads it as its chain time.
-        const w = await createWorker(config, { logger: createLogger({ level: 'warn' }), chainNow: async () => devnet.chain.now() });
+        const w = await createWorker(config, { logger: createLogger({ level: 'error' }), chainNow: async () => devnet.chain.now() });
         try {
             await w.start();
             const ws = tonClientOpener(client).open(ExtendedWorkerStake.fromAddress(w.workerStake));

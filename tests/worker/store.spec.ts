@@ -37,13 +37,11 @@ describe('worker store', () => {
         expect(s.pragma('journal_mode')).toBe('wal');
         expect(Number(s.pragma('synchronous'))).toBe(2); // FULL
         let cum = 0n;
-        const t0 = process.hrtime.bigint();
         for (let i = 0; i < 200; i++) {
             cum += 10n;
             s.appendReceipt(receipt('A', i, 10n, cum), { channel: 'A', total: cum, signature: sig(1), receivedAt: i });
         }
 
-        console.log(`store: ${(Number(process.hrtime.bigint() - t0) / 200 / 1e6).toFixed(2)} ms per fsync'd receipt+voucher commit`);
         s.close();
     });
 
@@ -111,8 +109,6 @@ describe('worker store', () => {
                 stdio: ['ignore', 'pipe', 'inherit'],
             });
             let buf = '';
-            const t0 = Date.now();
-            const ack0 = lastAck;
             const target = start + 150 + round * 37;
             await new Promise<void>((resolve) => {
                 child.stdout.on('data', (d: Buffer) => {
@@ -129,8 +125,6 @@ describe('worker store', () => {
                 child.on('exit', () => resolve());
             });
             expect(child.signalCode).toBe('SIGKILL');
-
-            if (round === 0) console.log(`store: ${lastAck - ack0} fsync'd receipt+voucher commits in ${Date.now() - t0} ms (incl. process start)`);
 
             const s = WorkerStore.open(path);
             expect(s.integrityCheck()).toBe('ok');
