@@ -448,7 +448,7 @@ const FIRST_MINUTES_BEFORE = {
     lines: 'about 119 KB: contract hex dumps, JSON logs',
     silence: '28 s (TypeScript compiling)',
     stop: 'npm exited at once; the worker, the gateway and the devnet kept running with their ports',
-    help: '8 to 20 s (npm run client|worker -- --help)',
+    help: '8 to 20 s (npm run client or worker -- --help)',
     tests: 24.7 * 60,
     suites: 'the fault suite 323 s, WorkerStake 168 s, P256 79 s, Staking 74 s',
 };
