@@ -2,7 +2,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { ROOT } from '../scripts/lib/daemon';
+import { ROOT, processGroupAlive } from '../scripts/lib/daemon';
 import { freePort, pollUntil } from '../helpers/poll';
 
 /**
@@ -30,15 +30,6 @@ export interface FirstMinutesResult {
     laterStart: StartRun;
     /** Best of three, seconds: `node <bin> --help` and `npm run -s <script> -- --help`. */
     help: Array<{ command: string; direct: number; viaNpm: number }>;
-}
-
-function groupAlive(pgid: number): boolean {
-    try {
-        process.kill(-pgid, 0);
-        return true;
-    } catch {
-        return false;
-    }
 }
 
 async function timeStart(dir: string, log?: (l: string) => void): Promise<StartRun> {
@@ -82,13 +73,13 @@ async function timeStart(dir: string, log?: (l: string) => void): Promise<StartR
         process.kill(npm.pid!, 'SIGTERM');
         await pollUntil(
             'every process of npm start to exit',
-            async () => !groupAlive(npm.pid!),
+            async () => !processGroupAlive(npm.pid!),
             (gone) => gone,
             { timeoutMs: 120_000, intervalMs: 100 },
         );
         return { readySeconds, linesBeforeBanner: before.length, longestSilenceSeconds: longest, stopSeconds: (Date.now() - t1) / 1000 };
     } finally {
-        if (groupAlive(npm.pid!)) process.kill(-npm.pid!, 'SIGKILL');
+        if (processGroupAlive(npm.pid!)) process.kill(-npm.pid!, 'SIGKILL');
     }
 }
 

@@ -117,6 +117,16 @@ export class Daemon {
     }
 }
 
+/** Whether any process of the process group `pgid` is alive (a command started detached leads its own group). */
+export function processGroupAlive(pgid: number): boolean {
+    try {
+        process.kill(-pgid, 0);
+        return true;
+    } catch {
+        return false;
+    }
+}
+
 /** Runs a command to completion; throws with its output when it fails. */
 export async function runCommand(bin: string, args: string[], env?: NodeJS.ProcessEnv): Promise<string> {
     const d = Daemon.spawn(bin, bin, args, { env });

@@ -14,8 +14,8 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync, appendFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
+import { ROOT } from '../lib/daemon';
 
-const ROOT = join(__dirname, '..', '..');
 const BUILD_DIR = join(ROOT, 'build');
 const DIGEST_FILE = join(BUILD_DIR, '.sources-sha256');
 export const BUILD_LOG = join(BUILD_DIR, 'build.log');

@@ -20,7 +20,7 @@
  * saved chain reuses the deployment, the allow-listing, the worker's keys
  * and stake and the gateway's channels.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { WriteStream, createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createNetworkProvider } from '@ton/blueprint';
 import { mnemonicToPrivateKey } from '@ton/crypto';
@@ -67,10 +67,17 @@ export async function startLocalNetwork(o: LocalNetworkOptions): Promise<LocalNe
     const logDir = join(o.dir, 'logs');
     mkdirSync(logDir, { recursive: true });
     const logFile = (name: string) => join(logDir, `${name}.log`);
+    // One append stream per log, opened once: a child's every log line passes through here.
+    const logs = new Map<string, WriteStream>();
+    const log = (name: string) => {
+        let stream = logs.get(name);
+        if (!stream) logs.set(name, (stream = createWriteStream(logFile(name), { flags: 'a' })));
+        return stream;
+    };
     // Children's output, whole lines, to their log file (and to childLine, which may summarise).
     const pending = new Map<string, string>();
     const forward = (name: string, chunk: string) => {
-        appendFileSync(logFile(name), chunk);
+        log(name).write(chunk);
         const lines = ((pending.get(name) ?? '') + chunk).split('\n');
         pending.set(name, lines.pop()!);
         for (const line of lines) o.childLine?.(name, line);
@@ -84,6 +91,7 @@ export async function startLocalNetwork(o: LocalNetworkOptions): Promise<LocalNe
             // The gateway first (no new requests), then the worker (claims what it holds), the chain last.
             for (const c of [...children].reverse()) await c.stop().catch(() => undefined);
             await devnet.close();
+            await Promise.all([...logs.values()].map((stream) => new Promise<void>((done) => stream.end(done))));
         })());
     const interrupted = () => {
         if (o.signal?.aborted) throw new Error('interrupted: stopped what had started');
@@ -99,7 +107,7 @@ export async function startLocalNetwork(o: LocalNetworkOptions): Promise<LocalNe
         process.env.COCOON_DEPLOYMENT = deploymentFile;
         const args = { _: [], '--custom': devnet.endpoint, '--custom-version': 'v2', '--custom-type': 'custom', '--mnemonic': true };
         // Its progress lines go to the deployment log.
-        const deployLog = (line: string) => appendFileSync(logFile('deploy'), line + '\n');
+        const deployLog = (line: string) => log('deploy').write(line + '\n');
         const provider = await createNetworkProvider(new ScriptedUI([], deployLog), args as unknown as Parameters<typeof createNetworkProvider>[1], undefined);
         const { registry, deployment } = await deployNetwork(provider, []);
         const contracts = deployment.contracts as Record<string, string>;

@@ -8,6 +8,7 @@ import OpenAI from 'openai';
 import { openSignedReceipt, parseReceipt } from '../../wrappers/receipt';
 import { freePort, pollUntil } from '../../helpers/poll';
 import { portHolder } from '../../helpers/ports';
+import { ROOT, processGroupAlive } from '../../scripts/lib/daemon';
 
 /**
  * The README's first command, as a new user and a service manager run it:
@@ -19,21 +20,9 @@ import { portHolder } from '../../helpers/ports';
  */
 jest.setTimeout(420_000);
 
-const ROOT = join(__dirname, '..', '..');
-
 async function portOpen(port: number): Promise<boolean> {
     try {
         await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(2000) });
-        return true;
-    } catch {
-        return false;
-    }
-}
-
-/** Whether any process of this process group is alive. */
-function groupAlive(pgid: number): boolean {
-    try {
-        process.kill(-pgid, 0);
         return true;
     } catch {
         return false;
@@ -86,7 +75,7 @@ async function untilReady(s: Started): Promise<string> {
 }
 
 async function cleanUp(s: Started): Promise<void> {
-    if (groupAlive(s.npm.pid!)) process.kill(-s.npm.pid!, 'SIGKILL');
+    if (processGroupAlive(s.npm.pid!)) process.kill(-s.npm.pid!, 'SIGKILL');
     await fs.rm(s.dir, { recursive: true, force: true });
 }
 
@@ -147,7 +136,7 @@ it('npm start prints numbered phases and no logs, serves the printed examples, a
         await s.exited;
         await pollUntil(
             'every process of npm start to exit',
-            async () => !groupAlive(s.npm.pid!),
+            async () => !processGroupAlive(s.npm.pid!),
             (gone) => gone,
             { timeoutMs: 120_000 },
         );
@@ -189,7 +178,7 @@ it('a crashed child stops the rest: npm start exits non-zero, names the child an
         expect(s.output()).toContain(join(s.dir, 'logs', 'worker.log'));
         await pollUntil(
             'every process of npm start to exit',
-            async () => !groupAlive(s.npm.pid!),
+            async () => !processGroupAlive(s.npm.pid!),
             (gone) => gone,
             { timeoutMs: 120_000 },
         );
