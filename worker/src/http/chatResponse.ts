@@ -82,10 +82,6 @@ function usageJson(u: Usage) {
     };
 }
 
-function finishJson(r: string): string {
-    return r; // 'stop', 'length' and 'tool_calls' are OpenAI's; 'aborted' and 'error' are Cocoon's own
-}
-
 /** Observes the time to first token once. */
 function firstTokenClock(g: Generation): () => void {
     let seen = false;
@@ -159,7 +155,8 @@ export async function streamCompletion(reply: FastifyReply, g: Generation): Prom
         object: 'chat.completion.chunk',
         created: g.created,
         model: g.model,
-        choices: [{ index: 0, delta: {}, finish_reason: finishJson(end.finishReason) }],
+        // 'stop', 'length' and 'tool_calls' are OpenAI's finish reasons; 'aborted' and 'error' are Cocoon's own.
+        choices: [{ index: 0, delta: {}, finish_reason: end.finishReason }],
         usage: usageJson(end.usage),
         receipt,
         ...(end.error ? { error: { message: end.error } } : {}),
@@ -211,7 +208,7 @@ export async function sendCompletion(reply: FastifyReply, g: Generation): Promis
             {
                 index: 0,
                 message: { role: 'assistant', ...messageJson(delivered) },
-                finish_reason: finishJson(end.finishReason),
+                finish_reason: end.finishReason,
             },
         ],
         usage: usageJson(end.usage),
