@@ -267,7 +267,12 @@ export type PaidRequest = z.infer<typeof paidRequestSchema>;
 export function describeIssues(error: z.ZodError): string {
     return error.issues
         .slice(0, 5)
-        .map((i) => {
+        .map((i): string => {
+            // Of the shapes a value could take, the one it came closest to (whose error lies deepest) says best what is wrong.
+            if (i.code === 'invalid_union') {
+                const deepest = i.unionErrors.reduce((a, b) => (depth(b) > depth(a) ? b : a));
+                if (depth(deepest) > i.path.length) return describeIssues(deepest);
+            }
             const path = i.path.join('.') || '(root)';
             switch (i.code) {
                 case 'invalid_type':
@@ -291,6 +296,10 @@ export function describeIssues(error: z.ZodError): string {
             }
         })
         .join('; ');
+}
+
+function depth(e: z.ZodError): number {
+    return Math.max(0, ...e.issues.map((i) => i.path.length));
 }
 
 /** Text of a message's content (text parts joined). */

@@ -12,6 +12,7 @@ import { tonClientOpener } from '../../wrappers/toncenter';
 import { OperatorWallet, WalletVersion } from '../../wrappers/wallet';
 import { CocoonClient, CocoonError } from './client';
 import { buildGateway } from './gateway';
+import { ResponseStore } from './gateway/responseStore';
 import { rankWorkers } from './gateway/ranking';
 import { ClientStore } from './store';
 import { cocoonVersion } from '../../helpers/version';
@@ -130,7 +131,8 @@ export function buildCli(io: CliIo = { out: (l) => console.log(l), env: process.
         .action(async (o) => {
             const s = await openSession(o, io);
             const apiKeys: string[] = o.apiKey ?? (io.env.COCOON_GATEWAY_API_KEYS ?? '').split(',').filter(Boolean);
-            const app = buildGateway({ client: s.client, apiKeys });
+            const responses = ResponseStore.open(join(o.dir, 'responses.db'));
+            const app = buildGateway({ client: s.client, apiKeys, responses });
             await app.listen({ host: o.host, port: Number(o.port) });
             const addr = app.server.address();
             const port = typeof addr === 'object' && addr ? addr.port : Number(o.port);
@@ -141,6 +143,7 @@ export function buildCli(io: CliIo = { out: (l) => console.log(l), env: process.
                     if (stopping) return;
                     stopping = true;
                     app.close().finally(() => {
+                        responses.close();
                         s.close();
                         done();
                     });

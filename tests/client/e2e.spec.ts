@@ -22,6 +22,7 @@ import { ExtendedRegistry } from '../../wrappers/Registry';
 import { Opcode } from '../../wrappers/opcodes';
 import { ExtendedWorkerStake, WorkerStatus } from '../../wrappers/WorkerStake';
 import { buildGateway } from '../../client/src/gateway';
+import { ResponseStore } from '../../client/src/gateway/responseStore';
 import { ClientStore } from '../../client/src/store';
 import { testKeys } from '../helpers/channel';
 import { TOOL_CALLS, Upstream, UPSTREAM_CACHED_TOKENS, UPSTREAM_PROMPT_TOKENS, WORDS, startUpstream } from '../worker/helpers';
@@ -308,6 +309,140 @@ describe('client gateway on a devnet', () => {
         } finally {
             await toolGateway.close();
             toolStore.close();
+        }
+    });
+
+    it('the Responses API with the openai client: text whole and streamed, a function tool round trip through previous_response_id kept across a gateway restart, structured output, refusals by name; each receipt paid', async () => {
+        // A client of its own with a deposit for offered tools' prompt allowance at this test's prices.
+        const { client: rc, store: rs } = await clientOfItsOwn('responses', toNano('10'));
+        const responsesFile = join(dir, 'client', 'responses-kept.db');
+        const open = async () => {
+            const kept = ResponseStore.open(responsesFile);
+            const g = buildGateway({ client: rc, responses: kept });
+            await g.listen({ host: '127.0.0.1', port: 0 });
+            const app = new OpenAI({ baseURL: `http://127.0.0.1:${(g.server.address() as { port: number }).port}/v1`, apiKey: 'none', maxRetries: 0 });
+            return { g, kept, app };
+        };
+        let { g, kept, app } = await open();
+        let total = 0n;
+        const paysFor = (response: any, usage: { prompt: number; cached: number; completion: number }) => {
+            const f = parseReceipt(openSignedReceipt(Cell.fromBase64(response.receipt.boc)).receipt);
+            const counted = { prompt: BigInt(usage.prompt), cached: BigInt(usage.cached), completion: BigInt(usage.completion), reasoning: 0n };
+            expect(f.usage).toEqual(counted);
+            expect(response.cost).toBe(receiptMaxCost(PRICES, counted).toString());
+            expect(f.cumulativeCost).toBe(total + f.cost);
+            total += f.cost;
+            return f.channel.toString();
+        };
+        const text = { prompt: UPSTREAM_PROMPT_TOKENS, cached: UPSTREAM_CACHED_TOKENS, completion: WORDS.length };
+        try {
+            const whole: any = await app.responses.create({ model: MODEL, instructions: 'You are terse.', input: 'Say hello.', max_output_tokens: 16, metadata: { app: 'e2e' } });
+            expect(whole).toMatchObject({ object: 'response', status: 'completed', model: MODEL, metadata: { app: 'e2e' }, instructions: 'You are terse.' });
+            expect(whole.output_text).toBe(WORDS.join(''));
+            expect(whole.output).toEqual([expect.objectContaining({ type: 'message', role: 'assistant', status: 'completed', content: [expect.objectContaining({ type: 'output_text', text: WORDS.join('') })] })]);
+            expect(whole.usage).toEqual({
+                input_tokens: UPSTREAM_PROMPT_TOKENS,
+                input_tokens_details: { cached_tokens: UPSTREAM_CACHED_TOKENS },
+                output_tokens: WORDS.length,
+                output_tokens_details: { reasoning_tokens: 0 },
+                total_tokens: UPSTREAM_PROMPT_TOKENS + WORDS.length,
+            });
+            expect(upstream.requests.at(-1)).toMatchObject({ messages, max_tokens: 16 });
+            const channel = paysFor(whole, text);
+
+            const streamed = await app.responses.create({ model: MODEL, input: [{ role: 'user', content: 'Say hello.' }], max_output_tokens: 16, stream: true });
+            const types: string[] = [];
+            let deltas = '';
+            let completed: any;
+            for await (const event of streamed) {
+                types.push(event.type);
+                if (event.type === 'response.output_text.delta') deltas += event.delta;
+                if (event.type === 'response.completed') completed = event.response;
+            }
+            expect(types.slice(0, 4)).toEqual(['response.created', 'response.in_progress', 'response.output_item.added', 'response.content_part.added']);
+            expect(types.slice(-4)).toEqual(['response.output_text.done', 'response.content_part.done', 'response.output_item.done', 'response.completed']);
+            expect(deltas).toBe(WORDS.join(''));
+            expect(completed.output[0].content[0].text).toBe(WORDS.join(''));
+            paysFor(completed, text);
+            // The SDK's stream helper assembles the same events into the final response.
+            const assembled = await app.responses.stream({ model: MODEL, input: 'Say hello.', max_output_tokens: 16 }).finalResponse();
+            expect(assembled.output).toEqual([expect.objectContaining({ type: 'message', content: [expect.objectContaining({ text: WORDS.join('') })] })]);
+            paysFor(assembled, text);
+
+            const tools = [
+                { type: 'function' as const, name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } }, strict: false },
+                { type: 'function' as const, name: 'get_time', parameters: { type: 'object', properties: {} }, strict: false },
+            ];
+            const asked: any = await app.responses.create({ model: MODEL, input: 'Weather and time in Paris?', tools, max_output_tokens: 16 });
+            const calls = asked.output.filter((i: any) => i.type === 'function_call');
+            expect(calls.map((c: any) => ({ id: c.call_id, name: c.name, arguments: c.arguments }))).toEqual(TOOL_CALLS);
+            paysFor(asked, { prompt: UPSTREAM_PROMPT_TOKENS, cached: 0, completion: 4 });
+            // The conversation is the gateway's, in its own file: a restarted gateway continues it.
+            await g.close();
+            kept.close();
+            ({ g, kept, app } = await open());
+            const answered: any = await app.responses.create({
+                model: MODEL,
+                previous_response_id: asked.id,
+                input: calls.map((c: any) => ({ type: 'function_call_output' as const, call_id: c.call_id, output: 'sunny' })),
+                max_output_tokens: 16,
+            });
+            expect(answered.output_text).toBe(WORDS.join(''));
+            expect(answered.previous_response_id).toBe(asked.id);
+            expect(upstream.requests.at(-1).messages).toEqual([
+                { role: 'user', content: 'Weather and time in Paris?' },
+                { role: 'assistant', content: null, tool_calls: TOOL_CALLS.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } })) },
+                { role: 'tool', content: 'sunny', tool_call_id: TOOL_CALLS[0].id },
+                { role: 'tool', content: 'sunny', tool_call_id: TOOL_CALLS[1].id },
+            ]);
+            paysFor(answered, text);
+
+            const streamedCall = await app.responses.create({ model: MODEL, input: 'Weather in Paris?', tools, parallel_tool_calls: false, stream: true, max_output_tokens: 16 });
+            let args = '';
+            const added: any[] = [];
+            let last: any;
+            for await (const event of streamedCall) {
+                if (event.type === 'response.output_item.added') added.push(event.item);
+                if (event.type === 'response.function_call_arguments.delta') args += event.delta;
+                if (event.type === 'response.completed') last = event.response;
+            }
+            expect(added).toEqual([expect.objectContaining({ type: 'function_call', call_id: TOOL_CALLS[0].id, name: TOOL_CALLS[0].name })]);
+            expect(args).toBe(TOOL_CALLS[0].arguments);
+            paysFor(last, { prompt: UPSTREAM_PROMPT_TOKENS, cached: 0, completion: 3 });
+
+            const schema = { type: 'object', properties: { greeting: { type: 'string' } }, required: ['greeting'], additionalProperties: false };
+            const formatted: any = await app.responses.create({ model: MODEL, input: 'Say hello.', text: { format: { type: 'json_schema', name: 'greeting', schema, strict: true } }, max_output_tokens: 16 });
+            expect(upstream.requests.at(-1).response_format).toEqual({ type: 'json_schema', json_schema: { name: 'greeting', schema, strict: true } });
+            expect(formatted.text.format).toMatchObject({ type: 'json_schema', name: 'greeting' });
+            paysFor(formatted, text);
+
+            expect(await app.responses.retrieve(answered.id)).toMatchObject({ id: answered.id, output: answered.output, receipt: answered.receipt });
+            await app.responses.del(answered.id);
+            await expect(app.responses.retrieve(answered.id)).rejects.toMatchObject({ status: 404 });
+            const unstored: any = await app.responses.create({ model: MODEL, input: 'Say hello.', max_output_tokens: 16, store: false });
+            paysFor(unstored, text);
+            await expect(app.responses.retrieve(unstored.id)).rejects.toMatchObject({ status: 404 });
+
+            // Refused by name before any worker is asked: nothing is charged.
+            const requestsBefore = upstream.requests.length;
+            const refusal = async (body: Record<string, unknown>, status: number, words: RegExp) => {
+                const err: any = await app.responses.create({ model: MODEL, max_output_tokens: 16, ...body } as any).catch((e) => e);
+                expect(err.status).toBe(status);
+                expect(err.message).toMatch(words);
+            };
+            await refusal({ input: [{ role: 'user', content: [{ type: 'input_image', image_url: 'https://example.com/a.png' }] }] }, 400, /input\.0\.content\.0\.type/);
+            await refusal({ input: 'Hi', reasoning: { effort: 'high' } }, 400, /reasoning: not supported/);
+            await refusal({ input: 'Hi', tools: [{ type: 'web_search' }] }, 400, /tools\.0\.type/);
+            await refusal({ input: 'Hi', tool_choice: 'required' }, 400, /tool_choice: asks for a tool call/);
+            await refusal({ input: 'Hi', previous_response_id: 'resp_unknown' }, 404, /previous_response_id/);
+            expect(upstream.requests.length).toBe(requestsBefore);
+            expect(rs.latestVoucher(channel)!.total).toBe(total);
+            await rc.vouchers.settled();
+            expect(worker.store.latestVoucher(channel)!.total).toBe(total);
+        } finally {
+            await g.close();
+            kept.close();
+            rs.close();
         }
     });
 

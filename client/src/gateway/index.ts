@@ -1,12 +1,13 @@
 import { timingSafeEqual } from 'node:crypto';
 import { corkPerTurn } from '../../../helpers/corkPerTurn';
-import { Address } from '@ton/core';
-import fastify, { FastifyInstance, FastifyReply } from 'fastify';
+import fastify, { FastifyBaseLogger, FastifyInstance, FastifyReply } from 'fastify';
 import { openAiErrorBody } from '../../../protocol/openaiError';
 import { chatRequestSchema, describeIssues } from '../../../protocol/paidRequest';
 import { CallResult, CocoonClient, CocoonError } from '../client';
 import type { WorkerInfo } from '../discovery';
-import { unaffordable } from '../channels/affordability';
+import { DispatchContext, Selection, dispatch, takeSelection } from './dispatch';
+import { ResponseStore } from './responseStore';
+import { registerResponsesRoutes } from './responses';
 import { Router } from './router';
 
 /**
@@ -35,6 +36,8 @@ export interface GatewayOptions {
     /** Workers tried per request (default 3). */
     maxAttempts?: number;
     logger?: boolean;
+    /** Where responses are kept for `previous_response_id` (default: in memory, for this process only). */
+    responses?: ResponseStore;
 }
 
 function openAiError(reply: FastifyReply, status: number, code: string, message: string) {
@@ -46,6 +49,9 @@ function openAiError(reply: FastifyReply, status: number, code: string, message:
 
 export function buildGateway(o: GatewayOptions): FastifyInstance {
     const app = fastify({ logger: o.logger ?? false, bodyLimit: 4 * 1024 * 1024 });
+    // OpenAI's SDKs send a JSON content type on requests without a body (DELETE): an empty body is no body there.
+    const json = app.getDefaultJsonParser('error', 'error');
+    app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => (body === '' ? done(null, undefined) : json(req, body as string, done)));
     const client = o.client;
     const router = new Router(client);
     const keys = (o.apiKeys ?? []).filter((k) => k.length > 0).map((k) => Buffer.from(k));
@@ -104,49 +110,24 @@ export function buildGateway(o: GatewayOptions): FastifyInstance {
         };
     }
 
+    const dispatchContext = (log: FastifyBaseLogger): DispatchContext => ({ client, router, maxAttempts: o.maxAttempts ?? 3, log });
+
     app.post('/v1/chat/completions', async (req, reply) => {
-        const body = (req.body ?? {}) as Record<string, unknown>;
-        let maxPrice: bigint | undefined;
-        let only: Address | undefined;
+        let selection: Selection;
+        let openAiRequest: Record<string, unknown>;
         try {
-            if (body.max_price !== undefined && body.max_price !== null) {
-                maxPrice = BigInt(body.max_price as string | number);
-                if (maxPrice < 0n) throw new Error();
-            }
-        } catch {
-            return openAiError(reply, 400, 'invalid_max_price', 'max_price must be a non-negative integer (nanoTON per million tokens)');
+            // The gateway's own fields are taken out; the rest is the OpenAI request the worker gets.
+            ({ selection, rest: openAiRequest } = takeSelection((req.body ?? {}) as Record<string, unknown>));
+        } catch (e) {
+            const err = e as CocoonError;
+            return openAiError(reply, err.status, err.code, err.message);
         }
-        try {
-            if (body.worker !== undefined && body.worker !== null) only = Address.parse(String(body.worker));
-        } catch {
-            return openAiError(reply, 400, 'invalid_worker', 'worker must be a WorkerStake address');
-        }
-        // The gateway's own fields are consumed above; the rest is the OpenAI request the worker gets.
-        const { max_price: _maxPrice, worker: _worker, ...openAiRequest } = body;
         const parsed = chatRequestSchema.safeParse(openAiRequest);
         if (!parsed.success) return openAiError(reply, 400, 'invalid_request', describeIssues(parsed.error));
         const request = parsed.data;
         const stream = request.stream === true;
 
-        let list: WorkerInfo[];
-        try {
-            list = await router.candidates(request.model, maxPrice, only);
-        } catch (e) {
-            return openAiError(reply, 503, 'discovery_failed', `cannot read the workers from the chain: ${(e as Error).message}`);
-        }
-        if (list.length === 0)
-            return openAiError(reply, 404, 'no_worker', `no verified worker serves ${request.model}${maxPrice !== undefined ? ' within max_price' : ''}${only ? ' as the named worker' : ''}`);
-        // Only workers a channel can pay for this request: the rest would refuse it after a top-up.
-        const affordable = list.filter((w) => !unaffordable(w, request, client.o.deposit));
-        if (affordable.length === 0) {
-            const refused = unaffordable(list[0], request, client.o.deposit)!;
-            return openAiError(reply, refused.status, refused.code, refused.message);
-        }
-        list = affordable;
-
-        let lastError: CocoonError | undefined;
         let started = false;
-        let refreshed = false;
         const raw = reply.raw;
         const cork = corkPerTurn(raw);
         const write = (obj: unknown) => {
@@ -154,79 +135,54 @@ export function buildGateway(o: GatewayOptions): FastifyInstance {
             cork();
             raw.write(`data: ${JSON.stringify(obj)}\n\n`);
         };
+        const start = () => {
+            if (started) return;
+            started = true;
+            reply.hijack();
+            raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+        };
         // The app went away: stop reading from the worker. It keeps a receipt for what it delivered,
         // which the SDK recovers and pays (receipt recovery), so nothing is paid for text nobody read.
         const gone = new AbortController();
         raw.on('close', () => {
             if (!raw.writableFinished) gone.abort();
         });
-        const tried = new Set<string>();
-        const maxAttempts = o.maxAttempts ?? 3;
-        for (let i = 0; i < list.length && tried.size < maxAttempts; i++) {
-            const w = list[i];
-            tried.add(w.workerStake.toString());
-            try {
-                if (!stream) {
-                    const r = await client.call(w, request, undefined, gone.signal);
-                    router.record(w, true, r.latencyMs);
-                    const { receipt: _r, ...completion } = r.final;
-                    // Answers name the model as the app asked for it (the worker knows it by its wire id).
-                    return reply.code(200).send({ ...completion, model: request.model, usage: usageOf(r.final), ...extras(r) });
-                }
-                const r = await client.call(
-                    w,
-                    request,
-                    (chunk) => {
-                        if (!started) {
-                            started = true;
-                            reply.hijack();
-                            raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
-                        }
-                        write({ ...chunk, model: request.model });
-                    },
-                    gone.signal,
-                );
-                router.record(w, true, r.latencyMs);
-                if (!started) {
-                    started = true;
-                    reply.hijack();
-                    raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
-                }
-                const { receipt: _r, ...last } = r.final;
-                write({ ...last, model: request.model, usage: usageOf(r.final), ...extras(r) });
-                cork.flush();
-                raw.end('data: [DONE]\n\n');
+        try {
+            const onChunk = stream
+                ? (chunk: any) => {
+                      start();
+                      write({ ...chunk, model: request.model });
+                  }
+                : undefined;
+            const r = await dispatch(dispatchContext(req.log), request, selection, onChunk, gone.signal);
+            const { receipt: _r, ...last } = r.final;
+            // Answers name the model as the app asked for it (the worker knows it by its wire id).
+            if (!stream) return reply.code(200).send({ ...last, model: request.model, usage: usageOf(r.final), ...extras(r) });
+            start();
+            write({ ...last, model: request.model, usage: usageOf(r.final), ...extras(r) });
+            cork.flush();
+            raw.end('data: [DONE]\n\n');
+            return reply;
+        } catch (e) {
+            if (gone.signal.aborted) {
+                // Nobody to answer.
+                if (!started) reply.hijack();
+                raw.destroy();
                 return reply;
-            } catch (e) {
-                if (gone.signal.aborted) {
-                    // Nobody to answer, and not the worker's failure.
-                    if (!started) reply.hijack();
-                    raw.destroy();
-                    return reply;
-                }
-                router.record(w, false);
-                const err = e instanceof CocoonError ? e : new CocoonError(502, 'worker_failed', (e as Error).message);
-                lastError = err;
-                req.log.warn({ worker: w.workerStake.toString(), code: err.code }, 'worker failed');
-                if (started || err.delivered) break; // part of an answer is out: no retry on another worker
-                if (i === list.length - 1 && !refreshed) {
-                    // Every known worker failed: the cached list may be stale; look again once.
-                    refreshed = true;
-                    const fresh = await router.candidates(request.model, maxPrice, only, true).catch(() => [] as WorkerInfo[]);
-                    list = [...list, ...fresh.filter((x) => !tried.has(x.workerStake.toString()) && !unaffordable(x, request, client.o.deposit))];
-                }
             }
-        }
-        const err = lastError ?? new CocoonError(502, 'worker_failed', 'no worker answered');
-        if (started) {
+            const err = e instanceof CocoonError ? e : new CocoonError(502, 'worker_failed', (e as Error).message);
+            if (!started) return openAiError(reply, err.status, err.code, err.message);
             // The answer is already under way with status 200: whatever broke it, the app sees a server error.
             write(openAiErrorBody(502, err.code, err.message));
             cork.flush();
             raw.end();
             return reply;
         }
-        return openAiError(reply, err.status, err.code, err.message);
     });
+
+    const responses = o.responses ?? ResponseStore.open(':memory:');
+    if (!o.responses) app.addHook('onClose', async () => responses.close());
+    registerResponsesRoutes(app, { store: responses, context: dispatchContext, fail: openAiError, extras });
 
     return app;
 }
