@@ -1,5 +1,6 @@
 import { ENVELOPE_MEDIA_TYPE } from '../../helpers/hpke';
-import type { ChatCompletionRequest, ReceiptWire } from '../../protocol/paidRequest';
+import { embeddingsResponseText } from '../../protocol/embeddings';
+import type { ReceiptWire } from '../../protocol/paidRequest';
 import type { ReceiptFields } from '../../wrappers/receipt';
 import { ensureChannel } from './channels/ensure';
 import type { ChannelLease } from './channels/lease';
@@ -15,6 +16,7 @@ import { ReceiptRejected, Rejections } from './receipts/rejection';
 import type { ReceiptVerifier } from './receipts/verifier';
 import { Answer, readFrames } from './transport/frameReader';
 import { sealRequest } from './transport/seal';
+import { PaidOperation, operationPath, operationStreams } from './operation';
 
 export interface CallResult {
     worker: WorkerInfo;
@@ -65,7 +67,7 @@ const MAX_CREDIT_WAITS = 64;
  * refusal for the worker's credit limit waits for another call on the
  * channel to end.
  */
-export async function paidCall(p: CallParts, w: WorkerInfo, request: ChatCompletionRequest, c: CallOptions): Promise<CallResult> {
+export async function paidCall(p: CallParts, w: WorkerInfo, op: PaidOperation, c: CallOptions): Promise<CallResult> {
     const { ctx } = p;
     const { o } = ctx;
     const sequencer = p.payer.sequencer;
@@ -74,7 +76,7 @@ export async function paidCall(p: CallParts, w: WorkerInfo, request: ChatComplet
     const row = await ensureChannel(ctx, p.checks, w, c.lease?.need ?? 0n, c.lease);
     // A retry below (after a top-up or a recovery) uses the same channel.
     if (c.lease) c.lease.preferred = row;
-    const { sealed, sent, voucherTotal } = await sealRequest(ctx, w, row.address, request);
+    const { sealed, sent, voucherTotal } = await sealRequest(ctx, w, row.address, op);
     // On disk before it leaves: if the final frame is lost, the worker's stored receipt for it is paid later (recoverReceipts).
     const attemptId = o.store.addAttempt({ channel: row.address, requestHash: sent.requestHash, maxTokens: sent.maxTokens, promptBound: sent.promptBound, at: sent.startedAt });
     const channel = row.address;
@@ -92,7 +94,7 @@ export async function paidCall(p: CallParts, w: WorkerInfo, request: ChatComplet
         const timer = setTimeout(() => ac.abort(), o.connectTimeoutMs ?? 30_000);
         let res: Response;
         try {
-            res = await fetch(`${w.endpoint}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': ENVELOPE_MEDIA_TYPE }, body: sealed.envelope, signal: ac.signal });
+            res = await fetch(`${w.endpoint}${operationPath(op)}`, { method: 'POST', headers: { 'content-type': ENVELOPE_MEDIA_TYPE }, body: sealed.envelope, signal: ac.signal });
         } catch (e) {
             // The connection may have broken after the worker stored its receipt (killed before answering).
             leave();
@@ -113,16 +115,16 @@ export async function paidCall(p: CallParts, w: WorkerInfo, request: ChatComplet
             leave();
             if (res.status === 402 && err.code === 'insufficient_deposit' && c.mayTopUp) {
                 await topUp(ctx, o.store.channel(channel) ?? row, o.topUpAmount ?? o.deposit);
-                return paidCall(p, w, request, { ...c, mayTopUp: false });
+                return paidCall(p, w, op, { ...c, mayTopUp: false });
             }
             // Receipts whose final frames were lost are what the voucher does not cover: recover them, then retry.
             if (res.status === 402 && err.code === 'voucher_required' && c.mayRecover) {
-                if ((await p.recovery.recoverOrReject(w, channel, false)) > 0) return paidCall(p, w, request, { ...c, mayRecover: false });
+                if ((await p.recovery.recoverOrReject(w, channel, false)) > 0) return paidCall(p, w, op, { ...c, mayRecover: false });
             }
             // The worker's credit to the channel is taken by the calls in flight on it: go again when one ends.
             if (res.status === 429 && err.code === 'credit_limit' && (c.creditWaits ?? 0) < MAX_CREDIT_WAITS && sequencer.calls(channel) > 0) {
                 await sequencer.next(channel);
-                return paidCall(p, w, request, { ...c, creditWaits: (c.creditWaits ?? 0) + 1 });
+                return paidCall(p, w, op, { ...c, creditWaits: (c.creditWaits ?? 0) + 1 });
             }
             throw new CocoonError(res.status === 429 ? 429 : 502, err.code ?? 'worker_refused', `worker refused (${res.status}): ${err.message ?? 'no reason given'}`);
         }
@@ -131,7 +133,7 @@ export async function paidCall(p: CallParts, w: WorkerInfo, request: ChatComplet
 
         const answer: Answer = { final: undefined, content: '', reasoning: '', toolCalls: [], delivered: false };
         try {
-            await readFrames(res, sealed.response, Boolean(request.stream), answer, { ms: o.idleTimeoutMs ?? 120_000, onIdle: () => ac.abort() }, c.onChunk);
+            await readFrames(res, sealed.response, operationStreams(op), answer, { ms: o.idleTimeoutMs ?? 120_000, onIdle: () => ac.abort() }, c.onChunk);
         } catch (e) {
             if (e instanceof CocoonError) throw e;
             // The worker may hold a receipt for what it delivered (stored before the final frame that never came).
@@ -139,6 +141,8 @@ export async function paidCall(p: CallParts, w: WorkerInfo, request: ChatComplet
             await p.recovery.recoverOrReject(w, channel, answer.delivered);
             throw new CocoonError(502, 'worker_failed', `the worker's answer broke off: ${(e as Error).message}`, answer.delivered);
         }
+        // Embeddings are delivered as their data: the receipt's response hash commits to it in the place of text.
+        if (op.kind === 'embeddings') answer.content = embeddingsResponseText(answer.final?.data);
         const { final, content, reasoning, toolCalls, delivered } = answer;
 
         const receipt: ReceiptWire | null = final?.receipt ?? null;
@@ -163,7 +167,7 @@ export async function paidCall(p: CallParts, w: WorkerInfo, request: ChatComplet
                             ctx.log('receipt recovery failed', { worker: w.workerStake.toString(), error: (e as Error).message });
                         }
                     }
-                    ({ fields } = await p.verifier.verify(w, channel, verifiedNow(), receipt, { path: 'live', request: sent, delivered: { content, reasoning, toolCalls, usage: final?.usage } }));
+                    ({ fields } = await p.verifier.verify(w, channel, verifiedNow(), receipt, { path: 'live', request: sent, delivered: { kind: op.kind, content, reasoning, toolCalls, usage: final?.usage } }));
                     cost = fields.cost;
                     // Only now, with the receipt verified, is the voucher that pays for it signed.
                     paid = p.payer.pay(w, channel, receipt, fields, attemptId);

@@ -1,5 +1,7 @@
+import type { EmbeddingsRequest } from '../../protocol/embeddings';
 import type { ChatCompletionRequest } from '../../protocol/paidRequest';
 import { paidCall, CallParts, CallResult } from './call';
+import { PaidOperation, operationBounds } from './operation';
 import { closeChannel, CloseResult } from './channels/close';
 import { requestCostBound, unaffordable } from './channels/affordability';
 import { ensureChannel } from './channels/ensure';
@@ -126,12 +128,23 @@ export class CocoonClient {
      * chat.completion.chunk as it is decrypted. Resolves once the receipt is
      * verified and the voucher for it signed and stored.
      */
-    async call(w: WorkerInfo, request: ChatCompletionRequest, onChunk?: (chunk: any) => void | Promise<void>, signal?: AbortSignal): Promise<CallResult> {
+    call(w: WorkerInfo, request: ChatCompletionRequest, onChunk?: (chunk: any) => void | Promise<void>, signal?: AbortSignal): Promise<CallResult> {
+        return this.pay(w, { kind: 'chat', request }, onChunk, signal);
+    }
+
+    /** Paid embeddings from `w`: resolves with the answer (`final`: OpenAI's embeddings list) once its receipt is verified and paid. */
+    embed(w: WorkerInfo, request: EmbeddingsRequest, signal?: AbortSignal): Promise<CallResult> {
+        return this.pay(w, { kind: 'embeddings', request }, undefined, signal);
+    }
+
+    /** One paid operation of either kind (./operation.ts). */
+    async pay(w: WorkerInfo, op: PaidOperation, onChunk?: (chunk: any) => void | Promise<void>, signal?: AbortSignal): Promise<CallResult> {
         // The worker knows the model by its wire name (the app may have used the Registry's display name).
-        const req = { ...request, model: w.model };
-        const refused = unaffordable(w, req, this.o.deposit);
+        const asked = { ...op, request: { ...op.request, model: w.model } } as PaidOperation;
+        const bounds = operationBounds(asked);
+        const refused = unaffordable(w, bounds, this.o.deposit);
         if (refused) throw refused;
-        return this.pool.withChannel(w, (lease) => paidCall(this.parts, w, req, { onChunk, mayTopUp: true, mayRecover: true, signal, lease }), requestCostBound(w, req));
+        return this.pool.withChannel(w, (lease) => paidCall(this.parts, w, asked, { onChunk, mayTopUp: true, mayRecover: true, signal, lease }), requestCostBound(w, bounds));
     }
 
     /** Reads back and pays the receipts `w` stored on `channel` whose final frames were lost, up to `upTo` (./receipts/recovery.ts). */

@@ -1,6 +1,7 @@
 import { Address, SenderArguments, toNano } from '@ton/core';
 import OpenAI from 'openai';
 import { unaffordable } from '../../client/src/channels/affordability';
+import { operationBounds } from '../../client/src/operation';
 import { buildGateway } from '../../client/src/gateway';
 import type { WorkerInfo } from '../../client/src/discovery';
 import { testKeys } from '../helpers/channel';
@@ -86,13 +87,13 @@ describe('a request no channel can afford', () => {
     });
 
     it('judges the prompt alone when max_tokens is absent, and lets an affordable request through', () => {
-        const ask = (content: string, max_tokens?: number) => unaffordable(worker, { model: MODEL, messages: [{ role: 'user', content }], max_tokens }, toNano('10'));
+        const ask = (content: string, max_tokens?: number) => unaffordable(worker, operationBounds({ kind: 'chat', request: { model: MODEL, messages: [{ role: 'user', content }], max_tokens } }), toNano('10'));
         // 16 completion tokens at most: 0.32 TON, well within the channel.
         expect(ask('hi', 16)).toBeUndefined();
         expect(ask('hi')).toBeUndefined();
         // No max_tokens: the worker's own default bounds the answer; a prompt of ten billion-odd tokens' worth is still refused.
         const cheapPromptOnly = { ...worker, prices: { ...prices, prompt: 10_000_000_000_000n } };
-        const refused = unaffordable(cheapPromptOnly, { model: MODEL, messages: [{ role: 'user', content: 'x'.repeat(2000) }] }, toNano('10'));
+        const refused = unaffordable(cheapPromptOnly, operationBounds({ kind: 'chat', request: { model: MODEL, messages: [{ role: 'user', content: 'x'.repeat(2000) }] } }), toNano('10'));
         expect(refused).toMatchObject({ status: 400, code: 'request_unaffordable' });
         expect(refused!.message).not.toMatch(/max_tokens \d/);
     });

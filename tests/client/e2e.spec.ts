@@ -25,7 +25,10 @@ import { buildGateway } from '../../client/src/gateway';
 import { ResponseStore } from '../../client/src/gateway/responseStore';
 import { ClientStore } from '../../client/src/store';
 import { testKeys } from '../helpers/channel';
-import { TOOL_CALLS, Upstream, UPSTREAM_CACHED_TOKENS, UPSTREAM_PROMPT_TOKENS, WORDS, startUpstream } from '../worker/helpers';
+import { TOOL_CALLS, Upstream, UPSTREAM_CACHED_TOKENS, UPSTREAM_EMBEDDING_TOKENS, UPSTREAM_PROMPT_TOKENS, WORDS, startUpstream, upstreamEmbedding } from '../worker/helpers';
+import { embeddingsResponseText } from '../../protocol/embeddings';
+import { responseDigest } from '../../protocol/paidRequest';
+import { bytesToUint } from '../../helpers/bytes';
 import { pollUntil } from '../../helpers/poll';
 import { deployNetworkTo, registerWorker } from '../../scripts/local/devnetNetwork';
 import { BINS, Daemon } from '../../scripts/lib/daemon';
@@ -444,6 +447,38 @@ describe('client gateway on a devnet', () => {
             kept.close();
             rs.close();
         }
+    });
+
+    it('embeddings with the openai client, as floats and base64: the vectors the upstream made, prompt tokens charged at the prompt price, the receipt committing to the data and paid; a bad field refused by name, nothing charged', async () => {
+        const inputs = ['first text', 'second text'];
+        const asFloats: any = await openai.embeddings.create({ model: MODEL, input: inputs, encoding_format: 'float' });
+        expect(upstream.requests.at(-1)).toEqual({ model: 'llama-3-8b', input: inputs, encoding_format: 'float' });
+        expect(asFloats.data.map((d: any) => d.embedding)).toEqual(inputs.map((_, i) => upstreamEmbedding(i).map(Math.fround)));
+        expect(asFloats.usage).toEqual({ prompt_tokens: 2 * UPSTREAM_EMBEDDING_TOKENS, total_tokens: 2 * UPSTREAM_EMBEDDING_TOKENS });
+        const usage = { prompt: BigInt(2 * UPSTREAM_EMBEDDING_TOKENS), cached: 0n, completion: 0n, reasoning: 0n };
+        const cost = receiptMaxCost(PRICES, usage);
+        expect(asFloats.cost).toBe(cost.toString());
+        const { receipt: cell, signature } = openSignedReceipt(Cell.fromBase64(asFloats.receipt.boc));
+        expect(verifyReceipt(cell, signature, worker.keys.receipt.publicKey)).toBe(true);
+        const f = parseReceipt(cell);
+        expect(f.usage).toEqual(usage);
+        expect(f.channel.toString()).toBe(channel);
+        expect(f.cumulativeCost).toBe(paid + cost);
+        expect(f.responseHash).toBe(bytesToUint(responseDigest(embeddingsResponseText(asFloats.data), '')));
+        paid += cost;
+
+        // The SDK's default: base64 on the wire, decoded by the SDK into the same float32 values.
+        const decoded: any = await openai.embeddings.create({ model: MODEL, input: 'first text' });
+        expect(decoded.data[0].embedding).toEqual(upstreamEmbedding(0).map(Math.fround));
+        expect(parseReceipt(openSignedReceipt(Cell.fromBase64(decoded.receipt.boc)).receipt).cumulativeCost).toBe(paid + cost / 2n);
+        paid += cost / 2n;
+        expect(store.latestVoucher(channel)!.total).toBe(paid);
+
+        const before = upstream.requests.length;
+        await expect(openai.embeddings.create({ model: MODEL, input: ['ok', ''] })).rejects.toMatchObject({ status: 400, message: expect.stringMatching(/input\.1: an empty string/) });
+        await expect(openai.embeddings.create({ model: MODEL, input: 'x', task: 'retrieval' } as any)).rejects.toMatchObject({ status: 400, message: expect.stringMatching(/task: not supported/) });
+        expect(upstream.requests.length).toBe(before);
+        expect(store.latestVoucher(channel)!.total).toBe(paid);
     });
 
     it('concurrent requests to one worker are paid one after another on its channel, each exactly once', async () => {

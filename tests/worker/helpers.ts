@@ -32,6 +32,11 @@ export interface Upstream {
 }
 
 export const WORDS = ['Hello', ' there', ',', ' friend', '!'];
+/** Tokens the upstream counts for each input it embeds, and the vector it answers for the input at `index`. */
+export const UPSTREAM_EMBEDDING_TOKENS = 2;
+export function upstreamEmbedding(index: number): number[] {
+    return [0.125 * index, 0.25, -0.5, 1 / 3];
+}
 export const UPSTREAM_PROMPT_TOKENS = 11;
 export const UPSTREAM_CACHED_TOKENS = 3;
 
@@ -71,6 +76,13 @@ export async function startUpstream(): Promise<Upstream> {
         for await (const c of req) raw += c;
         const body = JSON.parse(raw);
         requests.push(body);
+        if (req.url === '/v1/embeddings') {
+            const inputs: unknown[] = typeof body.input === 'string' || typeof body.input?.[0] === 'number' ? [body.input] : body.input;
+            const data = inputs.map((_, index) => ({ object: 'embedding', index, embedding: upstreamEmbedding(index) }));
+            const usage = { prompt_tokens: UPSTREAM_EMBEDDING_TOKENS * inputs.length, total_tokens: UPSTREAM_EMBEDDING_TOKENS * inputs.length };
+            res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ object: 'list', data, model: body.model, usage }));
+            return;
+        }
         res.writeHead(200, { 'content-type': 'text/event-stream' });
         if (Array.isArray(body.tools) && body.tools.length > 0) {
             const deltas = body.parallel_tool_calls === false ? TOOL_CALL_DELTAS.filter((d) => d.index === 0) : TOOL_CALL_DELTAS;

@@ -7,6 +7,8 @@ import { sendFrameworkError, sendRefusal } from './http/errors';
 import { ModelCatalog } from './http/modelCatalog';
 import { registerChannelRoutes } from './http/routes/channels';
 import { registerChatRoute } from './http/routes/chat';
+import { registerEmbeddingsRoute } from './http/routes/embeddings';
+import { ReplayGuard } from './replay';
 import { registerPublicRoutes } from './http/routes/public';
 import type { InferenceBackend, ModelInfo } from './inference/types';
 import type { WorkerMetrics } from './metrics';
@@ -80,16 +82,11 @@ export function buildServer(ctx: ServerContext): WorkerServer {
         healthExtra: ctx.healthExtra,
     });
     registerChannelRoutes(app, { payments: ctx.payments, cooperativeClose: ctx.cooperativeClose });
-    registerChatRoute(app, {
-        backend: ctx.backend,
-        payments: ctx.payments,
-        encryptionKey: ctx.encryptionKey,
-        catalog,
-        traffic,
-        metrics: ctx.metrics,
-        logger: ctx.logger,
-        limits: ctx.limits,
-    });
+    // One for every paid route: an envelope sent again to another route is a replay too.
+    const replays = new ReplayGuard();
+    const paid = { backend: ctx.backend, payments: ctx.payments, encryptionKey: ctx.encryptionKey, catalog, traffic, metrics: ctx.metrics, logger: ctx.logger, limits: ctx.limits, replays };
+    registerChatRoute(app, paid);
+    registerEmbeddingsRoute(app, paid);
 
     return {
         app,

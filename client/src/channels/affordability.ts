@@ -1,7 +1,8 @@
 import { fromNano } from '@ton/core';
-import { ChatCompletionRequest, promptTokenBound, requestMaxCost } from '../../../protocol/paidRequest';
+import { requestMaxCost } from '../../../protocol/paidRequest';
 import { CocoonError } from '../cocoonError';
 import type { WorkerInfo } from '../discovery';
+import type { OperationBounds } from '../operation';
 
 /**
  * Refuses, before any money moves, a request that no channel the client
@@ -12,26 +13,29 @@ import type { WorkerInfo } from '../discovery';
  * worker's own default bounds the answer, which the client cannot price, so
  * only the prompt is judged then.
  */
-export function unaffordable(w: WorkerInfo, request: ChatCompletionRequest, deposit: bigint): CocoonError | undefined {
-    const maxTokens = request.max_completion_tokens ?? request.max_tokens ?? undefined;
-    const promptBound = promptTokenBound(request);
-    const cost = requestCostBound(w, request);
+export function unaffordable(w: WorkerInfo, bounds: OperationBounds, deposit: bigint): CocoonError | undefined {
+    const cost = requestCostBound(w, bounds);
     if (cost <= deposit) return undefined;
-    const what = maxTokens !== undefined ? `up to ${promptBound} prompt tokens and max_tokens ${maxTokens}` : `up to ${promptBound} prompt tokens`;
+    const what =
+        bounds.maxTokens === 0
+            ? `up to ${bounds.promptBound} input tokens`
+            : bounds.maxTokens !== null
+              ? `up to ${bounds.promptBound} prompt tokens and max_tokens ${bounds.maxTokens}`
+              : `up to ${bounds.promptBound} prompt tokens`;
     return new CocoonError(
         400,
         'request_unaffordable',
         `this request can cost up to ${fromNano(cost)} TON at the worker's prices (${what}), more than the ${fromNano(deposit)} TON a channel holds: ` +
-            'lower max_tokens or shorten the prompt, or raise the channel deposit',
+            (bounds.maxTokens === 0 ? 'send less input at once' : 'lower max_tokens or shorten the prompt') +
+            ', or raise the channel deposit',
     );
 }
 
 /**
- * The most `request` can cost at `w`'s prices, as the worker bounds it at
+ * The most a request can cost at `w`'s prices, as the worker bounds it at
  * admission (every prompt byte a token, max_tokens generated); without
  * max_tokens, the prompt alone (the worker's own default is unknown here).
  */
-export function requestCostBound(w: WorkerInfo, request: ChatCompletionRequest): bigint {
-    const maxTokens = request.max_completion_tokens ?? request.max_tokens ?? 0;
-    return requestMaxCost(w.prices, promptTokenBound(request), maxTokens);
+export function requestCostBound(w: WorkerInfo, bounds: OperationBounds): bigint {
+    return requestMaxCost(w.prices, bounds.promptBound, bounds.maxTokens ?? 0);
 }

@@ -1,15 +1,15 @@
 import { Address } from '@ton/core';
 import type { FastifyBaseLogger } from 'fastify';
-import type { ChatCompletionRequest } from '../../../protocol/paidRequest';
 import { unaffordable } from '../channels/affordability';
 import type { CallResult, CocoonClient } from '../client';
 import { CocoonError } from '../cocoonError';
 import type { WorkerInfo } from '../discovery';
+import { PaidOperation, operationBounds } from '../operation';
 import type { Router } from './router';
 
 /**
- * One paid chat completion for an app, whatever API it came in by (chat
- * completions, Responses): the workers that serve the model, within the
+ * One paid operation for an app (a chat completion, whatever API it came in
+ * by, or embeddings): the workers that serve the model, within the
  * app's `max_price` and `worker`, that a channel can pay for the request,
  * tried best first. A worker that fails before anything reached the app is
  * replaced by the next one; one that fails after cannot be (the app already
@@ -56,23 +56,25 @@ export interface DispatchContext {
 }
 
 /**
- * Serves `request` from the best worker that can (see above). `onChunk`
- * gets each streamed chunk (request.stream true). Throws a CocoonError the
+ * Serves `op` from the best worker that can (see above). `onChunk`
+ * gets each streamed chunk (a chat request with stream true). Throws a CocoonError the
  * app can be answered with; when `signal` aborted (the app went away), the
  * error thrown is whatever the call ended with, and the caller answers
  * nobody.
  */
 export async function dispatch(
     d: DispatchContext,
-    request: ChatCompletionRequest,
+    op: PaidOperation,
     selection: Selection,
     onChunk: ((chunk: any) => void) | undefined,
     signal: AbortSignal,
 ): Promise<CallResult> {
     const { client, router } = d;
+    const model = op.request.model;
+    const bounds = operationBounds(op);
     let list: WorkerInfo[];
     try {
-        list = await router.candidates(request.model, selection.maxPrice, selection.only);
+        list = await router.candidates(model, selection.maxPrice, selection.only);
     } catch (e) {
         throw new CocoonError(503, 'discovery_failed', `cannot read the workers from the chain: ${(e as Error).message}`);
     }
@@ -80,11 +82,11 @@ export async function dispatch(
         throw new CocoonError(
             404,
             'no_worker',
-            `no verified worker serves ${request.model}${selection.maxPrice !== undefined ? ' within max_price' : ''}${selection.only ? ' as the named worker' : ''}`,
+            `no verified worker serves ${model}${selection.maxPrice !== undefined ? ' within max_price' : ''}${selection.only ? ' as the named worker' : ''}`,
         );
     // Only workers a channel can pay for this request: the rest would refuse it after a top-up.
-    const affordable = list.filter((w) => !unaffordable(w, request, client.o.deposit));
-    if (affordable.length === 0) throw unaffordable(list[0], request, client.o.deposit)!;
+    const affordable = list.filter((w) => !unaffordable(w, bounds, client.o.deposit));
+    if (affordable.length === 0) throw unaffordable(list[0], bounds, client.o.deposit)!;
     list = affordable;
 
     let delivered = false;
@@ -101,7 +103,7 @@ export async function dispatch(
         const w = list[i];
         tried.add(w.workerStake.toString());
         try {
-            const r = await client.call(w, request, relay, signal);
+            const r = await client.pay(w, op, relay, signal);
             router.record(w, true, r.latencyMs);
             return r;
         } catch (e) {
@@ -114,8 +116,8 @@ export async function dispatch(
             if (i === list.length - 1 && !refreshed) {
                 // Every known worker failed: the cached list may be stale; look again once.
                 refreshed = true;
-                const fresh = await router.candidates(request.model, selection.maxPrice, selection.only, true).catch(() => [] as WorkerInfo[]);
-                list = [...list, ...fresh.filter((x) => !tried.has(x.workerStake.toString()) && !unaffordable(x, request, client.o.deposit))];
+                const fresh = await router.candidates(model, selection.maxPrice, selection.only, true).catch(() => [] as WorkerInfo[]);
+                list = [...list, ...fresh.filter((x) => !tried.has(x.workerStake.toString()) && !unaffordable(x, bounds, client.o.deposit))];
             }
         }
     }

@@ -6,6 +6,7 @@ import { chatRequestSchema, describeIssues } from '../../../protocol/paidRequest
 import { CallResult, CocoonClient, CocoonError } from '../client';
 import type { WorkerInfo } from '../discovery';
 import { DispatchContext, Selection, dispatch, takeSelection } from './dispatch';
+import { registerEmbeddingsRoute } from './embeddings';
 import { ResponseStore } from './responseStore';
 import { registerResponsesRoutes } from './responses';
 import { Router } from './router';
@@ -154,7 +155,7 @@ export function buildGateway(o: GatewayOptions): FastifyInstance {
                       write({ ...chunk, model: request.model });
                   }
                 : undefined;
-            const r = await dispatch(dispatchContext(req.log), request, selection, onChunk, gone.signal);
+            const r = await dispatch(dispatchContext(req.log), { kind: 'chat', request }, selection, onChunk, gone.signal);
             const { receipt: _r, ...last } = r.final;
             // Answers name the model as the app asked for it (the worker knows it by its wire id).
             if (!stream) return reply.code(200).send({ ...last, model: request.model, usage: usageOf(r.final), ...extras(r) });
@@ -183,6 +184,7 @@ export function buildGateway(o: GatewayOptions): FastifyInstance {
     const responses = o.responses ?? ResponseStore.open(':memory:');
     if (!o.responses) app.addHook('onClose', async () => responses.close());
     registerResponsesRoutes(app, { store: responses, context: dispatchContext, fail: openAiError, extras });
+    registerEmbeddingsRoute(app, { context: dispatchContext, fail: openAiError, extras });
 
     return app;
 }

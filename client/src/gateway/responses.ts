@@ -77,7 +77,7 @@ export function registerResponsesRoutes(app: FastifyInstance, deps: ResponsesDep
         });
         if (!stream) {
             try {
-                const result = await dispatch(deps.context(req.log), chat.data, selection, undefined, gone.signal);
+                const result = await dispatch(deps.context(req.log), { kind: 'chat', request: chat.data }, selection, undefined, gone.signal);
                 const response = { ...completedResponse(shell, result.final), ...deps.extras(result) };
                 keep(response, result.final?.choices?.[0]?.message ?? {});
                 return reply.code(200).send(response);
@@ -113,7 +113,7 @@ export function registerResponsesRoutes(app: FastifyInstance, deps: ResponsesDep
         try {
             const result = await dispatch(
                 deps.context(req.log),
-                chat.data,
+                { kind: 'chat', request: chat.data },
                 selection,
                 (chunk) => {
                     start();

@@ -38,6 +38,8 @@ export interface SentRequest {
 
 /** What the live path received (the recovery path has none of it). */
 export interface Delivered {
+    /** What was asked for: chat text, or embeddings (their data as JSON in `content`, no completion tokens). */
+    kind?: 'chat' | 'embeddings';
     content: string;
     reasoning: string;
     toolCalls: readonly DeliveredToolCall[];
@@ -186,10 +188,12 @@ export const RECEIPT_RULES: readonly ReceiptRule[] = [
     },
     {
         name: 'text-counted',
-        reason: 'text was delivered, so at least one completion token was made: a receipt counting none misstates the usage',
+        reason: 'text was delivered, so at least one completion token was made: a receipt counting none misstates the usage (embeddings generate no tokens: the max-tokens rule holds them to none)',
         paths: LIVE,
         check: (r, c) =>
-            (c.delivered?.content.length ?? 0) + (c.delivered?.reasoning.length ?? 0) > 0 && r.fields.usage.completion === 0n ? 'text was delivered but no completion token is counted' : undefined,
+            c.delivered?.kind !== 'embeddings' && (c.delivered?.content.length ?? 0) + (c.delivered?.reasoning.length ?? 0) > 0 && r.fields.usage.completion === 0n
+                ? 'text was delivered but no completion token is counted'
+                : undefined,
     },
     {
         name: 'response-hash',

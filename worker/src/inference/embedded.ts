@@ -10,6 +10,8 @@ import {
     ChatEvent,
     ChatRequest,
     Completion,
+    Embeddings,
+    EmbeddingsRequest,
     Health,
     InferenceBackend,
     ModelInfo,
@@ -223,6 +225,29 @@ export class EmbeddedBackend implements InferenceBackend {
 
     complete(request: ChatRequest, options?: StreamOptions): Promise<Completion> {
         return collectCompletion(this.chatStream(request, options));
+    }
+
+    async embed(request: EmbeddingsRequest): Promise<Embeddings> {
+        if (!this.knows(request.model)) throw new BackendRequestError(`unknown model: ${request.model}`, 404);
+        if (!this.alive) throw new BackendUnavailableError(this.exitReason);
+        const id = this.nextId++;
+        try {
+            const reply = await new Promise<HostReply>((resolve) => {
+                this.listeners.set(id, resolve);
+                this.send({ op: 'embed', id, inputs: request.inputs });
+            });
+            if (reply.op === 'embedded') {
+                const size = reply.vectors[0]?.length ?? 0;
+                // A model makes vectors of one length; shortening them means something only for models trained for it.
+                if (request.dimensions !== undefined && request.dimensions !== size)
+                    throw new BackendRequestError(`dimensions: this model's embeddings have ${size} dimensions and the embedded engine cannot shorten them`, 400);
+                return { vectors: reply.vectors, promptTokens: reply.promptTokens, estimated: false };
+            }
+            if (reply.op === 'reject' && reply.status === 400) throw new BackendRequestError(reply.message, 400);
+            throw new BackendUnavailableError(reply.op === 'reject' ? reply.message : `unexpected engine reply ${reply.op}`);
+        } finally {
+            this.listeners.delete(id);
+        }
     }
 
     async health(): Promise<Health> {

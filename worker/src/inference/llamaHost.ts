@@ -54,7 +54,13 @@ export interface ChatCommand {
     /** Constrained generation: any JSON, or JSON following a schema (already translated by jsonSchemaGrammar.ts). */
     grammar?: { kind: 'json' } | { kind: 'schema'; schema: Record<string, unknown> };
 }
-export type HostCommand = LoadCommand | ChatCommand | { op: 'abort'; id: number } | { op: 'ping'; id: number };
+/** Texts (or token id arrays) to embed, each alone, in order. */
+export interface EmbedCommand {
+    op: 'embed';
+    id: number;
+    inputs: string[] | number[][];
+}
+export type HostCommand = LoadCommand | ChatCommand | EmbedCommand | { op: 'abort'; id: number } | { op: 'ping'; id: number };
 
 /** The host sends its replies in arrays, all those of one event loop turn in one IPC message. */
 export type HostReply =
@@ -65,7 +71,9 @@ export type HostReply =
     | { op: 'reject'; id: number; status: number; message: string }
     | { op: 'delta'; id: number; tokens: number; content?: string; reasoning?: string }
     | { op: 'end'; id: number; finishReason: FinishReason; usage: Usage; error?: string }
-    | { op: 'pong'; id: number; busy: number; queued: number; sequences: number };
+    | { op: 'pong'; id: number; busy: number; queued: number; sequences: number }
+    /** promptTokens: the tokens evaluated for all the inputs (special tokens the model adds included). */
+    | { op: 'embedded'; id: number; vectors: number[][]; promptTokens: number };
 
 // A real dynamic import: TypeScript's CommonJS output would turn `import()` into `require()`.
 const nativeImport = new Function('specifier', 'return import(specifier)') as (s: string) => Promise<unknown>;
@@ -79,6 +87,9 @@ let vocabularySize = 0;
 let context: Nlc.LlamaContext | undefined;
 let chatWrapper: Nlc.ChatWrapper | undefined;
 let admission: { maxQueued: number; queueTimeoutMs: number } = { maxQueued: 0, queueTimeoutMs: 0 };
+/** Made on the first embeddings request (its own small context: a worker that serves only chat never pays its memory). */
+let embeddingContext: Promise<Nlc.LlamaEmbeddingContext> | undefined;
+let loadOptions: LoadCommand | undefined;
 const freeSequences: Nlc.LlamaContextSequence[] = [];
 /** Requests waiting for a sequence, oldest first (served in arrival order). */
 const waiting: Waiter[] = [];
@@ -127,6 +138,7 @@ async function load(cmd: LoadCommand) {
         // never try to download or compile llama.cpp on a worker.
         llama = await lib.getLlama({ gpu: cmd.gpu, build: 'never', logLevel: lib.LlamaLogLevel.error, progressLogs: false });
         model = await llama.loadModel({ modelPath: cmd.modelPath });
+        loadOptions = cmd;
         vocabularySize = (model.fileInfo.metadata as unknown as { tokenizer?: { ggml?: { tokens?: readonly unknown[] } } }).tokenizer?.ggml?.tokens?.length ?? 0;
         const contextSize = Math.min(cmd.contextSize, model.trainContextSize);
         const sequences = cmd.sequences === 'auto' ? await autoSequences(llama, model, contextSize) : cmd.sequences;
@@ -443,6 +455,41 @@ async function chat(cmd: ChatCommand) {
     }
 }
 
+/** Embeds each input in turn with the model's embedding context; one too long for it is refused before any is embedded. */
+async function embed(cmd: EmbedCommand) {
+    if (!model || !loadOptions) {
+        send({ op: 'reject', id: cmd.id, status: 503, message: 'model not loaded' });
+        return;
+    }
+    let ctx: Nlc.LlamaEmbeddingContext;
+    const contextSize = Math.min(loadOptions.contextSize, model.trainContextSize);
+    try {
+        embeddingContext ??= model.createEmbeddingContext({ contextSize, threads: loadOptions.threads });
+        ctx = await embeddingContext;
+    } catch (e) {
+        embeddingContext = undefined;
+        send({ op: 'reject', id: cmd.id, status: 503, message: `cannot make an embedding context: ${(e as Error).message}` });
+        return;
+    }
+    const inputs = cmd.inputs.map((x) => (typeof x === 'string' ? x : (x as Nlc.Token[])));
+    let promptTokens = 0;
+    for (let i = 0; i < inputs.length; i++) {
+        const n = ctx.calculateInputLength(inputs[i]);
+        if (n >= contextSize) {
+            send({ op: 'reject', id: cmd.id, status: 400, message: `input.${i}: ${n} tokens, more than the embedding context holds (${contextSize - 1})` });
+            return;
+        }
+        promptTokens += n;
+    }
+    try {
+        const vectors: number[][] = [];
+        for (const input of inputs) vectors.push([...(await ctx.getEmbeddingFor(input)).vector]);
+        send({ op: 'embedded', id: cmd.id, vectors, promptTokens });
+    } catch (e) {
+        send({ op: 'reject', id: cmd.id, status: 503, message: (e as Error).message });
+    }
+}
+
 /** Why a request cannot be answered within one sequence's context, naming the field to change; undefined when it fits. */
 function contextMisfit(promptTokens: number, maxTokens: number, contextSize: number): string | undefined {
     if (promptTokens >= contextSize) return `messages: the prompt is ${promptTokens} tokens, which leaves no room for an answer in a request's context of ${contextSize} tokens`;
@@ -459,6 +506,9 @@ if (require.main === module && process.send) {
                 break;
             case 'chat':
                 void chat(cmd);
+                break;
+            case 'embed':
+                void embed(cmd);
                 break;
             case 'abort':
                 aborts.get(cmd.id)?.abort();

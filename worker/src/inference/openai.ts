@@ -6,6 +6,8 @@ import {
     ChatMessage,
     ChatRequest,
     Completion,
+    Embeddings,
+    EmbeddingsRequest,
     FinishReason,
     Health,
     InferenceBackend,
@@ -191,18 +193,7 @@ export class OpenAiBackend implements InferenceBackend {
         }
         if (!res.ok || !res.body) {
             options.signal?.removeEventListener('abort', onAbort);
-            const text = await res.text().catch(() => '');
-            let message = `upstream answered ${res.status}`;
-            try {
-                const j = JSON.parse(text) as { error?: { message?: string } | string; message?: string };
-                const m = typeof j.error === 'string' ? j.error : (j.error?.message ?? j.message);
-                if (m) message += `: ${String(m).slice(0, 500)}`;
-            } catch {
-                /* not JSON */
-            }
-            if (res.status === 404) throw new BackendRequestError(message, 404);
-            if (res.status >= 400 && res.status < 500 && res.status !== 429 && res.status !== 408) throw new BackendRequestError(message, 400);
-            throw new BackendUnavailableError(message);
+            throw await upstreamRefusal(res);
         }
 
         let chunks = 0; // content-bearing chunks: the fallback token count
@@ -317,9 +308,64 @@ export class OpenAiBackend implements InferenceBackend {
         return collectCompletion(this.chatStream(request, options));
     }
 
+    async embed(request: EmbeddingsRequest, options: StreamOptions = {}): Promise<Embeddings> {
+        const upstreamModel = this.upstreamName(request.model);
+        if (upstreamModel === undefined) throw new BackendRequestError(`unknown model: ${request.model}`, 404);
+        // Floats from the upstream: the worker encodes them as the client asked, and hashes what it sends.
+        const body = { model: upstreamModel, input: request.inputs, encoding_format: 'float', ...(request.dimensions ? { dimensions: request.dimensions } : {}) };
+        let res: Response;
+        try {
+            res = await this.fetchWithTimeout(
+                `${this.base}/v1/embeddings`,
+                { method: 'POST', headers: this.headers(true), body: JSON.stringify(body) },
+                this.options.connectTimeoutMs ?? 30_000,
+                options.signal,
+            );
+        } catch (e) {
+            throw new BackendUnavailableError(`upstream unreachable: ${(e as Error).message}`);
+        }
+        if (!res.ok) throw await upstreamRefusal(res);
+        let answer: { data?: Array<{ index?: unknown; embedding?: unknown }>; usage?: { prompt_tokens?: unknown } };
+        try {
+            answer = (await res.json()) as typeof answer;
+        } catch {
+            throw new BackendUnavailableError('upstream sent malformed JSON for embeddings');
+        }
+        const data = Array.isArray(answer.data) ? answer.data : [];
+        const vectors: number[][] = new Array(request.inputs.length);
+        for (const d of data) {
+            const i = typeof d.index === 'number' && Number.isInteger(d.index) && d.index >= 0 && d.index < request.inputs.length ? d.index : -1;
+            if (i < 0 || !Array.isArray(d.embedding) || !d.embedding.every((x) => typeof x === 'number' && Number.isFinite(x)) || vectors[i])
+                throw new BackendUnavailableError('upstream sent malformed embeddings');
+            vectors[i] = d.embedding as number[];
+        }
+        if (data.length !== request.inputs.length) throw new BackendUnavailableError(`upstream sent ${data.length} embeddings for ${request.inputs.length} inputs`);
+        const prompt = nonNegInt(answer.usage?.prompt_tokens);
+        if (prompt !== undefined) return { vectors, promptTokens: prompt, estimated: false };
+        // About four characters a token, as for chat prompts an upstream does not count.
+        const tokens = request.inputs.reduce<number>((n, x) => n + (typeof x === 'string' ? Math.ceil(x.length / 4) : x.length), 0);
+        return { vectors, promptTokens: tokens, estimated: true };
+    }
+
     async close(): Promise<void> {
         // Stateless: connections are pooled by fetch and close when idle.
     }
+}
+
+/** An upstream's refusal as the worker passes it on: its own words; a 4xx the request's fault (nothing charged), other statuses the backend's. */
+async function upstreamRefusal(res: Response): Promise<Error> {
+    const text = await res.text().catch(() => '');
+    let message = `upstream answered ${res.status}`;
+    try {
+        const j = JSON.parse(text) as { error?: { message?: string } | string; message?: string };
+        const m = typeof j.error === 'string' ? j.error : (j.error?.message ?? j.message);
+        if (m) message += `: ${String(m).slice(0, 500)}`;
+    } catch {
+        /* not JSON */
+    }
+    if (res.status === 404) return new BackendRequestError(message, 404);
+    if (res.status >= 400 && res.status < 500 && res.status !== 429 && res.status !== 408) return new BackendRequestError(message, 400);
+    return new BackendUnavailableError(message);
 }
 
 /** response_format as the OpenAI API spells it; an upstream that cannot honour it refuses it (a 400 passed on to the client). */

@@ -122,6 +122,22 @@ export interface Completion {
     error?: string;
 }
 
+/** Texts (or token id arrays) to embed, one vector each. */
+export interface EmbeddingsRequest {
+    model: string;
+    inputs: string[] | number[][];
+    /** Vector length asked for (models that can shorten their vectors); undefined: the model's own. */
+    dimensions?: number;
+}
+
+export interface Embeddings {
+    vectors: number[][];
+    /** Tokens embedded: what the request is charged for. */
+    promptTokens: number;
+    /** True when the engine reported no count and it was estimated. */
+    estimated: boolean;
+}
+
 export interface InferenceBackend {
     readonly kind: string;
     listModels(): Promise<ModelInfo[]>;
@@ -132,6 +148,12 @@ export interface InferenceBackend {
      */
     chatStream(request: ChatRequest, options?: StreamOptions): AsyncIterable<ChatEvent>;
     complete(request: ChatRequest, options?: StreamOptions): Promise<Completion>;
+    /**
+     * Embeds the inputs, or rejects: BackendRequestError when the request
+     * cannot be served as asked, BackendUnavailableError when the engine
+     * cannot serve now (nothing is charged either way).
+     */
+    embed(request: EmbeddingsRequest, options?: StreamOptions): Promise<Embeddings>;
     health(): Promise<Health>;
     close(): Promise<void>;
 }

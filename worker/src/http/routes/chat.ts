@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
-import { ENC_BYTES, ENVELOPE_MEDIA_TYPE, EnvelopeError, OpenedRequest, REQUEST_HEADER_BYTES, X25519KeyPair, openRequest } from '../../../../helpers/hpke';
+import { ENVELOPE_MEDIA_TYPE, X25519KeyPair } from '../../../../helpers/hpke';
 import {
     ChatCompletionRequest,
     ChatMessageInput,
@@ -16,7 +16,8 @@ import { BackendRequestError, BackendUnavailableError, ChatEvent, ChatMessage, C
 import type { WorkerMetrics } from '../../metrics';
 import type { Admission, Payments } from '../../payments';
 import { Refusal } from '../../refusal';
-import { ReplayGuard } from '../../replay';
+import type { ReplayGuard } from '../../replay';
+import { findModel, openPaidEnvelope } from '../paidEnvelope';
 import type { ChatTraffic } from '../chatTraffic';
 import { Delivered, Generation, GenerationEnd, sendCompletion, streamCompletion } from '../chatResponse';
 import { sendRefusal } from '../errors';
@@ -38,11 +39,12 @@ export interface ChatRouteDeps {
     metrics: WorkerMetrics;
     logger: Logger;
     limits: { maxConcurrent: number; defaultMaxTokens: number; maxTokens: number; requestTimeoutMs?: number };
+    /** Shared by every paid route. */
+    replays: ReplayGuard;
 }
 
 export function registerChatRoute(app: FastifyInstance, deps: ChatRouteDeps): void {
     const { traffic, metrics } = deps;
-    const replays = new ReplayGuard();
 
     app.post('/v1/chat/completions', async (req, reply) => {
         const t0 = performance.now();
@@ -63,46 +65,10 @@ export function registerChatRoute(app: FastifyInstance, deps: ChatRouteDeps): vo
         }
     });
 
-    /** Opens the envelope and validates what it holds; every envelope that opens is spent. */
-    async function openPaid(body: Buffer): Promise<{ opened: OpenedRequest; paid: PaidRequest }> {
-        let opened;
-        try {
-            opened = await openRequest(body, deps.encryptionKey);
-        } catch (e) {
-            if (e instanceof EnvelopeError && e.code === 'wrong-key') throw new Refusal('wrong_encryption_key', 'the request is sealed to another encryption key');
-            throw new Refusal('bad_envelope', e instanceof EnvelopeError ? e.message : 'malformed envelope');
-        }
-        // Only an envelope that opened counts (junk must not fill the memory); once
-        // opened it is spent, served or refused, so a captured copy is never served later.
-        if (!replays.firstSeen(body.subarray(REQUEST_HEADER_BYTES, REQUEST_HEADER_BYTES + ENC_BYTES)))
-            throw new Refusal('replayed_request', 'this sealed request was already received; seal every request anew');
-        let json: unknown;
-        try {
-            json = JSON.parse(opened.plaintext.toString('utf8'));
-        } catch {
-            throw new Refusal('invalid_request', 'the request is not valid JSON');
-        }
-        const parsed = paidRequestSchema.safeParse(json);
-        if (!parsed.success) throw new Refusal('invalid_request', describeIssues(parsed.error));
-        return { opened, paid: parsed.data };
-    }
-
-    async function findModel(name: string): Promise<ModelInfo> {
-        let list: ModelInfo[];
-        try {
-            list = await deps.catalog.list();
-        } catch (e) {
-            throw new Refusal('backend_unavailable', `backend: ${(e as Error).message}`);
-        }
-        const model = list.find((m) => m.id === name || m.aliases.includes(name));
-        if (!model) throw new Refusal('model_not_found', 'this worker does not serve that model');
-        return model;
-    }
-
     async function serve(body: Buffer, reply: FastifyReply, t0: number) {
-        const { opened, paid } = await openPaid(body);
+        const { opened, paid } = await openPaidEnvelope(body, deps.encryptionKey, deps.replays, paidRequestSchema);
         const r = paid.request;
-        const model = await findModel(r.model);
+        const model = await findModel(deps.catalog, r.model);
         const modelId = deps.catalog.chainId(model);
 
         const maxTokens = Math.min(r.max_completion_tokens ?? r.max_tokens ?? deps.limits.defaultMaxTokens, deps.limits.maxTokens);
