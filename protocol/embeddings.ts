@@ -18,7 +18,10 @@ export const EMBEDDINGS_ENDPOINT = 'embeddings';
 /** Most inputs one request may embed (OpenAI's own limit). */
 export const EMBEDDINGS_MAX_INPUTS = 2048;
 
-const tokenIds = z.array(z.number().int().min(0).max(0xffffffff)).min(1).max(1 << 17);
+const tokenIds = z
+    .array(z.number().int().min(0).max(0xffffffff))
+    .min(1)
+    .max(1 << 17);
 
 /** The OpenAI embeddings request; any other field is refused by name. */
 export const embeddingsRequestSchema = z
@@ -31,7 +34,12 @@ export const embeddingsRequestSchema = z
             z.array(tokenIds).min(1).max(EMBEDDINGS_MAX_INPUTS),
         ]),
         encoding_format: z.enum(['float', 'base64']).nullish(),
-        dimensions: z.number().int().min(1).max(1 << 16).nullish(),
+        dimensions: z
+            .number()
+            .int()
+            .min(1)
+            .max(1 << 16)
+            .nullish(),
         user: z.string().max(256).optional(),
     })
     .strict();

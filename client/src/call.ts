@@ -167,7 +167,11 @@ export async function paidCall(p: CallParts, w: WorkerInfo, op: PaidOperation, c
                             ctx.log('receipt recovery failed', { worker: w.workerStake.toString(), error: (e as Error).message });
                         }
                     }
-                    ({ fields } = await p.verifier.verify(w, channel, verifiedNow(), receipt, { path: 'live', request: sent, delivered: { kind: op.kind, content, reasoning, toolCalls, usage: final?.usage } }));
+                    ({ fields } = await p.verifier.verify(w, channel, verifiedNow(), receipt, {
+                        path: 'live',
+                        request: sent,
+                        delivered: { kind: op.kind, content, reasoning, toolCalls, usage: final?.usage },
+                    }));
                     cost = fields.cost;
                     // Only now, with the receipt verified, is the voucher that pays for it signed.
                     paid = p.payer.pay(w, channel, receipt, fields, attemptId);

@@ -87,7 +87,8 @@ describe('a request no channel can afford', () => {
     });
 
     it('judges the prompt alone when max_tokens is absent, and lets an affordable request through', () => {
-        const ask = (content: string, max_tokens?: number) => unaffordable(worker, operationBounds({ kind: 'chat', request: { model: MODEL, messages: [{ role: 'user', content }], max_tokens } }), toNano('10'));
+        const ask = (content: string, max_tokens?: number) =>
+            unaffordable(worker, operationBounds({ kind: 'chat', request: { model: MODEL, messages: [{ role: 'user', content }], max_tokens } }), toNano('10'));
         // 16 completion tokens at most: 0.32 TON, well within the channel.
         expect(ask('hi', 16)).toBeUndefined();
         expect(ask('hi')).toBeUndefined();

@@ -342,7 +342,9 @@ describe('client gateway on a devnet', () => {
             const whole: any = await app.responses.create({ model: MODEL, instructions: 'You are terse.', input: 'Say hello.', max_output_tokens: 16, metadata: { app: 'e2e' } });
             expect(whole).toMatchObject({ object: 'response', status: 'completed', model: MODEL, metadata: { app: 'e2e' }, instructions: 'You are terse.' });
             expect(whole.output_text).toBe(WORDS.join(''));
-            expect(whole.output).toEqual([expect.objectContaining({ type: 'message', role: 'assistant', status: 'completed', content: [expect.objectContaining({ type: 'output_text', text: WORDS.join('') })] })]);
+            expect(whole.output).toEqual([
+                expect.objectContaining({ type: 'message', role: 'assistant', status: 'completed', content: [expect.objectContaining({ type: 'output_text', text: WORDS.join('') })] }),
+            ]);
             expect(whole.usage).toEqual({
                 input_tokens: UPSTREAM_PROMPT_TOKENS,
                 input_tokens_details: { cached_tokens: UPSTREAM_CACHED_TOKENS },
@@ -414,7 +416,12 @@ describe('client gateway on a devnet', () => {
             paysFor(last, { prompt: UPSTREAM_PROMPT_TOKENS, cached: 0, completion: 3 });
 
             const schema = { type: 'object', properties: { greeting: { type: 'string' } }, required: ['greeting'], additionalProperties: false };
-            const formatted: any = await app.responses.create({ model: MODEL, input: 'Say hello.', text: { format: { type: 'json_schema', name: 'greeting', schema, strict: true } }, max_output_tokens: 16 });
+            const formatted: any = await app.responses.create({
+                model: MODEL,
+                input: 'Say hello.',
+                text: { format: { type: 'json_schema', name: 'greeting', schema, strict: true } },
+                max_output_tokens: 16,
+            });
             expect(upstream.requests.at(-1).response_format).toEqual({ type: 'json_schema', json_schema: { name: 'greeting', schema, strict: true } });
             expect(formatted.text.format).toMatchObject({ type: 'json_schema', name: 'greeting' });
             paysFor(formatted, text);

@@ -62,13 +62,7 @@ export interface DispatchContext {
  * error thrown is whatever the call ended with, and the caller answers
  * nobody.
  */
-export async function dispatch(
-    d: DispatchContext,
-    op: PaidOperation,
-    selection: Selection,
-    onChunk: ((chunk: any) => void) | undefined,
-    signal: AbortSignal,
-): Promise<CallResult> {
+export async function dispatch(d: DispatchContext, op: PaidOperation, selection: Selection, onChunk: ((chunk: any) => void) | undefined, signal: AbortSignal): Promise<CallResult> {
     const { client, router } = d;
     const model = op.request.model;
     const bounds = operationBounds(op);
@@ -79,11 +73,7 @@ export async function dispatch(
         throw new CocoonError(503, 'discovery_failed', `cannot read the workers from the chain: ${(e as Error).message}`);
     }
     if (list.length === 0)
-        throw new CocoonError(
-            404,
-            'no_worker',
-            `no verified worker serves ${model}${selection.maxPrice !== undefined ? ' within max_price' : ''}${selection.only ? ' as the named worker' : ''}`,
-        );
+        throw new CocoonError(404, 'no_worker', `no verified worker serves ${model}${selection.maxPrice !== undefined ? ' within max_price' : ''}${selection.only ? ' as the named worker' : ''}`);
     // Only workers a channel can pay for this request: the rest would refuse it after a top-up.
     const affordable = list.filter((w) => !unaffordable(w, bounds, client.o.deposit));
     if (affordable.length === 0) throw unaffordable(list[0], bounds, client.o.deposit)!;

@@ -25,7 +25,11 @@ export interface ResponsesDeps {
 
 /** The assistant turn a chat answer adds to the conversation. */
 function assistantTurn(message: { content?: string | null; tool_calls?: any[] | null }): ChatMessageInput | undefined {
-    const calls = (message.tool_calls ?? []).map((c) => ({ id: String(c.id), type: 'function' as const, function: { name: String(c.function?.name), arguments: String(c.function?.arguments ?? '') } }));
+    const calls = (message.tool_calls ?? []).map((c) => ({
+        id: String(c.id),
+        type: 'function' as const,
+        function: { name: String(c.function?.name), arguments: String(c.function?.arguments ?? '') },
+    }));
     if (!message.content && calls.length === 0) return undefined;
     return { role: 'assistant', content: message.content || null, ...(calls.length > 0 ? { tool_calls: calls } : {}) };
 }

@@ -33,7 +33,11 @@ export function responsesUsage(chatUsage: any) {
 function endOf(finishReason: string | null | undefined, error: { message?: string } | undefined) {
     if (finishReason === 'stop' || finishReason === 'tool_calls') return { status: 'completed', incomplete_details: null, error: null };
     if (finishReason === 'length') return { status: 'incomplete', incomplete_details: { reason: 'max_output_tokens' }, error: null };
-    return { status: 'failed', incomplete_details: null, error: { code: 'server_error', message: `the generation broke off (${finishReason ?? 'no finish reason'})${error?.message ? `: ${error.message}` : ''}` } };
+    return {
+        status: 'failed',
+        incomplete_details: null,
+        error: { code: 'server_error', message: `the generation broke off (${finishReason ?? 'no finish reason'})${error?.message ? `: ${error.message}` : ''}` },
+    };
 }
 
 /** A Response as the request describes it, with no output yet. */

@@ -57,9 +57,7 @@ const message = z
     })
     .strict();
 
-const functionCall = z
-    .object({ type: z.literal('function_call'), id: itemId, status: itemStatus, call_id: z.string().min(1).max(256), name, arguments: z.string().max(1 << 20) })
-    .strict();
+const functionCall = z.object({ type: z.literal('function_call'), id: itemId, status: itemStatus, call_id: z.string().min(1).max(256), name, arguments: z.string().max(1 << 20) }).strict();
 
 const functionCallOutput = z
     .object({
@@ -124,9 +122,7 @@ export const responsesRequestSchema = z.preprocess(
             temperature: z.number().min(0).max(2).nullish(),
             top_p: z.number().min(0).max(1).nullish(),
             tools: z.array(functionTool).max(128).nullish(),
-            tool_choice: z
-                .union([z.enum(['none', 'auto', 'required']), z.object({ type: z.literal('function'), name }).strict()])
-                .nullish(),
+            tool_choice: z.union([z.enum(['none', 'auto', 'required']), z.object({ type: z.literal('function'), name }).strict()]).nullish(),
             parallel_tool_calls: z.boolean().nullish(),
             text: z
                 .object({ format: textFormat.nullish(), verbosity: z.literal('medium').nullish() })

@@ -12,12 +12,7 @@ import type { ModelCatalog } from './modelCatalog';
  * request schema. One ReplayGuard serves every route, so an envelope sent
  * again to another route is a replay too.
  */
-export async function openPaidEnvelope<S extends z.ZodTypeAny>(
-    body: Buffer,
-    key: X25519KeyPair,
-    replays: ReplayGuard,
-    schema: S,
-): Promise<{ opened: OpenedRequest; paid: z.infer<S> }> {
+export async function openPaidEnvelope<S extends z.ZodTypeAny>(body: Buffer, key: X25519KeyPair, replays: ReplayGuard, schema: S): Promise<{ opened: OpenedRequest; paid: z.infer<S> }> {
     let opened;
     try {
         opened = await openRequest(body, key);

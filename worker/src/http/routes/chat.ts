@@ -1,18 +1,8 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import { ENVELOPE_MEDIA_TYPE, X25519KeyPair } from '../../../../helpers/hpke';
-import {
-    ChatCompletionRequest,
-    ChatMessageInput,
-    PaidRequest,
-    contentText,
-    describeIssues,
-    paidRequestSchema,
-    promptTokenBound,
-    requestDigest,
-    responseDigest,
-} from '../../../../protocol/paidRequest';
-import { BackendRequestError, BackendUnavailableError, ChatEvent, ChatMessage, ChatRequest, InferenceBackend, ModelInfo, ResponseFormat } from '../../inference/types';
+import { ChatCompletionRequest, ChatMessageInput, contentText, paidRequestSchema, promptTokenBound, requestDigest, responseDigest } from '../../../../protocol/paidRequest';
+import { BackendRequestError, BackendUnavailableError, ChatEvent, ChatMessage, ChatRequest, InferenceBackend, ResponseFormat } from '../../inference/types';
 import type { WorkerMetrics } from '../../metrics';
 import type { Admission, Payments } from '../../payments';
 import { Refusal } from '../../refusal';
