@@ -141,4 +141,22 @@ describe('gateway with the embedded engine on a devnet', () => {
         expect(text.length).toBeGreaterThan(0);
         expect(store.latestVoucher(f1.channel.toString())!.total).toBe(f2.cumulativeCost);
     });
+
+    it('serves embeddings from the engine, paid by their prompt tokens with a verified receipt', async () => {
+        const channel = store.channels()[0].address;
+        const before = store.latestVoucher(channel)!.total;
+        const r: any = await openai.embeddings.create({ model: NAME, input: ['Hello there.', 'Goodbye.'] });
+        expect(r.data).toHaveLength(2);
+        for (const d of r.data) {
+            expect(d.embedding.length).toBeGreaterThan(0);
+            expect(d.embedding.every((x: number) => Number.isFinite(x))).toBe(true);
+        }
+        expect(r.data[0].embedding).not.toEqual(r.data[1].embedding);
+        const f = checkReceipt(r.receipt, { ...r.usage, prompt_tokens_details: { cached_tokens: 0 }, completion_tokens: 0 }, before + BigInt(r.cost));
+        expect(f.usage.prompt).toBeGreaterThan(0n);
+        expect(store.latestVoucher(channel)!.total).toBe(f.cumulativeCost);
+        // The same text embeds to the same vector.
+        const again: any = await openai.embeddings.create({ model: NAME, input: 'Hello there.' });
+        expect(again.data[0].embedding).toEqual(r.data[0].embedding);
+    });
 });

@@ -258,6 +258,25 @@ describe('embedded backend', () => {
         expect(tokens).toBeGreaterThan(1);
     });
 
+    it('embeds texts and token arrays with exact token counts; refuses an input too long for its context and dimensions it cannot make, naming them', async () => {
+        const e = await backend.embed({ model: backend.modelId, inputs: ['Hello there.', 'Hello there.', 'Something else entirely'] });
+        expect(e.vectors).toHaveLength(3);
+        expect(e.vectors[0]).toEqual(e.vectors[1]);
+        expect(e.vectors[0]).not.toEqual(e.vectors[2]);
+        expect(e.vectors[0].length).toBeGreaterThan(0);
+        expect(e.estimated).toBe(false);
+        const one = await backend.embed({ model: 'demo', inputs: ['Hello there.'] });
+        expect(one.vectors[0]).toEqual(e.vectors[0]);
+        // Every input counts its own tokens, special tokens included: three inputs, three times one input's share and more.
+        expect(e.promptTokens).toBeGreaterThan(2 * one.promptTokens);
+        const tokens = await backend.embed({ model: 'demo', inputs: [[5, 6, 7, 8]] });
+        expect(tokens.vectors[0].length).toBe(e.vectors[0].length);
+        expect(tokens.promptTokens).toBeGreaterThanOrEqual(4);
+        await expect(backend.embed({ model: 'demo', inputs: ['ok', 'word '.repeat(3000)] })).rejects.toMatchObject({ status: 400, message: expect.stringMatching(/^input\.1: /) });
+        await expect(backend.embed({ model: 'demo', inputs: ['ok'], dimensions: 7 })).rejects.toMatchObject({ status: 400, message: expect.stringMatching(/^dimensions: /) });
+        await expect(backend.embed({ model: 'nope', inputs: ['ok'] })).rejects.toMatchObject({ status: 404 });
+    });
+
     it('a crashed engine ends open streams with an error and reports unhealthy', async () => {
         const other = await EmbeddedBackend.start({ modelPath, modelId: backend.modelId, threads: 1, contextSize: 1024 });
         try {
