@@ -8,7 +8,7 @@ import { CocoonClient, CocoonError } from '../../client/src/client';
 import { CLOCK_SKEW_SEC, MALFORMED, RECEIPT_RULES, ReceiptPath } from '../../client/src/receipts/rules';
 import { ClientStore } from '../../client/src/store';
 import { testKeys } from '../helpers/channel';
-import { MODEL, PRICES, StandIn, TEXT, USAGE, clientWithChannel } from './standIn';
+import { EMBEDDING_DATA, MODEL, PRICES, StandIn, TEXT, USAGE, clientWithChannel } from './standIn';
 
 /**
  * One table, every receipt rule of client/src/receipts/rules.ts, both paths:
@@ -118,6 +118,35 @@ describe('receipt rules, live and recovered', () => {
         await expect(ask()).rejects.toMatchObject({ code: 'worker_unreachable' });
         expect(store.latestVoucher(channel.toString())!.total).toBe(cost);
         expect(client.excluded.size).toBe(0);
+    });
+
+    describe('embeddings: the same rules, with no completion token allowed', () => {
+        const embed = () => client.embed(si.info(), { model: MODEL, input: 'hi' });
+        const promptOnly = { ...USAGE, completion: 0n, reasoning: 0n };
+
+        it('pays an honest receipt for the data delivered, charging prompt tokens only, live and recovered', async () => {
+            si.usage = promptOnly;
+            const r = await embed();
+            expect(r.final.data).toEqual(EMBEDDING_DATA);
+            expect(store.latestVoucher(channel.toString())!.total).toBe(receiptMaxCost(PRICES, promptOnly));
+            si.loseFinal = true;
+            await expect(embed()).rejects.toMatchObject({ code: 'worker_unreachable' });
+            expect(store.latestVoucher(channel.toString())!.total).toBe(2n * receiptMaxCost(PRICES, promptOnly));
+            expect(client.excluded.size).toBe(0);
+        });
+
+        it.each([
+            ['max-tokens', 'charging a completion token', (x: StandIn) => (x.usage = { ...promptOnly, completion: 1n })],
+            ['response-hash', 'for other data', (x: StandIn) => (x.tamper = (f) => ({ ...f, responseHash: f.responseHash ^ 1n }))],
+            ['prompt-bound', 'charging more tokens than the input can hold', (x: StandIn) => (x.usage = { ...promptOnly, prompt: 1000n })],
+        ] as const)('refuses by name (%s) a receipt %s, and pays nothing', async (rule, _what, arrange) => {
+            si.usage = promptOnly;
+            arrange(si);
+            const err = await embed().catch((e) => e);
+            expect(err).toMatchObject({ code: 'receipt_rejected', rules: [rule] });
+            expect(store.latestVoucher(channel.toString())).toBeUndefined();
+            expect(client.excluded.has(si.workerStake.toString())).toBe(true);
+        });
     });
 
     const rows = CASES.flatMap((c) => c.paths.map((path) => [c.rule, path, c.what, c] as const));

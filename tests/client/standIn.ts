@@ -18,6 +18,7 @@ import {
 import { ExtendedPaymentChannel } from '../../wrappers/PaymentChannel';
 import { PriceSchedule, Prices, ReceiptFields, Usage, makeSignedReceipt, receiptMaxCost } from '../../wrappers/receipt';
 import type { ContractOpener } from '../../wrappers/toncenter';
+import { embeddingsResponseText, paidEmbeddingsRequestSchema } from '../../protocol/embeddings';
 import { CocoonClient, ClientOptions } from '../../client/src/client';
 import type { WorkerInfo } from '../../client/src/discovery';
 import { ClientStore } from '../../client/src/store';
@@ -34,6 +35,8 @@ import { ClientStore } from '../../client/src/store';
 export const PRICES: Prices = { prompt: 1_000_000_000n, cached: 500_000_000n, completion: 2_000_000_000n, reasoning: 2_000_000_000n };
 export const MODEL = 'cocoon-dev-model';
 export const TEXT = 'Hello there';
+/** What the stand-in answers to embeddings. */
+export const EMBEDDING_DATA = [{ object: 'embedding', index: 0, embedding: [0.5, -0.25] }];
 export const USAGE: Usage = { prompt: 7n, cached: 0n, completion: 2n, reasoning: 0n };
 
 export interface StoredReceipt {
@@ -195,15 +198,23 @@ export class StandIn {
         const chunks: Buffer[] = [];
         for await (const c of req) chunks.push(c as Buffer);
         const opened = await openRequest(Buffer.concat(chunks), this.enc);
-        const paid = paidRequestSchema.parse(JSON.parse(opened.plaintext.toString('utf8')));
+        const json = JSON.parse(opened.plaintext.toString('utf8'));
+        const embeddings = req.url === '/v1/embeddings';
+        const paid = embeddings ? paidEmbeddingsRequestSchema.parse(json) : paidRequestSchema.parse(json);
         const covered = paid.voucher ? decodeVoucher(paid.voucher).total : 0n;
         this.vouchersSeen.push(covered);
         const channel = Address.parse(paid.channel);
         const usage = this.usage;
-        const fields = this.tamper(this.honest(channel, BigInt('0x' + requestDigest(opened.plaintext).toString('hex')), covered, usage));
+        const honest = this.honest(channel, BigInt('0x' + requestDigest(opened.plaintext).toString('hex')), covered, usage);
+        if (embeddings) honest.responseHash = BigInt('0x' + responseDigest(embeddingsResponseText(EMBEDDING_DATA), '').toString('hex'));
+        const fields = this.tamper(honest);
         const r = this.store(channel, fields); // on "disk" before the answer, as the worker does
         if (this.loseFinal) return void req.socket.destroy();
         const usageJson = StandIn.usageJson(usage);
+        if (embeddings) {
+            const list = { object: 'list', data: EMBEDDING_DATA, model: MODEL, usage: usageJson, receipt: r.wire };
+            return void res.writeHead(200, { 'content-type': ENVELOPE_MEDIA_TYPE }).end(opened.response.final(Buffer.from(JSON.stringify(list))));
+        }
         const body = {
             id: 'c1',
             object: 'chat.completion',
@@ -213,7 +224,7 @@ export class StandIn {
             usage: usageJson,
             receipt: r.wire,
         };
-        if (paid.request.stream) {
+        if ('stream' in paid.request && paid.request.stream) {
             res.writeHead(200, { 'content-type': 'text/event-stream' });
             const chunk = { id: 'c1', object: 'chat.completion.chunk', choices: [{ index: 0, delta: { content: TEXT }, finish_reason: null }] };
             res.write(`data: ${frameToText(opened.response.data(Buffer.from(JSON.stringify(chunk))))}\n\n`);

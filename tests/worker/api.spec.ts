@@ -19,7 +19,21 @@ import { Worker, createWorker } from '../../worker/src/worker';
 import { openChannel, testKeys } from '../helpers/channel';
 import { SERVING_PRICES, ServingFixture, deployServing } from '../helpers/serving';
 import { paidOut } from '../helpers/messages';
-import { UPSTREAM_CACHED_TOKENS, UPSTREAM_PROMPT_TOKENS, Upstream, WORDS, callWorker, chatBody, sandboxOpener, startUpstream, voucherFor } from './helpers';
+import {
+    UPSTREAM_CACHED_TOKENS,
+    UPSTREAM_EMBEDDING_TOKENS,
+    UPSTREAM_PROMPT_TOKENS,
+    Upstream,
+    WORDS,
+    callWorker,
+    chatBody,
+    readAnswer,
+    sandboxOpener,
+    startUpstream,
+    upstreamEmbedding,
+    voucherFor,
+} from './helpers';
+import { embeddingsResponseText } from '../../protocol/embeddings';
 
 jest.setTimeout(60_000);
 
@@ -233,6 +247,59 @@ describe('worker HTTP API (openai backend, sandbox chain)', () => {
         } finally {
             upstream.mode = 'usage';
         }
+    });
+
+    it('serves paid embeddings: prompt tokens only, the receipt committing to the request (its endpoint included) and to the data; an envelope is spent on every route, and one of either kind sent to the other route is refused; nothing charged for a refusal', async () => {
+        /** Seals `plaintext` and posts it to `path`, as the client SDK does. */
+        const post = async (path: string, plaintext: Buffer) => {
+            const sealed = await sealRequest(encKey, plaintext);
+            const send = () => fetch(`${worker.url}${path}`, { method: 'POST', headers: { 'content-type': ENVELOPE_MEDIA_TYPE }, body: sealed.envelope });
+            return { sealed, send };
+        };
+        const receipts = () => worker.store.listChannels().reduce((n, c) => n + c.receipts, 0);
+        const before = worker.store.receiptTotal(chKey());
+        const inputs = ['one', 'two', 'three'];
+        const plaintext = Buffer.from(JSON.stringify({ version: 1, endpoint: 'embeddings', channel: chKey(), request: { model: 'cocoon-dev-model', input: inputs } }));
+        const { sealed, send } = await post('/v1/embeddings', plaintext);
+        const r = await readAnswer(await send(), sealed.response, plaintext, false);
+        expect(r.status).toBe(200);
+        expect(r.final.data.map((d: any) => d.embedding)).toEqual(inputs.map((_, i) => upstreamEmbedding(i).map(Math.fround)));
+        expect(r.final.usage).toEqual({ prompt_tokens: 3 * UPSTREAM_EMBEDDING_TOKENS, completion_tokens: 0, total_tokens: 3 * UPSTREAM_EMBEDDING_TOKENS });
+        const fields = parseReceipt(openSignedReceipt(Cell.fromBase64(r.final.receipt.boc)).receipt);
+        expect(fields.usage).toEqual({ prompt: BigInt(3 * UPSTREAM_EMBEDDING_TOKENS), cached: 0n, completion: 0n, reasoning: 0n });
+        expect(fields.cost).toBe(receiptMaxCost(PRICES, fields.usage));
+        expect(fields.cumulativeCost).toBe(before + fields.cost);
+        expect(fields.requestHash).toBe(BigInt('0x' + requestDigest(plaintext).toString('hex')));
+        expect(fields.responseHash).toBe(BigInt('0x' + responseDigest(embeddingsResponseText(r.final.data), '').toString('hex')));
+        const served = receipts();
+
+        // Sent again, to either route: a replay, refused before anything is opened twice.
+        for (const path of ['/v1/embeddings', '/v1/chat/completions']) {
+            const again = await fetch(`${worker.url}${path}`, { method: 'POST', headers: { 'content-type': ENVELOPE_MEDIA_TYPE }, body: sealed.envelope });
+            expect(again.status).toBe(409);
+            expect(((await again.json()) as any).error.code).toBe('replayed_request');
+        }
+        // An embeddings plaintext on the chat route, a chat plaintext on the embeddings route: refused by name.
+        const crossed = await post('/v1/chat/completions', Buffer.from(JSON.stringify({ version: 1, endpoint: 'embeddings', channel: chKey(), request: chatBody() })));
+        const toChat = await readAnswer(await crossed.send(), crossed.sealed.response, Buffer.alloc(0), false);
+        expect(toChat.status).toBe(400);
+        expect(toChat.error!.message).toMatch(/endpoint: not supported/);
+        const chatToEmbeddings = await post('/v1/embeddings', Buffer.from(JSON.stringify({ version: 1, channel: chKey(), request: { model: 'cocoon-dev-model', input: 'x' } })));
+        const toEmbeddings = await readAnswer(await chatToEmbeddings.send(), chatToEmbeddings.sealed.response, Buffer.alloc(0), false);
+        expect(toEmbeddings.status).toBe(400);
+        expect(toEmbeddings.error!.message).toMatch(/endpoint: /);
+        // More input than the channel's deposit covers at the prompt price: refused before the upstream is asked.
+        const { channel: small } = await openChannel(f, { nonce: 40n, deposit: toNano('0.05') });
+        const asked = upstream.requests.length;
+        const big = await post(
+            '/v1/embeddings',
+            Buffer.from(JSON.stringify({ version: 1, endpoint: 'embeddings', channel: small.address.toString(), request: { model: 'cocoon-dev-model', input: 'x'.repeat(40_000) } })),
+        );
+        const refused = await readAnswer(await big.send(), big.sealed.response, Buffer.alloc(0), false);
+        expect(refused.status).toBe(402);
+        expect(refused.error!.code).toBe('insufficient_deposit');
+        expect(upstream.requests.length).toBe(asked);
+        expect(receipts()).toBe(served);
     });
 
     describe('refusals (nothing served, nothing charged)', () => {
