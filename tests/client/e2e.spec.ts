@@ -488,6 +488,52 @@ describe('client gateway on a devnet', () => {
         expect(store.latestVoucher(channel)!.total).toBe(paid);
     });
 
+    it('n: 2 with the openai client, whole and streamed: two choices, each a paid request with its receipt, seeds apart; n beyond the cap refused by name', async () => {
+        const r: any = await openai.chat.completions.create({ model: MODEL, messages, max_tokens: 16, n: 2, seed: 7 });
+        expect(r.choices.map((c: any) => [c.index, c.message.content, c.finish_reason])).toEqual([
+            [0, WORDS.join(''), 'stop'],
+            [1, WORDS.join(''), 'stop'],
+        ]);
+        expect(
+            upstream.requests
+                .slice(-2)
+                .map((b) => b.seed)
+                .sort(),
+        ).toEqual([7, 8]);
+        expect(r.usage).toMatchObject({ prompt_tokens: 2 * UPSTREAM_PROMPT_TOKENS, completion_tokens: 2 * WORDS.length });
+        expect(r.cost).toBe((2n * expectedCost).toString());
+        expect(r.receipts).toHaveLength(2);
+        const cumulative = r.receipts.map((x: any) => checkReceipt(x, expectedCost, BigInt(x.cumulativeCost)).cumulativeCost).sort((a: bigint, b: bigint) => (a < b ? -1 : 1));
+        expect(cumulative).toEqual([paid + expectedCost, paid + 2n * expectedCost]);
+        paid += 2n * expectedCost;
+
+        const s = await openai.chat.completions.create({ model: MODEL, messages, max_tokens: 16, n: 2, stream: true });
+        const texts = ['', ''];
+        const finished: number[] = [];
+        let last: any;
+        for await (const chunk of s) {
+            for (const c of chunk.choices) {
+                texts[c.index] += c.delta?.content ?? '';
+                if (c.finish_reason) finished.push(c.index);
+            }
+            last = chunk;
+        }
+        expect(texts).toEqual([WORDS.join(''), WORDS.join('')]);
+        expect(finished.sort()).toEqual([0, 1]);
+        expect(last.usage).toMatchObject({ completion_tokens: 2 * WORDS.length });
+        expect(last.cost).toBe((2n * expectedCost).toString());
+        expect(last.receipts).toHaveLength(2);
+        paid += 2n * expectedCost;
+        expect(store.latestVoucher(channel)!.total).toBe(paid);
+
+        const asked = upstream.requests.length;
+        await expect(openai.chat.completions.create({ model: MODEL, messages, max_tokens: 16, n: 9 })).rejects.toMatchObject({
+            status: 400,
+            message: expect.stringMatching(/n: must be an integer from 1 to 8/),
+        });
+        expect(upstream.requests.length).toBe(asked);
+    });
+
     it('concurrent requests to one worker are paid one after another on its channel, each exactly once', async () => {
         const rs: any[] = await Promise.all([0, 1, 2].map(() => openai.chat.completions.create({ model: MODEL, messages, max_tokens: 16 })));
         const fields = rs.map((r) => parseReceipt(openSignedReceipt(Cell.fromBase64(r.receipt.boc)).receipt));

@@ -48,6 +48,42 @@ function openAiError(reply: FastifyReply, status: number, code: string, message:
         .send(openAiErrorBody(status, code, message));
 }
 
+/** The most choices (`n`) one chat request may ask for: each is a paid request of its own. */
+export const MAX_CHOICES = 8;
+
+/** Takes `n` out of a chat request: the gateway serves several choices as that many paid requests. */
+function takeChoiceCount(body: Record<string, unknown>): { count: number; rest: Record<string, unknown> } {
+    const { n, ...rest } = body;
+    if (n === undefined || n === null) return { count: 1, rest };
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > MAX_CHOICES)
+        throw new CocoonError(400, 'invalid_request', `n: must be an integer from 1 to ${MAX_CHOICES} (each choice is a paid request of its own)`);
+    return { count: n, rest };
+}
+
+/** The usage of several answers together. */
+function sumUsage(list: ReadonlyArray<ReturnType<typeof usageOfFinal>>) {
+    const sum = (f: (u: ReturnType<typeof usageOfFinal>) => number) => list.reduce((a, u) => a + f(u), 0);
+    return {
+        prompt_tokens: sum((u) => u.prompt_tokens),
+        completion_tokens: sum((u) => u.completion_tokens),
+        total_tokens: sum((u) => u.total_tokens),
+        prompt_tokens_details: { cached_tokens: sum((u) => u.prompt_tokens_details.cached_tokens) },
+        completion_tokens_details: { reasoning_tokens: sum((u) => u.completion_tokens_details.reasoning_tokens) },
+    };
+}
+
+/** A chat answer's usage in OpenAI's shape, every count present. */
+function usageOfFinal(final: any) {
+    const u = final?.usage ?? {};
+    return {
+        prompt_tokens: u.prompt_tokens ?? 0,
+        completion_tokens: u.completion_tokens ?? 0,
+        total_tokens: u.total_tokens ?? (u.prompt_tokens ?? 0) + (u.completion_tokens ?? 0),
+        prompt_tokens_details: { cached_tokens: u.prompt_tokens_details?.cached_tokens ?? 0 },
+        completion_tokens_details: { reasoning_tokens: u.completion_tokens_details?.reasoning_tokens ?? 0 },
+    };
+}
+
 export function buildGateway(o: GatewayOptions): FastifyInstance {
     const app = fastify({ logger: o.logger ?? false, bodyLimit: 4 * 1024 * 1024 });
     // OpenAI's SDKs send a JSON content type on requests without a body (DELETE): an empty body is no body there.
@@ -100,25 +136,16 @@ export function buildGateway(o: GatewayOptions): FastifyInstance {
         return { cost: r.cost.toString(), receipt: r.receipt, worker: r.worker.workerStake.toString() };
     }
 
-    function usageOf(final: any) {
-        const u = final?.usage ?? {};
-        return {
-            prompt_tokens: u.prompt_tokens ?? 0,
-            completion_tokens: u.completion_tokens ?? 0,
-            total_tokens: u.total_tokens ?? (u.prompt_tokens ?? 0) + (u.completion_tokens ?? 0),
-            prompt_tokens_details: { cached_tokens: u.prompt_tokens_details?.cached_tokens ?? 0 },
-            completion_tokens_details: { reasoning_tokens: u.completion_tokens_details?.reasoning_tokens ?? 0 },
-        };
-    }
-
     const dispatchContext = (log: FastifyBaseLogger): DispatchContext => ({ client, router, maxAttempts: o.maxAttempts ?? 3, log });
 
     app.post('/v1/chat/completions', async (req, reply) => {
         let selection: Selection;
         let openAiRequest: Record<string, unknown>;
+        let count: number;
         try {
             // The gateway's own fields are taken out; the rest is the OpenAI request the worker gets.
             ({ selection, rest: openAiRequest } = takeSelection((req.body ?? {}) as Record<string, unknown>));
+            ({ count, rest: openAiRequest } = takeChoiceCount(openAiRequest));
         } catch (e) {
             const err = e as CocoonError;
             return openAiError(reply, err.status, err.code, err.message);
@@ -148,19 +175,54 @@ export function buildGateway(o: GatewayOptions): FastifyInstance {
         raw.on('close', () => {
             if (!raw.writableFinished) gone.abort();
         });
+        // Each choice is a paid request of its own (its own receipt); with a seed, choice i samples with seed + i, so they differ.
+        const asked = Array.from({ length: count }, (_, i) => (i > 0 && request.seed !== undefined && request.seed !== null ? { ...request, seed: request.seed + i } : request));
+        const choiceOf = (chunk: any, index: number) => ({ ...chunk, model: request.model, choices: (chunk.choices ?? []).map((c: any) => ({ ...c, index })) });
         try {
-            const onChunk = stream
-                ? (chunk: any) => {
-                      start();
-                      write({ ...chunk, model: request.model });
-                  }
-                : undefined;
-            const r = await dispatch(dispatchContext(req.log), { kind: 'chat', request }, selection, onChunk, gone.signal);
-            const { receipt: _r, ...last } = r.final;
-            // Answers name the model as the app asked for it (the worker knows it by its wire id).
-            if (!stream) return reply.code(200).send({ ...last, model: request.model, usage: usageOf(r.final), ...extras(r) });
-            start();
-            write({ ...last, model: request.model, usage: usageOf(r.final), ...extras(r) });
+            const settled = await Promise.allSettled(
+                asked.map((one, i) =>
+                    dispatch(
+                        dispatchContext(req.log),
+                        { kind: 'chat', request: one },
+                        selection,
+                        stream
+                            ? (chunk: any) => {
+                                  start();
+                                  write(choiceOf(chunk, i));
+                              }
+                            : undefined,
+                        gone.signal,
+                    ),
+                ),
+            );
+            const failed = settled.find((x): x is PromiseRejectedResult => x.status === 'rejected');
+            const results = settled.flatMap((x) => (x.status === 'fulfilled' ? [x.value] : []));
+            if (failed) {
+                if (results.length === 0) throw failed.reason;
+                const paid = results.reduce((a, r) => a + r.cost, 0n);
+                const err = failed.reason instanceof CocoonError ? failed.reason : new CocoonError(502, 'worker_failed', (failed.reason as Error).message);
+                throw new CocoonError(err.status, err.code, `${err.message} (${results.length} of ${count} choices were served and paid, ${paid} nanoTON)`, err.delivered);
+            }
+            if (count === 1) {
+                const r = results[0];
+                const { receipt: _r, ...last } = r.final;
+                // Answers name the model as the app asked for it (the worker knows it by its wire id).
+                if (!stream) return reply.code(200).send({ ...last, model: request.model, usage: usageOfFinal(r.final), ...extras(r) });
+                start();
+                write({ ...last, model: request.model, usage: usageOfFinal(r.final), ...extras(r) });
+            } else {
+                const usage = sumUsage(results.map((r) => usageOfFinal(r.final)));
+                const paidFor = { cost: results.reduce((a, r) => a + r.cost, 0n).toString(), receipts: results.map((r) => r.receipt), workers: results.map((r) => r.worker.workerStake.toString()) };
+                const { receipt: _r, usage: _u, ...first } = results[0].final;
+                if (!stream) {
+                    const choices = results.map((r, i) => ({ ...r.final.choices[0], index: i }));
+                    return reply.code(200).send({ ...first, model: request.model, choices, usage, ...paidFor });
+                }
+                start();
+                // Each choice's finish, then the usage and payment of them all, as OpenAI ends a stream of several choices.
+                results.forEach((r, i) => write(choiceOf({ ...first, choices: r.final.choices }, i)));
+                write({ ...first, model: request.model, choices: [], usage, ...paidFor });
+            }
             cork.flush();
             raw.end('data: [DONE]\n\n');
             return reply;
