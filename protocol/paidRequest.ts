@@ -75,8 +75,6 @@ const NEUTRAL_REQUEST_FIELDS: Record<string, (v: unknown) => boolean> = {
     function_call: (v) => v === 'none' || v === 'auto',
     // Plain text is what every answer is anyway.
     response_format: (v) => typeof v === 'object' && v !== null && (v as { type?: unknown }).type === 'text' && Object.keys(v).length === 1,
-    logprobs: (v) => v === false,
-    top_logprobs: (v) => v === 0,
     store: (v) => v === false,
     metadata: (v) => typeof v === 'object' && v !== null && Object.keys(v).length === 0,
     modalities: (v) => Array.isArray(v) && v.length === 1 && v[0] === 'text',
@@ -232,6 +230,9 @@ export const chatRequestSchema = z.preprocess(
             tool_choice: z.union([z.enum(['none', 'auto', 'required']), z.object({ type: z.literal('function'), function: z.object({ name: toolName }).strict() }).strict()]).nullish(),
             parallel_tool_calls: z.boolean().nullish(),
             stop: z.union([z.string(), z.array(z.string()).max(4)]).nullish(),
+            // The log probability of each token delivered, and of the `top_logprobs` likeliest at each place.
+            logprobs: z.boolean().nullish(),
+            top_logprobs: z.number().int().min(0).max(20).nullish(),
             n: z.literal(1).nullish(),
             stream: z.boolean().nullish(),
             stream_options: z.object({ include_usage: z.boolean().optional() }).strict().nullish(),
@@ -246,6 +247,7 @@ export const chatRequestSchema = z.preprocess(
                 ctx.addIssue({ code: 'custom', path: ['tool_choice'], message: 'asks for a tool call, but no tools were sent' });
             if (typeof choice === 'object' && choice && names.size > 0 && !names.has(choice.function.name))
                 ctx.addIssue({ code: 'custom', path: ['tool_choice', 'function', 'name'], message: 'names no tool of the request' });
+            if ((r.top_logprobs ?? 0) > 0 && r.logprobs !== true) ctx.addIssue({ code: 'custom', path: ['top_logprobs'], message: 'needs logprobs: true' });
         }),
 );
 
@@ -367,19 +369,39 @@ export interface DeliveredToolCall {
     arguments: string;
 }
 
+/** One token's log probability as OpenAI delivers it (`choices[].logprobs.content[]`). */
+export interface TokenLogprob {
+    token: string;
+    logprob: number;
+    bytes: number[] | null;
+    top_logprobs: Array<{ token: string; logprob: number; bytes: number[] | null }>;
+}
+
 /**
  * SHA-256 the receipt commits to for the response: the reasoning text
  * delivered, a zero byte, then the content text delivered (UTF-8); when the
  * model called tools, then a zero byte and the calls as JSON
- * (`[{"id","name","arguments"}, ...]` in the order of their index).
+ * (`[{"id","name","arguments"}, ...]` in the order of their index); when
+ * log probabilities were delivered, then a zero byte, `logprobs:` and
+ * their JSON (the `content` entries in order).
  */
-export function responseDigest(content: string, reasoning: string, toolCalls: readonly DeliveredToolCall[] = []): Buffer {
+export function responseDigest(content: string, reasoning: string, toolCalls: readonly DeliveredToolCall[] = [], logprobs: readonly TokenLogprob[] = []): Buffer {
     const h = createHash('sha256')
         .update(Buffer.from(reasoning, 'utf8'))
         .update(Buffer.from([0]))
         .update(Buffer.from(content, 'utf8'));
     if (toolCalls.length > 0) h.update(Buffer.from([0])).update(Buffer.from(JSON.stringify(toolCalls.map((c) => ({ id: c.id, name: c.name, arguments: c.arguments }))), 'utf8'));
+    if (logprobs.length > 0) h.update(Buffer.from([0])).update(Buffer.from(`logprobs:${JSON.stringify(logprobs)}`, 'utf8'));
     return h.digest();
+}
+
+/** The token log probabilities of a delivered choice (`logprobs.content`), kept to OpenAI's shape; anything else reads as none. */
+export function tokenLogprobsOf(logprobs: unknown): TokenLogprob[] {
+    const content = (logprobs as { content?: unknown } | null | undefined)?.content;
+    if (!Array.isArray(content)) return [];
+    const bytes = (v: unknown) => (Array.isArray(v) && v.every((b) => Number.isInteger(b) && b >= 0 && b < 256) ? (v as number[]) : null);
+    const entry = (e: any) => ({ token: String(e?.token ?? ''), logprob: Number.isFinite(e?.logprob) ? Number(e.logprob) : -9999, bytes: bytes(e?.bytes) });
+    return content.map((e: any) => ({ ...entry(e), top_logprobs: Array.isArray(e?.top_logprobs) ? e.top_logprobs.map(entry) : [] }));
 }
 
 /**

@@ -131,7 +131,7 @@ export async function paidCall(p: CallParts, w: WorkerInfo, op: PaidOperation, c
         // Admitted: the worker stored the voucher this request carries before serving it.
         p.vouchers.carried(channel, voucherTotal);
 
-        const answer: Answer = { final: undefined, content: '', reasoning: '', toolCalls: [], delivered: false };
+        const answer: Answer = { final: undefined, content: '', reasoning: '', toolCalls: [], logprobs: [], delivered: false };
         try {
             await readFrames(res, sealed.response, operationStreams(op), answer, { ms: o.idleTimeoutMs ?? 120_000, onIdle: () => ac.abort() }, c.onChunk);
         } catch (e) {
@@ -143,7 +143,7 @@ export async function paidCall(p: CallParts, w: WorkerInfo, op: PaidOperation, c
         }
         // Embeddings are delivered as their data: the receipt's response hash commits to it in the place of text.
         if (op.kind === 'embeddings') answer.content = embeddingsResponseText(answer.final?.data);
-        const { final, content, reasoning, toolCalls, delivered } = answer;
+        const { final, content, reasoning, toolCalls, logprobs, delivered } = answer;
 
         const receipt: ReceiptWire | null = final?.receipt ?? null;
         let fields: ReceiptFields | null = null;
@@ -170,7 +170,7 @@ export async function paidCall(p: CallParts, w: WorkerInfo, op: PaidOperation, c
                     ({ fields } = await p.verifier.verify(w, channel, verifiedNow(), receipt, {
                         path: 'live',
                         request: sent,
-                        delivered: { kind: op.kind, content, reasoning, toolCalls, usage: final?.usage },
+                        delivered: { kind: op.kind, content, reasoning, toolCalls, logprobs, usage: final?.usage },
                     }));
                     cost = fields.cost;
                     // Only now, with the receipt verified, is the voucher that pays for it signed.

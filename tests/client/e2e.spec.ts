@@ -25,7 +25,7 @@ import { buildGateway } from '../../client/src/gateway';
 import { ResponseStore } from '../../client/src/gateway/responseStore';
 import { ClientStore } from '../../client/src/store';
 import { testKeys } from '../helpers/channel';
-import { TOOL_CALLS, Upstream, UPSTREAM_CACHED_TOKENS, UPSTREAM_EMBEDDING_TOKENS, UPSTREAM_PROMPT_TOKENS, WORDS, startUpstream, upstreamEmbedding } from '../worker/helpers';
+import { TOOL_CALLS, Upstream, UPSTREAM_CACHED_TOKENS, UPSTREAM_EMBEDDING_TOKENS, UPSTREAM_PROMPT_TOKENS, WORDS, startUpstream, upstreamEmbedding, upstreamLogprob } from '../worker/helpers';
 import { embeddingsResponseText } from '../../protocol/embeddings';
 import { responseDigest } from '../../protocol/paidRequest';
 import { bytesToUint } from '../../helpers/bytes';
@@ -532,6 +532,29 @@ describe('client gateway on a devnet', () => {
             message: expect.stringMatching(/n: must be an integer from 1 to 8/),
         });
         expect(upstream.requests.length).toBe(asked);
+    });
+
+    it("logprobs and top_logprobs with the openai client, whole and streamed: the upstream's log probabilities delivered, and the receipt commits to them", async () => {
+        const expected = WORDS.map((w) => upstreamLogprob(w, 2));
+        const r: any = await openai.chat.completions.create({ model: MODEL, messages, max_tokens: 16, logprobs: true, top_logprobs: 2 });
+        expect(upstream.requests.at(-1)).toMatchObject({ logprobs: true, top_logprobs: 2 });
+        expect(r.choices[0].logprobs.content).toEqual(expected);
+        const f = checkReceipt(r.receipt, expectedCost, paid + expectedCost);
+        expect(f.responseHash).toBe(bytesToUint(responseDigest(WORDS.join(''), '', [], expected)));
+        expect(f.responseHash).not.toBe(bytesToUint(responseDigest(WORDS.join(''), '')));
+        paid += expectedCost;
+
+        const s = await openai.chat.completions.create({ model: MODEL, messages, max_tokens: 16, logprobs: true, stream: true });
+        const streamed: any[] = [];
+        let last: any;
+        for await (const chunk of s) {
+            streamed.push(...(chunk.choices[0]?.logprobs?.content ?? []));
+            last = chunk;
+        }
+        expect(streamed).toEqual(WORDS.map((w) => upstreamLogprob(w, 0)));
+        checkReceipt(last.receipt, expectedCost, paid + expectedCost);
+        paid += expectedCost;
+        expect(store.latestVoucher(channel)!.total).toBe(paid);
     });
 
     it('concurrent requests to one worker are paid one after another on its channel, each exactly once', async () => {

@@ -60,6 +60,16 @@ function chunk(delta: object, finish: string | null = null) {
     return `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
 }
 
+/** The log probability the upstream gives each word it sends (and, for top_logprobs, a likelier and a less likely alternative). */
+export function upstreamLogprob(word: string, top: number) {
+    const entry = (token: string, logprob: number) => ({ token, logprob, bytes: [...Buffer.from(token, 'utf8')] });
+    return { ...entry(word, -0.25), top_logprobs: [entry(word, -0.25), entry('~', -3.5)].slice(0, top) };
+}
+
+function chunkWithLogprobs(word: string, top: number) {
+    return `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', choices: [{ index: 0, delta: { content: word }, logprobs: { content: [upstreamLogprob(word, top)] }, finish_reason: null }] })}\n\n`;
+}
+
 export async function startUpstream(): Promise<Upstream> {
     const requests: any[] = [];
     const up: Upstream = { url: '', mode: 'usage', requests, close: async () => undefined };
@@ -98,7 +108,7 @@ export async function startUpstream(): Promise<Upstream> {
         res.write(chunk({ role: 'assistant', content: '' }));
         for (let i = 0; i < n; i++) {
             if (res.destroyed) return;
-            res.write(chunk({ content: WORDS[i] }));
+            res.write(body.logprobs ? chunkWithLogprobs(WORDS[i], body.top_logprobs ?? 0) : chunk({ content: WORDS[i] }));
             if (up.mode === 'kill' && i === 2) {
                 await new Promise((r) => setTimeout(r, 100));
                 req.socket.destroy();

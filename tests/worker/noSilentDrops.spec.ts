@@ -16,8 +16,6 @@ describe('chat requests: no field is silently dropped', () => {
     const asking: Record<string, unknown> = {
         functions: [{ name: 'f' }],
         function_call: { name: 'f' },
-        logprobs: true,
-        top_logprobs: 2,
         store: true,
         metadata: { a: 'b' },
         modalities: ['text', 'audio'],
@@ -54,15 +52,22 @@ describe('chat requests: no field is silently dropped', () => {
         expect(refusal({ response_format: { type: 'json_object', schema: {} } })).toMatch(/^response_format\.schema: not supported/);
     });
 
-    it('refuses n other than 1 by name', () => {
+    it('carries logprobs and top_logprobs, and refuses top_logprobs without logprobs or beyond 20', () => {
+        const r = chatRequestSchema.safeParse({ ...base, logprobs: true, top_logprobs: 3 });
+        expect(r.success).toBe(true);
+        expect(r.data).toMatchObject({ logprobs: true, top_logprobs: 3 });
+        expect(chatRequestSchema.safeParse({ ...base, logprobs: false, top_logprobs: 0 }).success).toBe(true);
+        expect(refusal({ top_logprobs: 2 })).toBe('top_logprobs: needs logprobs: true');
+        expect(refusal({ logprobs: true, top_logprobs: 21 })).toMatch(/^top_logprobs: /);
+    });
+
+    it('refuses n other than 1 by name (the gateway serves several choices as that many requests)', () => {
         expect(refusal({ n: 2 })).toBe('n: must be 1');
     });
 
     it('accepts the neutral values and null, which ask for nothing, and drops them', () => {
         const neutral = {
             response_format: { type: 'text' },
-            logprobs: false,
-            top_logprobs: 0,
             store: false,
             metadata: {},
             modalities: ['text'],

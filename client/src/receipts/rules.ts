@@ -1,5 +1,5 @@
 import { Address, Cell } from '@ton/core';
-import { DeliveredToolCall, ReceiptWire, responseDigest } from '../../../protocol/paidRequest';
+import { DeliveredToolCall, ReceiptWire, TokenLogprob, responseDigest } from '../../../protocol/paidRequest';
 import { PriceSchedule, ReceiptFields, Usage, chargeableTerms, openSignedReceipt, parseReceipt, receiptMaxCost, verifyReceipt } from '../../../wrappers/receipt';
 import { bytesToUint, hex256 } from '../../../helpers/bytes';
 
@@ -43,6 +43,8 @@ export interface Delivered {
     content: string;
     reasoning: string;
     toolCalls: readonly DeliveredToolCall[];
+    /** Log probabilities delivered with the tokens (none unless asked for). */
+    logprobs?: readonly TokenLogprob[];
     /** The usage the worker reported in the final frame (its `usage` object, as sent). */
     usage: unknown;
 }
@@ -200,7 +202,7 @@ export const RECEIPT_RULES: readonly ReceiptRule[] = [
         reason: 'the receipt must commit to exactly the text delivered, so it is evidence of what was served',
         paths: LIVE,
         check: (r, c) =>
-            r.fields.responseHash === bytesToUint(responseDigest(c.delivered?.content ?? '', c.delivered?.reasoning ?? '', c.delivered?.toolCalls ?? []))
+            r.fields.responseHash === bytesToUint(responseDigest(c.delivered?.content ?? '', c.delivered?.reasoning ?? '', c.delivered?.toolCalls ?? [], c.delivered?.logprobs ?? []))
                 ? undefined
                 : 'response hash does not match the text delivered',
     },

@@ -1,5 +1,5 @@
 import { ResponseOpener, frameFromText } from '../../../helpers/hpke';
-import { DeliveredToolCall, mergeToolCallDeltas } from '../../../protocol/paidRequest';
+import { DeliveredToolCall, TokenLogprob, mergeToolCallDeltas, tokenLogprobsOf } from '../../../protocol/paidRequest';
 
 /** What a worker's answer has delivered so far; kept current while frames arrive, so an answer that breaks off still tells what reached the caller. */
 export interface Answer {
@@ -9,6 +9,8 @@ export interface Answer {
     reasoning: string;
     /** The tools the model called, their streamed pieces joined. */
     toolCalls: DeliveredToolCall[];
+    /** Log probabilities of the tokens delivered (when the request asked for them). */
+    logprobs: TokenLogprob[];
     /** A streamed chunk reached the caller. */
     delivered: boolean;
 }
@@ -58,6 +60,7 @@ export async function readFrames(
                         answer.content += d.content ?? '';
                         answer.reasoning += d.reasoning_content ?? '';
                         mergeToolCallDeltas(answer.toolCalls, d.tool_calls);
+                        answer.logprobs.push(...tokenLogprobsOf(json.choices?.[0]?.logprobs));
                         answer.delivered = true;
                         await onChunk?.(json);
                     }
@@ -72,6 +75,7 @@ export async function readFrames(
             const m = answer.final.choices?.[0]?.message ?? {};
             answer.content = m.content ?? '';
             answer.reasoning = m.reasoning_content ?? '';
+            answer.logprobs = tokenLogprobsOf(answer.final.choices?.[0]?.logprobs);
             // Whole calls, each in its own place: the same join as a stream's pieces.
             if (Array.isArray(m.tool_calls))
                 mergeToolCallDeltas(

@@ -2,7 +2,7 @@ import type { FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import { corkPerTurn } from '../../../helpers/corkPerTurn';
 import { ENVELOPE_MEDIA_TYPE, ResponseSealer, frameToText } from '../../../helpers/hpke';
-import { DeliveredToolCall, ReceiptWire, mergeToolCallDeltas } from '../../../protocol/paidRequest';
+import { DeliveredToolCall, ReceiptWire, TokenLogprob, mergeToolCallDeltas } from '../../../protocol/paidRequest';
 import { ChatEvent, ToolCallDelta, Usage, zeroUsage } from '../inference/types';
 import type { WorkerMetrics } from '../metrics';
 import { Refusal } from '../refusal';
@@ -35,6 +35,8 @@ export interface Generation {
     release: () => void;
     /** When the request arrived (performance.now()). */
     t0: number;
+    /** The request asked for log probabilities. */
+    logprobs: boolean;
     metrics: WorkerMetrics;
     logger: Logger;
 }
@@ -44,12 +46,15 @@ export interface Delivered {
     content: string;
     reasoning: string;
     toolCalls: DeliveredToolCall[];
+    /** The tokens' log probabilities, when the request asked for them. */
+    logprobs: TokenLogprob[];
 }
 
-function deliver(d: Delivered, content: string | undefined, reasoning: string | undefined, toolCalls: unknown) {
+function deliver(d: Delivered, content: string | undefined, reasoning: string | undefined, toolCalls: unknown, logprobs: readonly TokenLogprob[] | undefined) {
     d.content += content ?? '';
     d.reasoning += reasoning ?? '';
     mergeToolCallDeltas(d.toolCalls, toolCalls);
+    if (logprobs) d.logprobs.push(...logprobs);
 }
 
 /** Tool-call pieces as OpenAI streams them. */
@@ -116,7 +121,7 @@ export async function streamCompletion(reply: FastifyReply, g: Generation): Prom
         if (!raw.write(`data: ${frameToText(frame)}\n\n`)) await new Promise<void>((res) => raw.once('drain', res).once('close', res));
     };
     const firstToken = firstTokenClock(g);
-    const delivered: Delivered = { content: '', reasoning: '', toolCalls: [] };
+    const delivered: Delivered = { content: '', reasoning: '', toolCalls: [], logprobs: [] };
     let end: GenerationEnd = { usage: zeroUsage(true), finishReason: 'error', error: 'stream ended without usage' };
     for await (const ev of g.events) {
         if (ev.type === 'delta') {
@@ -124,14 +129,14 @@ export async function streamCompletion(reply: FastifyReply, g: Generation): Prom
             // Counted into the response hash only once it is handed to the transport.
             if (clientGone) continue;
             const toolCalls = ev.toolCalls && ev.toolCalls.length > 0 ? toolCallDeltasJson(ev.toolCalls) : undefined;
-            deliver(delivered, ev.content, ev.reasoning, toolCalls);
+            deliver(delivered, ev.content, ev.reasoning, toolCalls, ev.logprobs);
             const delta = { ...(ev.content ? { content: ev.content } : {}), ...(ev.reasoning ? { reasoning_content: ev.reasoning } : {}), ...(toolCalls ? { tool_calls: toolCalls } : {}) };
             const chunk = {
                 id: g.id,
                 object: 'chat.completion.chunk',
                 created: g.created,
                 model: g.model,
-                choices: [{ index: 0, delta, finish_reason: null }],
+                choices: [{ index: 0, delta, ...(ev.logprobs ? { logprobs: { content: ev.logprobs } } : {}), finish_reason: null }],
             };
             await write(g.sealer.data(Buffer.from(JSON.stringify(chunk))));
         } else {
@@ -177,12 +182,12 @@ export async function sendCompletion(reply: FastifyReply, g: Generation): Promis
         }
     });
     const firstToken = firstTokenClock(g);
-    const delivered: Delivered = { content: '', reasoning: '', toolCalls: [] };
+    const delivered: Delivered = { content: '', reasoning: '', toolCalls: [], logprobs: [] };
     let end: GenerationEnd | undefined;
     for await (const ev of g.events) {
         if (ev.type === 'delta') {
             firstToken();
-            deliver(delivered, ev.content, ev.reasoning, ev.toolCalls && toolCallDeltasJson(ev.toolCalls));
+            deliver(delivered, ev.content, ev.reasoning, ev.toolCalls && toolCallDeltasJson(ev.toolCalls), ev.logprobs);
         } else end = ev;
     }
     if (clientGone || !end) {
@@ -208,6 +213,7 @@ export async function sendCompletion(reply: FastifyReply, g: Generation): Promis
             {
                 index: 0,
                 message: { role: 'assistant', ...messageJson(delivered) },
+                ...(g.logprobs ? { logprobs: { content: delivered.logprobs } } : {}),
                 finish_reason: end.finishReason,
             },
         ],

@@ -151,6 +151,8 @@ export class EmbeddedBackend implements InferenceBackend {
         if (!this.knows(request.model)) throw new BackendRequestError(`unknown model: ${request.model}`, 404);
         if (!this.alive) throw new BackendUnavailableError(this.exitReason);
         refuseToolUse(request);
+        // node-llama-cpp's chat generation reports the tokens it sampled, not their probabilities.
+        if (request.logprobs) throw new BackendRequestError("logprobs: not supported by this worker's embedded engine (an OpenAI-compatible backend passes them on)", 400);
         const grammar = grammarOf(request.responseFormat);
         const id = this.nextId++;
         const queue: HostReply[] = [];

@@ -1,3 +1,4 @@
+import { tokenLogprobsOf } from '../../../protocol/paidRequest';
 import { SseParser } from './sse';
 import {
     BackendRequestError,
@@ -52,6 +53,7 @@ interface UpstreamChunk {
             tool_calls?: Array<{ index?: unknown; id?: unknown; function?: { name?: unknown; arguments?: unknown } }> | null;
         };
         finish_reason?: string | null;
+        logprobs?: { content?: unknown } | null;
     }>;
     usage?: UpstreamUsage | null;
     error?: { message?: string };
@@ -157,6 +159,8 @@ export class OpenAiBackend implements InferenceBackend {
             tools: request.tools?.map((t) => ({ type: 'function', function: t })),
             tool_choice: typeof request.toolChoice === 'object' ? { type: 'function', function: { name: request.toolChoice.name } } : request.toolChoice,
             parallel_tool_calls: request.parallelToolCalls,
+            logprobs: request.logprobs,
+            top_logprobs: request.logprobs ? request.topLogprobs : undefined,
             // Forced: usage must come from the engine, and streaming lets a
             // broken or aborted request be charged for what was delivered.
             stream: true,
@@ -250,10 +254,17 @@ export class OpenAiBackend implements InferenceBackend {
                     const content = choice?.delta?.content ?? undefined;
                     const reasoning = choice?.delta?.reasoning_content ?? choice?.delta?.reasoning ?? undefined;
                     const toolCalls = toolCallDeltasOf(choice?.delta?.tool_calls);
-                    if (content || reasoning || toolCalls) {
+                    const logprobs = request.logprobs ? tokenLogprobsOf(choice?.logprobs) : [];
+                    if (content || reasoning || toolCalls || logprobs.length > 0) {
                         chunks++;
                         if (reasoning) reasoningChunks++;
-                        yield { type: 'delta', content: content || undefined, reasoning: reasoning || undefined, ...(toolCalls ? { toolCalls } : {}) };
+                        yield {
+                            type: 'delta',
+                            content: content || undefined,
+                            reasoning: reasoning || undefined,
+                            ...(toolCalls ? { toolCalls } : {}),
+                            ...(logprobs.length > 0 ? { logprobs } : {}),
+                        };
                     }
                 }
                 if (ac.signal.aborted) break;

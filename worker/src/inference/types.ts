@@ -5,6 +5,8 @@
  * the client aborts or the engine breaks mid-stream.
  */
 
+import type { TokenLogprob } from '../../../protocol/paidRequest';
+
 export type ChatRole = 'system' | 'developer' | 'user' | 'assistant' | 'tool';
 
 export interface ChatMessage {
@@ -48,6 +50,9 @@ export interface ChatRequest {
     tools?: ToolDefinition[];
     toolChoice?: ToolChoice;
     parallelToolCalls?: boolean;
+    /** Deliver each token's log probability, with the `topLogprobs` likeliest tokens at each place. */
+    logprobs?: boolean;
+    topLogprobs?: number;
 }
 
 export type ResponseFormat = { type: 'json_object' } | { type: 'json_schema'; name: string; schema: Record<string, unknown>; strict: boolean };
@@ -79,6 +84,8 @@ export interface ChatDelta {
     content?: string;
     reasoning?: string;
     toolCalls?: ToolCallDelta[];
+    /** The log probabilities of this delta's tokens (OpenAI's shape), when asked for. */
+    logprobs?: TokenLogprob[];
 }
 
 export interface ChatEnd {

@@ -77,6 +77,7 @@ export function registerChatRoute(app: FastifyInstance, deps: ChatRouteDeps): vo
             frequencyPenalty: r.frequency_penalty ?? undefined,
             logitBias: r.logit_bias ?? undefined,
             responseFormat: responseFormatOf(r.response_format),
+            ...(r.logprobs ? { logprobs: true, topLogprobs: r.top_logprobs ?? 0 } : {}),
             ...toolsOf(r),
         };
 
@@ -108,7 +109,7 @@ export function registerChatRoute(app: FastifyInstance, deps: ChatRouteDeps): vo
             }
         }
         const settle = async (end: GenerationEnd, d: Delivered) => {
-            const receipt = await deps.payments.settle(admission, { modelId, usage: end.usage, requestHash, responseHash: responseDigest(d.content, d.reasoning, d.toolCalls) });
+            const receipt = await deps.payments.settle(admission, { modelId, usage: end.usage, requestHash, responseHash: responseDigest(d.content, d.reasoning, d.toolCalls, d.logprobs) });
             const u = end.usage;
             metrics.tokens.inc({ class: 'prompt' }, Math.max(0, u.promptTokens - u.cachedTokens));
             metrics.tokens.inc({ class: 'cached' }, u.cachedTokens);
@@ -127,6 +128,7 @@ export function registerChatRoute(app: FastifyInstance, deps: ChatRouteDeps): vo
             settle,
             release: () => deps.payments.release(admission),
             t0,
+            logprobs: r.logprobs === true,
             metrics,
             logger: deps.logger,
         };
