@@ -133,7 +133,7 @@ export async function paidCall(p: CallParts, w: WorkerInfo, op: PaidOperation, c
 
         const answer: Answer = { final: undefined, content: '', reasoning: '', toolCalls: [], logprobs: [], delivered: false };
         try {
-            await readFrames(res, sealed.response, operationStreams(op), answer, { ms: o.idleTimeoutMs ?? 120_000, onIdle: () => ac.abort() }, c.onChunk);
+            await readFrames(res, sealed.response, operationStreams(op), answer, op.kind === 'completions' ? 'text' : 'chat', { ms: o.idleTimeoutMs ?? 120_000, onIdle: () => ac.abort() }, c.onChunk);
         } catch (e) {
             if (e instanceof CocoonError) throw e;
             // The worker may hold a receipt for what it delivered (stored before the final frame that never came).

@@ -557,6 +557,51 @@ describe('client gateway on a devnet', () => {
         expect(store.latestVoucher(channel)!.total).toBe(paid);
     });
 
+    it('text completions (/v1/completions) with the openai client, whole, streamed and echoed: the prompt continued, paid with a verified receipt; what the protocol does not carry refused by name', async () => {
+        const usage = { prompt: BigInt(UPSTREAM_PROMPT_TOKENS), cached: 0n, completion: BigInt(WORDS.length), reasoning: 0n };
+        const cost = receiptMaxCost(PRICES, usage);
+        const receiptOf = (r: any) => {
+            const { receipt: cell, signature } = openSignedReceipt(Cell.fromBase64(r.receipt.boc));
+            expect(verifyReceipt(cell, signature, worker.keys.receipt.publicKey)).toBe(true);
+            const f = parseReceipt(cell);
+            expect(f.usage).toEqual(usage);
+            expect(f.cumulativeCost).toBe(paid + cost);
+            paid += cost;
+            return f;
+        };
+        const whole: any = await openai.completions.create({ model: MODEL, prompt: 'Once upon a time', max_tokens: 16, suffix: 'The end.' });
+        expect(upstream.requests.at(-1)).toMatchObject({ model: 'llama-3-8b', prompt: 'Once upon a time', suffix: 'The end.', max_tokens: 16, stream: true });
+        expect(whole).toMatchObject({ object: 'text_completion', model: MODEL, choices: [{ index: 0, text: WORDS.join(''), finish_reason: 'stop' }] });
+        expect(whole.usage).toMatchObject({ prompt_tokens: UPSTREAM_PROMPT_TOKENS, completion_tokens: WORDS.length });
+        expect(whole.cost).toBe(cost.toString());
+        expect(receiptOf(whole).responseHash).toBe(bytesToUint(responseDigest(WORDS.join(''), '')));
+
+        const stream = await openai.completions.create({ model: MODEL, prompt: 'Once upon a time', max_tokens: 16, stream: true, echo: true });
+        let text = '';
+        let last: any;
+        for await (const chunk of stream) {
+            text += chunk.choices[0]?.text ?? '';
+            last = chunk;
+        }
+        expect(text).toBe('Once upon a time' + WORDS.join(''));
+        expect(upstream.requests.at(-1)).not.toHaveProperty('echo');
+        receiptOf(last);
+        // Without max_tokens the worker is held to OpenAI's default for this API, 16.
+        const echoed: any = await openai.completions.create({ model: MODEL, prompt: ['Once upon a time'], echo: true });
+        expect(upstream.requests.at(-1).max_tokens).toBe(16);
+        expect(echoed.choices[0].text).toBe('Once upon a time' + WORDS.join(''));
+        receiptOf(echoed);
+        expect(store.latestVoucher(channel)!.total).toBe(paid);
+
+        const asked = upstream.requests.length;
+        const refused = async (extra: Record<string, unknown>, words: RegExp) =>
+            expect(openai.completions.create({ model: MODEL, prompt: 'x', max_tokens: 4, ...extra } as any)).rejects.toMatchObject({ status: 400, message: expect.stringMatching(words) });
+        await refused({ logprobs: 2 }, /logprobs: not carried for text completions/);
+        await refused({ best_of: 3 }, /best_of: must be 1/);
+        await refused({ prompt: ['a', 'b'] }, /prompt: one prompt per request/);
+        expect(upstream.requests.length).toBe(asked);
+    });
+
     it('concurrent requests to one worker are paid one after another on its channel, each exactly once', async () => {
         const rs: any[] = await Promise.all([0, 1, 2].map(() => openai.chat.completions.create({ model: MODEL, messages, max_tokens: 16 })));
         const fields = rs.map((r) => parseReceipt(openSignedReceipt(Cell.fromBase64(r.receipt.boc)).receipt));

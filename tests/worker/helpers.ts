@@ -94,6 +94,17 @@ export async function startUpstream(): Promise<Upstream> {
             return;
         }
         res.writeHead(200, { 'content-type': 'text/event-stream' });
+        if (req.url === '/v1/completions') {
+            const n = Math.min(WORDS.length, body.max_tokens ?? WORDS.length);
+            const piece = (text: string, finish: string | null) =>
+                `data: ${JSON.stringify({ id: 'cmpl1', object: 'text_completion', choices: [{ text, index: 0, logprobs: null, finish_reason: finish }] })}\n\n`;
+            for (let i = 0; i < n; i++) res.write(piece(WORDS[i], null));
+            res.write(piece('', n < WORDS.length ? 'length' : 'stop'));
+            const usage = { prompt_tokens: UPSTREAM_PROMPT_TOKENS, completion_tokens: n, total_tokens: UPSTREAM_PROMPT_TOKENS + n };
+            res.write(`data: ${JSON.stringify({ id: 'cmpl1', object: 'text_completion', choices: [], usage })}\n\n`);
+            res.end('data: [DONE]\n\n');
+            return;
+        }
         if (Array.isArray(body.tools) && body.tools.length > 0) {
             const deltas = body.parallel_tool_calls === false ? TOOL_CALL_DELTAS.filter((d) => d.index === 0) : TOOL_CALL_DELTAS;
             res.write(chunk({ role: 'assistant', content: null }));

@@ -7,6 +7,7 @@ import { sendFrameworkError, sendRefusal } from './http/errors';
 import { ModelCatalog } from './http/modelCatalog';
 import { registerChannelRoutes } from './http/routes/channels';
 import { registerChatRoute } from './http/routes/chat';
+import { registerCompletionsRoute } from './http/routes/completions';
 import { registerEmbeddingsRoute } from './http/routes/embeddings';
 import { ReplayGuard } from './replay';
 import { registerPublicRoutes } from './http/routes/public';
@@ -87,6 +88,7 @@ export function buildServer(ctx: ServerContext): WorkerServer {
     const paid = { backend: ctx.backend, payments: ctx.payments, encryptionKey: ctx.encryptionKey, catalog, traffic, metrics: ctx.metrics, logger: ctx.logger, limits: ctx.limits, replays };
     registerChatRoute(app, paid);
     registerEmbeddingsRoute(app, paid);
+    registerCompletionsRoute(app, paid);
 
     return {
         app,

@@ -6,6 +6,7 @@ import { chatRequestSchema, describeIssues } from '../../../protocol/paidRequest
 import { CallResult, CocoonClient, CocoonError } from '../client';
 import type { WorkerInfo } from '../discovery';
 import { DispatchContext, Selection, dispatch, takeSelection } from './dispatch';
+import { registerCompletionsRoute } from './completions';
 import { registerEmbeddingsRoute } from './embeddings';
 import { ResponseStore } from './responseStore';
 import { registerResponsesRoutes } from './responses';
@@ -247,6 +248,7 @@ export function buildGateway(o: GatewayOptions): FastifyInstance {
     if (!o.responses) app.addHook('onClose', async () => responses.close());
     registerResponsesRoutes(app, { store: responses, context: dispatchContext, fail: openAiError, extras });
     registerEmbeddingsRoute(app, { context: dispatchContext, fail: openAiError, extras });
+    registerCompletionsRoute(app, { context: dispatchContext, fail: openAiError, extras, usageOf: usageOfFinal });
 
     return app;
 }

@@ -38,8 +38,8 @@ export interface SentRequest {
 
 /** What the live path received (the recovery path has none of it). */
 export interface Delivered {
-    /** What was asked for: chat text, or embeddings (their data as JSON in `content`, no completion tokens). */
-    kind?: 'chat' | 'embeddings';
+    /** What was asked for: chat or text completions, or embeddings (their data as JSON in `content`, no completion tokens). */
+    kind?: 'chat' | 'completions' | 'embeddings';
     content: string;
     reasoning: string;
     toolCalls: readonly DeliveredToolCall[];

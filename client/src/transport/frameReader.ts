@@ -28,6 +28,8 @@ export async function readFrames(
     opener: ResponseOpener,
     stream: boolean,
     answer: Answer,
+    /** chat: chat.completion(.chunk) objects; text: text_completion objects, whose choices carry `text`. */
+    shape: 'chat' | 'text',
     idle: { ms: number; onIdle: () => void },
     onChunk?: (chunk: any) => void | Promise<void>,
 ): Promise<void> {
@@ -55,7 +57,12 @@ export async function readFrames(
                     const f = opener.open(frameFromText(line.slice(5)));
                     const json = JSON.parse(f.plaintext.toString('utf8'));
                     if (f.final) answer.final = json;
-                    else {
+                    else if (shape === 'text') {
+                        const piece = json.choices?.[0]?.text;
+                        answer.content += typeof piece === 'string' ? piece : '';
+                        answer.delivered = true;
+                        await onChunk?.(json);
+                    } else {
                         const d = json.choices?.[0]?.delta ?? {};
                         answer.content += d.content ?? '';
                         answer.reasoning += d.reasoning_content ?? '';
@@ -72,6 +79,11 @@ export async function readFrames(
             const f = opener.open(Buffer.from(await res.arrayBuffer()));
             opener.finish();
             answer.final = JSON.parse(f.plaintext.toString('utf8'));
+            if (shape === 'text') {
+                const whole = answer.final.choices?.[0]?.text;
+                answer.content = typeof whole === 'string' ? whole : '';
+                return;
+            }
             const m = answer.final.choices?.[0]?.message ?? {};
             answer.content = m.content ?? '';
             answer.reasoning = m.reasoning_content ?? '';

@@ -19,11 +19,15 @@ export interface GenerationEnd {
     error?: string;
 }
 
+/** The API the answer speaks: chat completions, or text completions (`text_completion` objects, choices with `text`). */
+export type ResponseShape = 'chat' | 'text';
+
 export interface Generation {
-    /** The chat completion id and creation time every chunk repeats. */
+    /** The completion id and creation time every chunk repeats. */
     id: string;
     created: number;
     model: string;
+    shape: ResponseShape;
     /** The backend's events, from the first one on. */
     events: AsyncIterable<ChatEvent>;
     sealer: ResponseSealer;
@@ -128,6 +132,14 @@ export async function streamCompletion(reply: FastifyReply, g: Generation): Prom
             firstToken();
             // Counted into the response hash only once it is handed to the transport.
             if (clientGone) continue;
+            if (g.shape === 'text') {
+                // A text completion has text alone: nothing else is delivered, so nothing else is counted into the response hash.
+                if (!ev.content) continue;
+                deliver(delivered, ev.content, undefined, undefined, undefined);
+                const chunk = { id: g.id, object: 'text_completion', created: g.created, model: g.model, choices: [{ text: ev.content, index: 0, logprobs: null, finish_reason: null }] };
+                await write(g.sealer.data(Buffer.from(JSON.stringify(chunk))));
+                continue;
+            }
             const toolCalls = ev.toolCalls && ev.toolCalls.length > 0 ? toolCallDeltasJson(ev.toolCalls) : undefined;
             deliver(delivered, ev.content, ev.reasoning, toolCalls, ev.logprobs);
             const delta = { ...(ev.content ? { content: ev.content } : {}), ...(ev.reasoning ? { reasoning_content: ev.reasoning } : {}), ...(toolCalls ? { tool_calls: toolCalls } : {}) };
@@ -157,11 +169,11 @@ export async function streamCompletion(reply: FastifyReply, g: Generation): Prom
     }
     const last = {
         id: g.id,
-        object: 'chat.completion.chunk',
+        object: g.shape === 'text' ? 'text_completion' : 'chat.completion.chunk',
         created: g.created,
         model: g.model,
         // 'stop', 'length' and 'tool_calls' are OpenAI's finish reasons; 'aborted' and 'error' are Cocoon's own.
-        choices: [{ index: 0, delta: {}, finish_reason: end.finishReason }],
+        choices: [g.shape === 'text' ? { text: '', index: 0, logprobs: null, finish_reason: end.finishReason } : { index: 0, delta: {}, finish_reason: end.finishReason }],
         usage: usageJson(end.usage),
         receipt,
         ...(end.error ? { error: { message: end.error } } : {}),
@@ -187,7 +199,8 @@ export async function sendCompletion(reply: FastifyReply, g: Generation): Promis
     for await (const ev of g.events) {
         if (ev.type === 'delta') {
             firstToken();
-            deliver(delivered, ev.content, ev.reasoning, ev.toolCalls && toolCallDeltasJson(ev.toolCalls), ev.logprobs);
+            if (g.shape === 'text') deliver(delivered, ev.content, undefined, undefined, undefined);
+            else deliver(delivered, ev.content, ev.reasoning, ev.toolCalls && toolCallDeltasJson(ev.toolCalls), ev.logprobs);
         } else end = ev;
     }
     if (clientGone || !end) {
@@ -206,16 +219,18 @@ export async function sendCompletion(reply: FastifyReply, g: Generation): Promis
     }
     const completion = {
         id: g.id,
-        object: 'chat.completion',
+        object: g.shape === 'text' ? 'text_completion' : 'chat.completion',
         created: g.created,
         model: g.model,
         choices: [
-            {
-                index: 0,
-                message: { role: 'assistant', ...messageJson(delivered) },
-                ...(g.logprobs ? { logprobs: { content: delivered.logprobs } } : {}),
-                finish_reason: end.finishReason,
-            },
+            g.shape === 'text'
+                ? { text: delivered.content, index: 0, logprobs: null, finish_reason: end.finishReason }
+                : {
+                      index: 0,
+                      message: { role: 'assistant', ...messageJson(delivered) },
+                      ...(g.logprobs ? { logprobs: { content: delivered.logprobs } } : {}),
+                      finish_reason: end.finishReason,
+                  },
         ],
         usage: usageJson(end.usage),
         receipt,

@@ -2,7 +2,7 @@ import { ChildProcess, fork } from 'node:child_process';
 import { basename, join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { HashProgress, hashModelFile } from './modelHash';
-import type { ChatCommand, HostCommand, HostReply, LoadCommand } from './llamaHost';
+import type { ChatCommand, HostCommand, HostReply, LoadCommand, TextCommand } from './llamaHost';
 import {
     BackendBusyError,
     BackendRequestError,
@@ -17,6 +17,7 @@ import {
     ModelInfo,
     ResponseFormat,
     StreamOptions,
+    TextRequest,
     Usage,
     collectCompletion,
 } from './types';
@@ -154,6 +155,50 @@ export class EmbeddedBackend implements InferenceBackend {
         // node-llama-cpp's chat generation reports the tokens it sampled, not their probabilities.
         if (request.logprobs) throw new BackendRequestError("logprobs: not supported by this worker's embedded engine (an OpenAI-compatible backend passes them on)", 400);
         const grammar = grammarOf(request.responseFormat);
+        yield* this.hostStream(
+            (id) => ({
+                op: 'chat',
+                id,
+                messages: request.messages,
+                maxTokens: request.maxTokens,
+                // OpenAI's default is 1 (sampling); llama.cpp's is greedy. Apps expect the former.
+                temperature: request.temperature ?? 1,
+                topP: request.topP,
+                seed: request.seed,
+                stop: request.stop,
+                presencePenalty: request.presencePenalty,
+                frequencyPenalty: request.frequencyPenalty,
+                logitBias: request.logitBias,
+                grammar,
+            }),
+            options,
+        );
+    }
+
+    async *textStream(request: TextRequest, options: StreamOptions = {}): AsyncGenerator<ChatEvent> {
+        if (!this.knows(request.model)) throw new BackendRequestError(`unknown model: ${request.model}`, 404);
+        if (!this.alive) throw new BackendUnavailableError(this.exitReason);
+        if (request.suffix) throw new BackendRequestError("suffix: not supported by this worker's embedded engine (it continues the prompt; an OpenAI-compatible backend may fill in the middle)", 400);
+        yield* this.hostStream(
+            (id) => ({
+                op: 'text',
+                id,
+                prompt: request.prompt,
+                maxTokens: request.maxTokens,
+                temperature: request.temperature ?? 1,
+                topP: request.topP,
+                seed: request.seed,
+                stop: request.stop,
+                presencePenalty: request.presencePenalty,
+                frequencyPenalty: request.frequencyPenalty,
+                logitBias: request.logitBias,
+            }),
+            options,
+        );
+    }
+
+    /** Runs one generation in the engine process (`command` made for its id) and yields its events as they arrive. */
+    private async *hostStream(command: (id: number) => ChatCommand | TextCommand, options: StreamOptions): AsyncGenerator<ChatEvent> {
         const id = this.nextId++;
         const queue: HostReply[] = [];
         let wake: (() => void) | undefined;
@@ -163,21 +208,7 @@ export class EmbeddedBackend implements InferenceBackend {
         });
         const onAbort = () => this.send({ op: 'abort', id });
         options.signal?.addEventListener('abort', onAbort, { once: true });
-        const cmd: ChatCommand = {
-            op: 'chat',
-            id,
-            messages: request.messages,
-            maxTokens: request.maxTokens,
-            // OpenAI's default is 1 (sampling); llama.cpp's is greedy. Apps expect the former.
-            temperature: request.temperature ?? 1,
-            topP: request.topP,
-            seed: request.seed,
-            stop: request.stop,
-            presencePenalty: request.presencePenalty,
-            frequencyPenalty: request.frequencyPenalty,
-            logitBias: request.logitBias,
-            grammar,
-        };
+        const cmd = command(id);
         // What was delivered, tallied here too: if the engine dies mid-stream
         // the worker still charges exactly these tokens.
         const delivered: Usage = { promptTokens: 0, cachedTokens: 0, completionTokens: 0, reasoningTokens: 0, estimated: false };

@@ -54,13 +54,18 @@ export interface ChatCommand {
     /** Constrained generation: any JSON, or JSON following a schema (already translated by jsonSchemaGrammar.ts). */
     grammar?: { kind: 'json' } | { kind: 'schema'; schema: Record<string, unknown> };
 }
+/** A text completion: the prompt continued as it is (no chat template), with the sampling of a chat request. */
+export interface TextCommand extends Omit<ChatCommand, 'op' | 'messages' | 'grammar'> {
+    op: 'text';
+    prompt: string;
+}
 /** Texts (or token id arrays) to embed, each alone, in order. */
 export interface EmbedCommand {
     op: 'embed';
     id: number;
     inputs: string[] | number[][];
 }
-export type HostCommand = LoadCommand | ChatCommand | EmbedCommand | { op: 'abort'; id: number } | { op: 'ping'; id: number };
+export type HostCommand = LoadCommand | ChatCommand | TextCommand | EmbedCommand | { op: 'abort'; id: number } | { op: 'ping'; id: number };
 
 /** The host sends its replies in arrays, all those of one event loop turn in one IPC message. */
 export type HostReply =
@@ -316,13 +321,14 @@ type SamplingOptions = Pick<Nlc.LLamaChatGenerateResponseOptions, 'grammar' | 't
  * occurrence (frequency) from the logits of the tokens generated so far, with
  * no classic repeat penalty on top. Throws (a 400) for what it cannot honour.
  */
-async function sampling(cmd: ChatCommand): Promise<SamplingOptions> {
+async function sampling(cmd: ChatCommand | TextCommand): Promise<SamplingOptions> {
     const out: SamplingOptions = {};
-    if (cmd.grammar?.kind === 'json') out.grammar = await llama!.getGrammarFor('json');
-    else if (cmd.grammar?.kind === 'schema') {
+    const grammar = 'grammar' in cmd ? cmd.grammar : undefined;
+    if (grammar?.kind === 'json') out.grammar = await llama!.getGrammarFor('json');
+    else if (grammar?.kind === 'schema') {
         try {
             // Checked and translated by jsonSchemaGrammar.ts; a schema read at run time has no static type to satisfy the generic.
-            out.grammar = await llama!.createGrammarForJsonSchema(cmd.grammar.schema as never);
+            out.grammar = await llama!.createGrammarForJsonSchema(grammar.schema as never);
         } catch (e) {
             throw new Error(`response_format.json_schema.schema: the embedded engine cannot enforce it (${(e as Error).message})`);
         }
@@ -455,6 +461,88 @@ async function chat(cmd: ChatCommand) {
     }
 }
 
+/**
+ * A text completion on a sequence of its own, as a chat request runs
+ * (admission, cached prefix, batching, token meter), with node-llama-cpp's
+ * LlamaCompletion in place of LlamaChat. A prompt that does not fit is
+ * refused (LlamaCompletion would cut its beginning off).
+ */
+async function text(cmd: TextCommand) {
+    if (!lib || !model || !context) {
+        send({ op: 'reject', id: cmd.id, status: 503, message: 'model not loaded' });
+        return;
+    }
+    const controller = new AbortController();
+    aborts.set(cmd.id, controller);
+    let sequence: Nlc.LlamaContextSequence | null = null;
+    let completion: Nlc.LlamaCompletion | undefined;
+    let completionTokens = 0;
+    let started = false;
+    // The tokens LlamaCompletion evaluates: the beginning-of-text token the model wants, then the prompt.
+    const bos = model.tokens.shouldPrependBosToken ? model.tokens.bos : null;
+    const prompt = [...(bos !== null ? [bos] : []), ...model.tokenize(cmd.prompt, false, bos !== null ? 'trimLeadingSpace' : undefined)];
+    const promptTokens = prompt.length;
+    let cachedTokens = 0;
+    try {
+        const unfit = contextMisfit(promptTokens, cmd.maxTokens, context.contextSize);
+        if (unfit) {
+            send({ op: 'reject', id: cmd.id, status: 400, message: unfit.replace(/^messages:/, 'prompt:') });
+            return;
+        }
+        let constraints: SamplingOptions;
+        try {
+            constraints = await sampling(cmd);
+        } catch (e) {
+            send({ op: 'reject', id: cmd.id, status: 400, message: (e as Error).message });
+            return;
+        }
+        sequence = await acquire(cmd.id, prompt, controller.signal);
+        if (!sequence) return;
+        running++;
+        if (controller.signal.aborted) {
+            send({ op: 'reject', id: cmd.id, status: 499, message: 'aborted before start' });
+            return;
+        }
+        cachedTokens = Math.min(commonPrefix(sequence.contextTokens, prompt), promptTokens - 1);
+        const held = sequence.nextTokenIndex;
+        if (cachedTokens < held) await editKvCache(() => sequence!.eraseContextTokenRanges([{ start: cachedTokens, end: held }]));
+        completion = new lib.LlamaCompletion({ contextSequence: sequence });
+        send({ op: 'started', id: cmd.id, promptTokens });
+        started = true;
+        const res = await completion.generateCompletionWithMeta(prompt.slice(bos !== null ? 1 : 0), {
+            maxTokens: cmd.maxTokens,
+            temperature: cmd.temperature,
+            topP: cmd.topP,
+            seed: cmd.seed,
+            customStopTriggers: cmd.stop && cmd.stop.length > 0 ? cmd.stop : undefined,
+            ...constraints,
+            signal: controller.signal,
+            stopOnAbortSignal: true,
+            // Counted as the tokens come; their text follows in onTextChunk.
+            onToken(tokens) {
+                completionTokens += tokens.length;
+                send({ op: 'delta', id: cmd.id, tokens: tokens.length });
+            },
+            onTextChunk(chunk) {
+                send({ op: 'delta', id: cmd.id, tokens: 0, content: chunk });
+            },
+        });
+        const finishReason = controller.signal.aborted ? 'aborted' : finishReasonOf(res.metadata.stopReason);
+        send({ op: 'end', id: cmd.id, finishReason, usage: { promptTokens, cachedTokens, completionTokens, reasoningTokens: 0, estimated: false } });
+    } catch (e) {
+        const message = (e as Error).message;
+        if (!started) send({ op: 'reject', id: cmd.id, status: 503, message });
+        else send({ op: 'end', id: cmd.id, finishReason: 'error', usage: { promptTokens, cachedTokens, completionTokens, reasoningTokens: 0, estimated: false }, error: message });
+    } finally {
+        aborts.delete(cmd.id);
+        completion?.dispose();
+        if (sequence) {
+            running--;
+            release(sequence);
+        }
+    }
+}
+
 /** Embeds each input in turn with the model's embedding context; one too long for it is refused before any is embedded. */
 async function embed(cmd: EmbedCommand) {
     if (!model || !loadOptions) {
@@ -509,6 +597,9 @@ if (require.main === module && process.send) {
                 break;
             case 'embed':
                 void embed(cmd);
+                break;
+            case 'text':
+                void text(cmd);
                 break;
             case 'abort':
                 aborts.get(cmd.id)?.abort();

@@ -1,4 +1,4 @@
-import { tokenLogprobsOf } from '../../../protocol/paidRequest';
+import { TokenLogprob, tokenLogprobsOf } from '../../../protocol/paidRequest';
 import { SseParser } from './sse';
 import {
     BackendRequestError,
@@ -15,6 +15,7 @@ import {
     ModelInfo,
     ResponseFormat,
     StreamOptions,
+    TextRequest,
     ToolCallDelta,
     Usage,
     collectCompletion,
@@ -54,6 +55,8 @@ interface UpstreamChunk {
         };
         finish_reason?: string | null;
         logprobs?: { content?: unknown } | null;
+        /** Text completions' piece of text. */
+        text?: string | null;
     }>;
     usage?: UpstreamUsage | null;
     error?: { message?: string };
@@ -166,6 +169,56 @@ export class OpenAiBackend implements InferenceBackend {
             stream: true,
             stream_options: { include_usage: true },
         };
+        yield* this.generation(
+            '/v1/chat/completions',
+            body,
+            () => estimatePromptTokens(request),
+            options,
+            (choice) => ({
+                content: choice?.delta?.content ?? undefined,
+                reasoning: choice?.delta?.reasoning_content ?? choice?.delta?.reasoning ?? undefined,
+                toolCalls: toolCallDeltasOf(choice?.delta?.tool_calls),
+                logprobs: request.logprobs ? tokenLogprobsOf(choice?.logprobs) : [],
+            }),
+        );
+    }
+
+    /** A text completion from the upstream's /v1/completions: the prompt continued as it is. */
+    async *textStream(request: TextRequest, options: StreamOptions = {}): AsyncGenerator<ChatEvent> {
+        const upstreamModel = this.upstreamName(request.model);
+        if (upstreamModel === undefined) throw new BackendRequestError(`unknown model: ${request.model}`, 404);
+        const body = {
+            model: upstreamModel,
+            prompt: request.prompt,
+            suffix: request.suffix,
+            max_tokens: request.maxTokens,
+            temperature: request.temperature,
+            top_p: request.topP,
+            seed: request.seed,
+            stop: request.stop && request.stop.length > 0 ? request.stop : undefined,
+            presence_penalty: request.presencePenalty,
+            frequency_penalty: request.frequencyPenalty,
+            logit_bias: request.logitBias,
+            stream: true,
+            stream_options: { include_usage: true },
+        };
+        const estimate = () => Math.ceil((request.prompt.length + (request.suffix?.length ?? 0)) / 4);
+        yield* this.generation('/v1/completions', body, estimate, options, (choice) => ({ content: typeof choice?.text === 'string' ? choice.text : undefined, logprobs: [] }));
+    }
+
+    /**
+     * Streams a generation from the upstream at `path` and turns its chunks
+     * into events (`pieces` reads a chunk's choice), ending with the usage the
+     * upstream reported, or an estimate (`estimatePrompt`, one token a chunk)
+     * when it reported none.
+     */
+    private async *generation(
+        path: string,
+        body: Record<string, unknown>,
+        estimatePrompt: () => number,
+        options: StreamOptions,
+        pieces: (choice: NonNullable<UpstreamChunk['choices']>[number] | undefined) => { content?: string; reasoning?: string; toolCalls?: ToolCallDelta[]; logprobs: TokenLogprob[] },
+    ): AsyncGenerator<ChatEvent> {
         // One controller for the whole exchange: the caller's abort and our
         // idle timeout both end the upstream request.
         const ac = new AbortController();
@@ -179,7 +232,7 @@ export class OpenAiBackend implements InferenceBackend {
         const connectMs = this.options.connectTimeoutMs ?? 30_000;
         const connectTimer = setTimeout(() => ac.abort(new Error(`no answer from upstream in ${connectMs} ms`)), connectMs);
         try {
-            res = await fetch(`${this.base}/v1/chat/completions`, {
+            res = await fetch(`${this.base}${path}`, {
                 method: 'POST',
                 headers: this.headers(true),
                 body: JSON.stringify(body),
@@ -251,10 +304,7 @@ export class OpenAiBackend implements InferenceBackend {
                     if (chunk.usage) upstreamUsage = chunk.usage;
                     const choice = chunk.choices?.[0];
                     if (choice?.finish_reason) finish = choice.finish_reason;
-                    const content = choice?.delta?.content ?? undefined;
-                    const reasoning = choice?.delta?.reasoning_content ?? choice?.delta?.reasoning ?? undefined;
-                    const toolCalls = toolCallDeltasOf(choice?.delta?.tool_calls);
-                    const logprobs = request.logprobs ? tokenLogprobsOf(choice?.logprobs) : [];
+                    const { content, reasoning, toolCalls, logprobs } = pieces(choice);
                     if (content || reasoning || toolCalls || logprobs.length > 0) {
                         chunks++;
                         if (reasoning) reasoningChunks++;
@@ -284,7 +334,7 @@ export class OpenAiBackend implements InferenceBackend {
             }
         }
 
-        const usage = this.usageOf(request, upstreamUsage, chunks, reasoningChunks);
+        const usage = this.usageOf(estimatePrompt, upstreamUsage, chunks, reasoningChunks);
         let finishReason: FinishReason;
         if (options.signal?.aborted) finishReason = 'aborted';
         else if (failure) finishReason = 'error';
@@ -292,7 +342,7 @@ export class OpenAiBackend implements InferenceBackend {
         yield { type: 'end', finishReason, usage, ...(finishReason === 'error' ? { error: failure } : {}) };
     }
 
-    private usageOf(req: ChatRequest, u: UpstreamUsage | undefined, chunks: number, reasoningChunks: number): Usage {
+    private usageOf(estimatePrompt: () => number, u: UpstreamUsage | undefined, chunks: number, reasoningChunks: number): Usage {
         const prompt = nonNegInt(u?.prompt_tokens);
         const completion = nonNegInt(u?.completion_tokens);
         if (u && prompt !== undefined && completion !== undefined) {
@@ -307,7 +357,7 @@ export class OpenAiBackend implements InferenceBackend {
             };
         }
         return {
-            promptTokens: estimatePromptTokens(req),
+            promptTokens: estimatePrompt(),
             cachedTokens: 0,
             completionTokens: chunks,
             reasoningTokens: reasoningChunks,

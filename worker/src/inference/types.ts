@@ -55,6 +55,22 @@ export interface ChatRequest {
     topLogprobs?: number;
 }
 
+/** A text completion: the prompt continued as it is, with no chat template. */
+export interface TextRequest {
+    model: string;
+    prompt: string;
+    /** Text that comes after the completion (fill-in-the-middle), for models that take one. */
+    suffix?: string;
+    maxTokens: number;
+    temperature?: number;
+    topP?: number;
+    seed?: number;
+    stop?: string[];
+    presencePenalty?: number;
+    frequencyPenalty?: number;
+    logitBias?: Record<string, number>;
+}
+
 export type ResponseFormat = { type: 'json_object' } | { type: 'json_schema'; name: string; schema: Record<string, unknown>; strict: boolean };
 
 export interface Usage {
@@ -155,6 +171,8 @@ export interface InferenceBackend {
      */
     chatStream(request: ChatRequest, options?: StreamOptions): AsyncIterable<ChatEvent>;
     complete(request: ChatRequest, options?: StreamOptions): Promise<Completion>;
+    /** Streams a text completion, with the same events, failures and usage rules as chatStream. */
+    textStream(request: TextRequest, options?: StreamOptions): AsyncIterable<ChatEvent>;
     /**
      * Embeds the inputs, or rejects: BackendRequestError when the request
      * cannot be served as asked, BackendUnavailableError when the engine

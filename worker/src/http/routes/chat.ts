@@ -1,15 +1,15 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import { ENVELOPE_MEDIA_TYPE, X25519KeyPair } from '../../../../helpers/hpke';
-import { ChatCompletionRequest, ChatMessageInput, contentText, paidRequestSchema, promptTokenBound, requestDigest, responseDigest } from '../../../../protocol/paidRequest';
-import { BackendRequestError, BackendUnavailableError, ChatEvent, ChatMessage, ChatRequest, InferenceBackend, ResponseFormat } from '../../inference/types';
+import { ChatCompletionRequest, ChatMessageInput, contentText, paidRequestSchema, promptTokenBound } from '../../../../protocol/paidRequest';
+import { ChatMessage, ChatRequest, InferenceBackend, ResponseFormat } from '../../inference/types';
 import type { WorkerMetrics } from '../../metrics';
 import type { Admission, Payments } from '../../payments';
 import { Refusal } from '../../refusal';
 import type { ReplayGuard } from '../../replay';
 import { findModel, openPaidEnvelope } from '../paidEnvelope';
+import { servePaidGeneration } from '../paidGeneration';
 import type { ChatTraffic } from '../chatTraffic';
-import { Delivered, Generation, GenerationEnd, sendCompletion, streamCompletion } from '../chatResponse';
 import { sendRefusal } from '../errors';
 import type { ModelCatalog } from '../modelCatalog';
 
@@ -83,63 +83,17 @@ export function registerChatRoute(app: FastifyInstance, deps: ChatRouteDeps): vo
 
         const admission: Admission = await deps.payments.admit({ channel: paid.channel, voucher: paid.voucher, promptBound, maxTokens, modelId });
 
-        const ac = new AbortController();
-        traffic.track(ac);
-        // A generation that runs too long is cut like any other: charged for what was delivered.
-        const overall = deps.limits.requestTimeoutMs ? setTimeout(() => ac.abort(), deps.limits.requestTimeoutMs) : undefined;
-        const iter = deps.backend.chatStream(chat, { signal: ac.signal })[Symbol.asyncIterator]();
-        let first: IteratorResult<ChatEvent>;
-        try {
-            first = await iter.next();
-        } catch (e) {
-            clearTimeout(overall);
-            traffic.untrack(ac);
-            deps.payments.release(admission);
-            if (e instanceof BackendRequestError) throw new Refusal(e.status === 404 ? 'model_not_found' : 'invalid_request', e.message);
-            const message = e instanceof BackendUnavailableError ? e.message : 'backend failed';
-            throw new Refusal('backend_unavailable', `backend unavailable, nothing charged: ${message}`, { retryAfter: 5 });
-        }
-
-        const requestHash = requestDigest(opened.plaintext);
-        async function* events(): AsyncGenerator<ChatEvent> {
-            let step = first;
-            while (!step.done) {
-                yield step.value;
-                step = await iter.next();
-            }
-        }
-        const settle = async (end: GenerationEnd, d: Delivered) => {
-            const receipt = await deps.payments.settle(admission, { modelId, usage: end.usage, requestHash, responseHash: responseDigest(d.content, d.reasoning, d.toolCalls, d.logprobs) });
-            const u = end.usage;
-            metrics.tokens.inc({ class: 'prompt' }, Math.max(0, u.promptTokens - u.cachedTokens));
-            metrics.tokens.inc({ class: 'cached' }, u.cachedTokens);
-            metrics.tokens.inc({ class: 'completion' }, Math.max(0, u.completionTokens - u.reasoningTokens));
-            metrics.tokens.inc({ class: 'reasoning' }, u.reasoningTokens);
-            deps.logger.info({ requestId: receipt?.requestId, cost: receipt?.cost, usage: { ...u }, finishReason: end.finishReason, ms: Math.round(performance.now() - t0) }, 'request served');
-            return receipt;
-        };
-        const generation: Generation = {
-            id: `chatcmpl-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`,
-            created: Math.floor(Date.now() / 1000),
+        return servePaidGeneration(deps, reply, {
+            opened,
+            admission,
+            modelId,
             model: model.id,
-            events: events(),
-            sealer: opened.response,
-            abort: () => ac.abort(),
-            settle,
-            release: () => deps.payments.release(admission),
             t0,
+            shape: 'chat',
+            stream: r.stream === true,
             logprobs: r.logprobs === true,
-            metrics,
-            logger: deps.logger,
-        };
-
-        try {
-            return await (r.stream ? streamCompletion(reply, generation) : sendCompletion(reply, generation));
-        } finally {
-            clearTimeout(overall);
-            traffic.untrack(ac);
-            if (!admission.settled) deps.payments.release(admission);
-        }
+            start: (signal) => deps.backend.chatStream(chat, { signal }),
+        });
     }
 }
 

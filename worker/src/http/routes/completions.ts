@@ -1,0 +1,88 @@
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { Logger } from 'pino';
+import { ENVELOPE_MEDIA_TYPE, X25519KeyPair } from '../../../../helpers/hpke';
+import { completionsMaxTokens, completionsPromptBound, paidCompletionsRequestSchema, promptOf } from '../../../../protocol/completions';
+import type { InferenceBackend, TextRequest } from '../../inference/types';
+import type { WorkerMetrics } from '../../metrics';
+import type { Payments } from '../../payments';
+import { Refusal } from '../../refusal';
+import type { ReplayGuard } from '../../replay';
+import type { ChatTraffic } from '../chatTraffic';
+import { sendRefusal } from '../errors';
+import type { ModelCatalog } from '../modelCatalog';
+import { findModel, openPaidEnvelope } from '../paidEnvelope';
+import { servePaidGeneration } from '../paidGeneration';
+
+/**
+ * Paid text completions (protocol/completions.ts): a sealed request in,
+ * admitted for its prompt bound and max_tokens (OpenAI's default of 16 when
+ * none is given), continued by the backend, answered as `text_completion`
+ * objects with the receipt, whole or streamed.
+ */
+
+export interface CompletionsRouteDeps {
+    backend: InferenceBackend;
+    payments: Payments;
+    encryptionKey: X25519KeyPair;
+    catalog: ModelCatalog;
+    traffic: ChatTraffic;
+    metrics: WorkerMetrics;
+    logger: Logger;
+    limits: { maxConcurrent: number; maxTokens: number; requestTimeoutMs?: number };
+    replays: ReplayGuard;
+}
+
+export function registerCompletionsRoute(app: FastifyInstance, deps: CompletionsRouteDeps): void {
+    const { traffic, metrics } = deps;
+
+    app.post('/v1/completions', async (req, reply) => {
+        const t0 = performance.now();
+        if (traffic.draining) return sendRefusal(reply, metrics, new Refusal('shutting_down', 'the worker is shutting down', { retryAfter: 5 }));
+        if (traffic.active >= deps.limits.maxConcurrent) return sendRefusal(reply, metrics, new Refusal('over_capacity', 'over capacity', { retryAfter: 1 }));
+        if (!Buffer.isBuffer(req.body)) return sendRefusal(reply, metrics, new Refusal('unsupported_media_type', `send an HPKE envelope as ${ENVELOPE_MEDIA_TYPE}`));
+        traffic.enter();
+        metrics.active.inc();
+        try {
+            return await serve(req.body, reply, t0);
+        } catch (e) {
+            if (e instanceof Refusal) return sendRefusal(reply, metrics, e);
+            throw e;
+        } finally {
+            metrics.active.dec();
+            traffic.leave();
+        }
+    });
+
+    async function serve(body: Buffer, reply: FastifyReply, t0: number) {
+        const { opened, paid } = await openPaidEnvelope(body, deps.encryptionKey, deps.replays, paidCompletionsRequestSchema);
+        const r = paid.request;
+        const model = await findModel(deps.catalog, r.model);
+        const modelId = deps.catalog.chainId(model);
+        const maxTokens = Math.min(completionsMaxTokens(r), deps.limits.maxTokens);
+        const text: TextRequest = {
+            model: model.id,
+            prompt: promptOf(r),
+            suffix: r.suffix ?? undefined,
+            maxTokens,
+            temperature: r.temperature ?? undefined,
+            topP: r.top_p ?? undefined,
+            seed: r.seed ?? undefined,
+            stop: r.stop === undefined || r.stop === null ? undefined : typeof r.stop === 'string' ? [r.stop] : r.stop,
+            presencePenalty: r.presence_penalty ?? undefined,
+            frequencyPenalty: r.frequency_penalty ?? undefined,
+            logitBias: r.logit_bias ?? undefined,
+        };
+        const admission = await deps.payments.admit({ channel: paid.channel, voucher: paid.voucher, promptBound: completionsPromptBound(r), maxTokens, modelId });
+        return servePaidGeneration(deps, reply, {
+            opened,
+            admission,
+            modelId,
+            model: model.id,
+            t0,
+            shape: 'text',
+            stream: r.stream === true,
+            logprobs: false,
+            start: (signal) => deps.backend.textStream(text, { signal }),
+        });
+    }
+}
