@@ -159,4 +159,25 @@ describe('gateway with the embedded engine on a devnet', () => {
         const again: any = await openai.embeddings.create({ model: NAME, input: 'Hello there.' });
         expect(again.data[0].embedding).toEqual(r.data[0].embedding);
     });
+
+    it('continues a prompt (text completions), whole and streamed, paid per verified receipt', async () => {
+        const channel = store.channels()[0].address;
+        const before = store.latestVoucher(channel)!.total;
+        const r: any = await openai.completions.create({ model: NAME, prompt: 'Once upon a time', max_tokens: 12, seed: 4 });
+        expect(r.object).toBe('text_completion');
+        expect(typeof r.choices[0].text).toBe('string');
+        expect(r.usage.completion_tokens).toBeLessThanOrEqual(12);
+        const f1 = checkReceipt(r.receipt, r.usage, before + BigInt(r.cost));
+        const s = await openai.completions.create({ model: NAME, prompt: 'Once upon a time', max_tokens: 12, seed: 4, stream: true });
+        let text = '';
+        let last: any;
+        for await (const c of s) {
+            text += c.choices[0]?.text ?? '';
+            last = c;
+        }
+        // The same seed continues the same way, streamed or not.
+        expect(text).toBe(r.choices[0].text);
+        const f2 = checkReceipt(last.receipt, last.usage, f1.cumulativeCost + BigInt(last.cost));
+        expect(store.latestVoucher(channel)!.total).toBe(f2.cumulativeCost);
+    });
 });

@@ -149,6 +149,27 @@ describe('receipt rules, live and recovered', () => {
         });
     });
 
+    describe("text completions: the same rules, max_tokens held to OpenAI's default of 16 when none is sent", () => {
+        const complete = () => client.pay(si.info(), { kind: 'completions', request: { model: MODEL, prompt: 'hi there, how are you doing today?' } });
+
+        it('pays an honest receipt for the text delivered', async () => {
+            const r = await complete();
+            expect(r.content).toBe(TEXT);
+            expect(store.latestVoucher(channel.toString())!.total).toBe(cost);
+        });
+
+        it.each([
+            ['max-tokens', 'charging 17 completion tokens with no max_tokens sent', (x: StandIn) => (x.usage = { ...USAGE, completion: 17n })],
+            ['text-counted', 'counting no completion token for delivered text', (x: StandIn) => (x.usage = { ...USAGE, completion: 0n, reasoning: 0n })],
+            ['response-hash', 'for other text', (x: StandIn) => (x.tamper = (f) => ({ ...f, responseHash: f.responseHash ^ 1n }))],
+        ] as const)('refuses by name (%s) a receipt %s, and pays nothing', async (rule, _what, arrange) => {
+            arrange(si);
+            const err = await complete().catch((e) => e);
+            expect(err).toMatchObject({ code: 'receipt_rejected', rules: [rule] });
+            expect(store.latestVoucher(channel.toString())).toBeUndefined();
+        });
+    });
+
     const rows = CASES.flatMap((c) => c.paths.map((path) => [c.rule, path, c.what, c] as const));
 
     it.each(rows)('rule %s, %s path: refuses a receipt %s, by name, and pays nothing', async (rule, path, _what, c) => {

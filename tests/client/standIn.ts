@@ -19,6 +19,7 @@ import { ExtendedPaymentChannel } from '../../wrappers/PaymentChannel';
 import { PriceSchedule, Prices, ReceiptFields, Usage, makeSignedReceipt, receiptMaxCost } from '../../wrappers/receipt';
 import type { ContractOpener } from '../../wrappers/toncenter';
 import { embeddingsResponseText, paidEmbeddingsRequestSchema } from '../../protocol/embeddings';
+import { paidCompletionsRequestSchema } from '../../protocol/completions';
 import { CocoonClient, ClientOptions } from '../../client/src/client';
 import type { WorkerInfo } from '../../client/src/discovery';
 import { ClientStore } from '../../client/src/store';
@@ -200,7 +201,8 @@ export class StandIn {
         const opened = await openRequest(Buffer.concat(chunks), this.enc);
         const json = JSON.parse(opened.plaintext.toString('utf8'));
         const embeddings = req.url === '/v1/embeddings';
-        const paid = embeddings ? paidEmbeddingsRequestSchema.parse(json) : paidRequestSchema.parse(json);
+        const text = req.url === '/v1/completions';
+        const paid = embeddings ? paidEmbeddingsRequestSchema.parse(json) : text ? paidCompletionsRequestSchema.parse(json) : paidRequestSchema.parse(json);
         const covered = paid.voucher ? decodeVoucher(paid.voucher).total : 0n;
         this.vouchersSeen.push(covered);
         const channel = Address.parse(paid.channel);
@@ -214,6 +216,18 @@ export class StandIn {
         if (embeddings) {
             const list = { object: 'list', data: EMBEDDING_DATA, model: MODEL, usage: usageJson, receipt: r.wire };
             return void res.writeHead(200, { 'content-type': ENVELOPE_MEDIA_TYPE }).end(opened.response.final(Buffer.from(JSON.stringify(list))));
+        }
+        if (text) {
+            const completion = {
+                id: 'cmpl1',
+                object: 'text_completion',
+                created: 0,
+                model: MODEL,
+                choices: [{ text: TEXT, index: 0, logprobs: null, finish_reason: 'stop' }],
+                usage: usageJson,
+                receipt: r.wire,
+            };
+            return void res.writeHead(200, { 'content-type': ENVELOPE_MEDIA_TYPE }).end(opened.response.final(Buffer.from(JSON.stringify(completion))));
         }
         const body = {
             id: 'c1',

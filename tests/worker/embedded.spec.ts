@@ -262,6 +262,28 @@ describe('embedded backend', () => {
         expect(tokens).toBeGreaterThan(1);
     });
 
+    it('continues a prompt as it is (text completion): streamed text, tokens counted from the engine, max_tokens held; refuses suffix and a prompt too long by name', async () => {
+        const events: ChatEvent[] = [];
+        for await (const ev of backend.textStream({ model: 'demo', prompt: 'Once upon a time', maxTokens: 8, seed: 5 })) events.push(ev);
+        const end = events.at(-1) as ChatEnd;
+        expect(end.type).toBe('end');
+        expect(end.usage.completionTokens).toBeGreaterThan(0);
+        expect(end.usage.completionTokens).toBeLessThanOrEqual(8);
+        expect(end.usage.promptTokens).toBeGreaterThan(0);
+        expect(end.usage.estimated).toBe(false);
+        const text = events.flatMap((e) => (e.type === 'delta' ? [e.content ?? ''] : [])).join('');
+        if (end.finishReason === 'length') expect(text.length).toBeGreaterThan(0);
+        // The same seed continues the same way.
+        const again: ChatEvent[] = [];
+        for await (const ev of backend.textStream({ model: 'demo', prompt: 'Once upon a time', maxTokens: 8, seed: 5 })) again.push(ev);
+        expect(again.flatMap((e) => (e.type === 'delta' ? [e.content ?? ''] : [])).join('')).toBe(text);
+        const drain = async (it: AsyncIterable<ChatEvent>) => {
+            for await (const _ of it) void _;
+        };
+        await expect(drain(backend.textStream({ model: 'demo', prompt: 'x', suffix: 'y', maxTokens: 4 }))).rejects.toMatchObject({ status: 400, message: expect.stringMatching(/^suffix: /) });
+        await expect(drain(backend.textStream({ model: 'demo', prompt: 'word '.repeat(3000), maxTokens: 4 }))).rejects.toMatchObject({ status: 400, message: expect.stringMatching(/^prompt: /) });
+    });
+
     it('embeds texts and token arrays with exact token counts; refuses an input too long for its context and dimensions it cannot make, naming them', async () => {
         const e = await backend.embed({ model: backend.modelId, inputs: ['Hello there.', 'Hello there.', 'Something else entirely'] });
         expect(e.vectors).toHaveLength(3);
