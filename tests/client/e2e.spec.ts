@@ -174,6 +174,11 @@ describe('client gateway on a devnet', () => {
         expect(m.workers).toBe(1);
         expect(m.pricing.completion).toEqual({ min: PRICES.completion.toString(), max: PRICES.completion.toString() });
         expect(m.pricing.unit).toBe('nanoTON per million tokens');
+        // What its worker's backend (OpenAI-compatible) serves, as the worker says.
+        expect(m.capabilities).toEqual({ chat: true, completions: true, embeddings: true, tools: true, json_schema: true, logprobs: true, vision: false });
+        const one: any = await openai.models.retrieve(MODEL);
+        expect(one).toEqual(m);
+        await expect(openai.models.retrieve('no-such-model')).rejects.toMatchObject({ status: 404 });
         const bad = new OpenAI({ baseURL: openai.baseURL, apiKey: 'wrong', maxRetries: 0 });
         await expect(bad.models.list()).rejects.toMatchObject({ status: 401 });
     });

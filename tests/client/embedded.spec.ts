@@ -118,6 +118,11 @@ describe('gateway with the embedded engine on a devnet', () => {
     it('lists the model by its Registry name and serves a non-streaming and a streaming completion, paid per verified receipt', async () => {
         const models = await openai.models.list();
         expect(models.data.map((m) => m.id)).toContain(NAME);
+        // The embedded engine's abilities and each request's context, as its worker says.
+        expect(await openai.models.retrieve(NAME)).toMatchObject({
+            capabilities: { chat: true, completions: true, embeddings: true, tools: false, json_schema: true, logprobs: false, vision: false },
+            context_length: 1024,
+        });
 
         const messages = [{ role: 'user' as const, content: 'Hello there.' }];
         const r: any = await openai.chat.completions.create({ model: NAME, messages, max_tokens: 24, seed: 3 });

@@ -4,10 +4,10 @@ import fastify, { FastifyBaseLogger, FastifyInstance, FastifyReply } from 'fasti
 import { openAiErrorBody } from '../../../protocol/openaiError';
 import { chatRequestSchema, describeIssues } from '../../../protocol/paidRequest';
 import { CallResult, CocoonClient, CocoonError } from '../client';
-import type { WorkerInfo } from '../discovery';
 import { DispatchContext, Selection, dispatch, takeSelection } from './dispatch';
 import { registerCompletionsRoute } from './completions';
 import { registerEmbeddingsRoute } from './embeddings';
+import { registerModelRoutes } from './models';
 import { ResponseStore } from './responseStore';
 import { registerResponsesRoutes } from './responses';
 import { Router } from './router';
@@ -101,37 +101,7 @@ export function buildGateway(o: GatewayOptions): FastifyInstance {
         if (!keys.some((k) => k.length === given.length && timingSafeEqual(k, given))) return openAiError(reply, 401, 'invalid_api_key', 'missing or wrong API key');
     });
 
-    let modelsCache: { at: number; body: unknown } | undefined;
-    app.get('/v1/models', async () => {
-        if (modelsCache && Date.now() - modelsCache.at < 15_000) return modelsCache.body;
-        let names: string[];
-        try {
-            names = (await client.discovery.allowedModels()).map((m) => m.name);
-        } catch {
-            names = o.models ?? [];
-        }
-        const data = [];
-        for (const name of names) {
-            const workers = await client.workers(name, true).catch(() => [] as WorkerInfo[]);
-            if (workers.length === 0) continue;
-            const range = (k: 'prompt' | 'cached' | 'completion' | 'reasoning') => ({
-                min: workers.reduce((a, w) => (w.prices[k] < a ? w.prices[k] : a), workers[0].prices[k]).toString(),
-                max: workers.reduce((a, w) => (w.prices[k] > a ? w.prices[k] : a), workers[0].prices[k]).toString(),
-            });
-            data.push({
-                id: name,
-                object: 'model',
-                created: 0,
-                owned_by: 'cocoon',
-                workers: workers.length,
-                // nanoTON per million tokens
-                pricing: { unit: 'nanoTON per million tokens', prompt: range('prompt'), cached: range('cached'), completion: range('completion'), reasoning: range('reasoning') },
-            });
-        }
-        const body = { object: 'list', data };
-        modelsCache = { at: Date.now(), body };
-        return body;
-    });
+    registerModelRoutes(app, { client, fallback: o.models ?? [], fail: openAiError });
 
     function extras(r: CallResult) {
         return { cost: r.cost.toString(), receipt: r.receipt, worker: r.worker.workerStake.toString() };

@@ -7,6 +7,7 @@ import {
     BackendBusyError,
     BackendRequestError,
     BackendUnavailableError,
+    Capabilities,
     ChatEvent,
     ChatRequest,
     Completion,
@@ -67,6 +68,7 @@ export const DEFAULT_QUEUE_TIMEOUT_MS = 10_000;
  */
 export class EmbeddedBackend implements InferenceBackend {
     readonly kind = 'embedded';
+    readonly capabilities: Capabilities = { chat: true, completions: true, embeddings: true, tools: false, json_schema: true, logprobs: false, vision: false };
     private nextId = 1;
     private listeners = new Map<number, Listener>();
     private alive = true;

@@ -3,6 +3,7 @@ import { SseParser } from './sse';
 import {
     BackendRequestError,
     BackendUnavailableError,
+    Capabilities,
     ChatEvent,
     ChatMessage,
     ChatRequest,
@@ -84,6 +85,8 @@ function estimatePromptTokens(req: ChatRequest): number {
  */
 export class OpenAiBackend implements InferenceBackend {
     readonly kind = 'openai';
+    /** Passed on to the upstream, which refuses (by name, passed back) what its engine or model cannot do. */
+    readonly capabilities: Capabilities = { chat: true, completions: true, embeddings: true, tools: true, json_schema: true, logprobs: true, vision: false };
     private readonly base: string;
 
     constructor(private readonly options: OpenAiOptions) {

@@ -161,8 +161,21 @@ export interface Embeddings {
     estimated: boolean;
 }
 
+/** What a backend can serve, as the worker's /v1/models tells apps (a request for the rest is refused by name). */
+export interface Capabilities {
+    chat: boolean;
+    completions: boolean;
+    embeddings: boolean;
+    tools: boolean;
+    json_schema: boolean;
+    logprobs: boolean;
+    /** Image input: no backend takes it yet (the protocol refuses image parts). */
+    vision: boolean;
+}
+
 export interface InferenceBackend {
     readonly kind: string;
+    readonly capabilities: Capabilities;
     listModels(): Promise<ModelInfo[]>;
     /**
      * Streams a chat completion. Backend failures before anything was generated

@@ -31,7 +31,16 @@ export function registerPublicRoutes(app: FastifyInstance, deps: PublicRouteDeps
         }
         return {
             object: 'list',
-            data: list.map((m) => ({ id: m.id, object: 'model', created: 0, owned_by: m.ownedBy, aliases: m.aliases, model_id: hex256(deps.catalog.chainId(m)) })),
+            data: list.map((m) => ({
+                id: m.id,
+                object: 'model',
+                created: 0,
+                owned_by: m.ownedBy,
+                aliases: m.aliases,
+                model_id: hex256(deps.catalog.chainId(m)),
+                context_length: m.contextLength ?? null,
+                capabilities: deps.backend.capabilities,
+            })),
         };
     });
 
