@@ -93,6 +93,8 @@ const NEUTRAL_MESSAGE_FIELDS: Record<string, (v: unknown) => boolean> = {
     tool_calls: (v) => Array.isArray(v) && v.length === 0,
     function_call: () => false,
     audio: () => false,
+    // The openai SDK's reading of the content (its parse helpers and tool runner send the message back with it): the content says it all.
+    parsed: () => true,
 };
 
 /** Drops the fields of `neutral` that are null or neutral; the rest stay for the strict schema to judge. */
@@ -133,7 +135,8 @@ const toolCallSchema = z
     .object({
         id: z.string().min(1).max(256),
         type: z.literal('function'),
-        function: z.object({ name: toolName, arguments: z.string().max(1 << 20) }).strict(),
+        // parsed_arguments: the openai SDK's reading of `arguments`, sent back by its tool runner; the arguments say it all.
+        function: z.preprocess(withoutNeutral({ parsed_arguments: () => true }), z.object({ name: toolName, arguments: z.string().max(1 << 20) }).strict()),
     })
     .strict();
 

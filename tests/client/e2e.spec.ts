@@ -311,6 +311,35 @@ describe('client gateway on a devnet', () => {
                 { role: 'tool', content: 'sunny', tool_call_id: TOOL_CALLS[1].id },
             ]);
             paysFor(after.receipt, { prompt: UPSTREAM_PROMPT_TOKENS, cached: UPSTREAM_CACHED_TOKENS, completion: WORDS.length });
+
+            // The SDK's tool runner: it calls the functions the model asks for, sends their results back, and ends with the model's answer; two paid requests.
+            const called: string[] = [];
+            const runner = app.beta.chat.completions.runTools({
+                model: MODEL,
+                messages: ask,
+                max_tokens: 16,
+                tools: [
+                    {
+                        type: 'function',
+                        function: {
+                            name: 'get_weather',
+                            description: 'the weather in a city',
+                            parameters: { type: 'object', properties: { city: { type: 'string' } } },
+                            function: (a: { city: string }) => (called.push(`weather ${a.city}`), 'sunny'),
+                            parse: JSON.parse,
+                        },
+                    },
+                    {
+                        type: 'function',
+                        function: { name: 'get_time', description: 'the time', parameters: { type: 'object', properties: {} }, function: () => (called.push('time'), 'noon'), parse: JSON.parse },
+                    },
+                ],
+            });
+            expect(await runner.finalContent()).toBe(WORDS.join(''));
+            expect(called).toEqual(['weather Paris', 'time']);
+            const [first, second] = runner.allChatCompletions() as any[];
+            paysFor(first.receipt, { prompt: UPSTREAM_PROMPT_TOKENS, cached: 0, completion: 4 });
+            paysFor(second.receipt, { prompt: UPSTREAM_PROMPT_TOKENS, cached: UPSTREAM_CACHED_TOKENS, completion: WORDS.length });
             expect(toolStore.latestVoucher(channel)!.total).toBe(toolPaid);
             await toolClient.vouchers.settled();
             expect(worker.store.latestVoucher(channel)!.total).toBe(toolPaid);

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { Address, Cell, toNano } from '@ton/core';
 import { TonClient } from '@ton/ton';
 import OpenAI from 'openai';
+import { zodResponseFormat } from 'openai/helpers/zod';
+import { z } from 'zod';
 import type { FastifyInstance } from 'fastify';
 import { RunningDevnet, startDevnet } from '../../devnet/server';
 import { DEVNET_MNEMONIC } from '../../wrappers/devnet';
@@ -89,7 +91,8 @@ describe('gateway with the embedded engine on a devnet', () => {
             wallet: governance.sender() as ReturnType<OperatorWallet['sender']> & { address: Address },
             channelKey: testKeys('client-embedded'),
             store,
-            deposit: toNano('5'),
+            // A schema counts as prompt (its JSON text): structured output below needs a deposit for that.
+            deposit: toNano('20'),
             topUpBelow: toNano('1'),
         });
         gateway = buildGateway({ client: sdk });
@@ -184,5 +187,22 @@ describe('gateway with the embedded engine on a devnet', () => {
         expect(text).toBe(r.choices[0].text);
         const f2 = checkReceipt(last.receipt, last.usage, f1.cumulativeCost + BigInt(last.cost));
         expect(store.latestVoucher(channel)!.total).toBe(f2.cumulativeCost);
+    });
+
+    it('structured output with the openai client: beta.chat.completions.parse with a zod schema returns a validated object, paid', async () => {
+        const Verdict = z.object({ ok: z.boolean(), grade: z.enum(['a', 'b', 'c']), tags: z.array(z.enum(['x', 'y'])).max(2) });
+        const r: any = await openai.beta.chat.completions.parse({
+            model: NAME,
+            messages: [{ role: 'user', content: 'Grade this.' }],
+            response_format: zodResponseFormat(Verdict, 'verdict'),
+            max_tokens: 256,
+            seed: 2,
+        });
+        const parsed = r.choices[0].message.parsed;
+        expect(Verdict.parse(parsed)).toEqual(parsed);
+        expect(BigInt(r.cost)).toBeGreaterThan(0n);
+        const json = await openai.chat.completions.create({ model: NAME, messages: [{ role: 'user', content: 'JSON please.' }], response_format: { type: 'json_object' }, max_tokens: 256, seed: 3 });
+        if (json.choices[0].finish_reason === 'stop') expect(typeof JSON.parse(json.choices[0].message.content!)).toBe('object');
+        else expect(json.choices[0].message.content!.trimStart()).toMatch(/^\{/);
     });
 });

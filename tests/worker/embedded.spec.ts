@@ -7,6 +7,8 @@ import { EmbeddedBackend } from '../../worker/src/inference/embedded';
 import { createBackend } from '../../worker/src/inference';
 import { parseConfig } from '../../worker/src/config';
 import { hashModelFile } from '../../worker/src/inference/modelHash';
+import Ajv from 'ajv';
+import fc from 'fast-check';
 import { BackendBusyError, BackendRequestError, BackendUnavailableError, ChatEnd, ChatEvent, ChatRequest } from '../../worker/src/inference/types';
 
 // node-llama-cpp loads and runs the generated model in a child process.
@@ -138,6 +140,37 @@ describe('embedded backend', () => {
             expect(answer.tags.length).toBeLessThanOrEqual(2);
             expect(answer.tags.every((t: unknown) => t === 'x')).toBe(true);
         }
+    });
+
+    it('follows generated JSON schemas (fast-check, 50 of them): every answer parses and validates against its schema', async () => {
+        const name = fc.stringMatching(/^[a-z]{1,6}$/);
+        const leaf = fc.oneof(
+            fc.constant({ type: 'boolean' }),
+            fc.constant({ type: 'null' }),
+            fc.uniqueArray(name, { minLength: 1, maxLength: 4 }).map((values) => ({ enum: values })),
+            name.map((value) => ({ const: value })),
+            fc.integer({ min: 0, max: 6 }).map((n) => ({ type: 'string', maxLength: n })),
+        );
+        const { object } = fc.letrec<{ node: unknown; object: Record<string, unknown> }>((tie) => ({
+            node: fc.oneof(
+                { maxDepth: 2, depthIdentifier: 'schema' },
+                leaf,
+                leaf,
+                fc.record({ items: tie('node'), maxItems: fc.integer({ min: 0, max: 3 }) }).map((a) => ({ type: 'array', ...a })),
+                tie('object'),
+            ),
+            object: fc.dictionary(name, tie('node'), { minKeys: 1, maxKeys: 3 }).map((properties) => ({ type: 'object', properties, required: Object.keys(properties), additionalProperties: false })),
+        }));
+        const ajv = new Ajv({ strict: false });
+        await fc.assert(
+            fc.asyncProperty(object, fc.integer({ min: 0, max: 1000 }), async (schema, seed) => {
+                const c = await backend.complete(req({ seed, maxTokens: 512, responseFormat: { type: 'json_schema', name: 'generated', schema, strict: true } }));
+                expect(c.finishReason).toBe('stop');
+                const valid = ajv.compile(schema);
+                expect(valid(JSON.parse(c.content))).toBe(true);
+            }),
+            { numRuns: 50 },
+        );
     });
 
     it('answers json_object with JSON: an object from its first character', async () => {

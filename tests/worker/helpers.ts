@@ -105,7 +105,8 @@ export async function startUpstream(): Promise<Upstream> {
             res.end('data: [DONE]\n\n');
             return;
         }
-        if (Array.isArray(body.tools) && body.tools.length > 0) {
+        // Tools on offer and no tool result yet: the model calls them (once they have answered, it answers in words).
+        if (Array.isArray(body.tools) && body.tools.length > 0 && body.messages?.at(-1)?.role !== 'tool') {
             const deltas = body.parallel_tool_calls === false ? TOOL_CALL_DELTAS.filter((d) => d.index === 0) : TOOL_CALL_DELTAS;
             res.write(chunk({ role: 'assistant', content: null }));
             for (const d of deltas) res.write(chunk({ tool_calls: [d] }));
