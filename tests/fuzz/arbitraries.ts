@@ -133,10 +133,18 @@ export async function call(base: string, o: { method?: string; url: string; head
  */
 export function routesOf(app: { printRoutes(o: { commonPrefix: boolean }): string }): string[] {
     const out: string[] = [];
+    // The tree prints each route under its parent (4 columns a level) by the part of the path it adds.
+    const stack: string[] = [];
     for (const line of app.printRoutes({ commonPrefix: false }).split('\n')) {
-        const m = /(\/\S*) \(([A-Z, ]+)\)/.exec(line);
+        const m = /^([│ ├└─]*)(\S+)(?: \(([A-Z, ]+)\))?$/.exec(line);
         if (!m) continue;
-        for (const method of m[2].split(',').map((x) => x.trim())) if (method !== 'HEAD') out.push(`${method} ${m[1]}`);
+        const depth = Math.floor(m[1].length / 4);
+        stack.length = depth;
+        // A wildcard child prints without the slash before it (`/v1/models` then `*` for `/v1/models/*`).
+        stack.push(m[2] === '*' && depth > 0 && !stack[depth - 1].endsWith('/') ? '/*' : m[2]);
+        const path = stack.join('');
+        if (!m[3]) continue;
+        for (const method of m[3].split(',').map((x) => x.trim())) if (method !== 'HEAD') out.push(`${method} ${path}`);
     }
     return out.sort();
 }

@@ -59,8 +59,10 @@ describe('client gateway under bad input', () => {
         );
     }
 
-    const chat = (payload: Buffer | string, headers: Record<string, string> = { ...auth, 'content-type': 'application/json' }) =>
-        call(url, { method: 'POST', url: '/v1/chat/completions', headers, payload });
+    const chat = (payload: Buffer | string, headers: Record<string, string> = { ...auth, 'content-type': 'application/json' }, route = '/v1/chat/completions') =>
+        call(url, { method: 'POST', url: route, headers, payload });
+    /** Every route an app posts a request to. */
+    const ROUTES = ['/v1/chat/completions', '/v1/responses', '/v1/embeddings', '/v1/completions', '/v1/models'];
 
     beforeAll(async () => {
         dir = mkdtempSync(join(tmpdir(), 'cocoon-fuzz-gateway-'));
@@ -127,7 +129,18 @@ describe('client gateway under bad input', () => {
     });
 
     it('fuzzes every route the gateway serves', () => {
-        expect(routesOf(gateway)).toEqual(['GET /v1/models', 'POST /v1/chat/completions']);
+        expect(routesOf(gateway)).toEqual(
+            [
+                'GET /v1/models',
+                'GET /v1/models/*',
+                'POST /v1/chat/completions',
+                'POST /v1/completions',
+                'POST /v1/embeddings',
+                'POST /v1/responses',
+                'GET /v1/responses/:id',
+                'DELETE /v1/responses/:id',
+            ].sort(),
+        );
     });
 
     it('API keys: missing, wrong, malformed or near-miss keys get 401 on every route and cost nothing', async () => {
@@ -152,7 +165,7 @@ describe('client gateway under bad input', () => {
                 .map((x) => `Bearer ${x}`),
         );
         await fc.assert(
-            fc.asyncProperty(badAuth, fc.constantFrom('/v1/models', '/v1/chat/completions', '/nope'), fc.constantFrom('GET', 'POST'), async (a, path, method) => {
+            fc.asyncProperty(badAuth, fc.constantFrom(...ROUTES, '/v1/models/x', '/v1/responses/resp_x', '/nope'), fc.constantFrom('GET', 'POST', 'DELETE'), async (a, path, method) => {
                 const before = ledger();
                 const headers: Record<string, string> = { 'content-type': 'application/json' };
                 if (a !== undefined) headers.authorization = a;
@@ -165,7 +178,7 @@ describe('client gateway under bad input', () => {
         );
     });
 
-    it('chat: malformed JSON, any JSON, invalid UTF-8, random bytes under any content type: 4xx, nothing paid', async () => {
+    it('every POST route: malformed JSON, any JSON, invalid UTF-8, random bytes under any content type: 4xx, nothing paid', async () => {
         const body = fc.oneof(
             malformedJson.map((x) => Buffer.from(x)),
             anyJson.map((v) => Buffer.from(JSON.stringify(v) ?? '')),
@@ -173,11 +186,11 @@ describe('client gateway under bad input', () => {
             fc.uint8Array({ maxLength: 500 }).map((b) => Buffer.from(b)),
         );
         await fc.assert(
-            fc.asyncProperty(body, contentTypes, async (payload, ct) => {
+            fc.asyncProperty(body, contentTypes, fc.constantFrom('/v1/chat/completions', '/v1/responses', '/v1/embeddings', '/v1/completions'), async (payload, ct, route) => {
                 const before = ledger();
                 const headers: Record<string, string> = { ...auth };
                 if (ct) headers['content-type'] = ct;
-                const res = await chat(payload, headers);
+                const res = await chat(payload, headers, route);
                 expect(res.statusCode).toBeGreaterThanOrEqual(400);
                 expect(res.statusCode).toBeLessThan(500);
                 expect(ledger()).toBe(before);
@@ -223,10 +236,64 @@ describe('client gateway under bad input', () => {
                 const receipts = store.channels().reduce((n, c) => n + store.receipts(c.address).length, 0);
                 const res = await chat(JSON.stringify(r));
                 expect(res.statusCode).toBeLessThan(500);
+                // n choices are n paid requests.
+                if (res.statusCode === 200) expect(store.channels().reduce((n, c) => n + store.receipts(c.address).length, 0)).toBe(receipts + (res.json().receipts?.length ?? 1));
+                else expect(ledger()).toBe(before);
+            }),
+            params(80),
+        );
+    });
+
+    it('responses, embeddings and text completions: one field of a wrong type or value: 4xx and nothing paid, or served and paid once', async () => {
+        const requests: Record<string, () => any> = {
+            '/v1/responses': () => ({ model: MODEL, input: [{ role: 'user', content: 'hi' }], instructions: 'be terse', max_output_tokens: 8 }),
+            '/v1/embeddings': () => ({ model: MODEL, input: ['one', 'two'] }),
+            '/v1/completions': () => ({ model: MODEL, prompt: 'Once', max_tokens: 8 }),
+        };
+        const fields: Array<(r: any, v: unknown) => void> = [
+            (r, v) => (r.model = v),
+            (r, v) => (r.input = v),
+            (r, v) => (r.prompt = v),
+            (r, v) => (r.instructions = v),
+            (r, v) => (r.tools = v),
+            (r, v) => (r.text = v),
+            (r, v) => (r.previous_response_id = v),
+            (r, v) => (r.store = v),
+            (r, v) => (r.max_output_tokens = v),
+            (r, v) => (r.max_tokens = v),
+            (r, v) => (r.encoding_format = v),
+            (r, v) => (r.echo = v),
+            (r, v) => (r.stream = v),
+            (r, v) => (r.max_price = v),
+            (r, v) => (r.worker = v),
+            (r, v) => (r[String(v)] = v),
+        ];
+        await fc.assert(
+            fc.asyncProperty(fc.constantFrom(...Object.keys(requests)), fc.nat({ max: fields.length - 1 }), wrongValue, async (route, i, v) => {
+                const r = requests[route]();
+                fields[i](r, v);
+                const before = ledger();
+                const receipts = store.channels().reduce((n, c) => n + store.receipts(c.address).length, 0);
+                const res = await chat(JSON.stringify(r), undefined, route);
+                expect(res.statusCode).toBeLessThan(500);
                 if (res.statusCode === 200) expect(store.channels().reduce((n, c) => n + store.receipts(c.address).length, 0)).toBe(receipts + 1);
                 else expect(ledger()).toBe(before);
             }),
             params(80),
+        );
+    });
+
+    it('stored responses and single models: random ids: 404 or what is there, never a 5xx, nothing paid', async () => {
+        await fc.assert(
+            fc.asyncProperty(fc.string({ maxLength: 80 }), fc.constantFrom('GET /v1/responses/', 'DELETE /v1/responses/', 'GET /v1/models/'), async (id, route) => {
+                const [method, path] = route.split(' ');
+                const before = ledger();
+                const res = await call(url, { method, url: path + encodeURIComponent(id), headers: auth });
+                expect([200, 404]).toContain(res.statusCode);
+                if (res.statusCode === 404) expect(res.json().error.code).toEqual(expect.any(String));
+                expect(ledger()).toBe(before);
+            }),
+            params(40),
         );
     });
 

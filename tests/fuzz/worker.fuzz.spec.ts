@@ -58,8 +58,10 @@ describe('worker HTTP API under bad input', () => {
     }
     const receiptCount = () => worker.store.listChannels().reduce((n, c) => n + c.receipts, 0);
 
-    const post = (payload: Buffer | string, contentType: string | undefined = ENVELOPE_MEDIA_TYPE) =>
-        call(worker.url, { method: 'POST', url: '/v1/chat/completions', headers: contentType === undefined ? {} : { 'content-type': contentType }, payload });
+    const post = (payload: Buffer | string, contentType: string | undefined = ENVELOPE_MEDIA_TYPE, route = '/v1/chat/completions') =>
+        call(worker.url, { method: 'POST', url: route, headers: contentType === undefined ? {} : { 'content-type': contentType }, payload });
+    /** Every route that takes a sealed paid request. */
+    const paidRoutes = fc.constantFrom('/v1/chat/completions', '/v1/embeddings', '/v1/completions');
 
     /** The worker is still up: /health answers 200 (the last test also serves a paid request). */
     async function stillServes() {
@@ -133,6 +135,8 @@ describe('worker HTTP API under bad input', () => {
                 'POST /v1/channels/:channel/close',
                 'POST /v1/channels/:channel/voucher',
                 'POST /v1/chat/completions',
+                'POST /v1/completions',
+                'POST /v1/embeddings',
             ].sort(),
         );
     });
@@ -319,7 +323,7 @@ describe('worker HTTP API under bad input', () => {
         expect(ledger()).toBe(before);
     });
 
-    it('chat: random bytes, malformed JSON, any JSON and invalid UTF-8 under any content type: 4xx, nothing stored', async () => {
+    it('paid routes: random bytes, malformed JSON, any JSON and invalid UTF-8 under any content type: 4xx, nothing stored', async () => {
         const body = fc.oneof(
             fc.uint8Array({ maxLength: 2048 }).map((b) => Buffer.from(b)),
             malformedJson,
@@ -327,9 +331,9 @@ describe('worker HTTP API under bad input', () => {
             invalidUtf8,
         );
         await fc.assert(
-            fc.asyncProperty(body, contentTypes, async (payload, ct) => {
+            fc.asyncProperty(body, contentTypes, paidRoutes, async (payload, ct, route) => {
                 const before = ledger();
-                const res = await post(payload, ct);
+                const res = await post(payload, ct, route);
                 expect(res.statusCode).toBeGreaterThanOrEqual(400);
                 expect(res.statusCode).toBeLessThan(500);
                 expect(res.json().error.code).toEqual(expect.any(String));
@@ -339,7 +343,7 @@ describe('worker HTTP API under bad input', () => {
         );
     });
 
-    it('chat: forged envelopes (bit flips, truncations, extensions, another key, junk with a valid header): 400, nothing stored', async () => {
+    it('paid routes: forged envelopes (bit flips, truncations, extensions, another key, junk with a valid header): 400, nothing stored', async () => {
         const otherKey = await generateKeyPair();
         const valid = await sealPaidRequest(encKey, paid());
         const toOther = await sealPaidRequest(otherKey.publicKey, paid());
@@ -352,9 +356,9 @@ describe('worker HTTP API under bad input', () => {
             fc.uint8Array({ minLength: 0, maxLength: 600 }).map((rest) => Buffer.concat([valid.envelope.subarray(0, 10), Buffer.from(rest)])),
         );
         await fc.assert(
-            fc.asyncProperty(forged, async (envelope) => {
+            fc.asyncProperty(forged, paidRoutes, async (envelope, route) => {
                 const before = ledger();
-                const res = await post(envelope);
+                const res = await post(envelope, ENVELOPE_MEDIA_TYPE, route);
                 expect(res.statusCode).toBe(400);
                 expect(['bad_envelope', 'wrong_encryption_key']).toContain(res.json().error.code);
                 expect(ledger()).toBe(before);
@@ -363,7 +367,7 @@ describe('worker HTTP API under bad input', () => {
         );
     });
 
-    it('chat: sealed garbage (well-sealed but not a paid request): 400, nothing stored', async () => {
+    it('paid routes: sealed garbage (well-sealed but not a paid request): 400, nothing stored', async () => {
         const plaintext = fc.oneof(
             fc.uint8Array({ maxLength: 512 }).map((b) => Buffer.from(b)),
             malformedJson.map((s) => Buffer.from(s)),
@@ -371,10 +375,10 @@ describe('worker HTTP API under bad input', () => {
             invalidUtf8,
         );
         await fc.assert(
-            fc.asyncProperty(plaintext, async (pt) => {
+            fc.asyncProperty(plaintext, paidRoutes, async (pt, route) => {
                 const before = ledger();
                 const sealed = await sealRequest(encKey, pt);
-                const res = await post(sealed.envelope);
+                const res = await post(sealed.envelope, ENVELOPE_MEDIA_TYPE, route);
                 expect(res.statusCode).toBe(400);
                 expect(ledger()).toBe(before);
             }),
@@ -412,6 +416,43 @@ describe('worker HTTP API under bad input', () => {
                 const receipts = receiptCount();
                 const sealed = await sealRequest(encKey, Buffer.from(JSON.stringify(r)));
                 const res = await post(sealed.envelope);
+                expect(res.statusCode).toBeLessThan(500);
+                if (res.statusCode === 200) expect(receiptCount()).toBe(receipts + 1);
+                else expect(ledger()).toBe(before);
+            }),
+            params(80),
+        );
+    });
+
+    it('embeddings and text completions: a paid request with one field of a wrong type or value: 4xx and nothing stored, or served and charged exactly once', async () => {
+        const requests = {
+            '/v1/embeddings': () => ({ version: 1, endpoint: 'embeddings', channel: channel.address.toString(), request: { model: 'cocoon-dev-model', input: ['one', 'two'] } }),
+            '/v1/completions': () => ({ version: 1, endpoint: 'completions', channel: channel.address.toString(), request: { model: 'cocoon-dev-model', prompt: 'Once', max_tokens: 8 } }),
+        };
+        const fields: Array<(r: any, v: unknown) => void> = [
+            (r, v) => (r.version = v),
+            (r, v) => (r.endpoint = v),
+            (r, v) => (r.channel = v),
+            (r, v) => (r.request = v),
+            (r, v) => (r.request.model = v),
+            (r, v) => (r.request.input = v),
+            (r, v) => (r.request.prompt = v),
+            (r, v) => (r.request.encoding_format = v),
+            (r, v) => (r.request.dimensions = v),
+            (r, v) => (r.request.max_tokens = v),
+            (r, v) => (r.request.suffix = v),
+            (r, v) => (r.request.logprobs = v),
+            (r, v) => (r.request.stream = v),
+            (r, v) => (r.request[String(v)] = v),
+        ];
+        await fc.assert(
+            fc.asyncProperty(fc.constantFrom(...(Object.keys(requests) as Array<keyof typeof requests>)), fc.nat({ max: fields.length - 1 }), wrongValue, async (route, i, v) => {
+                const r: any = requests[route]();
+                fields[i](r, v);
+                const before = ledger();
+                const receipts = receiptCount();
+                const sealed = await sealRequest(encKey, Buffer.from(JSON.stringify(r)));
+                const res = await post(sealed.envelope, ENVELOPE_MEDIA_TYPE, route);
                 expect(res.statusCode).toBeLessThan(500);
                 if (res.statusCode === 200) expect(receiptCount()).toBe(receipts + 1);
                 else expect(ledger()).toBe(before);
