@@ -284,7 +284,7 @@ export function describeIssues(error: z.ZodError): string {
                     return `${path}: expected ${i.expected}, got ${i.received}`;
                 case 'unrecognized_keys':
                     return i.keys
-                        .map((k) => `${path === '(root)' ? '' : path + '.'}${k.slice(0, 40)}: not supported (this network serves text chat; the field is refused rather than ignored)`)
+                        .map((k) => `${path === '(root)' ? '' : path + '.'}${k.slice(0, 40)}: not supported (no backend of this network is asked for it: the field is refused rather than ignored)`)
                         .join('; ');
                 case 'invalid_literal':
                     return `${path}: must be ${JSON.stringify(i.expected)}`;
