@@ -155,12 +155,19 @@ export function buildCli(io: CliIo = { out: (l) => console.log(l), env: process.
         });
 
     common(program.command('models'))
-        .description('models with verified live workers, and their prices (nanoTON per million tokens)')
+        .description('models with verified live workers, and their prices (TON per million tokens)')
+        .option('--all', 'also the allowed models no live worker serves now')
         .action(async (o) => {
             const s = await openSession(o, io);
             try {
+                let hidden = 0;
                 for (const m of await s.client.discovery.allowedModels()) {
                     const r = await s.client.discovery.workers(m.name);
+                    // A model nobody serves cannot be asked for: listed on request only, and counted below.
+                    if (r.workers.length === 0 && r.rejected.length === 0 && !o.all) {
+                        hidden++;
+                        continue;
+                    }
                     io.out(`${m.name}: ${r.workers.length} worker(s)${r.rejected.length ? `, ${r.rejected.length} rejected` : ''}`);
                     for (const w of r.workers)
                         io.out(
@@ -168,6 +175,7 @@ export function buildCli(io: CliIo = { out: (l) => console.log(l), env: process.
                         );
                     for (const x of r.rejected) io.out(`  rejected ${x.workerStake}: ${x.reason}`);
                 }
+                if (hidden > 0) io.out(`(${hidden} allowed model(s) with no live worker not shown: --all lists them)`);
             } finally {
                 s.close();
             }

@@ -128,6 +128,10 @@ it('npm start prints numbered phases and no logs, serves the printed examples, a
         const listed = cli('client', '--', 'models');
         expect(listed).toContain('cocoon-demo: 1 worker(s)');
         expect(listed).toContain('TON per million tokens: prompt 100, cached 50, completion 200, reasoning 200');
+        // The deployment's other allowed model has no worker here: left out, and said so.
+        expect(listed).not.toContain('cocoon-dev-model');
+        expect(listed).toContain('(1 allowed model(s) with no live worker not shown: --all lists them)');
+        expect(cli('client', '--', 'models', '--all')).toContain('cocoon-dev-model: 0 worker(s)');
         expect(cli('client', '--', 'channels', '-d', join(s.dir, 'client'))).toContain(`${f.channel.toString()} worker`);
         expect(cli('worker', '--', 'status', '-c', join(s.dir, 'worker', 'config.json'))).toMatch(/earned \(receipts\) [\d.]+ TON; unclaimed \(vouchers\) [\d.]+ TON/);
 
