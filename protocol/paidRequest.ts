@@ -65,6 +65,34 @@ export function decodeVoucher(text: string): SignedVoucher {
 const textPart = z.object({ type: z.literal('text'), text: z.string() }).strict();
 
 /**
+ * An image in a user message: an https URL (the backend fetches it) or a
+ * data URL of a PNG, JPEG, WebP or GIF. Backends that take images get it as
+ * the API spells it; the others refuse it by name.
+ */
+const imagePart = z
+    .object({
+        type: z.literal('image_url'),
+        image_url: z
+            .object({
+                url: z
+                    .string()
+                    .max(8 << 20)
+                    .regex(/^(https:\/\/\S+|data:image\/(png|jpeg|webp|gif);base64,[A-Za-z0-9+/]+=*)$/, 'an https URL or a base64 data URL of a PNG, JPEG, WebP or GIF image'),
+                detail: z.enum(['auto', 'low', 'high']).optional(),
+            })
+            .strict(),
+    })
+    .strict();
+
+/**
+ * The most prompt tokens one image may count: vision models turn an image
+ * into a number of tokens that grows with its size up to a cap of their own
+ * (Qwen2.5-VL's default cap is 16,384; Llama 3.2 Vision's and GPT-4o's are
+ * lower). Admission and the client's receipt rule bound each image by it.
+ */
+export const IMAGE_TOKENS_BOUND = 16_384;
+
+/**
  * Fields of the OpenAI chat request this protocol does not carry (yet), with
  * the value that asks for nothing: a request that sends the neutral value
  * (or null) loses nothing, so the field is dropped; any other value is
@@ -185,8 +213,16 @@ export const chatRequestSchema = z.preprocess(
                             .discriminatedUnion('role', [
                                 z
                                     .object({
-                                        role: z.enum(['system', 'developer', 'user']),
+                                        role: z.enum(['system', 'developer']),
                                         content: z.union([z.string(), z.array(textPart).min(1)]),
+                                        name: z.string().max(256).optional(),
+                                    })
+                                    .strict(),
+                                // The user's turn, images included.
+                                z
+                                    .object({
+                                        role: z.literal('user'),
+                                        content: z.union([z.string(), z.array(z.discriminatedUnion('type', [textPart, imagePart])).min(1)]),
                                         name: z.string().max(256).optional(),
                                     })
                                     .strict(),
@@ -307,9 +343,17 @@ function depth(e: z.ZodError): number {
     return Math.max(0, ...e.issues.map((i) => i.path.length));
 }
 
-/** Text of a message's content (text parts joined). */
-export function contentText(content: string | Array<{ type: 'text'; text: string }>): string {
-    return typeof content === 'string' ? content : content.map((p) => p.text).join('');
+/** A message's content: text, or parts (text, and images in a user message). */
+export type MessageContent = string | ReadonlyArray<{ type: 'text'; text: string } | { type: 'image_url'; image_url: { url: string; detail?: string } }>;
+
+/** Text of a message's content (text parts joined; images left out). */
+export function contentText(content: MessageContent): string {
+    return typeof content === 'string' ? content : content.map((p) => (p.type === 'text' ? p.text : '')).join('');
+}
+
+/** The images of a message's content. */
+export function contentImages(content: MessageContent | null | undefined): number {
+    return typeof content === 'string' || !content ? 0 : content.filter((p) => p.type === 'image_url').length;
 }
 
 /**
@@ -324,18 +368,25 @@ export const TOOLS_TEMPLATE_TOKENS = 256;
  * tokens than the text has bytes, plus a chat template's overhead per message
  * and per request. Tools, tool calls and a response_format count as their
  * JSON text (a template puts them in the prompt), tools with the
- * instructions that come with them (TOOLS_TEMPLATE_TOKENS). The worker admits a request only if its
+ * instructions that come with them (TOOLS_TEMPLATE_TOKENS), and each image
+ * as IMAGE_TOKENS_BOUND. The worker admits a request only if its
  * channel covers this many prompt tokens; the client refuses a receipt that
  * counts more.
  */
 export function promptTokenBound(request: {
-    messages: ReadonlyArray<{ content?: Parameters<typeof contentText>[0] | null; tool_calls?: readonly ToolCall[]; tool_call_id?: string }>;
+    messages: ReadonlyArray<{ content?: MessageContent | null; tool_calls?: readonly ToolCall[]; tool_call_id?: string }>;
     response_format?: unknown;
     tools?: unknown;
 }): number {
     const json = (v: unknown) => (v ? Buffer.byteLength(JSON.stringify(v), 'utf8') + 16 : 0);
     return request.messages.reduce(
-        (n, m) => n + Buffer.byteLength(contentText(m.content ?? ''), 'utf8') + 16 + json(m.tool_calls) + (m.tool_call_id ? Buffer.byteLength(m.tool_call_id, 'utf8') : 0),
+        (n, m) =>
+            n +
+            Buffer.byteLength(contentText(m.content ?? ''), 'utf8') +
+            16 +
+            contentImages(m.content) * IMAGE_TOKENS_BOUND +
+            json(m.tool_calls) +
+            (m.tool_call_id ? Buffer.byteLength(m.tool_call_id, 'utf8') : 0),
         16 + json(request.response_format) + json(request.tools) + (Array.isArray(request.tools) && request.tools.length > 0 ? TOOLS_TEMPLATE_TOKENS : 0),
     );
 }

@@ -175,7 +175,7 @@ describe('client gateway on a devnet', () => {
         expect(m.pricing.completion).toEqual({ min: PRICES.completion.toString(), max: PRICES.completion.toString() });
         expect(m.pricing.unit).toBe('nanoTON per million tokens');
         // What its worker's backend (OpenAI-compatible) serves, as the worker says.
-        expect(m.capabilities).toEqual({ chat: true, completions: true, embeddings: true, tools: true, json_schema: true, logprobs: true, vision: false });
+        expect(m.capabilities).toEqual({ chat: true, completions: true, embeddings: true, tools: true, json_schema: true, logprobs: true, vision: true });
         const one: any = await openai.models.retrieve(MODEL);
         expect(one).toEqual(m);
         await expect(openai.models.retrieve('no-such-model')).rejects.toMatchObject({ status: 404 });
@@ -474,7 +474,9 @@ describe('client gateway on a devnet', () => {
                 expect(err.status).toBe(status);
                 expect(err.message).toMatch(words);
             };
-            await refusal({ input: [{ role: 'user', content: [{ type: 'input_image', image_url: 'https://example.com/a.png' }] }] }, 400, /input\.0\.content\.0\.type/);
+            await refusal({ input: [{ role: 'user', content: [{ type: 'input_file', file_id: 'file-1' }] }] }, 400, /input\.0\.content\.0\.type/);
+            // An image goes where the chat request takes one (a user message); anywhere else it is refused by name.
+            await refusal({ input: [{ role: 'system', content: [{ type: 'input_image', image_url: 'https://example.com/a.png' }] }] }, 400, /messages\.0\.content\.0\.type: must be "text"/);
             await refusal({ input: 'Hi', reasoning: { effort: 'high' } }, 400, /reasoning: not supported/);
             await refusal({ input: 'Hi', tools: [{ type: 'web_search' }] }, 400, /tools\.0\.type/);
             await refusal({ input: 'Hi', tool_choice: 'required' }, 400, /tool_choice: asks for a tool call/);

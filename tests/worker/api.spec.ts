@@ -7,7 +7,7 @@ import { SandboxContract, SendMessageResult, TreasuryContract } from '@ton/sandb
 import pino from 'pino';
 import { Writable } from 'node:stream';
 import { ENVELOPE_MEDIA_TYPE, generateKeyPair, sealRequest } from '../../helpers/hpke';
-import { PaidRequest, decodeVoucher, requestDigest, responseDigest } from '../../protocol/paidRequest';
+import { IMAGE_TOKENS_BOUND, PaidRequest, decodeVoucher, promptTokenBound, requestDigest, responseDigest } from '../../protocol/paidRequest';
 import { ExtendedPaymentChannel } from '../../wrappers/PaymentChannel';
 import { openSignedReceipt, parseReceipt, receiptMaxCost, verifyReceipt } from '../../wrappers/receipt';
 import { devSimulatedAttestationKey, DEV_IMAGE_HASH, DEV_MODEL_ID } from '../../wrappers/devnet';
@@ -300,6 +300,26 @@ describe('worker HTTP API (openai backend, sandbox chain)', () => {
         expect(refused.error!.code).toBe('insufficient_deposit');
         expect(upstream.requests.length).toBe(asked);
         expect(receipts()).toBe(served);
+    });
+
+    it('passes images to an OpenAI-compatible upstream as the API spells them, sealed end to end; admission bounds each image as IMAGE_TOKENS_BOUND prompt tokens and the receipt charges what the upstream counted', async () => {
+        const content = [
+            { type: 'text' as const, text: 'What is in the picture?' },
+            { type: 'image_url' as const, image_url: { url: 'data:image/png;base64,iVBORw0KGgo=', detail: 'low' as const } },
+        ];
+        const request = { ...chatBody(), messages: [{ role: 'user' as const, content }] };
+        // One image may count up to IMAGE_TOKENS_BOUND tokens: more than this suite's 10 TON channel holds at its prompt price.
+        const small = await call({ version: 1, channel: chKey(), request });
+        expect(small.status).toBe(402);
+        expect(small.error!.code).toBe('insufficient_deposit');
+        const { channel: roomy } = await openChannel(f, { nonce: 41n, deposit: toNano('50') });
+        const r = await call({ version: 1, channel: roomy.address.toString(), request });
+        expect(r.status).toBe(200);
+        expect(upstream.requests.at(-1).messages).toEqual([{ role: 'user', content }]);
+        const fields = parseReceipt(openSignedReceipt(Cell.fromBase64(r.final.receipt.boc)).receipt);
+        expect(fields.usage.prompt).toBe(BigInt(UPSTREAM_PROMPT_TOKENS));
+        expect(fields.requestHash).toBe(BigInt('0x' + requestDigest(r.plaintext).toString('hex')));
+        expect(promptTokenBound(request)).toBeGreaterThan(IMAGE_TOKENS_BOUND);
     });
 
     describe('refusals (nothing served, nothing charged)', () => {

@@ -192,10 +192,24 @@ describe('embedded backend', () => {
         expect(err.message).toMatch(/^logit_bias\.999999: not a token of this model \(its vocabulary has 356\)/);
     });
 
-    it('refuses tools, tool history and logprobs by name rather than answer as if none were asked for', async () => {
+    it('refuses tools, tool history, logprobs and images by name rather than answer as if none were asked for', async () => {
         await expect(backend.complete(req({ logprobs: true, topLogprobs: 2 }))).rejects.toMatchObject({
             status: 400,
             message: expect.stringMatching(/^logprobs: not supported by this worker's embedded engine/),
+        });
+        const look: ChatRequest['messages'] = [
+            {
+                role: 'user',
+                content: 'What?',
+                parts: [
+                    { type: 'text', text: 'What?' },
+                    { type: 'image_url', image_url: { url: 'https://example.com/a.png' } },
+                ],
+            },
+        ];
+        await expect(backend.complete(req({ messages: look }))).rejects.toMatchObject({
+            status: 400,
+            message: expect.stringMatching(/^messages\.0\.content: images not supported by this worker's embedded engine/),
         });
         const tools = [{ name: 'get_weather' }];
         await expect(backend.complete(req({ tools }))).rejects.toMatchObject({ status: 400, message: expect.stringMatching(/^tools: not supported by this worker's embedded engine/) });

@@ -1,4 +1,4 @@
-import { TOOLS_TEMPLATE_TOKENS, chatRequestSchema, describeIssues, promptTokenBound } from '../../protocol/paidRequest';
+import { IMAGE_TOKENS_BOUND, TOOLS_TEMPLATE_TOKENS, chatRequestSchema, describeIssues, promptTokenBound } from '../../protocol/paidRequest';
 
 /**
  * Every field of a chat request is honoured or refused by name: the worker
@@ -112,10 +112,19 @@ describe('chat requests: no field is silently dropped', () => {
         expect(refusal({ tools: [{ type: 'code_interpreter' }] })).toMatch(/^tools\.0\.type: must be "function"/);
     });
 
-    it('refuses content parts other than text (an image is not described as text)', () => {
-        const r = chatRequestSchema.safeParse({ ...base, messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'https://x/y.png' } }] }] });
-        expect(r.success).toBe(false);
-        expect(describeIssues(r.error!)).toMatch(/^messages\.0\.content/);
+    it('carries images in user messages (https and data URLs), each bounded as IMAGE_TOKENS_BOUND prompt tokens; refuses them elsewhere, and any other part or URL, by name', () => {
+        const image = (url: string) => ({ type: 'image_url', image_url: { url, detail: 'low' } });
+        const content = [{ type: 'text', text: 'What is this?' }, image('https://example.com/cat.png'), image('data:image/png;base64,iVBORw0KGgo=')];
+        const r = chatRequestSchema.safeParse({ ...base, messages: [{ role: 'user', content }] });
+        expect(r.success).toBe(true);
+        expect(r.data!.messages[0].content).toEqual(content);
+        const textOnly = promptTokenBound({ messages: [{ content: 'What is this?' }] });
+        expect(promptTokenBound(r.data!)).toBe(textOnly + 2 * IMAGE_TOKENS_BOUND);
+        const refused = (messages: unknown[]) => describeIssues(chatRequestSchema.safeParse({ ...base, messages }).error!);
+        expect(refused([{ role: 'system', content: [image('https://example.com/a.png')] }])).toMatch(/^messages\.0\.content\.0\.type: must be "text"/);
+        expect(refused([{ role: 'user', content: [image('http://example.com/a.png')] }])).toMatch(/^messages\.0\.content\.0\.image_url\.url: an https URL or a base64 data URL/);
+        expect(refused([{ role: 'user', content: [image('data:text/html;base64,PGI+')] }])).toMatch(/^messages\.0\.content\.0\.image_url\.url: /);
+        expect(refused([{ role: 'user', content: [{ type: 'input_audio', input_audio: { data: 'AAAA', format: 'wav' } }] }])).toMatch(/^messages\.0\.content\.0\.type: must be "text" or "image_url"/);
     });
 
     it('refuses unknown fields inside stream_options', () => {

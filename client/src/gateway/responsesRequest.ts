@@ -46,6 +46,8 @@ const inputText = z.object({ type: z.literal('input_text'), text: z.string() }).
 // An earlier answer's text, as the app got it in `output` (annotations and logprobs are what was delivered: they do not go to the model).
 const outputText = z.object({ type: z.literal('output_text'), text: z.string(), annotations: z.array(z.unknown()).optional(), logprobs: z.array(z.unknown()).optional() }).strict();
 const refusalPart = z.object({ type: z.literal('refusal'), refusal: z.string() }).strict();
+// An image by URL (https or a data URL; judged by the chat request's rules), in a user message.
+const inputImage = z.object({ type: z.literal('input_image'), image_url: z.string(), detail: z.enum(['auto', 'low', 'high']).optional() }).strict();
 
 const message = z
     .object({
@@ -53,7 +55,7 @@ const message = z
         id: itemId,
         status: itemStatus,
         role: z.enum(['user', 'system', 'developer', 'assistant']),
-        content: z.union([z.string(), z.array(z.discriminatedUnion('type', [inputText, outputText, refusalPart])).min(1)]),
+        content: z.union([z.string(), z.array(z.discriminatedUnion('type', [inputText, inputImage, outputText, refusalPart])).min(1)]),
     })
     .strict();
 
@@ -140,7 +142,7 @@ export const responsesRequestSchema = z.preprocess(
 export type ResponsesRequest = z.infer<typeof responsesRequestSchema>;
 
 /** The text of message content or a tool's output. */
-function textOf(content: string | ReadonlyArray<{ type: string; text?: string; refusal?: string }>): string {
+function textOf(content: string | ReadonlyArray<{ type: string; text?: string; refusal?: string; image_url?: unknown }>): string {
     return typeof content === 'string' ? content : content.map((p) => p.text ?? p.refusal ?? '').join('');
 }
 
@@ -170,7 +172,17 @@ export function chatMessagesOf(input: ResponsesRequest['input'], history: readon
             continue;
         }
         const text = textOf(item.content);
-        if (item.role === 'assistant') out.push({ role: 'assistant', content: text });
+        // Images stay parts, in order (only a user message may carry them: the chat request's rules refuse them elsewhere, by name).
+        if (Array.isArray(item.content) && item.content.some((p) => p.type === 'input_image'))
+            out.push({
+                role: item.role,
+                content: item.content.map((p) =>
+                    p.type === 'input_image'
+                        ? { type: 'image_url' as const, image_url: { url: p.image_url, ...(p.detail ? { detail: p.detail } : {}) } }
+                        : { type: 'text' as const, text: textOf([p]) },
+                ),
+            } as ChatMessageInput);
+        else if (item.role === 'assistant') out.push({ role: 'assistant', content: text });
         else out.push({ role: item.role, content: text });
     }
     return out;

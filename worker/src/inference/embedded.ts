@@ -352,10 +352,12 @@ function grammarOf(f: ResponseFormat | undefined): ChatCommand['grammar'] {
     return schema ? { kind: 'schema', schema } : { kind: 'json' };
 }
 
-/** Tool calling is served by OpenAI-compatible backends; this engine refuses it by name rather than answer as if no tools were offered. */
+/** Tool calling and images are served by OpenAI-compatible backends; this engine refuses them by name rather than answer as if none were sent. */
 function refuseToolUse(request: ChatRequest): void {
     const why = "not supported by this worker's embedded engine (tool calling needs an OpenAI-compatible backend)";
     if (request.tools && request.tools.length > 0) throw new BackendRequestError(`tools: ${why}`, 400);
+    const image = request.messages.findIndex((m) => m.parts?.some((p) => p.type === 'image_url'));
+    if (image >= 0) throw new BackendRequestError(`messages.${image}.content: images not supported by this worker's embedded engine (it reads text only)`, 400);
     const i = request.messages.findIndex((m) => m.role === 'tool' || m.toolCalls);
     if (i >= 0) throw new BackendRequestError(`messages.${i}: ${request.messages[i].role === 'tool' ? 'a tool result' : 'tool_calls'} ${why}`, 400);
 }

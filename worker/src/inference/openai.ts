@@ -86,7 +86,7 @@ function estimatePromptTokens(req: ChatRequest): number {
 export class OpenAiBackend implements InferenceBackend {
     readonly kind = 'openai';
     /** Passed on to the upstream, which refuses (by name, passed back) what its engine or model cannot do. */
-    readonly capabilities: Capabilities = { chat: true, completions: true, embeddings: true, tools: true, json_schema: true, logprobs: true, vision: false };
+    readonly capabilities: Capabilities = { chat: true, completions: true, embeddings: true, tools: true, json_schema: true, logprobs: true, vision: true };
     private readonly base: string;
 
     constructor(private readonly options: OpenAiOptions) {
@@ -443,6 +443,7 @@ function upstreamResponseFormat(f: ResponseFormat | undefined): unknown {
 function upstreamMessage(m: ChatMessage): Record<string, unknown> {
     if (m.toolCalls) return { role: m.role, content: m.content === '' ? null : m.content, tool_calls: m.toolCalls };
     if (m.toolCallId !== undefined) return { role: m.role, content: m.content, tool_call_id: m.toolCallId };
+    if (m.parts) return { role: m.role, content: m.parts };
     return { role: m.role, content: m.content };
 }
 

@@ -11,8 +11,10 @@ export type ChatRole = 'system' | 'developer' | 'user' | 'assistant' | 'tool';
 
 export interface ChatMessage {
     role: ChatRole;
-    /** Plain text. Multimodal parts are rejected before reaching a backend. */
+    /** The text (a user message's images left out: see parts). */
     content: string;
+    /** A user message with images: its whole content in order, as the OpenAI API spells it (backends without vision refuse it). */
+    parts?: Array<{ type: 'text'; text: string } | { type: 'image_url'; image_url: { url: string; detail?: 'auto' | 'low' | 'high' } }>;
     /** An assistant message's calls of tools (OpenAI's shape). */
     toolCalls?: Array<{ id: string; type: 'function'; function: { name: string; arguments: string } }>;
     /** A tool message: the call it answers. */
@@ -169,7 +171,7 @@ export interface Capabilities {
     tools: boolean;
     json_schema: boolean;
     logprobs: boolean;
-    /** Image input: no backend takes it yet (the protocol refuses image parts). */
+    /** Image input (image_url parts in user messages). */
     vision: boolean;
 }
 

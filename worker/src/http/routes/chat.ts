@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import { ENVELOPE_MEDIA_TYPE, X25519KeyPair } from '../../../../helpers/hpke';
-import { ChatCompletionRequest, ChatMessageInput, contentText, paidRequestSchema, promptTokenBound } from '../../../../protocol/paidRequest';
+import { ChatCompletionRequest, ChatMessageInput, contentImages, contentText, paidRequestSchema, promptTokenBound } from '../../../../protocol/paidRequest';
 import { ChatMessage, ChatRequest, InferenceBackend, ResponseFormat } from '../../inference/types';
 import type { WorkerMetrics } from '../../metrics';
 import type { Admission, Payments } from '../../payments';
@@ -109,6 +109,7 @@ function chatMessageOf(m: ChatMessageInput): ChatMessage {
     const content = contentText(m.content ?? '');
     if (m.role === 'assistant') return m.tool_calls ? { role: m.role, content, toolCalls: m.tool_calls } : { role: m.role, content };
     if (m.role === 'tool') return { role: m.role, content, toolCallId: m.tool_call_id };
+    if (m.role === 'user' && contentImages(m.content) > 0) return { role: m.role, content, parts: [...(m.content as NonNullable<ChatMessage['parts']>)] };
     return { role: m.role, content };
 }
 
