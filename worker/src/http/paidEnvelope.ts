@@ -1,9 +1,13 @@
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { z } from 'zod';
-import { ENC_BYTES, EnvelopeError, OpenedRequest, REQUEST_HEADER_BYTES, X25519KeyPair, openRequest } from '../../../helpers/hpke';
+import { ENC_BYTES, ENVELOPE_MEDIA_TYPE, EnvelopeError, OpenedRequest, REQUEST_HEADER_BYTES, X25519KeyPair, openRequest } from '../../../helpers/hpke';
 import { describeIssues } from '../../../protocol/paidRequest';
 import type { ModelInfo } from '../inference/types';
 import { Refusal } from '../refusal';
 import type { ReplayGuard } from '../replay';
+import type { WorkerMetrics } from '../metrics';
+import type { ChatTraffic } from './chatTraffic';
+import { sendRefusal } from './errors';
 import type { ModelCatalog } from './modelCatalog';
 
 /**
@@ -33,6 +37,38 @@ export async function openPaidEnvelope<S extends z.ZodTypeAny>(body: Buffer, key
     const parsed = schema.safeParse(json);
     if (!parsed.success) throw new Refusal('invalid_request', describeIssues(parsed.error));
     return { opened, paid: parsed.data };
+}
+
+/**
+ * A paid route: refused at once while the worker drains, when it is at
+ * capacity or when the body is not an envelope; otherwise counted as active
+ * while `serve` runs, and a Refusal it throws is answered before the request
+ * stops counting as active.
+ */
+export function registerPaidRoute(
+    app: FastifyInstance,
+    path: string,
+    deps: { traffic: ChatTraffic; metrics: WorkerMetrics; limits: { maxConcurrent: number } },
+    serve: (body: Buffer, reply: FastifyReply, t0: number) => Promise<FastifyReply>,
+): void {
+    const { traffic, metrics } = deps;
+    app.post(path, async (req, reply) => {
+        const t0 = performance.now();
+        if (traffic.draining) return sendRefusal(reply, metrics, new Refusal('shutting_down', 'the worker is shutting down', { retryAfter: 5 }));
+        if (traffic.active >= deps.limits.maxConcurrent) return sendRefusal(reply, metrics, new Refusal('over_capacity', 'over capacity', { retryAfter: 1 }));
+        if (!Buffer.isBuffer(req.body)) return sendRefusal(reply, metrics, new Refusal('unsupported_media_type', `send an HPKE envelope as ${ENVELOPE_MEDIA_TYPE}`));
+        traffic.enter();
+        metrics.active.inc();
+        try {
+            return await serve(req.body, reply, t0);
+        } catch (e) {
+            if (e instanceof Refusal) return sendRefusal(reply, metrics, e);
+            throw e;
+        } finally {
+            metrics.active.dec();
+            traffic.leave();
+        }
+    });
 }
 
 /** The served model a request names (its id or an alias). */

@@ -1,16 +1,14 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
-import { ENVELOPE_MEDIA_TYPE, X25519KeyPair } from '../../../../helpers/hpke';
+import type { X25519KeyPair } from '../../../../helpers/hpke';
 import { ChatCompletionRequest, ChatMessageInput, contentImages, contentText, paidRequestSchema, promptTokenBound } from '../../../../protocol/paidRequest';
 import { ChatMessage, ChatRequest, InferenceBackend, ResponseFormat } from '../../inference/types';
 import type { WorkerMetrics } from '../../metrics';
 import type { Admission, Payments } from '../../payments';
-import { Refusal } from '../../refusal';
 import type { ReplayGuard } from '../../replay';
-import { findModel, openPaidEnvelope } from '../paidEnvelope';
+import { findModel, openPaidEnvelope, registerPaidRoute } from '../paidEnvelope';
 import { servePaidGeneration } from '../paidGeneration';
 import type { ChatTraffic } from '../chatTraffic';
-import { sendRefusal } from '../errors';
 import type { ModelCatalog } from '../modelCatalog';
 
 /**
@@ -34,26 +32,7 @@ export interface ChatRouteDeps {
 }
 
 export function registerChatRoute(app: FastifyInstance, deps: ChatRouteDeps): void {
-    const { traffic, metrics } = deps;
-
-    app.post('/v1/chat/completions', async (req, reply) => {
-        const t0 = performance.now();
-        if (traffic.draining) return sendRefusal(reply, metrics, new Refusal('shutting_down', 'the worker is shutting down', { retryAfter: 5 }));
-        if (traffic.active >= deps.limits.maxConcurrent) return sendRefusal(reply, metrics, new Refusal('over_capacity', 'over capacity', { retryAfter: 1 }));
-        if (!Buffer.isBuffer(req.body)) return sendRefusal(reply, metrics, new Refusal('unsupported_media_type', `send an HPKE envelope as ${ENVELOPE_MEDIA_TYPE}`));
-        traffic.enter();
-        metrics.active.inc();
-        try {
-            return await serve(req.body, reply, t0);
-        } catch (e) {
-            // Answered here, not by the error handler: the refusal is written before the request stops counting as active.
-            if (e instanceof Refusal) return sendRefusal(reply, metrics, e);
-            throw e;
-        } finally {
-            metrics.active.dec();
-            traffic.leave();
-        }
-    });
+    registerPaidRoute(app, '/v1/chat/completions', deps, serve);
 
     async function serve(body: Buffer, reply: FastifyReply, t0: number) {
         const { opened, paid } = await openPaidEnvelope(body, deps.encryptionKey, deps.replays, paidRequestSchema);

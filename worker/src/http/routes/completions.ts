@@ -1,16 +1,14 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
-import { ENVELOPE_MEDIA_TYPE, X25519KeyPair } from '../../../../helpers/hpke';
+import type { X25519KeyPair } from '../../../../helpers/hpke';
 import { completionsMaxTokens, completionsPromptBound, paidCompletionsRequestSchema, promptOf } from '../../../../protocol/completions';
 import type { InferenceBackend, TextRequest } from '../../inference/types';
 import type { WorkerMetrics } from '../../metrics';
 import type { Payments } from '../../payments';
-import { Refusal } from '../../refusal';
 import type { ReplayGuard } from '../../replay';
 import type { ChatTraffic } from '../chatTraffic';
-import { sendRefusal } from '../errors';
 import type { ModelCatalog } from '../modelCatalog';
-import { findModel, openPaidEnvelope } from '../paidEnvelope';
+import { findModel, openPaidEnvelope, registerPaidRoute } from '../paidEnvelope';
 import { servePaidGeneration } from '../paidGeneration';
 
 /**
@@ -33,25 +31,7 @@ export interface CompletionsRouteDeps {
 }
 
 export function registerCompletionsRoute(app: FastifyInstance, deps: CompletionsRouteDeps): void {
-    const { traffic, metrics } = deps;
-
-    app.post('/v1/completions', async (req, reply) => {
-        const t0 = performance.now();
-        if (traffic.draining) return sendRefusal(reply, metrics, new Refusal('shutting_down', 'the worker is shutting down', { retryAfter: 5 }));
-        if (traffic.active >= deps.limits.maxConcurrent) return sendRefusal(reply, metrics, new Refusal('over_capacity', 'over capacity', { retryAfter: 1 }));
-        if (!Buffer.isBuffer(req.body)) return sendRefusal(reply, metrics, new Refusal('unsupported_media_type', `send an HPKE envelope as ${ENVELOPE_MEDIA_TYPE}`));
-        traffic.enter();
-        metrics.active.inc();
-        try {
-            return await serve(req.body, reply, t0);
-        } catch (e) {
-            if (e instanceof Refusal) return sendRefusal(reply, metrics, e);
-            throw e;
-        } finally {
-            metrics.active.dec();
-            traffic.leave();
-        }
-    });
+    registerPaidRoute(app, '/v1/completions', deps, serve);
 
     async function serve(body: Buffer, reply: FastifyReply, t0: number) {
         const { opened, paid } = await openPaidEnvelope(body, deps.encryptionKey, deps.replays, paidCompletionsRequestSchema);

@@ -9,9 +9,8 @@ import type { Payments } from '../../payments';
 import { Refusal } from '../../refusal';
 import type { ReplayGuard } from '../../replay';
 import type { ChatTraffic } from '../chatTraffic';
-import { sendRefusal } from '../errors';
 import type { ModelCatalog } from '../modelCatalog';
-import { findModel, openPaidEnvelope } from '../paidEnvelope';
+import { findModel, openPaidEnvelope, registerPaidRoute } from '../paidEnvelope';
 
 /**
  * Paid embeddings (protocol/embeddings.ts): a sealed request in, admitted
@@ -35,23 +34,7 @@ export interface EmbeddingsRouteDeps {
 export function registerEmbeddingsRoute(app: FastifyInstance, deps: EmbeddingsRouteDeps): void {
     const { traffic, metrics } = deps;
 
-    app.post('/v1/embeddings', async (req, reply) => {
-        const t0 = performance.now();
-        if (traffic.draining) return sendRefusal(reply, metrics, new Refusal('shutting_down', 'the worker is shutting down', { retryAfter: 5 }));
-        if (traffic.active >= deps.limits.maxConcurrent) return sendRefusal(reply, metrics, new Refusal('over_capacity', 'over capacity', { retryAfter: 1 }));
-        if (!Buffer.isBuffer(req.body)) return sendRefusal(reply, metrics, new Refusal('unsupported_media_type', `send an HPKE envelope as ${ENVELOPE_MEDIA_TYPE}`));
-        traffic.enter();
-        metrics.active.inc();
-        try {
-            return await serve(req.body, reply, t0);
-        } catch (e) {
-            if (e instanceof Refusal) return sendRefusal(reply, metrics, e);
-            throw e;
-        } finally {
-            metrics.active.dec();
-            traffic.leave();
-        }
-    });
+    registerPaidRoute(app, '/v1/embeddings', deps, serve);
 
     async function serve(body: Buffer, reply: FastifyReply, t0: number) {
         const { opened, paid } = await openPaidEnvelope(body, deps.encryptionKey, deps.replays, paidEmbeddingsRequestSchema);
