@@ -203,7 +203,8 @@ describe(`faults on a devnet (FAULT_SEED=${SEED}${LONG ? ' FAULT_LONG=1' : ''})`
                         (e) => {
                             expect(e).toBeInstanceOf(CocoonError);
                             // A kill is never mistaken for a bad receipt: the worker stays trusted.
-                            expect((e as CocoonError).code).not.toBe('receipt_rejected');
+                            // (Its message names the rules the receipt was judged to break.)
+                            if ((e as CocoonError).code === 'receipt_rejected') throw new Error(`a kill was taken for a bad receipt: ${(e as Error).message}\n${sdkLog.slice(-10).join('\n')}`);
                             outcomes.failed++;
                         },
                     ),
