@@ -163,8 +163,16 @@ export async function paidCall(p: CallParts, w: WorkerInfo, op: PaidOperation, c
                             await p.recovery.recoverLocked(w, channel, start);
                         } catch (e) {
                             if (e instanceof ReceiptRejected) throw e;
-                            // Nothing recovered: the gap stays, and the receipt in hand is judged (and rejected) as it is.
-                            ctx.log('receipt recovery failed', { worker: w.workerStake.toString(), error: (e as Error).message });
+                            // The worker cannot be asked now (killed or restarting after it sent this answer): the receipt in
+                            // hand can be judged only after the ones before it. It is neither paid nor refused here: the
+                            // attempt stays pending, and the next recovery pays the gap and then it, in order.
+                            ctx.log('receipt recovery failed; the receipt waits for the ones before it', { worker: w.workerStake.toString(), error: (e as Error).message });
+                            throw new CocoonError(
+                                502,
+                                'worker_unreachable',
+                                `the worker's receipts before this answer's could not be read (${(e as Error).message}); it is paid with them once the worker answers`,
+                                delivered,
+                            );
                         }
                     }
                     ({ fields } = await p.verifier.verify(w, channel, verifiedNow(), receipt, {

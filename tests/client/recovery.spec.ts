@@ -93,6 +93,26 @@ describe('client receipt recovery', () => {
         expect(store.pendingAttempts(ch())).toEqual([]);
     });
 
+    it('a receipt that skips ahead while the worker cannot be asked for the ones before it is neither paid nor refused: it waits, and is paid after them', async () => {
+        si.loseFinal = true;
+        si.queriesDown = true;
+        await expect(ask()).rejects.toMatchObject({ code: 'worker_unreachable' });
+        // The next answer arrives whole, its receipt at 2 x COST, and the worker still cannot be asked for the first.
+        si.loseFinal = false;
+        await expect(ask()).rejects.toMatchObject({ code: 'worker_unreachable' });
+        expect(store.badReceipts()).toEqual([]);
+        expect(client.excluded.size).toBe(0);
+        expect(store.latestVoucher(ch())).toBeUndefined();
+        expect(store.pendingAttempts(ch())).toHaveLength(2);
+        si.queriesDown = false;
+        // Back: the two receipts before the third are fetched, checked and paid first, in order.
+        const r = await ask();
+        expect(r.fields!.cumulativeCost).toBe(3n * COST);
+        expect(store.receipts(ch()).map((x) => x.cumulative)).toEqual([COST, 2n * COST, 3n * COST]);
+        expect(store.latestVoucher(ch())!.total).toBe(3n * COST);
+        expect(store.pendingAttempts(ch())).toEqual([]);
+    });
+
     async function expectRejected(reason: RegExp) {
         const bad = store.badReceipts().length;
         const err = await ask().catch((e) => e);
