@@ -11,7 +11,7 @@ import { CocoonError } from './cocoonError';
 import type { WorkerInfo } from './discovery';
 import type { ClientContext } from './options';
 import type { ReceiptPayer } from './receipts/payment';
-import type { ReceiptRecovery } from './receipts/recovery';
+import { ReceiptRecovery, WorkerUnreachable } from './receipts/recovery';
 import { ReceiptRejected, Rejections } from './receipts/rejection';
 import type { ReceiptVerifier } from './receipts/verifier';
 import { Answer, readFrames } from './transport/frameReader';
@@ -163,16 +163,15 @@ export async function paidCall(p: CallParts, w: WorkerInfo, op: PaidOperation, c
                             await p.recovery.recoverLocked(w, channel, start);
                         } catch (e) {
                             if (e instanceof ReceiptRejected) throw e;
-                            // The worker cannot be asked now (killed or restarting after it sent this answer): the receipt in
-                            // hand can be judged only after the ones before it. It is neither paid nor refused here: the
-                            // attempt stays pending, and the next recovery pays the gap and then it, in order.
-                            ctx.log('receipt recovery failed; the receipt waits for the ones before it', { worker: w.workerStake.toString(), error: (e as Error).message });
-                            throw new CocoonError(
-                                502,
-                                'worker_unreachable',
-                                `the worker's receipts before this answer's could not be read (${(e as Error).message}); it is paid with them once the worker answers`,
-                                delivered,
-                            );
+                            if (e instanceof WorkerUnreachable) {
+                                // Killed or restarting right after it sent this answer: the receipt in hand can be judged only
+                                // after the ones before it. It is neither paid nor refused here: the attempt stays pending,
+                                // and the next recovery pays the gap and then it, in order.
+                                ctx.log('receipt recovery failed; the receipt waits for the ones before it', { worker: w.workerStake.toString(), error: e.message });
+                                throw new CocoonError(502, 'worker_unreachable', `${e.message}; this answer's receipt is paid after the ones before it once the worker answers`, delivered);
+                            }
+                            // The worker answered but gave nothing to fill the gap: the receipt in hand is judged (and refused) as it is.
+                            ctx.log('receipt recovery failed', { worker: w.workerStake.toString(), error: (e as Error).message });
                         }
                     }
                     ({ fields } = await p.verifier.verify(w, channel, verifiedNow(), receipt, {

@@ -47,10 +47,16 @@ export class ReceiptRecovery {
             const after = row.verified;
             const timestamp = Math.floor(Date.now() / 1000);
             const signature = sign(receiptsQueryDigest(Address.parse(channel), after, timestamp), o.channelKey.secretKey);
-            const res = await fetch(`${w.endpoint}/v1/channels/${encodeURIComponent(channel)}/receipts?after=${after}`, {
-                headers: { [RECEIPTS_TIMESTAMP_HEADER]: String(timestamp), [RECEIPTS_SIGNATURE_HEADER]: signature.toString('hex') },
-                signal: AbortSignal.timeout(o.connectTimeoutMs ?? 30_000),
-            });
+            let res: Response;
+            try {
+                res = await fetch(`${w.endpoint}/v1/channels/${encodeURIComponent(channel)}/receipts?after=${after}`, {
+                    headers: { [RECEIPTS_TIMESTAMP_HEADER]: String(timestamp), [RECEIPTS_SIGNATURE_HEADER]: signature.toString('hex') },
+                    signal: AbortSignal.timeout(o.connectTimeoutMs ?? 30_000),
+                });
+            } catch (e) {
+                throw new WorkerUnreachable(`the worker could not be asked for its receipts: ${(e as Error).message}`);
+            }
+            if (res.status === 503) throw new WorkerUnreachable(`the worker cannot answer the receipts query now (503): ${await res.text().catch(() => '')}`);
             if (res.status !== 200) throw new Error(`the worker refused the receipts query (${res.status}): ${await res.text().catch(() => '')}`);
             const answer = (await res.json()) as ReceiptsAnswer;
             if (!Array.isArray(answer?.receipts)) throw new Error('the worker answered the receipts query with no receipt list');
@@ -96,6 +102,14 @@ export class ReceiptRecovery {
             this.ctx.log('receipt recovery failed; retried on the next request', { worker: w.workerStake.toString(), error: (e as Error).message });
             return 0;
         }
+    }
+}
+
+/** The worker could not be asked (no connection, no answer in time, or 503 while it restarts): not an answer about its receipts. */
+export class WorkerUnreachable extends Error {
+    constructor(message: string) {
+        super(message);
+        this.name = 'WorkerUnreachable';
     }
 }
 
