@@ -162,15 +162,7 @@ export class EmbeddedBackend implements InferenceBackend {
                 op: 'chat',
                 id,
                 messages: request.messages,
-                maxTokens: request.maxTokens,
-                // OpenAI's default is 1 (sampling); llama.cpp's is greedy. Apps expect the former.
-                temperature: request.temperature ?? 1,
-                topP: request.topP,
-                seed: request.seed,
-                stop: request.stop,
-                presencePenalty: request.presencePenalty,
-                frequencyPenalty: request.frequencyPenalty,
-                logitBias: request.logitBias,
+                ...samplingOf(request),
                 grammar,
             }),
             options,
@@ -186,14 +178,7 @@ export class EmbeddedBackend implements InferenceBackend {
                 op: 'text',
                 id,
                 prompt: request.prompt,
-                maxTokens: request.maxTokens,
-                temperature: request.temperature ?? 1,
-                topP: request.topP,
-                seed: request.seed,
-                stop: request.stop,
-                presencePenalty: request.presencePenalty,
-                frequencyPenalty: request.frequencyPenalty,
-                logitBias: request.logitBias,
+                ...samplingOf(request),
             }),
             options,
         );
@@ -343,6 +328,21 @@ function spawnHost(): ChildProcess {
     });
     Object.defineProperty(child, 'stderrTail', { get: () => tail });
     return child;
+}
+
+/** The sampling settings chat and text completions share, as the engine host takes them. */
+function samplingOf(r: ChatRequest | TextRequest): Omit<TextCommand, 'op' | 'id' | 'prompt'> {
+    return {
+        maxTokens: r.maxTokens,
+        // OpenAI's default is 1 (sampling); llama.cpp's is greedy. Apps expect the former.
+        temperature: r.temperature ?? 1,
+        topP: r.topP,
+        seed: r.seed,
+        stop: r.stop,
+        presencePenalty: r.presencePenalty,
+        frequencyPenalty: r.frequencyPenalty,
+        logitBias: r.logitBias,
+    };
 }
 
 /** The grammar a response_format asks for (throws a 400 for a schema the engine cannot enforce). */
