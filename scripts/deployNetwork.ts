@@ -5,7 +5,7 @@ import { ExtendedRegistry, ProposalKind, decodeProposal, DecodedProposal, Attest
 import { ExtendedStaking } from '../wrappers/Staking';
 import { ExtendedEscrow } from '../wrappers/Escrow';
 import { ExtendedAttestationVerifier } from '../wrappers/AttestationVerifier';
-import { INTEL_SGX_ROOT_CA_KEY, INTEL_TD_QE_ISVPRODID, INTEL_TD_QE_MRSIGNER } from '../wrappers/tdx';
+import { INTEL_SGX_ROOT_CA_KEY, INTEL_TD_QE_IDENTITY, INTEL_TD_QE_ISVPRODID, INTEL_TD_QE_MRSIGNER } from '../wrappers/tdx';
 import { DEV_IMAGE_HASH, DEV_MODEL_ID, DEV_MODEL_NAME, devSimulatedAttestationKey } from '../wrappers/devnet';
 import { run as deployRegistry } from './deployRegistry';
 import { run as proposeImage } from './proposeImage';
@@ -168,19 +168,13 @@ export function initialAttestationPolicy(devnet: boolean): AttestationPolicy {
         qeMrSigner: INTEL_TD_QE_MRSIGNER,
         qeIsvProdId: INTEL_TD_QE_ISVPRODID,
         qeMinIsvSvn: 0n,
+        ...INTEL_TD_QE_IDENTITY,
         simulatedKey: devnet ? BigInt('0x' + devSimulatedAttestationKey().publicKey.toString('hex')) : 0n,
     };
 }
 
 function samePolicy(a: AttestationPolicy, b: AttestationPolicy): boolean {
-    return (
-        a.rootKeyX === b.rootKeyX &&
-        a.rootKeyY === b.rootKeyY &&
-        a.qeMrSigner === b.qeMrSigner &&
-        a.qeIsvProdId === b.qeIsvProdId &&
-        a.qeMinIsvSvn === b.qeMinIsvSvn &&
-        a.simulatedKey === b.simulatedKey
-    );
+    return (Object.keys(a) as Array<keyof AttestationPolicy>).every((k) => a[k] === b[k]);
 }
 
 function sameAddress(a: Address | null, b: Address): boolean {

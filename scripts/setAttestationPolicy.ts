@@ -1,13 +1,25 @@
 import { NetworkProvider } from '@ton/blueprint';
 import { AttestationPolicy } from '../wrappers/Registry';
-import { INTEL_SGX_ROOT_CA_KEY, INTEL_TD_QE_ISVPRODID, INTEL_TD_QE_MRSIGNER } from '../wrappers/tdx';
+import { INTEL_SGX_ROOT_CA_KEY, INTEL_TD_QE_IDENTITY, INTEL_TD_QE_ISVPRODID, INTEL_TD_QE_MRSIGNER } from '../wrappers/tdx';
 import { openRegistry, parseHash256, parseUint, requireOwner } from './lib/cli';
 import { hex256 } from '../helpers/bytes';
 import { submitProposal } from './lib/governance';
 
 type Policy = Omit<AttestationPolicy, '$$type'>;
 
-const USAGE = 'overrides: intel | rootKey=<128 hex: x||y> | qeMrSigner=<64 hex> | qeIsvProdId=N | qeMinIsvSvn=N | simulatedKey=<64 hex>|none';
+const USAGE =
+    'overrides: intel | rootKey=<128 hex: x||y> | qeMrSigner=<64 hex> | qeIsvProdId=N | qeMinIsvSvn=N | qeMiscSelect=<8 hex> | qeMiscSelectMask=<8 hex> | qeAttributes=<32 hex> | qeAttributesMask=<32 hex> | simulatedKey=<64 hex>|none';
+
+/** `bytes` bytes of hex, in the report byte order Intel publishes QE identities in. */
+function parseHexBytes(value: string, bytes: number, name: string): bigint {
+    const hex = value.replace(/^0x/i, '');
+    if (hex.length !== bytes * 2 || !/^[0-9a-fA-F]+$/.test(hex)) throw new Error(`${name} must be ${bytes * 2} hex digits`);
+    return BigInt('0x' + hex);
+}
+
+function hexBytes(v: bigint, bytes: number): string {
+    return v.toString(16).padStart(bytes * 2, '0');
+}
 
 /** Applies `name=value` overrides (and the `intel` preset) to a policy. */
 export function applyPolicyOverrides(current: Policy, overrides: string[]): Policy {
@@ -18,6 +30,7 @@ export function applyPolicyOverrides(current: Policy, overrides: string[]): Poli
             next.rootKeyY = INTEL_SGX_ROOT_CA_KEY.y;
             next.qeMrSigner = INTEL_TD_QE_MRSIGNER;
             next.qeIsvProdId = INTEL_TD_QE_ISVPRODID;
+            Object.assign(next, INTEL_TD_QE_IDENTITY);
             continue;
         }
         const eq = item.indexOf('=');
@@ -41,6 +54,14 @@ export function applyPolicyOverrides(current: Policy, overrides: string[]): Poli
             case 'qeMinIsvSvn':
                 next.qeMinIsvSvn = parseUint(value, 16, name);
                 break;
+            case 'qeMiscSelect':
+            case 'qeMiscSelectMask':
+                next[name] = parseHexBytes(value, 4, name);
+                break;
+            case 'qeAttributes':
+            case 'qeAttributesMask':
+                next[name] = parseHexBytes(value, 16, name);
+                break;
             case 'simulatedKey':
                 next.simulatedKey = value === 'none' ? 0n : parseHash256(value, name);
                 break;
@@ -57,6 +78,8 @@ function describe(p: Policy): Record<string, string> {
         qeMrSigner: hex256(p.qeMrSigner),
         qeIsvProdId: String(p.qeIsvProdId),
         qeMinIsvSvn: String(p.qeMinIsvSvn),
+        qeMiscSelect: `${hexBytes(p.qeMiscSelect, 4)} (mask ${hexBytes(p.qeMiscSelectMask, 4)})`,
+        qeAttributes: `${hexBytes(p.qeAttributes, 16)} (mask ${hexBytes(p.qeAttributesMask, 16)})`,
         simulatedKey: p.simulatedKey === 0n ? 'none' : hex256(p.simulatedKey),
     };
 }
@@ -73,6 +96,9 @@ export async function run(provider: NetworkProvider, args: string[] = []) {
     await requireOwner(provider, registry);
     const current = await registry.getAttestationPolicy();
     const next = applyPolicyOverrides(current, overrides);
+    // The Registry refuses such a QE identity (ERR_REGISTRY_BAD_QE_IDENTITY): no report could match it.
+    if ((next.qeMiscSelect & next.qeMiscSelectMask) !== next.qeMiscSelect) throw new Error('qeMiscSelect has bits outside qeMiscSelectMask');
+    if ((next.qeAttributes & next.qeAttributesMask) !== next.qeAttributes) throw new Error('qeAttributes has bits outside qeAttributesMask');
     if (provider.network() === 'mainnet' && next.simulatedKey !== 0n) {
         throw new Error('a simulated-evidence key must never be configured on mainnet');
     }

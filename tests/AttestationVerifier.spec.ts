@@ -28,6 +28,16 @@ import {
     qeReportCell,
     signSimulated,
     AttestationSteps,
+    INTEL_TD_QE_IDENTITY,
+    TEST_QE_ATTRIBUTES,
+    TestKey,
+    basicConstraintsExtension,
+    buildTbs,
+    certificateStep,
+    chainBytes,
+    generateP256,
+    parseCertificate,
+    signCertificate,
 } from '../wrappers/tdx';
 import { deployRegistry, linkContracts, passProposal } from './helpers/registry';
 import { keyInt, listing, workerKeys } from './helpers/staking';
@@ -49,8 +59,8 @@ function flip(buf: Buffer, pos: number, mask = 0x01): Buffer {
     return b;
 }
 
-describe('AttestationVerifier with the real Intel quote', () => {
-    const { quote } = loadIntelFixture();
+describe.each(['quote-v4.bin', 'quote-v5.bin'] as const)('AttestationVerifier with the real Intel quote %s', (file) => {
+    const { quote } = loadIntelFixture(file);
 
     async function stepsFor(f: VerifierFixture) {
         const ws = (await f.blockchain.treasury('ws')).address;
@@ -68,7 +78,7 @@ describe('AttestationVerifier with the real Intel quote', () => {
     }
 
     it("passes every certificate, QE report and quote signature with Intel's root pinned; other claims fail the binding", async () => {
-        const f = await deployVerifier({ policy: intelPolicy(), images: [fixtureImageHash()], models: [MODEL] });
+        const f = await deployVerifier({ policy: intelPolicy(), images: [fixtureImageHash(file)], models: [MODEL] });
         const s = await stepsFor(f);
         expect(await f.verifier.getRootKeyId()).toBe(keyIdOf(intelRootKey()));
         for (const cert of s.certificates) {
@@ -77,6 +87,9 @@ describe('AttestationVerifier with the real Intel quote', () => {
             const cached = await f.verifier.getCachedKey(cert.subjectKeyId);
             expect(Number(cached!.expiresAt)).toBe(Math.floor(cert.notAfter.getTime() / 1000));
             expect(await f.verifier.getKeyUsable(cert.subjectKeyId)).toBe(true);
+            // Intel's Platform CA is a CA (path length 0: no CA below it); the PCK certificate is not.
+            const pck = cert === s.certificates[s.certificates.length - 1];
+            expect({ kind: cached!.kind, pathLen: cached!.pathLen }).toEqual(pck ? { kind: 1n, pathLen: 0n } : { kind: 3n, pathLen: 0n });
         }
         const qe = await f.verifier.sendVerifyQeReport(f.submitter.getSender(), s.qeReport.message);
         expect(qe.transactions).toHaveTransaction({ to: f.verifier.address, success: true });
@@ -99,8 +112,8 @@ describe('AttestationVerifier with the real Intel quote', () => {
 
     it('refuses everything while the Registry pins no root (its genesis policy)', async () => {
         const f = await deployVerifier({
-            policy: { rootKeyX: 0n, rootKeyY: 0n, qeMrSigner: 0n, qeIsvProdId: 0n, qeMinIsvSvn: 0n, simulatedKey: 0n },
-            images: [fixtureImageHash()],
+            policy: { rootKeyX: 0n, rootKeyY: 0n, qeMrSigner: 0n, qeIsvProdId: 0n, qeMinIsvSvn: 0n, qeMiscSelect: 0n, qeMiscSelectMask: 0n, qeAttributes: 0n, qeAttributesMask: 0n, simulatedKey: 0n },
+            images: [fixtureImageHash(file)],
         });
         const s = await stepsFor(f);
         const r = await f.verifier.sendVerifyCertificate(f.submitter.getSender(), s.certificates[0].message);
@@ -128,6 +141,7 @@ describe('AttestationVerifier with a test CA', () => {
             qeMrSigner: u256(TEST_QE_MRSIGNER),
             qeIsvProdId: BigInt(TEST_QE_PRODID),
             qeMinIsvSvn: BigInt(TEST_QE_SVN),
+            ...INTEL_TD_QE_IDENTITY,
             simulatedKey: 0n,
             ...overrides,
         };
@@ -188,12 +202,14 @@ describe('AttestationVerifier with a test CA', () => {
                 // The unspent value comes back with an Excesses.
                 expect(r.transactions).toHaveTransaction({ from: f.verifier.address, to: f.submitter.address, op: Opcode.Excesses });
                 expect(await f.verifier.getKeyUsable(c.subjectKeyId)).toBe(true);
-                expect((await f.verifier.getCachedKey(c.subjectKeyId))!.kind).toBe(1n);
+                // The Platform CA certificate makes a CA key; the PCK certificate an end-entity key.
+                expect((await f.verifier.getCachedKey(c.subjectKeyId))!.kind).toBe(c === s.certificates[s.certificates.length - 1] ? 1n : 3n);
             }
             await qe(s.qeReport.message);
             const att = (await f.verifier.getCachedKey(s.quote.attestationKeyId))!;
             expect(att.kind).toBe(2n);
-            expect(Number(att.expiresAt)).toBe(T0 + Number(f.params.attestationLifetime));
+            // As long as the chain that certified it (the PCK key's expiry).
+            expect(att.expiresAt).toBe((await f.verifier.getCachedKey(s.qeReport.pckKeyId))!.expiresAt);
 
             const r = await submit(s.quote.message);
             expect(r.transactions).toHaveTransaction({ from: f.verifier.address, to: ws.address, op: ExtendedAttestationVerifier.opcodes.AttestationRecorded, value: toNano('0.1') });
@@ -298,7 +314,9 @@ describe('AttestationVerifier with a test CA', () => {
             // A measurement byte changes the image, which is not allowed.
             await submit({ ...base, body: quoteBodyCell(flip(q.signed, 200)) }, ExitCode.ERR_ATTEST_IMAGE_NOT_ALLOWED);
             // Header fields have their own errors.
-            await submit({ ...base, body: quoteBodyCell(flip(q.signed, 0)) }, ExitCode.ERR_ATTEST_BAD_VERSION);
+            await submit({ ...base, body: quoteBodyCell(flip(q.signed, 0, 0x02)) }, ExitCode.ERR_ATTEST_BAD_VERSION);
+            // Version 5 in a version 4 layout: its first cell is not the v5 header's.
+            await submit({ ...base, body: quoteBodyCell(flip(q.signed, 0)) }, ExitCode.ERR_ATTEST_MALFORMED);
             await submit({ ...base, body: quoteBodyCell(flip(q.signed, 2)) }, ExitCode.ERR_ATTEST_BAD_KEY_TYPE);
             await submit({ ...base, body: quoteBodyCell(flip(q.signed, 4)) }, ExitCode.ERR_ATTEST_BAD_TEE_TYPE);
             await submit({ ...base, body: quoteBodyCell(flip(q.signed, 168)) }, ExitCode.ERR_ATTEST_DEBUG);
@@ -350,14 +368,16 @@ describe('AttestationVerifier with a test CA', () => {
         });
 
         it('refuses an expired cache entry', async () => {
-            const s = stepsOf(claimsFor(ws.address, BigInt(T0 + 365 * DAY)));
-            f.blockchain.now = T0 + Number(f.params.attestationLifetime);
+            // A PCK certificate that ends in a day ends its attestation key with it.
+            const s = stepsOf(claimsFor(ws.address, BigInt(T0 + 365 * DAY)), { pckNotAfter: new Date((T0 + DAY) * 1000) });
+            await runChain(s);
+            f.blockchain.now = T0 + DAY;
             await submit(s.quote.message, ExitCode.ERR_ATTEST_KEY_EXPIRED);
-            // It can be purged by anyone, and re-verified.
+            // It can be purged by anyone, and re-verified with the renewed certificate.
             const purge = await f.verifier.sendPurgeKey(f.stranger.getSender(), s.quote.attestationKeyId);
             expect(purge.transactions).toHaveTransaction({ to: f.verifier.address, success: true });
             expect(await f.verifier.getCachedKey(s.quote.attestationKeyId)).toBeNull();
-            await qe(s.qeReport.message);
+            await runChain(stepsOf(claimsFor(ws.address, BigInt(T0 + 365 * DAY))));
             await submit(s.quote.message);
         });
 
@@ -483,6 +503,127 @@ describe('AttestationVerifier with a test CA', () => {
         });
     });
 
+    describe("TDX 1.5 quotes and Intel's rules", () => {
+        beforeEach(() => restore(base));
+
+        const recordOf = (r: SendMessageResult) => {
+            const rec = r.transactions.find((t) => t.inMessage?.info.type === 'internal' && t.inMessage.info.dest.equals(ws.address))!;
+            return loadAttestationRecorded(rec.inMessage!.body.beginParse());
+        };
+
+        it('records version 5 quotes with a TD 1.0 or a TD 1.5 body as it records version 4', async () => {
+            await runChain(stepsOf(claimsFor(ws.address)));
+            for (const bodyType of [2, 3] as const) {
+                const claims = { ...claimsFor(ws.address), workerKey: BigInt(bodyType) };
+                const r = await submit(stepsOf(claims, { version: 5, bodyType }).quote.message);
+                expect(recordOf(r)).toMatchObject({ imageHash: image, workerKey: BigInt(bodyType) });
+            }
+        });
+
+        it('hashes a bound service TD into the image, and holds TEE_TCB_SVN2 to the minimum', async () => {
+            await runChain(stepsOf(claimsFor(ws.address)));
+            const mrServiceTd = Buffer.alloc(48, 0x5e);
+            const bound = stepsOf(claimsFor(ws.address), { version: 5, mrServiceTd });
+            const boundImage = imageHashOf(parseQuote(buildTestQuote(ca, { reportData: Buffer.alloc(64), version: 5, mrServiceTd })).body);
+            expect(boundImage).not.toBe(image);
+            await submit(bound.quote.message, ExitCode.ERR_ATTEST_IMAGE_NOT_ALLOWED);
+            await passProposal(f, () => f.registry.sendProposeImage(f.owner.getSender(), boundImage));
+            expect(recordOf(await submit(bound.quote.message)).imageHash).toBe(boundImage);
+            // The TD started on an up-to-date module but now runs on an older one.
+            const minimum = Buffer.from('07010300000000000000000000000000', 'hex');
+            await passProposal(f, () => f.registry.sendProposeParams(f.owner.getSender(), { ...f.params, minTeeTcbSvn: u256(minimum) }));
+            const older = Buffer.from('07000300000000000000000000000000', 'hex');
+            await submit(stepsOf(claimsFor(ws.address), { version: 5, teeTcbSvn: minimum, teeTcbSvn2: older }).quote.message, ExitCode.ERR_ATTEST_TCB_TOO_LOW);
+            await submit(stepsOf(claimsFor(ws.address), { version: 5, teeTcbSvn: minimum, teeTcbSvn2: minimum }).quote.message);
+        });
+
+        it('refuses a version 5 body type or size Intel does not define', async () => {
+            await runChain(stepsOf(claimsFor(ws.address)));
+            const claims = claimsFor(ws.address);
+            for (const [pos, value] of [
+                [48, 4], // body type 4
+                [48, 2], // type 2 with a TD 1.5 body's size and cells
+                [50, 0x89], // size 649
+            ] as const) {
+                const q = parseQuote(buildTestQuote(ca, { reportData: claimsReportData(claims), version: 5 }));
+                const signed = Buffer.from(q.signed);
+                signed[pos] = value;
+                const m = buildAttestationSteps(q, claims, ws.address).quote.message;
+                await submit({ ...m, body: quoteBodyCell(signed) }, ExitCode.ERR_ATTEST_BAD_BODY_TYPE);
+            }
+        });
+
+        it('lets only CA certificates certify, no deeper than their path length', async () => {
+            const s = stepsOf(claimsFor(ws.address));
+            await runChain(s);
+            const now = new Date(T0 * 1000);
+            const later = new Date((T0 + 30 * DAY) * 1000);
+            const issue = (issuer: TestKey, o: { isCA?: boolean; pathLen?: number; extensions?: Buffer[] } = {}) => {
+                const subject = generateP256();
+                const tbs = buildTbs({ subjectCN: 'Test sub', issuerCN: 'Test issuer', subject: subject.publicKey, issuer: issuer.privateKey, notBefore: now, notAfter: later, ...o });
+                return { key: subject, step: certificateStep(parseCertificate(signCertificate(tbs, issuer.privateKey)), issuer.publicKey) };
+            };
+            // The PCK certificate is not a CA: its key certifies nothing, not even another CA.
+            await cert(issue(ca.pck, { isCA: true }).step.message, ExitCode.ERR_ATTEST_ISSUER_NOT_CA);
+            // Neither is a certificate without basicConstraints.
+            const bare = issue(ca.root, { extensions: [] });
+            await cert(bare.step.message);
+            expect((await f.verifier.getCachedKey(bare.step.subjectKeyId))!.kind).toBe(1n);
+            await cert(issue(bare.key).step.message, ExitCode.ERR_ATTEST_ISSUER_NOT_CA);
+            // A CA with path length 0 (as Intel's Platform CA) issues end-entity certificates only.
+            const ca0 = issue(ca.root, { isCA: true, pathLen: 0 });
+            await cert(ca0.step.message);
+            expect((await f.verifier.getCachedKey(ca0.step.subjectKeyId))!).toMatchObject({ kind: 3n, pathLen: 0n });
+            await cert(issue(ca0.key, { isCA: true }).step.message, ExitCode.ERR_ATTEST_PATH_LEN_EXCEEDED);
+            await cert(issue(ca0.key).step.message);
+            // Path length 1 allows one CA below it, whose own unlimited length is capped at 0.
+            const ca1 = issue(ca.root, { isCA: true, pathLen: 1 });
+            await cert(ca1.step.message);
+            const below = issue(ca1.key, { isCA: true });
+            await cert(below.step.message);
+            expect((await f.verifier.getCachedKey(below.step.subjectKeyId))!).toMatchObject({ kind: 3n, pathLen: 0n });
+            await cert(issue(below.key, { isCA: true }).step.message, ExitCode.ERR_ATTEST_PATH_LEN_EXCEEDED);
+            // basicConstraints twice, or bytes after the TBSCertificate, are not DER.
+            const twice = issue(ca.root, { extensions: [basicConstraintsExtension(false), basicConstraintsExtension(true)] });
+            await cert(twice.step.message, ExitCode.ERR_ATTEST_BAD_CERT_DER);
+            const longer = issue(ca.root);
+            const tbs = chainBytes(longer.step.message.tbs);
+            await cert({ ...longer.step.message, tbs: byteChain(Buffer.concat([tbs, Buffer.alloc(1)])) }, ExitCode.ERR_ATTEST_BAD_CERT_DER);
+        });
+
+        it('refuses a QE report whose MISCSELECT or ATTRIBUTES differ from the pinned QE identity, and DEBUG whatever the policy', async () => {
+            const claims = claimsFor(ws.address);
+            for (const c of stepsOf(claims).certificates) await cert(c.message);
+            const attributes = (flags: number) => Buffer.concat([Buffer.from([flags]), TEST_QE_ATTRIBUTES.subarray(1)]);
+            await qe(stepsOf(claims, { qeAttributes: attributes(0x17) }).qeReport.message, ExitCode.ERR_ATTEST_QE_DEBUG);
+            // PROVISIONKEY missing.
+            await qe(stepsOf(claims, { qeAttributes: attributes(0x05) }).qeReport.message, ExitCode.ERR_ATTEST_QE_ATTRIBUTES);
+            await qe(stepsOf(claims, { qeMiscSelect: Buffer.from('00000001', 'hex') }).qeReport.message, ExitCode.ERR_ATTEST_QE_MISCSELECT);
+            // Bits outside the masks may vary (MODE64BIT, XFRM).
+            await qe(stepsOf(claims, { qeAttributes: Buffer.from('1100000000000000ff00000000000000', 'hex') }).qeReport.message);
+            // A policy that ignores ATTRIBUTES still refuses a debug QE.
+            await passProposal(f, () => f.registry.sendProposeAttestationPolicy(f.owner.getSender(), testPolicy({ qeAttributes: 0n, qeAttributesMask: 0n })));
+            await qe(stepsOf(claims, { qeAttributes: attributes(0x17) }).qeReport.message, ExitCode.ERR_ATTEST_QE_DEBUG);
+        });
+
+        it('ends an attestation no later than the keys and certificates it rests on', async () => {
+            // A Platform CA certificate ending in six hours bounds the PCK key, the attestation key and the record.
+            const end = T0 + 6 * 3600;
+            const claims = claimsFor(ws.address);
+            const s = stepsOf(claims, { notAfter: new Date(end * 1000), pckNotAfter: new Date((T0 + 20 * DAY) * 1000) });
+            await runChain(s);
+            expect(Number((await f.verifier.getCachedKey(s.quote.attestationKeyId))!.expiresAt)).toBe(end);
+            expect(Number(recordOf(await submit(s.quote.message)).expiresAt)).toBe(end);
+        });
+
+        it('takes from governance only a QE identity that some report can match', async () => {
+            const r = await f.registry.sendProposeAttestationPolicy(f.owner.getSender(), testPolicy({ qeAttributes: 0x15n << 120n }));
+            expect(r.transactions).toHaveTransaction({ to: f.registry.address, success: false, exitCode: ExitCode.ERR_REGISTRY_BAD_QE_IDENTITY });
+            const m = await f.registry.sendProposeAttestationPolicy(f.owner.getSender(), testPolicy({ qeMiscSelect: 1n, qeMiscSelectMask: 0n }));
+            expect(m.transactions).toHaveTransaction({ to: f.registry.address, success: false, exitCode: ExitCode.ERR_REGISTRY_BAD_QE_IDENTITY });
+        });
+    });
+
     describe('simulated evidence', () => {
         const dev = keyPairFromSeed(createHash('sha256').update('cocoon dev key').digest());
 
@@ -559,6 +700,7 @@ describe('AttestationVerifier with Staking and a real WorkerStake', () => {
                 qeMrSigner: u256(TEST_QE_MRSIGNER),
                 qeIsvProdId: BigInt(TEST_QE_PRODID),
                 qeMinIsvSvn: BigInt(TEST_QE_SVN),
+                ...INTEL_TD_QE_IDENTITY,
                 simulatedKey: 0n,
             }),
         );

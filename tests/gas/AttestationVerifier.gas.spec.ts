@@ -18,6 +18,7 @@ import {
     imageHashOf,
     parseQuote,
     signSimulated,
+    INTEL_TD_QE_IDENTITY,
 } from '../../wrappers/tdx';
 import { GAS_FRAGMENTS, GAS_TOLERANCE, chainFees, checkGas, computeGas, isRecording, readGasTable } from '../../bench/lib/gas';
 import { deployVerifier, fixtureImageHash, intelPolicy, loadIntelFixture, u256 } from '../helpers/attestation';
@@ -83,6 +84,7 @@ describe('AttestationVerifier gas', () => {
                 qeMrSigner: u256(TEST_QE_MRSIGNER),
                 qeIsvProdId: BigInt(TEST_QE_PRODID),
                 qeMinIsvSvn: BigInt(TEST_QE_SVN),
+                ...INTEL_TD_QE_IDENTITY,
                 simulatedKey: u256(dev.publicKey),
             },
             images: [image],
@@ -113,6 +115,14 @@ describe('AttestationVerifier gas', () => {
         const r2 = await f.verifier.sendSubmitQuote(f.submitter.getSender(), s2.quote.message);
         const reattest = checkTotal('AttestationVerifier.total.reattestation', [{ tx: atVerifier(r2.transactions, f.verifier.address), chain: r2.transactions }]);
         expect(BigInt(reattest.fees)).toBeLessThanOrEqual(REATTESTATION_CAP);
+
+        // The same on a TDX 1.5 host (version 5 quote, TD report 1.5 body): within 5% of version 4.
+        const v5 = { ...claims, workerKey: 8n };
+        const s3 = buildAttestationSteps(parseQuote(buildTestQuote(ca, { reportData: claimsReportData(v5), version: 5 })), v5, ws.address);
+        const r3 = await f.verifier.sendSubmitQuote(f.submitter.getSender(), s3.quote.message);
+        const reattestV5 = checkTotal('AttestationVerifier.total.reattestationV5', [{ tx: atVerifier(r3.transactions, f.verifier.address), chain: r3.transactions }]);
+        expect(reattestV5.gasUsed).toBeLessThanOrEqual(reattest.gasUsed * 1.05);
+        expect(BigInt(reattestV5.fees)).toBeLessThanOrEqual(REATTESTATION_CAP);
 
         const sim = await f.verifier.sendSubmitSimulated(f.submitter.getSender(), {
             $$type: 'SubmitSimulated',

@@ -4,15 +4,18 @@ import { Address, toNano } from '@ton/core';
 import { SandboxContract, TreasuryContract } from '@ton/sandbox';
 import { ExtendedAttestationVerifier } from '../../wrappers/AttestationVerifier';
 import { AttestationPolicy, NetworkParams } from '../../wrappers/Registry';
-import { ParsedQuote, bigintTo32, imageHashOf, parseQuote } from '../../wrappers/tdx';
+import { INTEL_TD_QE_IDENTITY, ParsedQuote, bigintTo32, imageHashOf, parseQuote } from '../../wrappers/tdx';
 import { RegistryFixture, deployRegistry, linkContracts, passProposal } from './registry';
 
 export const TDX_FIXTURES = path.join(__dirname, '..', 'fixtures', 'tdx');
 
-export function loadIntelFixture(): { raw: Buffer; quote: ParsedQuote; expected: any } {
-    const raw = readFileSync(path.join(TDX_FIXTURES, 'quote-v4.bin'));
+/** The genuine quotes: version 4 (with its expected values) and version 5 (TD report 1.5 body). */
+export type IntelFixture = 'quote-v4.bin' | 'quote-v5.bin';
+
+export function loadIntelFixture(file: IntelFixture = 'quote-v4.bin'): { raw: Buffer; quote: ParsedQuote; expected: any } {
+    const raw = readFileSync(path.join(TDX_FIXTURES, file));
     const expected = JSON.parse(readFileSync(path.join(TDX_FIXTURES, 'quote-v4.expected.json'), 'utf8'));
-    return { raw, quote: parseQuote(raw), expected };
+    return { raw, quote: parseQuote(raw), expected: file === 'quote-v4.bin' ? expected : undefined };
 }
 
 /** Intel's SGX Root CA key, from the fixture's expected values. */
@@ -44,8 +47,8 @@ export async function deployVerifier(opts: { policy: Policy; images?: bigint[]; 
     return { ...f, verifier, submitter };
 }
 
-export function fixtureImageHash(): bigint {
-    return imageHashOf(loadIntelFixture().quote.body);
+export function fixtureImageHash(file?: IntelFixture): bigint {
+    return imageHashOf(loadIntelFixture(file).quote.body);
 }
 
 export function intelPolicy(overrides: Partial<Policy> = {}): Policy {
@@ -57,6 +60,7 @@ export function intelPolicy(overrides: Partial<Policy> = {}): Policy {
         qeMrSigner: BigInt('0x' + quote.qe.mrSigner.toString('hex')),
         qeIsvProdId: BigInt(quote.qe.isvProdId),
         qeMinIsvSvn: BigInt(quote.qe.isvSvn),
+        ...INTEL_TD_QE_IDENTITY,
         simulatedKey: 0n,
         ...overrides,
     };

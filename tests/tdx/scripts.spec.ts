@@ -11,6 +11,7 @@ import { ExtendedAttestationVerifier } from '../../wrappers/AttestationVerifier'
 import {
     AttestationClaims,
     INTEL_SGX_ROOT_CA_KEY,
+    INTEL_TD_QE_IDENTITY,
     INTEL_TD_QE_MRSIGNER,
     TEST_QE_MRSIGNER,
     TEST_QE_PRODID,
@@ -50,6 +51,7 @@ describe('attestation scripts', () => {
                 qeMrSigner: u256(TEST_QE_MRSIGNER),
                 qeIsvProdId: BigInt(TEST_QE_PRODID),
                 qeMinIsvSvn: BigInt(TEST_QE_SVN),
+                ...INTEL_TD_QE_IDENTITY,
                 simulatedKey: 0n,
             },
             images: [image],
@@ -128,8 +130,13 @@ describe('attestation scripts', () => {
         const owner = new SandboxNetworkProvider(f.blockchain, f.owner);
         await expect(setAttestationPolicy(owner, [f.registry.address.toString(), 'colour=blue'])).rejects.toThrow(/unknown policy field/);
         await expect(setAttestationPolicy(owner, [f.registry.address.toString(), `qeIsvProdId=${TEST_QE_PRODID}`])).rejects.toThrow(/nothing to propose/);
-        const zero = { rootKeyX: 0n, rootKeyY: 0n, qeMrSigner: 0n, qeIsvProdId: 0n, qeMinIsvSvn: 0n, simulatedKey: 0n };
+        const zero = { rootKeyX: 0n, rootKeyY: 0n, qeMrSigner: 0n, qeIsvProdId: 0n, qeMinIsvSvn: 0n, qeMiscSelect: 0n, qeMiscSelectMask: 0n, qeAttributes: 0n, qeAttributesMask: 0n, simulatedKey: 0n };
         expect(() => applyPolicyOverrides(zero, ['rootKey=12'])).toThrow(/128 hex/);
-        expect(applyPolicyOverrides({ rootKeyX: 0n, rootKeyY: 0n, qeMrSigner: 0n, qeIsvProdId: 0n, qeMinIsvSvn: 0n, simulatedKey: 5n }, ['simulatedKey=none']).simulatedKey).toBe(0n);
+        expect(
+            applyPolicyOverrides(
+                { rootKeyX: 0n, rootKeyY: 0n, qeMrSigner: 0n, qeIsvProdId: 0n, qeMinIsvSvn: 0n, qeMiscSelect: 0n, qeMiscSelectMask: 0n, qeAttributes: 0n, qeAttributesMask: 0n, simulatedKey: 5n },
+                ['simulatedKey=none'],
+            ).simulatedKey,
+        ).toBe(0n);
     });
 });

@@ -7,7 +7,7 @@ import { SandboxContract, TreasuryContract } from '@ton/sandbox';
 import { ExtendedAttestationVerifier } from '../../wrappers/AttestationVerifier';
 import { ExtendedStaking } from '../../wrappers/Staking';
 import { ExtendedWorkerStake, WorkerStatus } from '../../wrappers/WorkerStake';
-import { TEST_QE_MRSIGNER, TEST_QE_PRODID, TEST_QE_SVN, TestCa, buildTestQuote, createTestCa, imageHashOf, parseQuote } from '../../wrappers/tdx';
+import { INTEL_TD_QE_IDENTITY, TEST_QE_MRSIGNER, TEST_QE_PRODID, TEST_QE_SVN, TestCa, buildTestQuote, createTestCa, imageHashOf, parseQuote } from '../../wrappers/tdx';
 import { keyToInt } from '../../wrappers/voucher';
 import { TdxProvider } from '../../worker/src/attestation';
 import { createLogger } from '../../worker/src/log';
@@ -45,6 +45,7 @@ describe('register with the tdx provider (sandbox: Staking, AttestationVerifier 
                 qeMrSigner: BigInt('0x' + TEST_QE_MRSIGNER.toString('hex')),
                 qeIsvProdId: BigInt(TEST_QE_PRODID),
                 qeMinIsvSvn: BigInt(TEST_QE_SVN),
+                ...INTEL_TD_QE_IDENTITY,
                 simulatedKey: 0n,
             }),
         );

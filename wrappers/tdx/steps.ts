@@ -1,7 +1,7 @@
 import { createHash } from 'crypto';
 import { Address } from '@ton/core';
 import type { SubmitQuote, VerifyCertificate, VerifyQeReport } from '../../build/AttestationVerifier/AttestationVerifier_AttestationVerifier';
-import { P256Point, bigintTo32 } from './der';
+import { P256Point, ParsedCertificate, bigintTo32 } from './der';
 import { AttestationClaims, claimsStruct } from './claims';
 import { byteChain, qeReportCell, quoteBodyCell } from './cells';
 import { ParsedQuote } from './quote';
@@ -37,6 +37,26 @@ export interface AttestationSteps {
     quote: { attestationKeyId: bigint; message: SubmitQuote };
 }
 
+/** The VerifyCertificate step for `cert`, signed by `issuer`'s key. */
+export function certificateStep(cert: ParsedCertificate, issuer: P256Point, queryId = 0n, fallbackName = 'certificate'): CertificateStep {
+    return {
+        name: cert.subjectCN ?? fallbackName,
+        issuerKeyId: keyIdOf(issuer),
+        subjectKeyId: keyIdOf(cert.publicKey),
+        notAfter: cert.notAfter,
+        message: {
+            $$type: 'VerifyCertificate',
+            queryId,
+            issuerKeyId: keyIdOf(issuer),
+            spkiOffset: BigInt(cert.spkiOffset),
+            r: cert.signature.r,
+            s: cert.signature.s,
+            hint: hintFor(cert.tbs, cert.signature, issuer),
+            tbs: byteChain(cert.tbs),
+        },
+    };
+}
+
 /**
  * Turns a parsed quote into the verifier's step messages. The quote's chain
  * is PCK certificate, its CA(s), then the root; the root's own certificate is
@@ -47,26 +67,7 @@ export function buildAttestationSteps(quote: ParsedQuote, claims: AttestationCla
     const chain = quote.certificates;
     const certificates: CertificateStep[] = [];
     // chain[i] is issued by chain[i + 1]; the last is the (self-signed) root.
-    for (let i = chain.length - 2; i >= 0; i--) {
-        const cert = chain[i];
-        const issuer = chain[i + 1];
-        certificates.push({
-            name: cert.subjectCN ?? `certificate ${i}`,
-            issuerKeyId: keyIdOf(issuer.publicKey),
-            subjectKeyId: keyIdOf(cert.publicKey),
-            notAfter: cert.notAfter,
-            message: {
-                $$type: 'VerifyCertificate',
-                queryId,
-                issuerKeyId: keyIdOf(issuer.publicKey),
-                spkiOffset: BigInt(cert.spkiOffset),
-                r: cert.signature.r,
-                s: cert.signature.s,
-                hint: hintFor(cert.tbs, cert.signature, issuer.publicKey),
-                tbs: byteChain(cert.tbs),
-            },
-        });
-    }
+    for (let i = chain.length - 2; i >= 0; i--) certificates.push(certificateStep(chain[i], chain[i + 1].publicKey, queryId, `certificate ${i}`));
     const pckKeyId = keyIdOf(chain[0].publicKey);
     const attestationKeyId = keyIdOf(quote.attestationKey);
     return {

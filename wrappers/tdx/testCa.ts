@@ -1,6 +1,17 @@
 import { KeyObject, createHash, generateKeyPairSync, sign as nodeSign } from 'crypto';
 import { OID_ECDSA_SHA256, P256Point, bigintTo32, derBitString, derBool, derEcdsaSignature, derExplicit, derInt, derName, derOctets, derOid, derSeq, derTime, derToPem, p256Spki } from './der';
-import { QE_REPORT, QUOTE_SIGNED_SIZE, BODY } from './quote';
+import {
+    BODY_TYPE_TD_REPORT_10,
+    BODY_TYPE_TD_REPORT_15,
+    BodyType,
+    QE_REPORT,
+    QUOTE_HEADER_SIZE,
+    QuoteVersion,
+    TD_REPORT_BODY_SIZES,
+    TdReportFieldName,
+    quoteSignedSize,
+    signedFieldRange,
+} from './quote';
 import { bytesToUint } from '../../helpers/bytes';
 
 /**
@@ -39,17 +50,22 @@ export interface CertificateOptions {
     notAfter: Date;
     serial?: bigint;
     isCA?: boolean;
+    /** A CA's pathLenConstraint (none: unlimited). */
+    pathLen?: number;
+    /** The extensions' DER instead of the critical basicConstraints alone (empty: no extensions). */
+    extensions?: Buffer[];
+}
+
+/** A basicConstraints extension (critical) as Intel's certificates carry it. */
+export function basicConstraintsExtension(isCA: boolean, pathLen?: number): Buffer {
+    const value = isCA ? derSeq(derBool(true), ...(pathLen === undefined ? [] : [derInt(BigInt(pathLen))])) : derSeq();
+    return derSeq(derOid('2.5.29.19'), derBool(true), derOctets(value));
 }
 
 /** Builds the TBSCertificate: v3, ecdsa-with-SHA256, CN-only names, a P-256 key. */
 export function buildTbs(o: CertificateOptions): Buffer {
-    const extensions = derExplicit(
-        3,
-        derSeq(
-            // basicConstraints, critical
-            derSeq(derOid('2.5.29.19'), derBool(true), derOctets(o.isCA ? derSeq(derBool(true)) : derSeq())),
-        ),
-    );
+    const list = o.extensions ?? [basicConstraintsExtension(o.isCA ?? false, o.pathLen)];
+    const extensions = list.length === 0 ? Buffer.alloc(0) : derExplicit(3, derSeq(...list));
     return derSeq(
         derExplicit(0, derInt(2n)),
         derInt(o.serial ?? 1n),
@@ -74,13 +90,26 @@ export interface TestQuoteOptions {
     teeTcbSvn?: Buffer;
     /** TDATTRIBUTES (8 bytes); bit 0 of byte 0 is DEBUG. */
     tdAttributes?: Buffer;
-    version?: number;
+    /** Quote version (default 4). */
+    version?: QuoteVersion;
+    /** Version 5 only: 2 = TD report 1.0 body, 3 = TD report 1.5 body (the default for version 5). */
+    bodyType?: BodyType;
+    /** TD report 1.5 body only (16 bytes). */
+    teeTcbSvn2?: Buffer;
+    /** TD report 1.5 body only (48 bytes; default all zero: bound to no service TD). */
+    mrServiceTd?: Buffer;
     attestationKeyType?: number;
     teeType?: number;
     qeMrSigner?: Buffer;
     qeIsvProdId?: number;
     qeIsvSvn?: number;
+    /** QE report MISCSELECT (4 bytes, report byte order). */
+    qeMiscSelect?: Buffer;
+    /** QE report ATTRIBUTES (16 bytes, report byte order). */
+    qeAttributes?: Buffer;
     qeAuthData?: Buffer;
+    /** Zero bytes after the signature data, as real quotes often carry. */
+    padding?: number;
     /** Certificate validity (all three). */
     notBefore?: Date;
     notAfter?: Date;
@@ -102,6 +131,9 @@ export function createTestCa(): TestCa {
 export const TEST_QE_MRSIGNER = Buffer.alloc(32, 0x5a);
 export const TEST_QE_PRODID = 2;
 export const TEST_QE_SVN = 8;
+/** MISCSELECT and ATTRIBUTES of Intel's TD quoting enclave, as both real fixtures report them. */
+export const TEST_QE_MISCSELECT = Buffer.from('00000000', 'hex');
+export const TEST_QE_ATTRIBUTES = Buffer.from('1500000000000000e700000000000000', 'hex');
 
 function filled(n: number, byte: number): Buffer {
     return Buffer.alloc(n, byte);
@@ -113,7 +145,13 @@ export const TEST_MEASUREMENTS = {
     rtmrs: [filled(48, 0x20), filled(48, 0x21), filled(48, 0x22), filled(48, 0x23)] as [Buffer, Buffer, Buffer, Buffer],
 };
 
-/** Builds a complete quote v4 (raw bytes) signed by the test CA. */
+/** Copies `value` into `target` at `range`, which it must fill exactly. */
+function put(target: Buffer, [offset, size]: readonly [number, number], value: Buffer, name: string) {
+    if (value.length !== size) throw new Error(`test quote: ${name} needs ${size} bytes, got ${value.length}`);
+    value.copy(target, offset);
+}
+
+/** Builds a complete quote, version 4 or 5 (raw bytes), signed by the test CA. */
 export function buildTestQuote(ca: TestCa, o: TestQuoteOptions): Buffer {
     const notBefore = o.notBefore ?? new Date(Date.UTC(2020, 0, 1));
     const notAfter = o.notAfter ?? new Date(Date.UTC(2099, 0, 1));
@@ -157,34 +195,45 @@ export function buildTestQuote(ca: TestCa, o: TestQuoteOptions): Buffer {
     );
     const pem = Buffer.from(derToPem(pckDer) + derToPem(platformDer) + derToPem(rootDer), 'ascii');
 
-    // Header and TD report body.
-    const signed = Buffer.alloc(QUOTE_SIGNED_SIZE);
-    signed.writeUInt16LE(o.version ?? 4, 0);
+    // Header, (version 5) body type and size, and TD report body.
+    const version = o.version ?? 4;
+    const bodyType = o.bodyType ?? (version === 5 ? BODY_TYPE_TD_REPORT_15 : BODY_TYPE_TD_REPORT_10);
+    const signed = Buffer.alloc(quoteSignedSize(version, bodyType));
+    signed.writeUInt16LE(version, 0);
     signed.writeUInt16LE(o.attestationKeyType ?? 2, 2);
     signed.writeUInt32LE(o.teeType ?? 0x81, 4);
     Buffer.from('939a7233f79c4ca9940a0db3957f0607', 'hex').copy(signed, 12);
-    const put = (f: readonly [number, number], v: Buffer) => {
-        if (v.length !== f[1]) throw new Error(`test quote: field needs ${f[1]} bytes, got ${v.length}`);
-        v.copy(signed, f[0]);
-    };
-    put(BODY.teeTcbSvn, o.teeTcbSvn ?? Buffer.from('07010300000000000000000000000000', 'hex'));
-    put(BODY.mrSeam, filled(48, 0x49));
-    put(BODY.tdAttributes, o.tdAttributes ?? Buffer.from('0000001000000000', 'hex'));
-    put(BODY.xfam, Buffer.from('e702060000000000', 'hex'));
-    put(BODY.mrTd, o.mrTd ?? TEST_MEASUREMENTS.mrTd);
+    if (version === 5) {
+        signed.writeUInt16LE(bodyType, QUOTE_HEADER_SIZE);
+        signed.writeUInt32LE(TD_REPORT_BODY_SIZES[bodyType], QUOTE_HEADER_SIZE + 2);
+    }
+    const putBody = (name: TdReportFieldName, value: Buffer) => put(signed, signedFieldRange(version, name), value, name);
+    putBody('teeTcbSvn', o.teeTcbSvn ?? Buffer.from('07010300000000000000000000000000', 'hex'));
+    putBody('mrSeam', filled(48, 0x49));
+    putBody('tdAttributes', o.tdAttributes ?? Buffer.from('0000001000000000', 'hex'));
+    putBody('xfam', Buffer.from('e702060000000000', 'hex'));
+    putBody('mrTd', o.mrTd ?? TEST_MEASUREMENTS.mrTd);
     const rtmrs = o.rtmrs ?? TEST_MEASUREMENTS.rtmrs;
-    put(BODY.rtmr0, rtmrs[0]);
-    put(BODY.rtmr1, rtmrs[1]);
-    put(BODY.rtmr2, rtmrs[2]);
-    put(BODY.rtmr3, rtmrs[3]);
-    put(BODY.reportData, o.reportData);
+    putBody('rtmr0', rtmrs[0]);
+    putBody('rtmr1', rtmrs[1]);
+    putBody('rtmr2', rtmrs[2]);
+    putBody('rtmr3', rtmrs[3]);
+    putBody('reportData', o.reportData);
+    if (bodyType === BODY_TYPE_TD_REPORT_15) {
+        putBody('teeTcbSvn2', o.teeTcbSvn2 ?? Buffer.from('0d010300000000000000000000000000', 'hex'));
+        putBody('mrServiceTd', o.mrServiceTd ?? Buffer.alloc(48));
+    } else if (o.teeTcbSvn2 || o.mrServiceTd) {
+        throw new Error('test quote: TEE_TCB_SVN2 and MRSERVICETD need a TD report 1.5 body (version 5, body type 3)');
+    }
     const quoteSig = signP256(ca.attestation.privateKey, signed);
 
     // QE report, binding the attestation key and auth data.
     const attKey = Buffer.concat([bigintTo32(ca.attestation.publicKey.x), bigintTo32(ca.attestation.publicKey.y)]);
     const authData = o.qeAuthData ?? Buffer.from([...Array(32).keys()]);
     const qeReport = Buffer.alloc(384);
-    (o.qeMrSigner ?? TEST_QE_MRSIGNER).copy(qeReport, QE_REPORT.mrSigner[0]);
+    put(qeReport, QE_REPORT.miscSelect, o.qeMiscSelect ?? TEST_QE_MISCSELECT, 'QE MISCSELECT');
+    put(qeReport, QE_REPORT.attributes, o.qeAttributes ?? TEST_QE_ATTRIBUTES, 'QE ATTRIBUTES');
+    put(qeReport, QE_REPORT.mrSigner, o.qeMrSigner ?? TEST_QE_MRSIGNER, 'QE MRSIGNER');
     qeReport.writeUInt16LE(o.qeIsvProdId ?? TEST_QE_PRODID, QE_REPORT.isvProdId[0]);
     qeReport.writeUInt16LE(o.qeIsvSvn ?? TEST_QE_SVN, QE_REPORT.isvSvn[0]);
     createHash('sha256').update(attKey).update(authData).digest().copy(qeReport, QE_REPORT.reportData[0]);
@@ -203,5 +252,5 @@ export function buildTestQuote(ca: TestCa, o: TestQuoteOptions): Buffer {
     const sigData = Buffer.concat([sig64(quoteSig), attKey, outer, qeCertData]);
     const sigLen = Buffer.alloc(4);
     sigLen.writeUInt32LE(sigData.length);
-    return Buffer.concat([signed, sigLen, sigData]);
+    return Buffer.concat([signed, sigLen, sigData, Buffer.alloc(o.padding ?? 0)]);
 }
