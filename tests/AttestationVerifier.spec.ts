@@ -4,7 +4,7 @@ import { BlockchainSnapshot, SandboxContract, SendMessageResult, TreasuryContrac
 import { keyPairFromSeed } from '@ton/crypto';
 import '@ton/test-utils';
 import { ExitCode } from '../wrappers/exitCodes';
-import { ExtendedAttestationVerifier, SubmitQuote, loadAttestationAccepted, loadAttestationRecorded } from '../wrappers/AttestationVerifier';
+import { ExtendedAttestationVerifier, SubmitQuote, loadAttestationAccepted, loadAttestationRecorded, storeAttestationRevoked } from '../wrappers/AttestationVerifier';
 import {
     AttestationClaims,
     TEST_QE_MRSIGNER,
@@ -101,6 +101,25 @@ describe.each(['quote-v4.bin', 'quote-v5.bin'] as const)('AttestationVerifier wi
         // ...and the same quote with its signature altered is refused there.
         const bad = await f.verifier.sendSubmitQuote(f.submitter.getSender(), { ...s.quote.message, s: s.quote.message.s ^ 1n });
         expect(bad.transactions).toHaveTransaction({ to: f.verifier.address, success: false, exitCode: ExitCode.ERR_ATTEST_BAD_QUOTE_SIGNATURE });
+    });
+
+    it("revoking Intel's PCK key or Platform CA ends what the real chain certifies", async () => {
+        const f = await deployVerifier({ policy: intelPolicy(), images: [fixtureImageHash(file)], models: [MODEL] });
+        const s = await stepsFor(f);
+        for (const cert of s.certificates) await f.verifier.sendVerifyCertificate(f.submitter.getSender(), cert.message);
+        await f.verifier.sendVerifyQeReport(f.submitter.getSender(), s.qeReport.message);
+        expect(await f.verifier.getKeyUsable(s.quote.attestationKeyId)).toBe(true);
+        const refused = async (send: Promise<SendMessageResult>) =>
+            expect((await send).transactions).toHaveTransaction({ to: f.verifier.address, success: false, exitCode: ExitCode.ERR_ATTEST_KEY_REVOKED });
+
+        await f.registry.sendRevokeAttestationKey(f.owner.getSender(), s.qeReport.pckKeyId);
+        expect(await f.verifier.getKeyUsable(s.quote.attestationKeyId)).toBe(false);
+        await refused(f.verifier.sendSubmitQuote(f.submitter.getSender(), s.quote.message));
+        await refused(f.verifier.sendVerifyQeReport(f.submitter.getSender(), s.qeReport.message));
+
+        await f.registry.sendRevokeAttestationKey(f.owner.getSender(), s.certificates[0].subjectKeyId);
+        expect(await f.verifier.getKeyRevoked(s.certificates[0].subjectKeyId)).toBe(true);
+        await refused(f.verifier.sendVerifyCertificate(f.submitter.getSender(), s.certificates[1].message));
     });
 
     it('refuses the real quote with the image error when its image is not allowed', async () => {
@@ -271,13 +290,23 @@ describe('AttestationVerifier with a test CA', () => {
                 ExitCode.ERR_INSUFFICIENT_VALUE,
             );
             await expectStep(f.verifier.send(f.submitter.getSender(), { value: toNano('0.003') }, { $$type: 'PurgeKey', queryId: 0n, keyId: 1n }), ExitCode.ERR_INSUFFICIENT_VALUE);
+            await expectStep(
+                f.verifier.send(f.submitter.getSender(), { value: toNano('0.05') }, { $$type: 'EndRevokedAttestation', queryId: 0n, workerStake: ws.address, keyId: 1n }),
+                ExitCode.ERR_INSUFFICIENT_VALUE,
+            );
+            // The owner's key revocation pays for its config push.
+            const low = await f.registry.sendRevokeAttestationKey(f.owner.getSender(), 1n, 0n, toNano('0.01'));
+            expect(low.transactions).toHaveTransaction({ to: f.registry.address, success: false, exitCode: ExitCode.ERR_INSUFFICIENT_VALUE });
+            expect((await f.registry.getRevokedKeys()).size).toBe(0);
         });
 
         it('refuses malformed bodies', async () => {
-            for (const op of [Opcode.VerifyCertificate, Opcode.VerifyQeReport, Opcode.SubmitQuote, Opcode.SubmitSimulated]) {
+            for (const op of [Opcode.VerifyCertificate, Opcode.VerifyQeReport, Opcode.SubmitQuote, Opcode.SubmitSimulated, Opcode.EndRevokedAttestation]) {
                 const r = await f.submitter.send({ to: f.verifier.address, value: toNano('1'), body: beginCell().storeUint(op, 32).storeUint(0, 64).endCell() });
                 expect(r.transactions).toHaveTransaction({ to: f.verifier.address, success: false, exitCode: CELL_UNDERFLOW });
             }
+            const r = await f.owner.send({ to: f.registry.address, value: toNano('1'), body: beginCell().storeUint(Opcode.RevokeAttestationKey, 32).storeUint(0, 64).endCell() });
+            expect(r.transactions).toHaveTransaction({ to: f.registry.address, success: false, exitCode: CELL_UNDERFLOW });
         });
 
         it('accepts config only from its Registry', async () => {
@@ -678,11 +707,14 @@ describe('AttestationVerifier with a test CA', () => {
         const s = stepsOf(claimsFor(ws.address));
         const r = await lone.sendSubmitQuote(f.submitter.getSender(), s.quote.message);
         expect(r.transactions).toHaveTransaction({ to: lone.address, success: false, exitCode: ExitCode.ERR_ATTEST_NOT_CONFIGURED });
+        const end = await lone.sendEndRevokedAttestation(f.submitter.getSender(), ws.address, s.quote.attestationKeyId);
+        expect(end.transactions).toHaveTransaction({ to: lone.address, success: false, exitCode: ExitCode.ERR_ATTEST_NOT_CONFIGURED });
     });
 });
 
 describe('AttestationVerifier with Staking and a real WorkerStake', () => {
-    it('a test-CA quote activates the WorkerStake it names; revoking the image unlists it at once', async () => {
+    /** A Registry, Staking and verifier pinned to a test CA, and a staked worker attested by a quote from `ca`. */
+    async function attestedWorker() {
         const ca = createTestCa();
         const image = imageHashOf(parseQuote(buildTestQuote(ca, { reportData: Buffer.alloc(64) })).body);
         const f = await deployRegistry({ allowSimulatedAttestation: false });
@@ -711,19 +743,28 @@ describe('AttestationVerifier with Staking and a real WorkerStake', () => {
         await staking.sendStake(provider.getSender(), await staking.getStakeValue(f.params.minWorkerStake), workerKey, listing({ modelId: MODEL }));
         const worker = f.blockchain.openContract(ExtendedWorkerStake.fromAddress(await staking.getWorkerAddress(provider.address, workerKey)));
         expect(Number(await worker.getStatus())).toBe(WorkerStatus.Pending);
-
-        const claims: AttestationClaims = { workerStake: worker.address, workerKey, encryptionKey: 0xe5n, modelId: MODEL, notAfter: BigInt(f.blockchain.now! + 30 * DAY) };
-        const s = buildAttestationSteps(parseQuote(buildTestQuote(ca, { reportData: claimsReportData(claims) })), claims, worker.address);
         const submitter = await f.blockchain.treasury('anyone', { balance: toNano('100') });
-        for (const c of s.certificates) await verifier.sendVerifyCertificate(submitter.getSender(), c.message);
-        await verifier.sendVerifyQeReport(submitter.getSender(), s.qeReport.message);
-        const r = await verifier.sendSubmitQuote(submitter.getSender(), s.quote.message);
-        expect(r.transactions).toHaveTransaction({ from: verifier.address, to: worker.address, success: true });
 
+        /** Runs every step of a quote from `machine` for the worker; returns the steps and the quote's result. */
+        async function attestOn(machine: TestCa) {
+            const claims: AttestationClaims = { workerStake: worker.address, workerKey, encryptionKey: 0xe5n, modelId: MODEL, notAfter: BigInt(f.blockchain.now! + 30 * DAY) };
+            const s = buildAttestationSteps(parseQuote(buildTestQuote(machine, { reportData: claimsReportData(claims) })), claims, worker.address);
+            for (const c of s.certificates) await verifier.sendVerifyCertificate(submitter.getSender(), c.message);
+            await verifier.sendVerifyQeReport(submitter.getSender(), s.qeReport.message);
+            return { s, r: await verifier.sendSubmitQuote(submitter.getSender(), s.quote.message) };
+        }
+        const { s, r } = await attestOn(ca);
+        expect(r.transactions).toHaveTransaction({ from: verifier.address, to: worker.address, success: true });
+        return { ca, image, f, provider, staking, verifier, worker, workerKey, submitter, s, attestOn };
+    }
+
+    it('a test-CA quote activates the WorkerStake it names; revoking the image unlists it at once', async () => {
+        const { image, f, provider, staking, verifier, worker, workerKey, submitter, s } = await attestedWorker();
         expect(Number(await worker.getStatus())).toBe(WorkerStatus.Active);
         const att = (await worker.getAttestation())!;
         expect(att.imageHash).toBe(image);
         expect(att.encryptionKey).toBe(0xe5n);
+        expect(att.evidenceKeyId).toBe(s.quote.attestationKeyId);
         expect(Number(att.expiresAt)).toBe(f.blockchain.now! + Number(f.params.attestationLifetime));
         expect((await staking.getAllActiveWorkers(MODEL)).length).toBe(1);
 
@@ -736,6 +777,76 @@ describe('AttestationVerifier with Staking and a real WorkerStake', () => {
         // And the verifier refuses that image from now on.
         const again = await verifier.sendSubmitQuote(submitter.getSender(), s.quote.message);
         expect(again.transactions).toHaveTransaction({ to: verifier.address, success: false, exitCode: ExitCode.ERR_ATTEST_IMAGE_NOT_ALLOWED });
+    });
+
+    it('revoking the PCK key ends the attestation resting on it; the worker attests again on other hardware, which that revocation cannot end', async () => {
+        const { ca, f, staking, verifier, worker, submitter, s, attestOn } = await attestedWorker();
+        const attestationKey = s.quote.attestationKeyId;
+        const pck = s.qeReport.pckKeyId;
+        const end = (keyId: bigint, from = submitter) => verifier.sendEndRevokedAttestation(from.getSender(), worker.address, keyId);
+
+        // Nothing is revoked yet: nobody can end the attestation.
+        expect((await end(attestationKey)).transactions).toHaveTransaction({ to: verifier.address, success: false, exitCode: ExitCode.ERR_ATTEST_KEY_NOT_REVOKED });
+        // Only the owner revokes; the WorkerStake takes AttestationRevoked only from the verifier.
+        const stranger = await f.registry.sendRevokeAttestationKey(f.stranger.getSender(), pck);
+        expect(stranger.transactions).toHaveTransaction({ to: f.registry.address, success: false, exitCode: ExitCode.ERR_REGISTRY_NOT_OWNER });
+        const forged = await f.stranger.send({
+            to: worker.address,
+            value: toNano('0.2'),
+            body: beginCell()
+                .store(storeAttestationRevoked({ $$type: 'AttestationRevoked', queryId: 0n, evidenceKeyId: attestationKey }))
+                .endCell(),
+        });
+        expect(forged.transactions).toHaveTransaction({ to: worker.address, success: false, exitCode: ExitCode.ERR_WS_NOT_VERIFIER });
+        expect(Number(await worker.getStatus())).toBe(WorkerStatus.Active);
+
+        // The owner revokes the PCK key at once; the attestation key below it falls with it.
+        const revoke = await f.registry.sendRevokeAttestationKey(f.owner.getSender(), pck);
+        expect(revoke.transactions).toHaveTransaction({ from: f.registry.address, to: verifier.address, success: true });
+        expect((await f.registry.sendRevokeAttestationKey(f.owner.getSender(), pck)).transactions).toHaveTransaction({
+            to: f.registry.address,
+            success: false,
+            exitCode: ExitCode.ERR_REGISTRY_ALREADY_REVOKED,
+        });
+        expect(await verifier.getKeyRevoked(attestationKey)).toBe(true);
+        expect(await verifier.getKeyUsable(attestationKey)).toBe(false);
+        // It certifies nothing more: no QE report, no quote, and its certificate cannot bring it back.
+        const step = async (send: Promise<SendMessageResult>) =>
+            expect((await send).transactions).toHaveTransaction({ to: verifier.address, success: false, exitCode: ExitCode.ERR_ATTEST_KEY_REVOKED });
+        await step(verifier.sendSubmitQuote(submitter.getSender(), s.quote.message));
+        await step(verifier.sendVerifyQeReport(submitter.getSender(), s.qeReport.message));
+        await step(verifier.sendVerifyCertificate(submitter.getSender(), s.certificates[s.certificates.length - 1].message));
+        // Nor can its entries be purged while they are what the revocation reaches the attestation through.
+        expect((await verifier.sendPurgeKey(submitter.getSender(), attestationKey)).transactions).toHaveTransaction({
+            to: verifier.address,
+            success: false,
+            exitCode: ExitCode.ERR_ATTEST_KEY_NOT_EXPIRED,
+        });
+
+        // Anyone ends the attestation resting on it: the worker leaves the index.
+        const ended = await end(attestationKey);
+        expect(ended.transactions).toHaveTransaction({ from: verifier.address, to: worker.address, success: true });
+        expect(Number(await worker.getStatus())).toBe(WorkerStatus.Pending);
+        expect(Number((await worker.getAttestation())!.expiresAt)).toBe(f.blockchain.now!);
+        expect((await staking.getAllActiveWorkers(MODEL)).length).toBe(0);
+
+        // On a machine with another PCK (same platform CA and root), it attests again.
+        const other: TestCa = { ...ca, pck: generateP256(), attestation: generateP256() };
+        const { s: s2, r } = await attestOn(other);
+        expect(r.transactions).toHaveTransaction({ from: verifier.address, to: worker.address, success: true });
+        expect(Number(await worker.getStatus())).toBe(WorkerStatus.Active);
+        expect((await worker.getAttestation())!.evidenceKeyId).toBe(s2.quote.attestationKeyId);
+        // The old revocation proves nothing about the new attestation: the WorkerStake refuses it.
+        const stale = await end(attestationKey);
+        expect(stale.transactions).toHaveTransaction({ from: verifier.address, to: worker.address, success: false, exitCode: ExitCode.ERR_WS_OTHER_EVIDENCE });
+        expect(Number(await worker.getStatus())).toBe(WorkerStatus.Active);
+
+        // Revoking the platform CA reaches every PCK it certified, and their attestation keys.
+        await f.registry.sendRevokeAttestationKey(f.owner.getSender(), keyIdOf(ca.platformCa.publicKey));
+        expect(await verifier.getKeyRevoked(s2.quote.attestationKeyId)).toBe(true);
+        await step(verifier.sendVerifyCertificate(submitter.getSender(), s2.certificates[s2.certificates.length - 1].message));
+        await end(s2.quote.attestationKeyId);
+        expect(Number(await worker.getStatus())).toBe(WorkerStatus.Pending);
     });
 });
 

@@ -14,6 +14,8 @@ export class ExtendedAttestationVerifier extends AttestationVerifier {
     static readonly QUOTE_VALUE = toNano('0.7');
     static readonly SIMULATED_VALUE = toNano('0.2');
     static readonly SIMPLE_VALUE = toNano('0.05');
+    /** EndRevokedAttestation: its gas plus the AttestationRevoked message. */
+    static readonly END_REVOKED_VALUE = toNano('0.2');
     static readonly DEPLOY_VALUE = toNano('0.2');
 
     static async fromInit(registry: Address): Promise<ExtendedAttestationVerifier> {
@@ -47,5 +49,10 @@ export class ExtendedAttestationVerifier extends AttestationVerifier {
 
     async sendPurgeKey(provider: ContractProvider, via: Sender, keyId: bigint, queryId = 0n) {
         return this.send(provider, via, { value: ExtendedAttestationVerifier.SIMPLE_VALUE }, { $$type: 'PurgeKey', queryId, keyId });
+    }
+
+    /** Ends `workerStake`'s attestation resting on the revoked attestation key `keyId` (the unspent value returns). */
+    async sendEndRevokedAttestation(provider: ContractProvider, via: Sender, workerStake: Address, keyId: bigint, queryId = 0n) {
+        return this.send(provider, via, { value: ExtendedAttestationVerifier.END_REVOKED_VALUE }, { $$type: 'EndRevokedAttestation', queryId, workerStake, keyId });
     }
 }

@@ -183,6 +183,10 @@ export class ExtendedRegistry extends Registry {
         return this.send(provider, via, { value }, { $$type: 'RevokeModel', queryId, modelId });
     }
 
+    async sendRevokeAttestationKey(provider: ContractProvider, via: Sender, keyId: bigint, queryId = 0n, value = ExtendedRegistry.PUSHING_ACTION_VALUE) {
+        return this.send(provider, via, { value }, { $$type: 'RevokeAttestationKey', queryId, keyId });
+    }
+
     async sendPause(provider: ContractProvider, via: Sender, queryId = 0n, value = ExtendedRegistry.PUSHING_ACTION_VALUE) {
         return this.send(provider, via, { value }, { $$type: 'Pause', queryId });
     }

@@ -21,6 +21,8 @@ import {
     INTEL_TD_QE_IDENTITY,
 } from '../../wrappers/tdx';
 import { GAS_FRAGMENTS, GAS_TOLERANCE, chainFees, checkGas, computeGas, isRecording, readGasTable } from '../../bench/lib/gas';
+import { Constants } from '../../wrappers/constants';
+import { Opcode } from '../../wrappers/opcodes';
 import { deployVerifier, fixtureImageHash, intelPolicy, loadIntelFixture, u256 } from '../helpers/attestation';
 
 const MODEL = 0x2222222222222222222222222222222222222222222222222222222222222222n;
@@ -123,6 +125,14 @@ describe('AttestationVerifier gas', () => {
         const reattestV5 = checkTotal('AttestationVerifier.total.reattestationV5', [{ tx: atVerifier(r3.transactions, f.verifier.address), chain: r3.transactions }]);
         expect(reattestV5.gasUsed).toBeLessThanOrEqual(reattest.gasUsed * 1.05);
         expect(BigInt(reattestV5.fees)).toBeLessThanOrEqual(REATTESTATION_CAP);
+
+        // Governance revokes the PCK key; anyone ends the attestation resting on it.
+        await f.registry.sendRevokeAttestationKey(f.owner.getSender(), s.qeReport.pckKeyId);
+        const ended = await f.verifier.sendEndRevokedAttestation(f.submitter.getSender(), ws.address, s.quote.attestationKeyId);
+        expect(ended.transactions).toHaveTransaction({ from: f.verifier.address, to: ws.address, op: Opcode.AttestationRevoked });
+        const endTx = atVerifier(ended.transactions, f.verifier.address);
+        checkGas('AttestationVerifier.endRevokedAttestation', endTx, ended.transactions);
+        expect(Number(computeGas(endTx))).toBeLessThanOrEqual(Number(Constants.GAS_ATTEST_END_REVOKED));
 
         const sim = await f.verifier.sendSubmitSimulated(f.submitter.getSender(), {
             $$type: 'SubmitSimulated',

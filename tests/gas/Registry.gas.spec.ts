@@ -54,6 +54,7 @@ describe('Registry gas', () => {
         measure('executeProposal', await f.registry.sendExecute(f.stranger.getSender(), id));
         measure('revokeImage', await f.registry.sendRevokeImage(f.owner.getSender(), IMAGE));
         measure('revokeModel', await f.registry.sendRevokeModel(f.owner.getSender(), MODEL));
+        measure('revokeAttestationKey', await f.registry.sendRevokeAttestationKey(f.owner.getSender(), 0x1234n));
         measure('pause', await f.registry.sendPause(f.owner.getSender()));
         measure('proposeUnpause', await f.registry.sendProposeUnpause(f.owner.getSender()));
         measure('pushConfig', await f.registry.sendPushConfig(f.stranger.getSender(), 0n));

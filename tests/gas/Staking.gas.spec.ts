@@ -4,7 +4,7 @@ import { SandboxContract } from '@ton/sandbox';
 import { findTransactionRequired } from '@ton/test-utils';
 import { makeSignedReceipt, receiptMaxCost } from '../../wrappers/receipt';
 import { ExtendedStaking, storeConfigUpdate } from '../../wrappers/Staking';
-import { ExtendedWorkerStake } from '../../wrappers/WorkerStake';
+import { ExtendedWorkerStake, storeAttestationRevoked } from '../../wrappers/WorkerStake';
 import { checkGas, computeGas } from '../../bench/lib/gas';
 import { Constants } from '../../wrappers/constants';
 import { MODEL, OTHER_MODEL, PRICES, StakingFixture, attest, deployStaking, listing, stake } from '../helpers/staking';
@@ -65,6 +65,16 @@ describe('Staking gas', () => {
         // A top-up goes straight from the owner to the WorkerStake.
         const top = await worker.sendTopUpStake(f.provider.getSender(), toNano('1'));
         measure('WorkerStake.topUp', top.transactions, worker.address, Opcode.TopUpStake, 'GAS_WS_TOP_UP');
+        // An attestation that a key revocation ends, then one from other hardware.
+        await attest(f, worker.address, { evidenceKeyId: 5n });
+        const revoked = await f.verifier.send({
+            to: worker.address,
+            value: toNano('0.1'),
+            body: beginCell()
+                .store(storeAttestationRevoked({ $$type: 'AttestationRevoked', queryId: 0n, evidenceKeyId: 5n }))
+                .endCell(),
+        });
+        measure('WorkerStake.attestationRevoked', revoked.transactions, worker.address, Opcode.AttestationRevoked, 'GAS_WS_ATTEST');
         const att = await attest(f, worker.address);
         measure('WorkerStake.attestationRecorded', att.transactions, worker.address, Opcode.AttestationRecorded, 'GAS_WS_ATTEST');
         measure('Staking.workerIndexed', att.transactions, f.staking.address, Opcode.WorkerIndexed);

@@ -75,7 +75,7 @@ export async function stake(f: StakingFixture, amount: bigint, opts: { owner?: S
 export async function attest(
     f: StakingFixture,
     worker: Address,
-    over: { imageHash?: bigint; modelId?: bigint; workerKey?: bigint; encryptionKey?: bigint; expiresAt?: bigint; value?: bigint } = {},
+    over: { imageHash?: bigint; modelId?: bigint; workerKey?: bigint; encryptionKey?: bigint; expiresAt?: bigint; evidenceKeyId?: bigint; value?: bigint } = {},
     from: SandboxContract<TreasuryContract> = f.verifier,
 ) {
     return from.send({
@@ -91,6 +91,7 @@ export async function attest(
                     workerKey: over.workerKey ?? f.workerKey,
                     encryptionKey: over.encryptionKey ?? 0xe2n,
                     expiresAt: over.expiresAt ?? BigInt(f.blockchain.now! + 86400),
+                    evidenceKeyId: over.evidenceKeyId ?? 0n,
                 }),
             )
             .endCell(),

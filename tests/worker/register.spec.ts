@@ -7,7 +7,7 @@ import { SandboxContract, TreasuryContract } from '@ton/sandbox';
 import { ExtendedAttestationVerifier } from '../../wrappers/AttestationVerifier';
 import { ExtendedStaking } from '../../wrappers/Staking';
 import { ExtendedWorkerStake, WorkerStatus } from '../../wrappers/WorkerStake';
-import { INTEL_TD_QE_IDENTITY, TEST_QE_MRSIGNER, TEST_QE_PRODID, TEST_QE_SVN, TestCa, buildTestQuote, createTestCa, imageHashOf, parseQuote } from '../../wrappers/tdx';
+import { INTEL_TD_QE_IDENTITY, keyIdOf, TEST_QE_MRSIGNER, TEST_QE_PRODID, TEST_QE_SVN, TestCa, buildTestQuote, createTestCa, imageHashOf, parseQuote } from '../../wrappers/tdx';
 import { keyToInt } from '../../wrappers/voucher';
 import { TdxProvider } from '../../worker/src/attestation';
 import { createLogger } from '../../worker/src/log';
@@ -15,6 +15,10 @@ import { RegisterOptions, register } from '../../worker/src/register';
 import { RegistryFixture, deployRegistry, linkContracts, passProposal } from '../helpers/registry';
 import { MODEL, PRICES, workerKeys } from '../helpers/staking';
 import { fakeTsm, sandboxOpener } from './helpers';
+import { SandboxNetworkProvider } from '../../scripts/lib/sandboxProvider';
+import { run as revokeAttestationKey } from '../../scripts/revokeAttestationKey';
+import { run as endRevokedAttestations } from '../../scripts/endRevokedAttestations';
+import { hex256 } from '../../helpers/bytes';
 
 jest.setTimeout(120_000);
 
@@ -110,5 +114,24 @@ describe('register with the tdx provider (sandbox: Staking, AttestationVerifier 
         // Top-up and the quote only.
         expect(sent).toHaveLength(2);
         expect(r.status).toBe('active');
+    });
+
+    it('after governance revokes its PCK key, endRevokedAttestations ends the registered attestation and the worker leaves the index', async () => {
+        const r = await register(options(f.params.minWorkerStake + toNano('5')));
+        expect(r.status).toBe('active');
+        const worker = f.blockchain.openContract(ExtendedWorkerStake.fromAddress(r.workerStake));
+        const pckKeyId = keyIdOf(ca.pck.publicKey);
+        const owner = new SandboxNetworkProvider(f.blockchain, f.owner);
+        const anyone = new SandboxNetworkProvider(f.blockchain, operator);
+        // Only the owner revokes; nothing is ended while nothing is revoked.
+        await expect(revokeAttestationKey(anyone, [f.registry.address.toString(), hex256(pckKeyId)])).rejects.toThrow(/owner/i);
+        expect(await endRevokedAttestations(anyone, [staking.address.toString(), hex256(MODEL)])).toBe(0);
+
+        await revokeAttestationKey(owner, [f.registry.address.toString(), hex256(pckKeyId)]);
+        await expect(revokeAttestationKey(owner, [f.registry.address.toString(), hex256(pckKeyId)])).rejects.toThrow(/already revoked/);
+        expect(await endRevokedAttestations(anyone, [staking.address.toString(), hex256(MODEL)])).toBe(1);
+        expect(Number(await worker.getStatus())).toBe(WorkerStatus.Pending);
+        expect(await staking.getAllActiveWorkers(MODEL)).toHaveLength(0);
+        expect(await endRevokedAttestations(anyone, [staking.address.toString(), hex256(MODEL)])).toBe(0);
     });
 });
