@@ -30,6 +30,7 @@ import {
     AttestationSteps,
     INTEL_TD_QE_IDENTITY,
     TEST_QE_ATTRIBUTES,
+    TEST_FMSPC,
     TestKey,
     basicConstraintsExtension,
     buildTbs,
@@ -120,6 +121,23 @@ describe.each(['quote-v4.bin', 'quote-v5.bin'] as const)('AttestationVerifier wi
         await f.registry.sendRevokeAttestationKey(f.owner.getSender(), s.certificates[0].subjectKeyId);
         expect(await f.verifier.getKeyRevoked(s.certificates[0].subjectKeyId)).toBe(true);
         await refused(f.verifier.sendVerifyCertificate(f.submitter.getSender(), s.certificates[1].message));
+    });
+
+    it("reads the platform's FMSPC from Intel's PCK certificate; revoking the platform ends what its PCK certifies", async () => {
+        const f = await deployVerifier({ policy: intelPolicy(), images: [fixtureImageHash(file)], models: [MODEL] });
+        const s = await stepsFor(f);
+        for (const cert of s.certificates) await f.verifier.sendVerifyCertificate(f.submitter.getSender(), cert.message);
+        await f.verifier.sendVerifyQeReport(f.submitter.getSender(), s.qeReport.message);
+        const fmspc = u256(quote.certificates[0].fmspc!);
+        expect((await f.verifier.getCachedKey(s.qeReport.pckKeyId))!.platform).toBe(fmspc);
+        expect((await f.verifier.getCachedKey(s.quote.attestationKeyId))!.platform).toBe(fmspc);
+        expect((await f.verifier.getCachedKey(s.certificates[0].subjectKeyId))!.platform).toBe(0n);
+        await f.registry.sendRevokePlatform(f.owner.getSender(), fmspc);
+        expect(await f.verifier.getKeyUsable(s.quote.attestationKeyId)).toBe(false);
+        const r = await f.verifier.sendVerifyQeReport(f.submitter.getSender(), s.qeReport.message);
+        expect(r.transactions).toHaveTransaction({ to: f.verifier.address, success: false, exitCode: ExitCode.ERR_ATTEST_KEY_REVOKED });
+        // The Platform CA serves other platforms: it stays usable.
+        expect(await f.verifier.getKeyUsable(s.certificates[0].subjectKeyId)).toBe(true);
     });
 
     it('refuses the real quote with the image error when its image is not allowed', async () => {
@@ -397,7 +415,9 @@ describe('AttestationVerifier with a test CA', () => {
         });
 
         it('refuses an expired cache entry', async () => {
-            // A PCK certificate that ends in a day ends its attestation key with it.
+            // A PCK certificate that ends in a day ends its attestation key with it
+            // (on a fresh cache: a key in use is never shortened by another certificate).
+            await restore(base);
             const s = stepsOf(claimsFor(ws.address, BigInt(T0 + 365 * DAY)), { pckNotAfter: new Date((T0 + DAY) * 1000) });
             await runChain(s);
             f.blockchain.now = T0 + DAY;
@@ -645,6 +665,55 @@ describe('AttestationVerifier with a test CA', () => {
             expect(Number(recordOf(await submit(s.quote.message)).expiresAt)).toBe(end);
         });
 
+        it('holds attestation keys already cached to the QE policy in force now', async () => {
+            const s = stepsOf(claimsFor(ws.address));
+            await runChain(s);
+            // Governance raises the minimum QE ISVSVN after an advisory: the key certified by the old QE stops signing.
+            await passProposal(f, () => f.registry.sendProposeAttestationPolicy(f.owner.getSender(), testPolicy({ qeMinIsvSvn: BigInt(TEST_QE_SVN + 1) })));
+            expect(await f.verifier.getKeyUsable(s.quote.attestationKeyId)).toBe(false);
+            await submit(stepsOf(claimsFor(ws.address)).quote.message, ExitCode.ERR_ATTEST_QE_SVN);
+            // A report from the updated QE certifies it again.
+            const updated = stepsOf(claimsFor(ws.address), { qeIsvSvn: TEST_QE_SVN + 1 });
+            await qe(updated.qeReport.message);
+            await submit(updated.quote.message);
+            // Any other change of the QE identity voids it likewise.
+            await passProposal(f, () =>
+                f.registry.sendProposeAttestationPolicy(f.owner.getSender(), testPolicy({ qeMinIsvSvn: BigInt(TEST_QE_SVN + 1), qeAttributesMask: INTEL_TD_QE_IDENTITY.qeAttributesMask | 1n })),
+            );
+            await submit(stepsOf(claimsFor(ws.address), { qeIsvSvn: TEST_QE_SVN + 1 }).quote.message, ExitCode.ERR_ATTEST_QE_IDENTITY_CHANGED);
+        });
+
+        it('keeps a key in use on the chain it was verified through: no shorter certificate, no other issuer, no replayed QE report', async () => {
+            const s = stepsOf(claimsFor(ws.address));
+            await runChain(s);
+            const pckId = s.qeReport.pckKeyId;
+            const before = (await f.verifier.getCachedKey(pckId))!.expiresAt;
+            // A second, shorter certificate for the same PCK key from the same CA renews nothing and shortens nothing.
+            const shorter = stepsOf(claimsFor(ws.address), { pckNotAfter: new Date((T0 + 3600) * 1000) });
+            await cert(shorter.certificates[shorter.certificates.length - 1].message);
+            expect((await f.verifier.getCachedKey(pckId))!.expiresAt).toBe(before);
+            // The same PCK key certified by another CA (under the same root) stays under its first CA.
+            const otherCa: TestCa = { ...ca, platformCa: generateP256() };
+            const elsewhere = buildAttestationSteps(parseQuote(buildTestQuote(otherCa, { reportData: claimsReportData(claimsFor(ws.address)) })), claimsFor(ws.address), ws.address);
+            await cert(elsewhere.certificates[0].message);
+            await cert(elsewhere.certificates[1].message, ExitCode.ERR_ATTEST_KEY_CACHED);
+            // The attestation key, certified through the first PCK, cannot be moved under a second one
+            // by another QE report (so a later revocation of either reaches exactly what it should); its own chain renews it.
+            const secondPck: TestCa = { ...ca, pck: generateP256() };
+            const fromSecond = buildAttestationSteps(parseQuote(buildTestQuote(secondPck, { reportData: claimsReportData(claimsFor(ws.address)) })), claimsFor(ws.address), ws.address);
+            await cert(fromSecond.certificates[1].message);
+            await qe(fromSecond.qeReport.message, ExitCode.ERR_ATTEST_KEY_CACHED);
+            await qe(s.qeReport.message);
+        });
+
+        it('refuses a migratable TD', async () => {
+            await runChain(stepsOf(claimsFor(ws.address)));
+            const tdAttributes = Buffer.from('0000003000000000', 'hex');
+            await submit(stepsOf(claimsFor(ws.address), { tdAttributes }).quote.message, ExitCode.ERR_ATTEST_MIGRATABLE);
+            // SEPT_VE_DISABLE (bit 28), as real quotes carry it, is fine.
+            await submit(stepsOf(claimsFor(ws.address), { tdAttributes: Buffer.from('0000001000000000', 'hex') }).quote.message);
+        });
+
         it('takes from governance only a QE identity that some report can match', async () => {
             const r = await f.registry.sendProposeAttestationPolicy(f.owner.getSender(), testPolicy({ qeAttributes: 0x15n << 120n }));
             expect(r.transactions).toHaveTransaction({ to: f.registry.address, success: false, exitCode: ExitCode.ERR_REGISTRY_BAD_QE_IDENTITY });
@@ -746,9 +815,9 @@ describe('AttestationVerifier with Staking and a real WorkerStake', () => {
         const submitter = await f.blockchain.treasury('anyone', { balance: toNano('100') });
 
         /** Runs every step of a quote from `machine` for the worker; returns the steps and the quote's result. */
-        async function attestOn(machine: TestCa) {
+        async function attestOn(machine: TestCa, o: Partial<TestQuoteOptions> = {}) {
             const claims: AttestationClaims = { workerStake: worker.address, workerKey, encryptionKey: 0xe5n, modelId: MODEL, notAfter: BigInt(f.blockchain.now! + 30 * DAY) };
-            const s = buildAttestationSteps(parseQuote(buildTestQuote(machine, { reportData: claimsReportData(claims) })), claims, worker.address);
+            const s = buildAttestationSteps(parseQuote(buildTestQuote(machine, { reportData: claimsReportData(claims), ...o })), claims, worker.address);
             for (const c of s.certificates) await verifier.sendVerifyCertificate(submitter.getSender(), c.message);
             await verifier.sendVerifyQeReport(submitter.getSender(), s.qeReport.message);
             return { s, r: await verifier.sendSubmitQuote(submitter.getSender(), s.quote.message) };
@@ -847,6 +916,39 @@ describe('AttestationVerifier with Staking and a real WorkerStake', () => {
         await step(verifier.sendVerifyCertificate(submitter.getSender(), s2.certificates[s2.certificates.length - 1].message));
         await end(s2.quote.attestationKeyId);
         expect(Number(await worker.getStatus())).toBe(WorkerStatus.Pending);
+    });
+
+    it('revoking a platform (FMSPC) ends the attestations of every machine of it, and no other', async () => {
+        const { ca, f, verifier, worker, submitter, s, attestOn } = await attestedWorker();
+        const end = (keyId: bigint) => verifier.sendEndRevokedAttestation(submitter.getSender(), worker.address, keyId);
+        const bad = await f.registry.sendRevokePlatform(f.owner.getSender(), 0n);
+        expect(bad.transactions).toHaveTransaction({ to: f.registry.address, success: false, exitCode: ExitCode.ERR_REGISTRY_BAD_PLATFORM });
+        const stranger = await f.registry.sendRevokePlatform(f.stranger.getSender(), u256(TEST_FMSPC));
+        expect(stranger.transactions).toHaveTransaction({ to: f.registry.address, success: false, exitCode: ExitCode.ERR_REGISTRY_NOT_OWNER });
+        // Another platform's revocation reaches nothing here.
+        await f.registry.sendRevokePlatform(f.owner.getSender(), 0x0102030405n);
+        expect(await verifier.getKeyRevoked(s.quote.attestationKeyId)).toBe(false);
+        expect((await end(s.quote.attestationKeyId)).transactions).toHaveTransaction({ to: verifier.address, success: false, exitCode: ExitCode.ERR_ATTEST_KEY_NOT_REVOKED });
+
+        await f.registry.sendRevokePlatform(f.owner.getSender(), u256(TEST_FMSPC));
+        expect((await f.registry.sendRevokePlatform(f.owner.getSender(), u256(TEST_FMSPC))).transactions).toHaveTransaction({
+            to: f.registry.address,
+            success: false,
+            exitCode: ExitCode.ERR_REGISTRY_ALREADY_REVOKED,
+        });
+        expect(await verifier.getKeyRevoked(s.quote.attestationKeyId)).toBe(true);
+        await end(s.quote.attestationKeyId);
+        expect(Number(await worker.getStatus())).toBe(WorkerStatus.Pending);
+        // A new PCK of the same platform is cached but certifies nothing; one of another platform works.
+        const sibling: TestCa = { ...ca, pck: generateP256(), attestation: generateP256() };
+        const { s: s3, r: refused } = await attestOn(sibling);
+        expect(await verifier.getKeyRevoked(s3.qeReport.pckKeyId)).toBe(true);
+        // Its QE report was refused, so the quote's attestation key is unknown.
+        expect(await verifier.getCachedKey(s3.quote.attestationKeyId)).toBeNull();
+        expect(refused.transactions).toHaveTransaction({ to: verifier.address, success: false, exitCode: ExitCode.ERR_ATTEST_UNKNOWN_ISSUER });
+        const { r } = await attestOn({ ...ca, pck: generateP256(), attestation: generateP256() }, { fmspc: Buffer.from('a0b0c1000000', 'hex') });
+        expect(r.transactions).toHaveTransaction({ from: verifier.address, to: worker.address, success: true });
+        expect(Number(await worker.getStatus())).toBe(WorkerStatus.Active);
     });
 });
 

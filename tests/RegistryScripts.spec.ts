@@ -14,6 +14,8 @@ import { run as cancelProposal } from '../scripts/cancelProposal';
 import { run as revokeImage } from '../scripts/revokeImage';
 import { run as revokeModel } from '../scripts/revokeModel';
 import { run as pause } from '../scripts/pause';
+import { run as revokeAttestationKey } from '../scripts/revokeAttestationKey';
+import { run as revokePlatform } from '../scripts/revokePlatform';
 import { ExtendedRegistry } from '../wrappers/Registry';
 
 const IMAGE = hex256(0x5a5an << 100n);
@@ -98,6 +100,21 @@ describe('Registry scripts', () => {
         expect(await registry.getModelAllowed(BigInt('0x' + MODEL))).toBe(false);
         expect(await registry.getImageAllowed(BigInt('0x' + IMAGE))).toBe(false);
         await expect(revokeImage(ownerProvider, [at, IMAGE])).rejects.toThrow(/not currently allowed/);
+    });
+
+    it('revokeAttestationKey and revokePlatform act at once, for the owner only, and once', async () => {
+        const key = 'ab'.repeat(32);
+        await expect(revokeAttestationKey(strangerProvider, [at, key])).rejects.toThrow(/owner/i);
+        await revokeAttestationKey(ownerProvider, [at, key]);
+        expect((await registry.getRevokedKeys()).has(BigInt('0x' + key))).toBe(true);
+        await expect(revokeAttestationKey(ownerProvider, [at, key])).rejects.toThrow(/already revoked/);
+
+        await expect(revokePlatform(ownerProvider, [at, '90c06f'])).rejects.toThrow(/12 hex digits/);
+        await expect(revokePlatform(ownerProvider, [at, '000000000000'])).rejects.toThrow(/names no platform/);
+        await expect(revokePlatform(strangerProvider, [at, '90c06f000000'])).rejects.toThrow(/owner/i);
+        await revokePlatform(ownerProvider, [at, '90C06F000000']);
+        expect((await registry.getRevokedPlatforms()).has(0x90c06f000000n)).toBe(true);
+        await expect(revokePlatform(ownerProvider, [at, '90c06f000000'])).rejects.toThrow(/already revoked/);
     });
 
     it('proposeParams shows the change and applies it after the timelock', async () => {

@@ -187,6 +187,10 @@ export class ExtendedRegistry extends Registry {
         return this.send(provider, via, { value }, { $$type: 'RevokeAttestationKey', queryId, keyId });
     }
 
+    async sendRevokePlatform(provider: ContractProvider, via: Sender, fmspc: bigint, queryId = 0n, value = ExtendedRegistry.PUSHING_ACTION_VALUE) {
+        return this.send(provider, via, { value }, { $$type: 'RevokePlatform', queryId, fmspc });
+    }
+
     async sendPause(provider: ContractProvider, via: Sender, queryId = 0n, value = ExtendedRegistry.PUSHING_ACTION_VALUE) {
         return this.send(provider, via, { value }, { $$type: 'Pause', queryId });
     }

@@ -55,6 +55,7 @@ describe('Registry gas', () => {
         measure('revokeImage', await f.registry.sendRevokeImage(f.owner.getSender(), IMAGE));
         measure('revokeModel', await f.registry.sendRevokeModel(f.owner.getSender(), MODEL));
         measure('revokeAttestationKey', await f.registry.sendRevokeAttestationKey(f.owner.getSender(), 0x1234n));
+        measure('revokePlatform', await f.registry.sendRevokePlatform(f.owner.getSender(), 0x90c06f000000n));
         measure('pause', await f.registry.sendPause(f.owner.getSender()));
         measure('proposeUnpause', await f.registry.sendProposeUnpause(f.owner.getSender()));
         measure('pushConfig', await f.registry.sendPushConfig(f.stranger.getSender(), 0n));

@@ -86,6 +86,42 @@ export interface ParsedCertificate {
     signature: { r: bigint; s: bigint };
     subjectCN?: string;
     issuerCN?: string;
+    /** Intel's platform identifier (FMSPC, 6 bytes) from a PCK certificate's SGX extension; undefined elsewhere. */
+    fmspc?: Buffer;
+}
+
+/** DER of the OIDs of Intel's SGX extension (1.2.840.113741.1.13.1) and of its FMSPC entry (.4). */
+export const OID_SGX_EXTENSIONS = '1.2.840.113741.1.13.1';
+export const OID_SGX_FMSPC = '1.2.840.113741.1.13.1.4';
+
+function oidText(buf: Uint8Array, node: DerNode): string {
+    const b = buf.subarray(node.contentStart, node.end);
+    const parts = [Math.floor(b[0] / 40), b[0] % 40];
+    let v = 0;
+    for (let i = 1; i < b.length; i++) {
+        v = v * 128 + (b[i] & 0x7f);
+        if ((b[i] & 0x80) === 0) {
+            parts.push(v);
+            v = 0;
+        }
+    }
+    return parts.join('.');
+}
+
+/** The FMSPC inside the TBS's SGX extension, if it has one. */
+function fmspcOf(buf: Uint8Array, fields: DerNode[]): Buffer | undefined {
+    const explicit = fields.find((f) => f.tag === 0xa3);
+    if (!explicit) return undefined;
+    for (const extension of derChildren(buf, derChildren(buf, explicit)[0])) {
+        const parts = derChildren(buf, extension);
+        if (oidText(buf, parts[0]) !== OID_SGX_EXTENSIONS) continue;
+        const value = parts[parts.length - 1];
+        for (const entry of derChildren(buf, readDer(buf, value.contentStart))) {
+            const [oid, data] = derChildren(buf, entry);
+            if (oidText(buf, oid) === OID_SGX_FMSPC) return Buffer.from(buf.subarray(data.contentStart, data.end));
+        }
+    }
+    return undefined;
 }
 
 function bytesToBigint(b: Uint8Array): bigint {
@@ -161,6 +197,7 @@ export function parseCertificate(der: Uint8Array): ParsedCertificate {
         },
         subjectCN: commonName(buf, subject),
         issuerCN: commonName(buf, issuer),
+        fmspc: fmspcOf(buf, fields),
     };
 }
 

@@ -1,5 +1,23 @@
-import { KeyObject, createHash, generateKeyPairSync, sign as nodeSign } from 'crypto';
-import { OID_ECDSA_SHA256, P256Point, bigintTo32, derBitString, derBool, derEcdsaSignature, derExplicit, derInt, derName, derOctets, derOid, derSeq, derTime, derToPem, p256Spki } from './der';
+import { KeyObject, createECDH, createHash, createPrivateKey, generateKeyPairSync, sign as nodeSign } from 'crypto';
+import {
+    OID_ECDSA_SHA256,
+    P256Point,
+    bigintTo32,
+    derBitString,
+    derBool,
+    derEcdsaSignature,
+    derExplicit,
+    derInt,
+    derName,
+    derOctets,
+    derOid,
+    derSeq,
+    derTime,
+    derToPem,
+    p256Spki,
+    OID_SGX_EXTENSIONS,
+    OID_SGX_FMSPC,
+} from './der';
 import {
     BODY_TYPE_TD_REPORT_10,
     BODY_TYPE_TD_REPORT_15,
@@ -62,6 +80,16 @@ export function basicConstraintsExtension(isCA: boolean, pathLen?: number): Buff
     return derSeq(derOid('2.5.29.19'), derBool(true), derOctets(value));
 }
 
+/** Intel's SGX extension as a PCK certificate carries it, reduced to a PPID and the FMSPC. */
+export function sgxExtension(fmspc: Buffer): Buffer {
+    if (fmspc.length !== 6) throw new Error('FMSPC is 6 bytes');
+    const entry = (oid: string, value: Buffer) => derSeq(derOid(oid), derOctets(value));
+    return derSeq(derOid(OID_SGX_EXTENSIONS), derOctets(derSeq(entry(`${OID_SGX_EXTENSIONS}.1`, Buffer.alloc(16, 0x5b)), entry(OID_SGX_FMSPC, fmspc))));
+}
+
+/** The test platform's FMSPC (a made-up one). */
+export const TEST_FMSPC = Buffer.from('a0b0c0000000', 'hex');
+
 /** Builds the TBSCertificate: v3, ecdsa-with-SHA256, CN-only names, a P-256 key. */
 export function buildTbs(o: CertificateOptions): Buffer {
     const list = o.extensions ?? [basicConstraintsExtension(o.isCA ?? false, o.pathLen)];
@@ -115,6 +143,8 @@ export interface TestQuoteOptions {
     notAfter?: Date;
     /** PCK certificate's own notAfter, if different. */
     pckNotAfter?: Date;
+    /** The platform's FMSPC in the PCK certificate (default TEST_FMSPC). */
+    fmspc?: Buffer;
 }
 
 export interface TestCa {
@@ -124,8 +154,21 @@ export interface TestCa {
     attestation: TestKey;
 }
 
-export function createTestCa(): TestCa {
-    return { root: generateP256(), platformCa: generateP256(), pck: generateP256(), attestation: generateP256() };
+/** A P-256 key derived from `seed` (the private scalar is SHA-256 of it): the same keys every run. */
+export function p256FromSeed(seed: string): TestKey {
+    const d = createHash('sha256').update(seed).digest();
+    const ecdh = createECDH('prime256v1');
+    ecdh.setPrivateKey(d);
+    const point = ecdh.getPublicKey();
+    const [x, y] = [point.subarray(1, 33), point.subarray(33)];
+    const privateKey = createPrivateKey({ key: { kty: 'EC', crv: 'P-256', d: d.toString('base64url'), x: x.toString('base64url'), y: y.toString('base64url') }, format: 'jwk' });
+    return { privateKey, publicKey: { x: bytesToUint(x), y: bytesToUint(y) } };
+}
+
+/** Fresh keys, or keys derived from `seed` (measurements that must repeat: key ids shape the verifier's cache). */
+export function createTestCa(seed?: string): TestCa {
+    const key = (role: string) => (seed === undefined ? generateP256() : p256FromSeed(`${seed}/${role}`));
+    return { root: key('root'), platformCa: key('platform CA'), pck: key('PCK'), attestation: key('attestation') };
 }
 
 export const TEST_QE_MRSIGNER = Buffer.alloc(32, 0x5a);
@@ -177,6 +220,8 @@ export function buildTestQuote(ca: TestCa, o: TestQuoteOptions): Buffer {
             notBefore,
             notAfter,
             isCA: true,
+            // As Intel's Platform CA: no CA below it.
+            pathLen: 0,
             serial: 2n,
         }),
         ca.root.privateKey,
@@ -190,6 +235,7 @@ export function buildTestQuote(ca: TestCa, o: TestQuoteOptions): Buffer {
             notBefore,
             notAfter: o.pckNotAfter ?? notAfter,
             serial: 3n,
+            extensions: [basicConstraintsExtension(false), sgxExtension(o.fmspc ?? TEST_FMSPC)],
         }),
         ca.platformCa.privateKey,
     );
