@@ -899,14 +899,20 @@ describe('AttestationVerifier with Staking and a real WorkerStake', () => {
         expect(Number((await worker.getAttestation())!.expiresAt)).toBe(f.blockchain.now!);
         expect((await staking.getAllActiveWorkers(MODEL)).length).toBe(0);
 
-        // On a machine with another PCK (same platform CA and root), it attests again.
+        // The same quoting enclave, certified again by the machine's new PCK, attests again...
+        const renewed = await attestOn({ ...ca, pck: generateP256() });
+        expect(renewed.r.transactions).toHaveTransaction({ from: verifier.address, to: worker.address, success: true });
+        expect(renewed.s.quote.attestationKeyId).toBe(attestationKey);
+        expect(await verifier.getKeyRevoked(attestationKey)).toBe(false);
+        expect(Number(await worker.getStatus())).toBe(WorkerStatus.Active);
+        // ...and so does a machine with another PCK and QE key (same platform CA and root).
         const other: TestCa = { ...ca, pck: generateP256(), attestation: generateP256() };
         const { s: s2, r } = await attestOn(other);
         expect(r.transactions).toHaveTransaction({ from: verifier.address, to: worker.address, success: true });
         expect(Number(await worker.getStatus())).toBe(WorkerStatus.Active);
         expect((await worker.getAttestation())!.evidenceKeyId).toBe(s2.quote.attestationKeyId);
         // The old revocation proves nothing about the new attestation: the WorkerStake refuses it.
-        const stale = await end(attestationKey);
+        const stale = await end(pck);
         expect(stale.transactions).toHaveTransaction({ from: verifier.address, to: worker.address, success: false, exitCode: ExitCode.ERR_WS_OTHER_EVIDENCE });
         expect(Number(await worker.getStatus())).toBe(WorkerStatus.Active);
 
