@@ -90,7 +90,7 @@ export interface ParsedCertificate {
     fmspc?: Buffer;
 }
 
-/** DER of the OIDs of Intel's SGX extension (1.2.840.113741.1.13.1) and of its FMSPC entry (.4). */
+/** The OIDs of Intel's SGX extension and of its FMSPC entry. */
 export const OID_SGX_EXTENSIONS = '1.2.840.113741.1.13.1';
 export const OID_SGX_FMSPC = '1.2.840.113741.1.13.1.4';
 
