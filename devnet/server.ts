@@ -1,7 +1,8 @@
 /**
  * HTTP front of the devnet: the toncenter v2 API (JSON-RPC at
  * /api/v2/jsonRPC and REST-style /api/v2/<method>), plus admin endpoints
- * (time travel, faucet), a readiness probe and devnet information.
+ * (time travel, faucet), a readiness probe, devnet information and the
+ * explorer (./explorer.ts) at /explorer/.
  */
 import Fastify, { FastifyReply } from 'fastify';
 import pino, { Logger } from 'pino';
@@ -10,6 +11,7 @@ import { AddressInfo } from 'net';
 import { z } from 'zod';
 import { DevnetChain, TxRecord } from './chain';
 import { DevnetConfig, DevnetConfigInput, parseDevnetConfig } from './config';
+import { registerExplorer } from './explorer';
 import { ToncenterError, badRequest, blockIdExt, decodeStack, encodeStack, encodeTransaction, parseAddress, parseBoc, parseHash, parseInteger, parseOptionalBoc } from './toncenter';
 import { knownWalletCodes } from './wallets';
 import { JSON_RPC_PATH } from '../wrappers/devnet';
@@ -333,6 +335,9 @@ export function buildServer(chain: DevnetChain, config: DevnetConfig, logger: Lo
             return fail(reply, e);
         }
     });
+
+    registerExplorer(app, chain);
+    app.get('/', (_req, reply) => reply.redirect('/explorer/'));
 
     app.addHook('onReady', async () => {
         ready = true;

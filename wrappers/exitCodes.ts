@@ -1,3 +1,4 @@
+import { PaymentChannel_errors } from '../build/PaymentChannel/PaymentChannel_PaymentChannel';
 import { Constants } from './constants';
 
 /**
@@ -27,4 +28,14 @@ export const ExitCode: Readonly<Record<string, number>> = new Proxy(codes as Rea
 /** The name of an exit code, or undefined when it is not one of Cocoon's. */
 export function exitCodeName(code: number): string | undefined {
     return (Object.keys(codes) as ExitCodeName[]).find((name) => codes[name] === code);
+}
+
+/**
+ * What an exit code means, for people: Cocoon's name for it, else the
+ * name TVM and Tact give a standard code (as the build lists them, e.g.
+ * 130 "Invalid incoming message"); undefined for 0, 1 and codes nobody names.
+ */
+export function describeExitCode(code: number): string | undefined {
+    if (code === 0 || code === 1) return undefined;
+    return exitCodeName(code) ?? (PaymentChannel_errors as Record<number, { message: string } | undefined>)[code]?.message;
 }

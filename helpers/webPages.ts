@@ -1,0 +1,38 @@
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import fastifyStatic from '@fastify/static';
+import type { FastifyInstance } from 'fastify';
+
+/**
+ * The browser pages each program serves (the gateway console, the worker
+ * dashboard, the devnet explorer): plain HTML, CSS and ES modules under
+ * `web/`, the shared part under `web/shared/`, and the chart library from
+ * its installed package. Nothing is fetched from anywhere else at run time.
+ */
+
+/** The folder holding `web/`: the repository, or an install of the package (from source or from dist/). */
+function webRoot(): string {
+    for (let dir = __dirname; ; dir = dirname(dir)) {
+        if (existsSync(join(dir, 'web', 'shared'))) return join(dir, 'web');
+        if (dirname(dir) === dir) throw new Error('the web/ folder of the cocoon package is missing');
+    }
+}
+
+/** Any server's instance, whatever its logger type. */
+export type AnyFastify = FastifyInstance<any, any, any, any>;
+
+/**
+ * Serves `web/<page>/` at `prefix` (its index.html at the prefix itself) and,
+ * once per server, the shared files and uPlot at `/assets/`. `prefix` ends
+ * with a slash; the prefix without it redirects there, so relative links work.
+ * Routes are made for the files present at start, so the API's own routes
+ * and its not-found answers are untouched.
+ */
+export function registerWebPage(app: AnyFastify, page: 'gateway' | 'worker' | 'explorer', prefix: string): void {
+    const root = webRoot();
+    app.register(fastifyStatic, { root: join(root, page), prefix, decorateReply: false, index: 'index.html', wildcard: false });
+    if (prefix !== '/') app.get(prefix.slice(0, -1), (_req, reply) => reply.redirect(prefix));
+    app.register(fastifyStatic, { root: join(root, 'shared'), prefix: '/assets/', decorateReply: false, wildcard: false });
+    const uplot = dirname(require.resolve('uplot/dist/uPlot.iife.min.js'));
+    app.register(fastifyStatic, { root: uplot, prefix: '/assets/uplot/', decorateReply: false, wildcard: false, allowedPath: (path) => /^\/uPlot\.(iife\.min\.js|min\.css)$/.test(path) });
+}
