@@ -34,7 +34,14 @@ export interface FirstMinutesResult {
 
 async function timeStart(dir: string, log?: (l: string) => void): Promise<StartRun> {
     const gatewayPort = await freePort();
-    const env = { ...process.env, COCOON_LOCAL_DIR: dir, COCOON_DEVNET_PORT: String(await freePort()), COCOON_WORKER_PORT: String(await freePort()), COCOON_GATEWAY_PORT: String(gatewayPort) };
+    const env = {
+        ...process.env,
+        COCOON_LOCAL_DIR: dir,
+        COCOON_DEVNET_PORT: String(await freePort()),
+        COCOON_WORKER_PORT: String(await freePort()),
+        COCOON_OPERATOR_PORT: String(await freePort()),
+        COCOON_GATEWAY_PORT: String(gatewayPort),
+    };
     const t0 = Date.now();
     const npm = spawn('npm', ['start'], { cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     const lines: Array<{ at: number; text: string }> = [];

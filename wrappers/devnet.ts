@@ -37,3 +37,20 @@ export function devSimulatedAttestationKey(): { publicKey: Buffer; secretKey: Bu
     const { keyPairFromSeed } = require('@ton/crypto') as typeof import('@ton/crypto');
     return keyPairFromSeed(createHash('sha256').update('cocoon-dev-simulated-attestation-key').digest());
 }
+
+/**
+ * The explorer of the devnet serving `endpoint` (a toncenter v2 JSON-RPC
+ * URL), or undefined when the endpoint is not a Cocoon devnet (a real
+ * network has its own explorers): pages link accounts to it.
+ */
+export async function devnetExplorerOf(endpoint: string): Promise<string | undefined> {
+    if (!endpoint.endsWith(JSON_RPC_PATH)) return undefined;
+    const base = endpoint.slice(0, -JSON_RPC_PATH.length);
+    try {
+        const res = await fetch(`${base}/devnet/info`, { signal: AbortSignal.timeout(3000) });
+        const body = (await res.json()) as { result?: { devnet?: boolean } };
+        return res.ok && body.result?.devnet === true ? `${base}/explorer/` : undefined;
+    } catch {
+        return undefined;
+    }
+}

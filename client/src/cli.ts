@@ -7,7 +7,7 @@ import { KeyPair, keyPairFromSeed, mnemonicValidate } from '@ton/crypto';
 import { TonClient } from '@ton/ton';
 import { writeSecretFile } from '../../helpers/secretFile';
 import { ChannelStatus, ExtendedPaymentChannel } from '../../wrappers/PaymentChannel';
-import { DEVNET_MNEMONIC } from '../../wrappers/devnet';
+import { DEVNET_MNEMONIC, devnetExplorerOf } from '../../wrappers/devnet';
 import { tonClientOpener } from '../../wrappers/toncenter';
 import { OperatorWallet, WalletVersion } from '../../wrappers/wallet';
 import { CocoonClient, CocoonError } from './client';
@@ -132,11 +132,13 @@ export function buildCli(io: CliIo = { out: (l) => console.log(l), env: process.
             const s = await openSession(o, io);
             const apiKeys: string[] = o.apiKey ?? (io.env.COCOON_GATEWAY_API_KEYS ?? '').split(',').filter(Boolean);
             const responses = ResponseStore.open(join(o.dir, 'responses.db'));
-            const app = buildGateway({ client: s.client, apiKeys, responses });
+            const explorer = await devnetExplorerOf(o.endpoint ?? io.env.COCOON_ENDPOINT ?? '');
+            const app = buildGateway({ client: s.client, apiKeys, responses, explorer });
             await app.listen({ host: o.host, port: Number(o.port) });
             const addr = app.server.address();
             const port = typeof addr === 'object' && addr ? addr.port : Number(o.port);
             io.out(`cocoon gateway listening on http://${o.host}:${port}/v1${apiKeys.length ? ' (API key required)' : ''}`);
+            io.out(`console: http://${o.host}:${port}/`);
             await new Promise<void>((done) => {
                 let stopping = false;
                 const stop = () => {

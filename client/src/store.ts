@@ -260,12 +260,16 @@ export class ClientStore {
         this.q(`INSERT INTO bad_receipts (channel, worker_stake, boc, reason, at) VALUES (?, ?, ?, ?, ?)`).run(channel, workerStake, boc, reason, Math.floor(Date.now() / 1000));
     }
 
-    badReceipts(): Array<{ channel: string; workerStake: string; boc: string; reason: string }> {
-        return this.q(`SELECT channel, worker_stake AS workerStake, boc, reason FROM bad_receipts`).all() as any;
+    badReceipts(): Array<{ channel: string; workerStake: string; boc: string; reason: string; at: number }> {
+        return this.q(`SELECT channel, worker_stake AS workerStake, boc, reason, at FROM bad_receipts`).all() as any;
     }
 
     receipts(channel: string): ReceiptRow[] {
-        return (this.q(`SELECT * FROM receipts WHERE channel = ? ORDER BY CAST(cumulative AS INTEGER)`).all(channel) as any[]).map((r) => ({
+        return (this.q(`SELECT * FROM receipts WHERE channel = ? ORDER BY CAST(cumulative AS INTEGER)`).all(channel) as any[]).map((r) => this.receiptRow(r));
+    }
+
+    private receiptRow(r: any): ReceiptRow {
+        return {
             channel: r.channel,
             requestId: r.request_id,
             boc: r.boc,
@@ -273,7 +277,25 @@ export class ClientStore {
             cumulative: BigInt(r.cumulative),
             model: r.model,
             receivedAt: r.received_at,
+        };
+    }
+
+    /** The newest verified receipts of every channel, newest first, with the worker each channel pays. */
+    recentReceipts(limit: number): Array<ReceiptRow & { workerStake: string }> {
+        return (this.q(`SELECT r.*, c.worker_stake FROM receipts r JOIN channels c ON c.address = r.channel ORDER BY r.received_at DESC, r.rowid DESC LIMIT ?`).all(limit) as any[]).map((r) => ({
+            ...this.receiptRow(r),
+            workerStake: r.worker_stake,
         }));
+    }
+
+    /** Cost and time of every verified receipt since `since` (unix s), oldest first: what spend charts add up. */
+    spendSince(since: number): Array<{ at: number; cost: bigint }> {
+        return (this.q(`SELECT received_at, cost FROM receipts WHERE received_at >= ? ORDER BY received_at`).all(since) as any[]).map((r) => ({ at: r.received_at, cost: BigInt(r.cost) }));
+    }
+
+    /** Receipts kept for each channel (verified ones; refused ones are in badReceipts). */
+    receiptCounts(): Map<string, number> {
+        return new Map((this.q(`SELECT channel, COUNT(*) AS n FROM receipts GROUP BY channel`).all() as any[]).map((r) => [r.channel, Number(r.n)]));
     }
 
     /**

@@ -46,6 +46,10 @@ export interface LocalNetwork {
     modelId: bigint;
     /** The worker's public URL and its WorkerStake. */
     workerUrl: string;
+    /** The gateway console, the worker's dashboard and the devnet explorer (pages for a browser). */
+    consoleUrl: string;
+    dashboardUrl: string;
+    explorerUrl: string;
     workerStake: string;
     /** The gateway's base URL, e.g. http://127.0.0.1:8080/v1 */
     baseUrl: string;
@@ -167,6 +171,7 @@ export async function startLocalNetwork(o: LocalNetworkOptions): Promise<LocalNe
         cfg.network.endpoint = devnet.endpoint;
         cfg.contracts.staking = contracts.staking;
         cfg.http = { ...cfg.http, port: o.workerPort };
+        cfg.operator = { ...cfg.operator, port: o.operatorPort };
         delete cfg.http.publicUrl;
         cfg.keys.walletVersion = 'v5r1';
         cfg.payoutAddress = WalletContractV5R1.create({ publicKey: (await mnemonicToPrivateKey(DEVNET_MNEMONIC.split(' '))).publicKey }).address.toString();
@@ -180,6 +185,7 @@ export async function startLocalNetwork(o: LocalNetworkOptions): Promise<LocalNe
         const worker = Daemon.spawn('worker', BINS.worker, ['start', '-c', workerConfig], { env, onOutput: (c) => forward('worker', c) });
         children.push(worker);
         const workerUrl = await worker.listening(180_000);
+        const dashboardUrl = (await worker.waitFor(/dashboard: (http:\S+)/, "the worker's dashboard", 30_000))[1];
 
         interrupted();
         // 5. The gateway.
@@ -212,7 +218,24 @@ export async function startLocalNetwork(o: LocalNetworkOptions): Promise<LocalNe
                 '',
             ].join('\n'),
         );
-        return { devnet, contracts, modelName: o.modelName, modelId, workerUrl, workerStake, baseUrl, envFile, dataDir: o.dir, logDir, childFailed, stop };
+        const consoleUrl = baseUrl.replace(/\/v1$/, '/');
+        return {
+            devnet,
+            contracts,
+            modelName: o.modelName,
+            modelId,
+            workerUrl,
+            workerStake,
+            baseUrl,
+            consoleUrl,
+            dashboardUrl,
+            explorerUrl: `${devnet.url}/explorer/`,
+            envFile,
+            dataDir: o.dir,
+            logDir,
+            childFailed,
+            stop,
+        };
     } catch (e) {
         await stop();
         interrupted();
@@ -225,6 +248,9 @@ export function describeLocalNetwork(n: LocalNetwork, model: ModelSource): strin
     const lines = [
         '',
         'Cocoon is running on a local devnet:',
+        `  gateway console        ${n.consoleUrl}   (open in a browser: network, channels, spend, playground)`,
+        `  worker dashboard       ${n.dashboardUrl}   (earnings, claims, attestation, refusals)`,
+        `  devnet explorer        ${n.explorerUrl}   (transactions, decoded messages, exit codes)`,
         `  OpenAI-compatible API  ${n.baseUrl}   (no API key needed)`,
         `  model                  ${n.modelName}`,
         `  worker                 ${n.workerUrl}   WorkerStake ${n.workerStake}`,

@@ -23,6 +23,8 @@ export interface LocalNetworkOptions {
     dir: string;
     devnetPort: number;
     workerPort: number;
+    /** The worker's operator interface (its dashboard). */
+    operatorPort: number;
     gatewayPort: number;
     /** The chain file; undefined keeps the chain in memory only. */
     statePath?: string;
@@ -46,6 +48,7 @@ export function localPorts(o: LocalNetworkOptions): Array<{ what: string; port: 
     return [
         { what: 'the devnet', port: o.devnetPort, env: 'COCOON_DEVNET_PORT' },
         { what: 'the worker', port: o.workerPort, env: 'COCOON_WORKER_PORT' },
+        { what: "the worker's dashboard", port: o.operatorPort, env: 'COCOON_OPERATOR_PORT' },
         { what: 'the gateway', port: o.gatewayPort, env: 'COCOON_GATEWAY_PORT' },
     ];
 }
@@ -74,6 +77,7 @@ export function defaultOptions(env: NodeJS.ProcessEnv, report: StartupReport): L
         dir,
         devnetPort: portFrom(env, 'COCOON_DEVNET_PORT', 8081),
         workerPort: portFrom(env, 'COCOON_WORKER_PORT', 8090),
+        operatorPort: portFrom(env, 'COCOON_OPERATOR_PORT', 8091),
         gatewayPort: portFrom(env, 'COCOON_GATEWAY_PORT', 8080),
         statePath: stateEnv === 'memory' ? undefined : resolve(stateEnv ?? join(dir, 'devnet-state.json')),
         model,

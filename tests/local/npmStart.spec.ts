@@ -1,7 +1,6 @@
-import { ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { promises as fs, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cell } from '@ton/core';
 import OpenAI from 'openai';
@@ -9,6 +8,7 @@ import { openSignedReceipt, parseReceipt } from '../../wrappers/receipt';
 import { freePort, pollUntil } from '../../helpers/poll';
 import { portHolder } from '../../helpers/ports';
 import { ROOT, processGroupAlive } from '../../scripts/lib/daemon';
+import { cleanUp, npmStart, portOpen, untilReady } from '../helpers/npmStart';
 
 /**
  * The README's first command, as a new user and a service manager run it:
@@ -19,65 +19,6 @@ import { ROOT, processGroupAlive } from '../../scripts/lib/daemon';
  * crashes takes the rest down with it.
  */
 jest.setTimeout(420_000);
-
-async function portOpen(port: number): Promise<boolean> {
-    try {
-        await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(2000) });
-        return true;
-    } catch {
-        return false;
-    }
-}
-
-interface Started {
-    npm: ChildProcess;
-    output: () => string;
-    exited: Promise<number | null>;
-    ports: { devnet: number; worker: number; gateway: number };
-    dir: string;
-}
-
-/** `npm start` in its own process group (so the test can always clean up), on fresh ports and a fresh state directory. */
-async function npmStart(ports?: Started['ports']): Promise<Started> {
-    const dir = await fs.mkdtemp(join(tmpdir(), 'cocoon-npm-start-'));
-    const p = ports ?? { devnet: await freePort(), worker: await freePort(), gateway: await freePort() };
-    const npm = spawn('npm', ['start'], {
-        cwd: ROOT,
-        detached: true,
-        env: {
-            ...process.env,
-            COCOON_LOCAL_DIR: dir,
-            COCOON_DEVNET_STATE: 'memory',
-            COCOON_DEVNET_PORT: String(p.devnet),
-            COCOON_WORKER_PORT: String(p.worker),
-            COCOON_GATEWAY_PORT: String(p.gateway),
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    npm.stdout!.on('data', (d) => (out += d));
-    npm.stderr!.on('data', (d) => (out += d));
-    const exited = new Promise<number | null>((resolve) => npm.on('exit', (c) => resolve(c)));
-    return { npm, output: () => out, exited, ports: p, dir };
-}
-
-async function untilReady(s: Started): Promise<string> {
-    await pollUntil(
-        'npm start to be ready',
-        async () => s.output(),
-        (o) => o.includes('stops the gateway, the worker and the devnet') || s.npm.exitCode !== null,
-        {
-            timeoutMs: 360_000,
-        },
-    );
-    if (s.npm.exitCode !== null) throw new Error(`npm start exited (${s.npm.exitCode}):\n${s.output()}`);
-    return /OpenAI-compatible API\s+(http:\S+)/.exec(s.output())![1];
-}
-
-async function cleanUp(s: Started): Promise<void> {
-    if (processGroupAlive(s.npm.pid!)) process.kill(-s.npm.pid!, 'SIGKILL');
-    await fs.rm(s.dir, { recursive: true, force: true });
-}
 
 it('npm start prints numbered phases and no logs, serves the printed examples, and SIGTERM to npm stops every process and port', async () => {
     const s = await npmStart();
@@ -155,7 +96,7 @@ it('a busy port fails npm start at once, naming the holder and a free port, and 
     const holder = createServer();
     const busy = await freePort();
     await new Promise<void>((resolve) => holder.listen(busy, '127.0.0.1', resolve));
-    const s = await npmStart({ devnet: await freePort(), worker: await freePort(), gateway: busy });
+    const s = await npmStart({ devnet: await freePort(), worker: await freePort(), operator: await freePort(), gateway: busy });
     try {
         expect(await s.exited).toBe(1);
         const out = s.output();

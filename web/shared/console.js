@@ -164,13 +164,20 @@ export function timeChart(container, label, series, { yLabel } = {}) {
             if (!plot || width !== lastWidth) {
                 plot?.destroy();
                 lastWidth = width;
+                // A series may have a scale of its own (a count beside an amount): its axis is on the right.
+                const second = series.find((s) => s.scale);
                 plot = new window.uPlot(
                     {
                         width,
                         height: 200,
-                        series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.stroke, width: 2, points: { show: true, size: 5 } }))],
-                        axes: [{}, { label: yLabel, size: 70 }],
-                        scales: { x: { time: true } },
+                        series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.stroke, scale: s.scale ?? 'y', width: 2, points: { show: true, size: 5 } }))],
+                        axes: [{}, { scale: 'y', label: yLabel, size: 70 }, ...(second ? [{ scale: second.scale, side: 1, size: 50, grid: { show: false } }] : [])],
+                        scales: {
+                            // A lone point gets a few minutes around it, not years.
+                            x: { time: true, range: (_u, min, max) => (max - min < 60 ? [min - 300, max + 60] : [min, max]) },
+                            y: { range: (_u, min, max) => [Math.min(0, min), max > 0 ? max * 1.1 : 1] },
+                            ...(second ? { [second.scale]: { range: (_u, min, max) => [Math.min(0, min), max > 0 ? max * 1.1 : 1] } } : {}),
+                        },
                     },
                     data,
                     holder,

@@ -117,6 +117,7 @@ export function buildCli(io: CliIo = { out: (l) => console.log(l), env: process.
                 keys: { ...paths, walletMnemonicPath: mnemonicPath, walletVersion: 'v4' },
                 payoutAddress: wallet.address.toString(),
                 http: { port: Number(o.port) },
+                operator: { port: Number(o.port) + 1 },
                 backend: backend as WorkerConfigInput['backend'],
                 prices: { prompt, cached, completion, reasoning },
                 attestation: attestation as WorkerConfigInput['attestation'],
@@ -177,6 +178,7 @@ export function buildCli(io: CliIo = { out: (l) => console.log(l), env: process.
             const worker = await createWorker(config);
             await worker.start();
             io.out(`listening on ${worker.url}`);
+            if (worker.operatorUrl) io.out(`dashboard: ${worker.operatorUrl}/`);
             await new Promise<void>((resolveStop) => {
                 let stopping = false;
                 const stop = () => {

@@ -122,6 +122,21 @@ export const workerConfigSchema = z
             })
             .strict()
             .default({}),
+        /**
+         * The operator's interface (the worker dashboard and its JSON) on a listener of
+         * its own; absent, none. Keep it on a loopback or private address: it is not for
+         * the clients of the public API.
+         */
+        operator: z
+            .object({
+                host: z.string().min(1).default('127.0.0.1'),
+                /** 0 picks any free port (tests). */
+                port: z.number().int().min(0).max(65535).default(8091),
+                /** Bearer token the dashboard's JSON needs (for a listener others can reach). */
+                token: z.string().min(16, 'must be at least 16 characters').optional(),
+            })
+            .strict()
+            .optional(),
         backend: z.discriminatedUnion('kind', [embeddedBackend, openaiBackend]),
         /** nanoTON per million tokens, by token class (listed on chain at registration). */
         prices: z

@@ -6,6 +6,8 @@ import type { WorkerStore } from './store/store';
  * several in one process). Money gauges are read from the store at scrape
  * time, so they are right after a restart too.
  */
+const RECENT_REFUSALS = 100;
+
 export class WorkerMetrics {
     readonly registry = new Registry();
     readonly requests: Counter<'status'>;
@@ -14,6 +16,10 @@ export class WorkerMetrics {
     readonly ttft: Histogram;
     readonly active: Gauge;
     readonly claims: Counter<'result'>;
+    /** The newest refusals (oldest first, at most RECENT_REFUSALS), for the operator's dashboard. */
+    readonly recentRefusals: Array<{ at: number; status: number; code: string; message: string }> = [];
+    /** Refusals since start, by code. */
+    readonly refusalCounts = new Map<string, number>();
 
     constructor(store: WorkerStore) {
         const registers = [this.registry];
@@ -57,5 +63,12 @@ export class WorkerMetrics {
                 this.set(Number(store.listChannels().reduce((s, c) => s + c.claimedTotal, 0n)));
             },
         });
+    }
+
+    /** Notes a request the worker refused (any 4xx or 5xx it answered). */
+    refused(status: number, code: string, message: string): void {
+        this.recentRefusals.push({ at: Math.floor(Date.now() / 1000), status, code, message });
+        if (this.recentRefusals.length > RECENT_REFUSALS) this.recentRefusals.shift();
+        this.refusalCounts.set(code, (this.refusalCounts.get(code) ?? 0) + 1);
     }
 }

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { modelIdOf } from '../../protocol/paidRequest';
 import type { Prices } from '../../wrappers/receipt';
 import { keyToInt } from '../../wrappers/voucher';
+import { devnetExplorerOf } from '../../wrappers/devnet';
 import { AttestationProvider, Evidence, SimulatedProvider, TdxProvider, attestationDocument, readDevKey } from './attestation';
 import { ChainView } from './chain';
 import { ContractOpener, tonClientOpener } from '../../wrappers/toncenter';
@@ -14,6 +15,7 @@ import type { InferenceBackend } from './inference/types';
 import { WorkerKeys, loadKeys } from './keys';
 import { createLogger, sanitize } from './log';
 import { WorkerMetrics } from './metrics';
+import { OperatorServer, buildOperatorServer } from './operator';
 import { Payments } from './payments';
 import { WorkerPricing } from './pricing';
 import { CooperativeClose } from './cooperativeClose';
@@ -58,6 +60,8 @@ export interface Worker {
     readonly chain: ChainView;
     /** Base URL once listening. */
     url: string;
+    /** The operator's dashboard once listening (when the config has an operator interface). */
+    operatorUrl?: string;
     start(): Promise<string>;
     stop(): Promise<void>;
     /** Re-attests now when the recorded attestation is near its end. */
@@ -152,6 +156,7 @@ export async function createWorker(config: WorkerConfig, deps: WorkerDeps = {}):
 
     let reattestTimer: NodeJS.Timeout | undefined;
     let stopped = false;
+    let operator: OperatorServer | undefined;
 
     async function modelId(): Promise<bigint> {
         if (chainModelId === undefined) {
@@ -218,6 +223,22 @@ export async function createWorker(config: WorkerConfig, deps: WorkerDeps = {}):
             const addr = server.app.server.address();
             const port = typeof addr === 'object' && addr ? addr.port : config.http.port;
             worker.url = `http://${config.http.host}:${port}`;
+            if (config.operator) {
+                operator = buildOperatorServer({
+                    store,
+                    metrics,
+                    backend,
+                    chain,
+                    workerStake,
+                    attestationNotAfter: () => (evidence ? Number(evidence.claims.notAfter) : null),
+                    publicUrl: () => worker.url,
+                    explorer: await devnetExplorerOf(config.network.endpoint),
+                    token: config.operator.token,
+                });
+                await operator.app.listen({ host: config.operator.host, port: config.operator.port });
+                const at = operator.app.server.address();
+                worker.operatorUrl = `http://${config.operator.host}:${typeof at === 'object' && at ? at.port : config.operator.port}`;
+            }
             claimer.start();
             pricing.start(60_000);
             if (sender && owner) {
@@ -266,6 +287,7 @@ export async function createWorker(config: WorkerConfig, deps: WorkerDeps = {}):
                 await server.idle(Math.min(left(), 5000));
             }
             await server.app.close();
+            await operator?.close();
             await claimer.stop();
             try {
                 await Promise.race([

@@ -80,8 +80,11 @@ export async function dispatch(d: DispatchContext, op: PaidOperation, selection:
     list = affordable;
 
     let delivered = false;
+    let started = 0;
+    let firstChunkMs: number | undefined;
     const relay = onChunk
         ? (chunk: any) => {
+              if (!delivered) firstChunkMs = performance.now() - started;
               delivered = true;
               onChunk(chunk);
           }
@@ -92,9 +95,10 @@ export async function dispatch(d: DispatchContext, op: PaidOperation, selection:
     for (let i = 0; i < list.length && tried.size < d.maxAttempts; i++) {
         const w = list[i];
         tried.add(w.workerStake.toString());
+        started = performance.now();
         try {
             const r = await client.pay(w, op, relay, signal);
-            router.record(w, true, r.latencyMs);
+            router.record(w, true, r.latencyMs, firstChunkMs);
             return r;
         } catch (e) {
             if (signal.aborted) throw e; // nobody to answer, and not the worker's failure

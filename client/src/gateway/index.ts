@@ -6,6 +6,7 @@ import { chatRequestSchema, describeIssues } from '../../../protocol/paidRequest
 import { CallResult, CocoonClient, CocoonError } from '../client';
 import { DispatchContext, Selection, dispatch, takeSelection } from './dispatch';
 import { registerCompletionsRoute } from './completions';
+import { isConsolePage, registerConsole } from './console';
 import { registerEmbeddingsRoute } from './embeddings';
 import { registerModelRoutes } from './models';
 import { ResponseStore } from './responseStore';
@@ -13,7 +14,8 @@ import { registerResponsesRoutes } from './responses';
 import { Router } from './router';
 
 /**
- * `cocoon-client gateway`: an OpenAI-compatible API on localhost for apps.
+ * `cocoon-client gateway`: an OpenAI-compatible API on localhost for apps,
+ * and the console at its root (./console.ts).
  * The app speaks plain OpenAI; the gateway picks a worker (by the success
  * and latency this client measured, then cheapest first: ./router.ts,
  * ./ranking.ts), pays it through the SDK, and answers with OpenAI's shapes
@@ -40,6 +42,8 @@ export interface GatewayOptions {
     logger?: boolean;
     /** Where responses are kept for `previous_response_id` (default: in memory, for this process only). */
     responses?: ResponseStore;
+    /** The devnet explorer's address, when the chain is a devnet: the console links accounts to it. */
+    explorer?: string;
 }
 
 function openAiError(reply: FastifyReply, status: number, code: string, message: string) {
@@ -95,13 +99,14 @@ export function buildGateway(o: GatewayOptions): FastifyInstance {
     const keys = (o.apiKeys ?? []).filter((k) => k.length > 0).map((k) => Buffer.from(k));
 
     app.addHook('onRequest', async (req, reply) => {
-        if (keys.length === 0) return;
+        if (keys.length === 0 || isConsolePage(req.method, req.url)) return;
         const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
         const given = Buffer.from(m?.[1] ?? '');
         if (!keys.some((k) => k.length === given.length && timingSafeEqual(k, given))) return openAiError(reply, 401, 'invalid_api_key', 'missing or wrong API key');
     });
 
-    registerModelRoutes(app, { client, fallback: o.models ?? [], fail: openAiError });
+    const models = registerModelRoutes(app, { client, fallback: o.models ?? [], fail: openAiError });
+    registerConsole(app, { client, models, explorer: o.explorer, fail: openAiError });
 
     function extras(r: CallResult) {
         return { cost: r.cost.toString(), receipt: r.receipt, worker: r.worker.workerStake.toString() };

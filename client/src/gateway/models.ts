@@ -25,7 +25,10 @@ export interface ModelsDeps {
     fail: (reply: FastifyReply, status: number, code: string, message: string) => FastifyReply;
 }
 
-export function registerModelRoutes(app: FastifyInstance, deps: ModelsDeps): void {
+/** The models list, as /v1/models answers it (cached 15 s); for the console. */
+export type ModelEntries = () => Promise<unknown[]>;
+
+export function registerModelRoutes(app: FastifyInstance, deps: ModelsDeps): ModelEntries {
     const { client } = deps;
     let cache: { at: number; data: unknown[] } | undefined;
     const described = new Map<string, { at: number; model: WorkerModel | undefined }>();
@@ -96,4 +99,5 @@ export function registerModelRoutes(app: FastifyInstance, deps: ModelsDeps): voi
         if (!model) return deps.fail(reply, 404, 'model_not_found', 'no live verified worker serves a model of that id');
         return model;
     });
+    return entries;
 }

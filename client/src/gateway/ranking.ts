@@ -19,13 +19,17 @@ export interface MeasuredStats {
     failed: number;
     /** Smoothed latency of successful calls, ms (0: none measured). */
     latencyMs: number;
+    /** Smoothed time to the first streamed chunk of successful streamed calls, ms (0 or absent: none measured). */
+    ttftMs?: number;
 }
 
 /** Counts one call to a worker: a success (and its latency, smoothed) or a failure. */
-export function measure(s: MeasuredStats, ok: boolean, ms?: number): void {
+export function measure(s: MeasuredStats, ok: boolean, ms?: number, ttftMs?: number): void {
+    const smooth = (was: number | undefined, now: number) => (!was ? now : 0.8 * was + 0.2 * now);
     if (ok) {
         s.ok++;
-        if (ms !== undefined) s.latencyMs = s.latencyMs === 0 ? ms : 0.8 * s.latencyMs + 0.2 * ms;
+        if (ms !== undefined) s.latencyMs = smooth(s.latencyMs, ms);
+        if (ttftMs !== undefined) s.ttftMs = smooth(s.ttftMs, ttftMs);
     } else s.failed++;
 }
 

@@ -26,8 +26,8 @@ export class Router {
         return rankWorkers(list, (w) => this.client.statsOf(w));
     }
 
-    /** Counts a try of `w`: served (in `ms`), or failed. */
-    record(w: WorkerInfo, ok: boolean, ms?: number) {
-        measure(this.client.statsOf(w), ok, ms);
+    /** Counts a try of `w`: served (in `ms`, its first chunk after `ttftMs` when streamed), or failed. */
+    record(w: WorkerInfo, ok: boolean, ms?: number, ttftMs?: number) {
+        measure(this.client.statsOf(w), ok, ms, ttftMs);
     }
 }

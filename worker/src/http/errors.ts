@@ -99,6 +99,7 @@ export function refusalCode(kind: RefusalKind, during?: Operation): string {
 function sendError(reply: FastifyReply, metrics: WorkerMetrics, status: number, code: string, message: string, retryAfter?: number) {
     if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter));
     metrics.requests.inc({ status: String(status) });
+    metrics.refused(status, code, message);
     return reply
         .code(status)
         .type('application/json')

@@ -145,6 +145,13 @@ INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', '1');
         description: 'scratch table for probeWritable',
         up: `CREATE TABLE IF NOT EXISTS scratch (id INTEGER PRIMARY KEY, data BLOB);`,
     },
+    {
+        // Every confirmed rise of a channel's paid-out total, for the operator's
+        // dashboard (the channels table keeps only the newest).
+        version: 3,
+        description: 'claims log',
+        up: `CREATE TABLE claims (id INTEGER PRIMARY KEY AUTOINCREMENT, channel TEXT NOT NULL, total INTEGER NOT NULL, gained INTEGER NOT NULL, at INTEGER NOT NULL);`,
+    },
 ];
 
 const LEDGER: LedgerSpec = {
@@ -199,6 +206,7 @@ export class WorkerStore {
             pruneVouchers: this.db.prepare(`DELETE FROM vouchers WHERE channel = ? AND total < ?`),
             markClaimed: this.db.prepare(`UPDATE channels SET claimed_total = ?, last_claim_tx = ?, updated_at = ? WHERE address = ? AND claimed_total < ?`),
             setState: this.db.prepare(`UPDATE channels SET state = ?, close_deadline = ?, updated_at = ? WHERE address = ?`),
+            logClaim: this.db.prepare(`INSERT INTO claims (channel, total, gained, at) VALUES (?, ?, ?, ?)`),
             summaries: this.db.prepare(
                 `SELECT c.*,
                     (SELECT MAX(total) FROM vouchers v WHERE v.channel = c.address) AS voucher_total,
@@ -334,7 +342,9 @@ export class WorkerStore {
         return this.db
             .transaction(() => {
                 this.ensureChannel(channel);
+                const before = (this.stmts.channel.get(channel) as { claimed_total: bigint }).claimed_total;
                 const info = this.stmts.markClaimed.run(total, txHash ?? null, now(), channel, total);
+                if (info.changes > 0) this.stmts.logClaim.run(channel, total, total - before, now());
                 return { changed: info.changes > 0 };
             })
             .immediate();
@@ -380,6 +390,23 @@ export class WorkerStore {
     /** Iterates channels (for the claimer and `cocoon-worker status`). */
     *channels(): IterableIterator<ChannelSummary> {
         yield* this.listChannels();
+    }
+
+    /** Confirmed claims, newest first: each rise of a channel's paid-out total. */
+    claims(limit: number): Array<{ channel: string; total: bigint; gained: bigint; at: number }> {
+        return (this.db.prepare(`SELECT channel, total, gained, at FROM claims ORDER BY id DESC LIMIT ?`).all(limit) as Array<Record<string, unknown>>).map((r) => ({
+            channel: r.channel as string,
+            total: r.total as bigint,
+            gained: r.gained as bigint,
+            at: Number(r.at),
+        }));
+    }
+
+    /** Time, cost and tokens of every receipt issued since `since` (unix s), oldest first: what earnings charts add up. */
+    receiptsSince(since: number): Array<{ at: number; cost: bigint; tokens: number }> {
+        return (
+            this.db.prepare(`SELECT created_at, cost, prompt_tokens + completion_tokens AS tokens FROM receipts WHERE created_at >= ? ORDER BY seq`).all(since) as Array<Record<string, unknown>>
+        ).map((r) => ({ at: Number(r.created_at), cost: r.cost as bigint, tokens: Number(r.tokens) }));
     }
 
     receiptsOf(channel: string): ReceiptRecord[] {
