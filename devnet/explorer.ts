@@ -28,6 +28,11 @@ function messageJson(m: Message | undefined | null) {
     return { type: 'external-out', from: info.src.toString(), to: null, value: null, bounce: false, bounced: false, ...common };
 }
 
+/** Every account a decoded transaction names: its own, its message's sender, its messages' receivers. */
+function addressesOf(t: { account: string; in: { from: string | null } | null; out: Array<{ to: string | null } | null> }): string[] {
+    return [t.account, t.in?.from, ...t.out.map((m) => m?.to)].filter((a): a is string => typeof a === 'string');
+}
+
 function phases(tx: Transaction) {
     const d = tx.description;
     if (d.type !== 'generic') return { compute: null, action: null, aborted: false };
@@ -91,7 +96,7 @@ export function registerExplorer(app: AnyFastify, chain: DevnetChain): void {
                 const txs = b.txs.map((t) => chain.transactions(Address.parse(t.account), { limit: 1, lt: BigInt(t.lt) })[0]).filter((r): r is TxRecord => r !== undefined);
                 blocks.push({ seqno: b.seqno, time: b.utime, transactions: txs.map((r) => txJson(r, b.utime)) });
             }
-            const seen = blocks.flatMap((b) => b.transactions.map((t) => t.account));
+            const seen = blocks.flatMap((b) => b.transactions.flatMap(addressesOf));
             return { seqno: chain.seqno, now: chain.now(), blocks, accounts: await accounts(seen) };
         } catch (e) {
             return failed(reply, e);
@@ -102,7 +107,7 @@ export function registerExplorer(app: AnyFastify, chain: DevnetChain): void {
         try {
             const address = parseAddress((req.params as { address: string }).address);
             const txs = chain.transactions(address, { limit: MAX_ACCOUNT_TXS }).map((r) => txJson(r, chain.block(r.block)?.utime ?? null));
-            return { account: await describe(address), transactions: txs, accounts: await accounts(txs.map((t) => t.account)) };
+            return { account: await describe(address), transactions: txs, accounts: await accounts(txs.flatMap(addressesOf)) };
         } catch (e) {
             return failed(reply, e);
         }

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance } from 'fastify';
@@ -33,6 +33,12 @@ export function registerWebPage(app: AnyFastify, page: 'gateway' | 'worker' | 'e
     app.register(fastifyStatic, { root: join(root, page), prefix, decorateReply: false, index: 'index.html', wildcard: false });
     if (prefix !== '/') app.get(prefix.slice(0, -1), (_req, reply) => reply.redirect(prefix));
     app.register(fastifyStatic, { root: join(root, 'shared'), prefix: '/assets/', decorateReply: false, wildcard: false });
-    const uplot = dirname(require.resolve('uplot/dist/uPlot.iife.min.js'));
-    app.register(fastifyStatic, { root: uplot, prefix: '/assets/uplot/', decorateReply: false, wildcard: false, allowedPath: (path) => /^\/uPlot\.(iife\.min\.js|min\.css)$/.test(path) });
+    // Only the two files the pages load, not the rest of the package's dist/.
+    for (const [file, type] of [
+        ['uPlot.iife.min.js', 'application/javascript; charset=utf-8'],
+        ['uPlot.min.css', 'text/css; charset=utf-8'],
+    ]) {
+        const body = readFileSync(require.resolve(`uplot/dist/${file}`));
+        app.get(`/assets/uplot/${file}`, (_req, reply) => reply.type(type).header('cache-control', 'public, max-age=3600').send(body));
+    }
 }

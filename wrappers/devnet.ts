@@ -12,6 +12,8 @@ export const DEV_IMAGE_HASH = BigInt('0x' + createHash('sha256').update('cocoon-
 export const DEV_MODEL_ID = BigInt('0x' + createHash('sha256').update('cocoon-dev-model').digest('hex'));
 /** Display name under which the development model is allow-listed. */
 export const DEV_MODEL_NAME = 'cocoon-dev-model';
+/** The name `npm start` serves its demo model under: the default wherever a command asks for a model. */
+export const DEMO_MODEL_NAME = 'cocoon-demo';
 
 /**
  * The fixed development mnemonic (a valid 24-word TON mnemonic). The devnet

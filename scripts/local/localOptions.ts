@@ -1,4 +1,5 @@
 import { join, resolve } from 'node:path';
+import { DEMO_MODEL_NAME } from '../../wrappers/devnet';
 
 /**
  * What `npm start` runs, read from the environment. Kept apart from
@@ -8,9 +9,6 @@ import { join, resolve } from 'node:path';
 
 /** What serves the model: the demo GGUF (default), another GGUF file, or an OpenAI-compatible server. */
 export type ModelSource = { kind: 'demo' } | { kind: 'gguf'; path: string } | { kind: 'openai'; baseUrl: string; upstreamModel: string };
-
-/** The name `npm start` serves the demo model under, and the default everywhere a model name is asked for. */
-export const DEMO_MODEL_NAME = 'cocoon-demo';
 
 /** Where the start-up reports to the user: a numbered phase, or a detail line of the current phase. */
 export interface StartupReport {

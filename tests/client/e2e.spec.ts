@@ -686,7 +686,7 @@ describe('client gateway on a devnet', () => {
         const cdir = join(dir, 'cli');
         await clientCli(['models', '-d', cdir], io);
         expect(lines.join('\n')).toContain(`${MODEL}: 1 worker(s)`);
-        await clientCli(['chat', '-d', cdir, '--deposit', '3', '--max-tokens', '16', 'Say hello.'], io);
+        await clientCli(['chat', '-d', cdir, '-m', MODEL, '--deposit', '3', '--max-tokens', '16', 'Say hello.'], io);
         expect(lines).toContain(WORDS.join(''));
         expect(lines.join('\n')).toMatch(/cost \d+ nanoTON .* verified/);
         lines.length = 0;

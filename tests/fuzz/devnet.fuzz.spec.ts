@@ -56,6 +56,19 @@ const PARAM_NAMES = [
     'config_id',
 ];
 
+/** What a page's routes serve: files, no input. */
+const PAGE_FILES = [
+    'GET /explorer',
+    'GET /explorer/',
+    'GET /explorer/index.html',
+    'GET /explorer/explorer.js',
+    'GET /',
+    'GET /assets/console.css',
+    'GET /assets/console.js',
+    'GET /assets/uplot/uPlot.iife.min.js',
+    'GET /assets/uplot/uPlot.min.css',
+];
+
 describe('devnet HTTP API under bad input', () => {
     let devnet: RunningDevnet;
     let wallet: Address;
@@ -104,10 +117,56 @@ describe('devnet HTTP API under bad input', () => {
         const app = buildServer(devnet.chain, devnet.config, pino({ level: 'silent' }));
         await app.ready();
         expect(routesOf(app)).toEqual(
-            ['GET /api/v2/:method', 'GET /devnet/info', 'GET /ready', 'POST /admin/advance-time', 'POST /admin/faucet', `POST ${JSON_RPC_PATH}`, 'POST /api/v2/:method'].sort(),
+            [
+                'GET /api/v2/:method',
+                'GET /devnet/info',
+                'GET /ready',
+                'POST /admin/advance-time',
+                'POST /admin/faucet',
+                `POST ${JSON_RPC_PATH}`,
+                'POST /api/v2/:method',
+                // The explorer: its JSON (fuzzed below) and its page's files (no input).
+                'GET /explorer/api/blocks',
+                'GET /explorer/api/accounts/:address',
+                ...PAGE_FILES,
+            ].sort(),
         );
         await app.close();
         expect(Object.keys(toncenterMethods(devnet.chain)).sort()).toEqual([...METHODS].sort());
+    });
+
+    it('explorer JSON: random limits, block numbers and addresses: 4xx naming the field, or the answer', async () => {
+        await fc.assert(
+            fc.asyncProperty(
+                fc.oneof(
+                    fc.constant(undefined),
+                    wrongValue.map((v) => String(v)),
+                    fc.integer({ min: -5, max: 150 }).map(String),
+                ),
+                fc.oneof(
+                    fc.constant(undefined),
+                    wrongValue.map((v) => String(v)),
+                    fc.integer({ min: -5, max: 1000 }).map(String),
+                ),
+                fc.oneof(
+                    wrongValue.map((v) => String(v)),
+                    fc.constantFrom(devnet.chain.wallets[0].address.toString(), devnet.chain.wallets[0].address.toRawString()),
+                ),
+                async (limit, before, address) => {
+                    const q = new URLSearchParams();
+                    if (limit !== undefined) q.set('limit', limit);
+                    if (before !== undefined) q.set('before', before);
+                    const blocks = await call(devnet.url, { url: `/explorer/api/blocks?${q}` });
+                    expect(blocks.statusCode === 200 || blocks.statusCode === 400).toBe(true);
+                    if (blocks.statusCode === 400) expect(blocks.json().error.message).toMatch(/^(limit|before):/);
+                    else expect(Array.isArray(blocks.json().blocks)).toBe(true);
+                    const account = await call(devnet.url, { url: `/explorer/api/accounts/${encodeURIComponent(address)}` });
+                    expect([200, 400, 404]).toContain(account.statusCode);
+                    if (account.statusCode === 200) expect(account.json().account.address).toBe(devnet.chain.wallets[0].address.toString());
+                },
+            ),
+            params(60),
+        );
     });
 
     it('JSON-RPC: random methods, params and ids: never a 5xx, always the toncenter answer shape', async () => {

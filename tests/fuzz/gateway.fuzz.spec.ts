@@ -62,7 +62,17 @@ describe('client gateway under bad input', () => {
     const chat = (payload: Buffer | string, headers: Record<string, string> = { ...auth, 'content-type': 'application/json' }, route = '/v1/chat/completions') =>
         call(url, { method: 'POST', url: route, headers, payload });
     /** Every route an app posts a request to. */
-    const ROUTES = ['/v1/chat/completions', '/v1/responses', '/v1/embeddings', '/v1/completions', '/v1/models'];
+    const ROUTES = [
+        '/v1/chat/completions',
+        '/v1/responses',
+        '/v1/embeddings',
+        '/v1/completions',
+        '/v1/models',
+        '/console/api/network',
+        '/console/api/channels',
+        '/console/api/activity',
+        '/console/api/channels/x/close',
+    ];
 
     beforeAll(async () => {
         dir = mkdtempSync(join(tmpdir(), 'cocoon-fuzz-gateway-'));
@@ -139,7 +149,60 @@ describe('client gateway under bad input', () => {
                 'POST /v1/responses',
                 'GET /v1/responses/:id',
                 'DELETE /v1/responses/:id',
+                // The console: its JSON and actions (fuzzed below) and its page's files (no input, no key).
+                'GET /console/api/network',
+                'GET /console/api/channels',
+                'GET /console/api/activity',
+                'POST /console/api/channels/:address/close',
+                'POST /console/api/channels/:address/top-up',
+                'GET /',
+                'GET /index.html',
+                'GET /gateway.js',
+                'GET /assets/console.css',
+                'GET /assets/console.js',
+                'GET /assets/uplot/uPlot.iife.min.js',
+                'GET /assets/uplot/uPlot.min.css',
             ].sort(),
+        );
+    });
+
+    it('console actions: any address, any body, any content type: 4xx naming the field, and nothing moves', async () => {
+        const open = store.channels()[0].address;
+        const validAmount = /^\d+(\.\d{1,9})?$/;
+        await fc.assert(
+            fc.asyncProperty(
+                fc.oneof(fc.string({ maxLength: 60 }), fc.constant(open), fc.constant(wallet.address.toString())),
+                fc.constantFrom('close', 'top-up'),
+                fc.oneof(
+                    wrongValue.map((v) => JSON.stringify({ amount: v })),
+                    anyJson.map((v) => JSON.stringify(v) ?? ''),
+                    malformedJson,
+                ),
+                fc.constantFrom('application/json', 'text/plain', 'application/x-www-form-urlencoded', undefined),
+                async (address, action, body, ct) => {
+                    // A well-formed request on the real channel is the console working, not bad input.
+                    let parsed: any;
+                    try {
+                        parsed = JSON.parse(body);
+                    } catch {
+                        parsed = undefined;
+                    }
+                    const wellFormed =
+                        ct === 'application/json' &&
+                        address === open &&
+                        (action === 'close' || (typeof parsed?.amount === 'string' && validAmount.test(parsed.amount) && Object.keys(parsed).length === 1));
+                    fc.pre(!wellFormed && address !== '');
+                    const before = ledger();
+                    const headers: Record<string, string> = { ...auth };
+                    if (ct) headers['content-type'] = ct;
+                    const res = await call(url, { method: 'POST', url: `/console/api/channels/${encodeURIComponent(address)}/${action}`, headers, payload: body });
+                    expect(res.statusCode).toBeGreaterThanOrEqual(400);
+                    expect(res.statusCode).toBeLessThan(500);
+                    expect(typeof res.json().error.message).toBe('string');
+                    expect(ledger()).toBe(before);
+                },
+            ),
+            params(80),
         );
     });
 

@@ -74,6 +74,8 @@ it('npm start prints numbered phases and no logs, serves the printed examples, a
         expect(listed).toContain('(1 allowed model(s) with no live worker not shown: --all lists them)');
         expect(cli('client', '--', 'models', '--all')).toContain('cocoon-dev-model: 0 worker(s)');
         expect(cli('client', '--', 'channels', '-d', join(s.dir, 'client'))).toContain(`${f.channel.toString()} worker`);
+        // `chat` without -m asks for the model npm start serves: one default name everywhere.
+        expect(cli('client', '--', 'chat', '-d', join(s.dir, 'chat-client'), '--max-tokens', '4', 'Hello')).toMatch(/cost \d+ nanoTON .* verified/);
         expect(cli('worker', '--', 'status', '-c', join(s.dir, 'worker', 'config.json'))).toMatch(/earned \(receipts\) [\d.]+ TON; unclaimed \(vouchers\) [\d.]+ TON/);
 
         // As a service manager stops it: SIGTERM to npm's process only.

@@ -385,7 +385,7 @@ function expectOldClientData(s: ClientStore): void {
     ]);
     expect(s.latestVoucher('C1')).toEqual({ total: 9007199254741893n, signature: sig(0xc2) });
     expect(s.latestVoucher('C0')).toEqual({ total: 300n, signature: sig(0xc0) });
-    expect(s.badReceipts()).toEqual([{ channel: 'C2', workerStake: 'W2', boc: 'te6-bad', reason: 'overcharge' }]);
+    expect(s.badReceipts()).toEqual([{ channel: 'C2', workerStake: 'W2', boc: 'te6-bad', reason: 'overcharge', at: 1700000300 }]);
 }
 
 /** The ledger keeps working: a request recorded, paid, the channel topped up and closed. */

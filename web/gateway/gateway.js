@@ -1,20 +1,12 @@
-import { NeedsKey, account, api, askForKey, countdown, every, figures, h, perMillion, say, short, table, timeChart, ton, when } from '/assets/console.js';
+import { account, api, countdown, refresher, figures, h, perMillion, say, short, table, timeChart, ton, when } from '/assets/console.js';
 
 // The gateway console: what this gateway sees of the network, spends and serves.
 
 const $ = (id) => document.getElementById(id);
 const status = $('status');
 let explorer = null;
-let stopped = false;
 
-function failed(e) {
-    if (e instanceof NeedsKey) {
-        stopped = true;
-        askForKey($('main'), e.message);
-        return;
-    }
-    status.textContent = `error: ${e.message}`;
-}
+const { failed, every } = refresher($('status'), $('main'));
 
 function setExplorer(url) {
     explorer = url;
@@ -250,6 +242,6 @@ $('playground').addEventListener('submit', async (e) => {
     }
 });
 
-every(3000, () => (stopped ? undefined : refreshActivity()), failed);
-every(3000, () => (stopped ? undefined : refreshChannels()), failed);
-every(5000, () => (stopped ? undefined : refreshNetwork()), failed);
+every(3000, refreshActivity);
+every(3000, refreshChannels);
+every(5000, refreshNetwork);

@@ -173,8 +173,8 @@ export function timeChart(container, label, series, { yLabel } = {}) {
                         series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.stroke, scale: s.scale ?? 'y', width: 2, points: { show: true, size: 5 } }))],
                         axes: [{}, { scale: 'y', label: yLabel, size: 70 }, ...(second ? [{ scale: second.scale, side: 1, size: 50, grid: { show: false } }] : [])],
                         scales: {
-                            // A lone point gets a few minutes around it, not years.
-                            x: { time: true, range: (_u, min, max) => (max - min < 60 ? [min - 300, max + 60] : [min, max]) },
+                            // Set from the data on every update (below): a lone point gets a few minutes around it, not years.
+                            x: { time: true, auto: false },
                             y: { range: (_u, min, max) => [Math.min(0, min), max > 0 ? max * 1.1 : 1] },
                             ...(second ? { [second.scale]: { range: (_u, min, max) => [Math.min(0, min), max > 0 ? max * 1.1 : 1] } } : {}),
                         },
@@ -183,10 +183,33 @@ export function timeChart(container, label, series, { yLabel } = {}) {
                     holder,
                 );
             } else plot.setData(data);
+            const xs = data[0];
+            const now = Date.now() / 1000;
+            const min = xs.length ? xs[0] : now - 300;
+            const max = xs.length ? xs[xs.length - 1] : now;
+            plot.setScale('x', max - min < 60 ? { min: min - 300, max: max + 60 } : { min, max });
             const last = series.map((s, i) => `${s.label} ${data[i + 1]?.at(-1) ?? 'none'}`).join(', ');
             holder.setAttribute('aria-label', `${label}: ${data[0].length} points; latest ${last}`);
             holder.dataset.points = String(data[0].length);
         },
+    };
+}
+
+/**
+ * Keeps a page's refreshes going: each runs every few seconds, an error shows in `status`,
+ * and a missing or wrong API key stops them all and asks for one in `main`.
+ */
+export function refresher(status, main) {
+    let stopped = false;
+    const failed = (e) => {
+        if (e instanceof NeedsKey) {
+            stopped = true;
+            askForKey(main, e.message);
+        } else status.textContent = `error: ${e.message}`;
+    };
+    return {
+        failed,
+        every: (ms, fn) => every(ms, () => (stopped ? undefined : fn()), failed),
     };
 }
 

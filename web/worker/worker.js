@@ -1,20 +1,12 @@
-import { NeedsKey, account, api, askForKey, countdown, every, figures, h, perMillion, short, table, timeChart, ton, when } from '/assets/console.js';
+import { account, api, countdown, refresher, figures, h, perMillion, short, table, timeChart, ton, when } from '/assets/console.js';
 
 // The worker dashboard: what this worker earned, claimed and served, and whether the chain still trusts it.
 
 const $ = (id) => document.getElementById(id);
-let stopped = false;
 let explorer = null;
 let expiry = null;
 
-function failed(e) {
-    if (e instanceof NeedsKey) {
-        stopped = true;
-        askForKey($('main'), e.message);
-        return;
-    }
-    $('status').textContent = `error: ${e.message}`;
-}
+const { every } = refresher($('status'), $('main'));
 
 const dl = (pairs) =>
     h(
@@ -116,8 +108,8 @@ async function refreshSeries() {
     charts.minute.update([s.earnedPerMinute.map((p) => p.at), s.earnedPerMinute.map((p) => tonOf(p.earned))]);
 }
 
-every(3000, () => (stopped ? undefined : refreshSummary()), failed);
-every(5000, () => (stopped ? undefined : refreshSeries()), failed);
+every(3000, refreshSummary);
+every(5000, refreshSeries);
 // The countdown moves every second between refreshes.
 setInterval(() => {
     const el = $('attestation-expiry');

@@ -94,6 +94,15 @@ export function buildGateway(o: GatewayOptions): FastifyInstance {
     // OpenAI's SDKs send a JSON content type on requests without a body (DELETE): an empty body is no body there.
     const json = app.getDefaultJsonParser('error', 'error');
     app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => (body === '' ? done(null, undefined) : json(req, body as string, done)));
+    // One error envelope for everything the app can get wrong, OpenAI's, also when fastify itself refuses
+    // (a body that is not JSON, a content type nobody parses, a body over the limit) or no route matches.
+    app.setErrorHandler((err: Error & { statusCode?: number }, req, reply) => {
+        const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+        if (status === 500) req.log.error({ err }, 'unhandled error');
+        const code = status === 413 ? 'body_too_large' : status === 415 ? 'unsupported_media_type' : status === 500 ? 'internal_error' : 'invalid_request';
+        return openAiError(reply, status, code, status === 500 ? 'internal error' : err.message);
+    });
+    app.setNotFoundHandler((req, reply) => openAiError(reply, 404, 'not_found', `no route ${req.method} ${req.url.split('?')[0]}`));
     const client = o.client;
     const router = new Router(client);
     const keys = (o.apiKeys ?? []).filter((k) => k.length > 0).map((k) => Buffer.from(k));
