@@ -16,6 +16,7 @@ import type { ChainView } from '../../worker/src/chain';
 import type { InferenceBackend } from '../../worker/src/inference/types';
 import { testKeys } from '../helpers/channel';
 import { clientWithChannel } from '../client/standIn';
+import { rawRequest } from '../fuzz/arbitraries';
 
 /**
  * The JSON behind the pages: what it refuses, by name, and that a refused
@@ -53,7 +54,18 @@ describe('gateway console API', () => {
         const { app, store } = setUp(['a-secret-key']);
         try {
             for (const path of ['/', '/gateway.js', '/assets/console.js', '/assets/console.css', '/assets/uplot/uPlot.iife.min.js']) expect((await call(app, { url: path })).statusCode).toBe(200);
-            expect((await call(app, { url: '/assets/uplot/uPlot.cjs.js' })).statusCode).toBe(404);
+            // Anything else needs the key first, whatever the path looks like (judged by the route matched, not the URL).
+            expect((await call(app, { url: '/assets/uplot/uPlot.cjs.js' })).statusCode).toBe(401);
+            expect((await call(app, { url: '/assets/uplot/uPlot.cjs.js', headers: { authorization: 'Bearer a-secret-key' } })).statusCode).toBe(404);
+            const { port } = app.server.address() as AddressInfo;
+            for (const path of [
+                '/assets/../console/api/channels',
+                '/assets/%2e%2e/console/api/channels',
+                '/assets/..%2fconsole/api/channels',
+                '/index.html/../console/api/channels',
+                '//console/api/channels',
+            ])
+                expect((await rawRequest(`http://127.0.0.1:${port}`, { method: 'GET', path })).status).toBe(401);
             const denied = await call(app, { url: '/console/api/channels' });
             expect(denied.statusCode).toBe(401);
             const listed = await call(app, { url: '/console/api/channels', headers: { authorization: 'Bearer a-secret-key' } });
@@ -124,6 +136,9 @@ describe('worker dashboard API', () => {
             expect((await call(op.app, { url: '/' })).statusCode).toBe(200);
             expect((await call(op.app, { url: '/api/summary' })).statusCode).toBe(401);
             expect((await call(op.app, { url: '/api/summary', headers: { authorization: 'Bearer wrong-token-0123456789x' } })).statusCode).toBe(401);
+            const { port } = op.app.server.address() as AddressInfo;
+            for (const path of ['/%61pi/summary', '//api/summary', '/x/../api/summary', '/api/series?x=1'])
+                expect((await rawRequest(`http://127.0.0.1:${port}`, { method: 'GET', path })).status).not.toBe(200);
             store.markClaimed(channel.toString(), 5_000n);
             store.markClaimed(channel.toString(), 5_000n); // the same total again: no new claim
             store.markClaimed(channel.toString(), 8_000n);

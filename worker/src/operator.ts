@@ -87,7 +87,8 @@ export function buildOperatorServer(deps: OperatorDeps): OperatorServer {
     void sample().catch(() => undefined);
 
     app.addHook('onRequest', async (req, reply) => {
-        if (!token || !req.url.startsWith('/api/')) return;
+        // Judged by the route matched, never the raw URL (which may spell the same route otherwise).
+        if (!token || !(req.routeOptions.url ?? '').startsWith('/api/')) return;
         const given = Buffer.from(/^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '');
         if (given.length !== token.length || !timingSafeEqual(given, token)) return reply.code(401).send({ error: { message: 'the operator token is missing or wrong' } });
     });

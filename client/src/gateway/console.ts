@@ -27,10 +27,9 @@ export interface ConsoleDeps {
     fail: (reply: FastifyReply, status: number, code: string, message: string) => FastifyReply;
 }
 
-/** Paths of the console's page and assets: served without an API key. */
-export function isConsolePage(method: string, url: string): boolean {
-    const path = url.split('?')[0];
-    return method === 'GET' && (path === '/' || path === '/index.html' || path === '/gateway.js' || path.startsWith('/assets/'));
+/** Whether the route a request matched serves the console's page or its assets (without an API key). Judged by the matched route, never the raw URL. */
+export function isConsolePage(method: string, route: string | undefined): boolean {
+    return method === 'GET' && route !== undefined && (route === '/' || route === '/index.html' || route === '/gateway.js' || /^\/assets\/[\w./-]+$/.test(route));
 }
 
 const SPEND_WINDOW_S = 24 * 3600;

@@ -108,7 +108,7 @@ export function buildGateway(o: GatewayOptions): FastifyInstance {
     const keys = (o.apiKeys ?? []).filter((k) => k.length > 0).map((k) => Buffer.from(k));
 
     app.addHook('onRequest', async (req, reply) => {
-        if (keys.length === 0 || isConsolePage(req.method, req.url)) return;
+        if (keys.length === 0 || isConsolePage(req.method, req.routeOptions.url)) return;
         const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
         const given = Buffer.from(m?.[1] ?? '');
         if (!keys.some((k) => k.length === given.length && timingSafeEqual(k, given))) return openAiError(reply, 401, 'invalid_api_key', 'missing or wrong API key');
