@@ -30,6 +30,12 @@ export type AnyFastify = FastifyInstance<any, any, any, any>;
  */
 export function registerWebPage(app: AnyFastify, page: 'gateway' | 'worker' | 'explorer', prefix: string): void {
     const root = webRoot();
+    // No page of another site may frame these (a framed button is a click the user did not mean).
+    app.addHook('onSend', async (_req, reply, payload) => {
+        reply.header('x-frame-options', 'DENY');
+        reply.header('content-security-policy', "frame-ancestors 'none'");
+        return payload;
+    });
     app.register(fastifyStatic, { root: join(root, page), prefix, decorateReply: false, index: 'index.html', wildcard: false });
     if (prefix !== '/') app.get(prefix.slice(0, -1), (_req, reply) => reply.redirect(prefix));
     app.register(fastifyStatic, { root: join(root, 'shared'), prefix: '/assets/', decorateReply: false, wildcard: false });

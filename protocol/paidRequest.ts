@@ -359,9 +359,11 @@ export function contentImages(content: MessageContent | null | undefined): numbe
 /**
  * Prompt tokens a chat template may add when tools are offered, beyond the
  * tools' own JSON: its instructions for calling them (some hundreds of bytes
- * in Llama 3.1's, Qwen 2.5's and Hermes' templates, a date header included).
+ * in Llama 3.1's, Qwen 2.5's and Hermes' templates, a date header included;
+ * the embedded engine's generic instructions run to about 950 characters,
+ * which a character-level vocabulary counts as as many tokens).
  */
-export const TOOLS_TEMPLATE_TOKENS = 256;
+export const TOOLS_TEMPLATE_TOKENS = 1024;
 
 /**
  * The most prompt tokens a request can be billed for: no tokenizer makes more

@@ -123,6 +123,7 @@ export function buildCli(io: CliIo = { out: (l) => console.log(l), env: process.
         .option('--host <host>', 'listen address', '127.0.0.1')
         .option('--port <n>', 'listen port', '8080')
         .option('--api-key <key...>', 'require one of these bearer keys (or COCOON_GATEWAY_API_KEYS)')
+        .option('--allowed-host <name...>', 'without API keys, answer these host names too besides localhost (a local reverse proxy; or COCOON_GATEWAY_ALLOWED_HOSTS)')
         .option(
             '--channels-per-worker <n>',
             'channels to one worker at most: requests share a channel while its deposit covers them, and another is opened only when no top-up of an idle one can',
@@ -133,7 +134,8 @@ export function buildCli(io: CliIo = { out: (l) => console.log(l), env: process.
             const apiKeys: string[] = o.apiKey ?? (io.env.COCOON_GATEWAY_API_KEYS ?? '').split(',').filter(Boolean);
             const responses = ResponseStore.open(join(o.dir, 'responses.db'));
             const explorer = await devnetExplorerOf(o.endpoint ?? io.env.COCOON_ENDPOINT ?? '');
-            const app = buildGateway({ client: s.client, apiKeys, responses, explorer });
+            const allowedHosts: string[] = o.allowedHost ?? (io.env.COCOON_GATEWAY_ALLOWED_HOSTS ?? '').split(',').filter(Boolean);
+            const app = buildGateway({ client: s.client, apiKeys, responses, explorer, allowedHosts });
             await app.listen({ host: o.host, port: Number(o.port) });
             const addr = app.server.address();
             const port = typeof addr === 'object' && addr ? addr.port : Number(o.port);

@@ -9,7 +9,7 @@ import type { ChannelLease } from './channels/lease';
 import { openChannel } from './channels/open';
 import { ChannelPool } from './channels/pool';
 import { ChannelSequencer } from './channels/sequencer';
-import { topUp } from './channels/topUp';
+import { topUp, topUpExactly } from './channels/topUp';
 import { VoucherPush } from './channels/voucherPush';
 import { Discovery, WorkerInfo } from './discovery';
 import type { MeasuredStats } from './gateway/ranking';
@@ -121,6 +121,11 @@ export class CocoonClient {
     /** Adds `amount` to a channel's deposit (./channels/topUp.ts). */
     topUp(row: ChannelRow, amount: bigint): Promise<ChannelRow> {
         return topUp(this.ctx, row, amount);
+    }
+
+    /** Adds exactly `amount` to a channel's deposit, as a person asks for it (./channels/topUp.ts). */
+    topUpExactly(row: ChannelRow, amount: bigint): Promise<ChannelRow> {
+        return topUpExactly(this.ctx, this.pool, row, amount);
     }
 
     /**

@@ -264,6 +264,11 @@ export class ClientStore {
         return this.q(`SELECT channel, worker_stake AS workerStake, boc, reason, at FROM bad_receipts`).all() as any;
     }
 
+    /** The newest receipts refused, newest first. */
+    recentBadReceipts(limit: number): Array<{ channel: string; workerStake: string; boc: string; reason: string; at: number }> {
+        return this.q(`SELECT channel, worker_stake AS workerStake, boc, reason, at FROM bad_receipts ORDER BY at DESC, rowid DESC LIMIT ?`).all(limit) as any;
+    }
+
     receipts(channel: string): ReceiptRow[] {
         return (this.q(`SELECT * FROM receipts WHERE channel = ? ORDER BY CAST(cumulative AS INTEGER)`).all(channel) as any[]).map((r) => this.receiptRow(r));
     }

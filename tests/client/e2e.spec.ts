@@ -263,7 +263,7 @@ describe('client gateway on a devnet', () => {
 
     it('tool calling with the openai client: the calls, streamed and whole, their results sent back; each receipt commits to the calls and is paid', async () => {
         // A client of its own with a deposit for offered tools' prompt allowance (TOOLS_TEMPLATE_TOKENS) at this test's prices.
-        const { client: toolClient, store: toolStore } = await clientOfItsOwn('tools', toNano('10'));
+        const { client: toolClient, store: toolStore } = await clientOfItsOwn('tools', toNano('20'));
         const toolGateway = buildGateway({ client: toolClient });
         await toolGateway.listen({ host: '127.0.0.1', port: 0 });
         const app = new OpenAI({ baseURL: `http://127.0.0.1:${(toolGateway.server.address() as { port: number }).port}/v1`, apiKey: 'none', maxRetries: 0 });
@@ -351,7 +351,7 @@ describe('client gateway on a devnet', () => {
 
     it('the Responses API with the openai client: text whole and streamed, a function tool round trip through previous_response_id kept across a gateway restart, structured output, refusals by name; each receipt paid', async () => {
         // A client of its own with a deposit for offered tools' prompt allowance at this test's prices.
-        const { client: rc, store: rs } = await clientOfItsOwn('responses', toNano('10'));
+        const { client: rc, store: rs } = await clientOfItsOwn('responses', toNano('20'));
         const responsesFile = join(dir, 'client', 'responses-kept.db');
         const open = async () => {
             const kept = ResponseStore.open(responsesFile);

@@ -79,7 +79,7 @@ describe('gateway with the embedded engine on a devnet', () => {
             staking: contracts.staking,
             backend: { modelPath },
             prices: PRICES,
-            configure: (cfg) => (cfg.backend = { ...cfg.backend, threads: 1, contextSize: 1024 }),
+            configure: (cfg) => (cfg.backend = { ...cfg.backend, threads: 1, contextSize: 2048 }),
         });
         worker = await createWorker(loadConfig({ file: configFile, env: {} }), { logger: createLogger({ level: 'silent' }) });
         await worker.start();
@@ -123,8 +123,8 @@ describe('gateway with the embedded engine on a devnet', () => {
         expect(models.data.map((m) => m.id)).toContain(NAME);
         // The embedded engine's abilities and each request's context, as its worker says.
         expect(await openai.models.retrieve(NAME)).toMatchObject({
-            capabilities: { chat: true, completions: true, embeddings: true, tools: false, json_schema: true, logprobs: false, vision: false },
-            context_length: 1024,
+            capabilities: { chat: true, completions: true, embeddings: true, tools: true, json_schema: true, logprobs: false, vision: false },
+            context_length: 2048,
         });
 
         const messages = [{ role: 'user' as const, content: 'Hello there.' }];
@@ -148,6 +148,49 @@ describe('gateway with the embedded engine on a devnet', () => {
         expect(f2.channel.equals(f1.channel)).toBe(true);
         expect(text.length).toBeGreaterThan(0);
         expect(store.latestVoucher(f1.channel.toString())!.total).toBe(f2.cumulativeCost);
+    });
+
+    it('calls tools with the openai client: a demanded call, whole and streamed, its result sent back; each receipt verified and paid', async () => {
+        const channel = store.channels()[0].address;
+        let paid = store.latestVoucher(channel)!.total;
+        const tools = [
+            {
+                type: 'function' as const,
+                function: { name: 'get_weather', description: 'The weather in a city', parameters: { type: 'object', properties: { city: { type: 'string', maxLength: 10 } }, required: ['city'] } },
+            },
+        ];
+        const messages = [{ role: 'user' as const, content: 'Weather in Paris?' }];
+        const toolChoice = { type: 'function' as const, function: { name: 'get_weather' } };
+        const r: any = await openai.chat.completions.create({ model: NAME, messages, tools, tool_choice: toolChoice, max_tokens: 120, seed: 2 });
+        expect(r.choices[0].finish_reason).toBe('tool_calls');
+        const [call] = r.choices[0].message.tool_calls;
+        expect(call).toMatchObject({ type: 'function', function: { name: 'get_weather' } });
+        expect(typeof JSON.parse(call.function.arguments).city).toBe('string');
+        paid += BigInt(r.cost);
+        checkReceipt(r.receipt, r.usage, paid);
+
+        const s = await openai.chat.completions.create({ model: NAME, messages, tools, tool_choice: toolChoice, max_tokens: 120, seed: 2, stream: true });
+        let streamed: any;
+        let last: any;
+        for await (const c of s) {
+            streamed ??= c.choices[0]?.delta?.tool_calls?.[0];
+            last = c;
+        }
+        expect(streamed).toMatchObject({ index: 0, function: { name: 'get_weather' } });
+        paid += BigInt(last.cost);
+        checkReceipt(last.receipt, last.usage, paid);
+
+        // The call's result goes back; the model answers (or calls again), and that is paid too.
+        const answer: any = await openai.chat.completions.create({
+            model: NAME,
+            messages: [...messages, r.choices[0].message, { role: 'tool', tool_call_id: call.id, content: 'sunny, 21 C' }],
+            tools,
+            max_tokens: 8,
+        });
+        expect(['stop', 'length', 'tool_calls']).toContain(answer.choices[0].finish_reason);
+        paid += BigInt(answer.cost);
+        checkReceipt(answer.receipt, answer.usage, paid);
+        expect(store.latestVoucher(channel)!.total).toBe(paid);
     });
 
     it('serves embeddings from the engine, paid by their prompt tokens with a verified receipt', async () => {

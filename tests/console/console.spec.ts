@@ -141,8 +141,15 @@ it('the gateway console, the worker dashboard and the devnet explorer show what 
         await done(wd, 'worker-dashboard');
 
         // Closing the channel from the console lands on chain.
+        // The console asks first (a click alone closes nothing).
+        const asked: string[] = [];
+        p.once('dialog', (d) => {
+            asked.push(d.message());
+            void d.accept();
+        });
         await p.locator('#channels tbody tr').first().getByRole('button', { name: 'Close' }).click();
         await p.getByText('close: done').waitFor({ timeout: 120_000 });
+        expect(asked).toEqual([expect.stringContaining(`Close channel ${channel}?`)]);
         expect((await paymentChannel.getState()).status).toBe(ChannelStatus.Closed);
         await p.locator('#channels [data-state="closed"]').waitFor();
 

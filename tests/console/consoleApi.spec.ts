@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { Address, SenderArguments, beginCell } from '@ton/core';
+import { Address, Contract, OpenedContract, SenderArguments, beginCell, toNano } from '@ton/core';
 import { buildGateway } from '../../client/src/gateway';
 import { storeTopUp } from '../../build/PaymentChannel/PaymentChannel_PaymentChannel';
 import { ExitCode, describeExitCode } from '../../wrappers/exitCodes';
@@ -15,7 +15,8 @@ import { WorkerStore } from '../../worker/src/store/store';
 import type { ChainView } from '../../worker/src/chain';
 import type { InferenceBackend } from '../../worker/src/inference/types';
 import { testKeys } from '../helpers/channel';
-import { clientWithChannel } from '../client/standIn';
+import { PRICES, clientWithChannel, flatSchedule } from '../client/standIn';
+import { ExtendedPaymentChannel } from '../../wrappers/PaymentChannel';
 import { rawRequest } from '../fuzz/arbitraries';
 
 /**
@@ -30,7 +31,7 @@ async function call(app: FastifyInstance, o: { url: string; method?: string; pay
     const { port } = app.server.address() as AddressInfo;
     const res = await fetch(`http://127.0.0.1:${port}${o.url}`, { method: o.method ?? 'GET', body: o.payload, headers: o.headers });
     const text = await res.text();
-    return { statusCode: res.status, json: () => JSON.parse(text) };
+    return { statusCode: res.status, headers: res.headers, json: () => JSON.parse(text) };
 }
 
 const channel = new Address(0, Buffer.alloc(32, 7));
@@ -79,6 +80,42 @@ describe('gateway console API', () => {
         }
     });
 
+    it("without API keys answers only this machine's host names (DNS rebinding), and no page of another site may frame it", async () => {
+        const { app, store } = setUp();
+        const allowed = buildGateway({
+            client: clientWithChannel({ dbPath: join(mkdtempSync(join(tmpdir(), 'cocoon-console-')), 'store.db'), channel, workerStake, channelKey: testKeys('client') }).client,
+            allowedHosts: ['gw.example'],
+        });
+        try {
+            const home = await call(app, { url: '/' });
+            expect(home.headers.get('x-frame-options')).toBe('DENY');
+            expect(home.headers.get('content-security-policy')).toBe("frame-ancestors 'none'");
+            const { port } = app.server.address() as AddressInfo;
+            const at = (host: string, path = '/console/api/channels', method = 'GET') =>
+                rawRequest(`http://127.0.0.1:${port}`, {
+                    method,
+                    path,
+                    headers: { host, 'content-type': 'application/json', origin: `http://${host}` },
+                    body: method === 'POST' ? Buffer.from('{"amount":"1"}') : undefined,
+                });
+            for (const host of ['evil.example', `evil.example:${port}`, '127.0.0.1.evil.example', 'gw.example']) {
+                const r = await at(host);
+                expect(r.status).toBe(403);
+                expect(JSON.parse(r.body.toString()).error.message).toMatch(/^host: /);
+            }
+            expect((await at(`evil.example:${port}`, `/console/api/channels/${channel.toString()}/top-up`, 'POST')).status).toBe(403);
+            expect((await at(`evil.example:${port}`, '/v1/models')).status).toBe(403);
+            for (const host of [`localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`]) expect((await at(host)).status).toBe(200);
+            await call(allowed, { url: '/' });
+            const other = (allowed.server.address() as AddressInfo).port;
+            expect((await rawRequest(`http://127.0.0.1:${other}`, { method: 'GET', path: '/console/api/channels', headers: { host: 'gw.example' } })).status).toBe(200);
+        } finally {
+            await app.close();
+            await allowed.close();
+            store.close();
+        }
+    });
+
     it('refuses a top-up or close that is not a JSON body from the console, or names a bad field, and sends nothing', async () => {
         const { app, store, sent } = setUp();
         const post = (path: string, body: string, headers: Record<string, string> = { 'content-type': 'application/json' }) => call(app, { method: 'POST', url: path, payload: body, headers });
@@ -116,27 +153,66 @@ describe('gateway console API', () => {
     });
 });
 
+describe('console top-ups', () => {
+    it('two at once are two top-ups of their own amounts, one after the other; none on a channel the chain shows closed', async () => {
+        let deposit = toNano('10');
+        let status = 1n;
+        const sent: bigint[] = [];
+        // A chain where a top-up lands 200 ms after it is sent.
+        const opener = {
+            open: <T extends Contract>(c: T) =>
+                (c instanceof ExtendedPaymentChannel
+                    ? {
+                          getStatus: async () => status,
+                          getDeposit: async () => deposit,
+                          sendTopUp: async (_via: unknown, amount: bigint) => void (sent.push(amount), setTimeout(() => (deposit += amount), 200)),
+                      }
+                    : { getPricesAt: async () => ({ ...PRICES }), getPriceSchedule: async () => flatSchedule(PRICES) }) as unknown as OpenedContract<T>,
+            isDeployed: async () => true,
+        };
+        const { client, store } = clientWithChannel({ dbPath: join(mkdtempSync(join(tmpdir(), 'cocoon-console-')), 'store.db'), channel, workerStake, channelKey: testKeys('client'), opener });
+        const app = buildGateway({ client });
+        const topUp = (amount: string) =>
+            call(app, { method: 'POST', url: `/console/api/channels/${channel.toString()}/top-up`, payload: JSON.stringify({ amount }), headers: { 'content-type': 'application/json' } });
+        try {
+            const [a, b] = await Promise.all([topUp('1'), topUp('5')]);
+            expect([a.statusCode, b.statusCode]).toEqual([200, 200]);
+            expect(sent.sort()).toEqual([toNano('1'), toNano('5')].sort());
+            expect(store.channel(channel.toString())!.deposit).toBe(toNano('16'));
+            status = 2n; // closing, as the chain now says
+            const refused = await topUp('1');
+            expect(refused.statusCode).toBe(409);
+            expect(refused.json().error.message).toMatch(/^address: the chain shows the channel not open/);
+            expect(sent).toHaveLength(2);
+        } finally {
+            await app.close();
+            store.close();
+        }
+    });
+});
+
+/** A worker dashboard over a fresh store, a backend that says it is healthy and a chain without the WorkerStake. */
+function dashboard(o: { token?: string } = {}) {
+    const store = WorkerStore.open(join(mkdtempSync(join(tmpdir(), 'cocoon-dashboard-')), 'store.db'));
+    const metrics = new WorkerMetrics(store);
+    const backend = { health: async () => ({ ok: true, detail: 'test backend' }) } as unknown as InferenceBackend;
+    const chain = { workerStake: async () => null } as unknown as ChainView;
+    const op = buildOperatorServer({ store, metrics, backend, chain, workerStake, attestationNotAfter: () => 2_000_000_000, publicUrl: () => 'http://127.0.0.1:1', token: o.token });
+    return { store, metrics, op };
+}
+
 describe('worker dashboard API', () => {
     it('needs the operator token when one is set, and shows claims, refusals and money from the store', async () => {
-        const store = WorkerStore.open(join(mkdtempSync(join(tmpdir(), 'cocoon-dashboard-')), 'store.db'));
-        const metrics = new WorkerMetrics(store);
-        const backend = { health: async () => ({ ok: true, detail: 'test backend' }) } as unknown as InferenceBackend;
-        const chain = { workerStake: async () => null } as unknown as ChainView;
-        const op = buildOperatorServer({
-            store,
-            metrics,
-            backend,
-            chain,
-            workerStake,
-            attestationNotAfter: () => 2_000_000_000,
-            publicUrl: () => 'http://127.0.0.1:1',
-            token: 'operator-token-0123456789',
-        });
+        const { store, metrics, op } = dashboard({ token: 'operator-token-0123456789' });
         try {
             expect((await call(op.app, { url: '/' })).statusCode).toBe(200);
             expect((await call(op.app, { url: '/api/summary' })).statusCode).toBe(401);
             expect((await call(op.app, { url: '/api/summary', headers: { authorization: 'Bearer wrong-token-0123456789x' } })).statusCode).toBe(401);
             const { port } = op.app.server.address() as AddressInfo;
+            // With a token, any host name may ask (the token is the credential).
+            expect(
+                (await rawRequest(`http://127.0.0.1:${port}`, { method: 'GET', path: '/api/summary', headers: { host: 'dash.example', authorization: 'Bearer operator-token-0123456789' } })).status,
+            ).toBe(200);
             for (const path of ['/%61pi/summary', '//api/summary', '/x/../api/summary', '/api/series?x=1'])
                 expect((await rawRequest(`http://127.0.0.1:${port}`, { method: 'GET', path })).status).not.toBe(200);
             store.markClaimed(channel.toString(), 5_000n);
@@ -160,6 +236,22 @@ describe('worker dashboard API', () => {
             const series = (await call(op.app, { url: '/api/series', headers: { authorization: 'Bearer operator-token-0123456789' } })).json();
             expect(series.samples.at(-1)).toMatchObject({ claimed: '8000' });
             expect(series.rates.length).toBe(series.samples.length - 1);
+        } finally {
+            await op.close();
+            store.close();
+        }
+    });
+});
+
+describe('worker dashboard without a token', () => {
+    it("answers only this machine's host names", async () => {
+        const { store, op } = dashboard();
+        try {
+            expect((await call(op.app, { url: '/api/summary' })).statusCode).toBe(200);
+            const { port } = op.app.server.address() as AddressInfo;
+            const r = await rawRequest(`http://127.0.0.1:${port}`, { method: 'GET', path: '/api/summary', headers: { host: `rebound.example:${port}` } });
+            expect(r.status).toBe(403);
+            expect(JSON.parse(r.body.toString()).error.message).toMatch(/^host: rebound\.example is not a name of this machine/);
         } finally {
             await op.close();
             store.close();

@@ -56,7 +56,7 @@ function workerConfig(embedded: Record<string, unknown>) {
 beforeAll(async () => {
     writeDemoModel(modelPath, { seed: 42 });
     // Built from a validated worker config, the way the daemon will.
-    const config = workerConfig({ alias: 'demo', threads: 1, contextSize: 1024 });
+    const config = workerConfig({ alias: 'demo', threads: 1, contextSize: 2048 });
     backend = (await createBackend(config.backend)) as EmbeddedBackend;
 });
 
@@ -192,7 +192,7 @@ describe('embedded backend', () => {
         expect(err.message).toMatch(/^logit_bias\.999999: not a token of this model \(its vocabulary has 356\)/);
     });
 
-    it('refuses tools, tool history, logprobs and images by name rather than answer as if none were asked for', async () => {
+    it('refuses logprobs and images by name rather than answer as if none were asked for', async () => {
         await expect(backend.complete(req({ logprobs: true, topLogprobs: 2 }))).rejects.toMatchObject({
             status: 400,
             message: expect.stringMatching(/^logprobs: not supported by this worker's embedded engine/),
@@ -211,16 +211,90 @@ describe('embedded backend', () => {
             status: 400,
             message: expect.stringMatching(/^messages\.0\.content: images not supported by this worker's embedded engine/),
         });
-        const tools = [{ name: 'get_weather' }];
-        await expect(backend.complete(req({ tools }))).rejects.toMatchObject({ status: 400, message: expect.stringMatching(/^tools: not supported by this worker's embedded engine/) });
-        const history: ChatRequest['messages'] = [
-            { role: 'user', content: 'w?' },
-            { role: 'assistant', content: '', toolCalls: [{ id: 'c', type: 'function', function: { name: 'get_weather', arguments: '{}' } }] },
-            { role: 'tool', content: 'sun', toolCallId: 'c' },
-        ];
-        await expect(backend.complete(req({ messages: history }))).rejects.toThrow(/^messages\.1: tool_calls not supported/);
         // Offering no tools (or choosing none) asks for nothing.
         expect((await backend.complete(req({ tools: [], toolChoice: 'none', maxTokens: 4 }))).usage.completionTokens).toBeGreaterThan(0);
+    });
+
+    describe('tool calling', () => {
+        const weather = { name: 'get_weather', description: 'The weather in a city', parameters: { type: 'object', properties: { city: { type: 'string', maxLength: 12 } }, required: ['city'] } };
+        const time = { name: 'get_time', parameters: { type: 'object', properties: { zone: { type: 'string', enum: ['UTC', 'CET'] } }, required: ['zone'] } };
+
+        /** Every event of a chat stream. */
+        async function events(r: ChatRequest) {
+            const out: ChatEvent[] = [];
+            for await (const e of backend.chatStream(r)) out.push(e);
+            return out;
+        }
+        const callsOf = (list: ChatEvent[]) => list.flatMap((e) => (e.type === 'delta' ? (e.toolCalls ?? []) : []));
+        const endOf = (list: ChatEvent[]) => list.find((e): e is Extract<ChatEvent, { type: 'end' }> => e.type === 'end')!;
+
+        it('a named tool_choice is answered with a call of that function whose arguments follow its schema, charged for every token', async () => {
+            const list = await events(req({ tools: [weather, time], toolChoice: { name: 'get_weather' }, maxTokens: 200, seed: 3 }));
+            const calls = callsOf(list);
+            expect(calls).toHaveLength(1);
+            expect(calls[0]).toMatchObject({ index: 0, id: expect.stringMatching(/^call_[0-9a-f]{24}$/), name: 'get_weather' });
+            const args = JSON.parse(calls[0].arguments!);
+            expect(Object.keys(args)).toEqual(['city']);
+            expect(typeof args.city).toBe('string');
+            expect(args.city.length).toBeLessThanOrEqual(12);
+            const end = endOf(list);
+            expect(end.finishReason).toBe('tool_calls');
+            // The call's tokens are what is charged, though none of them came as content.
+            expect(list.some((e) => e.type === 'delta' && e.content)).toBe(false);
+            expect(end.usage.completionTokens).toBeGreaterThanOrEqual(args.city.length + 10);
+        });
+
+        it('tool_choice "required" calls one of the functions, and "auto" lets the model answer or call', async () => {
+            const required = await events(req({ tools: [weather, time], toolChoice: 'required', maxTokens: 200, seed: 5 }));
+            const [call] = callsOf(required);
+            expect(['get_weather', 'get_time']).toContain(call.name);
+            const args = JSON.parse(call.arguments!);
+            if (call.name === 'get_time') expect(['UTC', 'CET']).toContain(args.zone);
+            else expect(typeof args.city).toBe('string');
+            expect(endOf(required).finishReason).toBe('tool_calls');
+            const auto = await events(req({ tools: [weather], maxTokens: 8 }));
+            const end = endOf(auto);
+            expect(['stop', 'length', 'tool_calls']).toContain(end.finishReason);
+            for (const c of callsOf(auto)) expect(c.name).toBe('get_weather');
+            expect(end.usage.completionTokens).toBeGreaterThan(0);
+        });
+
+        it('takes a conversation with calls and their results, and refuses an unanswered call or an orphan result by name', async () => {
+            const call = { id: 'c1', type: 'function' as const, function: { name: 'get_weather', arguments: '{"city":"Paris"}' } };
+            const history: ChatRequest['messages'] = [
+                { role: 'user', content: 'Weather in Paris?' },
+                { role: 'assistant', content: '', toolCalls: [call] },
+                { role: 'tool', content: 'sunny, 21 C', toolCallId: 'c1' },
+            ];
+            const answered = endOf(await events(req({ messages: history, tools: [weather], maxTokens: 4 })));
+            expect(answered.finishReason).not.toBe('error');
+            const without = endOf(await events(req({ messages: [history[0]], tools: [weather], maxTokens: 4 })));
+            expect(answered.usage.promptTokens).toBeGreaterThan(without.usage.promptTokens);
+            await expect(events(req({ messages: history.slice(0, 2), tools: [weather], maxTokens: 4 }))).rejects.toMatchObject({
+                status: 400,
+                message: 'messages.1.tool_calls: no tool message answers the call c1',
+            });
+            await expect(events(req({ messages: [history[0], history[2]], maxTokens: 4 }))).rejects.toMatchObject({
+                status: 400,
+                message: 'messages.1.tool_call_id: answers no earlier tool call (c1)',
+            });
+        });
+
+        it('refuses what it cannot enforce or bill by name: an unenforceable parameter, tools with a response_format, a prompt over its bound', async () => {
+            const pattern = { name: 'f', parameters: { type: 'object', properties: { code: { type: 'string', pattern: '^[A-Z]+$' } } } };
+            await expect(events(req({ tools: [pattern], toolChoice: 'required' }))).rejects.toMatchObject({
+                status: 400,
+                message: expect.stringMatching(/^tools\.0\.function\.parameters\.properties\.code\.pattern: not supported/),
+            });
+            await expect(events(req({ tools: [weather], responseFormat: { type: 'json_object' } }))).rejects.toMatchObject({
+                status: 400,
+                message: expect.stringMatching(/^response_format: not supported together with tools/),
+            });
+            await expect(events(req({ tools: [weather], promptBound: 20 }))).rejects.toMatchObject({
+                status: 400,
+                message: expect.stringMatching(/^tools: this engine's chat template makes the prompt \d+ tokens, more than the 20/),
+            });
+        });
     });
 
     it('honours logit_bias: banned tokens never appear, a strong positive bias takes over', async () => {
@@ -287,7 +361,7 @@ describe('embedded backend', () => {
 
     it('rejects an unknown model (404) and a prompt that does not fit (400) before generating', async () => {
         await expect(drain(backend.chatStream(req({ model: 'nope' })))).rejects.toMatchObject({ status: 404 });
-        const long = 'x'.repeat(2000);
+        const long = 'x'.repeat(4000);
         const err = await drain(backend.chatStream(req({ messages: [{ role: 'user', content: long }] }))).catch((e) => e);
         expect(err).toBeInstanceOf(BackendRequestError);
         expect(err.status).toBe(400);
@@ -377,7 +451,7 @@ describe('embedded backend configuration', () => {
         expect(c.backend).toMatchObject({ kind: 'embedded', contextSize: 4096, sequences: 'auto', maxQueued: 32, queueTimeoutMs: 10_000 });
         // 'auto' on this CPU machine: several sequences, each with the configured context.
         expect(backend.sequences).toBeGreaterThanOrEqual(8);
-        expect(backend.contextSize).toBe(1024);
+        expect(backend.contextSize).toBe(2048);
     });
 
     it('refuses bad sequence and queue settings, naming the setting', () => {

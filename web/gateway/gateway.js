@@ -62,7 +62,8 @@ async function refreshActivity() {
 }
 
 // Channels, with their actions.
-async function channelAction(path, body, what) {
+async function channelAction(path, body, what, question) {
+    if (!window.confirm(question)) return;
     const box = $('channels-message');
     say(box, `${what}…`);
     try {
@@ -109,10 +110,31 @@ async function refreshChannels() {
                               amount,
                               h(
                                   'button',
-                                  { class: 'secondary', onclick: () => channelAction(`/console/api/channels/${encodeURIComponent(ch.address)}/top-up`, { amount: amount.value }, 'top-up') },
+                                  {
+                                      class: 'secondary',
+                                      onclick: () =>
+                                          channelAction(
+                                              `/console/api/channels/${encodeURIComponent(ch.address)}/top-up`,
+                                              { amount: amount.value },
+                                              'top-up',
+                                              `Add ${amount.value} TON to the deposit of channel ${ch.address}?`,
+                                          ),
+                                  },
                                   'Top up',
                               ),
-                              h('button', { onclick: () => channelAction(`/console/api/channels/${encodeURIComponent(ch.address)}/close`, {}, 'close') }, 'Close'),
+                              h(
+                                  'button',
+                                  {
+                                      onclick: () =>
+                                          channelAction(
+                                              `/console/api/channels/${encodeURIComponent(ch.address)}/close`,
+                                              {},
+                                              'close',
+                                              `Close channel ${ch.address}? The worker is paid what the receipts say and the rest comes back to this gateway's wallet.`,
+                                          ),
+                                  },
+                                  'Close',
+                              ),
                           )
                         : '',
                 ];

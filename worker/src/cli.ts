@@ -117,7 +117,8 @@ export function buildCli(io: CliIo = { out: (l) => console.log(l), env: process.
                 keys: { ...paths, walletMnemonicPath: mnemonicPath, walletVersion: 'v4' },
                 payoutAddress: wallet.address.toString(),
                 http: { port: Number(o.port) },
-                operator: { port: Number(o.port) + 1 },
+                // The dashboard on the port after the API's, when there is one.
+                ...(Number(o.port) >= 1 && Number(o.port) < 65535 ? { operator: { port: Number(o.port) + 1 } } : {}),
                 backend: backend as WorkerConfigInput['backend'],
                 prices: { prompt, cached, completion, reasoning },
                 attestation: attestation as WorkerConfigInput['attestation'],

@@ -134,6 +134,8 @@ export const workerConfigSchema = z
                 port: z.number().int().min(0).max(65535).default(8091),
                 /** Bearer token the dashboard's JSON needs (for a listener others can reach). */
                 token: z.string().min(16, 'must be at least 16 characters').optional(),
+                /** Without a token, host names besides the loopback ones answered on a loopback address (a local reverse proxy's). */
+                allowedHosts: z.array(z.string().min(1)).default([]),
             })
             .strict()
             .optional(),

@@ -1,6 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { Address } from '@ton/core';
 import fastify, { FastifyInstance } from 'fastify';
+import { loopbackGuard } from '../../helpers/loopbackGuard';
 import { registerWebPage } from '../../helpers/webPages';
 import { hex256 } from '../../helpers/bytes';
 import { STATUS_NAMES } from '../../wrappers/WorkerStake';
@@ -35,6 +36,8 @@ export interface OperatorDeps {
     explorer?: string;
     /** Bearer token the JSON needs (none: anyone who reaches the listener). */
     token?: string;
+    /** Without a token, host names answered on a loopback address besides the loopback ones. */
+    allowedHosts?: string[];
     /** Seconds between samples (default 5). */
     sampleEverySec?: number;
 }
@@ -86,6 +89,8 @@ export function buildOperatorServer(deps: OperatorDeps): OperatorServer {
     timer.unref();
     void sample().catch(() => undefined);
 
+    // Without a token, a page elsewhere could read it through DNS rebinding: only this machine's names are answered.
+    app.addHook('onRequest', loopbackGuard({ open: () => !token, allowedHosts: deps.allowedHosts, setting: 'operator.allowedHosts' }));
     app.addHook('onRequest', async (req, reply) => {
         // Judged by the route matched, never the raw URL (which may spell the same route otherwise).
         if (!token || !(req.routeOptions.url ?? '').startsWith('/api/')) return;
@@ -96,7 +101,7 @@ export function buildOperatorServer(deps: OperatorDeps): OperatorServer {
     app.get('/api/summary', async () => {
         const channels = deps.store.listChannels();
         const sum = (f: (c: (typeof channels)[number]) => bigint) => channels.reduce((s, c) => s + f(c), 0n).toString();
-        const [health, ws] = await Promise.all([deps.backend.health().catch((e: Error) => ({ ok: false, error: e.message })), deps.chain.workerStake(deps.workerStake, true).catch(() => null)]);
+        const [health, ws] = await Promise.all([deps.backend.health().catch((e: Error) => ({ ok: false, error: e.message })), deps.chain.workerStake(deps.workerStake).catch(() => null)]);
         const att = ws?.attestation;
         return {
             workerStake: deps.workerStake.toString(),

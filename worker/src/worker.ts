@@ -234,10 +234,18 @@ export async function createWorker(config: WorkerConfig, deps: WorkerDeps = {}):
                     publicUrl: () => worker.url,
                     explorer: await devnetExplorerOf(config.network.endpoint),
                     token: config.operator.token,
+                    allowedHosts: config.operator.allowedHosts,
                 });
-                await operator.app.listen({ host: config.operator.host, port: config.operator.port });
-                const at = operator.app.server.address();
-                worker.operatorUrl = `http://${config.operator.host}:${typeof at === 'object' && at ? at.port : config.operator.port}`;
+                // The dashboard is for the operator's eyes: a port it cannot have does not stop the worker serving.
+                try {
+                    await operator.app.listen({ host: config.operator.host, port: config.operator.port });
+                    const at = operator.app.server.address();
+                    worker.operatorUrl = `http://${config.operator.host}:${typeof at === 'object' && at ? at.port : config.operator.port}`;
+                } catch (e) {
+                    logger.warn({ err: e, port: config.operator.port }, 'the worker dashboard cannot listen; serving without it (set operator.port)');
+                    await operator.close();
+                    operator = undefined;
+                }
             }
             claimer.start();
             pricing.start(60_000);

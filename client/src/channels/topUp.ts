@@ -1,4 +1,7 @@
+import { ChannelStatus } from '../../../wrappers/PaymentChannel';
+import { CocoonError } from '../cocoonError';
 import type { ClientContext } from '../options';
+import type { ChannelPool } from './pool';
 import type { ChannelRow } from '../store';
 import { channelContract, waitForChain } from './onChain';
 
@@ -34,4 +37,20 @@ async function send(ctx: ClientContext, row: ChannelRow, amount: bigint): Promis
     );
     ctx.o.store.setDeposit(row.address, deposit);
     return { ...row, ...(ctx.o.store.channel(row.address) ?? {}), deposit };
+}
+
+/**
+ * A top-up someone asked for by hand (the console), of exactly `amount`:
+ * with the channel held (no request in flight on it, no close under way),
+ * refused while another top-up of it is on its way (it would be joined, and
+ * report that top-up's amount as this one's) and when the chain shows the
+ * channel not open (the contract would refuse it and keep the gas).
+ */
+export async function topUpExactly(ctx: ClientContext, pool: ChannelPool, row: ChannelRow, amount: bigint): Promise<ChannelRow> {
+    return pool.withChannelAt(row.address, row.workerStake, async () => {
+        if (inFlight.get(ctx)?.has(row.address)) throw new CocoonError(409, 'top_up_in_progress', 'address: a top-up of this channel is on its way; try again when it has landed');
+        const status = Number(await channelContract(ctx, row.address).getStatus());
+        if (status !== ChannelStatus.Open) throw new CocoonError(409, 'channel_not_open', 'address: the chain shows the channel not open; only an open channel takes a top-up');
+        return topUp(ctx, { ...row, ...(ctx.o.store.channel(row.address) ?? {}) }, amount);
+    });
 }

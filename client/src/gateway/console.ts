@@ -183,7 +183,7 @@ export function registerConsole(app: FastifyInstance, deps: ConsoleDeps): void {
                     verified: true,
                 })),
             ),
-            refused: store.badReceipts().map((b) => ({ at: b.at, channel: b.channel, workerStake: b.workerStake, reason: b.reason, verified: false })),
+            refused: store.recentBadReceipts(RECENT_REQUESTS).map((b) => ({ at: b.at, channel: b.channel, workerStake: b.workerStake, reason: b.reason, verified: false })),
         };
     });
 
@@ -240,7 +240,7 @@ export function registerConsole(app: FastifyInstance, deps: ConsoleDeps): void {
             if (row.state !== 'open') throw new CocoonError(409, 'channel_not_open', `address: the channel is ${row.state}; only an open channel takes a top-up`);
             const amount = toNano(parsed.data.amount);
             if (amount <= 0n) throw new CocoonError(400, 'invalid_request', 'amount: must be more than 0');
-            const after = await client.topUp(row, amount);
+            const after = await client.topUpExactly(row, amount);
             return { address: after.address, deposit: after.deposit.toString() };
         } catch (e) {
             return answer(reply, e);

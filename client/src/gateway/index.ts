@@ -1,5 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import { corkPerTurn } from '../../../helpers/corkPerTurn';
+import { loopbackGuard } from '../../../helpers/loopbackGuard';
 import fastify, { FastifyBaseLogger, FastifyInstance, FastifyReply } from 'fastify';
 import { openAiErrorBody } from '../../../protocol/openaiError';
 import { chatRequestSchema, describeIssues } from '../../../protocol/paidRequest';
@@ -44,6 +45,8 @@ export interface GatewayOptions {
     responses?: ResponseStore;
     /** The devnet explorer's address, when the chain is a devnet: the console links accounts to it. */
     explorer?: string;
+    /** Host names besides the loopback ones that a gateway without API keys answers on a loopback address (a local reverse proxy's). */
+    allowedHosts?: string[];
 }
 
 function openAiError(reply: FastifyReply, status: number, code: string, message: string) {
@@ -107,6 +110,8 @@ export function buildGateway(o: GatewayOptions): FastifyInstance {
     const router = new Router(client);
     const keys = (o.apiKeys ?? []).filter((k) => k.length > 0).map((k) => Buffer.from(k));
 
+    // Without keys, a page elsewhere could reach this gateway through DNS rebinding: only this machine's names are answered.
+    app.addHook('onRequest', loopbackGuard({ open: () => keys.length === 0, allowedHosts: o.allowedHosts, setting: '--allowed-host or COCOON_GATEWAY_ALLOWED_HOSTS' }));
     app.addHook('onRequest', async (req, reply) => {
         if (keys.length === 0 || isConsolePage(req.method, req.routeOptions.url)) return;
         const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');

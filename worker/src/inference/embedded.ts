@@ -68,7 +68,7 @@ export const DEFAULT_QUEUE_TIMEOUT_MS = 10_000;
  */
 export class EmbeddedBackend implements InferenceBackend {
     readonly kind = 'embedded';
-    readonly capabilities: Capabilities = { chat: true, completions: true, embeddings: true, tools: false, json_schema: true, logprobs: false, vision: false };
+    readonly capabilities: Capabilities = { chat: true, completions: true, embeddings: true, tools: true, json_schema: true, logprobs: false, vision: false };
     private nextId = 1;
     private listeners = new Map<number, Listener>();
     private alive = true;
@@ -153,10 +153,12 @@ export class EmbeddedBackend implements InferenceBackend {
     async *chatStream(request: ChatRequest, options: StreamOptions = {}): AsyncGenerator<ChatEvent> {
         if (!this.knows(request.model)) throw new BackendRequestError(`unknown model: ${request.model}`, 404);
         if (!this.alive) throw new BackendUnavailableError(this.exitReason);
-        refuseToolUse(request);
+        refuseImages(request);
         // node-llama-cpp's chat generation reports the tokens it sampled, not their probabilities.
         if (request.logprobs) throw new BackendRequestError("logprobs: not supported by this worker's embedded engine (an OpenAI-compatible backend passes them on)", 400);
         const grammar = grammarOf(request.responseFormat);
+        const tools = toolsOf(request);
+        if (grammar && tools.tools) throw new BackendRequestError("response_format: not supported together with tools by this worker's embedded engine (a tool call is itself constrained JSON)", 400);
         yield* this.hostStream(
             (id) => ({
                 op: 'chat',
@@ -164,6 +166,8 @@ export class EmbeddedBackend implements InferenceBackend {
                 messages: request.messages,
                 ...samplingOf(request),
                 grammar,
+                ...tools,
+                promptBound: request.promptBound,
             }),
             options,
         );
@@ -228,7 +232,8 @@ export class EmbeddedBackend implements InferenceBackend {
                 } else if (r.op === 'delta') {
                     delivered.completionTokens += r.tokens;
                     if (r.reasoning !== undefined) delivered.reasoningTokens += r.tokens;
-                    if ((r.content ?? '') !== '' || (r.reasoning ?? '') !== '') yield { type: 'delta', content: r.content, reasoning: r.reasoning };
+                    if ((r.content ?? '') !== '' || (r.reasoning ?? '') !== '' || r.toolCalls)
+                        yield { type: 'delta', content: r.content, reasoning: r.reasoning, ...(r.toolCalls ? { toolCalls: r.toolCalls } : {}) };
                 } else if (r.op === 'end') {
                     ended = true;
                     yield { type: 'end', finishReason: r.finishReason, usage: r.usage, error: r.error };
@@ -352,12 +357,23 @@ function grammarOf(f: ResponseFormat | undefined): ChatCommand['grammar'] {
     return schema ? { kind: 'schema', schema } : { kind: 'json' };
 }
 
-/** Tool calling and images are served by OpenAI-compatible backends; this engine refuses them by name rather than answer as if none were sent. */
-function refuseToolUse(request: ChatRequest): void {
-    const why = "not supported by this worker's embedded engine (tool calling needs an OpenAI-compatible backend)";
-    if (request.tools && request.tools.length > 0) throw new BackendRequestError(`tools: ${why}`, 400);
+/** Images are served by OpenAI-compatible backends; this engine reads text only and refuses them by name rather than answer as if none were sent. */
+function refuseImages(request: ChatRequest): void {
     const image = request.messages.findIndex((m) => m.parts?.some((p) => p.type === 'image_url'));
     if (image >= 0) throw new BackendRequestError(`messages.${image}.content: images not supported by this worker's embedded engine (it reads text only)`, 400);
-    const i = request.messages.findIndex((m) => m.role === 'tool' || m.toolCalls);
-    if (i >= 0) throw new BackendRequestError(`messages.${i}: ${request.messages[i].role === 'tool' ? 'a tool result' : 'tool_calls'} ${why}`, 400);
+}
+
+/**
+ * The tools as the engine host takes them: each function's parameters as a
+ * schema its grammar can enforce (a 400 naming what it cannot), and the
+ * choice. tool_choice "none" offers none: the model answers in text.
+ */
+function toolsOf(request: ChatRequest): Pick<ChatCommand, 'tools' | 'toolChoice' | 'parallelToolCalls'> {
+    if (!request.tools || request.tools.length === 0 || request.toolChoice === 'none') return {};
+    const tools = request.tools.map((t, i) => ({
+        name: t.name,
+        description: t.description,
+        parameters: t.parameters ? grammarSchemaOf(t.parameters, `tools.${i}.function.parameters`) : undefined,
+    }));
+    return { tools, toolChoice: request.toolChoice ?? 'auto', parallelToolCalls: request.parallelToolCalls };
 }

@@ -42,8 +42,6 @@ const ONE = new Set(['items']);
 const MANY = new Set(['prefixItems', 'oneOf', 'anyOf']);
 const MAP = new Set(['properties', '$defs']);
 
-const where = 'response_format.json_schema.schema';
-
 function refuse(path: string, why: string): never {
     throw new BackendRequestError(`${path}: ${why}`, 400);
 }
@@ -55,7 +53,7 @@ function refuse(path: string, why: string): never {
  * it cannot enforce. An empty schema (any JSON) gives undefined: the caller
  * uses the plain JSON grammar.
  */
-export function grammarSchemaOf(schema: Record<string, unknown>): Record<string, unknown> | undefined {
+export function grammarSchemaOf(schema: Record<string, unknown>, where = 'response_format.json_schema.schema'): Record<string, unknown> | undefined {
     if (Object.keys(schema).every((k) => ANNOTATIONS.has(k))) return undefined;
     return translate(schema, where);
 }

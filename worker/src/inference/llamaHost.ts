@@ -19,10 +19,11 @@
  * token meter, for as long as it runs; requests beyond the sequences wait in
  * a bounded queue for a bounded time and are then refused as busy.
  */
+import { randomBytes } from 'node:crypto';
 import { freemem } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import type * as Nlc from 'node-llama-cpp';
-import type { ChatMessage, FinishReason, Usage } from './types';
+import type { ChatMessage, FinishReason, ToolCallDelta, Usage } from './types';
 
 export interface LoadCommand {
     op: 'load';
@@ -53,9 +54,15 @@ export interface ChatCommand {
     logitBias?: Record<string, number>;
     /** Constrained generation: any JSON, or JSON following a schema (already translated by jsonSchemaGrammar.ts). */
     grammar?: { kind: 'json' } | { kind: 'schema'; schema: Record<string, unknown> };
+    /** Functions the model may call (parameters already translated by jsonSchemaGrammar.ts), and whether it must. */
+    tools?: Array<{ name: string; description?: string; parameters?: Record<string, unknown> }>;
+    toolChoice?: 'auto' | 'required' | { name: string };
+    parallelToolCalls?: boolean;
+    /** The most prompt tokens the request may be billed for: a longer prompt is refused. */
+    promptBound?: number;
 }
 /** A text completion: the prompt continued as it is (no chat template), with the sampling of a chat request. */
-export interface TextCommand extends Omit<ChatCommand, 'op' | 'messages' | 'grammar'> {
+export interface TextCommand extends Omit<ChatCommand, 'op' | 'messages' | 'grammar' | 'tools' | 'toolChoice' | 'parallelToolCalls' | 'promptBound'> {
     op: 'text';
     prompt: string;
 }
@@ -74,7 +81,7 @@ export type HostReply =
     | { op: 'started'; id: number; promptTokens: number }
     /** status 429: every sequence stayed busy (queue full or the wait ran out); 499: aborted before it started. */
     | { op: 'reject'; id: number; status: number; message: string }
-    | { op: 'delta'; id: number; tokens: number; content?: string; reasoning?: string }
+    | { op: 'delta'; id: number; tokens: number; content?: string; reasoning?: string; toolCalls?: ToolCallDelta[] }
     | { op: 'end'; id: number; finishReason: FinishReason; usage: Usage; error?: string }
     | { op: 'pong'; id: number; busy: number; queued: number; sequences: number }
     /** promptTokens: the tokens evaluated for all the inputs (special tokens the model adds included). */
@@ -302,15 +309,70 @@ function release(s: Nlc.LlamaContextSequence) {
     else freeSequences.push(s);
 }
 
+/** A request's messages as node-llama-cpp's chat history: an assistant's tool calls carry their results, from the tool messages that answer them. */
 function toHistory(messages: ChatMessage[]): Nlc.ChatHistoryItem[] {
-    const history: Nlc.ChatHistoryItem[] = messages.map((m) => {
-        if (m.role === 'assistant') return { type: 'model', response: [m.content] };
-        if (m.role === 'user') return { type: 'user', text: m.content };
-        return { type: 'system', text: m.content };
+    const results = new Map<string, { index: number; content: string }>();
+    messages.forEach((m, index) => {
+        if (m.role === 'tool') results.set(m.toolCallId ?? '', { index, content: m.content });
     });
+    const answered = new Set<string>();
+    const history: Nlc.ChatHistoryItem[] = [];
+    messages.forEach((m, i) => {
+        if (m.role === 'tool') return;
+        if (m.role === 'user') history.push({ type: 'user', text: m.content });
+        else if (m.role !== 'assistant') history.push({ type: 'system', text: m.content });
+        else {
+            const response: Nlc.ChatModelResponse['response'] = m.content ? [m.content] : [];
+            for (const call of m.toolCalls ?? []) {
+                const result = results.get(call.id);
+                if (!result) throw new RequestError(`messages.${i}.tool_calls: no tool message answers the call ${call.id}`);
+                let params: unknown;
+                try {
+                    params = JSON.parse(call.function.arguments || '{}');
+                } catch {
+                    throw new RequestError(`messages.${i}.tool_calls: the arguments of ${call.id} are not JSON`);
+                }
+                answered.add(call.id);
+                response.push({ type: 'functionCall', name: call.function.name, params, result: result.content });
+            }
+            history.push({ type: 'model', response });
+        }
+    });
+    for (const [id, r] of results) if (!answered.has(id)) throw new RequestError(`messages.${r.index}.tool_call_id: answers no earlier tool call (${id})`);
     // LlamaChat completes the last model item: open a fresh one for the answer.
     history.push({ type: 'model', response: [] });
     return history;
+}
+
+/** Something in the request the engine cannot serve: answered with a 400 before anything is generated. */
+class RequestError extends Error {}
+
+/** The tools as node-llama-cpp's functions. */
+function functionsOf(tools: NonNullable<ChatCommand['tools']>): Nlc.ChatModelFunctions {
+    return Object.fromEntries(tools.map((t) => [t.name, { description: t.description, params: t.parameters as never }]));
+}
+
+/**
+ * The grammar of a call the request demands (tool_choice "required" or a
+ * named function): the named function's arguments, or, among several
+ * functions, an object naming one and holding its arguments.
+ */
+function forcedCallSchema(cmd: ChatCommand): { schema: Record<string, unknown>; named?: string } | undefined {
+    const tools = cmd.tools ?? [];
+    const choice = cmd.toolChoice;
+    const argsOf = (t: (typeof tools)[number]) => t.parameters ?? { type: 'object', properties: {} };
+    if (typeof choice === 'object') {
+        const t = tools.find((x) => x.name === choice.name);
+        if (!t) throw new RequestError(`tool_choice.function.name: names no tool of the request`);
+        return { schema: argsOf(t), named: t.name };
+    }
+    if (choice !== 'required') return undefined;
+    if (tools.length === 1) return { schema: argsOf(tools[0]), named: tools[0].name };
+    return { schema: { oneOf: tools.map((t) => ({ type: 'object', properties: { name: { const: t.name }, arguments: argsOf(t) } })) } };
+}
+
+function callId(): string {
+    return `call_${randomBytes(12).toString('hex')}`;
 }
 
 type SamplingOptions = Pick<Nlc.LLamaChatGenerateResponseOptions, 'grammar' | 'tokenBias' | 'repeatPenalty'>;
@@ -377,10 +439,32 @@ async function chat(cmd: ChatCommand) {
     let reasoningTokens = 0;
     let started = false;
     try {
-        const history = toHistory(cmd.messages);
-        const { contextText } = chatWrapper.generateContextState({ chatHistory: history });
+        let history: Nlc.ChatHistoryItem[];
+        let forced: ReturnType<typeof forcedCallSchema>;
+        try {
+            history = toHistory(cmd.messages);
+            forced = forcedCallSchema(cmd);
+        } catch (e) {
+            if (!(e instanceof RequestError)) throw e;
+            send({ op: 'reject', id: cmd.id, status: 400, message: e.message });
+            return;
+        }
+        const functions = cmd.tools && cmd.tools.length > 0 ? functionsOf(cmd.tools) : undefined;
+        // A demanded call is generated under its grammar, the tools documented in the system prompt as the
+        // chat template documents them when the model may choose.
+        if (forced) history = [...chatWrapper.addAvailableFunctionsSystemMessageToHistory(history, functions, { documentParams: true })];
+        const { contextText } = chatWrapper.generateContextState({ chatHistory: history, availableFunctions: forced ? undefined : functions, documentFunctionParams: true });
         const prompt = contextText.tokenize(model.tokenizer);
         promptTokens = prompt.length;
+        if (cmd.promptBound !== undefined && promptTokens > cmd.promptBound) {
+            send({
+                op: 'reject',
+                id: cmd.id,
+                status: 400,
+                message: `${functions ? 'tools' : 'messages'}: this engine's chat template makes the prompt ${promptTokens} tokens, more than the ${cmd.promptBound} the request may be billed for`,
+            });
+            return;
+        }
         // Refused before it waits for a sequence: LlamaChat would silently drop
         // old messages to fit (context shift), and a paid request must be
         // answered as sent or refused.
@@ -391,9 +475,9 @@ async function chat(cmd: ChatCommand) {
         }
         let constraints: SamplingOptions;
         try {
-            constraints = await sampling(cmd);
+            constraints = await sampling(forced ? { ...cmd, grammar: { kind: 'schema', schema: forced.schema } } : cmd);
         } catch (e) {
-            send({ op: 'reject', id: cmd.id, status: 400, message: (e as Error).message });
+            send({ op: 'reject', id: cmd.id, status: 400, message: forced ? `tools: the embedded engine cannot enforce the call's parameters (${(e as Error).message})` : (e as Error).message });
             return;
         }
         sequence = await acquire(cmd.id, prompt, controller.signal);
@@ -413,27 +497,64 @@ async function chat(cmd: ChatCommand) {
         llamaChat = new lib.LlamaChat({ contextSequence: sequence, autoDisposeSequence: false, chatWrapper });
         send({ op: 'started', id: cmd.id, promptTokens });
         started = true;
-        const res = await llamaChat.generateResponse(history, {
+        const generatedBefore = sequence.tokenMeter.usedOutputTokens;
+        // A demanded call's JSON is held back and delivered as the call once complete.
+        let callText = '';
+        const common = {
             maxTokens: cmd.maxTokens,
             temperature: cmd.temperature,
             topP: cmd.topP,
             seed: cmd.seed,
             customStopTriggers: cmd.stop && cmd.stop.length > 0 ? cmd.stop : undefined,
-            ...constraints,
+            tokenBias: constraints.tokenBias,
+            repeatPenalty: constraints.repeatPenalty,
             signal: controller.signal,
             stopOnAbortSignal: true,
-            onResponseChunk(chunk) {
+            onResponseChunk(chunk: Nlc.LlamaChatResponseChunk) {
                 const n = chunk.tokens.length;
                 completionTokens += n;
                 if (chunk.type === 'segment') {
                     if (chunk.segmentType === 'thought') reasoningTokens += n;
                     send({ op: 'delta', id: cmd.id, tokens: n, reasoning: chunk.text });
+                } else if (forced) {
+                    callText += chunk.text;
+                    send({ op: 'delta', id: cmd.id, tokens: n });
                 } else {
                     send({ op: 'delta', id: cmd.id, tokens: n, content: chunk.text });
                 }
             },
-        });
-        const finishReason = controller.signal.aborted ? 'aborted' : finishReasonOf(res.metadata.stopReason);
+        };
+        // The model may choose to call a function (tools offered, no call demanded), or generates under the grammar, if any.
+        let chosen: Array<{ functionName: string; params: unknown }> = [];
+        let stopReason: string;
+        if (functions && !forced) {
+            const res = await llamaChat.generateResponse(history, { ...common, functions, documentFunctionParams: true, maxParallelFunctionCalls: cmd.parallelToolCalls === false ? 1 : undefined });
+            chosen = res.functionCalls ?? [];
+            stopReason = res.metadata.stopReason;
+        } else stopReason = (await llamaChat.generateResponse(history, { ...common, grammar: constraints.grammar })).metadata.stopReason;
+        // Tokens of a call the model chose to make are generated but not reported as response chunks: counted here
+        // (only then: otherwise what was not reported was not delivered, such as a stop sequence).
+        const unreported = chosen.length > 0 ? sequence.tokenMeter.usedOutputTokens - generatedBefore - completionTokens : 0;
+        if (unreported > 0) {
+            completionTokens += unreported;
+            send({ op: 'delta', id: cmd.id, tokens: unreported });
+        }
+        let calls: ToolCallDelta[] = [];
+        if (forced && !controller.signal.aborted) {
+            try {
+                const parsed = JSON.parse(callText);
+                calls = [
+                    forced.named ? { index: 0, id: callId(), name: forced.named, arguments: callText } : { index: 0, id: callId(), name: parsed.name, arguments: JSON.stringify(parsed.arguments) },
+                ];
+            } catch {
+                // Cut short (max_tokens): what was generated is delivered as it is, with finish_reason "length".
+                if (callText !== '') send({ op: 'delta', id: cmd.id, tokens: 0, content: callText });
+            }
+        } else if (chosen.length > 0) {
+            calls = chosen.map((c, index) => ({ index, id: callId(), name: c.functionName, arguments: JSON.stringify(c.params ?? {}) }));
+        }
+        if (calls.length > 0) send({ op: 'delta', id: cmd.id, tokens: 0, toolCalls: calls });
+        const finishReason = controller.signal.aborted ? 'aborted' : calls.length > 0 ? 'tool_calls' : finishReasonOf(stopReason);
         send({
             op: 'end',
             id: cmd.id,

@@ -52,6 +52,12 @@ export interface ChatRequest {
     tools?: ToolDefinition[];
     toolChoice?: ToolChoice;
     parallelToolCalls?: boolean;
+    /**
+     * The most prompt tokens the request may be billed for (the worker admitted it
+     * for that many, and the client refuses a receipt that counts more): an engine
+     * whose template would make the prompt longer refuses the request instead.
+     */
+    promptBound?: number;
     /** Deliver each token's log probability, with the `topLogprobs` likeliest tokens at each place. */
     logprobs?: boolean;
     topLogprobs?: number;

@@ -58,6 +58,7 @@ export function registerChatRoute(app: FastifyInstance, deps: ChatRouteDeps): vo
             responseFormat: responseFormatOf(r.response_format),
             ...(r.logprobs ? { logprobs: true, topLogprobs: r.top_logprobs ?? 0 } : {}),
             ...toolsOf(r),
+            promptBound,
         };
 
         const admission: Admission = await deps.payments.admit({ channel: paid.channel, voucher: paid.voucher, promptBound, maxTokens, modelId });
