@@ -22,8 +22,8 @@ export const COMPLETIONS_DEFAULT_MAX_TOKENS = 16;
 export const completionsRequestSchema = z
     .object({
         model: z.string().min(1).max(256),
-        // One prompt per request: the gateway serves several prompts, and n, as that many requests.
-        prompt: z.union([z.string(), z.array(z.string()).length(1, 'one prompt per request (send the others as requests of their own)')]),
+        // One prompt per paid request: the gateway serves several prompts, and n, as that many requests.
+        prompt: z.union([z.string(), z.array(z.string()).length(1, 'one prompt per paid request (the gateway sends several as requests of their own)')]),
         suffix: z.string().nullish(),
         max_tokens: z.number().int().min(1).max(1_000_000).nullish(),
         temperature: z.number().min(0).max(2).nullish(),
@@ -46,7 +46,7 @@ export const completionsRequestSchema = z
             .nullish(),
         n: z
             .number()
-            .refine((v) => v === 1, 'must be 1 (send several requests for several completions)')
+            .refine((v) => v === 1, 'must be 1 per paid request (the gateway serves n as that many requests)')
             .nullish(),
         stream: z.boolean().nullish(),
         stream_options: z.object({ include_usage: z.boolean().optional() }).strict().nullish(),

@@ -634,8 +634,36 @@ describe('client gateway on a devnet', () => {
             expect(openai.completions.create({ model: MODEL, prompt: 'x', max_tokens: 4, ...extra } as any)).rejects.toMatchObject({ status: 400, message: expect.stringMatching(words) });
         await refused({ logprobs: 2 }, /logprobs: not carried for text completions/);
         await refused({ best_of: 3 }, /best_of: must be 1/);
-        await refused({ prompt: ['a', 'b'] }, /prompt: one prompt per request/);
+        await refused({ prompt: Array.from({ length: 5 }, () => 'a'), n: 2 }, /prompt: 5 prompts times n 2 is more than 8 completions/);
+        await refused({ n: 9 }, /n: must be an integer from 1 to 8/);
         expect(upstream.requests.length).toBe(asked);
+
+        // Several prompts and n choices: that many paid requests, in OpenAI's order of choices, each with its receipt.
+        const several: any = await openai.completions.create({ model: MODEL, prompt: ['First', 'Second'], n: 2, max_tokens: 16, echo: true });
+        expect(upstream.requests.length).toBe(asked + 4);
+        expect(several.choices.map((c: any) => [c.index, c.text])).toEqual([
+            [0, 'First' + WORDS.join('')],
+            [1, 'First' + WORDS.join('')],
+            [2, 'Second' + WORDS.join('')],
+            [3, 'Second' + WORDS.join('')],
+        ]);
+        expect(several.usage).toMatchObject({ prompt_tokens: 4 * UPSTREAM_PROMPT_TOKENS, completion_tokens: 4 * WORDS.length });
+        expect(several.cost).toBe((4n * cost).toString());
+        expect(several.receipts).toHaveLength(4);
+        for (const r of several.receipts) expect(parseReceipt(openSignedReceipt(Cell.fromBase64(r.boc)).receipt).usage).toEqual(usage);
+        paid += 4n * cost;
+        const streamed = await openai.completions.create({ model: MODEL, prompt: ['First', 'Second'], max_tokens: 16, stream: true });
+        const texts = ['', ''];
+        let end: any;
+        for await (const chunk of streamed) {
+            for (const c of chunk.choices) texts[c.index] += c.text ?? '';
+            end = chunk;
+        }
+        expect(texts).toEqual([WORDS.join(''), WORDS.join('')]);
+        expect(end.receipts).toHaveLength(2);
+        paid += 2n * cost;
+        await sdk.vouchers.settled();
+        expect(store.latestVoucher(channel)!.total).toBe(paid);
     });
 
     it('concurrent requests to one worker are paid one after another on its channel, each exactly once', async () => {

@@ -6,6 +6,7 @@ import { openAiErrorBody } from '../../../protocol/openaiError';
 import { chatRequestSchema, describeIssues } from '../../../protocol/paidRequest';
 import { CallResult, CocoonClient, CocoonError } from '../client';
 import { DispatchContext, Selection, dispatch, takeSelection } from './dispatch';
+import { allServed, paidFor, sumUsage, takeChoiceCount, usageOfFinal } from './choices';
 import { registerCompletionsRoute } from './completions';
 import { isConsolePage, registerConsole } from './console';
 import { registerEmbeddingsRoute } from './embeddings';
@@ -54,42 +55,6 @@ function openAiError(reply: FastifyReply, status: number, code: string, message:
         .code(status)
         .type('application/json')
         .send(openAiErrorBody(status, code, message));
-}
-
-/** The most choices (`n`) one chat request may ask for: each is a paid request of its own. */
-export const MAX_CHOICES = 8;
-
-/** Takes `n` out of a chat request: the gateway serves several choices as that many paid requests. */
-function takeChoiceCount(body: Record<string, unknown>): { count: number; rest: Record<string, unknown> } {
-    const { n, ...rest } = body;
-    if (n === undefined || n === null) return { count: 1, rest };
-    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > MAX_CHOICES)
-        throw new CocoonError(400, 'invalid_request', `n: must be an integer from 1 to ${MAX_CHOICES} (each choice is a paid request of its own)`);
-    return { count: n, rest };
-}
-
-/** The usage of several answers together. */
-function sumUsage(list: ReadonlyArray<ReturnType<typeof usageOfFinal>>) {
-    const sum = (f: (u: ReturnType<typeof usageOfFinal>) => number) => list.reduce((a, u) => a + f(u), 0);
-    return {
-        prompt_tokens: sum((u) => u.prompt_tokens),
-        completion_tokens: sum((u) => u.completion_tokens),
-        total_tokens: sum((u) => u.total_tokens),
-        prompt_tokens_details: { cached_tokens: sum((u) => u.prompt_tokens_details.cached_tokens) },
-        completion_tokens_details: { reasoning_tokens: sum((u) => u.completion_tokens_details.reasoning_tokens) },
-    };
-}
-
-/** A chat answer's usage in OpenAI's shape, every count present. */
-function usageOfFinal(final: any) {
-    const u = final?.usage ?? {};
-    return {
-        prompt_tokens: u.prompt_tokens ?? 0,
-        completion_tokens: u.completion_tokens ?? 0,
-        total_tokens: u.total_tokens ?? (u.prompt_tokens ?? 0) + (u.completion_tokens ?? 0),
-        prompt_tokens_details: { cached_tokens: u.prompt_tokens_details?.cached_tokens ?? 0 },
-        completion_tokens_details: { reasoning_tokens: u.completion_tokens_details?.reasoning_tokens ?? 0 },
-    };
 }
 
 export function buildGateway(o: GatewayOptions): FastifyInstance {
@@ -185,14 +150,7 @@ export function buildGateway(o: GatewayOptions): FastifyInstance {
                     ),
                 ),
             );
-            const failed = settled.find((x): x is PromiseRejectedResult => x.status === 'rejected');
-            const results = settled.flatMap((x) => (x.status === 'fulfilled' ? [x.value] : []));
-            if (failed) {
-                if (results.length === 0) throw failed.reason;
-                const paid = results.reduce((a, r) => a + r.cost, 0n);
-                const err = failed.reason instanceof CocoonError ? failed.reason : new CocoonError(502, 'worker_failed', (failed.reason as Error).message);
-                throw new CocoonError(err.status, err.code, `${err.message} (${results.length} of ${count} choices were served and paid, ${paid} nanoTON)`, err.delivered);
-            }
+            const results = allServed(settled, count);
             if (count === 1) {
                 const r = results[0];
                 const { receipt: _r, ...last } = r.final;
@@ -202,16 +160,16 @@ export function buildGateway(o: GatewayOptions): FastifyInstance {
                 write({ ...last, model: request.model, usage: usageOfFinal(r.final), ...extras(r) });
             } else {
                 const usage = sumUsage(results.map((r) => usageOfFinal(r.final)));
-                const paidFor = { cost: results.reduce((a, r) => a + r.cost, 0n).toString(), receipts: results.map((r) => r.receipt), workers: results.map((r) => r.worker.workerStake.toString()) };
+                const paid = paidFor(results);
                 const { receipt: _r, usage: _u, ...first } = results[0].final;
                 if (!stream) {
                     const choices = results.map((r, i) => ({ ...r.final.choices[0], index: i }));
-                    return reply.code(200).send({ ...first, model: request.model, choices, usage, ...paidFor });
+                    return reply.code(200).send({ ...first, model: request.model, choices, usage, ...paid });
                 }
                 start();
                 // Each choice's finish, then the usage and payment of them all, as OpenAI ends a stream of several choices.
                 results.forEach((r, i) => write(choiceOf({ ...first, choices: r.final.choices }, i)));
-                write({ ...first, model: request.model, choices: [], usage, ...paidFor });
+                write({ ...first, model: request.model, choices: [], usage, ...paid });
             }
             cork.flush();
             raw.end('data: [DONE]\n\n');
@@ -237,7 +195,7 @@ export function buildGateway(o: GatewayOptions): FastifyInstance {
     if (!o.responses) app.addHook('onClose', async () => responses.close());
     registerResponsesRoutes(app, { store: responses, context: dispatchContext, fail: openAiError, extras });
     registerEmbeddingsRoute(app, { context: dispatchContext, fail: openAiError, extras });
-    registerCompletionsRoute(app, { context: dispatchContext, fail: openAiError, extras, usageOf: usageOfFinal });
+    registerCompletionsRoute(app, { context: dispatchContext, fail: openAiError, extras });
 
     return app;
 }
