@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { LOGIT_BIAS_MAX_ENTRIES, PROTOCOL_VERSION } from './paidRequest';
+import { LOGIT_BIAS_MAX_ENTRIES, PROTOCOL_VERSION, TokenLogprob } from './paidRequest';
 
 /**
  * Paid text completions (`POST /v1/completions` on the worker, OpenAI's
@@ -36,10 +36,8 @@ export const completionsRequestSchema = z
             .record(z.string().regex(/^(0|[1-9][0-9]{0,8})$/, 'token ids are decimal integers'), z.number().min(-100).max(100))
             .refine((b) => Object.keys(b).length <= LOGIT_BIAS_MAX_ENTRIES, `at most ${LOGIT_BIAS_MAX_ENTRIES} tokens`)
             .nullish(),
-        logprobs: z
-            .number()
-            .refine((v) => v === 0, 'not carried for text completions (chat completions carry logprobs)')
-            .nullish(),
+        // The log probability of each token delivered and of the `logprobs` likeliest at each place (OpenAI's limit, 5).
+        logprobs: z.number().int().min(0).max(5).nullish(),
         best_of: z
             .number()
             .refine((v) => v === 1, 'must be 1')
@@ -87,4 +85,51 @@ export function completionsMaxTokens(r: Pick<CompletionsRequest, 'max_tokens'>):
  */
 export function completionsPromptBound(r: Pick<CompletionsRequest, 'prompt' | 'suffix'>): number {
     return Buffer.byteLength(promptOf(r), 'utf8') + Buffer.byteLength(r.suffix ?? '', 'utf8') + 16;
+}
+
+/** Legacy completions' log probabilities, as a choice carries them. */
+export interface TextLogprobs {
+    tokens: string[];
+    token_logprobs: number[];
+    top_logprobs: Array<Record<string, number>>;
+    text_offset: number[];
+}
+
+/**
+ * A text completion's log probabilities (`{ tokens, token_logprobs,
+ * top_logprobs, text_offset }`) as the token entries a response digest
+ * commits to (./paidRequest.ts), read alike by the worker from what it sends
+ * and by the client from what it receives; anything else reads as none.
+ */
+export function textLogprobsOf(raw: unknown): TokenLogprob[] {
+    const l = raw as Partial<TextLogprobs> | null | undefined;
+    if (!l || !Array.isArray(l.tokens)) return [];
+    const bytes = (t: string) => [...Buffer.from(t, 'utf8')];
+    const lp = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : -9999);
+    return l.tokens.map((t, i) => {
+        const token = String(t);
+        const top = l.top_logprobs?.[i];
+        return {
+            token,
+            logprob: lp(l.token_logprobs?.[i]),
+            bytes: bytes(token),
+            top_logprobs: top && typeof top === 'object' ? Object.entries(top).map(([k, v]) => ({ token: k, logprob: lp(v), bytes: bytes(k) })) : [],
+        };
+    });
+}
+
+/** Token entries in a text completion's shape, `offset` the characters of completion before them. */
+export function textLogprobs(list: readonly TokenLogprob[], offset = 0): TextLogprobs {
+    const text_offset: number[] = [];
+    let at = offset;
+    for (const e of list) {
+        text_offset.push(at);
+        at += e.token.length;
+    }
+    return {
+        tokens: list.map((e) => e.token),
+        token_logprobs: list.map((e) => e.logprob),
+        top_logprobs: list.map((e) => Object.fromEntries(e.top_logprobs.map((t) => [t.token, t.logprob]))),
+        text_offset,
+    };
 }

@@ -25,9 +25,21 @@ import { buildGateway } from '../../client/src/gateway';
 import { ResponseStore } from '../../client/src/gateway/responseStore';
 import { ClientStore } from '../../client/src/store';
 import { testKeys } from '../helpers/channel';
-import { TOOL_CALLS, Upstream, UPSTREAM_CACHED_TOKENS, UPSTREAM_EMBEDDING_TOKENS, UPSTREAM_PROMPT_TOKENS, WORDS, startUpstream, upstreamEmbedding, upstreamLogprob } from '../worker/helpers';
+import {
+    TOOL_CALLS,
+    Upstream,
+    UPSTREAM_CACHED_TOKENS,
+    UPSTREAM_EMBEDDING_TOKENS,
+    UPSTREAM_PROMPT_TOKENS,
+    WORDS,
+    startUpstream,
+    upstreamEmbedding,
+    upstreamLogprob,
+    upstreamTextLogprobs,
+} from '../worker/helpers';
 import { embeddingsResponseText } from '../../protocol/embeddings';
 import { responseDigest } from '../../protocol/paidRequest';
+import { textLogprobsOf } from '../../protocol/completions';
 import { bytesToUint } from '../../helpers/bytes';
 import { pollUntil } from '../../helpers/poll';
 import { deployNetworkTo, registerWorker } from '../../scripts/local/devnetNetwork';
@@ -632,15 +644,34 @@ describe('client gateway on a devnet', () => {
         const asked = upstream.requests.length;
         const refused = async (extra: Record<string, unknown>, words: RegExp) =>
             expect(openai.completions.create({ model: MODEL, prompt: 'x', max_tokens: 4, ...extra } as any)).rejects.toMatchObject({ status: 400, message: expect.stringMatching(words) });
-        await refused({ logprobs: 2 }, /logprobs: not carried for text completions/);
+        await refused({ logprobs: 6 }, /logprobs: Number must be less than or equal to 5/);
         await refused({ best_of: 3 }, /best_of: must be 1/);
         await refused({ prompt: Array.from({ length: 5 }, () => 'a'), n: 2 }, /prompt: 5 prompts times n 2 is more than 8 completions/);
         await refused({ n: 9 }, /n: must be an integer from 1 to 8/);
         expect(upstream.requests.length).toBe(asked);
 
+        // Log probabilities, whole and streamed: the upstream's, in the legacy shape, committed to by the receipt (the SDK checked it before paying).
+        const withLogprobs: any = await openai.completions.create({ model: MODEL, prompt: 'Once', max_tokens: 16, logprobs: 2 });
+        expect(upstream.requests.at(-1).logprobs).toBe(2);
+        const lp = withLogprobs.choices[0].logprobs;
+        expect(lp.tokens).toEqual(WORDS);
+        expect(lp.token_logprobs).toEqual(WORDS.map(() => -0.25));
+        expect(lp.top_logprobs).toEqual(WORDS.map((w) => upstreamTextLogprobs(w)));
+        expect(lp.text_offset).toEqual(WORDS.map((_, i) => WORDS.slice(0, i).join('').length));
+        const lpReceipt = parseReceipt(openSignedReceipt(Cell.fromBase64(withLogprobs.receipt.boc)).receipt);
+        expect(lpReceipt.responseHash).toBe(bytesToUint(responseDigest(WORDS.join(''), '', [], textLogprobsOf(lp))));
+        expect(lpReceipt.responseHash).not.toBe(bytesToUint(responseDigest(WORDS.join(''), '')));
+        paid += cost;
+        const lpStream = await openai.completions.create({ model: MODEL, prompt: 'Once', max_tokens: 16, logprobs: 1, stream: true });
+        const streamedTokens: string[] = [];
+        for await (const chunk of lpStream) streamedTokens.push(...(chunk.choices[0]?.logprobs?.tokens ?? []));
+        expect(streamedTokens).toEqual(WORDS);
+        paid += cost;
+
         // Several prompts and n choices: that many paid requests, in OpenAI's order of choices, each with its receipt.
+        const sent = upstream.requests.length;
         const several: any = await openai.completions.create({ model: MODEL, prompt: ['First', 'Second'], n: 2, max_tokens: 16, echo: true });
-        expect(upstream.requests.length).toBe(asked + 4);
+        expect(upstream.requests.length).toBe(sent + 4);
         expect(several.choices.map((c: any) => [c.index, c.text])).toEqual([
             [0, 'First' + WORDS.join('')],
             [1, 'First' + WORDS.join('')],

@@ -197,6 +197,10 @@ describe('embedded backend', () => {
             status: 400,
             message: expect.stringMatching(/^logprobs: not supported by this worker's embedded engine/),
         });
+        await expect(drain(backend.textStream({ model: backend.modelId, prompt: 'Once', maxTokens: 4, logprobs: 2 }))).rejects.toMatchObject({
+            status: 400,
+            message: expect.stringMatching(/^logprobs: not supported by this worker's embedded engine/),
+        });
         const look: ChatRequest['messages'] = [
             {
                 role: 'user',

@@ -66,6 +66,11 @@ export function upstreamLogprob(word: string, top: number) {
     return { ...entry(word, -0.25), top_logprobs: [entry(word, -0.25), entry('~', -3.5)].slice(0, top) };
 }
 
+/** A word's likeliest tokens as a text completion's `top_logprobs` entry gives them. */
+export function upstreamTextLogprobs(word: string): Record<string, number> {
+    return { [word]: -0.25, '~': -3.5 };
+}
+
 function chunkWithLogprobs(word: string, top: number) {
     return `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', choices: [{ index: 0, delta: { content: word }, logprobs: { content: [upstreamLogprob(word, top)] }, finish_reason: null }] })}\n\n`;
 }
@@ -96,8 +101,17 @@ export async function startUpstream(): Promise<Upstream> {
         res.writeHead(200, { 'content-type': 'text/event-stream' });
         if (req.url === '/v1/completions') {
             const n = Math.min(WORDS.length, body.max_tokens ?? WORDS.length);
+            // With logprobs, each word's in the legacy shape: its own and the `logprobs` likeliest (the word, then '~').
+            let offset = 0;
+            const logprobsOf = (text: string) => {
+                if (!body.logprobs || text === '') return null;
+                const top = Object.fromEntries(Object.entries(upstreamTextLogprobs(text)).slice(0, body.logprobs));
+                const l = { tokens: [text], token_logprobs: [-0.25], top_logprobs: [top], text_offset: [offset] };
+                offset += text.length;
+                return l;
+            };
             const piece = (text: string, finish: string | null) =>
-                `data: ${JSON.stringify({ id: 'cmpl1', object: 'text_completion', choices: [{ text, index: 0, logprobs: null, finish_reason: finish }] })}\n\n`;
+                `data: ${JSON.stringify({ id: 'cmpl1', object: 'text_completion', choices: [{ text, index: 0, logprobs: logprobsOf(text), finish_reason: finish }] })}\n\n`;
             for (let i = 0; i < n; i++) res.write(piece(WORDS[i], null));
             res.write(piece('', n < WORDS.length ? 'length' : 'stop'));
             const usage = { prompt_tokens: UPSTREAM_PROMPT_TOKENS, completion_tokens: n, total_tokens: UPSTREAM_PROMPT_TOKENS + n };

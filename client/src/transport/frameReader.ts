@@ -1,4 +1,5 @@
 import { ResponseOpener, frameFromText } from '../../../helpers/hpke';
+import { textLogprobsOf } from '../../../protocol/completions';
 import { DeliveredToolCall, TokenLogprob, mergeToolCallDeltas, tokenLogprobsOf } from '../../../protocol/paidRequest';
 
 /** What a worker's answer has delivered so far; kept current while frames arrive, so an answer that breaks off still tells what reached the caller. */
@@ -60,6 +61,7 @@ export async function readFrames(
                     else if (shape === 'text') {
                         const piece = json.choices?.[0]?.text;
                         answer.content += typeof piece === 'string' ? piece : '';
+                        answer.logprobs.push(...textLogprobsOf(json.choices?.[0]?.logprobs));
                         answer.delivered = true;
                         await onChunk?.(json);
                     } else {
@@ -82,6 +84,7 @@ export async function readFrames(
             if (shape === 'text') {
                 const whole = answer.final.choices?.[0]?.text;
                 answer.content = typeof whole === 'string' ? whole : '';
+                answer.logprobs = textLogprobsOf(answer.final.choices?.[0]?.logprobs);
                 return;
             }
             const m = answer.final.choices?.[0]?.message ?? {};

@@ -2,6 +2,7 @@ import type { FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import { corkPerTurn } from '../../../helpers/corkPerTurn';
 import { ENVELOPE_MEDIA_TYPE, ResponseSealer, frameToText } from '../../../helpers/hpke';
+import { textLogprobs, textLogprobsOf } from '../../../protocol/completions';
 import { DeliveredToolCall, ReceiptWire, TokenLogprob, mergeToolCallDeltas } from '../../../protocol/paidRequest';
 import { ChatEvent, ToolCallDelta, Usage, zeroUsage } from '../inference/types';
 import type { WorkerMetrics } from '../metrics';
@@ -133,10 +134,11 @@ export async function streamCompletion(reply: FastifyReply, g: Generation): Prom
             // Counted into the response hash only once it is handed to the transport.
             if (clientGone) continue;
             if (g.shape === 'text') {
-                // A text completion has text alone: nothing else is delivered, so nothing else is counted into the response hash.
+                // A text completion has text (and, when asked, its log probabilities) alone: nothing else is counted into the response hash.
                 if (!ev.content) continue;
-                deliver(delivered, ev.content, undefined, undefined, undefined);
-                const chunk = { id: g.id, object: 'text_completion', created: g.created, model: g.model, choices: [{ text: ev.content, index: 0, logprobs: null, finish_reason: null }] };
+                const logprobs = g.logprobs ? textLogprobs(ev.logprobs ?? [], delivered.content.length) : null;
+                deliver(delivered, ev.content, undefined, undefined, logprobs ? textLogprobsOf(logprobs) : undefined);
+                const chunk = { id: g.id, object: 'text_completion', created: g.created, model: g.model, choices: [{ text: ev.content, index: 0, logprobs, finish_reason: null }] };
                 await write(g.sealer.data(Buffer.from(JSON.stringify(chunk))));
                 continue;
             }
@@ -199,7 +201,8 @@ export async function sendCompletion(reply: FastifyReply, g: Generation): Promis
     for await (const ev of g.events) {
         if (ev.type === 'delta') {
             firstToken();
-            if (g.shape === 'text') deliver(delivered, ev.content, undefined, undefined, undefined);
+            // A text completion's log probabilities as its answer will carry them (./routes/completions.ts).
+            if (g.shape === 'text') deliver(delivered, ev.content, undefined, undefined, g.logprobs ? textLogprobsOf(textLogprobs(ev.logprobs ?? [])) : undefined);
             else deliver(delivered, ev.content, ev.reasoning, ev.toolCalls && toolCallDeltasJson(ev.toolCalls), ev.logprobs);
         } else end = ev;
     }
@@ -224,7 +227,7 @@ export async function sendCompletion(reply: FastifyReply, g: Generation): Promis
         model: g.model,
         choices: [
             g.shape === 'text'
-                ? { text: delivered.content, index: 0, logprobs: null, finish_reason: end.finishReason }
+                ? { text: delivered.content, index: 0, logprobs: g.logprobs ? textLogprobs(delivered.logprobs) : null, finish_reason: end.finishReason }
                 : {
                       index: 0,
                       message: { role: 'assistant', ...messageJson(delivered) },

@@ -177,6 +177,7 @@ export class EmbeddedBackend implements InferenceBackend {
         if (!this.knows(request.model)) throw new BackendRequestError(`unknown model: ${request.model}`, 404);
         if (!this.alive) throw new BackendUnavailableError(this.exitReason);
         if (request.suffix) throw new BackendRequestError("suffix: not supported by this worker's embedded engine (it continues the prompt; an OpenAI-compatible backend may fill in the middle)", 400);
+        if (request.logprobs) throw new BackendRequestError("logprobs: not supported by this worker's embedded engine (an OpenAI-compatible backend passes them on)", 400);
         yield* this.hostStream(
             (id) => ({
                 op: 'text',

@@ -1,4 +1,5 @@
 import { TokenLogprob, tokenLogprobsOf } from '../../../protocol/paidRequest';
+import { textLogprobsOf } from '../../../protocol/completions';
 import { SseParser } from './sse';
 import {
     BackendRequestError,
@@ -55,7 +56,7 @@ interface UpstreamChunk {
             tool_calls?: Array<{ index?: unknown; id?: unknown; function?: { name?: unknown; arguments?: unknown } }> | null;
         };
         finish_reason?: string | null;
-        logprobs?: { content?: unknown } | null;
+        logprobs?: unknown;
         /** Text completions' piece of text. */
         text?: string | null;
     }>;
@@ -202,11 +203,15 @@ export class OpenAiBackend implements InferenceBackend {
             presence_penalty: request.presencePenalty,
             frequency_penalty: request.frequencyPenalty,
             logit_bias: request.logitBias,
+            logprobs: request.logprobs || undefined,
             stream: true,
             stream_options: { include_usage: true },
         };
         const estimate = () => Math.ceil((request.prompt.length + (request.suffix?.length ?? 0)) / 4);
-        yield* this.generation('/v1/completions', body, estimate, options, (choice) => ({ content: typeof choice?.text === 'string' ? choice.text : undefined, logprobs: [] }));
+        yield* this.generation('/v1/completions', body, estimate, options, (choice) => ({
+            content: typeof choice?.text === 'string' ? choice.text : undefined,
+            logprobs: request.logprobs ? textLogprobsOf(choice?.logprobs) : [],
+        }));
     }
 
     /**
