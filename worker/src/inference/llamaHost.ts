@@ -534,7 +534,8 @@ async function chat(cmd: ChatCommand) {
         } else stopReason = (await llamaChat.generateResponse(history, { ...common, grammar: constraints.grammar })).metadata.stopReason;
         // Tokens of a call the model chose to make are generated but not reported as response chunks: counted here
         // (only then: otherwise what was not reported was not delivered, such as a stop sequence).
-        const unreported = chosen.length > 0 ? sequence.tokenMeter.usedOutputTokens - generatedBefore - completionTokens : 0;
+        // Never past max_tokens: the client refuses a receipt that counts more than it allowed.
+        const unreported = chosen.length > 0 ? Math.min(sequence.tokenMeter.usedOutputTokens - generatedBefore, cmd.maxTokens) - completionTokens : 0;
         if (unreported > 0) {
             completionTokens += unreported;
             send({ op: 'delta', id: cmd.id, tokens: unreported });
