@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { LOGIT_BIAS_MAX_ENTRIES, PROTOCOL_VERSION, TokenLogprob } from './paidRequest';
+import { LOGIT_BIAS_MAX_ENTRIES, PROTOCOL_VERSION, TokenLogprob, tokenLogprobsOf } from './paidRequest';
 
 /**
  * Paid text completions (`POST /v1/completions` on the worker, OpenAI's
@@ -102,6 +102,8 @@ export interface TextLogprobs {
  * and by the client from what it receives; anything else reads as none.
  */
 export function textLogprobsOf(raw: unknown): TokenLogprob[] {
+    // Some servers (llama.cpp's) answer text completions with chat's shape, `{ content: [...] }`.
+    if (Array.isArray((raw as { content?: unknown } | null | undefined)?.content)) return tokenLogprobsOf(raw);
     const l = raw as Partial<TextLogprobs> | null | undefined;
     if (!l || !Array.isArray(l.tokens)) return [];
     const bytes = (t: string) => [...Buffer.from(t, 'utf8')];

@@ -645,6 +645,7 @@ describe('client gateway on a devnet', () => {
         const refused = async (extra: Record<string, unknown>, words: RegExp) =>
             expect(openai.completions.create({ model: MODEL, prompt: 'x', max_tokens: 4, ...extra } as any)).rejects.toMatchObject({ status: 400, message: expect.stringMatching(words) });
         await refused({ logprobs: 6 }, /logprobs: Number must be less than or equal to 5/);
+        await refused({ logprobs: 1, echo: true }, /echo: not served together with logprobs/);
         await refused({ best_of: 3 }, /best_of: must be 1/);
         await refused({ prompt: Array.from({ length: 5 }, () => 'a'), n: 2 }, /prompt: 5 prompts times n 2 is more than 8 completions/);
         await refused({ n: 9 }, /n: must be an integer from 1 to 8/);

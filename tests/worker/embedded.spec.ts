@@ -229,7 +229,17 @@ describe('embedded backend', () => {
             for await (const e of backend.chatStream(r)) out.push(e);
             return out;
         }
-        const callsOf = (list: ChatEvent[]) => list.flatMap((e) => (e.type === 'delta' ? (e.toolCalls ?? []) : []));
+        /** The calls as the app sees them: their streamed pieces joined. */
+        const callsOf = (list: ChatEvent[]) => {
+            const calls: Array<{ index: number; id?: string; name?: string; arguments: string }> = [];
+            for (const d of list.flatMap((e) => (e.type === 'delta' ? (e.toolCalls ?? []) : []))) {
+                const c = (calls[d.index] ??= { index: d.index, arguments: '' });
+                if (d.id) c.id = d.id;
+                if (d.name) c.name = d.name;
+                c.arguments += d.arguments ?? '';
+            }
+            return calls;
+        };
         const endOf = (list: ChatEvent[]) => list.find((e): e is Extract<ChatEvent, { type: 'end' }> => e.type === 'end')!;
 
         it('a named tool_choice is answered with a call of that function whose arguments follow its schema, charged for every token', async () => {
@@ -243,9 +253,24 @@ describe('embedded backend', () => {
             expect(args.city.length).toBeLessThanOrEqual(12);
             const end = endOf(list);
             expect(end.finishReason).toBe('tool_calls');
-            // The call's tokens are what is charged, though none of them came as content.
+            // The call streams as its arguments come (each piece charged as it is delivered), none of it as content.
+            expect(list.filter((e) => e.type === 'delta' && e.toolCalls).length).toBeGreaterThan(1);
             expect(list.some((e) => e.type === 'delta' && e.content)).toBe(false);
             expect(end.usage.completionTokens).toBeGreaterThanOrEqual(args.city.length + 10);
+        });
+
+        it('a demanded call cut short by max_tokens is delivered as far as it went, charged no more than max_tokens, finish_reason "length"', async () => {
+            const named = await events(req({ tools: [weather], toolChoice: { name: 'get_weather' }, maxTokens: 5 }));
+            const [call] = callsOf(named);
+            expect(call.name).toBe('get_weather');
+            expect(call.arguments.length).toBeGreaterThan(0);
+            expect(() => JSON.parse(call.arguments)).toThrow();
+            expect(endOf(named)).toMatchObject({ finishReason: 'length', usage: { completionTokens: 5 } });
+            // Among several functions the call is held back until it names one; cut short, what came is delivered as text.
+            const among = await events(req({ tools: [weather, time], toolChoice: 'required', maxTokens: 5 }));
+            expect(callsOf(among)).toEqual([]);
+            expect(among.map((e) => (e.type === 'delta' ? (e.content ?? '') : '')).join('').length).toBeGreaterThan(0);
+            expect(endOf(among)).toMatchObject({ finishReason: 'length', usage: { completionTokens: 5 } });
         });
 
         it('tool_choice "required" calls one of the functions, and "auto" lets the model answer or call', async () => {
@@ -281,6 +306,10 @@ describe('embedded backend', () => {
             await expect(events(req({ messages: [history[0], history[2]], maxTokens: 4 }))).rejects.toMatchObject({
                 status: 400,
                 message: 'messages.1.tool_call_id: answers no earlier tool call (c1)',
+            });
+            await expect(events(req({ messages: [...history, { role: 'tool', content: 'again', toolCallId: 'c1' }], tools: [weather], maxTokens: 4 }))).rejects.toMatchObject({
+                status: 400,
+                message: 'messages.3.tool_call_id: c1 is answered twice (tool call ids must be unique)',
             });
         });
 

@@ -127,6 +127,7 @@ export async function streamCompletion(reply: FastifyReply, g: Generation): Prom
     };
     const firstToken = firstTokenClock(g);
     const delivered: Delivered = { content: '', reasoning: '', toolCalls: [], logprobs: [] };
+    const pendingLogprobs: TokenLogprob[] = [];
     let end: GenerationEnd = { usage: zeroUsage(true), finishReason: 'error', error: 'stream ended without usage' };
     for await (const ev of g.events) {
         if (ev.type === 'delta') {
@@ -135,8 +136,10 @@ export async function streamCompletion(reply: FastifyReply, g: Generation): Prom
             if (clientGone) continue;
             if (g.shape === 'text') {
                 // A text completion has text (and, when asked, its log probabilities) alone: nothing else is counted into the response hash.
+                // Log probabilities of tokens that brought no text yet (a split character, a held-back stop) go with the next text.
+                if (g.logprobs && ev.logprobs) pendingLogprobs.push(...ev.logprobs);
                 if (!ev.content) continue;
-                const logprobs = g.logprobs ? textLogprobs(ev.logprobs ?? [], delivered.content.length) : null;
+                const logprobs = g.logprobs ? textLogprobs(pendingLogprobs.splice(0), delivered.content.length) : null;
                 deliver(delivered, ev.content, undefined, undefined, logprobs ? textLogprobsOf(logprobs) : undefined);
                 const chunk = { id: g.id, object: 'text_completion', created: g.created, model: g.model, choices: [{ text: ev.content, index: 0, logprobs, finish_reason: null }] };
                 await write(g.sealer.data(Buffer.from(JSON.stringify(chunk))));
@@ -156,6 +159,14 @@ export async function streamCompletion(reply: FastifyReply, g: Generation): Prom
         } else {
             end = ev;
         }
+    }
+    if (pendingLogprobs.length > 0 && !clientGone) {
+        // The last tokens' log probabilities, with no text after them: a chunk of their own, so they are delivered as a whole answer delivers them.
+        const logprobs = textLogprobs(pendingLogprobs.splice(0), delivered.content.length);
+        deliver(delivered, '', undefined, undefined, textLogprobsOf(logprobs));
+        await write(
+            g.sealer.data(Buffer.from(JSON.stringify({ id: g.id, object: 'text_completion', created: g.created, model: g.model, choices: [{ text: '', index: 0, logprobs, finish_reason: null }] }))),
+        );
     }
     // Stored (fsync, shared with concurrent requests) before the final frame goes out. If storing
     // fails, no final frame is sent: the client sees a truncated

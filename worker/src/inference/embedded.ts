@@ -155,7 +155,7 @@ export class EmbeddedBackend implements InferenceBackend {
         if (!this.alive) throw new BackendUnavailableError(this.exitReason);
         refuseImages(request);
         // node-llama-cpp's chat generation reports the tokens it sampled, not their probabilities.
-        if (request.logprobs) throw new BackendRequestError("logprobs: not supported by this worker's embedded engine (an OpenAI-compatible backend passes them on)", 400);
+        if (request.logprobs !== undefined) throw new BackendRequestError("logprobs: not supported by this worker's embedded engine (an OpenAI-compatible backend passes them on)", 400);
         const grammar = grammarOf(request.responseFormat);
         const tools = toolsOf(request);
         if (grammar && tools.tools) throw new BackendRequestError("response_format: not supported together with tools by this worker's embedded engine (a tool call is itself constrained JSON)", 400);
@@ -177,7 +177,7 @@ export class EmbeddedBackend implements InferenceBackend {
         if (!this.knows(request.model)) throw new BackendRequestError(`unknown model: ${request.model}`, 404);
         if (!this.alive) throw new BackendUnavailableError(this.exitReason);
         if (request.suffix) throw new BackendRequestError("suffix: not supported by this worker's embedded engine (it continues the prompt; an OpenAI-compatible backend may fill in the middle)", 400);
-        if (request.logprobs) throw new BackendRequestError("logprobs: not supported by this worker's embedded engine (an OpenAI-compatible backend passes them on)", 400);
+        if (request.logprobs !== undefined) throw new BackendRequestError("logprobs: not supported by this worker's embedded engine (an OpenAI-compatible backend passes them on)", 400);
         yield* this.hostStream(
             (id) => ({
                 op: 'text',

@@ -313,7 +313,9 @@ function release(s: Nlc.LlamaContextSequence) {
 function toHistory(messages: ChatMessage[]): Nlc.ChatHistoryItem[] {
     const results = new Map<string, { index: number; content: string }>();
     messages.forEach((m, index) => {
-        if (m.role === 'tool') results.set(m.toolCallId ?? '', { index, content: m.content });
+        if (m.role !== 'tool') return;
+        if (results.has(m.toolCallId ?? '')) throw new RequestError(`messages.${index}.tool_call_id: ${m.toolCallId} is answered twice (tool call ids must be unique)`);
+        results.set(m.toolCallId ?? '', { index, content: m.content });
     });
     const answered = new Set<string>();
     const history: Nlc.ChatHistoryItem[] = [];
@@ -333,14 +335,16 @@ function toHistory(messages: ChatMessage[]): Nlc.ChatHistoryItem[] {
                     throw new RequestError(`messages.${i}.tool_calls: the arguments of ${call.id} are not JSON`);
                 }
                 answered.add(call.id);
-                response.push({ type: 'functionCall', name: call.function.name, params, result: result.content });
+                // A result that is JSON goes to the template as the value it is, not as a quoted string.
+                response.push({ type: 'functionCall', name: call.function.name, params, result: parses(result.content) ?? result.content });
             }
             history.push({ type: 'model', response });
         }
     });
     for (const [id, r] of results) if (!answered.has(id)) throw new RequestError(`messages.${r.index}.tool_call_id: answers no earlier tool call (${id})`);
-    // LlamaChat completes the last model item: open a fresh one for the answer.
-    history.push({ type: 'model', response: [] });
+    // LlamaChat completes the last model item: open a fresh one for the answer, unless the last holds the calls the
+    // latest tool results answer (the model goes on from them, as its template expects).
+    if (messages.at(-1)?.role !== 'tool') history.push({ type: 'model', response: [] });
     return history;
 }
 
@@ -369,6 +373,15 @@ function forcedCallSchema(cmd: ChatCommand): { schema: Record<string, unknown>; 
     if (choice !== 'required') return undefined;
     if (tools.length === 1) return { schema: argsOf(tools[0]), named: tools[0].name };
     return { schema: { oneOf: tools.map((t) => ({ type: 'object', properties: { name: { const: t.name }, arguments: argsOf(t) } })) } };
+}
+
+/** The JSON value of `text`, or undefined when it does not parse (a call cut short). */
+function parses(text: string): unknown {
+    try {
+        return JSON.parse(text);
+    } catch {
+        return undefined;
+    }
 }
 
 function callId(): string {
@@ -438,6 +451,15 @@ async function chat(cmd: ChatCommand) {
     let completionTokens = 0;
     let reasoningTokens = 0;
     let started = false;
+    // A demanded call's generated JSON (see below), and whether a named call has started streaming.
+    let callText = '';
+    let namedStarted = false;
+    let heldBack = false;
+    // What was generated of a held-back call that will not become one (an error, an abort, cut short) goes out as text: it is paid for.
+    const flushCallText = () => {
+        if (heldBack && callText !== '') send({ op: 'delta', id: cmd.id, tokens: 0, content: callText });
+        callText = '';
+    };
     try {
         let history: Nlc.ChatHistoryItem[];
         let forced: ReturnType<typeof forcedCallSchema>;
@@ -450,10 +472,16 @@ async function chat(cmd: ChatCommand) {
             return;
         }
         const functions = cmd.tools && cmd.tools.length > 0 ? functionsOf(cmd.tools) : undefined;
+        heldBack = forced !== undefined && forced.named === undefined;
         // A demanded call is generated under its grammar, the tools documented in the system prompt as the
         // chat template documents them when the model may choose.
         if (forced) history = [...chatWrapper.addAvailableFunctionsSystemMessageToHistory(history, functions, { documentParams: true })];
-        const { contextText } = chatWrapper.generateContextState({ chatHistory: history, availableFunctions: forced ? undefined : functions, documentFunctionParams: true });
+        let contextText: Nlc.LlamaText;
+        try {
+            ({ contextText } = chatWrapper.generateContextState({ chatHistory: history, availableFunctions: forced ? undefined : functions, documentFunctionParams: true }));
+        } catch (e) {
+            throw new RequestError(`messages: the model's chat template cannot render them (${(e as Error).message})`);
+        }
         const prompt = contextText.tokenize(model.tokenizer);
         promptTokens = prompt.length;
         if (cmd.promptBound !== undefined && promptTokens > cmd.promptBound) {
@@ -477,7 +505,14 @@ async function chat(cmd: ChatCommand) {
         try {
             constraints = await sampling(forced ? { ...cmd, grammar: { kind: 'schema', schema: forced.schema } } : cmd);
         } catch (e) {
-            send({ op: 'reject', id: cmd.id, status: 400, message: forced ? `tools: the embedded engine cannot enforce the call's parameters (${(e as Error).message})` : (e as Error).message });
+            send({
+                op: 'reject',
+                id: cmd.id,
+                status: 400,
+                message: forced
+                    ? `tools: the embedded engine cannot enforce the call's parameters (${(e as Error).message.replace(/^response_format\.json_schema\.schema: the embedded engine cannot enforce it /, '')})`
+                    : (e as Error).message,
+            });
             return;
         }
         sequence = await acquire(cmd.id, prompt, controller.signal);
@@ -498,8 +533,9 @@ async function chat(cmd: ChatCommand) {
         send({ op: 'started', id: cmd.id, promptTokens });
         started = true;
         const generatedBefore = sequence.tokenMeter.usedOutputTokens;
-        // A demanded call's JSON is held back and delivered as the call once complete.
-        let callText = '';
+        // A demanded call of a named function streams as that call's arguments; among several functions the JSON names
+        // the function first, so it is held back (callText) and delivered as the call once complete, else as text.
+        const callIdNow = callId();
         const common = {
             maxTokens: cmd.maxTokens,
             temperature: cmd.temperature,
@@ -516,6 +552,11 @@ async function chat(cmd: ChatCommand) {
                 if (chunk.type === 'segment') {
                     if (chunk.segmentType === 'thought') reasoningTokens += n;
                     send({ op: 'delta', id: cmd.id, tokens: n, reasoning: chunk.text });
+                } else if (forced?.named) {
+                    const first = !namedStarted;
+                    namedStarted = true;
+                    callText += chunk.text;
+                    send({ op: 'delta', id: cmd.id, tokens: n, toolCalls: [first ? { index: 0, id: callIdNow, name: forced.named, arguments: chunk.text } : { index: 0, arguments: chunk.text }] });
                 } else if (forced) {
                     callText += chunk.text;
                     send({ op: 'delta', id: cmd.id, tokens: n });
@@ -541,21 +582,20 @@ async function chat(cmd: ChatCommand) {
             send({ op: 'delta', id: cmd.id, tokens: unreported });
         }
         let calls: ToolCallDelta[] = [];
-        if (forced && !controller.signal.aborted) {
-            try {
-                const parsed = JSON.parse(callText);
-                calls = [
-                    forced.named ? { index: 0, id: callId(), name: forced.named, arguments: callText } : { index: 0, id: callId(), name: parsed.name, arguments: JSON.stringify(parsed.arguments) },
-                ];
-            } catch {
-                // Cut short (max_tokens): what was generated is delivered as it is, with finish_reason "length".
-                if (callText !== '') send({ op: 'delta', id: cmd.id, tokens: 0, content: callText });
-            }
+        let called = false;
+        if (forced?.named) {
+            // Already delivered as it came; a call cut short (max_tokens, a stop sequence) keeps its finish reason.
+            called = namedStarted && parses(callText) !== undefined;
+        } else if (forced) {
+            const parsed = controller.signal.aborted ? undefined : parses(callText);
+            if (parsed && typeof parsed === 'object')
+                calls = [{ index: 0, id: callIdNow, name: (parsed as { name: string }).name, arguments: JSON.stringify((parsed as { arguments: unknown }).arguments) }];
+            else flushCallText();
         } else if (chosen.length > 0) {
             calls = chosen.map((c, index) => ({ index, id: callId(), name: c.functionName, arguments: JSON.stringify(c.params ?? {}) }));
         }
         if (calls.length > 0) send({ op: 'delta', id: cmd.id, tokens: 0, toolCalls: calls });
-        const finishReason = controller.signal.aborted ? 'aborted' : calls.length > 0 ? 'tool_calls' : finishReasonOf(stopReason);
+        const finishReason = controller.signal.aborted ? 'aborted' : called || calls.length > 0 ? 'tool_calls' : finishReasonOf(stopReason);
         send({
             op: 'end',
             id: cmd.id,
@@ -564,7 +604,8 @@ async function chat(cmd: ChatCommand) {
         });
     } catch (e) {
         const message = (e as Error).message;
-        if (!started) send({ op: 'reject', id: cmd.id, status: 503, message });
+        if (started) flushCallText();
+        if (!started) send({ op: 'reject', id: cmd.id, status: e instanceof RequestError ? 400 : 503, message });
         else
             send({
                 op: 'end',

@@ -203,14 +203,14 @@ export class OpenAiBackend implements InferenceBackend {
             presence_penalty: request.presencePenalty,
             frequency_penalty: request.frequencyPenalty,
             logit_bias: request.logitBias,
-            logprobs: request.logprobs || undefined,
+            logprobs: request.logprobs,
             stream: true,
             stream_options: { include_usage: true },
         };
         const estimate = () => Math.ceil((request.prompt.length + (request.suffix?.length ?? 0)) / 4);
         yield* this.generation('/v1/completions', body, estimate, options, (choice) => ({
             content: typeof choice?.text === 'string' ? choice.text : undefined,
-            logprobs: request.logprobs ? textLogprobsOf(choice?.logprobs) : [],
+            logprobs: request.logprobs !== undefined ? textLogprobsOf(choice?.logprobs) : [],
         }));
     }
 

@@ -69,7 +69,7 @@ export interface TextRequest {
     prompt: string;
     /** Text that comes after the completion (fill-in-the-middle), for models that take one. */
     suffix?: string;
-    /** Deliver each token's log probability, with this many likeliest tokens at each place (0 or absent: none). */
+    /** Deliver each token's log probability, with this many likeliest tokens at each place (absent: none). */
     logprobs?: number;
     maxTokens: number;
     temperature?: number;

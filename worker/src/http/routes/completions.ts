@@ -51,7 +51,7 @@ export function registerCompletionsRoute(app: FastifyInstance, deps: Completions
             presencePenalty: r.presence_penalty ?? undefined,
             frequencyPenalty: r.frequency_penalty ?? undefined,
             logitBias: r.logit_bias ?? undefined,
-            ...(r.logprobs ? { logprobs: r.logprobs } : {}),
+            ...(r.logprobs !== undefined && r.logprobs !== null ? { logprobs: r.logprobs } : {}),
         };
         const admission = await deps.payments.admit({ channel: paid.channel, voucher: paid.voucher, promptBound: completionsPromptBound(r), maxTokens, modelId });
         return servePaidGeneration(deps, reply, {
@@ -62,7 +62,7 @@ export function registerCompletionsRoute(app: FastifyInstance, deps: Completions
             t0,
             shape: 'text',
             stream: r.stream === true,
-            logprobs: (r.logprobs ?? 0) > 0,
+            logprobs: r.logprobs !== undefined && r.logprobs !== null,
             start: (signal) => deps.backend.textStream(text, { signal }),
         });
     }
