@@ -651,51 +651,68 @@ describe('client gateway on a devnet', () => {
         await refused({ n: 9 }, /n: must be an integer from 1 to 8/);
         expect(upstream.requests.length).toBe(asked);
 
-        // Log probabilities, whole and streamed: the upstream's, in the legacy shape, committed to by the receipt (the SDK checked it before paying).
-        const withLogprobs: any = await openai.completions.create({ model: MODEL, prompt: 'Once', max_tokens: 16, logprobs: 2 });
-        expect(upstream.requests.at(-1).logprobs).toBe(2);
-        const lp = withLogprobs.choices[0].logprobs;
-        expect(lp.tokens).toEqual(WORDS);
-        expect(lp.token_logprobs).toEqual(WORDS.map(() => -0.25));
-        expect(lp.top_logprobs).toEqual(WORDS.map((w) => upstreamTextLogprobs(w)));
-        expect(lp.text_offset).toEqual(WORDS.map((_, i) => WORDS.slice(0, i).join('').length));
-        const lpReceipt = parseReceipt(openSignedReceipt(Cell.fromBase64(withLogprobs.receipt.boc)).receipt);
-        expect(lpReceipt.responseHash).toBe(bytesToUint(responseDigest(WORDS.join(''), '', [], textLogprobsOf(lp))));
-        expect(lpReceipt.responseHash).not.toBe(bytesToUint(responseDigest(WORDS.join(''), '')));
-        paid += cost;
-        const lpStream = await openai.completions.create({ model: MODEL, prompt: 'Once', max_tokens: 16, logprobs: 1, stream: true });
-        const streamedTokens: string[] = [];
-        for await (const chunk of lpStream) streamedTokens.push(...(chunk.choices[0]?.logprobs?.tokens ?? []));
-        expect(streamedTokens).toEqual(WORDS);
-        paid += cost;
-
-        // Several prompts and n choices: that many paid requests, in OpenAI's order of choices, each with its receipt.
-        const sent = upstream.requests.length;
-        const several: any = await openai.completions.create({ model: MODEL, prompt: ['First', 'Second'], n: 2, max_tokens: 16, echo: true });
-        expect(upstream.requests.length).toBe(sent + 4);
-        expect(several.choices.map((c: any) => [c.index, c.text])).toEqual([
-            [0, 'First' + WORDS.join('')],
-            [1, 'First' + WORDS.join('')],
-            [2, 'Second' + WORDS.join('')],
-            [3, 'Second' + WORDS.join('')],
-        ]);
-        expect(several.usage).toMatchObject({ prompt_tokens: 4 * UPSTREAM_PROMPT_TOKENS, completion_tokens: 4 * WORDS.length });
-        expect(several.cost).toBe((4n * cost).toString());
-        expect(several.receipts).toHaveLength(4);
-        for (const r of several.receipts) expect(parseReceipt(openSignedReceipt(Cell.fromBase64(r.boc)).receipt).usage).toEqual(usage);
-        paid += 4n * cost;
-        const streamed = await openai.completions.create({ model: MODEL, prompt: ['First', 'Second'], max_tokens: 16, stream: true });
-        const texts = ['', ''];
-        let end: any;
-        for await (const chunk of streamed) {
-            for (const c of chunk.choices) texts[c.index] += c.text ?? '';
-            end = chunk;
-        }
-        expect(texts).toEqual([WORDS.join(''), WORDS.join('')]);
-        expect(end.receipts).toHaveLength(2);
-        paid += 2n * cost;
         await sdk.vouchers.settled();
         expect(store.latestVoucher(channel)!.total).toBe(paid);
+    });
+
+    it('text completions on a client of their own: logprobs whole and streamed, several prompts and n, each a paid request with its receipt', async () => {
+        const usage = { prompt: BigInt(UPSTREAM_PROMPT_TOKENS), cached: 0n, completion: BigInt(WORDS.length), reasoning: 0n };
+        const cost = receiptMaxCost(PRICES, usage);
+        const { client: cc, store: cs } = await clientOfItsOwn('completions', toNano('20'));
+        const cg = buildGateway({ client: cc });
+        await cg.listen({ host: '127.0.0.1', port: 0 });
+        const app = new OpenAI({ baseURL: `http://127.0.0.1:${(cg.server.address() as { port: number }).port}/v1`, apiKey: 'none', maxRetries: 0 });
+        let spent = 0n;
+        try {
+            // Log probabilities, whole and streamed: the upstream's, in the legacy shape, committed to by the receipt (the SDK checked it before paying).
+            const withLogprobs: any = await app.completions.create({ model: MODEL, prompt: 'Once', max_tokens: 16, logprobs: 2 });
+            expect(upstream.requests.at(-1).logprobs).toBe(2);
+            const lp = withLogprobs.choices[0].logprobs;
+            expect(lp.tokens).toEqual(WORDS);
+            expect(lp.token_logprobs).toEqual(WORDS.map(() => -0.25));
+            expect(lp.top_logprobs).toEqual(WORDS.map((w) => upstreamTextLogprobs(w)));
+            expect(lp.text_offset).toEqual(WORDS.map((_, i) => WORDS.slice(0, i).join('').length));
+            const lpReceipt = parseReceipt(openSignedReceipt(Cell.fromBase64(withLogprobs.receipt.boc)).receipt);
+            expect(lpReceipt.responseHash).toBe(bytesToUint(responseDigest(WORDS.join(''), '', [], textLogprobsOf(lp))));
+            expect(lpReceipt.responseHash).not.toBe(bytesToUint(responseDigest(WORDS.join(''), '')));
+            spent += cost;
+            const lpStream = await app.completions.create({ model: MODEL, prompt: 'Once', max_tokens: 16, logprobs: 1, stream: true });
+            const streamedTokens: string[] = [];
+            for await (const chunk of lpStream) streamedTokens.push(...(chunk.choices[0]?.logprobs?.tokens ?? []));
+            expect(streamedTokens).toEqual(WORDS);
+            spent += cost;
+
+            // Several prompts and n choices: that many paid requests, in OpenAI's order of choices, each with its receipt.
+            const sent = upstream.requests.length;
+            const several: any = await app.completions.create({ model: MODEL, prompt: ['First', 'Second'], n: 2, max_tokens: 16, echo: true });
+            expect(upstream.requests.length).toBe(sent + 4);
+            expect(several.choices.map((c: any) => [c.index, c.text])).toEqual([
+                [0, 'First' + WORDS.join('')],
+                [1, 'First' + WORDS.join('')],
+                [2, 'Second' + WORDS.join('')],
+                [3, 'Second' + WORDS.join('')],
+            ]);
+            expect(several.usage).toMatchObject({ prompt_tokens: 4 * UPSTREAM_PROMPT_TOKENS, completion_tokens: 4 * WORDS.length });
+            expect(several.cost).toBe((4n * cost).toString());
+            expect(several.receipts).toHaveLength(4);
+            for (const r of several.receipts) expect(parseReceipt(openSignedReceipt(Cell.fromBase64(r.boc)).receipt).usage).toEqual(usage);
+            spent += 4n * cost;
+            const streamed = await app.completions.create({ model: MODEL, prompt: ['First', 'Second'], max_tokens: 16, stream: true });
+            const texts = ['', ''];
+            let end: any;
+            for await (const chunk of streamed) {
+                for (const c of chunk.choices) texts[c.index] += c.text ?? '';
+                end = chunk;
+            }
+            expect(texts).toEqual([WORDS.join(''), WORDS.join('')]);
+            expect(end.receipts).toHaveLength(2);
+            spent += 2n * cost;
+            await cc.vouchers.settled();
+            expect(cs.latestVoucher(cs.channels()[0].address)!.total).toBe(spent);
+        } finally {
+            await cg.close();
+            cs.close();
+        }
     });
 
     it('concurrent requests to one worker are paid one after another on its channel, each exactly once', async () => {
