@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance } from 'fastify';
@@ -26,9 +26,10 @@ export type AnyFastify = FastifyInstance<any, any, any, any>;
  * once per server, the shared files and uPlot at `/assets/`. `prefix` ends
  * with a slash; the prefix without it redirects there, so relative links work.
  * Routes are made for the files present at start, so the API's own routes
- * and its not-found answers are untouched.
+ * and its not-found answers are untouched. Returns the routes it made: the
+ * page's public face, which a server with credentials serves without them.
  */
-export function registerWebPage(app: AnyFastify, page: 'gateway' | 'worker' | 'explorer', prefix: string): void {
+export function registerWebPage(app: AnyFastify, page: 'gateway' | 'worker' | 'explorer', prefix: string): ReadonlySet<string> {
     const root = webRoot();
     // No page of another site may frame these (a framed button is a click the user did not mean).
     app.addHook('onSend', async (_req, reply, payload) => {
@@ -47,4 +48,13 @@ export function registerWebPage(app: AnyFastify, page: 'gateway' | 'worker' | 'e
         const body = readFileSync(require.resolve(`uplot/dist/${file}`));
         app.get(`/assets/uplot/${file}`, (_req, reply) => reply.type(type).header('cache-control', 'public, max-age=3600').send(body));
     }
+    const files = (dir: string, at: string) => readdirSync(join(root, dir)).map((f) => at + f);
+    return new Set([
+        prefix,
+        ...(prefix === '/' ? [] : [prefix.slice(0, -1)]),
+        ...files(page, prefix),
+        ...files('shared', '/assets/'),
+        '/assets/uplot/uPlot.iife.min.js',
+        '/assets/uplot/uPlot.min.css',
+    ]);
 }

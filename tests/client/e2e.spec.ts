@@ -105,6 +105,14 @@ describe('client gateway on a devnet', () => {
         openai = new OpenAI({ baseURL: `http://127.0.0.1:${port}/v1`, apiKey: API_KEY, maxRetries: 0, timeout: 120_000 });
     }
 
+    /** A gateway over `client` listening on a free port, and the official openai client pointed at it. */
+    async function gatewayFor(client: CocoonClient, responses?: ResponseStore) {
+        const g = buildGateway({ client, responses });
+        await g.listen({ host: '127.0.0.1', port: 0 });
+        const app = new OpenAI({ baseURL: `http://127.0.0.1:${(g.server.address() as { port: number }).port}/v1`, apiKey: 'none', maxRetries: 0 });
+        return { g, app };
+    }
+
     /** A second SDK client on the devnet wallet, with a ledger and a channel key of its own. */
     async function clientOfItsOwn(name: string, deposit: bigint) {
         const wallet = await OperatorWallet.open(ton, DEVNET_MNEMONIC.split(' '), 'v4');
@@ -276,9 +284,7 @@ describe('client gateway on a devnet', () => {
     it('tool calling with the openai client: the calls, streamed and whole, their results sent back; each receipt commits to the calls and is paid', async () => {
         // A client of its own with a deposit for offered tools' prompt allowance (TOOLS_TEMPLATE_TOKENS) at this test's prices.
         const { client: toolClient, store: toolStore } = await clientOfItsOwn('tools', toNano('20'));
-        const toolGateway = buildGateway({ client: toolClient });
-        await toolGateway.listen({ host: '127.0.0.1', port: 0 });
-        const app = new OpenAI({ baseURL: `http://127.0.0.1:${(toolGateway.server.address() as { port: number }).port}/v1`, apiKey: 'none', maxRetries: 0 });
+        const { g: toolGateway, app } = await gatewayFor(toolClient);
         let toolPaid = 0n;
         try {
             const tools = [
@@ -367,10 +373,7 @@ describe('client gateway on a devnet', () => {
         const responsesFile = join(dir, 'client', 'responses-kept.db');
         const open = async () => {
             const kept = ResponseStore.open(responsesFile);
-            const g = buildGateway({ client: rc, responses: kept });
-            await g.listen({ host: '127.0.0.1', port: 0 });
-            const app = new OpenAI({ baseURL: `http://127.0.0.1:${(g.server.address() as { port: number }).port}/v1`, apiKey: 'none', maxRetries: 0 });
-            return { g, kept, app };
+            return { ...(await gatewayFor(rc, kept)), kept };
         };
         let { g, kept, app } = await open();
         let total = 0n;
@@ -659,9 +662,7 @@ describe('client gateway on a devnet', () => {
         const usage = { prompt: BigInt(UPSTREAM_PROMPT_TOKENS), cached: 0n, completion: BigInt(WORDS.length), reasoning: 0n };
         const cost = receiptMaxCost(PRICES, usage);
         const { client: cc, store: cs } = await clientOfItsOwn('completions', toNano('20'));
-        const cg = buildGateway({ client: cc });
-        await cg.listen({ host: '127.0.0.1', port: 0 });
-        const app = new OpenAI({ baseURL: `http://127.0.0.1:${(cg.server.address() as { port: number }).port}/v1`, apiKey: 'none', maxRetries: 0 });
+        const { g: cg, app } = await gatewayFor(cc);
         let spent = 0n;
         try {
             // Log probabilities, whole and streamed: the upstream's, in the legacy shape, committed to by the receipt (the SDK checked it before paying).

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { WorkerStore } from './store/store';
+import { type WorkerStore, channelTotals } from './store/store';
 
 /**
  * Prometheus metrics of one worker (a registry per worker, so tests can run
@@ -44,7 +44,7 @@ export class WorkerMetrics {
             help: 'nanoTON charged in receipts issued (all channels)',
             registers,
             collect() {
-                this.set(Number(store.listChannels().reduce((s, c) => s + c.receiptTotal, 0n)));
+                this.set(Number(channelTotals(store.listChannels()).earned));
             },
         });
         new Gauge({
@@ -52,7 +52,7 @@ export class WorkerMetrics {
             help: 'nanoTON covered by vouchers and not yet redeemed on chain',
             registers,
             collect() {
-                this.set(Number(store.listChannels().reduce((s, c) => s + c.unclaimed, 0n)));
+                this.set(Number(channelTotals(store.listChannels()).unclaimed));
             },
         });
         new Gauge({
@@ -60,7 +60,7 @@ export class WorkerMetrics {
             help: 'nanoTON redeemed on chain (gross of the protocol fee)',
             registers,
             collect() {
-                this.set(Number(store.listChannels().reduce((s, c) => s + c.claimedTotal, 0n)));
+                this.set(Number(channelTotals(store.listChannels()).claimed));
             },
         });
     }

@@ -2,13 +2,14 @@ import { timingSafeEqual } from 'node:crypto';
 import type { Address } from '@ton/core';
 import fastify, { FastifyInstance } from 'fastify';
 import { loopbackGuard } from '../../helpers/loopbackGuard';
+import { perMinute } from '../../helpers/perMinute';
 import { registerWebPage } from '../../helpers/webPages';
 import { hex256 } from '../../helpers/bytes';
 import { STATUS_NAMES } from '../../wrappers/WorkerStake';
 import type { ChainView } from './chain';
 import type { InferenceBackend } from './inference/types';
 import type { WorkerMetrics } from './metrics';
-import type { WorkerStore } from './store/store';
+import { type WorkerStore, channelTotals } from './store/store';
 
 /**
  * The operator's interface: the worker dashboard (`/`) and its JSON
@@ -74,14 +75,14 @@ export function buildOperatorServer(deps: OperatorDeps): OperatorServer {
     const token = deps.token ? Buffer.from(deps.token) : undefined;
 
     async function sample() {
-        const channels = deps.store.listChannels();
+        const { earned, unclaimed, claimed } = channelTotals(deps.store.listChannels());
         samples.push({
             at: Math.floor(Date.now() / 1000),
             requests: await counterTotal(deps.metrics.requests, (l) => l.status === '200'),
             tokens: await counterTotal(deps.metrics.tokens, (l) => l.class === 'prompt' || l.class === 'completion'),
-            earned: channels.reduce((s, c) => s + c.receiptTotal, 0n),
-            unclaimed: channels.reduce((s, c) => s + c.unclaimed, 0n),
-            claimed: channels.reduce((s, c) => s + c.claimedTotal, 0n),
+            earned,
+            unclaimed,
+            claimed,
         });
         if (samples.length > SAMPLES_KEPT) samples.shift();
     }
@@ -100,7 +101,6 @@ export function buildOperatorServer(deps: OperatorDeps): OperatorServer {
 
     app.get('/api/summary', async () => {
         const channels = deps.store.listChannels();
-        const sum = (f: (c: (typeof channels)[number]) => bigint) => channels.reduce((s, c) => s + f(c), 0n).toString();
         const [health, ws] = await Promise.all([deps.backend.health().catch((e: Error) => ({ ok: false, error: e.message })), deps.chain.workerStake(deps.workerStake).catch(() => null)]);
         const att = ws?.attestation;
         return {
@@ -108,7 +108,7 @@ export function buildOperatorServer(deps: OperatorDeps): OperatorServer {
             publicUrl: deps.publicUrl(),
             explorer: deps.explorer ?? null,
             now: Math.floor(Date.now() / 1000),
-            money: { earned: sum((c) => c.receiptTotal), vouched: sum((c) => c.voucherTotal), claimed: sum((c) => c.claimedTotal), unclaimed: sum((c) => c.unclaimed), unpaid: sum((c) => c.unpaid) },
+            money: Object.fromEntries(Object.entries(channelTotals(channels)).map(([k, v]) => [k, v.toString()])),
             stake: ws
                 ? {
                       status: STATUS_NAMES[Number(ws.state.status)] ?? String(ws.state.status),
@@ -148,12 +148,11 @@ export function buildOperatorServer(deps: OperatorDeps): OperatorServer {
         });
         // Earnings by the minute from the receipts issued (survives restarts, unlike the samples).
         const since = Math.floor(Date.now() / 1000) - HISTORY_WINDOW_S;
-        const minutes = new Map<number, bigint>();
-        for (const r of deps.store.receiptsSince(since)) minutes.set(Math.floor(r.at / 60) * 60, (minutes.get(Math.floor(r.at / 60) * 60) ?? 0n) + r.cost);
+        const earned = perMinute(deps.store.receiptsSince(since).map((r) => ({ at: r.at, amount: r.cost })));
         return {
             samples: samples.map((s) => ({ at: s.at, earned: s.earned.toString(), unclaimed: s.unclaimed.toString(), claimed: s.claimed.toString() })),
             rates,
-            earnedPerMinute: [...minutes.entries()].sort((a, b) => a[0] - b[0]).map(([at, cost]) => ({ at, earned: cost.toString() })),
+            earnedPerMinute: earned.map((m) => ({ at: m.at, earned: m.amount.toString() })),
         };
     });
 

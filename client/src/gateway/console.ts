@@ -1,6 +1,7 @@
 import { Address, toNano } from '@ton/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import { perMinute } from '../../../helpers/perMinute';
 import { registerWebPage } from '../../../helpers/webPages';
 import { ExtendedWorkerStake, STATUS_NAMES } from '../../../wrappers/WorkerStake';
 import { hex256 } from '../../../helpers/bytes';
@@ -27,11 +28,6 @@ export interface ConsoleDeps {
     fail: (reply: FastifyReply, status: number, code: string, message: string) => FastifyReply;
 }
 
-/** Whether the route a request matched serves the console's page or its assets (without an API key). Judged by the matched route, never the raw URL. */
-export function isConsolePage(method: string, route: string | undefined): boolean {
-    return method === 'GET' && route !== undefined && (route === '/' || route === '/index.html' || route === '/gateway.js' || /^\/assets\/[\w./-]+$/.test(route));
-}
-
 const SPEND_WINDOW_S = 24 * 3600;
 const RECENT_REQUESTS = 50;
 
@@ -52,7 +48,12 @@ interface WorkerRow {
     measured: { ok: number; failed: number; successRate: number | null; latencyMs: number | null; ttftMs: number | null };
 }
 
-export function registerConsole(app: FastifyInstance, deps: ConsoleDeps): void {
+/**
+ * Registers the console; returns whether a request's matched route serves
+ * the console's page or its assets (served without an API key): judged by
+ * the route, never the raw URL.
+ */
+export function registerConsole(app: FastifyInstance, deps: ConsoleDeps): (method: string, route: string | undefined) => boolean {
     const { client } = deps;
     const store = client.o.store;
     let network: { at: number; data: Promise<{ models: unknown[]; workers: WorkerRow[] }> } | undefined;
@@ -159,17 +160,10 @@ export function registerConsole(app: FastifyInstance, deps: ConsoleDeps): void {
     app.get('/console/api/activity', async () => {
         const now = Math.floor(Date.now() / 1000);
         // Spend per minute over the last day: one point for each minute that had any.
-        const minutes = new Map<number, { cost: bigint; requests: number }>();
-        for (const r of store.spendSince(now - SPEND_WINDOW_S)) {
-            const m = Math.floor(r.at / 60) * 60;
-            const b = minutes.get(m) ?? { cost: 0n, requests: 0 };
-            b.cost += r.cost;
-            b.requests++;
-            minutes.set(m, b);
-        }
+        const spend = perMinute(store.spendSince(now - SPEND_WINDOW_S).map((r) => ({ at: r.at, amount: r.cost })));
         return {
             explorer: deps.explorer ?? null,
-            spend: [...minutes.entries()].sort((a, b) => a[0] - b[0]).map(([at, b]) => ({ at, cost: b.cost.toString(), requests: b.requests })),
+            spend: spend.map((m) => ({ at: m.at, cost: m.amount.toString(), requests: m.count })),
             requests: await Promise.all(
                 store.recentReceipts(RECENT_REQUESTS).map(async (r) => ({
                     at: r.receivedAt,
@@ -247,5 +241,6 @@ export function registerConsole(app: FastifyInstance, deps: ConsoleDeps): void {
         }
     });
 
-    registerWebPage(app, 'gateway', '/');
+    const pages = registerWebPage(app, 'gateway', '/');
+    return (method, route) => method === 'GET' && route !== undefined && pages.has(route);
 }

@@ -8,7 +8,7 @@ import { CallResult, CocoonClient, CocoonError } from '../client';
 import { DispatchContext, Selection, dispatch, takeSelection } from './dispatch';
 import { allServed, paidFor, sumUsage, takeChoiceCount, usageOfFinal } from './choices';
 import { registerCompletionsRoute } from './completions';
-import { isConsolePage, registerConsole } from './console';
+import { registerConsole } from './console';
 import { registerEmbeddingsRoute } from './embeddings';
 import { registerModelRoutes } from './models';
 import { ResponseStore } from './responseStore';
@@ -77,15 +77,17 @@ export function buildGateway(o: GatewayOptions): FastifyInstance {
 
     // Without keys, a page elsewhere could reach this gateway through DNS rebinding: only this machine's names are answered.
     app.addHook('onRequest', loopbackGuard({ open: () => keys.length === 0, allowedHosts: o.allowedHosts, setting: '--allowed-host or COCOON_GATEWAY_ALLOWED_HOSTS' }));
+    // The console's page and assets (known once it is registered, below) need no key; its data does.
+    let consolePage: (method: string, route: string | undefined) => boolean = () => false;
     app.addHook('onRequest', async (req, reply) => {
-        if (keys.length === 0 || isConsolePage(req.method, req.routeOptions.url)) return;
+        if (keys.length === 0 || consolePage(req.method, req.routeOptions.url)) return;
         const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
         const given = Buffer.from(m?.[1] ?? '');
         if (!keys.some((k) => k.length === given.length && timingSafeEqual(k, given))) return openAiError(reply, 401, 'invalid_api_key', 'missing or wrong API key');
     });
 
     const models = registerModelRoutes(app, { client, fallback: o.models ?? [], fail: openAiError });
-    registerConsole(app, { client, models, explorer: o.explorer, fail: openAiError });
+    consolePage = registerConsole(app, { client, models, explorer: o.explorer, fail: openAiError });
 
     function extras(r: CallResult) {
         return { cost: r.cost.toString(), receipt: r.receipt, worker: r.worker.workerStake.toString() };

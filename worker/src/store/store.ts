@@ -65,6 +65,12 @@ export interface ChannelSummary {
     receipts: number;
 }
 
+/** The money of several channels together (what the worker's metrics and dashboard show). */
+export function channelTotals(channels: readonly ChannelSummary[]): { earned: bigint; vouched: bigint; claimed: bigint; unclaimed: bigint; unpaid: bigint } {
+    const sum = (f: (c: ChannelSummary) => bigint) => channels.reduce((s, c) => s + f(c), 0n);
+    return { earned: sum((c) => c.receiptTotal), vouched: sum((c) => c.voucherTotal), claimed: sum((c) => c.claimedTotal), unclaimed: sum((c) => c.unclaimed), unpaid: sum((c) => c.unpaid) };
+}
+
 export class StoreError extends Error {
     constructor(message: string) {
         super(message);
@@ -402,11 +408,12 @@ export class WorkerStore {
         }));
     }
 
-    /** Time, cost and tokens of every receipt issued since `since` (unix s), oldest first: what earnings charts add up. */
-    receiptsSince(since: number): Array<{ at: number; cost: bigint; tokens: number }> {
-        return (
-            this.db.prepare(`SELECT created_at, cost, prompt_tokens + completion_tokens AS tokens FROM receipts WHERE created_at >= ? ORDER BY seq`).all(since) as Array<Record<string, unknown>>
-        ).map((r) => ({ at: Number(r.created_at), cost: r.cost as bigint, tokens: Number(r.tokens) }));
+    /** Time and cost of every receipt issued since `since` (unix s), oldest first: what earnings charts add up. */
+    receiptsSince(since: number): Array<{ at: number; cost: bigint }> {
+        return (this.db.prepare(`SELECT created_at, cost FROM receipts WHERE created_at >= ? ORDER BY seq`).all(since) as Array<Record<string, unknown>>).map((r) => ({
+            at: Number(r.created_at),
+            cost: r.cost as bigint,
+        }));
     }
 
     receiptsOf(channel: string): ReceiptRecord[] {
