@@ -29,6 +29,12 @@ export interface WorkerInfo {
     prices: Prices;
     imageHash: bigint;
     expiresAt: number;
+    /**
+     * What the worker says of completion tokens: the default a chat request
+     * without max_tokens gets, and the most one may ask for. Advisory (the
+     * worker's admission decides); absent when it does not say.
+     */
+    limits?: { defaultMaxTokens: number; maxTokens: number };
 }
 
 export interface RejectedWorker {
@@ -154,5 +160,13 @@ export class Discovery {
         if (!same(c.encryptionKey, w.encryptionKey.toString('hex'))) throw new Error('attestation names another encryption key');
         if (!same(c.modelId, hex256(w.modelId))) throw new Error('attestation names another model');
         if (!same(doc.imageHash, hex256(w.imageHash))) throw new Error('attestation names another image');
+        w.limits = tokenLimitsOf(doc.limits);
     }
+}
+
+/** The worker's stated completion-token limits, when it states them sensibly (positive integers, the default within the cap). */
+function tokenLimitsOf(v: any): WorkerInfo['limits'] {
+    const ok = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) > 0;
+    if (!ok(v?.defaultMaxTokens) || !ok(v?.maxTokens) || v.defaultMaxTokens > v.maxTokens) return undefined;
+    return { defaultMaxTokens: v.defaultMaxTokens, maxTokens: v.maxTokens };
 }

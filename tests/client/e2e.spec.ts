@@ -38,7 +38,9 @@ import {
     upstreamTextLogprobs,
 } from '../worker/helpers';
 import { embeddingsResponseText } from '../../protocol/embeddings';
-import { responseDigest } from '../../protocol/paidRequest';
+import { requestMaxCost, responseDigest } from '../../protocol/paidRequest';
+import { requestCostBound } from '../../client/src/channels/affordability';
+import { operationBounds } from '../../client/src/operation';
 import { textLogprobsOf } from '../../protocol/completions';
 import { bytesToUint } from '../../helpers/bytes';
 import { pollUntil } from '../../helpers/poll';
@@ -865,6 +867,31 @@ describe('client gateway on a devnet', () => {
             expect(await onChain.getDeposit()).toBe(deposit);
         } finally {
             burstStore.close();
+        }
+    });
+
+    it("requests without max_tokens are reserved at the worker's stated default: three at a channel's deposit edge share it in turn, none refused, nothing topped up", async () => {
+        const probe = await clientOfItsOwn('edge-probe', toNano('1'));
+        const w = (await probe.client.workers(MODEL)).find((x) => x.workerStake.equals(worker.workerStake))!;
+        probe.store.close();
+        // The worker says what a request without max_tokens may generate; the client prices it so.
+        expect(w.limits).toEqual({ defaultMaxTokens: 512, maxTokens: expect.any(Number) });
+        const ask = { model: MODEL, messages };
+        const need = requestCostBound(w, operationBounds({ kind: 'chat', request: ask }));
+        expect(need).toBe(requestMaxCost(PRICES, operationBounds({ kind: 'chat', request: ask }).promptBound, 512));
+        // Room for two at once: the third waits for one to end instead of being sent to a refusal.
+        const deposit = 2n * need + need / 2n;
+        const { client: edge, store: edgeStore } = await clientOfItsOwn('edge', deposit);
+        try {
+            const results = await Promise.all([0, 1, 2].map(() => edge.call(w, ask)));
+            expect(results.map((r) => r.content)).toEqual([0, 1, 2].map(() => WORDS.join('')));
+            const ch = edgeStore.channels()[0].address;
+            expect(edgeStore.channels()).toHaveLength(1);
+            expect(edgeStore.receipts(ch).map((r) => r.cumulative)).toEqual([1n, 2n, 3n].map((k) => k * expectedCost));
+            const onChain = tonClientOpener(ton).open(ExtendedPaymentChannel.fromAddress(Address.parse(ch)));
+            expect(await onChain.getDeposit()).toBe(deposit);
+        } finally {
+            edgeStore.close();
         }
     });
 

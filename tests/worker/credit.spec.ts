@@ -10,6 +10,7 @@ import { Admission, PaymentError } from '../../worker/src/payments';
 import { WorkerStore } from '../../worker/src/store/store';
 import { openChannel } from '../helpers/channel';
 import { ServingFixture, daemonPayments, deployServing } from '../helpers/serving';
+import { sandboxOpener } from './helpers';
 
 /**
  * Many requests on one channel, as the daemon's Payments admits them: the
@@ -105,6 +106,38 @@ describe('credit rule: many requests on one channel', () => {
             const a = [await ask(), await ask()];
             expect(await refusal(ask())).toMatchObject({ status: 402, code: RefusalCode.InsufficientDeposit });
             a.forEach((x) => payments.release(x));
+        } finally {
+            store.close();
+        }
+    });
+
+    it('judges a refusal for want of deposit on a chain read begun after the request arrived: a top-up that lands between two requests is seen, and a burst of refusals reads the chain at most once a second', async () => {
+        const maxCost = maxCostOf();
+        const { channel } = await openChannel(f, { nonce: 5n, deposit: maxCost + maxCost / 2n });
+        const store = WorkerStore.open(':memory:');
+        const opener = sandboxOpener(f.blockchain);
+        let reads = 0;
+        const counting = { ...opener, isDeployed: async (a: Parameters<typeof opener.isDeployed>[0]) => (reads++, opener.isDeployed(a)) };
+        // A long-lived cache, as a busy daemon has: only a read past it can show the top-up.
+        const { payments } = daemonPayments(f, { store, opener: counting, ttlMs: 60_000 });
+        try {
+            const ask = () => payments.admit({ channel: channel.address.toString(), ...ASK, modelId: f.modelId });
+            const first = await ask();
+            // The deposit covers one: a second is refused after a read past the cache, and the refusals of a burst
+            // share reads (one per second at most) instead of each reading the chain.
+            reads = 0;
+            const started = Date.now();
+            const burst = await Promise.all(Array.from({ length: 8 }, () => refusal(ask())));
+            for (const r of burst) expect(r).toMatchObject({ status: 402, code: RefusalCode.InsufficientDeposit });
+            expect(reads).toBeLessThanOrEqual(Math.ceil((Date.now() - started) / 1000) + 1);
+            // The client tops up and sends again at once, within the second after those reads: admitted, because
+            // its refusal would have to rest on a read begun after it arrived, and that read sees the top-up.
+            await channel.sendTopUp(f.client.getSender(), 2n * maxCost);
+            const again = await ask();
+            expect(again.maxCost).toBe(maxCost);
+            payments.release(first);
+            payments.release(again);
+            expect(payments.pending).toBe(0);
         } finally {
             store.close();
         }

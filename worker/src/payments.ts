@@ -94,8 +94,8 @@ const FRESH_READ_INTERVAL_MS = 1000;
 
 export class Payments {
     private readonly reserved = new Map<string, bigint>();
-    /** When admission last read a channel past the chain view's cache (ms). */
-    private readonly freshReads = new Map<string, number>();
+    /** The latest read of each channel past the chain view's cache for admission: when it starts (ms) and its end. */
+    private readonly freshReads = new Map<string, { startsAt: number; done: Promise<void> }>();
     private readonly now: () => number;
     private readonly gate: ChannelGate;
     private readonly storage: StorageGuard;
@@ -133,17 +133,41 @@ export class Payments {
      * is always seen (worker/src/cooperativeClose.ts relies on this).
      */
     async admit(req: AdmissionRequest): Promise<Admission> {
+        const arrived = Date.now();
         try {
             return await this.decide(req, false);
         } catch (e) {
-            // The chain view's deposit may predate a top-up that has landed: read the chain itself before refusing
-            // for it, at most once a second per channel, so refused requests cannot turn into a stream of chain reads.
+            // The chain view's deposit may predate a top-up that has landed (the client tops up and sends again at
+            // once): a refusal for want of deposit rests on a chain read begun after the request arrived. Such reads
+            // are shared and start at most once a second per channel, so refused requests cannot turn into a stream
+            // of chain reads; a request waits up to that second for the next one rather than being refused on an
+            // older answer.
             if (!(e instanceof Refusal) || e.kind !== 'insufficient_deposit') throw e;
-            const last = this.freshReads.get(req.channel) ?? -Infinity;
-            if (Date.now() - last < FRESH_READ_INTERVAL_MS) throw e;
-            this.freshReads.set(req.channel, Date.now());
-            return this.decide(req, true);
+            await this.freshRead(req.channel, arrived);
+            return this.decide(req, false);
         }
+    }
+
+    /**
+     * A read of the channel past the chain view's cache that begins at
+     * `notBefore` or later (the cache then holds its answer): the one already
+     * scheduled when it qualifies, else a new one, FRESH_READ_INTERVAL_MS
+     * after the last. A failed read leaves the cache as it was; the decision
+     * that follows refuses on it.
+     */
+    private freshRead(channel: string, notBefore: number): Promise<void> {
+        const last = this.freshReads.get(channel);
+        if (last && last.startsAt >= notBefore) return last.done;
+        const startsAt = Math.max(Date.now(), (last?.startsAt ?? -Infinity) + FRESH_READ_INTERVAL_MS);
+        const address = this.gate.address(channel, 'admission');
+        const done = new Promise<void>((resolve) => setTimeout(resolve, startsAt - Date.now())).then(() =>
+            this.gate.channel(address, 'admission', true).then(
+                () => undefined,
+                () => undefined,
+            ),
+        );
+        this.freshReads.set(channel, { startsAt, done });
+        return done;
     }
 
     private async decide(req: AdmissionRequest, fresh: boolean): Promise<Admission> {

@@ -81,6 +81,7 @@ export function buildServer(ctx: ServerContext): WorkerServer {
         attestation: ctx.attestation,
         storageProblem: () => ctx.payments.storageProblem,
         healthExtra: ctx.healthExtra,
+        limits: ctx.limits,
     });
     registerChannelRoutes(app, { payments: ctx.payments, cooperativeClose: ctx.cooperativeClose });
     // One for every paid route: an envelope sent again to another route is a replay too.

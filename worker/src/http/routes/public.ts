@@ -19,6 +19,8 @@ export interface PublicRouteDeps {
     storageProblem: () => string | undefined;
     /** Extra facts for /health. */
     healthExtra?: () => Record<string, unknown>;
+    /** The completion tokens a request may ask for, and what it gets when it names none. */
+    limits: { defaultMaxTokens: number; maxTokens: number };
 }
 
 export function registerPublicRoutes(app: FastifyInstance, deps: PublicRouteDeps): void {
@@ -47,7 +49,9 @@ export function registerPublicRoutes(app: FastifyInstance, deps: PublicRouteDeps
     app.get('/attestation', async () => {
         const doc = deps.attestation();
         if (!doc) throw new Refusal('not_attested', 'no attestation yet');
-        return doc;
+        // Beside the evidence, not part of it: how admission bounds a request without max_tokens, so a client can
+        // reserve and top up for the cost the worker will count instead of learning it from a refusal.
+        return { ...(doc as object), limits: { defaultMaxTokens: deps.limits.defaultMaxTokens, maxTokens: deps.limits.maxTokens } };
     });
 
     app.get('/health', async (_req, reply) => {
