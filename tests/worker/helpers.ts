@@ -273,7 +273,7 @@ export async function startSandboxWorker(o: SandboxWorkerOptions) {
  * quote over that REPORTDATA, signed by a test CA) and bumps `generation`,
  * as the kernel does on the first read.
  */
-export function fakeTsm(root: string, quoteFor: (reportData: Buffer) => Buffer) {
+export function fakeTsm(root: string, quoteFor: (reportData: Buffer) => Buffer, provider?: 'tdx_guest' | 'sev_guest') {
     let stop = false;
     const seen: string[] = [];
     const loop = (async () => {
@@ -289,6 +289,7 @@ export function fakeTsm(root: string, quoteFor: (reportData: Buffer) => Buffer) 
                     await fsp.access(join(dir, 'outblob')).catch(async () => {
                         seen.push(name);
                         await fsp.writeFile(join(dir, 'generation'), '1\n');
+                        if (provider) await fsp.writeFile(join(dir, 'provider'), provider + '\n');
                         await fsp.writeFile(join(dir, 'outblob'), quoteFor(inblob));
                     });
                 } catch {

@@ -4,32 +4,37 @@ import { join } from 'node:path';
 import { keyPairFromSeed } from '@ton/crypto';
 import { AttestationClaims, claimsBytes, claimsReportData, imageHashOf, parseQuote, signSimulated } from '../../wrappers/tdx';
 import { DEV_IMAGE_HASH } from '../../wrappers/devnet';
+import { AmdCertificate, SnpReport, SnpTcb, amdCertificateDer, p384SignatureValid, parseAmdCertificate, parseSnpReport, snpImageHashOf } from '../../wrappers/snp';
 import { hex256 } from '../../helpers/bytes';
 
 /**
  * Attestation providers: evidence that binds the worker's claims (stake
  * address, receipt key, encryption key, model, expiry) to an enclave.
  *
- * - `tdx`: Linux configfs-tsm. A report directory is created under the tsm
- *   root, the 64-byte REPORTDATA (SHA-512 of the claims) written to
- *   `inblob`, and the quote read from `outblob`; the directory is removed.
+ * - `tdx`: Linux configfs-tsm (ConfigfsTsm). The 64-byte REPORTDATA
+ *   (SHA-512 of the claims) in, the quote out.
+ * - `sev-snp`: the same interface (`sev_guest`): REPORT_DATA in, the AMD
+ *   SEV-SNP report out, with the chip's VCEK certificate from a file.
  * - `simulated`: an Ed25519 signature by the development key over the claims
  *   and a stated image hash. Networks accept it only when their Registry
  *   allows simulated attestation (local networks, never production).
  */
 
 export interface Evidence {
-    provider: 'tdx' | 'simulated';
+    provider: 'tdx' | 'sev-snp' | 'simulated';
     claims: AttestationClaims;
     imageHash: bigint;
     /** simulated: the development key's signature. */
     signature?: Buffer;
     /** tdx: the raw quote. */
     quote?: Buffer;
+    /** sev-snp: the raw report and the VCEK certificate (DER) that signed it. */
+    report?: Buffer;
+    vcek?: Buffer;
 }
 
 export interface AttestationProvider {
-    readonly kind: 'tdx' | 'simulated';
+    readonly kind: Evidence['provider'];
     attest(claims: AttestationClaims): Promise<Evidence>;
 }
 
@@ -62,30 +67,41 @@ export class SimulatedProvider implements AttestationProvider {
     }
 }
 
-export class TdxProvider implements AttestationProvider {
-    readonly kind = 'tdx';
+/**
+ * Linux configfs-tsm (Documentation/ABI/testing/configfs-tsm): a report
+ * directory is created under the root, the 64-byte REPORTDATA written to
+ * `inblob`, the evidence read from `outblob`, and the directory removed.
+ * The same interface serves TDX (`tdx_guest`) and SEV-SNP (`sev_guest`);
+ * the kernel names its provider in the directory's `provider` file.
+ */
+export class ConfigfsTsm {
     constructor(
-        private readonly tsmRoot: string,
+        private readonly root: string,
+        /** The kernel provider this machine must have: another one's evidence is refused here, with a clear message. */
+        private readonly expectedProvider: 'tdx_guest' | 'sev_guest',
         private readonly options: { timeoutMs?: number } = {},
     ) {}
 
-    /** REPORTDATA in, quote out, through configfs-tsm. */
-    async quote(reportData: Buffer): Promise<Buffer> {
+    async report(reportData: Buffer): Promise<Buffer> {
         if (reportData.length !== 64) throw new AttestationError('REPORTDATA is 64 bytes');
         try {
-            await fs.access(this.tsmRoot);
+            await fs.access(this.root);
         } catch {
-            throw new AttestationError(`configfs-tsm report root ${this.tsmRoot} is not available (not a TDX guest, or configfs not mounted)`);
+            throw new AttestationError(`configfs-tsm report root ${this.root} is not available (not a ${this.expectedProvider === 'tdx_guest' ? 'TDX' : 'SEV-SNP'} guest, or configfs not mounted)`);
         }
-        const dir = join(this.tsmRoot, `cocoon-${process.pid}-${randomBytes(6).toString('hex')}`);
+        const dir = join(this.root, `cocoon-${process.pid}-${randomBytes(6).toString('hex')}`);
         await fs.mkdir(dir);
         try {
-            const generation = async () => {
+            const readText = async (name: string) => {
                 try {
-                    return Number((await fs.readFile(join(dir, 'generation'), 'utf8')).trim());
+                    return (await fs.readFile(join(dir, name), 'utf8')).trim();
                 } catch {
                     return undefined;
                 }
+            };
+            const generation = async () => {
+                const text = await readText('generation');
+                return text === undefined ? undefined : Number(text);
             };
             await fs.writeFile(join(dir, 'inblob'), reportData);
             const genAfterWrite = await generation();
@@ -103,14 +119,30 @@ export class TdxProvider implements AttestationProvider {
                     // A generation change after our write means another writer raced us.
                     const gen = await generation();
                     if (genAfterWrite !== undefined && gen !== undefined && gen !== genAfterWrite) throw new AttestationError('the report was regenerated concurrently; retry');
+                    const provider = await readText('provider');
+                    if (provider !== undefined && provider !== this.expectedProvider)
+                        throw new AttestationError(`configfs-tsm provider is ${provider}, not ${this.expectedProvider}: set attestation.provider to the TEE this machine runs on`);
                     return out;
                 }
-                if (Date.now() > deadline) throw new AttestationError('the TSM produced no quote in time');
+                if (Date.now() > deadline) throw new AttestationError(`the TSM produced no ${this.expectedProvider === 'tdx_guest' ? 'quote' : 'report'} in time`);
                 await new Promise((r) => setTimeout(r, 50));
             }
         } finally {
             await fs.rm(dir, { recursive: true, force: true }).catch(() => fs.rmdir(dir).catch(() => undefined));
         }
+    }
+}
+
+export class TdxProvider implements AttestationProvider {
+    readonly kind = 'tdx';
+    private readonly tsm: ConfigfsTsm;
+    constructor(tsmRoot: string, options: { timeoutMs?: number } = {}) {
+        this.tsm = new ConfigfsTsm(tsmRoot, 'tdx_guest', options);
+    }
+
+    /** REPORTDATA in, quote out, through configfs-tsm. */
+    quote(reportData: Buffer): Promise<Buffer> {
+        return this.tsm.report(reportData);
     }
 
     async attest(claims: AttestationClaims): Promise<Evidence> {
@@ -125,6 +157,64 @@ export class TdxProvider implements AttestationProvider {
         if (!parsed.body.reportData.equals(reportData)) throw new AttestationError('the quote does not carry our REPORTDATA');
         return { provider: 'tdx', claims, imageHash: imageHashOf(parsed.body), quote: raw };
     }
+}
+
+/**
+ * AMD SEV-SNP through configfs-tsm (`sev_guest`): the report binds
+ * SHA-512 of the claims in REPORT_DATA, and the chip's VCEK certificate
+ * (for this chip id and TCB, from AMD's key distribution service; the
+ * operator keeps it in a file) goes with it. The report is checked against
+ * the VCEK here first, so a stale VCEK (after a firmware update changed the
+ * TCB) fails at the worker with the address of the right one rather than on
+ * chain.
+ */
+export class SevSnpProvider implements AttestationProvider {
+    readonly kind = 'sev-snp';
+    private readonly tsm: ConfigfsTsm;
+    constructor(
+        tsmRoot: string,
+        private readonly vcekPath: string,
+        options: { timeoutMs?: number } = {},
+    ) {
+        this.tsm = new ConfigfsTsm(tsmRoot, 'sev_guest', options);
+    }
+
+    async attest(claims: AttestationClaims): Promise<Evidence> {
+        const reportData = claimsReportData(claims);
+        const raw = await this.tsm.report(reportData);
+        let report: SnpReport;
+        try {
+            report = parseSnpReport(raw);
+        } catch (e) {
+            throw new AttestationError(`the TSM returned an unparseable SEV-SNP report: ${(e as Error).message}`);
+        }
+        if (!report.reportData.equals(reportData)) throw new AttestationError('the SEV-SNP report does not carry our REPORT_DATA');
+        let vcekDer: Buffer;
+        let vcek: AmdCertificate;
+        try {
+            vcekDer = amdCertificateDer(readFileSync(this.vcekPath));
+            vcek = parseAmdCertificate(vcekDer);
+        } catch (e) {
+            throw new AttestationError(`VCEK certificate ${this.vcekPath}: ${(e as Error).message}; fetch it from ${vcekUrl(report)}`);
+        }
+        const tcbText = (t: SnpTcb) => `bootloader ${t.bootloader}, TEE ${t.tee}, SNP ${t.snp}, microcode ${t.microcode}`;
+        if (!vcek.hwId || !vcek.tcb || !vcek.ecKey) throw new AttestationError(`${this.vcekPath} is not a VCEK certificate (no chip id or TCB extensions)`);
+        if (!vcek.hwId.equals(report.chipId)) throw new AttestationError(`${this.vcekPath} is the VCEK of another chip; fetch this chip's from ${vcekUrl(report)}`);
+        if (tcbText(vcek.tcb) !== tcbText(report.reportedTcb))
+            throw new AttestationError(`${this.vcekPath} is for TCB ${tcbText(vcek.tcb)}, the report's is ${tcbText(report.reportedTcb)} (firmware updated?); fetch the VCEK from ${vcekUrl(report)}`);
+        if (!p384SignatureValid(report.signed, report.signature, vcek.ecKey)) throw new AttestationError(`the SEV-SNP report's signature does not verify with the VCEK in ${this.vcekPath}`);
+        return { provider: 'sev-snp', claims, imageHash: snpImageHashOf(report), report: raw, vcek: vcekDer };
+    }
+}
+
+/**
+ * Where AMD's key distribution service serves the VCEK of the report's chip
+ * at its reported TCB (the product line is the processor generation: the
+ * hardware id alone does not say it; Milan is the most common).
+ */
+export function vcekUrl(report: Pick<SnpReport, 'chipId' | 'reportedTcb'>, product = 'Milan'): string {
+    const t = report.reportedTcb;
+    return `https://kdsintf.amd.com/vcek/v1/${product}/${report.chipId.toString('hex')}?blSPL=${t.bootloader}&teeSPL=${t.tee}&snpSPL=${t.snp}&ucodeSPL=${t.microcode}`;
 }
 
 function hex(v: bigint): string {
@@ -146,6 +236,8 @@ export function attestationDocument(e: Evidence, extra: Record<string, unknown> 
         claimsBytes: claimsBytes(e.claims).toString('hex'),
         ...(e.signature ? { signature: e.signature.toString('hex') } : {}),
         ...(e.quote ? { quote: e.quote.toString('base64') } : {}),
+        ...(e.report ? { report: e.report.toString('base64') } : {}),
+        ...(e.vcek ? { vcek: e.vcek.toString('base64') } : {}),
         ...extra,
     };
 }

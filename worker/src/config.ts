@@ -159,6 +159,15 @@ export const workerConfigSchema = z
                 .strict(),
             z
                 .object({
+                    provider: z.literal('sev-snp'),
+                    configfsPath: z.string().default('/sys/kernel/config/tsm/report'),
+                    /** The chip's VCEK certificate (DER or PEM) for its current TCB, from AMD's key distribution service. */
+                    vcekPath: z.string().min(1),
+                    reattestBeforeSec: z.number().int().positive().default(3600),
+                })
+                .strict(),
+            z
+                .object({
                     provider: z.literal('simulated'),
                     /** Development attestation key (only accepted by a network that enables the simulated path). */
                     devKeyPath: z.string().min(1),

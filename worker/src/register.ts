@@ -123,6 +123,10 @@ export async function attest(o: RegisterOptions, workerStake: Address): Promise<
             workerStake,
             claims: claimsStruct(claims),
         });
+    } else if (evidence.provider === 'sev-snp') {
+        // The evidence is checked here against the VCEK (SevSnpProvider); the Registry's AttestationVerifier
+        // records TDX and simulated evidence only.
+        throw new Error("this network's AttestationVerifier cannot record SEV-SNP evidence: register the worker on a TDX host, or on a network whose verifier takes SEV-SNP reports");
     } else {
         const quote = parseQuote(evidence.quote!);
         const steps = buildAttestationSteps(quote, claims, workerStake, BigInt(Date.now()));

@@ -5,7 +5,7 @@ import { modelIdOf } from '../../protocol/paidRequest';
 import type { Prices } from '../../wrappers/receipt';
 import { keyToInt } from '../../wrappers/voucher';
 import { devnetExplorerOf } from '../../wrappers/devnet';
-import { AttestationProvider, Evidence, SimulatedProvider, TdxProvider, attestationDocument, readDevKey } from './attestation';
+import { AttestationProvider, Evidence, SevSnpProvider, SimulatedProvider, TdxProvider, attestationDocument, readDevKey } from './attestation';
 import { ChainView } from './chain';
 import { ContractOpener, tonClientOpener } from '../../wrappers/toncenter';
 import { Claimer } from './claimer';
@@ -72,6 +72,7 @@ export interface Worker {
 export function providerFromConfig(config: WorkerConfig): AttestationProvider {
     const a = config.attestation;
     if (a.provider === 'simulated') return new SimulatedProvider(readDevKey(a.devKeyPath));
+    if (a.provider === 'sev-snp') return new SevSnpProvider(a.configfsPath, a.vcekPath);
     return new TdxProvider(a.configfsPath);
 }
 

@@ -94,7 +94,7 @@ export interface ParsedCertificate {
 export const OID_SGX_EXTENSIONS = '1.2.840.113741.1.13.1';
 export const OID_SGX_FMSPC = '1.2.840.113741.1.13.1.4';
 
-function oidText(buf: Uint8Array, node: DerNode): string {
+export function oidText(buf: Uint8Array, node: DerNode): string {
     const b = buf.subarray(node.contentStart, node.end);
     const parts = [Math.floor(b[0] / 40), b[0] % 40];
     let v = 0;
@@ -144,7 +144,7 @@ export function parseDerTime(buf: Uint8Array, node: DerNode): Date {
     return new Date(Date.UTC(year, Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6])));
 }
 
-function commonName(buf: Uint8Array, name: DerNode): string | undefined {
+export function commonName(buf: Uint8Array, name: DerNode): string | undefined {
     // Name ::= SEQUENCE OF SET OF AttributeTypeAndValue; CN is 2.5.4.3.
     for (const rdn of derChildren(buf, name)) {
         for (const atv of derChildren(buf, rdn)) {
