@@ -1,7 +1,8 @@
+import { AMD_ARK_IDS, snpPolicy } from '../wrappers/snp/amd';
 import { NetworkProvider } from '@ton/blueprint';
 import { OpenedContract } from '@ton/core';
 import { Address, Contract } from '@ton/core';
-import { ExtendedRegistry, ProposalKind, decodeProposal, DecodedProposal, AttestationPolicy } from '../wrappers/Registry';
+import { ExtendedRegistry, ProposalKind, decodeProposal, DecodedProposal, AttestationPolicy, storeAttestationPolicy } from '../wrappers/Registry';
 import { ExtendedStaking } from '../wrappers/Staking';
 import { ExtendedEscrow } from '../wrappers/Escrow';
 import { ExtendedAttestationVerifier } from '../wrappers/AttestationVerifier';
@@ -17,7 +18,7 @@ import { hex256 } from '../helpers/bytes';
 import { Deployment, deploymentPath, writeDeployment } from './lib/deployment';
 import { withTupleFix } from './lib/v2compat';
 import { ChannelLibraryPublisher } from '../wrappers/channelLibrary';
-import { fromNano } from '@ton/core';
+import { beginCell, fromNano } from '@ton/core';
 import { blueprintCommand, waitForDeployment } from './lib/cli';
 
 /**
@@ -170,11 +171,14 @@ export function initialAttestationPolicy(devnet: boolean): AttestationPolicy {
         qeMinIsvSvn: 0n,
         ...INTEL_TD_QE_IDENTITY,
         simulatedKey: devnet ? BigInt('0x' + devSimulatedAttestationKey().publicKey.toString('hex')) : 0n,
+        ...snpPolicy(Object.values(AMD_ARK_IDS)),
     };
 }
 
 function samePolicy(a: AttestationPolicy, b: AttestationPolicy): boolean {
-    return (Object.keys(a) as Array<keyof AttestationPolicy>).every((k) => a[k] === b[k]);
+    // As the contract stores them (the policy holds a dictionary, which no field-by-field comparison sees into).
+    const cell = (p: AttestationPolicy) => beginCell().store(storeAttestationPolicy(p)).endCell();
+    return cell(a).equals(cell(b));
 }
 
 function sameAddress(a: Address | null, b: Address): boolean {

@@ -3,12 +3,24 @@ import { AttestationPolicy } from '../wrappers/Registry';
 import { INTEL_SGX_ROOT_CA_KEY, INTEL_TD_QE_IDENTITY, INTEL_TD_QE_ISVPRODID, INTEL_TD_QE_MRSIGNER } from '../wrappers/tdx';
 import { openRegistry, parseHash256, parseUint, requireOwner } from './lib/cli';
 import { hex256 } from '../helpers/bytes';
+import { AMD_ARK_IDS, snpPolicy, snpPolicyOf } from '../wrappers/snp/amd';
+import type { SnpTcb } from '../wrappers/snp/report';
+
+/** The SEV-SNP roots a policy pins and its TCB minimums. */
+function snpOf(p: Policy): { arks: bigint[]; min: SnpTcb } {
+    const snp = snpPolicyOf(p);
+    return {
+        arks: snp ? snp.arks.keys() : [],
+        min: { bootloader: Number(snp?.minBootloader ?? 0n), tee: Number(snp?.minTee ?? 0n), snp: Number(snp?.minSnp ?? 0n), microcode: Number(snp?.minMicrocode ?? 0n) },
+    };
+}
 import { submitProposal } from './lib/governance';
 
 type Policy = Omit<AttestationPolicy, '$$type'>;
 
 const USAGE =
-    'overrides: intel | rootKey=<128 hex: x||y> | qeMrSigner=<64 hex> | qeIsvProdId=N | qeMinIsvSvn=N | qeMiscSelect=<8 hex> | qeMiscSelectMask=<8 hex> | qeAttributes=<32 hex> | qeAttributesMask=<32 hex> | simulatedKey=<64 hex>|none';
+    'overrides: intel | rootKey=<128 hex: x||y> | qeMrSigner=<64 hex> | qeIsvProdId=N | qeMinIsvSvn=N | qeMiscSelect=<8 hex> | qeMiscSelectMask=<8 hex> | qeAttributes=<32 hex> | qeAttributesMask=<32 hex> | simulatedKey=<64 hex>|none' +
+    " | amd (pins AMD's Milan, Genoa and Turin roots) | snpArk=<64 hex: SHA-256 of an ARK modulus> | snpArks=none | snpMinTcb=<bootloader,tee,snp,microcode>";
 
 /** `bytes` bytes of hex, in the report byte order Intel publishes QE identities in. */
 function parseHexBytes(value: string, bytes: number, name: string): bigint {
@@ -25,6 +37,11 @@ function hexBytes(v: bigint, bytes: number): string {
 export function applyPolicyOverrides(current: Policy, overrides: string[]): Policy {
     const next: Policy = { ...current };
     for (const item of overrides) {
+        if (item === 'amd') {
+            const { arks, min } = snpOf(next);
+            Object.assign(next, snpPolicy([...arks, ...Object.values(AMD_ARK_IDS)], min));
+            continue;
+        }
         if (item === 'intel') {
             next.rootKeyX = INTEL_SGX_ROOT_CA_KEY.x;
             next.rootKeyY = INTEL_SGX_ROOT_CA_KEY.y;
@@ -65,6 +82,23 @@ export function applyPolicyOverrides(current: Policy, overrides: string[]): Poli
             case 'simulatedKey':
                 next.simulatedKey = value === 'none' ? 0n : parseHash256(value, name);
                 break;
+            case 'snpArk': {
+                const { arks, min } = snpOf(next);
+                Object.assign(next, snpPolicy([...arks, parseHash256(value, name)], min));
+                break;
+            }
+            case 'snpArks':
+                if (value !== 'none') throw new Error('snpArks takes only "none" (pin roots one by one with snpArk=, or all of AMD\'s with amd)');
+                Object.assign(next, snpPolicy());
+                break;
+            case 'snpMinTcb': {
+                const parts = value.split(',').map((v) => Number(parseUint(v.trim(), 8, name)));
+                if (parts.length !== 4) throw new Error('snpMinTcb is four numbers: bootloader,tee,snp,microcode');
+                const { arks } = snpOf(next);
+                if (arks.length === 0) throw new Error('snpMinTcb needs an SEV-SNP root pinned first (amd or snpArk=)');
+                Object.assign(next, snpPolicy(arks, { bootloader: parts[0], tee: parts[1], snp: parts[2], microcode: parts[3] }));
+                break;
+            }
             default:
                 throw new Error(`unknown policy field "${name}"; ${USAGE}`);
         }
@@ -81,6 +115,8 @@ function describe(p: Policy): Record<string, string> {
         qeMiscSelect: `${hexBytes(p.qeMiscSelect, 4)} (mask ${hexBytes(p.qeMiscSelectMask, 4)})`,
         qeAttributes: `${hexBytes(p.qeAttributes, 16)} (mask ${hexBytes(p.qeAttributesMask, 16)})`,
         simulatedKey: p.simulatedKey === 0n ? 'none' : hex256(p.simulatedKey),
+        snpArks: snpOf(p).arks.map(hex256).sort().join(', ') || 'none',
+        snpMinTcb: `bootloader ${snpOf(p).min.bootloader}, TEE ${snpOf(p).min.tee}, SNP ${snpOf(p).min.snp}, microcode ${snpOf(p).min.microcode}`,
     };
 }
 
@@ -88,6 +124,7 @@ function describe(p: Policy): Record<string, string> {
  * Queues a change of the attestation policy behind the Registry timelock.
  *   npx blueprint run setAttestationPolicy <registry> intel qeMinIsvSvn=6
  *   npx blueprint run setAttestationPolicy <registry> simulatedKey=<hex>
+ *   npx blueprint run setAttestationPolicy <registry> amd snpMinTcb=3,0,8,115
  */
 export async function run(provider: NetworkProvider, args: string[] = []) {
     const registry = await openRegistry(provider, args);

@@ -1,3 +1,4 @@
+import { AMD_ARK_IDS, snpPolicy, snpPolicyOf } from '../wrappers/snp/amd';
 import { createHash } from 'crypto';
 import { Address, beginCell, toNano } from '@ton/core';
 import { BlockchainSnapshot, SandboxContract, SendMessageResult, TreasuryContract } from '@ton/sandbox';
@@ -149,7 +150,19 @@ describe.each(['quote-v4.bin', 'quote-v5.bin'] as const)('AttestationVerifier wi
 
     it('refuses everything while the Registry pins no root (its genesis policy)', async () => {
         const f = await deployVerifier({
-            policy: { rootKeyX: 0n, rootKeyY: 0n, qeMrSigner: 0n, qeIsvProdId: 0n, qeMinIsvSvn: 0n, qeMiscSelect: 0n, qeMiscSelectMask: 0n, qeAttributes: 0n, qeAttributesMask: 0n, simulatedKey: 0n },
+            policy: {
+                rootKeyX: 0n,
+                rootKeyY: 0n,
+                qeMrSigner: 0n,
+                qeIsvProdId: 0n,
+                qeMinIsvSvn: 0n,
+                qeMiscSelect: 0n,
+                qeMiscSelectMask: 0n,
+                qeAttributes: 0n,
+                qeAttributesMask: 0n,
+                simulatedKey: 0n,
+                ...snpPolicy(),
+            },
             images: [fixtureImageHash(file)],
         });
         const s = await stepsFor(f);
@@ -180,6 +193,7 @@ describe('AttestationVerifier with a test CA', () => {
             qeMinIsvSvn: BigInt(TEST_QE_SVN),
             ...INTEL_TD_QE_IDENTITY,
             simulatedKey: 0n,
+            ...snpPolicy(),
             ...overrides,
         };
     }
@@ -803,6 +817,7 @@ describe('AttestationVerifier with Staking and a real WorkerStake', () => {
                 qeMinIsvSvn: BigInt(TEST_QE_SVN),
                 ...INTEL_TD_QE_IDENTITY,
                 simulatedKey: 0n,
+                ...snpPolicy(),
             }),
         );
         await linkContracts(f, { staking: staking.address, verifier: verifier.address });
@@ -982,5 +997,23 @@ describe('Registry attestation policy', () => {
         expect(done.transactions).toHaveTransaction({ from: f.registry.address, to: f.verifier.address, success: true });
         expect((await f.registry.getAttestationPolicy()).qeMinIsvSvn).toBe(9n);
         expect((await f.verifier.getAttestationPolicy())!.simulatedKey).toBe(0x77n);
+    });
+
+    it("pins AMD's SEV-SNP roots and TCB minimums through the same proposal; refuses an SEV-SNP policy that pins no root, or does not parse", async () => {
+        const f = await deployVerifier({ policy: intelPolicy() });
+        expect((await f.verifier.getAttestationPolicy())!.snp).toBeNull();
+        const next = intelPolicy(snpPolicy(Object.values(AMD_ARK_IDS), { bootloader: 3, tee: 0, snp: 8, microcode: 115 }));
+        await passProposal(f, () => f.registry.sendProposeAttestationPolicy(f.owner.getSender(), next));
+        const pushed = snpPolicyOf((await f.verifier.getAttestationPolicy())!)!;
+        expect(pushed.arks.keys().sort()).toEqual(Object.values(AMD_ARK_IDS).sort());
+        expect([pushed.minBootloader, pushed.minTee, pushed.minSnp, pushed.minMicrocode]).toEqual([3n, 0n, 8n, 115n]);
+
+        const before = await f.registry.getNextProposalId();
+        const empty = beginCell().storeBit(false).storeUint(0, 32).endCell();
+        const none = await f.registry.sendProposeAttestationPolicy(f.owner.getSender(), intelPolicy({ snp: empty }));
+        expect(none.transactions).toHaveTransaction({ to: f.registry.address, success: false, exitCode: ExitCode.ERR_REGISTRY_BAD_SNP_POLICY });
+        const short = await f.registry.sendProposeAttestationPolicy(f.owner.getSender(), intelPolicy({ snp: beginCell().storeUint(1, 3).endCell() }));
+        expect(short.transactions).toHaveTransaction({ to: f.registry.address, success: false, exitCode: CELL_UNDERFLOW });
+        expect(await f.registry.getNextProposalId()).toBe(before);
     });
 });

@@ -1,3 +1,4 @@
+import { snpPolicy } from '../../wrappers/snp/amd';
 import { existsSync, mkdirSync, writeFileSync } from 'fs';
 import { join } from 'path';
 import { Address, Transaction } from '@ton/core';
@@ -89,6 +90,7 @@ describe('AttestationVerifier gas', () => {
                 qeMinIsvSvn: BigInt(TEST_QE_SVN),
                 ...INTEL_TD_QE_IDENTITY,
                 simulatedKey: u256(dev.publicKey),
+                ...snpPolicy(),
             },
             images: [image],
             models: [MODEL],

@@ -1,3 +1,4 @@
+import { snpPolicy } from '../../wrappers/snp/amd';
 import { readFileSync } from 'fs';
 import path from 'path';
 import { Address, toNano } from '@ton/core';
@@ -62,6 +63,7 @@ export function intelPolicy(overrides: Partial<Policy> = {}): Policy {
         qeMinIsvSvn: BigInt(quote.qe.isvSvn),
         ...INTEL_TD_QE_IDENTITY,
         simulatedKey: 0n,
+        ...snpPolicy(),
         ...overrides,
     };
 }

@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+    AMD_ARK_IDS,
     SNP_OFFSETS,
+    amdRsaKeyId,
     SNP_REPORT_SIZE,
     amdCertificateDer,
     amdSignatureValid,
@@ -44,6 +46,13 @@ describe('SEV-SNP evidence', () => {
             const genArk = parseAmdCertificate(amdCertificateDer(fixture(`ark-${gen}.pem`)));
             expect(amdSignatureValid(parseAmdCertificate(amdCertificateDer(fixture(`ask-${gen}.pem`))), genArk.rsaKey!)).toBe(true);
             expect(amdSignatureValid(ask, genArk.rsaKey!)).toBe(false);
+        }
+    });
+
+    it("AMD's roots as governance pins them: the ids of the Milan, Genoa and Turin ARKs", () => {
+        for (const gen of ['Milan', 'Genoa', 'Turin'] as const) {
+            const genArk = parseAmdCertificate(amdCertificateDer(fixture(`ark-${gen.toLowerCase()}.pem`)));
+            expect(amdRsaKeyId(genArk.rsaKey!)).toBe(AMD_ARK_IDS[gen]);
         }
     });
 

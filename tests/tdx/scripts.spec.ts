@@ -1,3 +1,4 @@
+import { AMD_ARK_IDS, snpPolicy, snpPolicyOf } from '../../wrappers/snp/amd';
 import { mkdtempSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import path from 'path';
@@ -53,6 +54,7 @@ describe('attestation scripts', () => {
                 qeMinIsvSvn: BigInt(TEST_QE_SVN),
                 ...INTEL_TD_QE_IDENTITY,
                 simulatedKey: 0n,
+                ...snpPolicy(),
             },
             images: [image],
             models: [MODEL],
@@ -130,13 +132,46 @@ describe('attestation scripts', () => {
         const owner = new SandboxNetworkProvider(f.blockchain, f.owner);
         await expect(setAttestationPolicy(owner, [f.registry.address.toString(), 'colour=blue'])).rejects.toThrow(/unknown policy field/);
         await expect(setAttestationPolicy(owner, [f.registry.address.toString(), `qeIsvProdId=${TEST_QE_PRODID}`])).rejects.toThrow(/nothing to propose/);
-        const zero = { rootKeyX: 0n, rootKeyY: 0n, qeMrSigner: 0n, qeIsvProdId: 0n, qeMinIsvSvn: 0n, qeMiscSelect: 0n, qeMiscSelectMask: 0n, qeAttributes: 0n, qeAttributesMask: 0n, simulatedKey: 0n };
+        const zero = {
+            rootKeyX: 0n,
+            rootKeyY: 0n,
+            qeMrSigner: 0n,
+            qeIsvProdId: 0n,
+            qeMinIsvSvn: 0n,
+            qeMiscSelect: 0n,
+            qeMiscSelectMask: 0n,
+            qeAttributes: 0n,
+            qeAttributesMask: 0n,
+            simulatedKey: 0n,
+            ...snpPolicy(),
+        };
         expect(() => applyPolicyOverrides(zero, ['rootKey=12'])).toThrow(/128 hex/);
         expect(
             applyPolicyOverrides(
-                { rootKeyX: 0n, rootKeyY: 0n, qeMrSigner: 0n, qeIsvProdId: 0n, qeMinIsvSvn: 0n, qeMiscSelect: 0n, qeMiscSelectMask: 0n, qeAttributes: 0n, qeAttributesMask: 0n, simulatedKey: 5n },
+                {
+                    rootKeyX: 0n,
+                    rootKeyY: 0n,
+                    qeMrSigner: 0n,
+                    qeIsvProdId: 0n,
+                    qeMinIsvSvn: 0n,
+                    qeMiscSelect: 0n,
+                    qeMiscSelectMask: 0n,
+                    qeAttributes: 0n,
+                    qeAttributesMask: 0n,
+                    simulatedKey: 5n,
+                    ...snpPolicy(),
+                },
                 ['simulatedKey=none'],
             ).simulatedKey,
         ).toBe(0n);
+        // SEV-SNP: AMD's roots pinned by the preset, one more by id, all of them dropped; the TCB minimums as four numbers.
+        const amd = applyPolicyOverrides(zero, ['amd', `snpArk=${'ab'.repeat(32)}`, 'snpMinTcb=3,0,8,115']);
+        const snp = snpPolicyOf(amd)!;
+        expect(snp.arks.keys().sort()).toEqual([...Object.values(AMD_ARK_IDS), BigInt('0x' + 'ab'.repeat(32))].sort());
+        expect([snp.minBootloader, snp.minTee, snp.minSnp, snp.minMicrocode]).toEqual([3n, 0n, 8n, 115n]);
+        expect(applyPolicyOverrides(amd, ['snpArks=none']).snp).toBeNull();
+        expect(() => applyPolicyOverrides(amd, ['snpMinTcb=1,2,3'])).toThrow(/four numbers/);
+        expect(() => applyPolicyOverrides(amd, ['snpMinTcb=1,2,3,256'])).toThrow();
+        expect(() => applyPolicyOverrides(zero, ['snpMinTcb=1,2,3,4'])).toThrow(/root pinned first/);
     });
 });

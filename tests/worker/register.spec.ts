@@ -1,3 +1,4 @@
+import { snpPolicy } from '../../wrappers/snp/amd';
 import '@ton/test-utils';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -51,6 +52,7 @@ describe('register with the tdx provider (sandbox: Staking, AttestationVerifier 
                 qeMinIsvSvn: BigInt(TEST_QE_SVN),
                 ...INTEL_TD_QE_IDENTITY,
                 simulatedKey: 0n,
+                ...snpPolicy(),
             }),
         );
         await linkContracts(f, { staking: staking.address, verifier: verifier.address });

@@ -1,3 +1,4 @@
 export * from './report';
 export * from './amdCertificates';
 export * from './testChain';
+export * from './amd';
