@@ -29,6 +29,10 @@ export const COST_TARGETS: readonly CostTarget[] = [
     { row: 'P256.verify', label: 'ECDSA P-256 verification in a transaction', unit: 'gas', must: 400_000n, goal: 300_000n },
     { row: 'AttestationVerifier.total.coldMachine', label: 'attestation of a new machine (all steps)', unit: 'TON', must: milliTon(750), goal: milliTon(600) },
     { row: 'AttestationVerifier.total.reattestation', label: 're-attestation (keys cached)', unit: 'TON', must: milliTon(180), goal: milliTon(150) },
+    { row: 'P384.verify', label: 'ECDSA P-384 verification (an SEV-SNP report signature), all its transactions', unit: 'gas', must: 3_000_000n, goal: 1_000_000n },
+    { row: 'RSA4096PSS.verify', label: 'RSA-4096 PSS verification (an AMD certificate signature), all its transactions', unit: 'gas', must: 3_000_000n, goal: 1_000_000n },
+    { row: 'AttestationVerifier.total.snpColdMachine', label: 'SEV-SNP attestation of a new machine (ASK cached: VCEK and report)', unit: 'TON', must: milliTon(2500), goal: milliTon(800) },
+    { row: 'AttestationVerifier.total.snpReattestation', label: 'SEV-SNP re-attestation (VCEK cached)', unit: 'TON', must: milliTon(1200), goal: milliTon(250) },
     { row: 'PaymentChannel.rentPerYear', label: 'storage rent of one open channel, per year', unit: 'TON', must: milliTon(20), goal: milliTon(5) },
 ];
 

@@ -321,7 +321,7 @@ describe('AttestationVerifier with a test CA', () => {
                 ),
                 ExitCode.ERR_INSUFFICIENT_VALUE,
             );
-            await expectStep(f.verifier.send(f.submitter.getSender(), { value: toNano('0.003') }, { $$type: 'PurgeKey', queryId: 0n, keyId: 1n }), ExitCode.ERR_INSUFFICIENT_VALUE);
+            await expectStep(f.verifier.send(f.submitter.getSender(), { value: toNano('0.0035') }, { $$type: 'PurgeKey', queryId: 0n, keyId: 1n }), ExitCode.ERR_INSUFFICIENT_VALUE);
             await expectStep(
                 f.verifier.send(f.submitter.getSender(), { value: toNano('0.05') }, { $$type: 'EndRevokedAttestation', queryId: 0n, workerStake: ws.address, keyId: 1n }),
                 ExitCode.ERR_INSUFFICIENT_VALUE,

@@ -1,5 +1,15 @@
 import { Address, ContractProvider, Sender, toNano } from '@ton/core';
-import { AttestationVerifier, SubmitQuote, SubmitSimulated, VerifyCertificate, VerifyQeReport } from '../build/AttestationVerifier/AttestationVerifier_AttestationVerifier';
+import {
+    AttestationVerifier,
+    SnpJob,
+    loadSnpJob,
+    SubmitQuote,
+    SubmitSimulated,
+    SubmitSnpReport,
+    VerifyAmdCertificate,
+    VerifyCertificate,
+    VerifyQeReport,
+} from '../build/AttestationVerifier/AttestationVerifier_AttestationVerifier';
 
 export * from '../build/AttestationVerifier/AttestationVerifier_AttestationVerifier';
 
@@ -17,6 +27,10 @@ export class ExtendedAttestationVerifier extends AttestationVerifier {
     /** EndRevokedAttestation: its gas plus the AttestationRevoked message. */
     static readonly END_REVOKED_VALUE = toNano('0.2');
     static readonly DEPLOY_VALUE = toNano('0.2');
+    /** One SEV-SNP step: up to a transaction's gas (1,000,000 at 400 nanoTON), the unspent part returned. */
+    static readonly SNP_STEP_VALUE = toNano('0.45');
+    /** The last SEV-SNP report step also sends the AttestationRecorded message. */
+    static readonly SNP_REPORT_VALUE = toNano('0.6');
 
     static async fromInit(registry: Address): Promise<ExtendedAttestationVerifier> {
         const base = await AttestationVerifier.fromInit(registry);
@@ -41,6 +55,24 @@ export class ExtendedAttestationVerifier extends AttestationVerifier {
 
     async sendSubmitQuote(provider: ContractProvider, via: Sender, msg: SubmitQuote, value = ExtendedAttestationVerifier.QUOTE_VALUE) {
         return this.send(provider, via, { value }, msg);
+    }
+
+    async sendVerifyAmdCertificate(provider: ContractProvider, via: Sender, msg: VerifyAmdCertificate, value = ExtendedAttestationVerifier.SNP_STEP_VALUE) {
+        return this.send(provider, via, { value }, msg);
+    }
+
+    async sendSubmitSnpReport(provider: ContractProvider, via: Sender, msg: SubmitSnpReport, value = ExtendedAttestationVerifier.SNP_REPORT_VALUE) {
+        return this.send(provider, via, { value }, msg);
+    }
+
+    /** The resumable SEV-SNP verification kept under `id` (wrappers/snp/steps.ts snpJobIdOf), or null. */
+    async getSnpJob(provider: ContractProvider, id: bigint): Promise<SnpJob | null> {
+        const cell = await this.getSnpJobCell(provider, id);
+        return cell ? loadSnpJob(cell.beginParse()) : null;
+    }
+
+    async sendDropSnpJob(provider: ContractProvider, via: Sender, job: bigint, queryId = 0n) {
+        return this.send(provider, via, { value: ExtendedAttestationVerifier.SIMPLE_VALUE }, { $$type: 'DropSnpJob', queryId, job });
     }
 
     async sendSubmitSimulated(provider: ContractProvider, via: Sender, msg: SubmitSimulated, value = ExtendedAttestationVerifier.SIMULATED_VALUE) {

@@ -86,3 +86,18 @@ function recordOrRead(name: string, entry: GasEntry): GasEntry | undefined {
     if (!committed) throw new Error(`${name} is missing from bench/gas.json: run npm run bench:gas and commit it`);
     return committed;
 }
+
+/**
+ * As checkGas, for one operation split over several transactions (a
+ * resumable computation): the compute gas of `txs` summed.
+ */
+export function checkGasSum(name: string, txs: Transaction[], chain: Transaction[]): GasEntry {
+    const entry: GasEntry = { gasUsed: txs.reduce((sum, tx) => sum + Number(computeGas(tx)), 0), fees: chainFees(chain).toString() };
+    const committed = recordOrRead(name, entry);
+    if (!committed) return entry;
+    const limit = Math.floor(committed.gasUsed * (1 + GAS_TOLERANCE));
+    if (entry.gasUsed > limit) {
+        throw new Error(`${name} used ${entry.gasUsed} gas, over the committed ${committed.gasUsed} (+2%): ` + 'fix the regression or run npm run bench:gas and commit bench/gas.json');
+    }
+    return entry;
+}

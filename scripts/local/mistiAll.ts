@@ -9,8 +9,9 @@
  * uses the constant; a constant that nothing uses still fails.
  */
 import { execFileSync } from 'child_process';
-import { readFileSync, readdirSync, statSync } from 'fs';
-import { join, relative } from 'path';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'fs';
+import { tmpdir } from 'os';
+import { dirname, join, relative } from 'path';
 
 interface MistiWarning {
     detectorId: string;
@@ -49,17 +50,19 @@ function severityOf(w: MistiWarning): number {
 const config = JSON.parse(readFileSync(join(root, 'tact.config.json'), 'utf8')) as { projects: { name: string; path: string }[] };
 let failures = 0;
 for (const project of config.projects) {
-    let output = '';
+    // Misti's report goes to a file: the report of a large contract runs to hundreds of kilobytes, and Misti
+    // exits before a pipe has taken all of it.
+    const reportFile = join(mkdtempSync(join(tmpdir(), 'cocoon-misti-')), 'report.json');
     try {
-        output = execFileSync('npx', ['misti', '--no-souffle', '--no-colors', '-o', 'json', '-m', 'medium', project.path], {
+        execFileSync('bash', ['-c', 'npx misti --no-souffle --no-colors -o json -m medium "$1" > "$2"', 'misti', project.path, reportFile], {
             cwd: root,
-            encoding: 'utf8',
-            stdio: ['ignore', 'pipe', 'pipe'],
+            stdio: ['ignore', 'ignore', 'pipe'],
         });
-    } catch (error) {
-        const e = error as { stdout?: string; stderr?: string };
-        output = (e.stdout ?? '') + (e.stderr ?? '');
+    } catch {
+        // Misti exits non-zero when it reports warnings; the report says what they are.
     }
+    const output = readFileSync(reportFile, 'utf8');
+    rmSync(dirname(reportFile), { recursive: true, force: true });
     const start = output.indexOf('{');
     const parsed = start >= 0 ? JSON.parse(output.slice(start)) : { kind: 'ok', warnings: [] };
     if (parsed.kind === 'error') {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Address } from '@ton/core';
 import { signVerify } from '@ton/crypto';
-import { AttestationClaims, buildTestQuote, claimsReportData, createTestCa, imageHashOf, parseQuote, simulatedDigest } from '../../wrappers/tdx';
+import { AttestationClaims, buildTestQuote, claimsReportData, createTestCa, derToPem, imageHashOf, parseQuote, simulatedDigest } from '../../wrappers/tdx';
 import { DEV_IMAGE_HASH, devSimulatedAttestationKey } from '../../wrappers/devnet';
 import { AttestationError, SevSnpProvider, SimulatedProvider, TdxProvider, attestationDocument, readDevKey } from '../../worker/src/attestation';
 import { SnpTestChain, assembleSnpTestChain, generateSnpTestChain, parseSnpReport, snpImageHashOf, snpTestReport } from '../../wrappers/snp';
@@ -92,17 +92,23 @@ describe('attestation providers', () => {
             writeFileSync(p, c.vcek.der);
             return p;
         };
+        const chainFile = () => {
+            const p = join(dir, 'cert_chain.pem');
+            writeFileSync(p, derToPem(chain.ask.der) + derToPem(chain.ark.der));
+            return p;
+        };
 
         it('writes SHA-512(claims) as inblob, reads the report, checks it against the VCEK file; the document carries both', async () => {
             const tsm = fakeTsm(dir, (reportData) => snpTestReport(chain, { reportData, measurement }), 'sev_guest');
             try {
-                const e = await new SevSnpProvider(dir, vcekFile(), { timeoutMs: 10_000 }).attest(claims);
+                const e = await new SevSnpProvider(dir, vcekFile(), chainFile(), { timeoutMs: 10_000 }).attest(claims);
                 expect(e.provider).toBe('sev-snp');
                 const r = parseSnpReport(e.report!);
                 expect(r.reportData.equals(claimsReportData(claims))).toBe(true);
                 expect(e.imageHash).toBe(snpImageHashOf({ measurement }));
                 expect(e.vcek!.equals(chain.vcek.der)).toBe(true);
-                expect(await fs.readdir(dir)).toEqual(['vcek.der']);
+                expect((await fs.readdir(dir)).sort()).toEqual(['cert_chain.pem', 'vcek.der']);
+                expect(e.amdChain!.ask.equals(chain.ask.der) && e.amdChain!.ark.equals(chain.ark.der)).toBe(true);
                 const doc = attestationDocument(e) as any;
                 expect(doc.provider).toBe('sev-snp');
                 expect(Buffer.from(doc.report, 'base64').equals(e.report!)).toBe(true);
@@ -115,7 +121,7 @@ describe('attestation providers', () => {
         it("refuses a VCEK of another chip or another TCB (naming AMD's address for the right one), a report without our REPORT_DATA, and another TEE's provider", async () => {
             const ask = (quoteFor: (d: Buffer) => Buffer, vcek: string, provider: 'sev_guest' | 'tdx_guest' = 'sev_guest') => {
                 const tsm = fakeTsm(dir, quoteFor, provider);
-                return new SevSnpProvider(dir, vcek, { timeoutMs: 10_000 })
+                return new SevSnpProvider(dir, vcek, chainFile(), { timeoutMs: 10_000 })
                     .attest(claims)
                     .finally(() => tsm.close())
                     .then(

@@ -1,6 +1,17 @@
-import { snpPolicy } from '../../wrappers/snp/amd';
+import {
+    SNP_P384_WINDOWS_PER_STEP,
+    SnpTestChain,
+    amdCertificateSteps,
+    amdRsaKeyId,
+    generateSnpTestChain,
+    parseAmdCertificate,
+    snpImageHashOf,
+    snpPolicy,
+    snpTestReport,
+    vcekKeyId,
+} from '../../wrappers/snp';
 import '@ton/test-utils';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Sender, SenderArguments, toNano } from '@ton/core';
@@ -8,9 +19,9 @@ import { SandboxContract, TreasuryContract } from '@ton/sandbox';
 import { ExtendedAttestationVerifier } from '../../wrappers/AttestationVerifier';
 import { ExtendedStaking } from '../../wrappers/Staking';
 import { ExtendedWorkerStake, WorkerStatus } from '../../wrappers/WorkerStake';
-import { INTEL_TD_QE_IDENTITY, keyIdOf, TEST_QE_MRSIGNER, TEST_QE_PRODID, TEST_QE_SVN, TestCa, buildTestQuote, createTestCa, imageHashOf, parseQuote } from '../../wrappers/tdx';
+import { INTEL_TD_QE_IDENTITY, derToPem, keyIdOf, TEST_QE_MRSIGNER, TEST_QE_PRODID, TEST_QE_SVN, TestCa, buildTestQuote, createTestCa, imageHashOf, parseQuote } from '../../wrappers/tdx';
 import { keyToInt } from '../../wrappers/voucher';
-import { TdxProvider } from '../../worker/src/attestation';
+import { SevSnpProvider, TdxProvider } from '../../worker/src/attestation';
 import { createLogger } from '../../worker/src/log';
 import { RegisterOptions, register } from '../../worker/src/register';
 import { RegistryFixture, deployRegistry, linkContracts, passProposal } from '../helpers/registry';
@@ -135,5 +146,109 @@ describe('register with the tdx provider (sandbox: Staking, AttestationVerifier 
         expect(Number(await worker.getStatus())).toBe(WorkerStatus.Pending);
         expect(await staking.getAllActiveWorkers(MODEL)).toHaveLength(0);
         expect(await endRevokedAttestations(anyone, [staking.address.toString(), hex256(MODEL)])).toBe(0);
+    });
+});
+
+describe('register with the sev-snp provider (sandbox: AttestationVerifier pinned to a simulated AMD root, fake configfs-tsm)', () => {
+    let f: RegistryFixture;
+    let sim: SnpTestChain;
+    let operator: SandboxContract<TreasuryContract>;
+    let staking: SandboxContract<ExtendedStaking>;
+    let dir: string;
+    let tsm: ReturnType<typeof fakeTsm>;
+    let sent: string[];
+    const measurement = Buffer.alloc(48, 0x6d);
+
+    beforeAll(async () => {
+        sim = generateSnpTestChain();
+        f = await deployRegistry({ allowSimulatedAttestation: false });
+        operator = await f.blockchain.treasury('operator', { balance: toNano('100000') });
+        staking = f.blockchain.openContract(await ExtendedStaking.fromInit(f.registry.address));
+        await staking.sendDeploy(f.owner.getSender());
+        const verifier = f.blockchain.openContract(await ExtendedAttestationVerifier.fromInit(f.registry.address));
+        await verifier.sendDeploy(f.owner.getSender(), toNano('1'));
+        await passProposal(f, () => f.registry.sendProposeImage(f.owner.getSender(), snpImageHashOf({ measurement })));
+        await passProposal(f, () => f.registry.sendProposeModel(f.owner.getSender(), MODEL, 'tiny-model'));
+        await passProposal(f, () =>
+            f.registry.sendProposeAttestationPolicy(f.owner.getSender(), {
+                rootKeyX: 0n,
+                rootKeyY: 0n,
+                qeMrSigner: 0n,
+                qeIsvProdId: 0n,
+                qeMinIsvSvn: 0n,
+                qeMiscSelect: 0n,
+                qeMiscSelectMask: 0n,
+                qeAttributes: 0n,
+                qeAttributesMask: 0n,
+                simulatedKey: 0n,
+                ...snpPolicy([amdRsaKeyId(sim.ark.publicKey)], sim.tcb),
+            }),
+        );
+        await linkContracts(f, { staking: staking.address, verifier: verifier.address });
+        dir = mkdtempSync(join(tmpdir(), 'cocoon-snp-register-'));
+        mkdirSync(join(dir, 'tsm'));
+        writeFileSync(join(dir, 'vcek.der'), sim.vcek.der);
+        writeFileSync(join(dir, 'cert_chain.pem'), derToPem(sim.ask.der) + derToPem(sim.ark.der));
+        tsm = fakeTsm(join(dir, 'tsm'), (reportData) => snpTestReport(sim, { reportData, measurement }), 'sev_guest');
+    });
+
+    afterAll(async () => {
+        await tsm.close();
+        rmSync(dir, { recursive: true, force: true });
+    });
+
+    function options(stake: bigint): RegisterOptions {
+        sent = [];
+        const sender: Sender = {
+            address: operator.address,
+            send: async (args: SenderArguments) => {
+                sent.push(args.body ? args.body.beginParse().loadUint(32).toString(16) : 'empty');
+                await operator.send(args);
+            },
+        };
+        return {
+            opener: sandboxOpener(f.blockchain),
+            sender,
+            owner: operator.address,
+            staking: staking.address,
+            receiptPublicKey: workerKeys('snp-worker').publicKey,
+            encryptionPublicKey: Buffer.alloc(32, 0xe6),
+            modelId: MODEL,
+            endpoint: 'http://127.0.0.1:8090',
+            prices: PRICES,
+            stake,
+            provider: new SevSnpProvider(join(dir, 'tsm'), join(dir, 'vcek.der'), join(dir, 'cert_chain.pem'), { timeoutMs: 10_000 }),
+            lifetimeSec: 86_400,
+            now: async () => f.blockchain.now ?? Math.floor(Date.now() / 1000),
+            logger: createLogger({ level: 'silent' }),
+        };
+    }
+
+    it('stakes, verifies the ASK, the VCEK and the report over their transactions, and the WorkerStake becomes active resting on the VCEK', async () => {
+        const r = await register(options(f.params.minWorkerStake));
+        expect(r.status).toBe('active');
+        expect(r.evidence.provider).toBe('sev-snp');
+        const ws = f.blockchain.openContract(ExtendedWorkerStake.fromAddress(r.workerStake));
+        const att = (await ws.getAttestation())!;
+        expect(att.imageHash).toBe(snpImageHashOf({ measurement }));
+        expect(att.encryptionKey).toBe(keyToInt(Buffer.alloc(32, 0xe6)));
+        // The stake, then every step: both certificates and the report.
+        const ask = amdCertificateSteps(parseAmdCertificate(sim.ask.der), sim.ark.publicKey).messages.length;
+        const vcek = amdCertificateSteps(parseAmdCertificate(sim.vcek.der), sim.ask.publicKey).messages.length;
+        expect(sent).toHaveLength(1 + ask + vcek + 1 + SNP_P384_WINDOWS_PER_STEP.length);
+    });
+
+    it('re-attests with the report alone (the AMD keys are cached); a revoked VCEK ends the attestation and unlists the worker', async () => {
+        f.blockchain.now = (f.blockchain.now ?? Math.floor(Date.now() / 1000)) + 60;
+        const r = await register(options(f.params.minWorkerStake + toNano('5')));
+        expect(r.status).toBe('active');
+        expect(sent).toHaveLength(1 + 1 + SNP_P384_WINDOWS_PER_STEP.length);
+        const worker = f.blockchain.openContract(ExtendedWorkerStake.fromAddress(r.workerStake));
+        const owner = new SandboxNetworkProvider(f.blockchain, f.owner);
+        const anyone = new SandboxNetworkProvider(f.blockchain, operator);
+        await revokeAttestationKey(owner, [f.registry.address.toString(), hex256(vcekKeyId(sim.vcek.publicKey))]);
+        expect(await endRevokedAttestations(anyone, [staking.address.toString(), hex256(MODEL)])).toBe(1);
+        expect(Number(await worker.getStatus())).toBe(WorkerStatus.Pending);
+        expect(await staking.getAllActiveWorkers(MODEL)).toHaveLength(0);
     });
 });

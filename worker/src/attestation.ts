@@ -2,9 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { keyPairFromSeed } from '@ton/crypto';
-import { AttestationClaims, claimsBytes, claimsReportData, imageHashOf, parseQuote, signSimulated } from '../../wrappers/tdx';
+import { AttestationClaims, claimsBytes, claimsReportData, imageHashOf, parseQuote, pemToDers, signSimulated } from '../../wrappers/tdx';
 import { DEV_IMAGE_HASH } from '../../wrappers/devnet';
-import { AmdCertificate, SnpReport, SnpTcb, amdCertificateDer, p384SignatureValid, parseAmdCertificate, parseSnpReport, snpImageHashOf } from '../../wrappers/snp';
+import { AmdCertificate, SnpReport, SnpTcb, amdCertificateDer, amdSignatureValid, p384SignatureValid, parseAmdCertificate, parseSnpReport, snpImageHashOf } from '../../wrappers/snp';
 import { hex256 } from '../../helpers/bytes';
 
 /**
@@ -28,9 +28,10 @@ export interface Evidence {
     signature?: Buffer;
     /** tdx: the raw quote. */
     quote?: Buffer;
-    /** sev-snp: the raw report and the VCEK certificate (DER) that signed it. */
+    /** sev-snp: the raw report, the VCEK certificate (DER) that signed it, and the ASK and ARK certificates above it. */
     report?: Buffer;
     vcek?: Buffer;
+    amdChain?: { ask: Buffer; ark: Buffer };
 }
 
 export interface AttestationProvider {
@@ -174,9 +175,27 @@ export class SevSnpProvider implements AttestationProvider {
     constructor(
         tsmRoot: string,
         private readonly vcekPath: string,
+        /** AMD's certificate chain for the processor generation (the ASK, then the ARK, PEM), as AMD's key distribution service serves it. */
+        private readonly certChainPath: string,
         options: { timeoutMs?: number } = {},
     ) {
         this.tsm = new ConfigfsTsm(tsmRoot, 'sev_guest', options);
+    }
+
+    /** The ASK and ARK certificates, the ASK's signature over the VCEK checked off chain. */
+    private chainAbove(vcek: AmdCertificate): { ask: Buffer; ark: Buffer } {
+        let ders: Buffer[];
+        try {
+            ders = pemToDers(readFileSync(this.certChainPath, 'utf8'));
+        } catch (e) {
+            throw new AttestationError(`AMD certificate chain ${this.certChainPath}: ${(e as Error).message}`);
+        }
+        const certs = ders.map((d) => ({ der: d, cert: parseAmdCertificate(d) }));
+        const ask = certs.find((c) => c.cert.rsaKey && amdSignatureValid(vcek, c.cert.rsaKey));
+        const ark = ask && certs.find((c) => c.cert.rsaKey && amdSignatureValid(ask.cert, c.cert.rsaKey) && amdSignatureValid(c.cert, c.cert.rsaKey));
+        if (!ask || !ark)
+            throw new AttestationError(`${this.certChainPath} does not hold the ASK that signed the VCEK and the self-signed ARK above it (AMD's cert_chain for this processor generation)`);
+        return { ask: ask.der, ark: ark.der };
     }
 
     async attest(claims: AttestationClaims): Promise<Evidence> {
@@ -203,7 +222,7 @@ export class SevSnpProvider implements AttestationProvider {
         if (tcbText(vcek.tcb) !== tcbText(report.reportedTcb))
             throw new AttestationError(`${this.vcekPath} is for TCB ${tcbText(vcek.tcb)}, the report's is ${tcbText(report.reportedTcb)} (firmware updated?); fetch the VCEK from ${vcekUrl(report)}`);
         if (!p384SignatureValid(report.signed, report.signature, vcek.ecKey)) throw new AttestationError(`the SEV-SNP report's signature does not verify with the VCEK in ${this.vcekPath}`);
-        return { provider: 'sev-snp', claims, imageHash: snpImageHashOf(report), report: raw, vcek: vcekDer };
+        return { provider: 'sev-snp', claims, imageHash: snpImageHashOf(report), report: raw, vcek: vcekDer, amdChain: this.chainAbove(vcek) };
     }
 }
 

@@ -163,6 +163,8 @@ export const workerConfigSchema = z
                     configfsPath: z.string().default('/sys/kernel/config/tsm/report'),
                     /** The chip's VCEK certificate (DER or PEM) for its current TCB, from AMD's key distribution service. */
                     vcekPath: z.string().min(1),
+                    /** AMD's certificate chain for the processor generation: the ASK, then the ARK (PEM), as AMD's key distribution service serves it. */
+                    certChainPath: z.string().min(1),
                     reattestBeforeSec: z.number().int().positive().default(3600),
                 })
                 .strict(),

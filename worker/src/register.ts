@@ -1,4 +1,5 @@
-import { Address, Sender } from '@ton/core';
+import { Address, Cell, OpenedContract, Sender } from '@ton/core';
+import { amdCertificateSteps, parseAmdCertificate, snpProgressOf, snpReportSteps } from '../../wrappers/snp';
 import type { Logger } from 'pino';
 import { ExtendedAttestationVerifier } from '../../wrappers/AttestationVerifier';
 import { ExtendedStaking } from '../../wrappers/Staking';
@@ -96,6 +97,56 @@ export async function ensureStake(o: RegisterOptions): Promise<{ workerStake: Ad
     return { workerStake: address, staked: 'deployed' };
 }
 
+/**
+ * SEV-SNP evidence through the verifier's resumable steps: the ASK and the
+ * VCEK unless cached (by this worker or anyone before), then the report;
+ * each transaction is sent once the one before it has landed.
+ */
+async function submitSnp(verifier: OpenedContract<ExtendedAttestationVerifier>, sender: Sender, evidence: Evidence, claims: AttestationClaims, workerStake: Address, timeout: number) {
+    const vcek = parseAmdCertificate(evidence.vcek!);
+    const ask = parseAmdCertificate(evidence.amdChain!.ask);
+    const ark = parseAmdCertificate(evidence.amdChain!.ark);
+    const step = async <T>(what: string, jobId: bigint, messages: T[], send: (m: T) => Promise<unknown>, done: () => Promise<boolean>) => {
+        for (const [i, m] of messages.entries()) {
+            const before = await verifier.getSnpJobCell(jobId);
+            await send(m);
+            const last = i === messages.length - 1;
+            await until(`${what} (step ${i + 1} of ${messages.length})`, async () => (last ? done() : !sameCell(await verifier.getSnpJobCell(jobId), before)), timeout);
+        }
+    };
+    for (const [cert, issuer] of [
+        [ask, ark],
+        [vcek, ask],
+    ] as const) {
+        const fresh = amdCertificateSteps(cert, issuer.rsaKey!, BigInt(Date.now()));
+        if (await verifier.getAmdKeyUsable(fresh.subjectKeyId)) continue;
+        // A verification an earlier run left under way goes on from where it stands.
+        const steps = amdCertificateSteps(cert, issuer.rsaKey!, BigInt(Date.now()), snpProgressOf(await verifier.getSnpJob(fresh.jobId), 'rsa'));
+        await step(
+            `${steps.name} to be verified`,
+            steps.jobId,
+            steps.messages,
+            (m) => verifier.sendVerifyAmdCertificate(sender, m),
+            () => verifier.getAmdKeyUsable(steps.subjectKeyId),
+        );
+    }
+    const report = snpReportSteps(evidence.report!, vcek.ecKey!, claims, workerStake, BigInt(Date.now()));
+    const before = await verifier.getSnpJobCell(report.jobId);
+    // The last step records the attestation: the caller waits for the WorkerStake to show it.
+    await step(
+        'the SEV-SNP report to be verified',
+        report.jobId,
+        report.messages.slice(0, -1),
+        (m) => verifier.sendSubmitSnpReport(sender, m),
+        async () => !sameCell(await verifier.getSnpJobCell(report.jobId), before),
+    );
+    await verifier.sendSubmitSnpReport(sender, report.messages[report.messages.length - 1]);
+}
+
+function sameCell(a: Cell | null, b: Cell | null): boolean {
+    return a === null || b === null ? a === b : a.equals(b);
+}
+
 /** Obtains evidence for fresh claims and has the verifier record it. */
 export async function attest(o: RegisterOptions, workerStake: Address): Promise<{ evidence: Evidence; expiresAt: number }> {
     const timeout = o.timeoutMs ?? 120_000;
@@ -124,9 +175,7 @@ export async function attest(o: RegisterOptions, workerStake: Address): Promise<
             claims: claimsStruct(claims),
         });
     } else if (evidence.provider === 'sev-snp') {
-        // The evidence is checked here against the VCEK (SevSnpProvider); the Registry's AttestationVerifier
-        // records TDX and simulated evidence only.
-        throw new Error("this network's AttestationVerifier cannot record SEV-SNP evidence: register the worker on a TDX host, or on a network whose verifier takes SEV-SNP reports");
+        await submitSnp(verifier, o.sender, evidence, claims, workerStake, timeout);
     } else {
         const quote = parseQuote(evidence.quote!);
         const steps = buildAttestationSteps(quote, claims, workerStake, BigInt(Date.now()));

@@ -72,7 +72,7 @@ export interface Worker {
 export function providerFromConfig(config: WorkerConfig): AttestationProvider {
     const a = config.attestation;
     if (a.provider === 'simulated') return new SimulatedProvider(readDevKey(a.devKeyPath));
-    if (a.provider === 'sev-snp') return new SevSnpProvider(a.configfsPath, a.vcekPath);
+    if (a.provider === 'sev-snp') return new SevSnpProvider(a.configfsPath, a.vcekPath, a.certChainPath);
     return new TdxProvider(a.configfsPath);
 }
 

@@ -2,3 +2,4 @@ export * from './report';
 export * from './amdCertificates';
 export * from './testChain';
 export * from './amd';
+export * from './steps';

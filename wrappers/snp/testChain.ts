@@ -1,4 +1,5 @@
-import { KeyObject, constants, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign as nodeSign } from 'crypto';
+import { KeyObject, constants, createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign as nodeSign } from 'crypto';
+import { P384_G, P384_N, p384MultiMul } from '../p384Hints';
 import { bytesToUint } from '../../helpers/bytes';
 import { derBitString, derExplicit, derInt, derName, derOctets, derOid, derSeq, derTime, derTlv } from '../tdx/der';
 import { AMD_PSS_ALGORITHM, AMD_SALT_LENGTH, OID_AMD, OID_EC_PUBLIC_KEY, OID_RSA_ENCRYPTION, OID_SECP384R1, P384Point, RsaPublicKey } from './amdCertificates';
@@ -90,13 +91,17 @@ export function vcekExtensions(tcb: SnpTcb, chipId: Buffer, productName = 'Milan
     ];
 }
 
-/** A new chain: fresh RSA-4096 ARK and ASK (seconds of key generation), a VCEK for `chipId` at `tcb`. */
-export function generateSnpTestChain(o: { chipId?: Buffer; tcb?: SnpTcb; generation?: string } = {}): SnpTestChain {
+/**
+ * A new chain: fresh RSA-4096 ARK and ASK (seconds of key generation), a
+ * VCEK for `chipId` at `tcb`; from `vcekSeed`, the VCEK key is derived and
+ * its report signatures are deterministic (so gas figures repeat).
+ */
+export function generateSnpTestChain(o: { chipId?: Buffer; tcb?: SnpTcb; generation?: string; vcekSeed?: string } = {}): SnpTestChain {
     const gen = o.generation ?? 'Milan';
     const rsa = () => generateKeyPairSync('rsa', { modulusLength: 4096, publicExponent: 65537 }).privateKey;
     const arkKey = rsa();
     const askKey = rsa();
-    const vcekKey = generateKeyPairSync('ec', { namedCurve: 'secp384r1' }).privateKey;
+    const vcekKey = o.vcekSeed === undefined ? generateKeyPairSync('ec', { namedCurve: 'secp384r1' }).privateKey : seededP384Key(o.vcekSeed);
     return assembleSnpTestChain({ arkKey, askKey, vcekKey, chipId: o.chipId ?? randomBytes(64), tcb: o.tcb ?? { bootloader: 3, tee: 0, snp: 8, microcode: 115 }, generation: gen });
 }
 
@@ -172,11 +177,48 @@ export function snpTestReport(c: SnpTestChain, f: SnpReportFields, sign = true):
     tcb.copy(b, SNP_OFFSETS.reportedTcb);
     (f.chipId ?? c.chipId).copy(b, SNP_OFFSETS.chipId);
     if (sign) {
-        const sig = nodeSign('sha384', b.subarray(0, SNP_SIGNED_SIZE), { key: c.vcek.privateKey, dsaEncoding: 'ieee-p1363' });
+        const sig = signP384Deterministic(c.vcek.privateKey, b.subarray(0, SNP_SIGNED_SIZE));
         Buffer.from(sig.subarray(0, 48)).reverse().copy(b, SNP_OFFSETS.signature);
         Buffer.from(sig.subarray(48))
             .reverse()
             .copy(b, SNP_OFFSETS.signature + 72);
     }
     return b;
+}
+
+const be48 = (v: bigint) => Buffer.from(v.toString(16).padStart(96, '0'), 'hex');
+
+/** A P-384 private key derived from `seed` (test keys whose ids repeat run to run). */
+export function seededP384Key(seed: string): KeyObject {
+    const d = (bytesToUint(createHash('sha384').update(seed).digest()) % (P384_N - 1n)) + 1n;
+    const q = p384MultiMul([[d, P384_G]])!;
+    const b64 = (v: bigint) => be48(v).toString('base64url');
+    return createPrivateKey({ key: { kty: 'EC', crv: 'P-384', d: b64(d), x: b64(q.x), y: b64(q.y) }, format: 'jwk' });
+}
+
+/**
+ * ECDSA P-384 with SHA-384 over `data`, r || s (96 bytes), with the nonce
+ * derived from the key and the digest (as RFC 6979 does, in a simpler way
+ * good enough for test keys): the same report gets the same signature.
+ */
+export function signP384Deterministic(key: KeyObject, data: Uint8Array): Buffer {
+    const d = bytesToUint(Buffer.from(key.export({ format: 'jwk' }).d!, 'base64url'));
+    const digest = createHash('sha384').update(data).digest();
+    const e = bytesToUint(digest);
+    for (let i = 0; ; i++) {
+        const k = (bytesToUint(createHash('sha384').update(be48(d)).update(digest).update(String(i)).digest()) % (P384_N - 1n)) + 1n;
+        const r = p384MultiMul([[k, P384_G]])!.x % P384_N;
+        const s = (modInverse(k, P384_N) * ((e + r * d) % P384_N)) % P384_N;
+        if (r !== 0n && s !== 0n) return Buffer.concat([be48(r), be48(s)]);
+    }
+}
+
+function modInverse(a: bigint, m: bigint): bigint {
+    let [r0, r1, t0, t1] = [m, ((a % m) + m) % m, 0n, 1n];
+    while (r1 !== 0n) {
+        const q = r0 / r1;
+        [r0, r1] = [r1, r0 - q * r1];
+        [t0, t1] = [t1, t0 - q * t1];
+    }
+    return ((t0 % m) + m) % m;
 }

@@ -1,0 +1,173 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createHash, generateKeyPairSync } from 'node:crypto';
+import '@ton/test-utils';
+import { toNano } from '@ton/core';
+import { BlockchainSnapshot, SandboxContract, TreasuryContract } from '@ton/sandbox';
+import { ExitCode } from '../../wrappers/exitCodes';
+import type { SubmitSnpReport, VerifyAmdCertificate } from '../../wrappers/AttestationVerifier';
+import {
+    AMD_ARK_IDS,
+    SNP_OFFSETS,
+    SnpTestChain,
+    amdCertificateDer,
+    amdCertificateSteps,
+    amdRsaKeyId,
+    assembleSnpTestChain,
+    generateSnpTestChain,
+    p384KeyBytes,
+    parseAmdCertificate,
+    parseSnpReport,
+    snpImageHashOf,
+    snpPolicy,
+    snpTestReport,
+    snpReportSteps,
+    SNP_P384_WINDOWS_PER_STEP,
+    vcekKeyId,
+} from '../../wrappers/snp';
+import { AttestationClaims, byteChain, claimsReportData } from '../../wrappers/tdx';
+import { VerifierFixture, deployVerifier, intelPolicy } from '../helpers/attestation';
+import { passProposal } from '../helpers/registry';
+
+const FIXTURES = join(__dirname, '..', 'fixtures', 'sev-snp');
+const MODEL = BigInt('0x' + createHash('sha256').update('snp-model').digest('hex'));
+const DAY = 86_400;
+
+/**
+ * SEV-SNP reports on chain: the real Milan report through every check up to
+ * the claims binding (its REPORT_DATA belongs to another machine); a
+ * simulated AMD chain carrying claims into an AttestationRecorded; and each
+ * of the report's rules refused by name.
+ */
+describe('AttestationVerifier: AMD SEV-SNP reports', () => {
+    let f: VerifierFixture;
+    let ws: SandboxContract<TreasuryContract>;
+    let sim: SnpTestChain;
+    let ready: BlockchainSnapshot;
+    const measurement = Buffer.alloc(48, 0x3c);
+
+    async function send<T extends VerifyAmdCertificate | SubmitSnpReport>(messages: T[], failAt?: { index?: number; exitCode: number }) {
+        for (const [i, m] of messages.entries()) {
+            const r =
+                m.$$type === 'VerifyAmdCertificate'
+                    ? await f.verifier.sendVerifyAmdCertificate(f.submitter.getSender(), m as VerifyAmdCertificate)
+                    : await f.verifier.sendSubmitSnpReport(f.submitter.getSender(), m as SubmitSnpReport);
+            const failed = r.transactions.some((t) => t.description.type === 'generic' && t.description.computePhase.type === 'vm' && !t.description.computePhase.success);
+            if (failAt && (i === failAt.index || (failAt.index === undefined && failed))) {
+                expect(r.transactions).toHaveTransaction({ to: f.verifier.address, success: false, exitCode: failAt.exitCode });
+                return r;
+            }
+            expect(r.transactions).toHaveTransaction({ to: f.verifier.address, success: true });
+            if (i === messages.length - 1) return r;
+        }
+        throw new Error('no messages');
+    }
+
+    const claimsFor = (notAfter = BigInt(f.blockchain.now! + 30 * DAY)): AttestationClaims => ({ workerStake: ws.address, workerKey: 0xabcn, encryptionKey: 0xdefn, modelId: MODEL, notAfter });
+    const simReport = (fields: Partial<Parameters<typeof snpTestReport>[1]> = {}, claims = claimsFor()) => snpTestReport(sim, { reportData: claimsReportData(claims), measurement, ...fields });
+
+    beforeAll(async () => {
+        sim = generateSnpTestChain({ tcb: { bootloader: 4, tee: 0, snp: 21, microcode: 200 } });
+        const real = parseSnpReport(readFileSync(join(FIXTURES, 'report-milan.bin')));
+        f = await deployVerifier({
+            policy: intelPolicy(snpPolicy([AMD_ARK_IDS.Milan, amdRsaKeyId(sim.ark.publicKey)], { bootloader: 3, tee: 0, snp: 8, microcode: 115 })),
+            images: [snpImageHashOf(real), snpImageHashOf({ measurement })],
+            models: [MODEL],
+        });
+        await f.submitter.send({ to: f.verifier.address, value: toNano('10') });
+        ws = await f.blockchain.treasury('worker-stake');
+        // Both chains' ASK and VCEK cached.
+        const cert = (n: string) => parseAmdCertificate(amdCertificateDer(readFileSync(join(FIXTURES, n))));
+        await send(amdCertificateSteps(cert('ask-milan.pem'), cert('ark-milan.pem').rsaKey!).messages);
+        await send(amdCertificateSteps(cert('vcek-milan.der'), cert('ask-milan.pem').rsaKey!).messages);
+        await send(amdCertificateSteps(parseAmdCertificate(sim.ask.der), sim.ark.publicKey).messages);
+        await send(amdCertificateSteps(parseAmdCertificate(sim.vcek.der), sim.ask.publicKey).messages);
+        ready = f.blockchain.snapshot();
+    });
+
+    afterEach(async () => {
+        await f.blockchain.loadFrom(ready);
+    });
+
+    it('the real Milan report passes every field and signature check; only the binding to these claims fails', async () => {
+        const raw = readFileSync(join(FIXTURES, 'report-milan.bin'));
+        const vcek = parseAmdCertificate(readFileSync(join(FIXTURES, 'vcek-milan.der')));
+        const { messages } = snpReportSteps(raw, vcek.ecKey!, claimsFor(), ws.address);
+        const r = await send(messages, { index: messages.length - 1, exitCode: ExitCode.ERR_ATTEST_BINDING });
+        expect(r.transactions).not.toHaveTransaction({ from: f.verifier.address, to: ws.address });
+    });
+
+    it('a simulated chain carries the claims into AttestationRecorded at the WorkerStake, resting on the VCEK', async () => {
+        const claims = claimsFor();
+        const { messages, jobId } = snpReportSteps(simReport({}, claims), sim.vcek.publicKey, claims, ws.address);
+        expect(messages.length).toBe(1 + SNP_P384_WINDOWS_PER_STEP.length);
+        // Each transaction stays under one transaction's gas limit.
+        for (const [i, m] of messages.entries()) {
+            const r = await f.verifier.sendSubmitSnpReport(f.submitter.getSender(), m);
+            const tx = r.transactions.find((t) => t.inMessage?.info.dest?.toString() === f.verifier.address.toString())!;
+            const d = tx.description as { computePhase: { type: string; gasUsed: bigint; success: boolean } };
+            expect(d.computePhase.success).toBe(true);
+            expect(d.computePhase.gasUsed).toBeLessThan(1_000_000n);
+            if (i === messages.length - 1) {
+                expect(r.transactions).toHaveTransaction({ from: f.verifier.address, to: ws.address, success: true });
+            } else expect(await f.verifier.getSnpJob(jobId)).not.toBeNull();
+        }
+        expect(await f.verifier.getSnpJob(jobId)).toBeNull();
+    });
+
+    it('refuses each report rule by name, before any hashing where the rule needs no signature', async () => {
+        // The first step of an honest report with another report in its place (the off-chain parser would refuse these).
+        const honest = snpReportSteps(simReport(), sim.vcek.publicKey, claimsFor(), ws.address).messages[0];
+        const first = (raw: Buffer, key = sim.vcek.publicKey) => [{ ...honest, report: byteChain(raw), vcekKey: byteChain(p384KeyBytes(key)) }];
+        const patched = (at: number, bytes: number[], base = simReport()) => {
+            const b = Buffer.from(base);
+            Buffer.from(bytes).copy(b, at);
+            return b;
+        };
+        await send(first(simReport({ version: 4 })), { index: 0, exitCode: ExitCode.ERR_ATTEST_SNP_VERSION });
+        await send(first(patched(SNP_OFFSETS.signatureAlgo, [2, 0, 0, 0])), { index: 0, exitCode: ExitCode.ERR_ATTEST_SNP_SIGNATURE_ALGO });
+        await send(first(simReport({ vmpl: 1 })), { index: 0, exitCode: ExitCode.ERR_ATTEST_SNP_VMPL });
+        await send(first(simReport({ policy: 0x30000n | (1n << 19n) })), { index: 0, exitCode: ExitCode.ERR_ATTEST_SNP_DEBUG });
+        await send(first(simReport({ measurement: Buffer.alloc(48, 0x3d) })), { index: 0, exitCode: ExitCode.ERR_ATTEST_IMAGE_NOT_ALLOWED });
+        await send(first(simReport({ reportedTcb: { ...sim.tcb, microcode: 201 } })), { index: 0, exitCode: ExitCode.ERR_ATTEST_SNP_TCB_MISMATCH });
+        await send(first(simReport({ chipId: Buffer.alloc(64, 9) })), { index: 0, exitCode: ExitCode.ERR_ATTEST_SNP_CHIP_MISMATCH });
+        await send(first(patched(SNP_OFFSETS.signature + 60, [1])), { index: 0, exitCode: ExitCode.ERR_ATTEST_SNP_BAD_SIGNATURE_AREA });
+        await send(first(patched(SNP_OFFSETS.signature + 400, [1])), { index: 0, exitCode: ExitCode.ERR_ATTEST_SNP_BAD_SIGNATURE_AREA });
+        await send(first(Buffer.concat([simReport(), Buffer.alloc(1)])), { index: 0, exitCode: ExitCode.ERR_ATTEST_MALFORMED });
+        // A VCEK nobody verified.
+        await send(first(simReport(), { x: sim.vcek.publicKey.x, y: sim.vcek.publicKey.y ^ 1n }), { index: 0, exitCode: ExitCode.ERR_ATTEST_UNKNOWN_ISSUER });
+    });
+
+    it('refuses a TCB below the policy minimum, a forged signature, and a revoked VCEK; a tampered report is another verification', async () => {
+        // A VCEK of an older TCB (AMD derives another key for each TCB) under the same ASK: cached, but below the minimum.
+        const old = { bootloader: 2, tee: 0, snp: 21, microcode: 200 };
+        const oldChain = assembleSnpTestChain({
+            arkKey: sim.ark.privateKey,
+            askKey: sim.ask.privateKey,
+            vcekKey: generateKeyPairSync('ec', { namedCurve: 'secp384r1' }).privateKey,
+            chipId: sim.chipId,
+            tcb: old,
+        });
+        await send(amdCertificateSteps(parseAmdCertificate(oldChain.vcek.der), sim.ask.publicKey).messages);
+        const low = snpTestReport(oldChain, { reportData: claimsReportData(claimsFor()), measurement });
+        await send([snpReportSteps(low, oldChain.vcek.publicKey, claimsFor(), ws.address).messages[0]], { index: 0, exitCode: ExitCode.ERR_ATTEST_SNP_TCB_TOO_LOW });
+
+        // Signed by another key than the VCEK: its fields pass, the signature check does not.
+        const other = generateSnpTestChain({ chipId: sim.chipId, tcb: sim.tcb });
+        const forged = snpTestReport(other, { reportData: claimsReportData(claimsFor()), measurement });
+        await send(snpReportSteps(forged, sim.vcek.publicKey, claimsFor(), ws.address).messages, { exitCode: ExitCode.ERR_ATTEST_SNP_BAD_SIGNATURE });
+
+        // Governance revokes the VCEK: its reports are refused at once.
+        const id = vcekKeyId(sim.vcek.publicKey);
+        const revoke = await f.registry.sendRevokeAttestationKey(f.owner.getSender(), id);
+        expect(revoke.transactions).toHaveTransaction({ from: f.registry.address, to: f.verifier.address, success: true });
+        expect(await f.verifier.getAmdKeyUsable(id)).toBe(false);
+        await send([snpReportSteps(simReport(), sim.vcek.publicKey, claimsFor(), ws.address).messages[0]], { index: 0, exitCode: ExitCode.ERR_ATTEST_KEY_REVOKED });
+    });
+
+    it('unpinning a root voids every key below it', async () => {
+        await passProposal(f, () => f.registry.sendProposeAttestationPolicy(f.owner.getSender(), intelPolicy(snpPolicy([AMD_ARK_IDS.Milan]))));
+        expect(await f.verifier.getAmdKeyUsable(vcekKeyId(sim.vcek.publicKey))).toBe(false);
+        await send([snpReportSteps(simReport(), sim.vcek.publicKey, claimsFor(), ws.address).messages[0]], { index: 0, exitCode: ExitCode.ERR_ATTEST_UNKNOWN_ISSUER });
+    });
+});
