@@ -46,7 +46,7 @@ import { keyInt, listing, workerKeys } from './helpers/staking';
 import { ExtendedStaking } from '../wrappers/Staking';
 import { ProposalKind, decodeProposal } from '../wrappers/Registry';
 import { ExtendedWorkerStake, WorkerStatus } from '../wrappers/WorkerStake';
-import { Policy, VerifierFixture, deployVerifier, fixtureImageHash, intelPolicy, intelRootKey, loadIntelFixture, u256 } from './helpers/attestation';
+import { Policy, VerifierFixture, deployVerifier, fixtureImageHash, intelPolicy, intelRootKey, loadIntelFixture, noAttestationPolicy, u256 } from './helpers/attestation';
 import { Opcode } from '../wrappers/opcodes';
 
 const MODEL = 0x2222222222222222222222222222222222222222222222222222222222222222n;
@@ -150,19 +150,7 @@ describe.each(['quote-v4.bin', 'quote-v5.bin'] as const)('AttestationVerifier wi
 
     it('refuses everything while the Registry pins no root (its genesis policy)', async () => {
         const f = await deployVerifier({
-            policy: {
-                rootKeyX: 0n,
-                rootKeyY: 0n,
-                qeMrSigner: 0n,
-                qeIsvProdId: 0n,
-                qeMinIsvSvn: 0n,
-                qeMiscSelect: 0n,
-                qeMiscSelectMask: 0n,
-                qeAttributes: 0n,
-                qeAttributesMask: 0n,
-                simulatedKey: 0n,
-                ...snpPolicy(),
-            },
+            policy: noAttestationPolicy(),
             images: [fixtureImageHash(file)],
         });
         const s = await stepsFor(f);

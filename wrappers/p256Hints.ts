@@ -14,6 +14,7 @@
  * signature pass.
  */
 import { Builder, Cell, beginCell } from '@ton/core';
+import { mod, modInv, modPow } from '../helpers/modular';
 
 export const P256_P = 0xffffffff00000001000000000000000000000000ffffffffffffffffffffffffn;
 export const P256_N = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
@@ -43,33 +44,6 @@ export interface P256Hint {
 }
 
 const TWO128 = 1n << 128n;
-
-function mod(x: bigint, m: bigint): bigint {
-    const r = x % m;
-    return r < 0n ? r + m : r;
-}
-
-function modInv(a: bigint, m: bigint): bigint {
-    let [r0, r1, t0, t1] = [m, mod(a, m), 0n, 1n];
-    while (r1 !== 0n) {
-        const q = r0 / r1;
-        [r0, r1] = [r1, r0 - q * r1];
-        [t0, t1] = [t1, t0 - q * t1];
-    }
-    if (r0 !== 1n) throw new Error('not invertible');
-    return mod(t0, m);
-}
-
-function modPow(b: bigint, e: bigint, m: bigint): bigint {
-    let r = 1n;
-    b = mod(b, m);
-    while (e > 0n) {
-        if (e & 1n) r = (r * b) % m;
-        b = (b * b) % m;
-        e >>= 1n;
-    }
-    return r;
-}
 
 /** Whether (x, y) is a point of P-256 with both coordinates in [0, p). */
 export function p256OnCurve(x: bigint, y: bigint): boolean {

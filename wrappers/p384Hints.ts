@@ -20,6 +20,7 @@
  */
 import { Cell, beginCell } from '@ton/core';
 import { P384Hint, storeP384Hint } from '../build/AttestationVerifier/AttestationVerifier_AttestationVerifier';
+import { mod, modInv, modPow } from '../helpers/modular';
 
 export type { P384Hint };
 
@@ -37,33 +38,6 @@ export interface P384Affine {
 }
 
 const W = 1n << 192n;
-
-function mod(x: bigint, m: bigint): bigint {
-    const r = x % m;
-    return r < 0n ? r + m : r;
-}
-
-function modInv(a: bigint, m: bigint): bigint {
-    let [r0, r1, t0, t1] = [m, mod(a, m), 0n, 1n];
-    while (r1 !== 0n) {
-        const q = r0 / r1;
-        [r0, r1] = [r1, r0 - q * r1];
-        [t0, t1] = [t1, t0 - q * t1];
-    }
-    if (r0 !== 1n) throw new Error('not invertible');
-    return mod(t0, m);
-}
-
-function modPow(b: bigint, e: bigint, m: bigint): bigint {
-    let r = 1n;
-    b = mod(b, m);
-    while (e > 0n) {
-        if (e & 1n) r = (r * b) % m;
-        b = (b * b) % m;
-        e >>= 1n;
-    }
-    return r;
-}
 
 /** Whether (x, y) is a point of P-384 with both coordinates in [0, p). */
 export function p384OnCurve(x: bigint, y: bigint): boolean {

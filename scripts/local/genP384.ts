@@ -13,6 +13,7 @@ import { createHash } from 'crypto';
 import { writeFileSync } from 'fs';
 import { join } from 'path';
 import { C384, FBlock, FOp, LIMB, P384, compileBestLimbs, evaluate, fmod, limbValue, simulate } from './p384asm';
+import { mod as modReduce, modInv } from '../../helpers/modular';
 
 export const P = P384;
 export const N = 0xffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973n;
@@ -20,16 +21,8 @@ export const B = 0xb3312fa7e23ee7e4988e056be3f82d19181d9c6efe8141120314088f50138
 export const GX = 0xaa87ca22be8b05378eb1c71ef320ad746e1d3b628ba79b9859f741e082542a385502f25dbf55296c3a545e3872760ab7n;
 export const GY = 0x3617de4a96262c6f5d9e98bf9292dc29f8f41dbd289a147ce9da3113b5f0b8c00a60b1ce1d7e819d7a431d7c90ea0e5fn;
 
-const mod = (x: bigint, m = P) => ((x % m) + m) % m;
-function inv(a: bigint, m = P): bigint {
-    let [r0, r1, t0, t1] = [m, mod(a, m), 0n, 1n];
-    while (r1 !== 0n) {
-        const q = r0 / r1;
-        [r0, r1] = [r1, r0 - q * r1];
-        [t0, t1] = [t1, t0 - q * t1];
-    }
-    return mod(t0, m);
-}
+const mod = (x: bigint, m = P) => modReduce(x, m);
+const inv = (a: bigint, m = P) => modInv(a, m);
 type Aff = [bigint, bigint] | null;
 export function affAdd(a: Aff, b: Aff): Aff {
     if (!a) return b;

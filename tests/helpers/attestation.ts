@@ -52,6 +52,24 @@ export function fixtureImageHash(file?: IntelFixture): bigint {
     return imageHashOf(loadIntelFixture(file).quote.body);
 }
 
+/** The Registry's genesis policy (no root, no QE identity, no simulated key, no SEV-SNP root), with `overrides`. */
+export function noAttestationPolicy(overrides: Partial<Policy> = {}): Policy {
+    return {
+        rootKeyX: 0n,
+        rootKeyY: 0n,
+        qeMrSigner: 0n,
+        qeIsvProdId: 0n,
+        qeMinIsvSvn: 0n,
+        qeMiscSelect: 0n,
+        qeMiscSelectMask: 0n,
+        qeAttributes: 0n,
+        qeAttributesMask: 0n,
+        simulatedKey: 0n,
+        ...snpPolicy(),
+        ...overrides,
+    };
+}
+
 export function intelPolicy(overrides: Partial<Policy> = {}): Policy {
     const { quote } = loadIntelFixture();
     const root = intelRootKey();

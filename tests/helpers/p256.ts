@@ -6,23 +6,15 @@
  */
 import { Builder, Cell, beginCell } from '@ton/core';
 import { createHash, randomBytes } from 'crypto';
+import { mod as modReduce, modInv } from '../../helpers/modular';
 
 export const P = 0xffffffff00000001000000000000000000000000ffffffffffffffffffffffffn;
 export const N = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
 export const B = 0x5ac635d8aa3a93e7b3ebbd55769886bc651d06b0cc53b0f63bce3c3e27d2604bn;
 export const G: [bigint, bigint] = [0x6b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296n, 0x4fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5n];
 
-export const mod = (x: bigint, m = P) => ((x % m) + m) % m;
-export function modInv(a: bigint, m: bigint): bigint {
-    let [r0, r1, t0, t1] = [m, mod(a, m), 0n, 1n];
-    while (r1 !== 0n) {
-        const q = r0 / r1;
-        [r0, r1] = [r1, r0 - q * r1];
-        [t0, t1] = [t1, t0 - q * t1];
-    }
-    if (r0 !== 1n) throw new Error('not invertible');
-    return mod(t0, m);
-}
+export const mod = (x: bigint, m = P) => modReduce(x, m);
+export { modInv };
 export type Point = [bigint, bigint] | null;
 export function add(a: Point, b: Point): Point {
     if (!a) return b;

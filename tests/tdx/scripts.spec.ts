@@ -24,7 +24,7 @@ import {
     imageHashOf,
     parseQuote,
 } from '../../wrappers/tdx';
-import { VerifierFixture, deployVerifier, intelRootKey, loadIntelFixture, u256 } from '../helpers/attestation';
+import { VerifierFixture, deployVerifier, intelRootKey, loadIntelFixture, noAttestationPolicy, u256 } from '../helpers/attestation';
 
 const MODEL = 0x2222222222222222222222222222222222222222222222222222222222222222n;
 
@@ -132,38 +132,9 @@ describe('attestation scripts', () => {
         const owner = new SandboxNetworkProvider(f.blockchain, f.owner);
         await expect(setAttestationPolicy(owner, [f.registry.address.toString(), 'colour=blue'])).rejects.toThrow(/unknown policy field/);
         await expect(setAttestationPolicy(owner, [f.registry.address.toString(), `qeIsvProdId=${TEST_QE_PRODID}`])).rejects.toThrow(/nothing to propose/);
-        const zero = {
-            rootKeyX: 0n,
-            rootKeyY: 0n,
-            qeMrSigner: 0n,
-            qeIsvProdId: 0n,
-            qeMinIsvSvn: 0n,
-            qeMiscSelect: 0n,
-            qeMiscSelectMask: 0n,
-            qeAttributes: 0n,
-            qeAttributesMask: 0n,
-            simulatedKey: 0n,
-            ...snpPolicy(),
-        };
+        const zero = noAttestationPolicy();
         expect(() => applyPolicyOverrides(zero, ['rootKey=12'])).toThrow(/128 hex/);
-        expect(
-            applyPolicyOverrides(
-                {
-                    rootKeyX: 0n,
-                    rootKeyY: 0n,
-                    qeMrSigner: 0n,
-                    qeIsvProdId: 0n,
-                    qeMinIsvSvn: 0n,
-                    qeMiscSelect: 0n,
-                    qeMiscSelectMask: 0n,
-                    qeAttributes: 0n,
-                    qeAttributesMask: 0n,
-                    simulatedKey: 5n,
-                    ...snpPolicy(),
-                },
-                ['simulatedKey=none'],
-            ).simulatedKey,
-        ).toBe(0n);
+        expect(applyPolicyOverrides(noAttestationPolicy({ simulatedKey: 5n }), ['simulatedKey=none']).simulatedKey).toBe(0n);
         // SEV-SNP: AMD's roots pinned by the preset, one more by id, all of them dropped; the TCB minimums as four numbers.
         const amd = applyPolicyOverrides(zero, ['amd', `snpArk=${'ab'.repeat(32)}`, 'snpMinTcb=3,0,8,115']);
         const snp = snpPolicyOf(amd)!;

@@ -27,12 +27,49 @@ import { RegisterOptions, register } from '../../worker/src/register';
 import { RegistryFixture, deployRegistry, linkContracts, passProposal } from '../helpers/registry';
 import { MODEL, PRICES, workerKeys } from '../helpers/staking';
 import { fakeTsm, sandboxOpener } from './helpers';
+import { noAttestationPolicy } from '../helpers/attestation';
 import { SandboxNetworkProvider } from '../../scripts/lib/sandboxProvider';
 import { run as revokeAttestationKey } from '../../scripts/revokeAttestationKey';
 import { run as endRevokedAttestations } from '../../scripts/endRevokedAttestations';
 import { hex256 } from '../../helpers/bytes';
 
 jest.setTimeout(120_000);
+
+/** What `register` takes for `operator`'s worker on `staking`; the opcode of every message it sends is added to `sent`. */
+function registerOptions(o: {
+    f: RegistryFixture;
+    operator: SandboxContract<TreasuryContract>;
+    staking: SandboxContract<ExtendedStaking>;
+    sent: string[];
+    stake: bigint;
+    keyName: string;
+    encryptionKey: Buffer;
+    provider: RegisterOptions['provider'];
+}): RegisterOptions {
+    const sender: Sender = {
+        address: o.operator.address,
+        send: async (args: SenderArguments) => {
+            o.sent.push(args.body ? args.body.beginParse().loadUint(32).toString(16) : 'empty');
+            await o.operator.send(args);
+        },
+    };
+    return {
+        opener: sandboxOpener(o.f.blockchain),
+        sender,
+        owner: o.operator.address,
+        staking: o.staking.address,
+        receiptPublicKey: workerKeys(o.keyName).publicKey,
+        encryptionPublicKey: o.encryptionKey,
+        modelId: MODEL,
+        endpoint: 'http://127.0.0.1:8090',
+        prices: PRICES,
+        stake: o.stake,
+        provider: o.provider,
+        lifetimeSec: 86_400,
+        now: async () => o.f.blockchain.now ?? Math.floor(Date.now() / 1000),
+        logger: createLogger({ level: 'silent' }),
+    };
+}
 
 describe('register with the tdx provider (sandbox: Staking, AttestationVerifier pinned to a test CA, fake configfs-tsm)', () => {
     let f: RegistryFixture;
@@ -78,30 +115,7 @@ describe('register with the tdx provider (sandbox: Staking, AttestationVerifier 
 
     function options(stake: bigint): RegisterOptions {
         sent = [];
-        const sender: Sender = {
-            address: operator.address,
-            send: async (args: SenderArguments) => {
-                sent.push(args.body ? args.body.beginParse().loadUint(32).toString(16) : 'empty');
-                await operator.send(args);
-            },
-        };
-        const keys = workerKeys('tdx-worker');
-        return {
-            opener: sandboxOpener(f.blockchain),
-            sender,
-            owner: operator.address,
-            staking: staking.address,
-            receiptPublicKey: keys.publicKey,
-            encryptionPublicKey: Buffer.alloc(32, 0xe5),
-            modelId: MODEL,
-            endpoint: 'http://127.0.0.1:8090',
-            prices: PRICES,
-            stake,
-            provider: new TdxProvider(tsmDir, { timeoutMs: 10_000 }),
-            lifetimeSec: 86_400,
-            now: async () => f.blockchain.now ?? Math.floor(Date.now() / 1000),
-            logger: createLogger({ level: 'silent' }),
-        };
+        return registerOptions({ f, operator, staking, sent, stake, keyName: 'tdx-worker', encryptionKey: Buffer.alloc(32, 0xe5), provider: new TdxProvider(tsmDir, { timeoutMs: 10_000 }) });
     }
 
     it('stakes, submits the certificate chain, QE report and quote, and the WorkerStake becomes active', async () => {
@@ -169,21 +183,7 @@ describe('register with the sev-snp provider (sandbox: AttestationVerifier pinne
         await verifier.sendDeploy(f.owner.getSender(), toNano('1'));
         await passProposal(f, () => f.registry.sendProposeImage(f.owner.getSender(), snpImageHashOf({ measurement })));
         await passProposal(f, () => f.registry.sendProposeModel(f.owner.getSender(), MODEL, 'tiny-model'));
-        await passProposal(f, () =>
-            f.registry.sendProposeAttestationPolicy(f.owner.getSender(), {
-                rootKeyX: 0n,
-                rootKeyY: 0n,
-                qeMrSigner: 0n,
-                qeIsvProdId: 0n,
-                qeMinIsvSvn: 0n,
-                qeMiscSelect: 0n,
-                qeMiscSelectMask: 0n,
-                qeAttributes: 0n,
-                qeAttributesMask: 0n,
-                simulatedKey: 0n,
-                ...snpPolicy([amdRsaKeyId(sim.ark.publicKey)], sim.tcb),
-            }),
-        );
+        await passProposal(f, () => f.registry.sendProposeAttestationPolicy(f.owner.getSender(), noAttestationPolicy(snpPolicy([amdRsaKeyId(sim.ark.publicKey)], sim.tcb))));
         await linkContracts(f, { staking: staking.address, verifier: verifier.address });
         dir = mkdtempSync(join(tmpdir(), 'cocoon-snp-register-'));
         mkdirSync(join(dir, 'tsm'));
@@ -199,29 +199,8 @@ describe('register with the sev-snp provider (sandbox: AttestationVerifier pinne
 
     function options(stake: bigint): RegisterOptions {
         sent = [];
-        const sender: Sender = {
-            address: operator.address,
-            send: async (args: SenderArguments) => {
-                sent.push(args.body ? args.body.beginParse().loadUint(32).toString(16) : 'empty');
-                await operator.send(args);
-            },
-        };
-        return {
-            opener: sandboxOpener(f.blockchain),
-            sender,
-            owner: operator.address,
-            staking: staking.address,
-            receiptPublicKey: workerKeys('snp-worker').publicKey,
-            encryptionPublicKey: Buffer.alloc(32, 0xe6),
-            modelId: MODEL,
-            endpoint: 'http://127.0.0.1:8090',
-            prices: PRICES,
-            stake,
-            provider: new SevSnpProvider(join(dir, 'tsm'), join(dir, 'vcek.der'), join(dir, 'cert_chain.pem'), { timeoutMs: 10_000 }),
-            lifetimeSec: 86_400,
-            now: async () => f.blockchain.now ?? Math.floor(Date.now() / 1000),
-            logger: createLogger({ level: 'silent' }),
-        };
+        const provider = new SevSnpProvider(join(dir, 'tsm'), join(dir, 'vcek.der'), join(dir, 'cert_chain.pem'), { timeoutMs: 10_000 });
+        return registerOptions({ f, operator, staking, sent, stake, keyName: 'snp-worker', encryptionKey: Buffer.alloc(32, 0xe6), provider });
     }
 
     it('stakes, verifies the ASK, the VCEK and the report over their transactions, and the WorkerStake becomes active resting on the VCEK', async () => {

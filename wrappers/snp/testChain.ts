@@ -1,5 +1,6 @@
 import { KeyObject, constants, createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign as nodeSign } from 'crypto';
 import { P384_G, P384_N, p384MultiMul } from '../p384Hints';
+import { modInv } from '../../helpers/modular';
 import { bytesToUint } from '../../helpers/bytes';
 import { derBitString, derExplicit, derInt, derName, derOctets, derOid, derSeq, derTime, derTlv } from '../tdx/der';
 import { AMD_PSS_ALGORITHM, AMD_SALT_LENGTH, OID_AMD, OID_EC_PUBLIC_KEY, OID_RSA_ENCRYPTION, OID_SECP384R1, P384Point, RsaPublicKey } from './amdCertificates';
@@ -208,17 +209,7 @@ export function signP384Deterministic(key: KeyObject, data: Uint8Array): Buffer 
     for (let i = 0; ; i++) {
         const k = (bytesToUint(createHash('sha384').update(be48(d)).update(digest).update(String(i)).digest()) % (P384_N - 1n)) + 1n;
         const r = p384MultiMul([[k, P384_G]])!.x % P384_N;
-        const s = (modInverse(k, P384_N) * ((e + r * d) % P384_N)) % P384_N;
+        const s = (modInv(k, P384_N) * ((e + r * d) % P384_N)) % P384_N;
         if (r !== 0n && s !== 0n) return Buffer.concat([be48(r), be48(s)]);
     }
-}
-
-function modInverse(a: bigint, m: bigint): bigint {
-    let [r0, r1, t0, t1] = [m, ((a % m) + m) % m, 0n, 1n];
-    while (r1 !== 0n) {
-        const q = r0 / r1;
-        [r0, r1] = [r1, r0 - q * r1];
-        [t0, t1] = [t1, t0 - q * t1];
-    }
-    return ((t0 % m) + m) % m;
 }
