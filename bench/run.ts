@@ -397,7 +397,7 @@ function snpSection(): string[] {
     const L = [
         '## 3b. AMD SEV-SNP on chain',
         '',
-        'Every AMD verification is resumable: each transaction does a share sized to stay under one transaction\'s 1,000,000 gas (wrappers/snp/steps.ts), the verifier keeping the progress under the hash of the exact inputs. Gas summed over all the transactions of each; fees are the whole message chains, sandbox prices.',
+        "Every AMD verification is resumable: each transaction does a share sized to stay under one transaction's 1,000,000 gas (wrappers/snp/steps.ts), the verifier keeping the progress under the hash of the exact inputs. Gas summed over all the transactions of each; fees are the whole message chains, sandbox prices.",
         '',
         '| what | bench/gas.json row | gas | fees (TON) | measured by |',
         '|---|---|---|---|---|',
@@ -408,7 +408,7 @@ function snpSection(): string[] {
     }
     L.push(
         '',
-        '**Why the SEV-SNP totals are over their musts** (2.5 TON for a cold machine, 1.2 TON for a re-attestation; the P-384 and RSA-4096 verifications are within theirs): TVM has no SHA-384 (SHA-512 with another initial value), so it is SHA-512\'s compression in TVM code, about 123,000 gas a 128-byte block; a certificate\'s TBS takes 8 to 10 blocks, EMSA-PSS-VERIFY 11 more (MGF1 over 463 bytes and H\'), and a report 6. RSA-4096\'s seventeen modular steps with checked quotient and remainder hints take about 62,000 gas each; the P-384 check, 49 ladder windows of about 50,000 gas on 192-bit limb pairs. A cold machine is so about 7.1 million gas (a VCEK: ~3.9M, a report: ~3.6M) and a re-attestation ~3.7M. Measured designs and what would cut them further: a larger window with larger hinted tables for P-384, Karatsuba on the RSA products (about 15% of the modular part), hashing fewer bytes on chain (the VCEK is cached per chip and TCB, so its cost is paid once per machine and firmware update).',
+        "**Why the SEV-SNP totals are over their musts** (2.5 TON for a cold machine, 1.2 TON for a re-attestation; the P-384 and RSA-4096 verifications are within theirs): TVM has no SHA-384 (SHA-512 with another initial value), so it is SHA-512's compression in TVM code, about 123,000 gas a 128-byte block; a certificate's TBS takes 8 to 10 blocks, EMSA-PSS-VERIFY 11 more (MGF1 over 463 bytes and H'), and a report 6. RSA-4096's seventeen modular steps with checked quotient and remainder hints take about 62,000 gas each; the P-384 check, 49 ladder windows of about 50,000 gas on 192-bit limb pairs. A cold machine is so about 7.1 million gas (a VCEK: ~3.9M, a report: ~3.6M) and a re-attestation ~3.7M. Measured designs and what would cut them further: a larger window with larger hinted tables for P-384, Karatsuba on the RSA products (about 15% of the modular part), hashing fewer bytes on chain (the VCEK is cached per chip and TCB, so its cost is paid once per machine and firmware update).",
         '',
     );
     return L;

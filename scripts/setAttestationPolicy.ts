@@ -5,22 +5,29 @@ import { openRegistry, parseHash256, parseUint, requireOwner } from './lib/cli';
 import { hex256 } from '../helpers/bytes';
 import { AMD_ARK_IDS, snpPolicy, snpPolicyOf } from '../wrappers/snp/amd';
 import type { SnpTcb } from '../wrappers/snp/report';
-
-/** The SEV-SNP roots a policy pins and its TCB minimums. */
-function snpOf(p: Policy): { arks: bigint[]; min: SnpTcb } {
-    const snp = snpPolicyOf(p);
-    return {
-        arks: snp ? snp.arks.keys() : [],
-        min: { bootloader: Number(snp?.minBootloader ?? 0n), tee: Number(snp?.minTee ?? 0n), snp: Number(snp?.minSnp ?? 0n), microcode: Number(snp?.minMicrocode ?? 0n) },
-    };
-}
 import { submitProposal } from './lib/governance';
 
 type Policy = Omit<AttestationPolicy, '$$type'>;
 
 const USAGE =
     'overrides: intel | rootKey=<128 hex: x||y> | qeMrSigner=<64 hex> | qeIsvProdId=N | qeMinIsvSvn=N | qeMiscSelect=<8 hex> | qeMiscSelectMask=<8 hex> | qeAttributes=<32 hex> | qeAttributesMask=<32 hex> | simulatedKey=<64 hex>|none' +
-    " | amd (pins AMD's Milan, Genoa and Turin roots) | snpArk=<64 hex: SHA-256 of an ARK modulus> | snpArks=none | snpMinTcb=<bootloader,tee,snp,microcode>";
+    " | amd (pins AMD's Milan, Genoa and Turin roots) | snpArk=<64 hex: SHA-256 of an ARK modulus> | snpArks=none | snpMinTcb=[<ARK id>:]<bootloader,tee,snp,microcode>";
+
+/** The SEV-SNP roots a policy pins, each with its TCB minimum. */
+function snpOf(p: Policy): Map<bigint, SnpTcb> {
+    return snpPolicyOf(p) ?? new Map();
+}
+
+const NO_TCB: SnpTcb = { bootloader: 0, tee: 0, snp: 0, microcode: 0 };
+
+/** `bl,tee,snp,microcode` as a TCB. */
+function parseTcb(value: string, name: string): SnpTcb {
+    const parts = value.split(',').map((v) => Number(parseUint(v.trim(), 8, name)));
+    if (parts.length !== 4) throw new Error(`${name} is four numbers: bootloader,tee,snp,microcode`);
+    return { bootloader: parts[0], tee: parts[1], snp: parts[2], microcode: parts[3] };
+}
+
+const tcbText = (t: SnpTcb) => `bootloader ${t.bootloader}, TEE ${t.tee}, SNP ${t.snp}, microcode ${t.microcode}`;
 
 /** `bytes` bytes of hex, in the report byte order Intel publishes QE identities in. */
 function parseHexBytes(value: string, bytes: number, name: string): bigint {
@@ -38,8 +45,9 @@ export function applyPolicyOverrides(current: Policy, overrides: string[]): Poli
     const next: Policy = { ...current };
     for (const item of overrides) {
         if (item === 'amd') {
-            const { arks, min } = snpOf(next);
-            Object.assign(next, snpPolicy([...arks, ...Object.values(AMD_ARK_IDS)], min));
+            const arks = snpOf(next);
+            for (const id of Object.values(AMD_ARK_IDS)) if (!arks.has(id)) arks.set(id, NO_TCB);
+            Object.assign(next, snpPolicy(arks));
             continue;
         }
         if (item === 'intel') {
@@ -83,8 +91,10 @@ export function applyPolicyOverrides(current: Policy, overrides: string[]): Poli
                 next.simulatedKey = value === 'none' ? 0n : parseHash256(value, name);
                 break;
             case 'snpArk': {
-                const { arks, min } = snpOf(next);
-                Object.assign(next, snpPolicy([...arks, parseHash256(value, name)], min));
+                const arks = snpOf(next);
+                const id = parseHash256(value, name);
+                if (!arks.has(id)) arks.set(id, NO_TCB);
+                Object.assign(next, snpPolicy(arks));
                 break;
             }
             case 'snpArks':
@@ -92,11 +102,19 @@ export function applyPolicyOverrides(current: Policy, overrides: string[]): Poli
                 Object.assign(next, snpPolicy());
                 break;
             case 'snpMinTcb': {
-                const parts = value.split(',').map((v) => Number(parseUint(v.trim(), 8, name)));
-                if (parts.length !== 4) throw new Error('snpMinTcb is four numbers: bootloader,tee,snp,microcode');
-                const { arks } = snpOf(next);
-                if (arks.length === 0) throw new Error('snpMinTcb needs an SEV-SNP root pinned first (amd or snpArk=)');
-                Object.assign(next, snpPolicy(arks, { bootloader: parts[0], tee: parts[1], snp: parts[2], microcode: parts[3] }));
+                // bl,tee,snp,microcode for every pinned root, or <ARK id>:bl,tee,snp,microcode for one.
+                const arks = snpOf(next);
+                if (arks.size === 0) throw new Error('snpMinTcb needs an SEV-SNP root pinned first (amd or snpArk=)');
+                const colon = value.indexOf(':');
+                if (colon < 0) {
+                    const tcb = parseTcb(value, name);
+                    for (const id of arks.keys()) arks.set(id, tcb);
+                } else {
+                    const id = parseHash256(value.slice(0, colon), name);
+                    if (!arks.has(id)) throw new Error(`snpMinTcb: ${hex256(id)} is not a pinned SEV-SNP root`);
+                    arks.set(id, parseTcb(value.slice(colon + 1), name));
+                }
+                Object.assign(next, snpPolicy(arks));
                 break;
             }
             default:
@@ -115,8 +133,11 @@ function describe(p: Policy): Record<string, string> {
         qeMiscSelect: `${hexBytes(p.qeMiscSelect, 4)} (mask ${hexBytes(p.qeMiscSelectMask, 4)})`,
         qeAttributes: `${hexBytes(p.qeAttributes, 16)} (mask ${hexBytes(p.qeAttributesMask, 16)})`,
         simulatedKey: p.simulatedKey === 0n ? 'none' : hex256(p.simulatedKey),
-        snpArks: snpOf(p).arks.map(hex256).sort().join(', ') || 'none',
-        snpMinTcb: `bootloader ${snpOf(p).min.bootloader}, TEE ${snpOf(p).min.tee}, SNP ${snpOf(p).min.snp}, microcode ${snpOf(p).min.microcode}`,
+        snpArks:
+            [...snpOf(p).entries()]
+                .map(([id, tcb]) => `${hex256(id)} (at least ${tcbText(tcb)})`)
+                .sort()
+                .join(', ') || 'none',
     };
 }
 
@@ -124,7 +145,7 @@ function describe(p: Policy): Record<string, string> {
  * Queues a change of the attestation policy behind the Registry timelock.
  *   npx blueprint run setAttestationPolicy <registry> intel qeMinIsvSvn=6
  *   npx blueprint run setAttestationPolicy <registry> simulatedKey=<hex>
- *   npx blueprint run setAttestationPolicy <registry> amd snpMinTcb=3,0,8,115
+ *   npx blueprint run setAttestationPolicy <registry> amd snpMinTcb=<Milan ARK id>:3,0,8,115
  */
 export async function run(provider: NetworkProvider, args: string[] = []) {
     const registry = await openRegistry(provider, args);

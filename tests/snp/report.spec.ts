@@ -21,11 +21,15 @@ import {
     snpImageHashOf,
     snpPolicy,
     snpTestReport,
+    snpReportDigest,
     snpReportSteps,
     SNP_P384_WINDOWS_PER_STEP,
     vcekKeyId,
 } from '../../wrappers/snp';
 import { AttestationClaims, byteChain, claimsReportData } from '../../wrappers/tdx';
+import { P384_N, p384Hint, p384HintCell, p384Quotients } from '../../wrappers/p384Hints';
+import { mod } from '../../helpers/modular';
+import { bytesToUint } from '../../helpers/bytes';
 import { VerifierFixture, deployVerifier, intelPolicy } from '../helpers/attestation';
 import { passProposal } from '../helpers/registry';
 
@@ -112,6 +116,27 @@ describe('AttestationVerifier: AMD SEV-SNP reports', () => {
                 expect(r.transactions).toHaveTransaction({ from: f.verifier.address, to: ws.address, success: true });
             } else expect(await f.verifier.getSnpJob(jobId)).not.toBeNull();
         }
+        expect(await f.verifier.getSnpJob(jobId)).toBeNull();
+    });
+
+    it("another submitter's hint (a valid one: a hint is not unique) is a verification of its own and cannot lock this one", async () => {
+        const claims = claimsFor();
+        const raw = simReport({}, claims);
+        const { messages, jobId } = snpReportSteps(raw, sim.vcek.publicKey, claims, ws.address);
+        await send([messages[0]]);
+        // The same scalars negated, with their quotients: every check passes with it too.
+        const report = parseSnpReport(raw);
+        const e = bytesToUint(snpReportDigest(report));
+        const honest = p384Hint(e, report.signature.r, report.signature.s, sim.vcek.publicKey);
+        const c = mod(-(honest.c0 + (honest.c1 << 192n)), P384_N);
+        const other = { ...honest, a: -honest.a, b: -honest.b, c0: c & ((1n << 192n) - 1n), c1: c >> 192n };
+        Object.assign(other, p384Quotients(e, report.signature.r, report.signature.s, other));
+        const griefer = await f.blockchain.treasury('griefer');
+        const grief = await f.verifier.sendSubmitSnpReport(griefer.getSender(), { ...messages[1], hint: p384HintCell(other), phases: 1n });
+        // Its own verification has no hash yet: a signature step there is out of order.
+        expect(grief.transactions).toHaveTransaction({ to: f.verifier.address, success: false, exitCode: ExitCode.ERR_ATTEST_SNP_WRONG_STAGE });
+        const done = await send(messages.slice(1));
+        expect(done.transactions).toHaveTransaction({ from: f.verifier.address, to: ws.address, success: true });
         expect(await f.verifier.getSnpJob(jobId)).toBeNull();
     });
 

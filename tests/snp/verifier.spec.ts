@@ -73,6 +73,12 @@ describe('AttestationVerifier: AMD SEV-SNP certificates', () => {
         expect(await f.verifier.getSnpJob(0n)).toBeNull();
     });
 
+    it("refuses an ARK's self-signed certificate as an ASK: a root is not its own ASK", async () => {
+        const { messages } = amdCertificateSteps(ark, ark.rsaKey!);
+        await run(messages, { index: messages.length - 1, exitCode: ExitCode.ERR_ATTEST_SNP_WRONG_SUBJECT });
+        expect(await f.verifier.getAmdKey(AMD_ARK_IDS.Milan)).toBeNull();
+    });
+
     it("refuses another chain's shape, an issuer neither pinned nor cached, and SEV-SNP when no root is pinned", async () => {
         // The ARK signs ASKs only: a VCEK presented as signed by it is refused before any work.
         const vcekUnderArk = amdCertificateSteps(vcek, ark.rsaKey!);

@@ -136,10 +136,13 @@ describe('attestation scripts', () => {
         expect(() => applyPolicyOverrides(zero, ['rootKey=12'])).toThrow(/128 hex/);
         expect(applyPolicyOverrides(noAttestationPolicy({ simulatedKey: 5n }), ['simulatedKey=none']).simulatedKey).toBe(0n);
         // SEV-SNP: AMD's roots pinned by the preset, one more by id, all of them dropped; the TCB minimums as four numbers.
-        const amd = applyPolicyOverrides(zero, ['amd', `snpArk=${'ab'.repeat(32)}`, 'snpMinTcb=3,0,8,115']);
+        const amd = applyPolicyOverrides(zero, ['amd', `snpArk=${'ab'.repeat(32)}`, 'snpMinTcb=3,0,8,115', `snpMinTcb=${AMD_ARK_IDS.Genoa.toString(16)}:4,0,22,84`]);
         const snp = snpPolicyOf(amd)!;
-        expect(snp.arks.keys().sort()).toEqual([...Object.values(AMD_ARK_IDS), BigInt('0x' + 'ab'.repeat(32))].sort());
-        expect([snp.minBootloader, snp.minTee, snp.minSnp, snp.minMicrocode]).toEqual([3n, 0n, 8n, 115n]);
+        expect([...snp.keys()].sort()).toEqual([...Object.values(AMD_ARK_IDS), BigInt('0x' + 'ab'.repeat(32))].sort());
+        // One floor for every root, then Genoa's own: security versions are counted per generation.
+        expect(snp.get(AMD_ARK_IDS.Milan)).toEqual({ bootloader: 3, tee: 0, snp: 8, microcode: 115 });
+        expect(snp.get(AMD_ARK_IDS.Genoa)).toEqual({ bootloader: 4, tee: 0, snp: 22, microcode: 84 });
+        expect(() => applyPolicyOverrides(amd, [`snpMinTcb=${'cd'.repeat(32)}:1,2,3,4`])).toThrow(/not a pinned SEV-SNP root/);
         expect(applyPolicyOverrides(amd, ['snpArks=none']).snp).toBeNull();
         expect(() => applyPolicyOverrides(amd, ['snpMinTcb=1,2,3'])).toThrow(/four numbers/);
         expect(() => applyPolicyOverrides(amd, ['snpMinTcb=1,2,3,256'])).toThrow();

@@ -32,16 +32,34 @@ export interface SnpPolicyField {
     snp: Cell | null;
 }
 
-/** An SEV-SNP policy pinning `arkIds` with the TCB minimums `min`; pinning none gives no policy (SEV-SNP evidence refused). */
-export function snpPolicy(arkIds: Iterable<bigint> = [], min: SnpTcb = { bootloader: 0, tee: 0, snp: 0, microcode: 0 }): SnpPolicyField {
-    const arks = Dictionary.empty(Dictionary.Keys.BigUint(256), Dictionary.Values.Bool());
-    for (const id of arkIds) arks.set(id, true);
-    if (arks.size === 0) return { snp: null };
-    const policy: SnpPolicy = { $$type: 'SnpPolicy', arks, minBootloader: BigInt(min.bootloader), minTee: BigInt(min.tee), minSnp: BigInt(min.snp), minMicrocode: BigInt(min.microcode) };
+const NO_MINIMUM: SnpTcb = { bootloader: 0, tee: 0, snp: 0, microcode: 0 };
+
+/** A TCB as the policy and the verifier compare it: TCB_VERSION's 8 bytes (bootloader, TEE, 4 reserved, SNP, microcode) as one big-endian integer. */
+export function snpTcbValue(t: SnpTcb): bigint {
+    return (BigInt(t.bootloader) << 56n) | (BigInt(t.tee) << 48n) | (BigInt(t.snp) << 8n) | BigInt(t.microcode);
+}
+
+export function snpTcbOfValue(v: bigint): SnpTcb {
+    return { bootloader: Number(v >> 56n), tee: Number((v >> 48n) & 0xffn), snp: Number((v >> 8n) & 0xffn), microcode: Number(v & 0xffn) };
+}
+
+/**
+ * An SEV-SNP policy pinning ARKs with the least TCB each one's platforms may
+ * report: `arks` as ids (each with `min`) or as a map from id to minimum.
+ * Pinning none gives no policy (SEV-SNP evidence refused).
+ */
+export function snpPolicy(arks: Iterable<bigint> | Map<bigint, SnpTcb> = [], min: SnpTcb = NO_MINIMUM): SnpPolicyField {
+    const entries: Array<[bigint, SnpTcb]> = arks instanceof Map ? [...arks.entries()] : [...arks].map((id) => [id, min]);
+    if (entries.length === 0) return { snp: null };
+    const dict = Dictionary.empty(Dictionary.Keys.BigUint(256), Dictionary.Values.BigUint(64));
+    for (const [id, tcb] of entries) dict.set(id, snpTcbValue(tcb));
+    const policy: SnpPolicy = { $$type: 'SnpPolicy', arks: dict };
     return { snp: beginCell().store(storeSnpPolicy(policy)).endCell() };
 }
 
-/** The SnpPolicy an AttestationPolicy's cell holds (none: SEV-SNP evidence refused). */
-export function snpPolicyOf(field: SnpPolicyField): SnpPolicy | null {
-    return field.snp ? loadSnpPolicy(field.snp.beginParse()) : null;
+/** The ARKs an AttestationPolicy pins for SEV-SNP, with each one's TCB minimum (none: SEV-SNP evidence refused). */
+export function snpPolicyOf(field: SnpPolicyField): Map<bigint, SnpTcb> | null {
+    if (!field.snp) return null;
+    const policy = loadSnpPolicy(field.snp.beginParse());
+    return new Map(policy.arks.keys().map((id) => [id, snpTcbOfValue(policy.arks.get(id)!)]));
 }

@@ -1,4 +1,5 @@
-import { Cell } from '@ton/core';
+import { Cell, beginCell } from '@ton/core';
+import { Constants } from '../constants';
 import { SnpJob, SubmitSnpReport, VerifyAmdCertificate, loadP384Progress, loadRsaPssProgress } from '../../build/AttestationVerifier/AttestationVerifier_AttestationVerifier';
 import { Address } from '@ton/core';
 import { AttestationClaims, claimsStruct } from '../tdx/claims';
@@ -46,9 +47,16 @@ export function p384KeyBytes(key: P384Point): Buffer {
     return Buffer.from(key.x.toString(16).padStart(96, '0') + key.y.toString(16).padStart(96, '0'), 'hex');
 }
 
-/** The key the verifier keeps a resumable SEV-SNP verification under: SHA-256 of the two input cells' hashes (snpJobId). */
-export function snpJobIdOf(signed: Cell, key: Cell): bigint {
-    return bytesToUint(createHash('sha256').update(signed.hash()).update(key.hash()).digest());
+/** The key the verifier keeps a resumable SEV-SNP verification under (snpJobId): its kind and its input cells' hashes. */
+export function snpJobIdOf(kind: 'certificate' | 'report', signed: Cell, key: Cell, hint: Cell | null = null): bigint {
+    const tag = kind === 'certificate' ? Constants.SNP_JOB_CERTIFICATE : Constants.SNP_JOB_REPORT;
+    const cell = beginCell()
+        .storeUint(tag, 8)
+        .storeBuffer(signed.hash())
+        .storeBuffer(key.hash())
+        .storeUint(hint ? bytesToUint(hint.hash()) : 0n, 256)
+        .endCell();
+    return bytesToUint(cell.hash());
 }
 
 /** Id under which a VCEK is cached: SHA-256 of its x || y. */
@@ -91,7 +99,7 @@ export function amdCertificateSteps(cert: AmdCertificate, issuer: RsaPublicKey, 
     const issuerModulus = byteChain(modulusBytes(issuer));
     const base = { $$type: 'VerifyAmdCertificate' as const, queryId, certificate, issuerModulus };
     const messages: VerifyAmdCertificate[] = [];
-    const jobId = snpJobIdOf(certificate, issuerModulus);
+    const jobId = snpJobIdOf('certificate', certificate, issuerModulus);
     if (!from?.hashed) messages.push(...hashSteps(cert.tbs.length, { ...base, hints: null }, AMD_HASH_BLOCKS_PER_STEP, from?.absorbed ?? 0));
     const steps = rsaSteps(issuer.n, bytesToUint(cert.signature));
     // The phases left, in shares of the usual sizes; each carries the hints of the modular steps (phases 0-16) it runs.
@@ -136,7 +144,7 @@ export function snpReportSteps(raw: Buffer, vcek: P384Point, claims: Attestation
         messages.push({ ...base, blocks: 0n, phases: BigInt(end - windows) });
         windows = end;
     }
-    return { jobId: snpJobIdOf(reportChain, vcekKey), messages };
+    return { jobId: snpJobIdOf('report', reportChain, vcekKey, hint), messages };
 }
 
 /** Bytes that fit one cell, as one cell. */
