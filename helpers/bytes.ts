@@ -9,10 +9,15 @@ export function bytesToUint(bytes: Uint8Array): bigint {
     return bytes.length === 0 ? 0n : BigInt('0x' + Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex'));
 }
 
+/** An unsigned integer as `width` big-endian bytes; throws when it does not fit. */
+export function uintBytes(v: bigint, width: number): Buffer {
+    if (v < 0n || v >= 1n << BigInt(8 * width)) throw new RangeError(`value does not fit in ${8 * width} bits`);
+    return Buffer.from(v.toString(16).padStart(2 * width, '0'), 'hex');
+}
+
 /** A 256-bit unsigned integer as 32 big-endian bytes. */
 export function uint256ToBytes(v: bigint): Buffer {
-    if (v < 0n || v >= 1n << 256n) throw new RangeError('value does not fit in 256 bits');
-    return Buffer.from(hex256(v), 'hex');
+    return uintBytes(v, 32);
 }
 
 /** A 256-bit unsigned integer as 64 lower-case hex digits. */

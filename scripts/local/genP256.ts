@@ -9,49 +9,15 @@ import { createHash } from 'crypto';
 import { writeFileSync } from 'fs';
 import { join } from 'path';
 import { Block, Op, compileBest, evaluate, modR, simulate } from './p256asm';
+import { mod as modReduce, modInv } from '../../helpers/modular';
+import { P256_CURVE, PointPair, pairArithmetic } from '../../helpers/weierstrassCurve';
 
-export const P = 0xffffffff00000001000000000000000000000000ffffffffffffffffffffffffn;
-export const N = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
-export const B = 0x5ac635d8aa3a93e7b3ebbd55769886bc651d06b0cc53b0f63bce3c3e27d2604bn;
-export const GX = 0x6b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296n;
-export const GY = 0x4fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5n;
+export const { p: P, n: N, b: B } = P256_CURVE;
+export const { x: GX, y: GY } = P256_CURVE.g;
 
-const mod = (x: bigint, m = P) => ((x % m) + m) % m;
-function inv(a: bigint, m = P): bigint {
-    let [r0, r1, t0, t1] = [m, mod(a, m), 0n, 1n];
-    while (r1 !== 0n) {
-        const q = r0 / r1;
-        [r0, r1] = [r1, r0 - q * r1];
-        [t0, t1] = [t1, t0 - q * t1];
-    }
-    return mod(t0, m);
-}
-type Aff = [bigint, bigint] | null;
-export function affAdd(a: Aff, b: Aff): Aff {
-    if (!a) return b;
-    if (!b) return a;
-    if (a[0] === b[0]) {
-        if (mod(a[1] + b[1]) === 0n) return null;
-        const l = mod((3n * a[0] * a[0] - 3n) * inv(2n * a[1]));
-        const x = mod(l * l - 2n * a[0]);
-        return [x, mod(l * (a[0] - x) - a[1])];
-    }
-    const l = mod((b[1] - a[1]) * inv(b[0] - a[0]));
-    const x = mod(l * l - a[0] - b[0]);
-    return [x, mod(l * (a[0] - x) - a[1])];
-}
-export function affMul(k: bigint, pt: Aff): Aff {
-    if (k < 0n) return affNeg(affMul(-k, pt));
-    let r: Aff = null;
-    let q = pt;
-    while (k > 0n) {
-        if (k & 1n) r = affAdd(r, q);
-        q = affAdd(q, q);
-        k >>= 1n;
-    }
-    return r;
-}
-const affNeg = (a: Aff): Aff => (a ? [a[0], mod(-a[1])] : null);
+const mod = (x: bigint, m = P) => modReduce(x, m);
+const inv = (a: bigint, m = P) => modInv(a, m);
+export const { add: affAdd, mul: affMul, neg: affNeg } = pairArithmetic(P256_CURVE);
 
 const mul = (dst: string, a: string, b: string): Op => ({ dst, op: 'mul', a, b });
 const fma = (dst: string, a: string, b: string, c: string): Op => ({ dst, op: 'fma', a, b, c, neg: false });
@@ -172,7 +138,7 @@ function xyzz(pt: [bigint, bigint], z: bigint, pre = ''): Map<string, bigint> {
 function aff(v: Map<string, bigint>): [bigint, bigint] {
     return [mod(v.get('X3')! * inv(v.get('ZZ3')!)), mod(v.get('Y3')! * inv(v.get('ZZZ3')!))];
 }
-const eq = (x: Aff, y: Aff, what: string) => {
+const eq = (x: PointPair, y: PointPair, what: string) => {
     if (!x || !y || x[0] !== y[0] || x[1] !== y[1]) throw new Error(`formula ${what} wrong`);
 };
 for (let t = 0; t < 20; t++) {
@@ -259,16 +225,8 @@ function hashToCurve(tag: string): [bigint, bigint] {
     for (let ctr = 0; ; ctr++) {
         const h = createHash('sha256').update(`${tag}/${ctr}`).digest('hex');
         const x = BigInt('0x' + h) % P;
-        const rhs = mod(x * x * x - 3n * x + B);
-        let y = 1n;
-        let b = rhs;
-        let e = (P + 1n) / 4n;
-        while (e > 0n) {
-            if (e & 1n) y = (y * b) % P;
-            b = (b * b) % P;
-            e >>= 1n;
-        }
-        if ((y * y) % P === rhs) return [x, y];
+        const y = P256_CURVE.liftX(x);
+        if (y !== null) return [x, y];
     }
 }
 const S = hashToCurve('cocoon-ton/p256/ladder-offset/v1');

@@ -12,43 +12,16 @@
 import { createHash } from 'crypto';
 import { writeFileSync } from 'fs';
 import { join } from 'path';
-import { C384, FBlock, FOp, LIMB, P384, compileBestLimbs, evaluate, fmod, limbValue, simulate } from './p384asm';
+import { C384, FBlock, FOp, LIMB, compileBestLimbs, evaluate, fmod, limbValue, simulate } from './p384asm';
 import { mod as modReduce, modInv } from '../../helpers/modular';
+import { P384_CURVE, PointPair, pairArithmetic } from '../../helpers/weierstrassCurve';
 
-export const P = P384;
-export const N = 0xffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973n;
-export const B = 0xb3312fa7e23ee7e4988e056be3f82d19181d9c6efe8141120314088f5013875ac656398d8a2ed19d2a85c8edd3ec2aefn;
-export const GX = 0xaa87ca22be8b05378eb1c71ef320ad746e1d3b628ba79b9859f741e082542a385502f25dbf55296c3a545e3872760ab7n;
-export const GY = 0x3617de4a96262c6f5d9e98bf9292dc29f8f41dbd289a147ce9da3113b5f0b8c00a60b1ce1d7e819d7a431d7c90ea0e5fn;
+export const { p: P, n: N, b: B } = P384_CURVE;
+export const { x: GX, y: GY } = P384_CURVE.g;
 
 const mod = (x: bigint, m = P) => modReduce(x, m);
 const inv = (a: bigint, m = P) => modInv(a, m);
-type Aff = [bigint, bigint] | null;
-export function affAdd(a: Aff, b: Aff): Aff {
-    if (!a) return b;
-    if (!b) return a;
-    if (a[0] === b[0]) {
-        if (mod(a[1] + b[1]) === 0n) return null;
-        const l = mod((3n * a[0] * a[0] - 3n) * inv(2n * a[1]));
-        const x = mod(l * l - 2n * a[0]);
-        return [x, mod(l * (a[0] - x) - a[1])];
-    }
-    const l = mod((b[1] - a[1]) * inv(b[0] - a[0]));
-    const x = mod(l * l - a[0] - b[0]);
-    return [x, mod(l * (a[0] - x) - a[1])];
-}
-export const affNeg = (a: Aff): Aff => (a ? [a[0], mod(-a[1])] : null);
-export function affMul(k: bigint, pt: Aff): Aff {
-    if (k < 0n) return affNeg(affMul(-k, pt));
-    let r: Aff = null;
-    let q = pt;
-    while (k > 0n) {
-        if (k & 1n) r = affAdd(r, q);
-        q = affAdd(q, q);
-        k >>= 1n;
-    }
-    return r;
-}
+export const { add: affAdd, mul: affMul, neg: affNeg } = pairArithmetic(P384_CURVE);
 
 const mul = (dst: string, a: string, b: string): FOp => ({ dst, op: 'mul', a, b });
 const sqr = (dst: string, a: string): FOp => ({ dst, op: 'sqr', a });
@@ -142,11 +115,11 @@ function xyzz(pt: [bigint, bigint], z: bigint, pre = ''): [string, bigint][] {
         [`${pre}ZZZ`, mod(z * z * z)],
     ];
 }
-function aff(v: Map<string, bigint>): Aff {
+function aff(v: Map<string, bigint>): PointPair {
     if (v.get('ZZ3') === 0n) return null;
     return [mod(v.get('X3')! * inv(v.get('ZZ3')!)), mod(v.get('Y3')! * inv(v.get('ZZZ3')!))];
 }
-const same = (x: Aff, y: Aff) => (x === null ? y === null : y !== null && x[0] === y[0] && x[1] === y[1]);
+const same = (x: PointPair, y: PointPair) => (x === null ? y === null : y !== null && x[0] === y[0] && x[1] === y[1]);
 for (let t = 0; t < 20; t++) {
     const a = affMul(rndScalar(), [GX, GY])!;
     const b = affMul(rndScalar(), [GX, GY])!;
@@ -306,16 +279,8 @@ function hashToCurve(tag: string): [bigint, bigint] {
     for (let ctr = 0; ; ctr++) {
         const h = createHash('sha512').update(`${tag}/${ctr}`).digest('hex');
         const x = BigInt('0x' + h) % P;
-        const rhs = mod(x * x * x - 3n * x + B);
-        let y = 1n;
-        let b = rhs;
-        let e = (P + 1n) / 4n;
-        while (e > 0n) {
-            if (e & 1n) y = (y * b) % P;
-            b = (b * b) % P;
-            e >>= 1n;
-        }
-        if ((y * y) % P === rhs) return [x, y];
+        const y = P384_CURVE.liftX(x);
+        if (y !== null) return [x, y];
     }
 }
 export const S = hashToCurve('cocoon-ton/p384/ladder-offset/v1');

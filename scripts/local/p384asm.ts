@@ -26,8 +26,9 @@
  * (floor semantics as TVM's), and `evaluate` is the reference mod p.
  */
 import { Emitter, peephole } from './p256asm';
+import { P384_CURVE } from '../../helpers/weierstrassCurve';
 
-export const P384 = 0xfffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffeffffffff0000000000000000ffffffffn;
+export const P384 = P384_CURVE.p;
 /** 2^384 mod p: 2^384 = p + C. */
 export const C384 = (1n << 384n) - P384;
 export const LIMB = 192n;

@@ -1,5 +1,5 @@
 import { createPublicKey, constants, verify as nodeVerify } from 'crypto';
-import { bytesToUint } from '../../helpers/bytes';
+import { bytesToUint, uintBytes } from '../../helpers/bytes';
 import { DerNode, TAG_BIT_STRING, TAG_INTEGER, TAG_OCTET_STRING, commonName, derChildren, oidText, parseDerTime, readDer } from '../tdx/der';
 import { SnpTcb } from './report';
 
@@ -39,6 +39,16 @@ export interface RsaPublicKey {
 export interface P384Point {
     x: bigint;
     y: bigint;
+}
+
+/** An RSA-4096 modulus's 512 big-endian bytes. */
+export function modulusBytes(key: Pick<RsaPublicKey, 'n'>): Buffer {
+    return uintBytes(key.n, AMD_RSA_BITS / 8);
+}
+
+/** A P-384 key's 96 bytes x || y. */
+export function p384KeyBytes(key: P384Point): Buffer {
+    return Buffer.concat([uintBytes(key.x, 48), uintBytes(key.y, 48)]);
 }
 
 export interface AmdCertificate {
@@ -167,13 +177,12 @@ export function amdSignatureValid(cert: AmdCertificate, issuer: RsaPublicKey): b
 
 /** A P-384 public key as Node's crypto takes it. */
 export function p384KeyObject(key: P384Point) {
-    const b64 = (v: bigint) => Buffer.from(v.toString(16).padStart(96, '0'), 'hex').toString('base64url');
+    const b64 = (v: bigint) => uintBytes(v, 48).toString('base64url');
     return createPublicKey({ key: { kty: 'EC', crv: 'P-384', x: b64(key.x), y: b64(key.y) }, format: 'jwk' });
 }
 
 /** Whether `vcek` signed `signed` with the ECDSA P-384 signature (r, s) over its SHA-384, checked off chain with Node's crypto. */
 export function p384SignatureValid(signed: Uint8Array, signature: { r: bigint; s: bigint }, vcek: P384Point): boolean {
-    const be48 = (v: bigint) => Buffer.from(v.toString(16).padStart(96, '0'), 'hex');
     if (signature.r >= 1n << 384n || signature.s >= 1n << 384n) return false;
-    return nodeVerify('sha384', signed, { key: p384KeyObject(vcek), dsaEncoding: 'ieee-p1363' }, Buffer.concat([be48(signature.r), be48(signature.s)]));
+    return nodeVerify('sha384', signed, { key: p384KeyObject(vcek), dsaEncoding: 'ieee-p1363' }, Buffer.concat([uintBytes(signature.r, 48), uintBytes(signature.s, 48)]));
 }

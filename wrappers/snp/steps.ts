@@ -8,7 +8,7 @@ import { SNP_SIGNED_SIZE, parseSnpReport, snpReportDigest } from './report';
 import { byteChain } from '../tdx/cells';
 import { rsaHintChain, rsaSteps } from '../rsaPssHints';
 import { amdRsaKeyId } from './amd';
-import { AmdCertificate, P384Point, RsaPublicKey } from './amdCertificates';
+import { AmdCertificate, P384Point, RsaPublicKey, modulusBytes, p384KeyBytes } from './amdCertificates';
 import { createHash } from 'crypto';
 import { bytesToUint } from '../../helpers/bytes';
 
@@ -35,16 +35,6 @@ export interface AmdCertificateSteps {
     /** The key its progress is kept under between the transactions. */
     jobId: bigint;
     messages: VerifyAmdCertificate[];
-}
-
-/** The modulus's 512 big-endian bytes. */
-export function modulusBytes(key: Pick<RsaPublicKey, 'n'>): Buffer {
-    return Buffer.from(key.n.toString(16).padStart(1024, '0'), 'hex');
-}
-
-/** A P-384 key's 96 bytes x || y. */
-export function p384KeyBytes(key: P384Point): Buffer {
-    return Buffer.from(key.x.toString(16).padStart(96, '0') + key.y.toString(16).padStart(96, '0'), 'hex');
 }
 
 /** The key the verifier keeps a resumable SEV-SNP verification under (snpJobId): its kind and its input cells' hashes. */
@@ -133,7 +123,7 @@ export function snpReportSteps(raw: Buffer, vcek: P384Point, claims: Attestation
     const e = bytesToUint(snpReportDigest(report));
     const hint = p384HintCell(p384Hint(e, report.signature.r, report.signature.s, vcek));
     const reportChain = byteChain(raw);
-    const vcekKey = beginCellOf(p384KeyBytes(vcek));
+    const vcekKey = byteChain(p384KeyBytes(vcek));
     const base = { $$type: 'SubmitSnpReport' as const, queryId, report: reportChain, vcekKey, hint, workerStake, claims: claimsStruct(claims) };
     const messages: SubmitSnpReport[] = from?.hashed ? [] : hashSteps(SNP_SIGNED_SIZE, base, SNP_REPORT_HASH_BLOCKS, from?.absorbed ?? 0);
     let windows = from?.done ?? 0;
@@ -145,9 +135,4 @@ export function snpReportSteps(raw: Buffer, vcek: P384Point, claims: Attestation
         windows = end;
     }
     return { jobId: snpJobIdOf('report', reportChain, vcekKey, hint), messages };
-}
-
-/** Bytes that fit one cell, as one cell. */
-function beginCellOf(bytes: Buffer): Cell {
-    return byteChain(bytes);
 }

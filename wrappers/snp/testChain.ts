@@ -1,9 +1,9 @@
 import { KeyObject, constants, createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign as nodeSign } from 'crypto';
 import { P384_G, P384_N, p384MultiMul } from '../p384Hints';
 import { modInv } from '../../helpers/modular';
-import { bytesToUint } from '../../helpers/bytes';
+import { bytesToUint, uintBytes } from '../../helpers/bytes';
 import { derBitString, derExplicit, derInt, derName, derOctets, derOid, derSeq, derTime, derTlv } from '../tdx/der';
-import { AMD_PSS_ALGORITHM, AMD_SALT_LENGTH, OID_AMD, OID_EC_PUBLIC_KEY, OID_RSA_ENCRYPTION, OID_SECP384R1, P384Point, RsaPublicKey } from './amdCertificates';
+import { AMD_PSS_ALGORITHM, AMD_SALT_LENGTH, OID_AMD, OID_EC_PUBLIC_KEY, OID_RSA_ENCRYPTION, OID_SECP384R1, P384Point, RsaPublicKey, p384KeyBytes } from './amdCertificates';
 import { SNP_OFFSETS, SNP_REPORT_SIZE, SNP_SIGNATURE_ALGO_ECDSA_P384_SHA384, SNP_SIGNED_SIZE, SnpTcb, snpTcbBytes } from './report';
 
 /**
@@ -43,8 +43,7 @@ function rsaSpki(k: RsaPublicKey): Buffer {
 }
 
 function p384Spki(k: P384Point): Buffer {
-    const c = (v: bigint) => Buffer.from(v.toString(16).padStart(96, '0'), 'hex');
-    return derSeq(derSeq(derOid(OID_EC_PUBLIC_KEY), derOid(OID_SECP384R1)), derBitString(Buffer.concat([Buffer.from([4]), c(k.x), c(k.y)])));
+    return derSeq(derSeq(derOid(OID_EC_PUBLIC_KEY), derOid(OID_SECP384R1)), derBitString(Buffer.concat([Buffer.from([4]), p384KeyBytes(k)])));
 }
 
 /** RSASSA-PSS with SHA-384, MGF1-SHA-384 and a 48-byte salt, as AMD signs. */
@@ -187,7 +186,7 @@ export function snpTestReport(c: SnpTestChain, f: SnpReportFields, sign = true):
     return b;
 }
 
-const be48 = (v: bigint) => Buffer.from(v.toString(16).padStart(96, '0'), 'hex');
+const be48 = (v: bigint) => uintBytes(v, 48);
 
 /** A P-384 private key derived from `seed` (test keys whose ids repeat run to run). */
 export function seededP384Key(seed: string): KeyObject {
