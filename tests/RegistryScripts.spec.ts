@@ -16,6 +16,8 @@ import { run as revokeModel } from '../scripts/revokeModel';
 import { run as pause } from '../scripts/pause';
 import { run as revokeAttestationKey } from '../scripts/revokeAttestationKey';
 import { run as revokePlatform } from '../scripts/revokePlatform';
+import { run as revokeAmdChip } from '../scripts/revokeAmdChip';
+import { amdChipRevocationId } from '../wrappers/snp';
 import { ExtendedRegistry } from '../wrappers/Registry';
 
 const IMAGE = hex256(0x5a5an << 100n);
@@ -102,7 +104,7 @@ describe('Registry scripts', () => {
         await expect(revokeImage(ownerProvider, [at, IMAGE])).rejects.toThrow(/not currently allowed/);
     });
 
-    it('revokeAttestationKey and revokePlatform act at once, for the owner only, and once', async () => {
+    it('revokeAttestationKey, revokePlatform and revokeAmdChip act at once, for the owner only, and once', async () => {
         const key = 'ab'.repeat(32);
         await expect(revokeAttestationKey(strangerProvider, [at, key])).rejects.toThrow(/owner/i);
         await revokeAttestationKey(ownerProvider, [at, key]);
@@ -115,6 +117,13 @@ describe('Registry scripts', () => {
         await revokePlatform(ownerProvider, [at, '90C06F000000']);
         expect((await registry.getRevokedPlatforms()).has(0x90c06f000000n)).toBe(true);
         await expect(revokePlatform(ownerProvider, [at, '90c06f000000'])).rejects.toThrow(/already revoked/);
+
+        const chip = 'c1'.repeat(64);
+        await expect(revokeAmdChip(ownerProvider, [at, 'c1'.repeat(32)])).rejects.toThrow(/128 hex digits/);
+        await expect(revokeAmdChip(strangerProvider, [at, chip])).rejects.toThrow(/owner/i);
+        await revokeAmdChip(ownerProvider, [at, chip]);
+        expect((await registry.getRevokedKeys()).has(amdChipRevocationId(Buffer.from(chip, 'hex')))).toBe(true);
+        await expect(revokeAmdChip(ownerProvider, [at, chip.toUpperCase()])).rejects.toThrow(/already revoked/);
     });
 
     it('proposeParams shows the change and applies it after the timelock', async () => {

@@ -1,6 +1,8 @@
 import { Address, ContractProvider, Sender, toNano } from '@ton/core';
 import {
+    AMD_KEY_VCEK,
     AttestationVerifier,
+    KEY_KIND_ATTESTATION,
     SnpJob,
     loadSnpJob,
     SubmitQuote,
@@ -12,6 +14,14 @@ import {
 } from '../build/AttestationVerifier/AttestationVerifier_AttestationVerifier';
 
 export * from '../build/AttestationVerifier/AttestationVerifier_AttestationVerifier';
+
+/**
+ * The hardware an attestation rests on: Intel TDX (a quote's attestation
+ * key), AMD SEV-SNP (a VCEK), development-key evidence with no hardware
+ * behind it (evidence key id 0), or unknown (the key was purged after it
+ * expired, or never cached here).
+ */
+export type EvidenceTee = 'intel-tdx' | 'amd-sev-snp' | 'simulated' | 'unknown';
 
 /**
  * The generated AttestationVerifier wrapper with typed helpers per step.
@@ -81,6 +91,15 @@ export class ExtendedAttestationVerifier extends AttestationVerifier {
 
     async sendPurgeKey(provider: ContractProvider, via: Sender, keyId: bigint, queryId = 0n) {
         return this.send(provider, via, { value: ExtendedAttestationVerifier.SIMPLE_VALUE }, { $$type: 'PurgeKey', queryId, keyId });
+    }
+
+    /** Which hardware the evidence key a WorkerStake's attestation names (`evidenceKeyId`) belongs to, as this verifier cached it. */
+    async getEvidenceTee(provider: ContractProvider, evidenceKeyId: bigint): Promise<EvidenceTee> {
+        if (evidenceKeyId === 0n) return 'simulated';
+        const intel = await this.getCachedKey(provider, evidenceKeyId);
+        if (intel) return intel.kind === KEY_KIND_ATTESTATION ? 'intel-tdx' : 'unknown';
+        const amd = await this.getAmdKey(provider, evidenceKeyId);
+        return amd && amd.kind === AMD_KEY_VCEK ? 'amd-sev-snp' : 'unknown';
     }
 
     /** Ends `workerStake`'s attestation resting on the revoked attestation key `keyId` (the unspent value returns). */

@@ -175,7 +175,7 @@ export function buildCli(io: CliIo = { out: (l) => console.log(l), env: process.
                     io.out(`${m.name}: ${r.workers.length} worker(s)${r.rejected.length ? `, ${r.rejected.length} rejected` : ''}`);
                     for (const w of r.workers)
                         io.out(
-                            `  ${w.workerStake.toString()} ${w.endpoint} TON per million tokens: prompt ${fromNano(w.prices.prompt)}, cached ${fromNano(w.prices.cached)}, completion ${fromNano(w.prices.completion)}, reasoning ${fromNano(w.prices.reasoning)}`,
+                            `  ${w.workerStake.toString()} ${w.endpoint} on ${w.tee}; TON per million tokens: prompt ${fromNano(w.prices.prompt)}, cached ${fromNano(w.prices.cached)}, completion ${fromNano(w.prices.completion)}, reasoning ${fromNano(w.prices.reasoning)}`,
                         );
                     for (const x of r.rejected) io.out(`  rejected ${x.workerStake}: ${x.reason}`);
                 }

@@ -1,5 +1,6 @@
 import { Address } from '@ton/core';
 import { modelIdOf } from '../../protocol/paidRequest';
+import { EvidenceTee, ExtendedAttestationVerifier } from '../../wrappers/AttestationVerifier';
 import { ExtendedRegistry } from '../../wrappers/Registry';
 import { ExtendedStaking } from '../../wrappers/Staking';
 import { ExtendedWorkerStake } from '../../wrappers/WorkerStake';
@@ -29,6 +30,8 @@ export interface WorkerInfo {
     prices: Prices;
     imageHash: bigint;
     expiresAt: number;
+    /** The hardware its attestation rests on, as the AttestationVerifier's key caches tell it. */
+    tee: EvidenceTee;
     /**
      * What the worker says of completion tokens: the default a chat request
      * without max_tokens gets, and the most one may ask for. Advisory (the
@@ -77,10 +80,33 @@ export class Discovery {
         return { id: modelIdOf(model), wire: model };
     }
 
+    private registryAddress?: Promise<Address>;
+    private verifierAddress?: Promise<Address | null>;
+
+    /** The Registry that Staking reports to (read once). */
+    private registry() {
+        if (!this.registryAddress) {
+            this.registryAddress = this.opener.open(ExtendedStaking.fromAddress(this.staking)).getRegistry();
+            this.registryAddress.catch(() => (this.registryAddress = undefined));
+        }
+        return this.registryAddress.then((a) => this.opener.open(ExtendedRegistry.fromAddress(a)));
+    }
+
+    /** The hardware an attestation's evidence key belongs to (the verifier the Registry links, read once; 'unknown' when it links none). */
+    async evidenceTee(evidenceKeyId: bigint): Promise<EvidenceTee> {
+        if (evidenceKeyId === 0n) return 'simulated';
+        if (!this.verifierAddress) {
+            this.verifierAddress = this.registry().then(async (r) => (await r.getLinks()).verifier);
+            this.verifierAddress.catch(() => (this.verifierAddress = undefined));
+        }
+        const verifier = await this.verifierAddress;
+        if (!verifier) return 'unknown';
+        return this.opener.open(ExtendedAttestationVerifier.fromAddress(verifier)).getEvidenceTee(evidenceKeyId);
+    }
+
     /** Model names allow-listed in the Registry that Staking reports to. */
     async allowedModels(): Promise<Array<{ id: bigint; name: string }>> {
-        const staking = this.opener.open(ExtendedStaking.fromAddress(this.staking));
-        const registry = this.opener.open(ExtendedRegistry.fromAddress(await staking.getRegistry()));
+        const registry = await this.registry();
         const out: Array<{ id: bigint; name: string }> = [];
         for (const [id, allowed] of await registry.getModels()) {
             if (!allowed) continue;
@@ -132,6 +158,7 @@ export class Discovery {
             prices: { prompt: p.prompt, cached: p.cached, completion: p.completion, reasoning: p.reasoning },
             imageHash: att.imageHash,
             expiresAt: Number(att.expiresAt),
+            tee: await this.evidenceTee(att.evidenceKeyId),
         };
         await this.crossCheck(info);
         return info;

@@ -27,6 +27,7 @@ describe('a request no channel can afford', () => {
         prices,
         imageHash: 0n,
         expiresAt: 2_000_000_000,
+        tee: 'simulated',
     };
     const channel = new Address(0, Buffer.alloc(32, 0xcc));
 

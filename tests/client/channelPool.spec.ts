@@ -33,6 +33,7 @@ describe('channel pool: opens in flight count against channelsPerWorker', () => 
         prices: { prompt: 1n, cached: 1n, completion: 1n, reasoning: 1n },
         imageHash: 0n,
         expiresAt: 2_000_000_000,
+        tee: 'simulated',
     };
     // The WorkerStake Staking deploys for this owner and key (what the Escrow derives when opening).
     beforeAll(async () => {

@@ -194,6 +194,8 @@ describe('client gateway on a devnet', () => {
         const m = models.data.find((x) => x.id === MODEL) as any;
         expect(m).toBeDefined();
         expect(m.workers).toBe(1);
+        // The devnet's worker attests with the development key: no hardware behind it, and the list says so.
+        expect(m.tee).toEqual({ simulated: 1 });
         expect(m.pricing.completion).toEqual({ min: PRICES.completion.toString(), max: PRICES.completion.toString() });
         expect(m.pricing.unit).toBe('nanoTON per million tokens');
         // What its worker's backend (OpenAI-compatible) serves, as the worker says.
@@ -766,6 +768,7 @@ describe('client gateway on a devnet', () => {
         const cdir = join(dir, 'cli');
         await clientCli(['models', '-d', cdir], io);
         expect(lines.join('\n')).toContain(`${MODEL}: 1 worker(s)`);
+        expect(lines.join('\n')).toContain(' on simulated; TON per million tokens: prompt');
         await clientCli(['chat', '-d', cdir, '-m', MODEL, '--deposit', '3', '--max-tokens', '16', 'Say hello.'], io);
         expect(lines).toContain(WORDS.join(''));
         expect(lines.join('\n')).toMatch(/cost \d+ nanoTON .* verified/);

@@ -24,6 +24,7 @@ function worker(name: string, over: Partial<WorkerInfo> & Record<string, unknown
         prices: PRICES,
         imageHash: 1n,
         expiresAt: 0,
+        tee: 'simulated',
         ...over,
     };
 }

@@ -262,6 +262,7 @@ export class StandIn {
             prices: this.prices,
             imageHash: 1n,
             expiresAt: 0,
+            tee: 'simulated',
         };
     }
 

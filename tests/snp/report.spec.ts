@@ -9,7 +9,10 @@ import type { SubmitSnpReport, VerifyAmdCertificate } from '../../wrappers/Attes
 import {
     AMD_ARK_IDS,
     SNP_OFFSETS,
+    SNP_POLICY_DEBUG,
+    SNP_POLICY_MIGRATE_MA,
     SnpTestChain,
+    amdChipRevocationId,
     amdCertificateDer,
     amdCertificateSteps,
     amdRsaKeyId,
@@ -152,7 +155,8 @@ describe('AttestationVerifier: AMD SEV-SNP reports', () => {
         await send(first(simReport({ version: 4 })), { index: 0, exitCode: ExitCode.ERR_ATTEST_SNP_VERSION });
         await send(first(patched(SNP_OFFSETS.signatureAlgo, [2, 0, 0, 0])), { index: 0, exitCode: ExitCode.ERR_ATTEST_SNP_SIGNATURE_ALGO });
         await send(first(simReport({ vmpl: 1 })), { index: 0, exitCode: ExitCode.ERR_ATTEST_SNP_VMPL });
-        await send(first(simReport({ policy: 0x30000n | (1n << 19n) })), { index: 0, exitCode: ExitCode.ERR_ATTEST_SNP_DEBUG });
+        await send(first(simReport({ policy: 0x30000n | SNP_POLICY_DEBUG })), { index: 0, exitCode: ExitCode.ERR_ATTEST_SNP_DEBUG });
+        await send(first(simReport({ policy: 0x30000n | SNP_POLICY_MIGRATE_MA })), { index: 0, exitCode: ExitCode.ERR_ATTEST_SNP_MIGRATE_MA });
         await send(first(simReport({ measurement: Buffer.alloc(48, 0x3d) })), { index: 0, exitCode: ExitCode.ERR_ATTEST_IMAGE_NOT_ALLOWED });
         await send(first(simReport({ reportedTcb: { ...sim.tcb, microcode: 201 } })), { index: 0, exitCode: ExitCode.ERR_ATTEST_SNP_TCB_MISMATCH });
         await send(first(simReport({ chipId: Buffer.alloc(64, 9) })), { index: 0, exitCode: ExitCode.ERR_ATTEST_SNP_CHIP_MISMATCH });
@@ -188,6 +192,37 @@ describe('AttestationVerifier: AMD SEV-SNP reports', () => {
         expect(revoke.transactions).toHaveTransaction({ from: f.registry.address, to: f.verifier.address, success: true });
         expect(await f.verifier.getAmdKeyUsable(id)).toBe(false);
         await send([snpReportSteps(simReport(), sim.vcek.publicKey, claimsFor(), ws.address).messages[0]], { index: 0, exitCode: ExitCode.ERR_ATTEST_KEY_REVOKED });
+    });
+
+    it('revoking a chip voids every VCEK of it, one verified later for a new TCB included, and refuses caching another', async () => {
+        const claims = claimsFor();
+        const { messages } = snpReportSteps(simReport({}, claims), sim.vcek.publicKey, claims, ws.address);
+        await send(messages);
+        const id = vcekKeyId(sim.vcek.publicKey);
+        expect(await f.verifier.getKeyRevoked(id)).toBe(false);
+
+        const revoke = await f.registry.sendRevokeAttestationKey(f.owner.getSender(), amdChipRevocationId(sim.chipId));
+        expect(revoke.transactions).toHaveTransaction({ from: f.registry.address, to: f.verifier.address, success: true });
+        expect(await f.verifier.getKeyRevoked(id)).toBe(true);
+        expect(await f.verifier.getAmdKeyUsable(id)).toBe(false);
+        await send([snpReportSteps(simReport({}, claims), sim.vcek.publicKey, claims, ws.address).messages[0]], { index: 0, exitCode: ExitCode.ERR_ATTEST_KEY_REVOKED });
+        // The attestation already recorded ends: anyone may end it.
+        const end = await f.verifier.sendEndRevokedAttestation(f.submitter.getSender(), ws.address, id);
+        expect(end.transactions).toHaveTransaction({ from: f.verifier.address, to: ws.address, success: true });
+
+        // AMD derives a new VCEK when the firmware moves on: the same chip, so it is refused before it is cached.
+        const newer = assembleSnpTestChain({
+            arkKey: sim.ark.privateKey,
+            askKey: sim.ask.privateKey,
+            vcekKey: generateKeyPairSync('ec', { namedCurve: 'secp384r1' }).privateKey,
+            chipId: sim.chipId,
+            tcb: { ...sim.tcb, microcode: 201 },
+        });
+        const steps = amdCertificateSteps(parseAmdCertificate(newer.vcek.der), sim.ask.publicKey).messages;
+        await send(steps, { index: steps.length - 1, exitCode: ExitCode.ERR_ATTEST_KEY_REVOKED });
+        expect(await f.verifier.getAmdKeyUsable(vcekKeyId(newer.vcek.publicKey))).toBe(false);
+        // Another chip under the same ASK is unaffected.
+        expect(await f.verifier.getAmdKeyUsable(amdRsaKeyId(sim.ask.publicKey))).toBe(true);
     });
 
     it('unpinning a root voids every key below it', async () => {

@@ -32,6 +32,7 @@ import { SandboxNetworkProvider } from '../../scripts/lib/sandboxProvider';
 import { run as revokeAttestationKey } from '../../scripts/revokeAttestationKey';
 import { run as endRevokedAttestations } from '../../scripts/endRevokedAttestations';
 import { hex256 } from '../../helpers/bytes';
+import { Discovery } from '../../client/src/discovery';
 
 jest.setTimeout(120_000);
 
@@ -131,6 +132,8 @@ describe('register with the tdx provider (sandbox: Staking, AttestationVerifier 
         expect(att.encryptionKey).toBe(keyToInt(Buffer.alloc(32, 0xe5)));
         expect(att.modelId).toBe(MODEL);
         expect(att.imageHash).toBe(r.evidence.imageHash);
+        // What discovery tells app developers of its hardware.
+        expect(await new Discovery(sandboxOpener(f.blockchain), staking.address).evidenceTee(att.evidenceKeyId)).toBe('intel-tdx');
     });
 
     it('re-running tops up the stake and re-attests with one signature step (cached keys are skipped)', async () => {
@@ -211,6 +214,7 @@ describe('register with the sev-snp provider (sandbox: AttestationVerifier pinne
         const att = (await ws.getAttestation())!;
         expect(att.imageHash).toBe(snpImageHashOf({ measurement }));
         expect(att.encryptionKey).toBe(keyToInt(Buffer.alloc(32, 0xe6)));
+        expect(await new Discovery(sandboxOpener(f.blockchain), staking.address).evidenceTee(att.evidenceKeyId)).toBe('amd-sev-snp');
         // The stake, then every step: both certificates and the report.
         const ask = amdCertificateSteps(parseAmdCertificate(sim.ask.der), sim.ark.publicKey).messages.length;
         const vcek = amdCertificateSteps(parseAmdCertificate(sim.vcek.der), sim.ask.publicKey).messages.length;

@@ -2,7 +2,7 @@ import { createHash } from 'crypto';
 import { Cell, Dictionary, beginCell } from '@ton/core';
 import { SnpPolicy, loadSnpPolicy, storeSnpPolicy } from '../../build/Registry/Registry_Registry';
 import { bytesToUint } from '../../helpers/bytes';
-import type { RsaPublicKey } from './amdCertificates';
+import { RsaPublicKey, modulusBytes } from './amdCertificates';
 import type { SnpTcb } from './report';
 
 /**
@@ -20,11 +20,17 @@ export const AMD_ARK_IDS = {
 
 /** The id under which an RSA-4096 key (an ARK or an ASK) is pinned or cached: SHA-256 of its modulus's 512 bytes. */
 export function amdRsaKeyId(key: Pick<RsaPublicKey, 'n'>): bigint {
-    return bytesToUint(
-        createHash('sha256')
-            .update(Buffer.from(key.n.toString(16).padStart(1024, '0'), 'hex'))
-            .digest(),
-    );
+    return bytesToUint(createHash('sha256').update(modulusBytes(key)).digest());
+}
+
+/**
+ * The id under which governance revokes an AMD chip (RevokeAttestationKey):
+ * SHA-256 of its 64-byte chip id, as a report's CHIP_ID and its VCEK's hwID
+ * extension give it and as the verifier records it with each VCEK.
+ */
+export function amdChipRevocationId(chipId: Buffer): bigint {
+    if (chipId.length !== 64) throw new Error(`an AMD chip id is 64 bytes, got ${chipId.length}`);
+    return bytesToUint(createHash('sha256').update(chipId).digest());
 }
 
 /** The SEV-SNP part of an AttestationPolicy: the SnpPolicy cell, or none (SEV-SNP evidence refused). */

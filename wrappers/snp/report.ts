@@ -10,7 +10,7 @@ import { bytesToUint } from '../../helpers/bytes';
  * |---|---|---|
  * | 0x000 | 4 | VERSION (2, 3 or 5) |
  * | 0x004 | 4 | GUEST_SVN |
- * | 0x008 | 8 | POLICY (bit 19: DEBUG allowed) |
+ * | 0x008 | 8 | POLICY (bit 19: DEBUG allowed; bit 18: MIGRATE_MA) |
  * | 0x030 | 4 | VMPL |
  * | 0x034 | 4 | SIGNATURE_ALGO (1: ECDSA P-384 with SHA-384) |
  * | 0x038 | 8 | CURRENT_TCB |
@@ -29,6 +29,8 @@ export const SNP_REPORT_VERSIONS: readonly number[] = [2, 3, 5];
 export const SNP_SIGNATURE_ALGO_ECDSA_P384_SHA384 = 1;
 /** POLICY bit 19: the guest may be debugged (its memory is open to the host). */
 export const SNP_POLICY_DEBUG = 1n << 19n;
+/** POLICY bit 18: a migration agent may be associated with the guest (and export its memory); refused as DEBUG is. */
+export const SNP_POLICY_MIGRATE_MA = 1n << 18n;
 
 export const SNP_OFFSETS = {
     version: 0x00,

@@ -6,8 +6,10 @@ import type { WorkerInfo } from '../discovery';
  * `GET /v1/models` and `GET /v1/models/{id}`: the Registry's models that
  * have live verified workers, each with the price range of those workers
  * (nanoTON per million tokens), what they can serve (a capability is listed
- * when at least one of them has it, as its worker's own /v1/models says)
- * and the smallest context length among them.
+ * when at least one of them has it, as its worker's own /v1/models says),
+ * the smallest context length among them, and how many run on each kind of
+ * hardware (`tee`: intel-tdx, amd-sev-snp, or simulated for development-key
+ * evidence), as the chain's attestation records tell it.
  */
 
 const CAPABILITIES = ['chat', 'completions', 'embeddings', 'tools', 'json_schema', 'logprobs', 'vision'] as const;
@@ -81,6 +83,7 @@ export function registerModelRoutes(app: FastifyInstance, deps: ModelsDeps): Mod
                 created: 0,
                 owned_by: 'cocoon',
                 workers: workers.length,
+                tee: teeCounts(workers),
                 capabilities: Object.fromEntries(CAPABILITIES.map((c) => [c, known.some((m) => m.capabilities[c] === true)])),
                 context_length: lengths.length > 0 ? Math.min(...lengths) : null,
                 pricing: { unit: 'nanoTON per million tokens', prompt: range('prompt'), cached: range('cached'), completion: range('completion'), reasoning: range('reasoning') },
@@ -100,4 +103,11 @@ export function registerModelRoutes(app: FastifyInstance, deps: ModelsDeps): Mod
         return model;
     });
     return entries;
+}
+
+/** How many of the workers run on each kind of hardware, in a stable order. */
+function teeCounts(workers: WorkerInfo[]): Record<string, number> {
+    const counts: Record<string, number> = {};
+    for (const w of [...workers].sort((a, b) => a.tee.localeCompare(b.tee))) counts[w.tee] = (counts[w.tee] ?? 0) + 1;
+    return counts;
 }
