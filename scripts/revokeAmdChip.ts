@@ -7,15 +7,16 @@ import { amdChipRevocationId } from '../wrappers/snp';
  * Revokes an AMD processor at once (no timelock, as for a key): every VCEK
  * AMD derived for it, at any TCB, certifies nothing more, and none is cached
  * again. The chip id is the 64 bytes of a report's CHIP_ID (or its VCEK's
- * hwID extension), 128 hex digits. Attestations resting on its VCEKs end
- * when anyone runs endRevokedAttestations.
+ * hwID extension), 128 hex digits; an EPYC Turin's is 8 bytes, 16 hex digits
+ * (its CHIP_ID is those followed by zeros). Attestations resting on its
+ * VCEKs end when anyone runs endRevokedAttestations.
  *   npx blueprint run revokeAmdChip <registry> <chip id hex>
  */
 export async function run(provider: NetworkProvider, args: string[] = []) {
     const registry = await openRegistry(provider, args);
-    const text = (await argOrAsk(provider, args, 1, 'AMD chip id (128 hex digits)')).trim().replace(/^0x/i, '');
-    if (!/^[0-9a-fA-F]{128}$/.test(text)) throw new Error(`the chip id must be 128 hex digits (64 bytes), got ${text.length} characters`);
-    const id = amdChipRevocationId(Buffer.from(text, 'hex'));
+    const text = (await argOrAsk(provider, args, 1, 'AMD chip id (128 hex digits; 16 for EPYC Turin)')).trim().replace(/^0x/i, '');
+    if (!/^([0-9a-fA-F]{16}|[0-9a-fA-F]{128})$/.test(text)) throw new Error(`the chip id must be 128 hex digits (64 bytes), or 16 for an EPYC Turin's 8 bytes; got ${text.length} characters`);
+    const id = amdChipRevocationId(Buffer.concat([Buffer.from(text, 'hex'), Buffer.alloc(64 - text.length / 2)]));
     await requireOwner(provider, registry);
     const revoked = async () => (await registry.getRevokedKeys()).has(id);
     if (await revoked()) throw new Error(`chip ${text.slice(0, 16)}… (revocation id ${hex256(id)}) is already revoked`);

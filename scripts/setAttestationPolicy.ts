@@ -4,14 +4,14 @@ import { INTEL_SGX_ROOT_CA_KEY, INTEL_TD_QE_IDENTITY, INTEL_TD_QE_ISVPRODID, INT
 import { openRegistry, parseHash256, parseUint, requireOwner } from './lib/cli';
 import { hex256 } from '../helpers/bytes';
 import { AMD_ARK_IDS, snpPolicy, snpPolicyOf } from '../wrappers/snp/amd';
-import type { SnpTcb } from '../wrappers/snp/report';
+import { SnpTcb, snpTcbText } from '../wrappers/snp/report';
 import { submitProposal } from './lib/governance';
 
 type Policy = Omit<AttestationPolicy, '$$type'>;
 
 const USAGE =
     'overrides: intel | rootKey=<128 hex: x||y> | qeMrSigner=<64 hex> | qeIsvProdId=N | qeMinIsvSvn=N | qeMiscSelect=<8 hex> | qeMiscSelectMask=<8 hex> | qeAttributes=<32 hex> | qeAttributesMask=<32 hex> | simulatedKey=<64 hex>|none' +
-    " | amd (pins AMD's Milan, Genoa and Turin roots) | snpArk=<64 hex: SHA-256 of an ARK modulus> | snpArks=none | snpMinTcb=[<ARK id>:]<bootloader,tee,snp,microcode>";
+    " | amd (pins AMD's Milan, Genoa and Turin roots) | snpArk=<64 hex: SHA-256 of an ARK modulus> | snpArks=none | snpMinTcb=[<ARK id>:]<bootloader,tee,snp,microcode> (Milan, Genoa) or <fmc,bootloader,tee,snp,microcode> (Turin)";
 
 /** The SEV-SNP roots a policy pins, each with its TCB minimum. */
 function snpOf(p: Policy): Map<bigint, SnpTcb> {
@@ -20,14 +20,16 @@ function snpOf(p: Policy): Map<bigint, SnpTcb> {
 
 const NO_TCB: SnpTcb = { bootloader: 0, tee: 0, snp: 0, microcode: 0 };
 
-/** `bl,tee,snp,microcode` as a TCB. */
+/** `bl,tee,snp,microcode` (Milan's and Genoa's parts) or `fmc,bl,tee,snp,microcode` (Turin's) as a TCB. */
 function parseTcb(value: string, name: string): SnpTcb {
     const parts = value.split(',').map((v) => Number(parseUint(v.trim(), 8, name)));
-    if (parts.length !== 4) throw new Error(`${name} is four numbers: bootloader,tee,snp,microcode`);
-    return { bootloader: parts[0], tee: parts[1], snp: parts[2], microcode: parts[3] };
+    if (parts.length === 4) return { bootloader: parts[0], tee: parts[1], snp: parts[2], microcode: parts[3] };
+    if (parts.length === 5) return { fmc: parts[0], bootloader: parts[1], tee: parts[2], snp: parts[3], microcode: parts[4] };
+    throw new Error(`${name} is four numbers (bootloader,tee,snp,microcode: Milan, Genoa) or five (fmc,bootloader,tee,snp,microcode: Turin)`);
 }
 
-const tcbText = (t: SnpTcb) => `bootloader ${t.bootloader}, TEE ${t.tee}, SNP ${t.snp}, microcode ${t.microcode}`;
+/** Whether a pinned root's reports use Turin's TCB layout (AMD's Turin ARK, or a root whose minimum is already in it). */
+const isTurinRoot = (id: bigint, min: SnpTcb) => id === AMD_ARK_IDS.Turin || min.fmc !== undefined;
 
 /** `bytes` bytes of hex, in the report byte order Intel publishes QE identities in. */
 function parseHexBytes(value: string, bytes: number, name: string): bigint {
@@ -105,14 +107,21 @@ export function applyPolicyOverrides(current: Policy, overrides: string[]): Poli
                 // bl,tee,snp,microcode for every pinned root, or <ARK id>:bl,tee,snp,microcode for one.
                 const arks = snpOf(next);
                 if (arks.size === 0) throw new Error('snpMinTcb needs an SEV-SNP root pinned first (amd or snpArk=)');
+                // A minimum applies to the roots whose reports share its layout.
                 const colon = value.indexOf(':');
                 if (colon < 0) {
                     const tcb = parseTcb(value, name);
-                    for (const id of arks.keys()) arks.set(id, tcb);
+                    const matching = [...arks.entries()].filter(([id, min]) => isTurinRoot(id, min) === (tcb.fmc !== undefined)).map(([id]) => id);
+                    if (matching.length === 0) throw new Error(`snpMinTcb: no pinned SEV-SNP root takes a TCB of ${tcb.fmc === undefined ? 'four parts (Milan, Genoa)' : 'five parts (Turin)'}`);
+                    for (const id of matching) arks.set(id, tcb);
                 } else {
                     const id = parseHash256(value.slice(0, colon), name);
                     if (!arks.has(id)) throw new Error(`snpMinTcb: ${hex256(id)} is not a pinned SEV-SNP root`);
-                    arks.set(id, parseTcb(value.slice(colon + 1), name));
+                    const tcb = parseTcb(value.slice(colon + 1), name);
+                    if (id === AMD_ARK_IDS.Turin && tcb.fmc === undefined) throw new Error('snpMinTcb: AMD Turin reports have five TCB parts: fmc,bootloader,tee,snp,microcode');
+                    if ((id === AMD_ARK_IDS.Milan || id === AMD_ARK_IDS.Genoa) && tcb.fmc !== undefined)
+                        throw new Error('snpMinTcb: AMD Milan and Genoa reports have four TCB parts: bootloader,tee,snp,microcode');
+                    arks.set(id, tcb);
                 }
                 Object.assign(next, snpPolicy(arks));
                 break;
@@ -135,7 +144,7 @@ function describe(p: Policy): Record<string, string> {
         simulatedKey: p.simulatedKey === 0n ? 'none' : hex256(p.simulatedKey),
         snpArks:
             [...snpOf(p).entries()]
-                .map(([id, tcb]) => `${hex256(id)} (at least ${tcbText(tcb)})`)
+                .map(([id, tcb]) => `${hex256(id)} (at least ${snpTcbText(tcb)})`)
                 .sort()
                 .join(', ') || 'none',
     };

@@ -119,11 +119,14 @@ describe('Registry scripts', () => {
         await expect(revokePlatform(ownerProvider, [at, '90c06f000000'])).rejects.toThrow(/already revoked/);
 
         const chip = 'c1'.repeat(64);
-        await expect(revokeAmdChip(ownerProvider, [at, 'c1'.repeat(32)])).rejects.toThrow(/128 hex digits/);
+        await expect(revokeAmdChip(ownerProvider, [at, 'c1'.repeat(32)])).rejects.toThrow(/128 hex digits \(64 bytes\), or 16/);
         await expect(revokeAmdChip(strangerProvider, [at, chip])).rejects.toThrow(/owner/i);
         await revokeAmdChip(ownerProvider, [at, chip]);
         expect((await registry.getRevokedKeys()).has(amdChipRevocationId(Buffer.from(chip, 'hex')))).toBe(true);
         await expect(revokeAmdChip(ownerProvider, [at, chip.toUpperCase()])).rejects.toThrow(/already revoked/);
+        // An EPYC Turin's 8-byte id names the CHIP_ID its reports carry: those bytes, then zeros.
+        await revokeAmdChip(ownerProvider, [at, 'c2'.repeat(8)]);
+        expect((await registry.getRevokedKeys()).has(amdChipRevocationId(Buffer.concat([Buffer.alloc(8, 0xc2), Buffer.alloc(56)])))).toBe(true);
     });
 
     it('proposeParams shows the change and applies it after the timelock', async () => {

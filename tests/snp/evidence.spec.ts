@@ -15,7 +15,16 @@ import {
     snpTestChainFromJson,
     snpTestChainToJson,
     snpTestReport,
+    amdCertificate,
+    vcekExtensions,
+    p384Spki,
+    OID_AMD,
+    snpTcbBytes,
+    snpPolicy,
+    snpPolicyOf,
 } from '../../wrappers/snp';
+import { derOctets, derOid, derSeq } from '../../wrappers/tdx/der';
+import { vcekUrl } from '../../worker/src/attestation';
 
 const FIXTURES = join(__dirname, '..', 'fixtures', 'sev-snp');
 const fixture = (name: string) => readFileSync(join(FIXTURES, name));
@@ -119,5 +128,31 @@ describe('SEV-SNP evidence', () => {
         expect(parseAmdCertificate(again.ark.der).rsaKey).toEqual(chain.ark.publicKey);
         expect(parseAmdCertificate(again.vcek.der).hwId!.equals(chain.chipId)).toBe(true);
         expect(again.vcek.publicKey).toEqual(chain.vcek.publicKey);
+    });
+
+    it("reads EPYC Turin's evidence in its own layout: the FMC's version first in the TCB, an 8-byte hwID that CHIP_ID starts with", () => {
+        const chain = generateSnpTestChain({ generation: 'Turin', tcb: { fmc: 2, bootloader: 3, tee: 4, snp: 5, microcode: 72 } });
+        const vcek = parseAmdCertificate(chain.vcek.der);
+        expect(vcek.tcb).toEqual({ fmc: 2, bootloader: 3, tee: 4, snp: 5, microcode: 72 });
+        expect(vcek.hwId!.equals(chain.chipId)).toBe(true);
+        expect(chain.chipId.subarray(8).every((b) => b === 0)).toBe(true);
+        expect(snpTcbBytes(vcek.tcb!).toString('hex')).toBe('0203040500000048');
+        const raw = snpTestReport(chain, { reportData: Buffer.alloc(64, 7), measurement: Buffer.alloc(48, 9) });
+        const r = parseSnpReport(raw);
+        expect([r.version, r.cpuidFamily, r.turin]).toEqual([3, 0x1a, true]);
+        expect(r.reportedTcb).toEqual(vcek.tcb);
+        expect(r.chipId.equals(vcek.hwId!)).toBe(true);
+        // A version 2 report names no CPU family: Turin's short CHIP_ID tells it.
+        expect(parseSnpReport(snpTestReport(chain, { reportData: Buffer.alloc(64), measurement: Buffer.alloc(48), version: 2 })).reportedTcb).toEqual(vcek.tcb);
+        expect(vcekUrl(r)).toBe(`https://kdsintf.amd.com/vcek/v1/Turin/${chain.chipId.subarray(0, 8).toString('hex')}?fmcSPL=2&blSPL=3&teeSPL=4&snpSPL=5&ucodeSPL=72`);
+        // A Turin minimum in the policy reads back in Turin's layout.
+        expect(snpPolicyOf(snpPolicy(new Map([[AMD_ARK_IDS.Turin, vcek.tcb!]])))!.get(AMD_ARK_IDS.Turin)).toEqual(vcek.tcb);
+
+        // An FMC version with a 64-byte hwID, or an 8-byte hwID without one, is neither generation's VCEK.
+        const exts = vcekExtensions(chain.tcb, chain.chipId, 'Turin-B0');
+        const hwId = (b: Buffer) => derSeq(derOid(OID_AMD.hwId), derOctets(b));
+        const cert = (extensions: Buffer[]) => amdCertificate({ subjectCN: 'SEV-VCEK', issuerCN: 'SEV-Turin', spki: p384Spki(chain.vcek.publicKey), issuer: chain.ask.privateKey, extensions });
+        expect(() => parseAmdCertificate(cert([...exts.slice(0, -1), hwId(Buffer.alloc(64, 5))]))).toThrow(/hwID is 64 bytes, expected 8/);
+        expect(() => parseAmdCertificate(cert([...exts.slice(0, -2), hwId(chain.chipId.subarray(0, 8))]))).toThrow(/hwID is 8 bytes, expected 64/);
     });
 });

@@ -8,8 +8,13 @@ import { ExitCode } from '../../wrappers/exitCodes';
 import type { SubmitSnpReport, VerifyAmdCertificate } from '../../wrappers/AttestationVerifier';
 import {
     AMD_ARK_IDS,
+    OID_AMD,
     SNP_OFFSETS,
     SNP_POLICY_DEBUG,
+    amdCertificate,
+    p384Spki,
+    snpTcbBytes,
+    vcekExtensions,
     SNP_POLICY_MIGRATE_MA,
     SnpTestChain,
     amdChipRevocationId,
@@ -33,6 +38,7 @@ import { AttestationClaims, byteChain, claimsReportData } from '../../wrappers/t
 import { P384_N, p384Hint, p384HintCell, p384Quotients } from '../../wrappers/p384Hints';
 import { mod } from '../../helpers/modular';
 import { bytesToUint } from '../../helpers/bytes';
+import { derOctets, derOid, derSeq } from '../../wrappers/tdx/der';
 import { VerifierFixture, deployVerifier, intelPolicy } from '../helpers/attestation';
 import { passProposal } from '../helpers/registry';
 
@@ -50,6 +56,8 @@ describe('AttestationVerifier: AMD SEV-SNP reports', () => {
     let f: VerifierFixture;
     let ws: SandboxContract<TreasuryContract>;
     let sim: SnpTestChain;
+    let turin: SnpTestChain;
+    const TURIN_MIN = { fmc: 1, bootloader: 3, tee: 4, snp: 5, microcode: 70 };
     let ready: BlockchainSnapshot;
     const measurement = Buffer.alloc(48, 0x3c);
 
@@ -70,14 +78,34 @@ describe('AttestationVerifier: AMD SEV-SNP reports', () => {
         throw new Error('no messages');
     }
 
+    /** The chain with the VCEK AMD would derive for the same chip at another TCB (a key of its own, under the same ASK). */
+    const vcekAt = (chain: SnpTestChain, tcb: SnpTestChain['tcb'], generation?: string) =>
+        assembleSnpTestChain({
+            arkKey: chain.ark.privateKey,
+            askKey: chain.ask.privateKey,
+            vcekKey: generateKeyPairSync('ec', { namedCurve: 'secp384r1' }).privateKey,
+            chipId: chain.chipId,
+            tcb,
+            generation,
+        });
     const claimsFor = (notAfter = BigInt(f.blockchain.now! + 30 * DAY)): AttestationClaims => ({ workerStake: ws.address, workerKey: 0xabcn, encryptionKey: 0xdefn, modelId: MODEL, notAfter });
     const simReport = (fields: Partial<Parameters<typeof snpTestReport>[1]> = {}, claims = claimsFor()) => snpTestReport(sim, { reportData: claimsReportData(claims), measurement, ...fields });
 
     beforeAll(async () => {
         sim = generateSnpTestChain({ tcb: { bootloader: 4, tee: 0, snp: 21, microcode: 200 } });
+        turin = generateSnpTestChain({ generation: 'Turin', tcb: { fmc: 2, bootloader: 3, tee: 4, snp: 5, microcode: 72 } });
+        const milanMin = { bootloader: 3, tee: 0, snp: 8, microcode: 115 };
         const real = parseSnpReport(readFileSync(join(FIXTURES, 'report-milan.bin')));
         f = await deployVerifier({
-            policy: intelPolicy(snpPolicy([AMD_ARK_IDS.Milan, amdRsaKeyId(sim.ark.publicKey)], { bootloader: 3, tee: 0, snp: 8, microcode: 115 })),
+            policy: intelPolicy(
+                snpPolicy(
+                    new Map([
+                        [AMD_ARK_IDS.Milan, milanMin],
+                        [amdRsaKeyId(sim.ark.publicKey), milanMin],
+                        [amdRsaKeyId(turin.ark.publicKey), TURIN_MIN],
+                    ]),
+                ),
+            ),
             images: [snpImageHashOf(real), snpImageHashOf({ measurement })],
             models: [MODEL],
         });
@@ -89,6 +117,8 @@ describe('AttestationVerifier: AMD SEV-SNP reports', () => {
         await send(amdCertificateSteps(cert('vcek-milan.der'), cert('ask-milan.pem').rsaKey!).messages);
         await send(amdCertificateSteps(parseAmdCertificate(sim.ask.der), sim.ark.publicKey).messages);
         await send(amdCertificateSteps(parseAmdCertificate(sim.vcek.der), sim.ask.publicKey).messages);
+        await send(amdCertificateSteps(parseAmdCertificate(turin.ask.der), turin.ark.publicKey).messages);
+        await send(amdCertificateSteps(parseAmdCertificate(turin.vcek.der), turin.ask.publicKey).messages);
         ready = f.blockchain.snapshot();
     });
 
@@ -170,13 +200,7 @@ describe('AttestationVerifier: AMD SEV-SNP reports', () => {
     it('refuses a TCB below the policy minimum, a forged signature, and a revoked VCEK; a tampered report is another verification', async () => {
         // A VCEK of an older TCB (AMD derives another key for each TCB) under the same ASK: cached, but below the minimum.
         const old = { bootloader: 2, tee: 0, snp: 21, microcode: 200 };
-        const oldChain = assembleSnpTestChain({
-            arkKey: sim.ark.privateKey,
-            askKey: sim.ask.privateKey,
-            vcekKey: generateKeyPairSync('ec', { namedCurve: 'secp384r1' }).privateKey,
-            chipId: sim.chipId,
-            tcb: old,
-        });
+        const oldChain = vcekAt(sim, old);
         await send(amdCertificateSteps(parseAmdCertificate(oldChain.vcek.der), sim.ask.publicKey).messages);
         const low = snpTestReport(oldChain, { reportData: claimsReportData(claimsFor()), measurement });
         await send([snpReportSteps(low, oldChain.vcek.publicKey, claimsFor(), ws.address).messages[0]], { index: 0, exitCode: ExitCode.ERR_ATTEST_SNP_TCB_TOO_LOW });
@@ -211,18 +235,42 @@ describe('AttestationVerifier: AMD SEV-SNP reports', () => {
         expect(end.transactions).toHaveTransaction({ from: f.verifier.address, to: ws.address, success: true });
 
         // AMD derives a new VCEK when the firmware moves on: the same chip, so it is refused before it is cached.
-        const newer = assembleSnpTestChain({
-            arkKey: sim.ark.privateKey,
-            askKey: sim.ask.privateKey,
-            vcekKey: generateKeyPairSync('ec', { namedCurve: 'secp384r1' }).privateKey,
-            chipId: sim.chipId,
-            tcb: { ...sim.tcb, microcode: 201 },
-        });
+        const newer = vcekAt(sim, { ...sim.tcb, microcode: 201 });
         const steps = amdCertificateSteps(parseAmdCertificate(newer.vcek.der), sim.ask.publicKey).messages;
         await send(steps, { index: steps.length - 1, exitCode: ExitCode.ERR_ATTEST_KEY_REVOKED });
         expect(await f.verifier.getAmdKeyUsable(vcekKeyId(newer.vcek.publicKey))).toBe(false);
         // Another chip under the same ASK is unaffected.
         expect(await f.verifier.getAmdKeyUsable(amdRsaKeyId(sim.ask.publicKey))).toBe(true);
+    });
+
+    it("EPYC Turin: its VCEK (FMC version, 8-byte hwID) and reports in Turin's TCB layout are recorded, held to its root's own minimum", async () => {
+        const vcek = parseAmdCertificate(turin.vcek.der);
+        const cached = (await f.verifier.getAmdKey(vcekKeyId(turin.vcek.publicKey)))!;
+        expect(cached.tcb).toBe(bytesToUint(snpTcbBytes(turin.tcb)));
+        expect(cached.chipId).toBe(amdChipRevocationId(vcek.hwId!));
+        const claims = claimsFor();
+        const raw = snpTestReport(turin, { reportData: claimsReportData(claims), measurement });
+        expect(parseSnpReport(raw).turin).toBe(true);
+        const done = await send(snpReportSteps(raw, turin.vcek.publicKey, claims, ws.address).messages);
+        expect(done.transactions).toHaveTransaction({ from: f.verifier.address, to: ws.address, success: true });
+
+        // A VCEK of an older FMC firmware: below Turin's minimum although every other part meets it.
+        const old = vcekAt(turin, { ...turin.tcb, fmc: 0 }, 'Turin');
+        await send(amdCertificateSteps(parseAmdCertificate(old.vcek.der), turin.ask.publicKey).messages);
+        const low = snpTestReport(old, { reportData: claimsReportData(claims), measurement });
+        await send([snpReportSteps(low, old.vcek.publicKey, claims, ws.address).messages[0]], { index: 0, exitCode: ExitCode.ERR_ATTEST_SNP_TCB_TOO_LOW });
+
+        // An FMC version with a 64-byte hwID is neither generation's VCEK.
+        const exts = vcekExtensions(turin.tcb, turin.chipId, 'Turin-B0');
+        const der = amdCertificate({
+            subjectCN: 'SEV-VCEK',
+            issuerCN: 'SEV-Turin',
+            spki: p384Spki(old.vcek.publicKey),
+            issuer: turin.ask.privateKey,
+            extensions: [...exts.slice(0, -1), derSeq(derOid(OID_AMD.hwId), derOctets(Buffer.alloc(64, 5)))],
+        });
+        const mixed = amdCertificateSteps({ ...parseAmdCertificate(old.vcek.der), der }, turin.ask.publicKey).messages;
+        await send([mixed[0]], { index: 0, exitCode: ExitCode.ERR_ATTEST_SNP_BAD_EXTENSIONS });
     });
 
     it('unpinning a root voids every key below it', async () => {

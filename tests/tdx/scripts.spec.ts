@@ -144,6 +144,13 @@ describe('attestation scripts', () => {
         expect(snp.get(AMD_ARK_IDS.Genoa)).toEqual({ bootloader: 4, tee: 0, snp: 22, microcode: 84 });
         expect(() => applyPolicyOverrides(amd, [`snpMinTcb=${'cd'.repeat(32)}:1,2,3,4`])).toThrow(/not a pinned SEV-SNP root/);
         expect(applyPolicyOverrides(amd, ['snpArks=none']).snp).toBeNull();
+        // Turin's reports put the FMC's version first: its floor has five parts, and four-part floors leave it alone.
+        expect(snp.get(AMD_ARK_IDS.Turin)).toEqual({ fmc: 0, bootloader: 0, tee: 0, snp: 0, microcode: 0 });
+        const turin = snpPolicyOf(applyPolicyOverrides(amd, ['snpMinTcb=1,3,4,5,70']))!;
+        expect(turin.get(AMD_ARK_IDS.Turin)).toEqual({ fmc: 1, bootloader: 3, tee: 4, snp: 5, microcode: 70 });
+        expect(turin.get(AMD_ARK_IDS.Milan)).toEqual({ bootloader: 3, tee: 0, snp: 8, microcode: 115 });
+        expect(() => applyPolicyOverrides(amd, [`snpMinTcb=${AMD_ARK_IDS.Turin.toString(16)}:3,0,8,115`])).toThrow(/five TCB parts/);
+        expect(() => applyPolicyOverrides(amd, [`snpMinTcb=${AMD_ARK_IDS.Milan.toString(16)}:1,3,0,8,115`])).toThrow(/four TCB parts/);
         expect(() => applyPolicyOverrides(amd, ['snpMinTcb=1,2,3'])).toThrow(/four numbers/);
         expect(() => applyPolicyOverrides(amd, ['snpMinTcb=1,2,3,256'])).toThrow();
         expect(() => applyPolicyOverrides(zero, ['snpMinTcb=1,2,3,4'])).toThrow(/root pinned first/);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { keyPairFromSeed } from '@ton/crypto';
 import { AttestationClaims, claimsBytes, claimsReportData, imageHashOf, parseQuote, pemToDers, signSimulated } from '../../wrappers/tdx';
 import { DEV_IMAGE_HASH } from '../../wrappers/devnet';
-import { AmdCertificate, SnpReport, SnpTcb, amdCertificateDer, amdSignatureValid, p384SignatureValid, parseAmdCertificate, parseSnpReport, snpImageHashOf } from '../../wrappers/snp';
+import { AmdCertificate, SnpReport, amdCertificateDer, amdSignatureValid, p384SignatureValid, parseAmdCertificate, parseSnpReport, snpImageHashOf, snpTcbText } from '../../wrappers/snp';
 import { hex256 } from '../../helpers/bytes';
 
 /**
@@ -216,11 +216,12 @@ export class SevSnpProvider implements AttestationProvider {
         } catch (e) {
             throw new AttestationError(`VCEK certificate ${this.vcekPath}: ${(e as Error).message}; fetch it from ${vcekUrl(report)}`);
         }
-        const tcbText = (t: SnpTcb) => `bootloader ${t.bootloader}, TEE ${t.tee}, SNP ${t.snp}, microcode ${t.microcode}`;
         if (!vcek.hwId || !vcek.tcb || !vcek.ecKey) throw new AttestationError(`${this.vcekPath} is not a VCEK certificate (no chip id or TCB extensions)`);
         if (!vcek.hwId.equals(report.chipId)) throw new AttestationError(`${this.vcekPath} is the VCEK of another chip; fetch this chip's from ${vcekUrl(report)}`);
-        if (tcbText(vcek.tcb) !== tcbText(report.reportedTcb))
-            throw new AttestationError(`${this.vcekPath} is for TCB ${tcbText(vcek.tcb)}, the report's is ${tcbText(report.reportedTcb)} (firmware updated?); fetch the VCEK from ${vcekUrl(report)}`);
+        if (snpTcbText(vcek.tcb) !== snpTcbText(report.reportedTcb))
+            throw new AttestationError(
+                `${this.vcekPath} is for TCB ${snpTcbText(vcek.tcb)}, the report's is ${snpTcbText(report.reportedTcb)} (firmware updated?); fetch the VCEK from ${vcekUrl(report)}`,
+            );
         if (!p384SignatureValid(report.signed, report.signature, vcek.ecKey)) throw new AttestationError(`the SEV-SNP report's signature does not verify with the VCEK in ${this.vcekPath}`);
         return { provider: 'sev-snp', claims, imageHash: snpImageHashOf(report), report: raw, vcek: vcekDer, amdChain: this.chainAbove(vcek) };
     }
@@ -228,11 +229,15 @@ export class SevSnpProvider implements AttestationProvider {
 
 /**
  * Where AMD's key distribution service serves the VCEK of the report's chip
- * at its reported TCB (the product line is the processor generation: the
- * hardware id alone does not say it; Milan is the most common).
+ * at its reported TCB (the product line is the processor generation: a
+ * Turin report says it is one; otherwise the hardware id alone does not say
+ * which, and Milan is the most common). Turin's hardware id is CHIP_ID's
+ * first 8 bytes, and its VCEK is derived with the FMC's version too.
  */
 export function vcekUrl(report: Pick<SnpReport, 'chipId' | 'reportedTcb'>, product = 'Milan'): string {
     const t = report.reportedTcb;
+    if (t.fmc !== undefined)
+        return `https://kdsintf.amd.com/vcek/v1/Turin/${report.chipId.subarray(0, 8).toString('hex')}?fmcSPL=${t.fmc}&blSPL=${t.bootloader}&teeSPL=${t.tee}&snpSPL=${t.snp}&ucodeSPL=${t.microcode}`;
     return `https://kdsintf.amd.com/vcek/v1/${product}/${report.chipId.toString('hex')}?blSPL=${t.bootloader}&teeSPL=${t.tee}&snpSPL=${t.snp}&ucodeSPL=${t.microcode}`;
 }
 

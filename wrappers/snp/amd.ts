@@ -1,9 +1,9 @@
 import { createHash } from 'crypto';
 import { Cell, Dictionary, beginCell } from '@ton/core';
 import { SnpPolicy, loadSnpPolicy, storeSnpPolicy } from '../../build/Registry/Registry_Registry';
-import { bytesToUint } from '../../helpers/bytes';
+import { bytesToUint, uintBytes } from '../../helpers/bytes';
 import { RsaPublicKey, modulusBytes } from './amdCertificates';
-import type { SnpTcb } from './report';
+import { SnpTcb, snpTcbBytes, snpTcbOf } from './report';
 
 /**
  * AMD's published SEV-SNP roots as governance pins them
@@ -40,13 +40,19 @@ export interface SnpPolicyField {
 
 const NO_MINIMUM: SnpTcb = { bootloader: 0, tee: 0, snp: 0, microcode: 0 };
 
-/** A TCB as the policy and the verifier compare it: TCB_VERSION's 8 bytes (bootloader, TEE, 4 reserved, SNP, microcode) as one big-endian integer. */
+/**
+ * A TCB as the policy and the verifier compare it: TCB_VERSION's 8 bytes as
+ * one big-endian integer, in its generation's layout (the verifier compares
+ * byte by byte, so a minimum must be in the layout of its ARK's reports).
+ */
 export function snpTcbValue(t: SnpTcb): bigint {
-    return (BigInt(t.bootloader) << 56n) | (BigInt(t.tee) << 48n) | (BigInt(t.snp) << 8n) | BigInt(t.microcode);
+    return bytesToUint(snpTcbBytes(t));
 }
 
-export function snpTcbOfValue(v: bigint): SnpTcb {
-    return { bootloader: Number(v >> 56n), tee: Number((v >> 48n) & 0xffn), snp: Number((v >> 8n) & 0xffn), microcode: Number(v & 0xffn) };
+/** The TCB a value holds: in Turin's layout when told so, or when its bytes 2 to 5 (reserved in Milan's and Genoa's) are not all zero. */
+export function snpTcbOfValue(v: bigint, turin = false): SnpTcb {
+    const b = uintBytes(v, 8);
+    return snpTcbOf(b, turin || (b[2] | b[3] | b[4] | b[5]) !== 0);
 }
 
 /**
@@ -63,9 +69,14 @@ export function snpPolicy(arks: Iterable<bigint> | Map<bigint, SnpTcb> = [], min
     return { snp: beginCell().store(storeSnpPolicy(policy)).endCell() };
 }
 
-/** The ARKs an AttestationPolicy pins for SEV-SNP, with each one's TCB minimum (none: SEV-SNP evidence refused). */
-export function snpPolicyOf(field: SnpPolicyField): Map<bigint, SnpTcb> | null {
+/**
+ * The ARKs an AttestationPolicy pins for SEV-SNP, with each one's TCB
+ * minimum (none: SEV-SNP evidence refused); the minimums of `turinArks`
+ * (AMD's Turin root unless told otherwise) are read in Turin's layout.
+ */
+export function snpPolicyOf(field: SnpPolicyField, turinArks: Iterable<bigint> = [AMD_ARK_IDS.Turin]): Map<bigint, SnpTcb> | null {
     if (!field.snp) return null;
+    const turin = new Set(turinArks);
     const policy = loadSnpPolicy(field.snp.beginParse());
-    return new Map(policy.arks.keys().map((id) => [id, snpTcbOfValue(policy.arks.get(id)!)]));
+    return new Map(policy.arks.keys().map((id) => [id, snpTcbOfValue(policy.arks.get(id)!, turin.has(id))]));
 }

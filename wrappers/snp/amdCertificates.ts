@@ -28,6 +28,8 @@ export const OID_AMD = {
     tee: '1.3.6.1.4.1.3704.1.3.2',
     snp: '1.3.6.1.4.1.3704.1.3.3',
     microcode: '1.3.6.1.4.1.3704.1.3.8',
+    /** EPYC Turin and later: the FMC firmware's security version. */
+    fmc: '1.3.6.1.4.1.3704.1.3.9',
     hwId: '1.3.6.1.4.1.3704.1.4',
 } as const;
 
@@ -65,9 +67,9 @@ export interface AmdCertificate {
     rsaKey?: RsaPublicKey;
     /** VCEK: the P-384 subject key. */
     ecKey?: P384Point;
-    /** VCEK: the TCB it was issued for. */
+    /** VCEK: the TCB it was issued for (in Turin's layout when it has an FMC part). */
     tcb?: SnpTcb;
-    /** VCEK: the chip id (64 bytes), equal to the report's CHIP_ID. */
+    /** VCEK: the chip id as the report's CHIP_ID carries it (64 bytes; Turin's 8-byte hwID followed by zeros). */
     hwId?: Buffer;
     /** VCEK: the product name (e.g. Milan-B0). */
     productName?: string;
@@ -139,14 +141,22 @@ export function parseAmdCertificate(der: Uint8Array): AmdCertificate {
         }
         const hwId = found.get(OID_AMD.hwId);
         if (hwId) {
-            if (hwId.length !== 64) throw new Error(`VCEK: hwID is ${hwId.length} bytes, expected 64`);
-            out.hwId = hwId;
+            // Turin's VCEKs carry an 8-byte hwID and an FMC version; earlier generations' a 64-byte one and none.
+            const turin = found.has(OID_AMD.fmc);
+            if (hwId.length !== (turin ? 8 : 64)) throw new Error(`VCEK: hwID is ${hwId.length} bytes, expected ${turin ? '8 (a VCEK with an FMC version is a Turin one)' : 64}`);
+            out.hwId = Buffer.concat([hwId, Buffer.alloc(64 - hwId.length)]);
             const tcb = (oid: string, name: string) => {
                 const v = found.get(oid);
                 if (!v) throw new Error(`VCEK: no ${name} SPL extension`);
                 return extensionInteger(v, name);
             };
-            out.tcb = { bootloader: tcb(OID_AMD.bootloader, 'bootloader'), tee: tcb(OID_AMD.tee, 'TEE'), snp: tcb(OID_AMD.snp, 'SNP'), microcode: tcb(OID_AMD.microcode, 'microcode') };
+            out.tcb = {
+                ...(turin ? { fmc: tcb(OID_AMD.fmc, 'FMC') } : {}),
+                bootloader: tcb(OID_AMD.bootloader, 'bootloader'),
+                tee: tcb(OID_AMD.tee, 'TEE'),
+                snp: tcb(OID_AMD.snp, 'SNP'),
+                microcode: tcb(OID_AMD.microcode, 'microcode'),
+            };
             const product = found.get(OID_AMD.productName);
             if (product) {
                 const p = readDer(product, 0);

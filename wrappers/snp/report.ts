@@ -18,10 +18,13 @@ import { bytesToUint } from '../../helpers/bytes';
  * | 0x090 | 48 | MEASUREMENT (launch digest of the guest image) |
  * | 0x0C0 | 32 | HOST_DATA |
  * | 0x180 | 8 | REPORTED_TCB (what the VCEK was derived for) |
- * | 0x1A0 | 64 | CHIP_ID |
+ * | 0x188 | 1 | CPUID_FAM_ID (version 3 and later: 0x19 Milan and Genoa, 0x1A Turin) |
+ * | 0x1A0 | 64 | CHIP_ID (EPYC Turin: 8 bytes, then zeros) |
  * | 0x2A0 | 512 | SIGNATURE: R (72 bytes) then S (72 bytes), little-endian, zero-extended |
  *
- * The signature covers bytes [0, 0x2A0).
+ * The signature covers bytes [0, 0x2A0). TCB_VERSION has two layouts: EPYC
+ * Milan and Genoa (bootloader, TEE, 4 reserved, SNP, microcode) and EPYC
+ * Turin (FMC, bootloader, TEE, SNP, 3 reserved, microcode).
  */
 export const SNP_REPORT_SIZE = 0x4a0;
 export const SNP_SIGNED_SIZE = 0x2a0;
@@ -43,17 +46,26 @@ export const SNP_OFFSETS = {
     measurement: 0x90,
     hostData: 0xc0,
     reportedTcb: 0x180,
+    cpuidFamily: 0x188,
     chipId: 0x1a0,
     signature: 0x2a0,
 } as const;
 
-/** The security version numbers of a TCB_VERSION (EPYC Milan and Genoa layout: bytes 2 to 5 reserved). */
+/**
+ * The security version numbers of a TCB_VERSION. With `fmc` (the firmware
+ * FMC's, EPYC Turin and later) it is in Turin's layout, without it in
+ * Milan's and Genoa's.
+ */
 export interface SnpTcb {
+    fmc?: number;
     bootloader: number;
     tee: number;
     snp: number;
     microcode: number;
 }
+
+/** CPUID family of EPYC Turin, which reports carry from version 3 on. */
+export const SNP_TURIN_FAMILY = 0x1a;
 
 export interface SnpReport {
     raw: Buffer;
@@ -69,6 +81,10 @@ export interface SnpReport {
     reportedTcb: SnpTcb;
     /** REPORTED_TCB's 8 bytes as the little-endian integer the VCEK's TCB extensions rebuild. */
     reportedTcbRaw: bigint;
+    /** CPUID_FAM_ID (version 3 and later). */
+    cpuidFamily?: number;
+    /** Whether the TCB fields are in EPYC Turin's layout (from the CPUID family; in a version 2 report, from Turin's short CHIP_ID). */
+    turin: boolean;
     chipId: Buffer;
     /** ECDSA P-384 signature over SHA-384 of `signed`. */
     signature: { r: bigint; s: bigint };
@@ -83,21 +99,31 @@ function le(b: Uint8Array): bigint {
     return bytesToUint(Buffer.from(b).reverse());
 }
 
-/** A TCB_VERSION from its 8 bytes; reserved bytes must be zero. */
-export function snpTcbOf(b: Uint8Array): SnpTcb {
+/** A TCB_VERSION from its 8 bytes in the given layout; reserved bytes must be zero. */
+export function snpTcbOf(b: Uint8Array, turin = false): SnpTcb {
     if (b.length !== 8) throw new Error('SEV-SNP TCB_VERSION is 8 bytes');
+    if (turin) {
+        if (b[4] | b[5] | b[6]) throw new Error('SEV-SNP TCB_VERSION (Turin layout): reserved bytes 4 to 6 are not zero');
+        return { fmc: b[0], bootloader: b[1], tee: b[2], snp: b[3], microcode: b[7] };
+    }
     if (b[2] | b[3] | b[4] | b[5]) throw new Error('SEV-SNP TCB_VERSION: reserved bytes 2 to 5 are not zero (a TCB layout this parser does not know)');
     return { bootloader: b[0], tee: b[1], snp: b[6], microcode: b[7] };
 }
 
-/** The 8 TCB_VERSION bytes of `tcb`, as the report carries them. */
+/** The 8 TCB_VERSION bytes of `tcb`, as the report carries them (Turin's layout when it has an FMC part). */
 export function snpTcbBytes(tcb: SnpTcb): Buffer {
     const out = Buffer.alloc(8);
-    out[0] = tcb.bootloader;
-    out[1] = tcb.tee;
-    out[6] = tcb.snp;
-    out[7] = tcb.microcode;
+    const parts = tcb.fmc === undefined ? [tcb.bootloader, tcb.tee, 0, 0, 0, 0, tcb.snp, tcb.microcode] : [tcb.fmc, tcb.bootloader, tcb.tee, tcb.snp, 0, 0, 0, tcb.microcode];
+    for (const [i, v] of parts.entries()) {
+        if (!Number.isInteger(v) || v < 0 || v > 255) throw new Error(`SEV-SNP TCB parts are bytes, got ${v}`);
+        out[i] = v;
+    }
     return out;
+}
+
+/** A TCB as text: its parts by name. */
+export function snpTcbText(t: SnpTcb): string {
+    return `${t.fmc === undefined ? '' : `FMC ${t.fmc}, `}bootloader ${t.bootloader}, TEE ${t.tee}, SNP ${t.snp}, microcode ${t.microcode}`;
 }
 
 /**
@@ -120,6 +146,9 @@ export function parseSnpReport(raw: Uint8Array): SnpReport {
     };
     if (sig.subarray(2 * SIGNATURE_COMPONENT).some((x) => x !== 0)) throw new Error('SEV-SNP report: non-zero bytes after the signature');
     const reportedTcbBytes = b.subarray(SNP_OFFSETS.reportedTcb, SNP_OFFSETS.reportedTcb + 8);
+    const chipId = Buffer.from(b.subarray(SNP_OFFSETS.chipId, SNP_OFFSETS.chipId + 64));
+    const cpuidFamily = version >= 3 ? b[SNP_OFFSETS.cpuidFamily] : undefined;
+    const turin = cpuidFamily !== undefined ? cpuidFamily >= SNP_TURIN_FAMILY : chipId.subarray(8).every((x) => x === 0);
     return {
         raw: b,
         version,
@@ -127,13 +156,15 @@ export function parseSnpReport(raw: Uint8Array): SnpReport {
         policy: b.readBigUInt64LE(SNP_OFFSETS.policy),
         vmpl: b.readUInt32LE(SNP_OFFSETS.vmpl),
         signatureAlgo,
-        currentTcb: snpTcbOf(b.subarray(SNP_OFFSETS.currentTcb, SNP_OFFSETS.currentTcb + 8)),
+        currentTcb: snpTcbOf(b.subarray(SNP_OFFSETS.currentTcb, SNP_OFFSETS.currentTcb + 8), turin),
         reportData: Buffer.from(b.subarray(SNP_OFFSETS.reportData, SNP_OFFSETS.reportData + 64)),
         measurement: Buffer.from(b.subarray(SNP_OFFSETS.measurement, SNP_OFFSETS.measurement + 48)),
         hostData: Buffer.from(b.subarray(SNP_OFFSETS.hostData, SNP_OFFSETS.hostData + 32)),
-        reportedTcb: snpTcbOf(reportedTcbBytes),
+        reportedTcb: snpTcbOf(reportedTcbBytes, turin),
         reportedTcbRaw: le(reportedTcbBytes),
-        chipId: Buffer.from(b.subarray(SNP_OFFSETS.chipId, SNP_OFFSETS.chipId + 64)),
+        cpuidFamily,
+        turin,
+        chipId,
         signature: { r: component(0), s: component(SIGNATURE_COMPONENT) },
         signed: Buffer.from(b.subarray(0, SNP_SIGNED_SIZE)),
     };

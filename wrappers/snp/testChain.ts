@@ -4,7 +4,7 @@ import { modInv } from '../../helpers/modular';
 import { bytesToUint, uintBytes } from '../../helpers/bytes';
 import { derBitString, derExplicit, derInt, derName, derOctets, derOid, derSeq, derTime, derTlv } from '../tdx/der';
 import { AMD_PSS_ALGORITHM, AMD_SALT_LENGTH, OID_AMD, OID_EC_PUBLIC_KEY, OID_RSA_ENCRYPTION, OID_SECP384R1, P384Point, RsaPublicKey, p384KeyBytes } from './amdCertificates';
-import { SNP_OFFSETS, SNP_REPORT_SIZE, SNP_SIGNATURE_ALGO_ECDSA_P384_SHA384, SNP_SIGNED_SIZE, SnpTcb, snpTcbBytes } from './report';
+import { SNP_OFFSETS, SNP_REPORT_SIZE, SNP_SIGNATURE_ALGO_ECDSA_P384_SHA384, SNP_SIGNED_SIZE, SNP_TURIN_FAMILY, SnpTcb, snpTcbBytes } from './report';
 
 /**
  * A simulated AMD SEV-SNP key chain for tests and local networks: an ARK
@@ -42,7 +42,8 @@ function rsaSpki(k: RsaPublicKey): Buffer {
     return derSeq(derSeq(derOid(OID_RSA_ENCRYPTION), derNull()), derBitString(derSeq(derInt(k.n), derInt(k.e))));
 }
 
-function p384Spki(k: P384Point): Buffer {
+/** A P-384 SubjectPublicKeyInfo, as a VCEK certificate carries its key. */
+export function p384Spki(k: P384Point): Buffer {
     return derSeq(derSeq(derOid(OID_EC_PUBLIC_KEY), derOid(OID_SECP384R1)), derBitString(Buffer.concat([Buffer.from([4]), p384KeyBytes(k)])));
 }
 
@@ -77,9 +78,15 @@ export function amdCertificate(o: AmdCertificateOptions): Buffer {
     return derSeq(tbs, AMD_PSS_ALGORITHM, derBitString(signAmdPss(o.issuer, tbs)));
 }
 
-/** AMD's VCEK extensions: structure version, product name, the TCB's SPLs and the chip id. */
+/**
+ * AMD's VCEK extensions: structure version, product name, the TCB's SPLs and
+ * the chip id; a TCB with an FMC part gives a Turin VCEK (the FMC's SPL, and
+ * the 8-byte hwID that the report's 64-byte CHIP_ID starts with).
+ */
 export function vcekExtensions(tcb: SnpTcb, chipId: Buffer, productName = 'Milan-B0'): Buffer[] {
     const ext = (oid: string, value: Buffer) => derSeq(derOid(oid), derOctets(value));
+    const turin = tcb.fmc !== undefined;
+    if (turin && chipId.subarray(8).some((x) => x !== 0)) throw new Error("a Turin chip id is 8 bytes: CHIP_ID's other 56 are zero");
     return [
         ext(OID_AMD.structVersion, derInt(0n)),
         ext(OID_AMD.productName, derTlv(0x16, Buffer.from(productName, 'ascii'))),
@@ -87,14 +94,16 @@ export function vcekExtensions(tcb: SnpTcb, chipId: Buffer, productName = 'Milan
         ext(OID_AMD.tee, derInt(BigInt(tcb.tee))),
         ext(OID_AMD.snp, derInt(BigInt(tcb.snp))),
         ext(OID_AMD.microcode, derInt(BigInt(tcb.microcode))),
-        ext(OID_AMD.hwId, chipId),
+        ...(turin ? [ext(OID_AMD.fmc, derInt(BigInt(tcb.fmc!)))] : []),
+        ext(OID_AMD.hwId, turin ? chipId.subarray(0, 8) : chipId),
     ];
 }
 
 /**
  * A new chain: fresh RSA-4096 ARK and ASK (seconds of key generation), a
  * VCEK for `chipId` at `tcb`; from `vcekSeed`, the VCEK key is derived and
- * its report signatures are deterministic (so gas figures repeat).
+ * its report signatures are deterministic (so gas figures repeat). The
+ * Turin generation has Turin's TCB layout and short chip id.
  */
 export function generateSnpTestChain(o: { chipId?: Buffer; tcb?: SnpTcb; generation?: string; vcekSeed?: string } = {}): SnpTestChain {
     const gen = o.generation ?? 'Milan';
@@ -102,7 +111,10 @@ export function generateSnpTestChain(o: { chipId?: Buffer; tcb?: SnpTcb; generat
     const arkKey = rsa();
     const askKey = rsa();
     const vcekKey = o.vcekSeed === undefined ? generateKeyPairSync('ec', { namedCurve: 'secp384r1' }).privateKey : seededP384Key(o.vcekSeed);
-    return assembleSnpTestChain({ arkKey, askKey, vcekKey, chipId: o.chipId ?? randomBytes(64), tcb: o.tcb ?? { bootloader: 3, tee: 0, snp: 8, microcode: 115 }, generation: gen });
+    const turin = gen === 'Turin';
+    const chipId = o.chipId ?? (turin ? Buffer.concat([randomBytes(8), Buffer.alloc(56)]) : randomBytes(64));
+    const tcb = o.tcb ?? (turin ? { fmc: 1, bootloader: 1, tee: 1, snp: 3, microcode: 72 } : { bootloader: 3, tee: 0, snp: 8, microcode: 115 });
+    return assembleSnpTestChain({ arkKey, askKey, vcekKey, chipId, tcb, generation: gen });
 }
 
 /** The chain's certificates for the given keys (a VCEK for another chip or TCB under the same ARK and ASK, for instance). */
@@ -164,7 +176,11 @@ export function snpTestReport(c: SnpTestChain, f: SnpReportFields, sign = true):
     if (f.reportData.length !== 64) throw new Error('REPORT_DATA is 64 bytes');
     if (f.measurement.length !== 48) throw new Error('MEASUREMENT is 48 bytes');
     const b = Buffer.alloc(SNP_REPORT_SIZE);
-    b.writeUInt32LE(f.version ?? 2, SNP_OFFSETS.version);
+    const turin = (f.reportedTcb ?? c.tcb).fmc !== undefined;
+    // Turin's firmware writes version 3 or later reports, which name the CPU family.
+    const version = f.version ?? (turin ? 3 : 2);
+    b.writeUInt32LE(version, SNP_OFFSETS.version);
+    if (version >= 3) b[SNP_OFFSETS.cpuidFamily] = turin ? SNP_TURIN_FAMILY : 0x19;
     b.writeUInt32LE(f.guestSvn ?? 0, SNP_OFFSETS.guestSvn);
     b.writeBigUInt64LE(f.policy ?? SNP_TEST_POLICY, SNP_OFFSETS.policy);
     b.writeUInt32LE(f.vmpl ?? 0, SNP_OFFSETS.vmpl);
