@@ -1,4 +1,5 @@
 import { AMD_ARK_IDS, snpPolicy } from '../wrappers/snp/amd';
+import { devSnpArkId, devSnpImageHash } from '../wrappers/snp/devChain';
 import { NetworkProvider } from '@ton/blueprint';
 import { OpenedContract } from '@ton/core';
 import { Address, Contract } from '@ton/core';
@@ -32,9 +33,11 @@ import { blueprintCommand, waitForDeployment } from './lib/cli';
  *   1. deploy the Registry owned by this wallet;
  *   2. deploy Staking, Escrow and the AttestationVerifier, bound to it;
  *   3. queue, through the timelock: linking them to the Registry, the
- *      attestation policy (Intel's root and quoting enclave; on a devnet also
- *      the public development key for simulated evidence), and the
- *      allow-listing of the development image and model;
+ *      attestation policy (Intel's root and quoting enclave, AMD's roots; on
+ *      a devnet also the public development key for simulated evidence and
+ *      the development AMD root, wrappers/snp/devChain.ts), and the
+ *      allow-listing of the development image and model (on a devnet also
+ *      the development SEV-SNP image);
  *   4. on a devnet, advance the chain clock past the timelock and execute
  *      them in that order; elsewhere print the executeProposal commands;
  *   5. write deployments/<network>.json (or $COCOON_DEPLOYMENT).
@@ -171,7 +174,8 @@ export function initialAttestationPolicy(devnet: boolean): AttestationPolicy {
         qeMinIsvSvn: 0n,
         ...INTEL_TD_QE_IDENTITY,
         simulatedKey: devnet ? BigInt('0x' + devSimulatedAttestationKey().publicKey.toString('hex')) : 0n,
-        ...snpPolicy(Object.values(AMD_ARK_IDS)),
+        // A development network also pins the development AMD root, so SEV-SNP registration runs there end to end.
+        ...snpPolicy([...Object.values(AMD_ARK_IDS), ...(devnet ? [devSnpArkId()] : [])]),
     };
 }
 
@@ -224,7 +228,7 @@ async function governanceSetUpStep(
     } else {
         const existing = findQueued((d) => d.kind === ProposalKind.SetAttestationPolicy && samePolicy(d.policy, policy));
         const id = existing ?? (await submitProposal(provider, registry, () => registry.sendProposeAttestationPolicy(provider.sender(), policy)));
-        ids.push({ id, what: devnet ? 'attestation policy (Intel root + development simulated key)' : 'attestation policy (Intel root)' });
+        ids.push({ id, what: devnet ? "attestation policy (Intel's and AMD's roots + the development key and AMD root)" : "attestation policy (Intel's and AMD's roots)" });
     }
 
     if (await registry.getImageAllowed(DEV_IMAGE_HASH)) {
@@ -232,6 +236,15 @@ async function governanceSetUpStep(
     } else {
         const existing = findQueued((d) => d.kind === ProposalKind.AddImage && d.imageHash === DEV_IMAGE_HASH);
         ids.push({ id: existing ?? (await proposeImage(provider, [at, hex256(DEV_IMAGE_HASH)])), what: 'allow the development image' });
+    }
+    if (devnet) {
+        const snpImage = devSnpImageHash();
+        if (await registry.getImageAllowed(snpImage)) {
+            ui.write(`Development SEV-SNP image ${hex256(snpImage)} is already allowed.`);
+        } else {
+            const existing = findQueued((d) => d.kind === ProposalKind.AddImage && d.imageHash === snpImage);
+            ids.push({ id: existing ?? (await proposeImage(provider, [at, hex256(snpImage)])), what: 'allow the development SEV-SNP image' });
+        }
     }
     if ((await registry.getModel(DEV_MODEL_ID))?.enabled) {
         ui.write(`Development model ${hex256(DEV_MODEL_ID)} is already allowed.`);

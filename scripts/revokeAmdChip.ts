@@ -2,6 +2,7 @@ import { NetworkProvider } from '@ton/blueprint';
 import { argOrAsk, openRegistry, requireOwner, waitUntil } from './lib/cli';
 import { hex256 } from '../helpers/bytes';
 import { amdChipRevocationId } from '../wrappers/snp';
+import { ExtendedAttestationVerifier } from '../wrappers/AttestationVerifier';
 
 /**
  * Revokes an AMD processor at once (no timelock, as for a key): every VCEK
@@ -18,6 +19,13 @@ export async function run(provider: NetworkProvider, args: string[] = []) {
     if (!/^([0-9a-fA-F]{16}|[0-9a-fA-F]{128})$/.test(text)) throw new Error(`the chip id must be 128 hex digits (64 bytes), or 16 for an EPYC Turin's 8 bytes; got ${text.length} characters`);
     const id = amdChipRevocationId(Buffer.concat([Buffer.from(text, 'hex'), Buffer.alloc(64 - text.length / 2)]));
     await requireOwner(provider, registry);
+    // Chip and key revocations share one list: an id the verifier holds as a key is not a chip's.
+    const verifier = (await registry.getLinks()).verifier;
+    if (verifier) {
+        const v = provider.open(ExtendedAttestationVerifier.fromAddress(verifier));
+        if ((await v.getCachedKey(id)) || (await v.getAmdKey(id)))
+            throw new Error(`${hex256(id)} is the id of a key the verifier holds, not of a chip: check the chip id (revokeAttestationKey revokes keys)`);
+    }
     const revoked = async () => (await registry.getRevokedKeys()).has(id);
     if (await revoked()) throw new Error(`chip ${text.slice(0, 16)}… (revocation id ${hex256(id)}) is already revoked`);
     await registry.sendRevokeAttestationKey(provider.sender(), id, 0n, await registry.getPushingValue());

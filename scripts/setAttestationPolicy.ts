@@ -3,7 +3,7 @@ import { AttestationPolicy } from '../wrappers/Registry';
 import { INTEL_SGX_ROOT_CA_KEY, INTEL_TD_QE_IDENTITY, INTEL_TD_QE_ISVPRODID, INTEL_TD_QE_MRSIGNER } from '../wrappers/tdx';
 import { openRegistry, parseHash256, parseUint, requireOwner } from './lib/cli';
 import { hex256 } from '../helpers/bytes';
-import { AMD_ARK_IDS, snpPolicy, snpPolicyOf } from '../wrappers/snp/amd';
+import { AMD_ARK_IDS, snpPolicy, snpPolicyOf, snpTcbValue } from '../wrappers/snp/amd';
 import { SnpTcb, snpTcbText } from '../wrappers/snp/report';
 import { submitProposal } from './lib/governance';
 
@@ -28,8 +28,8 @@ function parseTcb(value: string, name: string): SnpTcb {
     throw new Error(`${name} is four numbers (bootloader,tee,snp,microcode: Milan, Genoa) or five (fmc,bootloader,tee,snp,microcode: Turin)`);
 }
 
-/** Whether a pinned root's reports use Turin's TCB layout (AMD's Turin ARK, or a root whose minimum is already in it). */
-const isTurinRoot = (id: bigint, min: SnpTcb) => id === AMD_ARK_IDS.Turin || min.fmc !== undefined;
+/** Whether a pinned root's reports use Turin's TCB layout (the policy says so: its minimum has an FMC part). */
+const isTurinRoot = (min: SnpTcb) => min.fmc !== undefined;
 
 /** `bytes` bytes of hex, in the report byte order Intel publishes QE identities in. */
 function parseHexBytes(value: string, bytes: number, name: string): bigint {
@@ -111,16 +111,20 @@ export function applyPolicyOverrides(current: Policy, overrides: string[]): Poli
                 const colon = value.indexOf(':');
                 if (colon < 0) {
                     const tcb = parseTcb(value, name);
-                    const matching = [...arks.entries()].filter(([id, min]) => isTurinRoot(id, min) === (tcb.fmc !== undefined)).map(([id]) => id);
+                    const matching = [...arks.entries()].filter(([, min]) => isTurinRoot(min) === (tcb.fmc !== undefined)).map(([id]) => id);
                     if (matching.length === 0) throw new Error(`snpMinTcb: no pinned SEV-SNP root takes a TCB of ${tcb.fmc === undefined ? 'four parts (Milan, Genoa)' : 'five parts (Turin)'}`);
                     for (const id of matching) arks.set(id, tcb);
                 } else {
                     const id = parseHash256(value.slice(0, colon), name);
                     if (!arks.has(id)) throw new Error(`snpMinTcb: ${hex256(id)} is not a pinned SEV-SNP root`);
                     const tcb = parseTcb(value.slice(colon + 1), name);
-                    if (id === AMD_ARK_IDS.Turin && tcb.fmc === undefined) throw new Error('snpMinTcb: AMD Turin reports have five TCB parts: fmc,bootloader,tee,snp,microcode');
-                    if ((id === AMD_ARK_IDS.Milan || id === AMD_ARK_IDS.Genoa) && tcb.fmc !== undefined)
-                        throw new Error('snpMinTcb: AMD Milan and Genoa reports have four TCB parts: bootloader,tee,snp,microcode');
+                    // A root's generation (its layout) is chosen with its first minimum and kept after it; AMD's roots have theirs.
+                    const current = arks.get(id)!;
+                    const fixed = snpTcbValue(current) !== 0n || (Object.values(AMD_ARK_IDS) as bigint[]).includes(id);
+                    if (fixed && isTurinRoot(current) !== (tcb.fmc !== undefined))
+                        throw new Error(
+                            `snpMinTcb: ${hex256(id)} is a ${isTurinRoot(current) ? 'Turin root: its minimum has five parts, fmc,bootloader,tee,snp,microcode' : 'Milan or Genoa root: its minimum has four parts, bootloader,tee,snp,microcode'}`,
+                        );
                     arks.set(id, tcb);
                 }
                 Object.assign(next, snpPolicy(arks));

@@ -1,6 +1,8 @@
-import { AMD_ARK_IDS, snpPolicy, snpPolicyOf } from '../wrappers/snp/amd';
+import { AMD_ARK_IDS, snpPolicy, snpPolicyOf, snpTcbValue } from '../wrappers/snp/amd';
+import type { SnpTcb } from '../wrappers/snp/report';
+import { storeSnpPolicy } from '../wrappers/Registry';
 import { createHash } from 'crypto';
-import { Address, beginCell, toNano } from '@ton/core';
+import { Address, Dictionary, beginCell, toNano } from '@ton/core';
 import { BlockchainSnapshot, SandboxContract, SendMessageResult, TreasuryContract } from '@ton/sandbox';
 import { keyPairFromSeed } from '@ton/crypto';
 import '@ton/test-utils';
@@ -990,14 +992,40 @@ describe('Registry attestation policy', () => {
     it("pins AMD's SEV-SNP roots and TCB minimums through the same proposal; refuses an SEV-SNP policy that pins no root, or does not parse", async () => {
         const f = await deployVerifier({ policy: intelPolicy() });
         expect((await f.verifier.getAttestationPolicy())!.snp).toBeNull();
-        const next = intelPolicy(snpPolicy(Object.values(AMD_ARK_IDS), { bootloader: 3, tee: 0, snp: 8, microcode: 115 }));
-        await passProposal(f, () => f.registry.sendProposeAttestationPolicy(f.owner.getSender(), next));
-        const pushed = snpPolicyOf((await f.verifier.getAttestationPolicy())!)!;
-        expect([...pushed.keys()].sort()).toEqual(Object.values(AMD_ARK_IDS).sort());
-        for (const min of pushed.values()) expect(min).toEqual({ bootloader: 3, tee: 0, snp: 8, microcode: 115 });
+        const milan = { bootloader: 3, tee: 0, snp: 8, microcode: 115 };
+        const turin = { fmc: 1, bootloader: 3, tee: 4, snp: 5, microcode: 70 };
+        const mins = new Map<bigint, SnpTcb>([
+            [AMD_ARK_IDS.Milan, milan],
+            [AMD_ARK_IDS.Genoa, milan],
+            [AMD_ARK_IDS.Turin, turin],
+        ]);
+        await passProposal(f, () => f.registry.sendProposeAttestationPolicy(f.owner.getSender(), intelPolicy(snpPolicy(mins))));
+        // Each root's minimum reads back in its generation's layout.
+        expect(snpPolicyOf((await f.verifier.getAttestationPolicy())!)).toEqual(mins);
+        expect(() => snpPolicy([AMD_ARK_IDS.Turin], milan)).toThrow(/five parts/);
 
         const before = await f.registry.getNextProposalId();
-        const empty = beginCell().storeBit(false).endCell();
+        // A minimum with a byte its layout reserves (a four-part floor read as Turin's, say), or a Turin root not pinned.
+        const raw = (arks: Array<[bigint, bigint]>, turinIds: bigint[]) => {
+            const a = Dictionary.empty(Dictionary.Keys.BigUint(256), Dictionary.Values.BigUint(64));
+            for (const [id, v] of arks) a.set(id, v);
+            const t = Dictionary.empty(Dictionary.Keys.BigUint(256), Dictionary.Values.Bool());
+            for (const id of turinIds) t.set(id, true);
+            return intelPolicy({
+                snp: beginCell()
+                    .store(storeSnpPolicy({ $$type: 'SnpPolicy', arks: a, turinArks: t }))
+                    .endCell(),
+            });
+        };
+        for (const bad of [
+            raw([[AMD_ARK_IDS.Turin, snpTcbValue(milan)]], [AMD_ARK_IDS.Turin]),
+            raw([[AMD_ARK_IDS.Milan, snpTcbValue(turin)]], []),
+            raw([[AMD_ARK_IDS.Milan, 0n]], [AMD_ARK_IDS.Turin]),
+        ]) {
+            const r = await f.registry.sendProposeAttestationPolicy(f.owner.getSender(), bad);
+            expect(r.transactions).toHaveTransaction({ to: f.registry.address, success: false, exitCode: ExitCode.ERR_REGISTRY_BAD_SNP_POLICY });
+        }
+        const empty = beginCell().storeBit(false).storeBit(false).endCell();
         const none = await f.registry.sendProposeAttestationPolicy(f.owner.getSender(), intelPolicy({ snp: empty }));
         expect(none.transactions).toHaveTransaction({ to: f.registry.address, success: false, exitCode: ExitCode.ERR_REGISTRY_BAD_SNP_POLICY });
         const short = await f.registry.sendProposeAttestationPolicy(f.owner.getSender(), intelPolicy({ snp: beginCell().endCell() }));

@@ -81,7 +81,7 @@ export class Discovery {
     }
 
     private registryAddress?: Promise<Address>;
-    private verifierAddress?: Promise<Address | null>;
+    private verifierAddress?: { at: number; address: Promise<Address | null> };
 
     /** The Registry that Staking reports to (read once). */
     private registry() {
@@ -92,16 +92,25 @@ export class Discovery {
         return this.registryAddress.then((a) => this.opener.open(ExtendedRegistry.fromAddress(a)));
     }
 
-    /** The hardware an attestation's evidence key belongs to (the verifier the Registry links, read once; 'unknown' when it links none). */
+    /**
+     * The hardware an attestation's evidence key belongs to (the verifier the
+     * Registry links, read once a minute). It only labels the worker, so a
+     * failed read gives 'unknown' rather than rejecting it.
+     */
     async evidenceTee(evidenceKeyId: bigint): Promise<EvidenceTee> {
         if (evidenceKeyId === 0n) return 'simulated';
-        if (!this.verifierAddress) {
-            this.verifierAddress = this.registry().then(async (r) => (await r.getLinks()).verifier);
-            this.verifierAddress.catch(() => (this.verifierAddress = undefined));
+        if (!this.verifierAddress || Date.now() - this.verifierAddress.at > 60_000) {
+            const address = this.registry().then(async (r) => (await r.getLinks()).verifier);
+            this.verifierAddress = { at: Date.now(), address };
+            address.catch(() => (this.verifierAddress = undefined));
         }
-        const verifier = await this.verifierAddress;
-        if (!verifier) return 'unknown';
-        return this.opener.open(ExtendedAttestationVerifier.fromAddress(verifier)).getEvidenceTee(evidenceKeyId);
+        try {
+            const verifier = await this.verifierAddress.address;
+            if (!verifier) return 'unknown';
+            return await this.opener.open(ExtendedAttestationVerifier.fromAddress(verifier)).getEvidenceTee(evidenceKeyId);
+        } catch {
+            return 'unknown';
+        }
     }
 
     /** Model names allow-listed in the Registry that Staking reports to. */

@@ -45,7 +45,7 @@ describe('deployNetwork', () => {
         // Links, attestation policy, development image and model.
         expect(written!.pendingProposals.map((p) => p.what)).toEqual([
             'link Staking, Escrow and AttestationVerifier',
-            'attestation policy (Intel root)',
+            "attestation policy (Intel's and AMD's roots)",
             'allow the development image',
             'allow the development model',
         ]);

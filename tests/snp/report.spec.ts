@@ -79,15 +79,9 @@ describe('AttestationVerifier: AMD SEV-SNP reports', () => {
     }
 
     /** The chain with the VCEK AMD would derive for the same chip at another TCB (a key of its own, under the same ASK). */
+    const keysOf = (chain: SnpTestChain) => ({ arkKey: chain.ark.privateKey, askKey: chain.ask.privateKey });
     const vcekAt = (chain: SnpTestChain, tcb: SnpTestChain['tcb'], generation?: string) =>
-        assembleSnpTestChain({
-            arkKey: chain.ark.privateKey,
-            askKey: chain.ask.privateKey,
-            vcekKey: generateKeyPairSync('ec', { namedCurve: 'secp384r1' }).privateKey,
-            chipId: chain.chipId,
-            tcb,
-            generation,
-        });
+        assembleSnpTestChain({ ...keysOf(chain), vcekKey: generateKeyPairSync('ec', { namedCurve: 'secp384r1' }).privateKey, chipId: chain.chipId, tcb, generation });
     const claimsFor = (notAfter = BigInt(f.blockchain.now! + 30 * DAY)): AttestationClaims => ({ workerStake: ws.address, workerKey: 0xabcn, encryptionKey: 0xdefn, modelId: MODEL, notAfter });
     const simReport = (fields: Partial<Parameters<typeof snpTestReport>[1]> = {}, claims = claimsFor()) => snpTestReport(sim, { reportData: claimsReportData(claims), measurement, ...fields });
 
@@ -234,10 +228,11 @@ describe('AttestationVerifier: AMD SEV-SNP reports', () => {
         const end = await f.verifier.sendEndRevokedAttestation(f.submitter.getSender(), ws.address, id);
         expect(end.transactions).toHaveTransaction({ from: f.verifier.address, to: ws.address, success: true });
 
-        // AMD derives a new VCEK when the firmware moves on: the same chip, so it is refused before it is cached.
+        // AMD derives a new VCEK when the firmware moves on: the same chip, so it is refused.
         const newer = vcekAt(sim, { ...sim.tcb, microcode: 201 });
         const steps = amdCertificateSteps(parseAmdCertificate(newer.vcek.der), sim.ask.publicKey).messages;
-        await send(steps, { index: steps.length - 1, exitCode: ExitCode.ERR_ATTEST_KEY_REVOKED });
+        // Refused at its first step: the chip id is read before any hashing.
+        await send(steps, { index: 0, exitCode: ExitCode.ERR_ATTEST_KEY_REVOKED });
         expect(await f.verifier.getAmdKeyUsable(vcekKeyId(newer.vcek.publicKey))).toBe(false);
         // Another chip under the same ASK is unaffected.
         expect(await f.verifier.getAmdKeyUsable(amdRsaKeyId(sim.ask.publicKey))).toBe(true);
@@ -259,6 +254,13 @@ describe('AttestationVerifier: AMD SEV-SNP reports', () => {
         await send(amdCertificateSteps(parseAmdCertificate(old.vcek.der), turin.ask.publicKey).messages);
         const low = snpTestReport(old, { reportData: claimsReportData(claims), measurement });
         await send([snpReportSteps(low, old.vcek.publicKey, claims, ws.address).messages[0]], { index: 0, exitCode: ExitCode.ERR_ATTEST_SNP_TCB_TOO_LOW });
+
+        // A VCEK must be of its root's generation: a Turin-shaped one under the Milan-pinned root, or a
+        // Milan-shaped one under the Turin root, would have its TCB read against a floor in the other layout.
+        const turinShaped = assembleSnpTestChain({ ...keysOf(sim), vcekKey: old.vcek.privateKey, chipId: turin.chipId, tcb: turin.tcb, generation: 'Turin' });
+        const milanShaped = vcekAt(turin, { bootloader: 9, tee: 9, snp: 9, microcode: 200 });
+        await send([amdCertificateSteps(parseAmdCertificate(turinShaped.vcek.der), sim.ask.publicKey).messages[0]], { index: 0, exitCode: ExitCode.ERR_ATTEST_SNP_WRONG_GENERATION });
+        await send([amdCertificateSteps(parseAmdCertificate(milanShaped.vcek.der), turin.ask.publicKey).messages[0]], { index: 0, exitCode: ExitCode.ERR_ATTEST_SNP_WRONG_GENERATION });
 
         // An FMC version with a 64-byte hwID is neither generation's VCEK.
         const exts = vcekExtensions(turin.tcb, turin.chipId, 'Turin-B0');

@@ -149,8 +149,8 @@ describe('attestation scripts', () => {
         const turin = snpPolicyOf(applyPolicyOverrides(amd, ['snpMinTcb=1,3,4,5,70']))!;
         expect(turin.get(AMD_ARK_IDS.Turin)).toEqual({ fmc: 1, bootloader: 3, tee: 4, snp: 5, microcode: 70 });
         expect(turin.get(AMD_ARK_IDS.Milan)).toEqual({ bootloader: 3, tee: 0, snp: 8, microcode: 115 });
-        expect(() => applyPolicyOverrides(amd, [`snpMinTcb=${AMD_ARK_IDS.Turin.toString(16)}:3,0,8,115`])).toThrow(/five TCB parts/);
-        expect(() => applyPolicyOverrides(amd, [`snpMinTcb=${AMD_ARK_IDS.Milan.toString(16)}:1,3,0,8,115`])).toThrow(/four TCB parts/);
+        expect(() => applyPolicyOverrides(amd, [`snpMinTcb=${AMD_ARK_IDS.Turin.toString(16)}:3,0,8,115`])).toThrow(/Turin root: its minimum has five parts/);
+        expect(() => applyPolicyOverrides(amd, [`snpMinTcb=${AMD_ARK_IDS.Milan.toString(16)}:1,3,0,8,115`])).toThrow(/Milan or Genoa root: its minimum has four parts/);
         expect(() => applyPolicyOverrides(amd, ['snpMinTcb=1,2,3'])).toThrow(/four numbers/);
         expect(() => applyPolicyOverrides(amd, ['snpMinTcb=1,2,3,256'])).toThrow();
         expect(() => applyPolicyOverrides(zero, ['snpMinTcb=1,2,3,4'])).toThrow(/root pinned first/);

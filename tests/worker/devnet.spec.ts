@@ -29,6 +29,8 @@ import { testKeys } from '../helpers/channel';
 import { Upstream, callWorker, chatBody, startUpstream, voucherFor } from './helpers';
 import { post } from '../devnet/util';
 import { pollUntil } from '../../helpers/poll';
+import { devSnpChain, devSnpImageHash, vcekKeyId } from '../../wrappers/snp';
+import { Discovery } from '../../client/src/discovery';
 
 /**
  * The worker against a devnet with the deployed contracts, through the same
@@ -118,6 +120,30 @@ describe('worker on a devnet with the deployed contracts', () => {
         // Registering again changes nothing on the stake (idempotent) and re-attests.
         await main(['register', '-c', configFile], io);
         expect(lines.at(-1)).toMatch(/\(unchanged\)/);
+    });
+
+    it("registers with SEV-SNP evidence from the development AMD chain through every on-chain step; discovery names the worker's TEE", async () => {
+        const io = { out: () => undefined, env: { ...process.env } };
+        const wdir = join(dir, 'snp-worker');
+        await main(['init', '-d', wdir, '--endpoint', devnet.endpoint, '--staking', contracts.staking, '--base-url', upstream.url, '--stake', '12', '--port', '0'], io);
+        const file = join(wdir, 'config.json');
+        const cfg = JSON.parse(await fs.readFile(file, 'utf8'));
+        cfg.keys.walletVersion = 'v5r1';
+        cfg.attestation = { provider: 'simulated-sev-snp' };
+        cfg.log = { level: 'error' };
+        writeFileSync(file, JSON.stringify(cfg), { mode: 0o600 });
+        const lines: string[] = [];
+        await main(['register', '-c', file], { ...io, out: (l: string) => lines.push(l) });
+        expect(lines.at(-1)).toMatch(/: active, stake 12 TON \(deployed\)/);
+
+        const keys = loadKeys(loadConfig({ file, env: {} }).keys);
+        const owner = (await OperatorWallet.open(client, DEVNET_MNEMONIC.split(' '), 'v5r1')).address;
+        const ws = tonClientOpener(client).open(ExtendedWorkerStake.fromAddress(await workerStakeAddress(Address.parse(contracts.staking), owner, keys.receipt.publicKey)));
+        const att = (await ws.getAttestation())!;
+        expect(att.imageHash).toBe(devSnpImageHash());
+        expect(att.evidenceKeyId).toBe(vcekKeyId(devSnpChain().vcek.publicKey));
+        const discovery = new Discovery(tonClientOpener(client), Address.parse(contracts.staking));
+        expect(await discovery.evidenceTee(att.evidenceKeyId)).toBe('amd-sev-snp');
     });
 
     it('serves paid requests; the voucher is redeemed on chain and the owner gains the amount minus the protocol fee', async () => {

@@ -30,6 +30,7 @@ import { fakeTsm, sandboxOpener } from './helpers';
 import { noAttestationPolicy } from '../helpers/attestation';
 import { SandboxNetworkProvider } from '../../scripts/lib/sandboxProvider';
 import { run as revokeAttestationKey } from '../../scripts/revokeAttestationKey';
+import { run as revokeAmdChip } from '../../scripts/revokeAmdChip';
 import { run as endRevokedAttestations } from '../../scripts/endRevokedAttestations';
 import { hex256 } from '../../helpers/bytes';
 import { Discovery } from '../../client/src/discovery';
@@ -156,6 +157,9 @@ describe('register with the tdx provider (sandbox: Staking, AttestationVerifier 
         // Only the owner revokes; nothing is ended while nothing is revoked.
         await expect(revokeAttestationKey(anyone, [f.registry.address.toString(), hex256(pckKeyId)])).rejects.toThrow(/owner/i);
         expect(await endRevokedAttestations(anyone, [staking.address.toString(), hex256(MODEL)])).toBe(0);
+        // Chip and key revocations share one list: a "chip id" that is the PCK's x || y would revoke the PCK, and is refused.
+        const xy = hex256(ca.pck.publicKey.x) + hex256(ca.pck.publicKey.y);
+        await expect(revokeAmdChip(owner, [f.registry.address.toString(), xy])).rejects.toThrow(/not of a chip/);
 
         await revokeAttestationKey(owner, [f.registry.address.toString(), hex256(pckKeyId)]);
         await expect(revokeAttestationKey(owner, [f.registry.address.toString(), hex256(pckKeyId)])).rejects.toThrow(/already revoked/);

@@ -4,7 +4,21 @@ import { join } from 'node:path';
 import { keyPairFromSeed } from '@ton/crypto';
 import { AttestationClaims, claimsBytes, claimsReportData, imageHashOf, parseQuote, pemToDers, signSimulated } from '../../wrappers/tdx';
 import { DEV_IMAGE_HASH } from '../../wrappers/devnet';
-import { AmdCertificate, SnpReport, amdCertificateDer, amdSignatureValid, p384SignatureValid, parseAmdCertificate, parseSnpReport, snpImageHashOf, snpTcbText } from '../../wrappers/snp';
+import {
+    AmdCertificate,
+    DEV_SNP_MEASUREMENT,
+    SnpReport,
+    SnpTestChain,
+    amdCertificateDer,
+    amdSignatureValid,
+    devSnpChain,
+    p384SignatureValid,
+    parseAmdCertificate,
+    parseSnpReport,
+    snpImageHashOf,
+    snpTcbText,
+    snpTestReport,
+} from '../../wrappers/snp';
 import { hex256 } from '../../helpers/bytes';
 
 /**
@@ -65,6 +79,30 @@ export class SimulatedProvider implements AttestationProvider {
     async attest(claims: AttestationClaims): Promise<Evidence> {
         claimsBytes(claims); // validates the field ranges
         return { provider: 'simulated', claims, imageHash: this.imageHash, signature: signSimulated(claims, this.imageHash, this.devKey.secretKey) };
+    }
+}
+
+/**
+ * SEV-SNP evidence from the development AMD chain (wrappers/snp/devChain.ts)
+ * instead of a processor: a report in the firmware's layout, signed by the
+ * chain's VCEK, with the development MEASUREMENT, and the chain's VCEK, ASK
+ * and ARK certificates. Registration goes through every on-chain SEV-SNP
+ * step; only a network that pins the development root (a devnet) accepts it.
+ */
+export class SimulatedSevSnpProvider implements AttestationProvider {
+    readonly kind = 'sev-snp';
+    constructor(private readonly chain: SnpTestChain = devSnpChain()) {}
+
+    async attest(claims: AttestationClaims): Promise<Evidence> {
+        const report = snpTestReport(this.chain, { reportData: claimsReportData(claims), measurement: DEV_SNP_MEASUREMENT });
+        return {
+            provider: 'sev-snp',
+            claims,
+            imageHash: snpImageHashOf(parseSnpReport(report)),
+            report,
+            vcek: this.chain.vcek.der,
+            amdChain: { ask: this.chain.ask.der, ark: this.chain.ark.der },
+        };
     }
 }
 

@@ -170,6 +170,16 @@ export const workerConfigSchema = z
                 .strict(),
             z
                 .object({
+                    /**
+                     * SEV-SNP evidence signed by the development AMD chain (wrappers/snp/devChain.ts): every on-chain
+                     * SEV-SNP step runs, but only a development network, which pins that chain's root, accepts it.
+                     */
+                    provider: z.literal('simulated-sev-snp'),
+                    reattestBeforeSec: z.number().int().positive().default(3600),
+                })
+                .strict(),
+            z
+                .object({
                     provider: z.literal('simulated'),
                     /** Development attestation key (only accepted by a network that enables the simulated path). */
                     devKeyPath: z.string().min(1),

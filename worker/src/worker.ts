@@ -5,7 +5,7 @@ import { modelIdOf } from '../../protocol/paidRequest';
 import type { Prices } from '../../wrappers/receipt';
 import { keyToInt } from '../../wrappers/voucher';
 import { devnetExplorerOf } from '../../wrappers/devnet';
-import { AttestationProvider, Evidence, SevSnpProvider, SimulatedProvider, TdxProvider, attestationDocument, readDevKey } from './attestation';
+import { AttestationProvider, Evidence, SevSnpProvider, SimulatedProvider, SimulatedSevSnpProvider, TdxProvider, attestationDocument, readDevKey } from './attestation';
 import { ChainView } from './chain';
 import { ContractOpener, tonClientOpener } from '../../wrappers/toncenter';
 import { Claimer } from './claimer';
@@ -73,6 +73,7 @@ export function providerFromConfig(config: WorkerConfig): AttestationProvider {
     const a = config.attestation;
     if (a.provider === 'simulated') return new SimulatedProvider(readDevKey(a.devKeyPath));
     if (a.provider === 'sev-snp') return new SevSnpProvider(a.configfsPath, a.vcekPath, a.certChainPath);
+    if (a.provider === 'simulated-sev-snp') return new SimulatedSevSnpProvider();
     return new TdxProvider(a.configfsPath);
 }
 

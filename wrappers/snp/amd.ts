@@ -49,34 +49,40 @@ export function snpTcbValue(t: SnpTcb): bigint {
     return bytesToUint(snpTcbBytes(t));
 }
 
-/** The TCB a value holds: in Turin's layout when told so, or when its bytes 2 to 5 (reserved in Milan's and Genoa's) are not all zero. */
+/** The TCB a value holds, in Turin's layout or in Milan's and Genoa's. */
 export function snpTcbOfValue(v: bigint, turin = false): SnpTcb {
-    const b = uintBytes(v, 8);
-    return snpTcbOf(b, turin || (b[2] | b[3] | b[4] | b[5]) !== 0);
+    return snpTcbOf(uintBytes(v, 8), turin);
 }
 
 /**
  * An SEV-SNP policy pinning ARKs with the least TCB each one's platforms may
- * report: `arks` as ids (each with `min`) or as a map from id to minimum.
- * Pinning none gives no policy (SEV-SNP evidence refused).
+ * report: `arks` as ids (each with `min`) or as a map from id to minimum. A
+ * minimum with an FMC part pins its root as a Turin one (its VCEKs and
+ * reports in Turin's layout); AMD's Turin root is always one (with no
+ * minimum, Turin's zero). Pinning none gives no policy (SEV-SNP evidence
+ * refused).
  */
 export function snpPolicy(arks: Iterable<bigint> | Map<bigint, SnpTcb> = [], min: SnpTcb = NO_MINIMUM): SnpPolicyField {
     const entries: Array<[bigint, SnpTcb]> = arks instanceof Map ? [...arks.entries()] : [...arks].map((id) => [id, min]);
     if (entries.length === 0) return { snp: null };
     const dict = Dictionary.empty(Dictionary.Keys.BigUint(256), Dictionary.Values.BigUint(64));
-    for (const [id, tcb] of entries) dict.set(id, snpTcbValue(tcb));
-    const policy: SnpPolicy = { $$type: 'SnpPolicy', arks: dict };
+    const turin = Dictionary.empty(Dictionary.Keys.BigUint(256), Dictionary.Values.Bool());
+    for (const [id, given] of entries) {
+        let tcb = given;
+        if (id === AMD_ARK_IDS.Turin && tcb.fmc === undefined) {
+            if (snpTcbValue(tcb) !== 0n) throw new Error("AMD Turin's minimum has five parts: fmc, bootloader, tee, snp, microcode");
+            tcb = { fmc: 0, ...tcb };
+        }
+        dict.set(id, snpTcbValue(tcb));
+        if (tcb.fmc !== undefined) turin.set(id, true);
+    }
+    const policy: SnpPolicy = { $$type: 'SnpPolicy', arks: dict, turinArks: turin };
     return { snp: beginCell().store(storeSnpPolicy(policy)).endCell() };
 }
 
-/**
- * The ARKs an AttestationPolicy pins for SEV-SNP, with each one's TCB
- * minimum (none: SEV-SNP evidence refused); the minimums of `turinArks`
- * (AMD's Turin root unless told otherwise) are read in Turin's layout.
- */
-export function snpPolicyOf(field: SnpPolicyField, turinArks: Iterable<bigint> = [AMD_ARK_IDS.Turin]): Map<bigint, SnpTcb> | null {
+/** The ARKs an AttestationPolicy pins for SEV-SNP, with each one's TCB minimum in its generation's layout (none: SEV-SNP evidence refused). */
+export function snpPolicyOf(field: SnpPolicyField): Map<bigint, SnpTcb> | null {
     if (!field.snp) return null;
-    const turin = new Set(turinArks);
     const policy = loadSnpPolicy(field.snp.beginParse());
-    return new Map(policy.arks.keys().map((id) => [id, snpTcbOfValue(policy.arks.get(id)!, turin.has(id))]));
+    return new Map(policy.arks.keys().map((id) => [id, snpTcbOfValue(policy.arks.get(id)!, policy.turinArks.has(id))]));
 }

@@ -3,3 +3,4 @@ export * from './amdCertificates';
 export * from './testChain';
 export * from './amd';
 export * from './steps';
+export * from './devChain';

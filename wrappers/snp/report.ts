@@ -148,7 +148,8 @@ export function parseSnpReport(raw: Uint8Array): SnpReport {
     const reportedTcbBytes = b.subarray(SNP_OFFSETS.reportedTcb, SNP_OFFSETS.reportedTcb + 8);
     const chipId = Buffer.from(b.subarray(SNP_OFFSETS.chipId, SNP_OFFSETS.chipId + 64));
     const cpuidFamily = version >= 3 ? b[SNP_OFFSETS.cpuidFamily] : undefined;
-    const turin = cpuidFamily !== undefined ? cpuidFamily >= SNP_TURIN_FAMILY : chipId.subarray(8).every((x) => x === 0);
+    // (A masked CHIP_ID, all zero, says nothing of the generation.)
+    const turin = cpuidFamily !== undefined ? cpuidFamily >= SNP_TURIN_FAMILY : chipId.subarray(8).every((x) => x === 0) && chipId.subarray(0, 8).some((x) => x !== 0);
     return {
         raw: b,
         version,
