@@ -5,7 +5,8 @@ import { promises as fs } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { RunningDevnet, startDevnet } from '../../devnet/server';
-import { deployNetwork } from '../../scripts/deployNetwork';
+import { deployNetwork, initialAttestationPolicy } from '../../scripts/deployNetwork';
+import { devSnpArkId, snpPolicyOf } from '../../wrappers/snp';
 import { deployNetworkTo, runBlueprintScript } from '../../scripts/local/devnetNetwork';
 import { readDeployment } from '../../scripts/lib/deployment';
 import { networkFlags } from '../../scripts/lib/cli';
@@ -49,6 +50,9 @@ describe('deployNetwork', () => {
             'allow the development image',
             'allow the development model',
         ]);
+        // The development AMD root's keys are public: only a devnet pins it.
+        expect(snpPolicyOf(initialAttestationPolicy(false))!.has(devSnpArkId())).toBe(false);
+        expect(snpPolicyOf(initialAttestationPolicy(true))!.has(devSnpArkId())).toBe(true);
         expect(written!.contracts.staking).toBeDefined();
         expect(written!.contracts.escrow).toBeDefined();
         expect(written!.contracts.attestationVerifier).toBeDefined();
