@@ -1,6 +1,6 @@
 import { ExitCode } from '../wrappers/exitCodes';
 import { Blockchain, BlockchainSnapshot, SandboxContract, TreasuryContract } from '@ton/sandbox';
-import { Transaction, beginCell, toNano } from '@ton/core';
+import { Cell, Transaction, beginCell, toNano } from '@ton/core';
 import '@ton/test-utils';
 import * as fc from 'fast-check';
 import { createHash } from 'crypto';
@@ -83,15 +83,17 @@ describe('P384 (ECDSA secp384r1 over a digest)', () => {
         await chain.loadFrom(fresh);
     });
 
-    const verifyGetter = (i: P384Inputs) => h.getVerify(...slices(i));
+    const verifyGetter = (i: P384Inputs) => h.getVerify(...slices(i), i.slopesFor(0, WINDOWS));
     const prepared = (i: P384Inputs) => h.getPrepared(...slices(i));
     const hashOf = (i: P384Inputs) => h.getInputHash(...slices(i));
 
-    async function start(i: P384Inputs, windows: number, queryId = 1n) {
-        return h.send(user.getSender(), { value: toNano('2') }, { $$type: 'P384VerifyStart', queryId, windows: BigInt(windows), ...i });
+    async function start(i: P384Inputs, windows: number, queryId = 1n, slopes = i.slopesFor(0, windows)) {
+        return h.send(user.getSender(), { value: toNano('2') }, { $$type: 'P384VerifyStart', queryId, windows: BigInt(windows), ...i, slopes });
     }
-    async function resume(verification: bigint, i: P384Inputs, windows: number, queryId = 2n) {
-        return h.send(user.getSender(), { value: toNano('2') }, { $$type: 'P384VerifyContinue', queryId, windows: BigInt(windows), verification, ...i });
+    /** The next windows, with their slopes (from where the harness says the verification stands, as a submitter reads it). */
+    async function resume(verification: bigint, i: P384Inputs, windows: number, queryId = 2n, slopes?: Cell) {
+        const from = Number((await h.getWindowsDone(verification)) ?? 0n);
+        return h.send(user.getSender(), { value: toNano('2') }, { $$type: 'P384VerifyContinue', queryId, windows: BigInt(windows), verification, ...i, slopes: slopes ?? i.slopesFor(from, windows) });
     }
 
     /** The whole verification in transactions of PLAN's sizes; their gas, each under a transaction's limit. */
@@ -277,7 +279,7 @@ describe('P384 (ECDSA secp384r1 over a digest)', () => {
         it('a hint cell too short throws', async () => {
             const v = c();
             const short = beginCell().storeUint(0, 100).endCell();
-            await expect(h.getVerify(digestCell(v.e).beginParse(), pairCell(v.shown.q.x, v.shown.q.y).beginParse(), pairCell(v.r, v.s).beginParse(), short)).rejects.toThrow();
+            await expect(h.getVerify(digestCell(v.e).beginParse(), pairCell(v.shown.q.x, v.shown.q.y).beginParse(), pairCell(v.r, v.s).beginParse(), short, beginCell().endCell())).rejects.toThrow();
         });
     });
 
@@ -349,6 +351,53 @@ describe('P384 (ECDSA secp384r1 over a digest)', () => {
             expect(empty.transactions).toHaveTransaction({ to: h.address, success: false, exitCode: ExitCode.ERR_P384_BAD_COUNT });
             expect(await h.getWindowsDone(id)).toBe(48n);
             await resume(id, i, 1);
+            expect(await h.getResult(id)).toBe(true);
+        });
+
+        it('a wrong, stale or missing slope stops its step and changes nothing; the right ones finish it', async () => {
+            const i = valid();
+            const id = await hashOf(i);
+            await start(i, 12);
+            const right = i.slopesFor(12, 10);
+            // one slope off by one (a doubling's, then an addition's), the slopes of other windows, none at all
+            const flip = (cell: Cell, at: number) => {
+                const s0 = cell.refs[0].beginParse();
+                const halves = Array.from({ length: 5 }, () => s0.loadUintBig(192));
+                halves[at] ^= 1n;
+                const b = beginCell();
+                halves.forEach((v) => b.storeUint(v, 192));
+                return beginCell().storeRef(b.storeRef(cell.refs[0].refs[0]).endCell()).endCell();
+            };
+            for (const [slopes, code] of [
+                [flip(right, 1), ExitCode.ERR_P384_BAD_SLOPE],
+                [flip(right, 3), ExitCode.ERR_P384_BAD_SLOPE],
+                [i.slopesFor(11, 10), ExitCode.ERR_P384_BAD_SLOPE],
+                [valid().slopesFor(0, 10), ExitCode.ERR_P384_BAD_SLOPE],
+                [i.slopesFor(12, 2), 9],
+                [beginCell().endCell(), 9],
+            ] as [Cell, number][]) {
+                const res = await resume(id, i, 10, 3n, slopes);
+                expect(res.transactions).toHaveTransaction({ to: h.address, success: false, exitCode: code });
+                expect(await h.getWindowsDone(id)).toBe(12n);
+            }
+            // an addition's slope: the chain's second cell holds d3.l, d4 and G
+            // (G's is 0, unread, only when both its digits are: one case in 256)
+            const second = right.refs[0].refs[0].beginParse();
+            const mid = Array.from({ length: 5 }, () => second.loadUintBig(192));
+            const gRead = mid[3] !== 0n || mid[4] !== 0n;
+            mid[4] ^= 1n;
+            const b2 = beginCell();
+            mid.forEach((v) => b2.storeUint(v, 192));
+            const withBadG = beginCell()
+                .storeRef(beginCell().storeBits(right.refs[0].beginParse().loadBits(960)).storeRef(b2.storeRef(right.refs[0].refs[0].refs[0]).endCell()).endCell())
+                .endCell();
+            if (gRead) {
+                const bad = await resume(id, i, 10, 4n, withBadG);
+                expect(bad.transactions).toHaveTransaction({ to: h.address, success: false, exitCode: ExitCode.ERR_P384_BAD_SLOPE });
+            }
+            await resume(id, i, 10, 5n, right);
+            expect(await h.getWindowsDone(id)).toBe(22n);
+            await resume(id, i, 27);
             expect(await h.getResult(id)).toBe(true);
         });
 

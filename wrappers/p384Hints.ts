@@ -23,6 +23,7 @@ import { P384Hint, storeP384Hint } from '../build/AttestationVerifier/Attestatio
 import { uintBytes } from '../helpers/bytes';
 import { mod } from '../helpers/modular';
 import { AffinePoint, P384_CURVE } from '../helpers/weierstrassCurve';
+import { P384_WINDOWS, p384LadderSlopes } from '../helpers/p384Ladder';
 
 export type { P384Hint };
 
@@ -132,6 +133,34 @@ export function readMultiplesCell(c: Cell): P384Affine[] {
         if (k < 6) s = s.loadRef().beginParse();
     }
     return out;
+}
+
+/**
+ * The slopes of windows from .. from + count - 1 of the ladder for this hint
+ * (signature r, key q), as p384Advance reads them: a cell whose reference
+ * starts a chain of three cells a window, [d1 d2 d3.h] [d3.l d4 G] [Q R]
+ * (uint192 halves, the next window's first cell in the third's reference).
+ * Not part of the verification's input hash: a transaction brings those of
+ * its own windows, and the contract checks each.
+ */
+export function p384SlopesCell(r: bigint, q: P384Affine, h: P384Hint, from = 0, count = P384_WINDOWS): Cell {
+    const R = { x: h.rxPlusN ? r + P384_N : r, y: h.ryh * W + h.ryl };
+    const windows = p384LadderSlopes(h, q, R, from, count);
+    let next: Cell | null = null;
+    for (let w = windows.length - 1; w >= 0; w--) {
+        const halves = windows[w].flatMap((v) => [v >> 192n, v & (W - 1n)]);
+        const cell = (part: bigint[], ref: Cell | null) => {
+            const b = beginCell();
+            for (const v of part) b.storeUint(v, 192);
+            if (ref) b.storeRef(ref);
+            return b.endCell();
+        };
+        const third = cell(halves.slice(10, 14), next);
+        next = cell(halves.slice(0, 5), cell(halves.slice(5, 10), third));
+    }
+    const root = beginCell();
+    if (next) root.storeRef(next);
+    return root.endCell();
 }
 
 export function p384HintCell(h: P384Hint): Cell {

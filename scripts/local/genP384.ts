@@ -9,19 +9,19 @@
  * limbs at the edges of their bounds.
  * Run: npx ts-node scripts/local/genP384.ts
  */
-import { createHash } from 'crypto';
-import { writeFileSync } from 'fs';
+import { readFileSync, writeFileSync } from 'fs';
 import { join } from 'path';
 import { C384, FBlock, FOp, LIMB, compileBestLimbs, evaluate, fmod, limbValue, simulate } from './p384asm';
 import { mod as modReduce, modInv } from '../../helpers/modular';
-import { P384_CURVE, PointPair, pairArithmetic } from '../../helpers/weierstrassCurve';
+import { P384_CURVE, pairArithmetic } from '../../helpers/weierstrassCurve';
+import { P384_DOUBLINGS, P384_G192, P384_LADDER_END, P384_LADDER_START, P384_WINDOWS } from '../../helpers/p384Ladder';
 
-export const { p: P, n: N, b: B } = P384_CURVE;
-export const { x: GX, y: GY } = P384_CURVE.g;
+const { p: P, n: N, b: B } = P384_CURVE;
+const { x: GX, y: GY } = P384_CURVE.g;
 
 const mod = (x: bigint, m = P) => modReduce(x, m);
 const inv = (a: bigint, m = P) => modInv(a, m);
-export const { add: affAdd, mul: affMul, neg: affNeg } = pairArithmetic(P384_CURVE);
+const { add: affAdd, mul: affMul } = pairArithmetic(P384_CURVE);
 
 const mul = (dst: string, a: string, b: string): FOp => ({ dst, op: 'mul', a, b });
 const sqr = (dst: string, a: string): FOp => ({ dst, op: 'sqr', a });
@@ -29,76 +29,58 @@ const sub = (dst: string, a: string, b: string): FOp => ({ dst, op: 'sub', a, b 
 const add = (dst: string, a: string, b: string): FOp => ({ dst, op: 'add', a, b });
 const mulk = (dst: string, a: string, k: number): FOp => ({ dst, op: 'mulk', a, k });
 
-// ---- the formulas: XYZZ coordinates ----
-// (X, Y, ZZ, ZZZ) stands for (X/ZZ, Y/ZZZ) with ZZ = Z^2, ZZZ = Z^3 for some Z
-// (Explicit-Formulas Database, "xyzz": dbl-2008-s-1, madd-2008-s). ZZ = ZZZ = 0 is absorbing: every formula multiplies ZZ and
-// ZZZ by something, so once a step meets infinity (or the exceptional
-// addition of a point to itself or its negation, which these formulas turn
-// into ZZ = ZZZ = 0) everything after it stays there. (X, Y, ZZ, -ZZZ) is -P.
+// ---- the formulas: affine, with the slope as a hint ----
+// The accumulator is an affine point (x, y). Each step's slope L comes with
+// the transaction (wrappers/p384Hints.ts, p384Lambdas), and the block computes
+// the step from it together with the residue of the slope's defining
+// equation, which the ladder demands be 0 mod p before it goes on:
+//   doubling: 2 y L = 3 x^2 - 3 (the tangent; y != 0 on a curve of prime
+//             order, so exactly one L mod p satisfies it);
+//   addition of a table point (tx, ty): L (tx - x) = ty - y, and tx - x must
+//             not be 0 mod p (else the equation would hold for every L when
+//             the points are equal, and the step is refused).
+// With L so fixed, x3 = L^2 - x - x', y3 = L (x - x3) - y is exactly the group
+// operation, so the accumulator stays a point of the curve and every step is
+// checked: a wrong slope stops the transaction, it never yields a wrong point.
+// Four field products a doubling and three an addition, against nine and
+// ten in projective coordinates. x3 and y3 are reduced (op 'red') so their
+// limbs stay near 2^192 from step to step.
 
-/** 2P (a = -3). */
-const DBL: FOp[] = [
-    add('U', 'Y', 'Y'),
-    sqr('V', 'U'),
-    mul('W', 'U', 'V'),
-    mul('S', 'X', 'V'),
-    sub('t1', 'X', 'ZZ'),
-    add('t2', 'X', 'ZZ'),
-    mul('m', 't1', 't2'),
-    mulk('M', 'm', 3),
-    sqr('M2', 'M'),
-    add('S2', 'S', 'S'),
-    sub('X3', 'M2', 'S2'),
-    sub('d', 'S', 'X3'),
-    mul('md', 'M', 'd'),
-    mul('wy', 'W', 'Y'),
-    sub('Y3', 'md', 'wy'),
-    mul('ZZ3', 'V', 'ZZ'),
-    mul('ZZZ3', 'W', 'ZZZ'),
+/** 2P: inputs x, y, L; outputs x3, y3 and r = 2 y L - 3 x^2 (the ladder adds the 3). */
+const ADBL: FOp[] = [
+    sqr('x2', 'x'),
+    mulk('m', 'x2', 3),
+    mul('ly', 'lam', 'y'),
+    add('ly2', 'ly', 'ly'),
+    sub('r', 'ly2', 'm'),
+    sqr('l2', 'lam'),
+    add('xx', 'x', 'x'),
+    sub('x3u', 'l2', 'xx'),
+    { dst: 'x3', op: 'red', a: 'x3u' },
+    sub('d', 'x', 'x3'),
+    mul('ld', 'lam', 'd'),
+    sub('y3u', 'ld', 'y'),
+    { dst: 'y3', op: 'red', a: 'y3u' },
 ];
-/** P + (x, y) for an affine (x, y). */
-const MADD: FOp[] = [
-    mul('u2', 'x', 'ZZ'),
-    mul('s2', 'y', 'ZZZ'),
-    sub('P', 'u2', 'X'),
-    sub('R', 's2', 'Y'),
-    sqr('PP', 'P'),
-    mul('PPP', 'P', 'PP'),
-    mul('Q', 'X', 'PP'),
-    sqr('R2', 'R'),
-    add('Q2', 'Q', 'Q'),
-    add('t', 'PPP', 'Q2'),
-    sub('X3', 'R2', 't'),
-    sub('d', 'Q', 'X3'),
-    mul('rd', 'R', 'd'),
-    mul('yp', 'Y', 'PPP'),
-    sub('Y3', 'rd', 'yp'),
-    mul('ZZ3', 'ZZ', 'PP'),
-    mul('ZZZ3', 'ZZZ', 'PPP'),
+/** P + T for T = (tx, ty): outputs x3, y3, dx = tx - x (must not be 0 mod p) and r = L dx - (ty - y). */
+const AADD: FOp[] = [
+    sub('dx', 'tx', 'x'),
+    mul('ldx', 'lam', 'dx'),
+    sub('dy', 'ty', 'y'),
+    sub('r', 'ldx', 'dy'),
+    sqr('l2', 'lam'),
+    add('s', 'x', 'tx'),
+    sub('x3u', 'l2', 's'),
+    { dst: 'x3', op: 'red', a: 'x3u' },
+    sub('d', 'x', 'x3'),
+    mul('ld', 'lam', 'd'),
+    sub('y3u', 'ld', 'y'),
+    { dst: 'y3', op: 'red', a: 'y3u' },
 ];
-const ACC = ['X', 'Y', 'ZZ', 'ZZZ'];
-const OUT = ['X3', 'Y3', 'ZZ3', 'ZZZ3'];
 /** Limb bound of every value that crosses a block boundary (log2). */
 const IN_BITS = 198;
-const blk = (ops: FOp[], inputs: string[], fixed: string[] = ['C'], outputs = OUT): FBlock => ({ fixed, inputs, ops, outputs, inBits: IN_BITS });
-
-/** n copies of one formula as one block, each feeding the next. */
-function chain(one: FOp[], n: number): FOp[] {
-    const out: FOp[] = [];
-    let cur: Record<string, string> = { X: 'X', Y: 'Y', ZZ: 'ZZ', ZZZ: 'ZZZ' };
-    for (let i = 0; i < n; i++) {
-        const names: Record<string, string> = { ...cur };
-        if (i === n - 1) Object.assign(names, { X3: 'X3', Y3: 'Y3', ZZ3: 'ZZ3', ZZZ3: 'ZZZ3' });
-        const r = (s: string) => names[s] ?? `${s}_${i}`;
-        for (const o of one) {
-            const c: Record<string, unknown> = { ...o, dst: r(o.dst), a: r(o.a) };
-            if ('b' in o) c.b = r(o.b);
-            out.push(c as unknown as FOp);
-        }
-        cur = { X: r('X3'), Y: r('Y3'), ZZ: r('ZZ3'), ZZZ: r('ZZZ3') };
-    }
-    return out;
-}
+/** Bound of the blocks' residues and differences, read only by the zero checks (which take up to 2^210). */
+const STEP_OUT_BITS = 201;
 
 // ---- the formulas on real points ----
 function rnd(): bigint {
@@ -107,31 +89,62 @@ function rnd(): bigint {
     return x;
 }
 const rndScalar = () => (rnd() % (N - 1n)) + 1n;
-function xyzz(pt: [bigint, bigint], z: bigint, pre = ''): [string, bigint][] {
-    return [
-        [`${pre}X`, mod(pt[0] * z * z)],
-        [`${pre}Y`, mod(pt[1] * z * z * z)],
-        [`${pre}ZZ`, mod(z * z)],
-        [`${pre}ZZZ`, mod(z * z * z)],
-    ];
-}
-function aff(v: Map<string, bigint>): PointPair {
-    if (v.get('ZZ3') === 0n) return null;
-    return [mod(v.get('X3')! * inv(v.get('ZZ3')!)), mod(v.get('Y3')! * inv(v.get('ZZZ3')!))];
-}
-const same = (x: PointPair, y: PointPair) => (x === null ? y === null : y !== null && x[0] === y[0] && x[1] === y[1]);
+const dblBlock: FBlock = { fixed: ['C'], inputs: ['x', 'y', 'lam'], ops: ADBL, outputs: ['x3', 'y3', 'r'], inBits: IN_BITS, outBits: STEP_OUT_BITS };
+const addBlock: FBlock = { fixed: ['C'], inputs: ['x', 'y', 'tx', 'ty', 'lam'], ops: AADD, outputs: ['x3', 'y3', 'dx', 'r'], inBits: IN_BITS, outBits: STEP_OUT_BITS };
 for (let t = 0; t < 20; t++) {
     const a = affMul(rndScalar(), [GX, GY])!;
     const b = affMul(rndScalar(), [GX, GY])!;
-    const env = new Map<string, bigint>([...xyzz(a, rnd()), ['x', b[0]], ['y', b[1]]]);
-    if (!same(aff(evaluate(blk(DBL, ACC), env)), affAdd(a, a))) throw new Error('DBL wrong');
-    if (!same(aff(evaluate(blk(MADD, ACC), env)), affAdd(a, b))) throw new Error('MADD wrong');
-    // the exceptional additions end at ZZ = ZZZ = 0
-    for (const pt of [a, affNeg(a)!]) {
-        const e2 = new Map<string, bigint>([...xyzz(a, rnd()), ['x', pt[0]], ['y', pt[1]]]);
-        const v = evaluate(blk(MADD, ACC), e2);
-        if (v.get('ZZ3') !== 0n || v.get('ZZZ3') !== 0n) throw new Error('exceptional addition not absorbing');
-    }
+    const tangent = mod(3n * (a[0] * a[0] - 1n) * inv(2n * a[1]));
+    const d = evaluate(
+        dblBlock,
+        new Map([
+            ['x', a[0]],
+            ['y', a[1]],
+            ['lam', tangent],
+        ]),
+    );
+    const dbl = affAdd(a, a)!;
+    if (d.get('x3') !== dbl[0] || d.get('y3') !== dbl[1] || mod(d.get('r')! + 3n) !== 0n) throw new Error('doubling wrong');
+    const chord = mod((b[1] - a[1]) * inv(b[0] - a[0]));
+    const s = evaluate(
+        addBlock,
+        new Map([
+            ['x', a[0]],
+            ['y', a[1]],
+            ['tx', b[0]],
+            ['ty', b[1]],
+            ['lam', chord],
+        ]),
+    );
+    const sum = affAdd(a, b)!;
+    if (s.get('x3') !== sum[0] || s.get('y3') !== sum[1] || s.get('r') !== 0n || s.get('dx') === 0n) throw new Error('addition wrong');
+    // any other slope leaves a residue
+    if (
+        mod(
+            evaluate(
+                dblBlock,
+                new Map([
+                    ['x', a[0]],
+                    ['y', a[1]],
+                    ['lam', tangent + 1n],
+                ]),
+            ).get('r')! + 3n,
+        ) === 0n
+    )
+        throw new Error('doubling accepts a wrong slope');
+    if (
+        evaluate(
+            addBlock,
+            new Map([
+                ['x', a[0]],
+                ['y', a[1]],
+                ['tx', b[0]],
+                ['ty', b[1]],
+                ['lam', chord + 1n],
+            ]),
+        ).get('r') === 0n
+    )
+        throw new Error('addition accepts a wrong slope');
 }
 
 // ---- self-check of compiled blocks against the reference ----
@@ -186,9 +199,9 @@ function check(b: FBlock, name: string, extra: Record<string, bigint> = {}, trie
     return c;
 }
 
-// the mixed addition, run three times a window, gets a longer search
-const dbl4 = check(blk(chain(DBL, 4), ACC), 'four doublings');
-const maddStep = check(blk(MADD, [...ACC, 'x', 'y']), 'mixed add', {}, 10 * SEARCH_TRIES);
+// seven steps a window: each block gets a longer search
+const dblStep = check(dblBlock, 'doubling', {}, 10 * SEARCH_TRIES);
+const addStep = check(addBlock, 'addition', {}, 10 * SEARCH_TRIES);
 // ---- the hinted tables ----
 // The multiples 2P .. 8P of Q and of -R come with the hint, affine, so every
 // ladder step is a mixed addition and no transaction rebuilds a table. Each
@@ -268,33 +281,26 @@ for (let t = 0; t < 10; t++) {
 }
 
 // ---- the offset point S ----
-// The accumulator starts at S rather than at infinity (which the formulas
-// cannot add to). S is hashed to the curve (try-and-increment on SHA-256 of
-// a fixed tag), so nobody knows its discrete logarithm, and an honest input
-// meets an exceptional addition (acc = +-T) only with negligible
-// probability. A dishonest one gains nothing from one: the step ends in
-// ZZ = ZZZ = 0 and stays there, while the end check demands the accumulator
-// equal 2^192 S with ZZ != 0. So the ladder proves the sum is O or fails.
-function hashToCurve(tag: string): [bigint, bigint] {
-    for (let ctr = 0; ; ctr++) {
-        const h = createHash('sha512').update(`${tag}/${ctr}`).digest('hex');
-        const x = BigInt('0x' + h) % P;
-        const y = P384_CURVE.liftX(x);
-        if (y !== null) return [x, y];
-    }
-}
-export const S = hashToCurve('cocoon-ton/p384/ladder-offset/v1');
+// The accumulator starts at S rather than at infinity (which has no affine
+// form). S is hashed to the curve (try-and-increment on SHA-512 of a fixed
+// tag), so nobody knows its discrete logarithm; an honest input meets an
+// exceptional addition (acc = +-T) only with negligible probability, and
+// the ladder refuses one (tx - x = 0 mod p) whoever brings it. The end check
+// demands the accumulator equal 2^192 S, so the ladder proves the sum is O
+// or fails.
+// (helpers/p384Ladder.ts holds S and the ladder's other constants, which the
+// slopes off chain are computed with.)
+const S: [bigint, bigint] = [P384_LADDER_START.x, P384_LADDER_START.y];
 
 // ---- the scalars and their windows ----
 // 49 windows of 4 bits, most significant first, each but the first opened
 // by four doublings (192 in all, so the accumulator ends at 2^192 S when the
 // sum is O). Every scalar k (|k| < 2^195) enters as E = k + M, M = 8 (16^49 - 1) / 15,
 // and window v stands for the digit v - 8 (-8..7; 0 skips).
-export const WINDOWS = 49;
-export const BOOTH_M = (8n * (16n ** BigInt(WINDOWS) - 1n)) / 15n;
-export const G192 = affMul(1n << 192n, [GX, GY])!;
-export const DOUBLINGS = 4 * (WINDOWS - 1);
-export const END = affMul(1n << BigInt(DOUBLINGS), S)!;
+const WINDOWS = P384_WINDOWS;
+const DOUBLINGS = P384_DOUBLINGS;
+const G192: [bigint, bigint] = [P384_G192.x, P384_G192.y];
+const END: [bigint, bigint] = [P384_LADDER_END.x, P384_LADDER_END.y];
 
 // ---- assembly helpers ----
 const int = (v: bigint) => `${v} PUSHINT`;
@@ -340,61 +346,85 @@ function jointTree(depth: number, prefix: number): string {
     return `<b ${[0, 1, 2, 3].map((i) => `${jointTree(depth - 1, prefix * 4 + i)} ref,`).join(' ')} b>`;
 }
 
+/**
+ * [.. C .. h l] -> [.. C ..]: h 2^192 + l must be 0 mod p (zero = true) or
+ * must not be (zero = false), else the transaction stops with `code`. C
+ * sits at depth dC with the pair on top; limbs up to 2^210 in magnitude. As
+ * p384IsZeroMod (p384.tact): fold h's upper part into l with 2^384 = C, then
+ * the pair (hh, ll) with ll in [0, 2^192) is 0 mod p exactly when it is
+ * (0, 0) or p's limbs (hh + 1 = 2^192, ll + C = 2^192).
+ */
+function zeroCheck(dC: number, zero: boolean, code: string): string {
+    return [
+        'SWAP 192 RSHIFT#MOD s2 XCHG0',
+        `${reg(dC + 1)} PUSH SWAP 192 MULADDRSHIFT#MOD -ROT ADD`,
+        '2DUP OR -ROT INC 192 PUSHPOW2 XOR SWAP',
+        `${reg(dC + 1)} PUSH ADD 192 PUSHPOW2 XOR OR ISZERO SWAP ISZERO OR`,
+        `${code} ${zero ? 'THROWIFNOT' : 'THROWIF'}`,
+    ].join(' ');
+}
+
+// The slopes: a chain of cells, three a window: [d1 d2 d3.h] [d3.l d4 G]
+// [Q R], each slope two uint192 (h, l), the next window's first cell in the
+// third's reference. The frame keeps the slice L of the cell being read; a
+// window first moves it to its own first cell (so a transaction's chain
+// starts with a cell holding only the reference to the first window's).
+// Window 0 has no doublings: its d1 .. d4 are skipped unread, as is the slope
+// of a step with digit 0.
+/** [.. L C x y] with L's slice holding a slope: -> [.. L C x y lam]. halfThenNext: the slope's second half is in the next cell. */
+const loadSlope = (depthL: number, halfThenNext = false) => `1 ${depthL} BLKSWAP 192 LDU ${halfThenNext ? 'PLDREF CTOS ' : ''}192 LDU ${depthL + 2} 1 BLKSWAP`;
+/** Moves L (at depth 5, under C x y) on by `bits`, or to its next cell. */
+const skipBits = (bits: number) => `1 5 BLKSWAP ${bits} PUSHINT SDSKIPFIRST 5 1 BLKSWAP`;
+const nextCell = '1 5 BLKSWAP PLDREF CTOS 5 1 BLKSWAP';
+// [L C x y lam] -> [L C x3 y3]
+const doubling = `${dblStep.text} 3 ADDCONST ${zeroCheck(6, true, exitCode('ERR_P384_BAD_SLOPE'))}`;
+// [L C x y tx ty] -> [L C x3 y3]
+const addition = `${loadSlope(9)} ${addStep.text} ${zeroCheck(8, true, exitCode('ERR_P384_BAD_SLOPE'))} ${zeroCheck(6, false, exitCode('ERR_P384_EXCEPTIONAL'))}`;
+
+/** An exit code of contracts/exit-codes.tact by name (asm cannot name a Tact constant). */
+function exitCode(name: string): string {
+    const m = new RegExp(`const ${name}: Int = (\\d+);`).exec(readFileSync(join(__dirname, '..', '..', 'contracts', 'exit-codes.tact'), 'utf8'));
+    if (!m) throw new Error(`${name} is not in contracts/exit-codes.tact`);
+    return m[1];
+}
 const lines: string[] = [];
 const emit = (s: string) => lines.push(s);
-// Arguments: eg eh eq er | tables (p384Tables) | acc (8) | from count.
+// Arguments: eg eh eq er | tables (p384Tables) | L | acc (4) | from count.
 // The bit position of window from, plus 4 (each window first steps it down by 4).
 emit('SWAP -4 MULCONST 196 PUSHINT ADD');
-// [.. tables acc count pos] -> [.. count pos ACC tables] (the accumulator as a tuple)
-emit('8 2 BLKSWAP 8 TUPLE 1 3 BLKSWAP');
-// the tables: [.. ACC TQ8 TR8] -> [.. ACC TR TQ C]
+// [.. tables L acc count pos] -> [.. L count pos ACC tables] (the accumulator as a tuple)
+emit('4 2 BLKSWAP 4 TUPLE 1 4 BLKSWAP');
+// the tables: [.. ACC TQ8 TR8] -> [.. ACC TR TQ]
 emit('UNPAIR');
 emit(table());
 emit('SWAP');
 emit(table());
-emit(int(C384));
-// [eg eh eq er count pos ACC TR TQ C] -> [eg eh eq er TR TQ C count pos ACC]
-// -> [eg eh eq er TR TQ pos C acc count]
-emit('3 3 BLKSWAP s1 s3 XCHG s1 s2 XCHG 8 UNTUPLE 1 8 BLKSWAP');
-// Frame from here, bottom to top: eg eh eq er TR TQ pos C X(2) Y(2) ZZ(2) ZZZ(2):
+// [eg eh eq er L count pos ACC TR TQ] -> [eg eh eq er TR TQ L count pos ACC]
+// -> [.. TR TQ pos L count x y C] -> [.. TR TQ pos L C x y count]
+emit(`4 2 BLKSWAP ROT s3 s2 XCHG SWAP 4 UNTUPLE ${int(C384)} s5 XCHG0`);
+// Frame from here, bottom to top: eg eh eq er TR TQ pos L C x(2) y(2):
 // table T at depth dT, window form at depth dE: (E >> pos) mod 16 indexes T.
-const look = (dT: number, dE: number) => `${reg(dT)} PUSH ${reg(dE + 1)} PUSH ${reg(11)} PUSH RSHIFT 4 MODPOW2# INDEXVAR`;
+const look = (dT: number, dE: number) => `${reg(dT)} PUSH ${reg(dE + 1)} PUSH s8 PUSH RSHIFT 4 MODPOW2# INDEXVAR`;
 // the G step: the index 16 v0 + v1, then the tree's path to its leaf
 const gJoint = [
-    's15 PUSH s10 PUSH RSHIFT 4 MODPOW2# 4 LSHIFT# s15 PUSH s11 PUSH RSHIFT 4 MODPOW2# OR',
+    's12 PUSH s7 PUSH RSHIFT 4 MODPOW2# 4 LSHIFT# s12 PUSH s8 PUSH RSHIFT 4 MODPOW2# OR',
     `${jointTree(4, 0)} PUSHREF CTOS`,
     's1 PUSH 6 RSHIFT# PLDREFVAR CTOS s1 PUSH 4 RSHIFT# 2 MODPOW2# PLDREFVAR CTOS s1 PUSH 2 RSHIFT# 2 MODPOW2# PLDREFVAR CTOS SWAP 2 MODPOW2# PLDREFVAR CTOS',
-    `DUP SEMPTY <{ DROP }> PUSHCONT <{ 192 LDU 192 LDU 192 LDU 192 LDU DROP ${maddStep.text} }> PUSHCONT IFELSE`,
+    `DUP SEMPTY <{ DROP ${skipBits(384)} }> PUSHCONT <{ 192 LDU 192 LDU 192 LDU 192 LDU DROP ${addition} }> PUSHCONT IFELSE`,
 ].join('\n');
-const qLook = `${look(10, 13)} DUP ISNULL <{ DROP }> PUSHCONT <{ 4 UNTUPLE ${maddStep.text} }> PUSHCONT IFELSE`;
-// the R step ends the body, so a zero digit jumps out of it
-const rLast = `${look(11, 12)} DUP ISNULL <{ DROP }> PUSHCONT IFJMP 4 UNTUPLE ${maddStep.text}`;
+const qLook = `${nextCell} ${look(7, 10)} DUP ISNULL <{ DROP ${skipBits(384)} }> PUSHCONT <{ 4 UNTUPLE ${addition} }> PUSHCONT IFELSE`;
+// the R step ends the body (the next window starts from its own cell), so a zero digit jumps out of it
+const rLast = `${look(8, 9)} DUP ISNULL <{ DROP }> PUSHCONT IFJMP 4 UNTUPLE ${addition}`;
+const doublings = [`${loadSlope(5)} ${doubling}`, `${loadSlope(5)} ${doubling}`, `${loadSlope(5, true)} ${doubling}`, `${loadSlope(5)} ${doubling}`].join('\n');
 emit('<{');
+emit(`s6 XCHG0 -4 ADDCONST s6 XCHG0 ${nextCell}`);
 // window 0 (at bit 192) has no doublings: they would only double S
-emit('s9 XCHG0 -4 ADDCONST s9 XCHG0');
-emit(`s9 PUSH ${4 * (WINDOWS - 1)} PUSHINT NEQ <{`);
-emit(dbl4.text);
-emit('}> PUSHCONT IF');
+emit(`s6 PUSH ${4 * (WINDOWS - 1)} PUSHINT NEQ <{`);
+emit(doublings);
+emit(`}> PUSHCONT <{ ${nextCell} ${skipBits(576)} }> PUSHCONT IFELSE`);
 emit([gJoint, qLook, rLast].join('\n'));
 emit('}> PUSHCONT REPEAT');
-emit('8 8 BLKDROP2');
-
-// ---- the end check ----
-// [acc] -> X - xE ZZ, Y - yE ZZZ, ZZ (limbs): zero, zero and non-zero mod p
-// when the accumulator is 2^192 S.
-const endBlock = check(
-    {
-        fixed: ['C'],
-        inputs: [...ACC, 'ex', 'ey'],
-        ops: [mul('xz', 'ex', 'ZZ'), sub('dx', 'X', 'xz'), mul('yz', 'ey', 'ZZZ'), sub('dy', 'Y', 'yz')],
-        outputs: ['dx', 'dy', 'ZZ'],
-        // read only by p384.tact, which takes limbs up to 2^200
-        inBits: IN_BITS,
-        outBits: IN_BITS + 2,
-    },
-    'end check',
-);
-const endCode = [`${int(C384)} 8 1 BLKSWAP`, `${int(hi(END[0]))} ${int(lo(END[0]))} ${int(hi(END[1]))} ${int(lo(END[1]))}`, endBlock.text, '1 6 BLKDROP2'].join(' ');
+emit('9 4 BLKDROP2');
 
 // ---- the curve equation ----
 // [x y] -> y^2 - (x^3 - 3x + b) (limbs): zero mod p exactly on the curve.
@@ -414,7 +444,7 @@ const curveCode = [`${int(C384)} 4 1 BLKSWAP`, `${int(hi(B))} ${int(lo(B))}`, cu
 
 const addCheckCode = [`${int(C384)} 12 1 BLKSWAP`, addCheck.text, '1 6 BLKDROP2'].join(' ');
 const dblCheckCode = [`${int(C384)} 8 1 BLKSWAP 0 PUSHINT 1 PUSHINT`, dblCheck.text, '1 4 BLKDROP2'].join(' ');
-const ladderGas = dbl4.gas + 3 * maddStep.gas;
+const ladderGas = 4 * dblStep.gas + 3 * addStep.gas;
 const out = `// GENERATED by scripts/local/genP384.ts — do not edit by hand.
 //
 // The ladder of the half-size-scalar ECDSA P-384 check (contracts/lib/p384.tact):
@@ -425,25 +455,26 @@ const out = `// GENERATED by scripts/local/genP384.ts — do not edit by hand.
 // limbs stay under 2^${IN_BITS} between blocks. The G and 2^192 G steps are one,
 // from a constant table of their 256 joint multiples (a tree of cells); Q and
 // -R come from tables of their multiples -8..7 made from the hint's affine
-// multiples (checked once, p384.tact), so every step is a mixed addition
+// multiples (checked once, p384.tact), so every step adds an affine point
 // (0 skips).
-// Coordinates are XYZZ. The accumulator starts at an offset point S and must
-// end at 2^${DOUBLINGS} S (genP384.ts on why that is sound). Cost per window: four
-// doublings ~${dbl4.gas} gas, three mixed additions ~${maddStep.gas} each (~${ladderGas} in all), plus
-// ~150 per table lookup and ~1,500 for the joint G table's path.
+// The accumulator is affine, and every step's slope comes with the
+// transaction (a chain of cells, three a window: p384LadderRun) and is
+// checked against its equation mod p (genP384.ts): a wrong slope stops the
+// transaction with ERR_P384_BAD_SLOPE, and an addition of a point to itself
+// or its negation with ERR_P384_EXCEPTIONAL. The accumulator starts at an
+// offset point S and must end at 2^${DOUBLINGS} S (genP384.ts on why that is
+// sound). Cost per window: four doublings ~${dblStep.gas} gas each, three additions
+// ~${addStep.gas} each (~${ladderGas} in all, the slope checks ~430 each besides),
+// plus ~150 per table lookup and slope and ~1,500 for the joint G table's path.
 
-// An accumulator: X, Y, ZZ, ZZZ as limb pairs.
-// Limbs stay under 2^${IN_BITS} in magnitude, so int${IN_BITS + 2} holds them
-// when a caller stores the accumulator between transactions.
-struct P384Jacobian {
-    xh: Int as int${IN_BITS + 2};
-    xl: Int as int${IN_BITS + 2};
-    yh: Int as int${IN_BITS + 2};
-    yl: Int as int${IN_BITS + 2};
-    zzh: Int as int${IN_BITS + 2};
-    zzl: Int as int${IN_BITS + 2};
-    zzzh: Int as int${IN_BITS + 2};
-    zzzl: Int as int${IN_BITS + 2};
+// A point as limb pairs: the accumulator between transactions. Its limbs
+// come out of a reduction (l in [0, 2^192), h within a few units of it), so
+// int194 holds them.
+struct P384Point {
+    xh: Int as int194;
+    xl: Int as int194;
+    yh: Int as int194;
+    yl: Int as int194;
 }
 
 // Three field elements as limb pairs.
@@ -485,26 +516,32 @@ asm fun p384Tables(qxh: Int, qxl: Int, qyh: Int, qyl: Int, qMultiples: Cell, rxh
 }
 
 // Runs windows from .. from + count - 1 (0 is the most significant) of the
-// ladder on the accumulator and returns it. eg, eh, eq, er are the window
-// forms k + M (M = 8 (16^49 - 1) / 15, in [0, 16^49)) of c0, c1, a and b;
-// tables (p384Tables) holds the multiples of Q and -R, Q and R on the curve
-// with limbs in [0, 2^192) (not checked here). Outside these bounds the
-// result means nothing.
-asm fun p384LadderRun(eg: Int, eh: Int, eq: Int, er: Int, tables: Builder, xh: Int, xl: Int, yh: Int, yl: Int, zzh: Int, zzl: Int, zzzh: Int, zzzl: Int, from: Int, count: Int): P384Jacobian {
+// ladder on the accumulator (x, y) and returns it. eg, eh, eq, er are the
+// window forms k + M (M = 8 (16^49 - 1) / 15, in [0, 16^49)) of c0, c1, a
+// and b; tables (p384Tables) holds the multiples of Q and -R, Q and R on the
+// curve with limbs in [0, 2^192) (not checked here). slopes: a cell whose
+// first reference starts the chain of the windows' slopes, three cells a
+// window ([d1 d2 d3.h] [d3.l d4 G] [Q R], each slope as uint192 h and l, the
+// next window's first cell in the third's reference; window 0's d1 .. d4 and
+// a zero digit's slope are skipped unread). A slope that fails its
+// equation stops with ERR_P384_BAD_SLOPE, an exceptional addition with
+// ERR_P384_EXCEPTIONAL; a chain too short, with a cell underflow. Outside
+// these bounds the result means nothing.
+asm fun p384LadderRun(eg: Int, eh: Int, eq: Int, er: Int, tables: Builder, slopes: Slice, xh: Int, xl: Int, yh: Int, yl: Int, from: Int, count: Int): P384Point {
 ${lines
     .flatMap((l) => l.split('\n'))
     .map((l) => '    ' + l)
     .join('\n')}
 }
 
-// The offset point S the accumulator starts at (ZZ = ZZZ = 1).
-asm fun p384LadderStart(): P384Jacobian {
-    ${int(hi(S[0]))} ${int(lo(S[0]))} ${int(hi(S[1]))} ${int(lo(S[1]))} 0 PUSHINT 1 PUSHINT 0 PUSHINT 1 PUSHINT
+// The offset point S the accumulator starts at.
+asm fun p384LadderStart(): P384Point {
+    ${int(hi(S[0]))} ${int(lo(S[0]))} ${int(hi(S[1]))} ${int(lo(S[1]))}
 }
 
-// X - xE ZZ, Y - yE ZZZ and ZZ for the accumulator, E = 2^${DOUBLINGS} S.
-asm fun p384EndDiff(xh: Int, xl: Int, yh: Int, yl: Int, zzh: Int, zzl: Int, zzzh: Int, zzzl: Int): P384ThreeLimbPairs {
-    ${endCode}
+// Where an accepting ladder ends: 2^${DOUBLINGS} S.
+asm fun p384LadderEnd(): P384Point {
+    ${int(hi(END[0]))} ${int(lo(END[0]))} ${int(hi(END[1]))} ${int(lo(END[1]))}
 }
 
 // For P3 = P1 + P2 (P1 != +-P2): (y2 - y1)(x1 - x3) - (y3 + y1)(x2 - x1),

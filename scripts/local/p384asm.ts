@@ -40,6 +40,7 @@ export type FOp =
     | { dst: string; op: 'sqr'; a: string }
     | { dst: string; op: 'add' | 'sub'; a: string; b: string }
     | { dst: string; op: 'neg'; a: string }
+    | { dst: string; op: 'red'; a: string }
     | { dst: string; op: 'mulk'; a: string; k: number };
 
 export interface FBlock {
@@ -56,7 +57,7 @@ export interface FBlock {
     outBits?: number;
 }
 
-type LOp = { kind: 'mulsh' | 'maddsh' | 'add' | 'sub' | 'neg' | 'mulc'; ins: string[]; outs: string[]; k?: number };
+type LOp = { kind: 'mulsh' | 'maddsh' | 'split' | 'add' | 'sub' | 'neg' | 'mulc'; ins: string[]; outs: string[]; k?: number };
 
 const MUL_IN_MAX = 223;
 const SUM_MAX = 255;
@@ -126,6 +127,19 @@ export function expand(block: FBlock): { lops: LOp[]; bits: Map<string, number> 
                 lops.push({ kind: 'neg', ins: [`${o.a}.${part}`], outs: [`${o.dst}.${part}`] });
                 bits.set(`${o.dst}.${part}`, need(`${o.a}.${part}`));
             }
+        } else if (o.op === 'red') {
+            // l = c1 2^192 + l0, h + c1 = c2 2^192 + h0, and c2 2^384 = c2 c
+            // (mod p) folds into the low limb: l in [0, 2^192) and h in
+            // [0, 2^192) but for a carry of a few units, whatever came in
+            const [c1, l0, hp, c2, h0, q3] = Array.from({ length: 6 }, tmp);
+            if (need(`${o.a}.h`) > SUM_MAX - 1 || need(`${o.a}.l`) > SUM_MAX - 1) throw new Error(`${o.a} too large to reduce`);
+            lops.push({ kind: 'split', ins: [`${o.a}.l`], outs: [c1, l0] });
+            lops.push({ kind: 'add', ins: [`${o.a}.h`, c1], outs: [hp] });
+            lops.push({ kind: 'split', ins: [hp], outs: [c2, h0] });
+            lops.push({ kind: 'maddsh', ins: [c2, 'C', l0], outs: [q3, l] });
+            lops.push({ kind: 'add', ins: [h0, q3], outs: [h] });
+            bits.set(l, 192);
+            bits.set(h, 192.01);
         } else if (o.op === 'mulk') {
             for (const part of ['h', 'l']) {
                 const r = need(`${o.a}.${part}`) + Math.log2(Math.abs(o.k));
@@ -281,6 +295,8 @@ export function compileLimbs(block: FBlock, rand?: () => number): { code: Instr[
                     x = st.pop()!;
                 st.push(...mulAddShift(x, y, w));
             });
+        } else if (o.kind === 'split') {
+            e.raw('192 RSHIFT#MOD', 24, 1, o.outs, (st) => st.push(...mulAddShift(st.pop()!, 1n, 0n)));
         } else if (o.kind === 'add') {
             e.raw('ADD', 8, 2, o.outs, (st) => {
                 const y = st.pop()!,
@@ -388,6 +404,7 @@ export function evaluate(block: FBlock, env: Map<string, bigint>): Map<string, b
         else if (o.op === 'add') v.set(o.dst, fmod(g(o.a) + g(o.b)));
         else if (o.op === 'sub') v.set(o.dst, fmod(g(o.a) - g(o.b)));
         else if (o.op === 'neg') v.set(o.dst, fmod(-g(o.a)));
+        else if (o.op === 'red') v.set(o.dst, g(o.a));
         else if (o.op === 'mulk') v.set(o.dst, fmod(g(o.a) * BigInt(o.k)));
     }
     return v;

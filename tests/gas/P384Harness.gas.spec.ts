@@ -49,11 +49,14 @@ describe('P384Harness gas', () => {
         const verification = await h.getInputHash(inputs.digest.beginParse(), inputs.publicKey.beginParse(), inputs.signature.beginParse(), inputs.hint);
         const steps: Transaction[] = [];
         const all: Transaction[] = [];
+        let from = 0;
         for (const [k, windows] of PLAN.entries()) {
+            const slopes = inputs.slopesFor(from, windows);
+            from += windows;
             const res =
                 k === 0
-                    ? await h.send(user.getSender(), { value: toNano('2') }, { $$type: 'P384VerifyStart', queryId: 1n, windows: BigInt(windows), ...inputs })
-                    : await h.send(user.getSender(), { value: toNano('2') }, { $$type: 'P384VerifyContinue', queryId: 1n, windows: BigInt(windows), verification, ...inputs });
+                    ? await h.send(user.getSender(), { value: toNano('2') }, { $$type: 'P384VerifyStart', queryId: 1n, windows: BigInt(windows), ...inputs, slopes })
+                    : await h.send(user.getSender(), { value: toNano('2') }, { $$type: 'P384VerifyContinue', queryId: 1n, windows: BigInt(windows), verification, ...inputs, slopes });
             expect(res.transactions).toHaveTransaction({ to: h.address, success: true });
             const tx = res.transactions[1];
             expect(Number(computeGas(tx))).toBeLessThan(TX_GAS_LIMIT);

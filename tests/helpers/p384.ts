@@ -1,6 +1,6 @@
 import { createHash, generateKeyPairSync, KeyObject, sign, verify } from 'crypto';
 import { Cell } from '@ton/core';
-import { P384Affine, P384Hint, digestCell, p384Hint, p384HintCell, pairCell } from '../../wrappers/p384Hints';
+import { P384Affine, P384Hint, digestCell, p384Hint, p384HintCell, p384SlopesCell, pairCell } from '../../wrappers/p384Hints';
 
 /** A P-384 key pair from Node's crypto, with the public point as integers. */
 export interface P384Key {
@@ -31,14 +31,22 @@ export function p384NodeVerify(key: KeyObject, msg: Buffer, r: bigint, s: bigint
     return verify('sha384', msg, { key, dsaEncoding: 'ieee-p1363' }, sig);
 }
 
-/** The four cells a verification message carries. */
+/** The four cells a verification message carries, and the slopes of the windows a transaction runs. */
 export interface P384Inputs {
     digest: Cell;
     publicKey: Cell;
     signature: Cell;
     hint: Cell;
+    slopesFor: (from: number, count: number) => Cell;
 }
 
 export function p384Inputs(e: bigint, q: P384Affine, r: bigint, s: bigint, hint?: P384Hint): P384Inputs {
-    return { digest: digestCell(e), publicKey: pairCell(q.x, q.y), signature: pairCell(r, s), hint: p384HintCell(hint ?? p384Hint(e, r, s, q)) };
+    const h = hint ?? p384Hint(e, r, s, q);
+    return {
+        digest: digestCell(e),
+        publicKey: pairCell(q.x, q.y),
+        signature: pairCell(r, s),
+        hint: p384HintCell(h),
+        slopesFor: (from, count) => p384SlopesCell(r, q, h, from, count),
+    };
 }

@@ -3,7 +3,7 @@ import { Constants } from '../constants';
 import { SnpJob, SubmitSnpReport, VerifyAmdCertificate, loadP384Progress, loadRsaPssProgress } from '../../build/AttestationVerifier/AttestationVerifier_AttestationVerifier';
 import { Address } from '@ton/core';
 import { AttestationClaims, claimsStruct } from '../tdx/claims';
-import { p384Hint, p384HintCell } from '../p384Hints';
+import { p384Hint, p384HintCell, p384SlopesCell } from '../p384Hints';
 import { SNP_SIGNED_SIZE, parseSnpReport, snpReportDigest } from './report';
 import { byteChain } from '../tdx/cells';
 import { rsaHintChain, rsaSteps } from '../rsaPssHints';
@@ -110,7 +110,7 @@ export function amdCertificateSteps(cert: AmdCertificate, issuer: RsaPublicKey, 
 /** SHA-384 blocks of a report's signed bytes in its first step: all 672 bytes (six compressions). */
 export const SNP_REPORT_HASH_BLOCKS = 6;
 /** P-384 ladder windows per transaction (49 in all); the first also runs every check before the ladder (contracts/lib/p384.tact). */
-export const SNP_P384_WINDOWS_PER_STEP: readonly number[] = [10, 14, 14, 11];
+export const SNP_P384_WINDOWS_PER_STEP: readonly number[] = [22, 27];
 
 export interface SnpReportSteps {
     jobId: bigint;
@@ -121,17 +121,18 @@ export interface SnpReportSteps {
 export function snpReportSteps(raw: Buffer, vcek: P384Point, claims: AttestationClaims, workerStake: Address, queryId = 0n, from?: SnpProgress): SnpReportSteps {
     const report = parseSnpReport(raw);
     const e = bytesToUint(snpReportDigest(report));
-    const hint = p384HintCell(p384Hint(e, report.signature.r, report.signature.s, vcek));
+    const hintFields = p384Hint(e, report.signature.r, report.signature.s, vcek);
+    const hint = p384HintCell(hintFields);
     const reportChain = byteChain(raw);
     const vcekKey = byteChain(p384KeyBytes(vcek));
-    const base = { $$type: 'SubmitSnpReport' as const, queryId, report: reportChain, vcekKey, hint, workerStake, claims: claimsStruct(claims) };
+    const base = { $$type: 'SubmitSnpReport' as const, queryId, report: reportChain, vcekKey, hint, slopes: null, workerStake, claims: claimsStruct(claims) };
     const messages: SubmitSnpReport[] = from?.hashed ? [] : hashSteps(SNP_SIGNED_SIZE, base, SNP_REPORT_HASH_BLOCKS, from?.absorbed ?? 0);
     let windows = from?.done ?? 0;
     let end = 0;
     for (const n of SNP_P384_WINDOWS_PER_STEP) {
         end += n;
         if (end <= windows) continue;
-        messages.push({ ...base, blocks: 0n, phases: BigInt(end - windows) });
+        messages.push({ ...base, blocks: 0n, phases: BigInt(end - windows), slopes: p384SlopesCell(report.signature.r, vcek, hintFields, windows, end - windows) });
         windows = end;
     }
     return { jobId: snpJobIdOf('report', reportChain, vcekKey, hint), messages };
