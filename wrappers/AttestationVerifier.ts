@@ -2,6 +2,7 @@ import { Address, ContractProvider, Sender, toNano } from '@ton/core';
 import {
     AMD_KEY_VCEK,
     AttestationVerifier,
+    ContinueSnpReport,
     KEY_KIND_ATTESTATION,
     SnpJob,
     loadSnpJob,
@@ -71,7 +72,8 @@ export class ExtendedAttestationVerifier extends AttestationVerifier {
         return this.send(provider, via, { value }, msg);
     }
 
-    async sendSubmitSnpReport(provider: ContractProvider, via: Sender, msg: SubmitSnpReport, value = ExtendedAttestationVerifier.SNP_REPORT_VALUE) {
+    /** A step of a report's verification: SubmitSnpReport, or ContinueSnpReport once its signature check has begun. */
+    async sendSubmitSnpReport(provider: ContractProvider, via: Sender, msg: SubmitSnpReport | ContinueSnpReport, value = ExtendedAttestationVerifier.SNP_REPORT_VALUE) {
         return this.send(provider, via, { value }, msg);
     }
 

@@ -139,7 +139,8 @@ export function readMultiplesCell(c: Cell): P384Affine[] {
  * The slopes of windows from .. from + count - 1 of the ladder for this hint
  * (signature r, key q), as p384Advance reads them: a cell whose reference
  * starts a chain of three cells a window, [d1 d2 d3.h] [d3.l d4 G] [Q R]
- * (uint192 halves, the next window's first cell in the third's reference).
+ * (uint192 halves, the next window's first cell in the third's reference;
+ * window 0, which has no doublings: [] [G] [Q R]).
  * Not part of the verification's input hash: a transaction brings those of
  * its own windows, and the contract checks each.
  */
@@ -156,7 +157,8 @@ export function p384SlopesCell(r: bigint, q: P384Affine, h: P384Hint, from = 0, 
             return b.endCell();
         };
         const third = cell(halves.slice(10, 14), next);
-        next = cell(halves.slice(0, 5), cell(halves.slice(5, 10), third));
+        // window 0 has no doublings: [] [G] [Q R]
+        next = from + w === 0 ? cell([], cell(halves.slice(8, 10), third)) : cell(halves.slice(0, 5), cell(halves.slice(5, 10), third));
     }
     const root = beginCell();
     if (next) root.storeRef(next);

@@ -46,8 +46,8 @@ const mulk = (dst: string, a: string, k: number): FOp => ({ dst, op: 'mulk', a, 
 // ten in projective coordinates. x3 and y3 are reduced (op 'red') so their
 // limbs stay near 2^192 from step to step.
 
-/** 2P: inputs x, y, L; outputs x3, y3 and r = 2 y L - 3 x^2 (the ladder adds the 3). */
-const ADBL: FOp[] = [
+/** 2P, unreduced: inputs x, y, lam; x3, y3 and r = 2 y lam - 3 x^2 (the ladder adds the 3). */
+const DOUBLING: FOp[] = [
     sqr('x2', 'x'),
     mulk('m', 'x2', 3),
     mul('ly', 'lam', 'y'),
@@ -55,13 +55,22 @@ const ADBL: FOp[] = [
     sub('r', 'ly2', 'm'),
     sqr('l2', 'lam'),
     add('xx', 'x', 'x'),
-    sub('x3u', 'l2', 'xx'),
-    { dst: 'x3', op: 'red', a: 'x3u' },
+    sub('x3', 'l2', 'xx'),
     sub('d', 'x', 'x3'),
     mul('ld', 'lam', 'd'),
-    sub('y3u', 'ld', 'y'),
-    { dst: 'y3', op: 'red', a: 'y3u' },
+    sub('y3', 'ld', 'y'),
 ];
+/** ops with their names mapped (names not in `names` get `suffix`). */
+function renamed(ops: FOp[], names: Record<string, string>, suffix: string): FOp[] {
+    const r = (v: string) => names[v] ?? `${v}${suffix}`;
+    return ops.map((o) => {
+        const c: Record<string, unknown> = { ...o, dst: r(o.dst), a: r(o.a) };
+        if ('b' in o) c.b = r(o.b);
+        return c as unknown as FOp;
+    });
+}
+/** 2P reduced: outputs x3, y3, r. */
+const ADBL: FOp[] = [...renamed(DOUBLING, { x: 'x', y: 'y', lam: 'lam', r: 'r' }, 'u'), { dst: 'x3', op: 'red', a: 'x3u' }, { dst: 'y3', op: 'red', a: 'y3u' }];
 /** P + T for T = (tx, ty): outputs x3, y3, dx = tx - x (must not be 0 mod p) and r = L dx - (ty - y). */
 const AADD: FOp[] = [
     sub('dx', 'tx', 'x'),
@@ -199,8 +208,39 @@ function check(b: FBlock, name: string, extra: Record<string, bigint> = {}, trie
     return c;
 }
 
+/**
+ * A window's four doublings as one block: inputs x, y and the slopes
+ * lam1 .. lam4; outputs the point 16 P (reduced once, at the end: the limbs
+ * grow by about a bit a doubling in between) and the four residues
+ * r_i = 2 y_i lam_i - 3 x_i^2 (the ladder adds the 3 to each).
+ */
+function fourDoublings(): FBlock {
+    const ops: FOp[] = [];
+    let [x, y] = ['x', 'y'];
+    for (let i = 1; i <= 4; i++) {
+        ops.push(...renamed(DOUBLING, { x, y, lam: `lam${i}`, r: `r${i}` }, `_${i}`));
+        [x, y] = [`x3_${i}`, `y3_${i}`];
+    }
+    ops.push({ dst: 'x4', op: 'red', a: x }, { dst: 'y4', op: 'red', a: y });
+    return { fixed: ['C'], inputs: ['x', 'y', 'lam1', 'lam2', 'lam3', 'lam4'], ops, outputs: ['x4', 'y4', 'r1', 'r2', 'r3', 'r4'], inBits: IN_BITS, outBits: STEP_OUT_BITS };
+}
+// the formula chained four times on real points
+for (let t = 0; t < 5; t++) {
+    let pt = affMul(rndScalar(), [GX, GY])!;
+    const env = new Map<string, bigint>([
+        ['x', pt[0]],
+        ['y', pt[1]],
+    ]);
+    for (let i = 1; i <= 4; i++) {
+        env.set(`lam${i}`, mod(3n * (pt[0] * pt[0] - 1n) * inv(2n * pt[1])));
+        pt = affAdd(pt, pt)!;
+    }
+    const v = evaluate(fourDoublings(), env);
+    if (v.get('x4') !== pt[0] || v.get('y4') !== pt[1] || [1, 2, 3, 4].some((i) => mod(v.get(`r${i}`)! + 3n) !== 0n)) throw new Error('four doublings wrong');
+}
+
 // seven steps a window: each block gets a longer search
-const dblStep = check(dblBlock, 'doubling', {}, 10 * SEARCH_TRIES);
+const dbl4Step = check(fourDoublings(), 'four doublings', {}, 10 * SEARCH_TRIES);
 const addStep = check(addBlock, 'addition', {}, 10 * SEARCH_TRIES);
 // ---- the hinted tables ----
 // The multiples 2P .. 8P of Q and of -R come with the hint, affine, so every
@@ -359,8 +399,11 @@ function zeroCheck(dC: number, zero: boolean, code: string): string {
         'SWAP 192 RSHIFT#MOD s2 XCHG0',
         `${reg(dC + 1)} PUSH SWAP 192 MULADDRSHIFT#MOD -ROT ADD`,
         '2DUP OR -ROT INC 192 PUSHPOW2 XOR SWAP',
-        `${reg(dC + 1)} PUSH ADD 192 PUSHPOW2 XOR OR ISZERO SWAP ISZERO OR`,
-        `${code} ${zero ? 'THROWIFNOT' : 'THROWIF'}`,
+        // z0 = hh | ll and z1 (zero exactly for p's limbs); when hh < 0 the
+        // value is negative (not 0 or p) and so is z0: MIN is 0 exactly when
+        // one of them is
+        `${reg(dC + 1)} PUSH ADD 192 PUSHPOW2 XOR OR MIN`,
+        `${code} ${zero ? 'THROWIF' : 'THROWIFNOT'}`,
     ].join(' ');
 }
 
@@ -369,17 +412,22 @@ function zeroCheck(dC: number, zero: boolean, code: string): string {
 // third's reference. The frame keeps the slice L of the cell being read; a
 // window first moves it to its own first cell (so a transaction's chain
 // starts with a cell holding only the reference to the first window's).
-// Window 0 has no doublings: its d1 .. d4 are skipped unread, as is the slope
-// of a step with digit 0.
-/** [.. L C x y] with L's slice holding a slope: -> [.. L C x y lam]. halfThenNext: the slope's second half is in the next cell. */
-const loadSlope = (depthL: number, halfThenNext = false) => `1 ${depthL} BLKSWAP 192 LDU ${halfThenNext ? 'PLDREF CTOS ' : ''}192 LDU ${depthL + 2} 1 BLKSWAP`;
+// Window 0 has no doublings: its cells are [] [G] [Q R]. The slope of a step
+// with digit 0 is skipped unread.
+/** [.. L C x y tx ty] with L's slice holding a slope: -> [.. L C x y tx ty lam]. */
+const loadSlope = '1 9 BLKSWAP 192 LDU 192 LDU 11 1 BLKSWAP';
 /** Moves L (at depth 5, under C x y) on by `bits`, or to its next cell. */
 const skipBits = (bits: number) => `1 5 BLKSWAP ${bits} PUSHINT SDSKIPFIRST 5 1 BLKSWAP`;
 const nextCell = '1 5 BLKSWAP PLDREF CTOS 5 1 BLKSWAP';
-// [L C x y lam] -> [L C x3 y3]
-const doubling = `${dblStep.text} 3 ADDCONST ${zeroCheck(6, true, exitCode('ERR_P384_BAD_SLOPE'))}`;
+// [L C x y] -> [L C x4 y4]: the window's four slopes (its first cell and half the second), the
+// doublings, then each residue (r4 on top, C under 12 entries) plus 3 must be 0 mod p
+const doublings = [
+    '1 5 BLKSWAP 192 LDU 192 LDU 192 LDU 192 LDU 192 LDU PLDREF CTOS 192 LDU 192 LDU 192 LDU 13 1 BLKSWAP',
+    dbl4Step.text,
+    ...[12, 10, 8, 6].map((dC) => `3 ADDCONST ${zeroCheck(dC, true, exitCode('ERR_P384_BAD_SLOPE'))}`),
+].join('\n');
 // [L C x y tx ty] -> [L C x3 y3]
-const addition = `${loadSlope(9)} ${addStep.text} ${zeroCheck(8, true, exitCode('ERR_P384_BAD_SLOPE'))} ${zeroCheck(6, false, exitCode('ERR_P384_EXCEPTIONAL'))}`;
+const addition = `${loadSlope} ${addStep.text} ${zeroCheck(8, true, exitCode('ERR_P384_BAD_SLOPE'))} ${zeroCheck(6, false, exitCode('ERR_P384_EXCEPTIONAL'))}`;
 
 /** An exit code of contracts/exit-codes.tact by name (asm cannot name a Tact constant). */
 function exitCode(name: string): string {
@@ -415,13 +463,12 @@ const gJoint = [
 const qLook = `${nextCell} ${look(7, 10)} DUP ISNULL <{ DROP ${skipBits(384)} }> PUSHCONT <{ 4 UNTUPLE ${addition} }> PUSHCONT IFELSE`;
 // the R step ends the body (the next window starts from its own cell), so a zero digit jumps out of it
 const rLast = `${look(8, 9)} DUP ISNULL <{ DROP }> PUSHCONT IFJMP 4 UNTUPLE ${addition}`;
-const doublings = [`${loadSlope(5)} ${doubling}`, `${loadSlope(5)} ${doubling}`, `${loadSlope(5, true)} ${doubling}`, `${loadSlope(5)} ${doubling}`].join('\n');
 emit('<{');
 emit(`s6 XCHG0 -4 ADDCONST s6 XCHG0 ${nextCell}`);
 // window 0 (at bit 192) has no doublings: they would only double S
 emit(`s6 PUSH ${4 * (WINDOWS - 1)} PUSHINT NEQ <{`);
 emit(doublings);
-emit(`}> PUSHCONT <{ ${nextCell} ${skipBits(576)} }> PUSHCONT IFELSE`);
+emit(`}> PUSHCONT <{ ${nextCell} }> PUSHCONT IFELSE`);
 emit([gJoint, qLook, rLast].join('\n'));
 emit('}> PUSHCONT REPEAT');
 emit('9 4 BLKDROP2');
@@ -444,7 +491,7 @@ const curveCode = [`${int(C384)} 4 1 BLKSWAP`, `${int(hi(B))} ${int(lo(B))}`, cu
 
 const addCheckCode = [`${int(C384)} 12 1 BLKSWAP`, addCheck.text, '1 6 BLKDROP2'].join(' ');
 const dblCheckCode = [`${int(C384)} 8 1 BLKSWAP 0 PUSHINT 1 PUSHINT`, dblCheck.text, '1 4 BLKDROP2'].join(' ');
-const ladderGas = 4 * dblStep.gas + 3 * addStep.gas;
+const ladderGas = dbl4Step.gas + 3 * addStep.gas;
 const out = `// GENERATED by scripts/local/genP384.ts — do not edit by hand.
 //
 // The ladder of the half-size-scalar ECDSA P-384 check (contracts/lib/p384.tact):
@@ -463,7 +510,7 @@ const out = `// GENERATED by scripts/local/genP384.ts — do not edit by hand.
 // transaction with ERR_P384_BAD_SLOPE, and an addition of a point to itself
 // or its negation with ERR_P384_EXCEPTIONAL. The accumulator starts at an
 // offset point S and must end at 2^${DOUBLINGS} S (genP384.ts on why that is
-// sound). Cost per window: four doublings ~${dblStep.gas} gas each, three additions
+// sound). Cost per window: four doublings ~${dbl4Step.gas} gas, three additions
 // ~${addStep.gas} each (~${ladderGas} in all, the slope checks ~430 each besides),
 // plus ~150 per table lookup and slope and ~1,500 for the joint G table's path.
 
@@ -522,8 +569,8 @@ asm fun p384Tables(qxh: Int, qxl: Int, qyh: Int, qyl: Int, qMultiples: Cell, rxh
 // curve with limbs in [0, 2^192) (not checked here). slopes: a cell whose
 // first reference starts the chain of the windows' slopes, three cells a
 // window ([d1 d2 d3.h] [d3.l d4 G] [Q R], each slope as uint192 h and l, the
-// next window's first cell in the third's reference; window 0's d1 .. d4 and
-// a zero digit's slope are skipped unread). A slope that fails its
+// next window's first cell in the third's reference; window 0's cells are
+// [] [G] [Q R], and a zero digit's slope is skipped unread). A slope that fails its
 // equation stops with ERR_P384_BAD_SLOPE, an exceptional addition with
 // ERR_P384_EXCEPTIONAL; a chain too short, with a cell underflow. Outside
 // these bounds the result means nothing.

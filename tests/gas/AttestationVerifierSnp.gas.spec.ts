@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import '@ton/test-utils';
 import { Transaction, toNano } from '@ton/core';
 import { checkGasSum } from '../../bench/lib/gas';
-import type { SubmitSnpReport, VerifyAmdCertificate } from '../../wrappers/AttestationVerifier';
+import type { ContinueSnpReport, SubmitSnpReport, VerifyAmdCertificate } from '../../wrappers/AttestationVerifier';
 import {
     AMD_ARK_IDS,
     amdCertificateDer,
@@ -37,14 +37,14 @@ describe('AttestationVerifier SEV-SNP gas', () => {
     let f: VerifierFixture;
 
     /** Sends the steps; returns the verifier's transactions and every transaction they caused. */
-    async function run(messages: Array<VerifyAmdCertificate | SubmitSnpReport>) {
+    async function run(messages: Array<VerifyAmdCertificate | SubmitSnpReport | ContinueSnpReport>) {
         const mine: Transaction[] = [];
         const all: Transaction[] = [];
         for (const m of messages) {
             const r =
                 m.$$type === 'VerifyAmdCertificate'
                     ? await f.verifier.sendVerifyAmdCertificate(f.submitter.getSender(), m as VerifyAmdCertificate)
-                    : await f.verifier.sendSubmitSnpReport(f.submitter.getSender(), m as SubmitSnpReport);
+                    : await f.verifier.sendSubmitSnpReport(f.submitter.getSender(), m as SubmitSnpReport | ContinueSnpReport);
             expect(r.transactions).toHaveTransaction({ to: f.verifier.address, success: true });
             const tx = r.transactions.find((t) => t.inMessage?.info.dest?.toString() === f.verifier.address.toString())!;
             const d = tx.description as { computePhase: { gasUsed: bigint } };

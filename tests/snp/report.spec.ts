@@ -2,10 +2,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import '@ton/test-utils';
-import { toNano } from '@ton/core';
+import { beginCell, toNano } from '@ton/core';
 import { BlockchainSnapshot, SandboxContract, TreasuryContract } from '@ton/sandbox';
 import { ExitCode } from '../../wrappers/exitCodes';
-import type { SubmitSnpReport, VerifyAmdCertificate } from '../../wrappers/AttestationVerifier';
+import type { ContinueSnpReport, SubmitSnpReport, VerifyAmdCertificate } from '../../wrappers/AttestationVerifier';
 import {
     AMD_ARK_IDS,
     OID_AMD,
@@ -32,6 +32,7 @@ import {
     snpReportDigest,
     snpReportSteps,
     SNP_P384_WINDOWS_PER_STEP,
+    snpJobIdOf,
     vcekKeyId,
 } from '../../wrappers/snp';
 import { AttestationClaims, byteChain, claimsReportData } from '../../wrappers/tdx';
@@ -61,12 +62,12 @@ describe('AttestationVerifier: AMD SEV-SNP reports', () => {
     let ready: BlockchainSnapshot;
     const measurement = Buffer.alloc(48, 0x3c);
 
-    async function send<T extends VerifyAmdCertificate | SubmitSnpReport>(messages: T[], failAt?: { index?: number; exitCode: number }) {
+    async function send<T extends VerifyAmdCertificate | SubmitSnpReport | ContinueSnpReport>(messages: T[], failAt?: { index?: number; exitCode: number }) {
         for (const [i, m] of messages.entries()) {
             const r =
                 m.$$type === 'VerifyAmdCertificate'
                     ? await f.verifier.sendVerifyAmdCertificate(f.submitter.getSender(), m as VerifyAmdCertificate)
-                    : await f.verifier.sendSubmitSnpReport(f.submitter.getSender(), m as SubmitSnpReport);
+                    : await f.verifier.sendSubmitSnpReport(f.submitter.getSender(), m as SubmitSnpReport | ContinueSnpReport);
             const failed = r.transactions.some((t) => t.description.type === 'generic' && t.description.computePhase.type === 'vm' && !t.description.computePhase.success);
             if (failAt && (i === failAt.index || (failAt.index === undefined && failed))) {
                 expect(r.transactions).toHaveTransaction({ to: f.verifier.address, success: false, exitCode: failAt.exitCode });
@@ -159,12 +160,64 @@ describe('AttestationVerifier: AMD SEV-SNP reports', () => {
         const other = { ...honest, a: -honest.a, b: -honest.b, c0: c & ((1n << 192n) - 1n), c1: c >> 192n };
         Object.assign(other, p384Quotients(e, report.signature.r, report.signature.s, other));
         const griefer = await f.blockchain.treasury('griefer');
-        const grief = await f.verifier.sendSubmitSnpReport(griefer.getSender(), { ...messages[1], hint: p384HintCell(other), phases: 1n });
+        const hashStep = messages[0] as SubmitSnpReport;
+        const grief = await f.verifier.sendSubmitSnpReport(griefer.getSender(), { ...hashStep, hint: p384HintCell(other), blocks: 0n, phases: 1n, slopes: (messages[1] as ContinueSnpReport).slopes });
         // Its own verification has no hash yet: a signature step there is out of order.
         expect(grief.transactions).toHaveTransaction({ to: f.verifier.address, success: false, exitCode: ExitCode.ERR_ATTEST_SNP_WRONG_STAGE });
         const done = await send(messages.slice(1));
         expect(done.transactions).toHaveTransaction({ from: f.verifier.address, to: ws.address, success: true });
         expect(await f.verifier.getSnpJob(jobId)).toBeNull();
+    });
+
+    it('ContinueSnpReport goes on only with a hashed job, from what the job keeps, and only once', async () => {
+        const claims = claimsFor();
+        const raw = simReport({}, claims);
+        const { messages, jobId } = snpReportSteps(raw, sim.vcek.publicKey, claims, ws.address);
+        const hash = messages[0] as SubmitSnpReport;
+        const steps = messages.slice(1) as ContinueSnpReport[];
+        expect(steps.every((m) => m.$$type === 'ContinueSnpReport')).toBe(true);
+        const refused = async (m: ContinueSnpReport, exitCode: number, value?: bigint, id = jobId) => {
+            const before = await f.verifier.getSnpJobCell(id);
+            const r = await f.verifier.sendSubmitSnpReport(f.submitter.getSender(), m, value);
+            expect(r.transactions).toHaveTransaction({ to: f.verifier.address, success: false, exitCode });
+            const after = await f.verifier.getSnpJobCell(id);
+            expect(after === null ? before === null : before !== null && after.equals(before)).toBe(true);
+        };
+        // no job under that id; a job hashed in part (one block of six); a job begun without a hint
+        await refused(steps[0], ExitCode.ERR_ATTEST_SNP_WRONG_STAGE);
+        const other = snpReportSteps(simReport({}, { ...claims, workerKey: 0x99n }), sim.vcek.publicKey, claims, ws.address);
+        await send([{ ...(other.messages[0] as SubmitSnpReport), blocks: 1n }]);
+        await refused({ ...steps[0], job: other.jobId }, ExitCode.ERR_ATTEST_SNP_WRONG_STAGE, undefined, other.jobId);
+        const noHint = { ...hash, hint: null };
+        await send([noHint]);
+        const noHintId = snpJobIdOf('report', noHint.report, noHint.vcekKey, null);
+        await refused({ ...steps[0], job: noHintId }, ExitCode.ERR_ATTEST_SNP_WRONG_STAGE, undefined, noHintId);
+        await send([hash]);
+        // no windows, too little value, a wrong slope
+        await refused({ ...steps[0], phases: 0n }, ExitCode.ERR_ATTEST_SNP_WRONG_STAGE);
+        await refused(steps[0], ExitCode.ERR_INSUFFICIENT_VALUE, toNano('0.05'));
+        const c1 = steps[1].slopes.refs[0].beginParse();
+        const [d1h, d1l] = [c1.loadUintBig(192), c1.loadUintBig(192)];
+        const offByOne = beginCell()
+            .storeRef(
+                beginCell()
+                    .storeUint(d1h, 192)
+                    .storeUint(d1l ^ 1n, 192)
+                    .storeSlice(c1)
+                    .endCell(),
+            )
+            .endCell();
+        await send([steps[0]]);
+        await refused({ ...steps[1], slopes: offByOne }, ExitCode.ERR_P384_BAD_SLOPE);
+        // claims other than the report's are refused at the binding, and the job stays for the right ones
+        const last = steps[steps.length - 1];
+        for (const m of steps.slice(1, -1)) await send([m]);
+        await refused({ ...last, claims: { ...last.claims, workerKey: 0x1234n } }, ExitCode.ERR_ATTEST_BINDING);
+        const done = await send([last]);
+        expect(done.transactions).toHaveTransaction({ from: f.verifier.address, to: ws.address, success: true });
+        expect(await f.verifier.getSnpJob(jobId)).toBeNull();
+        // nothing left to replay
+        await refused(last, ExitCode.ERR_ATTEST_SNP_WRONG_STAGE);
     });
 
     it('refuses each report rule by name, before any hashing where the rule needs no signature', async () => {

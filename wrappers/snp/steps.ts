@@ -1,6 +1,6 @@
 import { Cell, beginCell } from '@ton/core';
 import { Constants } from '../constants';
-import { SnpJob, SubmitSnpReport, VerifyAmdCertificate, loadP384Progress, loadRsaPssProgress } from '../../build/AttestationVerifier/AttestationVerifier_AttestationVerifier';
+import { ContinueSnpReport, SnpJob, SubmitSnpReport, VerifyAmdCertificate, loadP384Progress, loadRsaPssProgress } from '../../build/AttestationVerifier/AttestationVerifier_AttestationVerifier';
 import { Address } from '@ton/core';
 import { AttestationClaims, claimsStruct } from '../tdx/claims';
 import { p384Hint, p384HintCell, p384SlopesCell } from '../p384Hints';
@@ -114,7 +114,8 @@ export const SNP_P384_WINDOWS_PER_STEP: readonly number[] = [22, 27];
 
 export interface SnpReportSteps {
     jobId: bigint;
-    messages: SubmitSnpReport[];
+    /** SubmitSnpReport while hashing, ContinueSnpReport for the signature check. */
+    messages: Array<SubmitSnpReport | ContinueSnpReport>;
 }
 
 /** The messages that verify an SEV-SNP report signed by the cached VCEK `vcek` and record `claims` at `workerStake`. */
@@ -126,14 +127,18 @@ export function snpReportSteps(raw: Buffer, vcek: P384Point, claims: Attestation
     const reportChain = byteChain(raw);
     const vcekKey = byteChain(p384KeyBytes(vcek));
     const base = { $$type: 'SubmitSnpReport' as const, queryId, report: reportChain, vcekKey, hint, slopes: null, workerStake, claims: claimsStruct(claims) };
-    const messages: SubmitSnpReport[] = from?.hashed ? [] : hashSteps(SNP_SIGNED_SIZE, base, SNP_REPORT_HASH_BLOCKS, from?.absorbed ?? 0);
+    const jobId = snpJobIdOf('report', reportChain, vcekKey, hint);
+    const messages: Array<SubmitSnpReport | ContinueSnpReport> = from?.hashed ? [] : hashSteps(SNP_SIGNED_SIZE, base, SNP_REPORT_HASH_BLOCKS, from?.absorbed ?? 0);
     let windows = from?.done ?? 0;
     let end = 0;
     for (const n of SNP_P384_WINDOWS_PER_STEP) {
         end += n;
         if (end <= windows) continue;
-        messages.push({ ...base, blocks: 0n, phases: BigInt(end - windows), slopes: p384SlopesCell(report.signature.r, vcek, hintFields, windows, end - windows) });
+        const phases = BigInt(end - windows);
+        const slopes = p384SlopesCell(report.signature.r, vcek, hintFields, windows, end - windows);
+        // once hashed, the job keeps the report's fields, the key and the hint
+        messages.push({ $$type: 'ContinueSnpReport', queryId, job: jobId, phases, slopes, workerStake, claims: base.claims });
         windows = end;
     }
-    return { jobId: snpJobIdOf('report', reportChain, vcekKey, hint), messages };
+    return { jobId, messages };
 }
