@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import '@ton/test-utils';
 import { Transaction, toNano } from '@ton/core';
 import { checkGasSum } from '../../bench/lib/gas';
+import { mustOf } from '../../bench/economics';
 import type { ContinueSnpReport, SubmitSnpReport, VerifyAmdCertificate } from '../../wrappers/AttestationVerifier';
 import {
     AMD_ARK_IDS,
@@ -84,6 +85,8 @@ describe('AttestationVerifier SEV-SNP gas', () => {
         // Re-attestation on the same machine: new claims, the report alone.
         const again = { ...claims, workerKey: 7n };
         const second = await run(snpReportSteps(snpTestReport(sim, { reportData: claimsReportData(again), measurement }), sim.vcek.publicKey, again, ws.address).messages);
-        checkGasSum('AttestationVerifier.total.snpReattestation', second.mine, second.all);
+        const reattest = checkGasSum('AttestationVerifier.total.snpReattestation', second.mine, second.all);
+        // every transaction it causes, the worker's own included: a hard cap (the cold machine's is not met yet, bench/RESULTS.md)
+        expect(BigInt(reattest.fees)).toBeLessThanOrEqual(mustOf('AttestationVerifier.total.snpReattestation'));
     });
 });
