@@ -23,6 +23,8 @@ import {
     pairCell,
     readMultiplesCell,
 } from '../wrappers/p384Hints';
+import { P384_LADDER_START } from '../helpers/p384Ladder';
+import { modInv } from '../helpers/modular';
 import { parseAmdCertificate } from '../wrappers/snp';
 import { computeGas } from '../bench/lib/gas';
 import { P384Inputs, P384Key, p384Inputs, p384KeyPair, p384NodeVerify, p384Sign, sha384 } from './helpers/p384';
@@ -399,6 +401,56 @@ describe('P384 (ECDSA secp384r1 over a digest)', () => {
             expect(await h.getWindowsDone(id)).toBe(22n);
             await resume(id, i, 27);
             expect(await h.getResult(id)).toBe(true);
+        });
+
+        it('refuses an exceptional addition by name, whatever slope comes with it', async () => {
+            // Inputs that pass every check before the ladder and make its
+            // first addition add -R to an accumulator equal to it (or to its
+            // negation): R is -S or S (S, the offset point, is computable by
+            // anyone), b = 2^192 + 1 (window 0 adds 1 * (-R)), c = 0 and a
+            // small a (their window 0 adds nothing), s = b r / a so that
+            // a s = b r (mod n), and e = 0 so that c s = b e. With the points
+            // equal, L * 0 = 0 would hold for every slope L: the step is
+            // refused as exceptional; with them opposite, no slope fits.
+            const S = P384_LADDER_START;
+            const q = keys[0].q;
+            const forged = beginCell()
+                .storeRef(
+                    beginCell()
+                        .storeRef(beginCell().storeUint(0, 192).storeUint(0, 192).storeRef(beginCell().storeUint(7n, 192).storeUint(1n, 192).storeUint(0, 384).endCell()).endCell())
+                        .endCell(),
+                )
+                .endCell();
+            for (const [R, code] of [
+                [{ x: S.x, y: P384_P - S.y }, ExitCode.ERR_P384_EXCEPTIONAL],
+                [S, ExitCode.ERR_P384_BAD_SLOPE],
+            ] as [{ x: bigint; y: bigint }, number][]) {
+                const rxPlusN = R.x >= P384_N;
+                const r = rxPlusN ? R.x - P384_N : R.x;
+                const a = 12345n;
+                const b = (1n << 192n) + 1n;
+                const sig = (((b * r) % P384_N) * modInv(a, P384_N)) % P384_N;
+                const hint: P384Hint = {
+                    $$type: 'P384Hint',
+                    ryh: R.y >> 192n,
+                    ryl: R.y & (W - 1n),
+                    rxPlusN,
+                    c0: 0n,
+                    c1: 0n,
+                    a,
+                    b,
+                    ...p384Quotients(0n, r, sig, { a, b, c0: 0n, c1: 0n }),
+                    qMultiples: p384MultiplesCell(q),
+                    rNegMultiples: p384MultiplesCell({ x: R.x, y: P384_P - R.y }),
+                };
+                const inputs = p384Inputs(0n, q, r, sig, hint);
+                expect(await prepared(inputs)).toBe(true);
+                for (const slopes of [inputs.slopesFor(0, 1), forged]) {
+                    const res = await start(inputs, 1, 1n, slopes);
+                    expect(res.transactions).toHaveTransaction({ to: h.address, success: false, exitCode: code });
+                }
+                expect(await h.getWindowsDone(await hashOf(inputs))).toBeNull();
+            }
         });
 
         it('records a refusal before the ladder at once', async () => {
