@@ -2,6 +2,7 @@ import { Address, ContractProvider, Sender, toNano } from '@ton/core';
 import {
     AMD_KEY_VCEK,
     AttestationVerifier,
+    ContinueAmdCertificate,
     ContinueSnpReport,
     KEY_KIND_ATTESTATION,
     SnpJob,
@@ -68,7 +69,8 @@ export class ExtendedAttestationVerifier extends AttestationVerifier {
         return this.send(provider, via, { value }, msg);
     }
 
-    async sendVerifyAmdCertificate(provider: ContractProvider, via: Sender, msg: VerifyAmdCertificate, value = ExtendedAttestationVerifier.SNP_STEP_VALUE) {
+    /** A step of a certificate's verification: VerifyAmdCertificate, or ContinueAmdCertificate once its TBS is hashed. */
+    async sendVerifyAmdCertificate(provider: ContractProvider, via: Sender, msg: VerifyAmdCertificate | ContinueAmdCertificate, value = ExtendedAttestationVerifier.SNP_STEP_VALUE) {
         return this.send(provider, via, { value }, msg);
     }
 

@@ -5,7 +5,7 @@ import '@ton/test-utils';
 import { Transaction, toNano } from '@ton/core';
 import { checkGasSum } from '../../bench/lib/gas';
 import { mustOf } from '../../bench/economics';
-import type { ContinueSnpReport, SubmitSnpReport, VerifyAmdCertificate } from '../../wrappers/AttestationVerifier';
+import type { ContinueAmdCertificate, ContinueSnpReport, SubmitSnpReport, VerifyAmdCertificate } from '../../wrappers/AttestationVerifier';
 import {
     AMD_ARK_IDS,
     amdCertificateDer,
@@ -38,13 +38,13 @@ describe('AttestationVerifier SEV-SNP gas', () => {
     let f: VerifierFixture;
 
     /** Sends the steps; returns the verifier's transactions and every transaction they caused. */
-    async function run(messages: Array<VerifyAmdCertificate | SubmitSnpReport | ContinueSnpReport>) {
+    async function run(messages: Array<VerifyAmdCertificate | ContinueAmdCertificate | SubmitSnpReport | ContinueSnpReport>) {
         const mine: Transaction[] = [];
         const all: Transaction[] = [];
         for (const m of messages) {
             const r =
-                m.$$type === 'VerifyAmdCertificate'
-                    ? await f.verifier.sendVerifyAmdCertificate(f.submitter.getSender(), m as VerifyAmdCertificate)
+                m.$$type === 'VerifyAmdCertificate' || m.$$type === 'ContinueAmdCertificate'
+                    ? await f.verifier.sendVerifyAmdCertificate(f.submitter.getSender(), m as VerifyAmdCertificate | ContinueAmdCertificate)
                     : await f.verifier.sendSubmitSnpReport(f.submitter.getSender(), m as SubmitSnpReport | ContinueSnpReport);
             expect(r.transactions).toHaveTransaction({ to: f.verifier.address, success: true });
             const tx = r.transactions.find((t) => t.inMessage?.info.dest?.toString() === f.verifier.address.toString())!;

@@ -5,7 +5,7 @@ import '@ton/test-utils';
 import { beginCell, toNano } from '@ton/core';
 import { BlockchainSnapshot, SandboxContract, TreasuryContract } from '@ton/sandbox';
 import { ExitCode } from '../../wrappers/exitCodes';
-import type { ContinueSnpReport, SubmitSnpReport, VerifyAmdCertificate } from '../../wrappers/AttestationVerifier';
+import type { ContinueAmdCertificate, ContinueSnpReport, SubmitSnpReport, VerifyAmdCertificate } from '../../wrappers/AttestationVerifier';
 import {
     AMD_ARK_IDS,
     OID_AMD,
@@ -62,11 +62,11 @@ describe('AttestationVerifier: AMD SEV-SNP reports', () => {
     let ready: BlockchainSnapshot;
     const measurement = Buffer.alloc(48, 0x3c);
 
-    async function send<T extends VerifyAmdCertificate | SubmitSnpReport | ContinueSnpReport>(messages: T[], failAt?: { index?: number; exitCode: number }) {
+    async function send<T extends VerifyAmdCertificate | ContinueAmdCertificate | SubmitSnpReport | ContinueSnpReport>(messages: T[], failAt?: { index?: number; exitCode: number }) {
         for (const [i, m] of messages.entries()) {
             const r =
-                m.$$type === 'VerifyAmdCertificate'
-                    ? await f.verifier.sendVerifyAmdCertificate(f.submitter.getSender(), m as VerifyAmdCertificate)
+                m.$$type === 'VerifyAmdCertificate' || m.$$type === 'ContinueAmdCertificate'
+                    ? await f.verifier.sendVerifyAmdCertificate(f.submitter.getSender(), m as VerifyAmdCertificate | ContinueAmdCertificate)
                     : await f.verifier.sendSubmitSnpReport(f.submitter.getSender(), m as SubmitSnpReport | ContinueSnpReport);
             const failed = r.transactions.some((t) => t.description.type === 'generic' && t.description.computePhase.type === 'vm' && !t.description.computePhase.success);
             if (failAt && (i === failAt.index || (failAt.index === undefined && failed))) {
@@ -169,7 +169,7 @@ describe('AttestationVerifier: AMD SEV-SNP reports', () => {
         expect(await f.verifier.getSnpJob(jobId)).toBeNull();
     });
 
-    it('ContinueSnpReport goes on only with a hashed job, from what the job keeps, and only once', async () => {
+    it('ContinueSnpReport goes on only with a hashed report job, from what the job keeps, and only once', async () => {
         const claims = claimsFor();
         const raw = simReport({}, claims);
         const { messages, jobId } = snpReportSteps(raw, sim.vcek.publicKey, claims, ws.address);
@@ -193,6 +193,13 @@ describe('AttestationVerifier: AMD SEV-SNP reports', () => {
         const noHintId = snpJobIdOf('report', noHint.report, noHint.vcekKey, null);
         await refused({ ...steps[0], job: noHintId }, ExitCode.ERR_ATTEST_SNP_WRONG_STAGE, undefined, noHintId);
         await send([hash]);
+        // a continuation of the other kind naming either job: a certificate's for this report, this one for a certificate's
+        const certSteps = amdCertificateSteps(parseAmdCertificate(sim.vcek.der), sim.ask.publicKey);
+        await send(certSteps.messages.filter((m) => m.$$type === 'VerifyAmdCertificate'));
+        await refused({ ...steps[0], job: certSteps.jobId }, ExitCode.ERR_ATTEST_SNP_WRONG_STAGE, undefined, certSteps.jobId);
+        const certPhase = certSteps.messages.find((m) => m.$$type === 'ContinueAmdCertificate') as ContinueAmdCertificate;
+        const crossed = await f.verifier.sendVerifyAmdCertificate(f.submitter.getSender(), { ...certPhase, job: jobId });
+        expect(crossed.transactions).toHaveTransaction({ to: f.verifier.address, success: false, exitCode: ExitCode.ERR_ATTEST_SNP_WRONG_STAGE });
         // no windows, too little value, a wrong slope
         await refused({ ...steps[0], phases: 0n }, ExitCode.ERR_ATTEST_SNP_WRONG_STAGE);
         await refused(steps[0], ExitCode.ERR_INSUFFICIENT_VALUE, toNano('0.05'));

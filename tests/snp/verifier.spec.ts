@@ -5,7 +5,7 @@ import { toNano } from '@ton/core';
 import { BlockchainSnapshot } from '@ton/sandbox';
 import { ExitCode } from '../../wrappers/exitCodes';
 import { AMD_ARK_IDS, AmdCertificate, amdCertificateDer, amdCertificateSteps, amdRsaKeyId, parseAmdCertificate, snpPolicy, vcekKeyId } from '../../wrappers/snp';
-import type { VerifyAmdCertificate } from '../../wrappers/AttestationVerifier';
+import type { ContinueAmdCertificate, VerifyAmdCertificate } from '../../wrappers/AttestationVerifier';
 import { VerifierFixture, deployVerifier, intelPolicy } from '../helpers/attestation';
 import { passProposal } from '../helpers/registry';
 
@@ -27,7 +27,7 @@ describe('AttestationVerifier: AMD SEV-SNP certificates', () => {
     let pinned: BlockchainSnapshot;
 
     /** Sends the messages in order; with `failAt`, the one at `index` (or, without an index, some one) must fail with `exitCode`. */
-    async function run(messages: VerifyAmdCertificate[], failAt?: { index?: number; exitCode: number }) {
+    async function run(messages: Array<VerifyAmdCertificate | ContinueAmdCertificate>, failAt?: { index?: number; exitCode: number }) {
         for (const [i, m] of messages.entries()) {
             const r = await f.verifier.sendVerifyAmdCertificate(f.submitter.getSender(), m);
             const failed = r.transactions.some((t) => t.description.type === 'generic' && t.description.computePhase.type === 'vm' && !t.description.computePhase.success);
@@ -95,7 +95,7 @@ describe('AttestationVerifier: AMD SEV-SNP certificates', () => {
 
     it('takes the steps in order only (the hash first, then the signature phases), and each input set keeps its own progress', async () => {
         const { messages } = amdCertificateSteps(ask, ark.rsaKey!);
-        const hashing = messages.filter((m) => m.blocks > 0n).length;
+        const hashing = messages.filter((m) => m.$$type === 'VerifyAmdCertificate').length;
         // Signature phases before the hash is done.
         await run([messages[hashing]], { index: 0, exitCode: ExitCode.ERR_ATTEST_SNP_WRONG_STAGE });
         await run(messages.slice(0, hashing));
@@ -104,10 +104,20 @@ describe('AttestationVerifier: AMD SEV-SNP certificates', () => {
         // A phase skipped: the next message's hints are for later phases.
         await run([messages[hashing + 1]], { index: 0, exitCode: ExitCode.ERR_RSA_BAD_PRODUCT });
         // The same certificate under another issuer modulus is another verification: it starts from its own hash.
-        const other: VerifyAmdCertificate = { ...messages[hashing], issuerModulus: amdCertificateSteps(ask, cert('ark-genoa.pem').rsaKey!).messages[0].issuerModulus };
+        const first = messages[0] as VerifyAmdCertificate;
+        const phase = messages[hashing] as ContinueAmdCertificate;
+        const genoaModulus = (amdCertificateSteps(ask, cert('ark-genoa.pem').rsaKey!).messages[0] as VerifyAmdCertificate).issuerModulus;
+        const other: VerifyAmdCertificate = { ...first, blocks: 0n, phases: phase.phases, hints: phase.hints, issuerModulus: genoaModulus };
         await run([other], { index: 0, exitCode: ExitCode.ERR_ATTEST_UNKNOWN_ISSUER });
+        // A continuation with too little value, with no phases, or naming a job that is not a certificate's.
+        const tooLittle = await f.verifier.sendVerifyAmdCertificate(f.submitter.getSender(), phase, toNano('0.05'));
+        expect(tooLittle.transactions).toHaveTransaction({ to: f.verifier.address, success: false, exitCode: ExitCode.ERR_INSUFFICIENT_VALUE });
+        await run([{ ...phase, phases: 0n }], { index: 0, exitCode: ExitCode.ERR_ATTEST_SNP_WRONG_STAGE });
+        await run([{ ...phase, job: phase.job ^ 1n }], { index: 0, exitCode: ExitCode.ERR_ATTEST_SNP_WRONG_STAGE });
         await run(messages.slice(hashing));
         expect(await f.verifier.getAmdKeyUsable(amdRsaKeyId(ask.rsaKey!))).toBe(true);
+        // Nothing left to replay.
+        await run([phase], { index: 0, exitCode: ExitCode.ERR_ATTEST_SNP_WRONG_STAGE });
     });
 
     it('refuses a forged signature: a certificate whose signature was altered fails the PSS check, whatever the hints', async () => {
@@ -119,7 +129,7 @@ describe('AttestationVerifier: AMD SEV-SNP certificates', () => {
         const { messages } = amdCertificateSteps(forged, ark.rsaKey!);
         // Every modular step checks out (the hints are honest for the forgery); decoding EM does not.
         const failedAt = await run(messages, { exitCode: ExitCode.ERR_RSA_PSS_INCONSISTENT });
-        expect(failedAt).toBeGreaterThan(messages.filter((m) => m.blocks > 0n).length);
+        expect(failedAt).toBeGreaterThan(messages.filter((m) => m.$$type === 'VerifyAmdCertificate').length);
         expect(await f.verifier.getAmdKeyUsable(amdRsaKeyId(ask.rsaKey!))).toBe(false);
     });
 });

@@ -1,6 +1,14 @@
 import { Cell, beginCell } from '@ton/core';
 import { Constants } from '../constants';
-import { ContinueSnpReport, SnpJob, SubmitSnpReport, VerifyAmdCertificate, loadP384Progress, loadRsaPssProgress } from '../../build/AttestationVerifier/AttestationVerifier_AttestationVerifier';
+import {
+    ContinueAmdCertificate,
+    ContinueSnpReport,
+    SnpJob,
+    SubmitSnpReport,
+    VerifyAmdCertificate,
+    loadP384Progress,
+    loadRsaPssProgress,
+} from '../../build/AttestationVerifier/AttestationVerifier_AttestationVerifier';
 import { Address } from '@ton/core';
 import { AttestationClaims, claimsStruct } from '../tdx/claims';
 import { p384Hint, p384HintCell, p384SlopesCell } from '../p384Hints';
@@ -34,7 +42,8 @@ export interface AmdCertificateSteps {
     subjectKeyId: bigint;
     /** The key its progress is kept under between the transactions. */
     jobId: bigint;
-    messages: VerifyAmdCertificate[];
+    /** VerifyAmdCertificate while hashing, ContinueAmdCertificate for the signature check. */
+    messages: Array<VerifyAmdCertificate | ContinueAmdCertificate>;
 }
 
 /** The key the verifier keeps a resumable SEV-SNP verification under (snpJobId): its kind and its input cells' hashes. */
@@ -88,7 +97,7 @@ export function amdCertificateSteps(cert: AmdCertificate, issuer: RsaPublicKey, 
     const certificate = byteChain(cert.der);
     const issuerModulus = byteChain(modulusBytes(issuer));
     const base = { $$type: 'VerifyAmdCertificate' as const, queryId, certificate, issuerModulus };
-    const messages: VerifyAmdCertificate[] = [];
+    const messages: Array<VerifyAmdCertificate | ContinueAmdCertificate> = [];
     const jobId = snpJobIdOf('certificate', certificate, issuerModulus);
     if (!from?.hashed) messages.push(...hashSteps(cert.tbs.length, { ...base, hints: null }, AMD_HASH_BLOCKS_PER_STEP, from?.absorbed ?? 0));
     const steps = rsaSteps(issuer.n, bytesToUint(cert.signature));
@@ -100,7 +109,8 @@ export function amdCertificateSteps(cert: AmdCertificate, issuer: RsaPublicKey, 
         if (end <= phase) continue;
         const count = end - phase;
         const hinted = steps.slice(Math.min(phase, steps.length), Math.min(end, steps.length));
-        messages.push({ ...base, blocks: 0n, phases: BigInt(count), hints: rsaHintChain(hinted) });
+        // once hashed, the job keeps the certificate's parts and numbers and the issuer's id
+        messages.push({ $$type: 'ContinueAmdCertificate', queryId, job: jobId, phases: BigInt(count), hints: rsaHintChain(hinted) });
         phase = end;
     }
     const subjectKeyId = cert.rsaKey ? amdRsaKeyId(cert.rsaKey) : vcekKeyId(cert.ecKey!);
