@@ -93,9 +93,13 @@ describe('P384 (ECDSA secp384r1 over a digest)', () => {
         return h.send(user.getSender(), { value: toNano('2') }, { $$type: 'P384VerifyStart', queryId, windows: BigInt(windows), ...i, slopes });
     }
     /** The next windows, with their slopes (from where the harness says the verification stands, as a submitter reads it). */
-    async function resume(verification: bigint, i: P384Inputs, windows: number, queryId = 2n, slopes?: Cell) {
-        const from = Number((await h.getWindowsDone(verification)) ?? 0n);
-        return h.send(user.getSender(), { value: toNano('2') }, { $$type: 'P384VerifyContinue', queryId, windows: BigInt(windows), verification, ...i, slopes: slopes ?? i.slopesFor(from, windows) });
+    async function resume(verification: bigint, i: P384Inputs, windows: number, queryId = 2n, slopes?: Cell, at?: number) {
+        const from = at ?? Number((await h.getWindowsDone(verification)) ?? 0n);
+        return h.send(
+            user.getSender(),
+            { value: toNano('2') },
+            { $$type: 'P384VerifyContinue', queryId, windows: BigInt(windows), verification, from: BigInt(from), ...i, slopes: slopes ?? i.slopesFor(from, windows) },
+        );
     }
 
     /** The whole verification in transactions of PLAN's sizes; their gas, each under a transaction's limit. */
@@ -400,6 +404,25 @@ describe('P384 (ECDSA secp384r1 over a digest)', () => {
             await resume(id, i, 10, 5n, right);
             expect(await h.getWindowsDone(id)).toBe(22n);
             await resume(id, i, 27);
+            expect(await h.getResult(id)).toBe(true);
+        });
+
+        it('a step prepared in advance still fits after someone else ran some of its windows; one from ahead is refused', async () => {
+            const i = valid();
+            const id = await hashOf(i);
+            await start(i, 10);
+            // prepared for windows 10 .. 29, then someone runs 10 .. 12 first
+            const prepared = i.slopesFor(10, 20);
+            await resume(id, i, 3);
+            expect(await h.getWindowsDone(id)).toBe(13n);
+            const ahead = await resume(id, i, 5, 3n, i.slopesFor(14, 5), 14);
+            expect(ahead.transactions).toHaveTransaction({ to: h.address, success: false, exitCode: ExitCode.ERR_P384_WINDOW_AHEAD });
+            await resume(id, i, 20, 4n, prepared, 10);
+            expect(await h.getWindowsDone(id)).toBe(30n);
+            // one whose windows all ran already changes nothing
+            await resume(id, i, 20, 5n, prepared, 10);
+            expect(await h.getWindowsDone(id)).toBe(30n);
+            await resume(id, i, 19);
             expect(await h.getResult(id)).toBe(true);
         });
 

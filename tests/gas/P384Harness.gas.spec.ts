@@ -49,14 +49,15 @@ describe('P384Harness gas', () => {
         const verification = await h.getInputHash(inputs.digest.beginParse(), inputs.publicKey.beginParse(), inputs.signature.beginParse(), inputs.hint);
         const steps: Transaction[] = [];
         const all: Transaction[] = [];
-        let from = 0;
+        let next = 0;
         for (const [k, windows] of PLAN.entries()) {
-            const slopes = inputs.slopesFor(from, windows);
-            from += windows;
+            const slopes = inputs.slopesFor(next, windows);
+            const from = BigInt(next);
+            next += windows;
             const res =
                 k === 0
                     ? await h.send(user.getSender(), { value: toNano('2') }, { $$type: 'P384VerifyStart', queryId: 1n, windows: BigInt(windows), ...inputs, slopes })
-                    : await h.send(user.getSender(), { value: toNano('2') }, { $$type: 'P384VerifyContinue', queryId: 1n, windows: BigInt(windows), verification, ...inputs, slopes });
+                    : await h.send(user.getSender(), { value: toNano('2') }, { $$type: 'P384VerifyContinue', queryId: 1n, windows: BigInt(windows), verification, from, ...inputs, slopes });
             expect(res.transactions).toHaveTransaction({ to: h.address, success: true });
             const tx = res.transactions[1];
             expect(Number(computeGas(tx))).toBeLessThan(TX_GAS_LIMIT);

@@ -216,6 +216,12 @@ describe('AttestationVerifier: AMD SEV-SNP reports', () => {
             .endCell();
         await send([steps[0]]);
         await refused({ ...steps[1], slopes: offByOne }, ExitCode.ERR_P384_BAD_SLOPE);
+        // someone else runs a window first: the step prepared from window 22 skips it and still fits; one from
+        // a window not reached yet is refused
+        const griefer = await f.blockchain.treasury('griefer');
+        const one = await f.verifier.sendSubmitSnpReport(griefer.getSender(), { ...steps[1], phases: 1n });
+        expect(one.transactions).toHaveTransaction({ to: f.verifier.address, success: true });
+        await refused({ ...steps[1], from: steps[1].from + 2n }, ExitCode.ERR_P384_WINDOW_AHEAD);
         // claims other than the report's are refused at the binding, and the job stays for the right ones
         const last = steps[steps.length - 1];
         for (const m of steps.slice(1, -1)) await send([m]);
@@ -225,6 +231,19 @@ describe('AttestationVerifier: AMD SEV-SNP reports', () => {
         expect(await f.verifier.getSnpJob(jobId)).toBeNull();
         // nothing left to replay
         await refused(last, ExitCode.ERR_ATTEST_SNP_WRONG_STAGE);
+    });
+
+    it('a first step whose hint is larger than a P384Hint is refused before anything is kept', async () => {
+        const claims = claimsFor();
+        const { messages } = snpReportSteps(simReport({}, claims), sim.vcek.publicKey, claims, ws.address);
+        const hash = messages[0] as SubmitSnpReport;
+        // the honest hint with one more cell hung under it
+        const hint = hash.hint!;
+        const grown = beginCell().storeSlice(hint.beginParse()).storeRef(beginCell().storeUint(1, 8).endCell()).endCell();
+        const r = await f.verifier.sendSubmitSnpReport(f.submitter.getSender(), { ...hash, hint: grown });
+        expect(r.transactions).toHaveTransaction({ to: f.verifier.address, success: false, exitCode: ExitCode.ERR_ATTEST_MALFORMED });
+        expect(await f.verifier.getSnpJob(snpJobIdOf('report', hash.report, hash.vcekKey, grown))).toBeNull();
+        await send([hash]);
     });
 
     it('refuses each report rule by name, before any hashing where the rule needs no signature', async () => {

@@ -147,7 +147,7 @@ export function snpReportSteps(raw: Buffer, vcek: P384Point, claims: Attestation
         const phases = BigInt(end - windows);
         const slopes = p384SlopesCell(report.signature.r, vcek, hintFields, windows, end - windows);
         // once hashed, the job keeps the report's fields, the key and the hint
-        messages.push({ $$type: 'ContinueSnpReport', queryId, job: jobId, phases, slopes, workerStake, claims: base.claims });
+        messages.push({ $$type: 'ContinueSnpReport', queryId, job: jobId, from: BigInt(windows), phases, slopes, workerStake, claims: base.claims });
         windows = end;
     }
     return { jobId, messages };
