@@ -130,7 +130,8 @@ export function expand(block: FBlock): { lops: LOp[]; bits: Map<string, number> 
         } else if (o.op === 'red') {
             // l = c1 2^192 + l0, h + c1 = c2 2^192 + h0, and c2 2^384 = c2 c
             // (mod p) folds into the low limb: l in [0, 2^192) and h in
-            // [0, 2^192) but for a carry of a few units, whatever came in
+            // [-1, 2^192] for any limbs under 2^254 (|c2 c| < 2^191, so the
+            // last carry is -1, 0 or 1)
             const [c1, l0, hp, c2, h0, q3] = Array.from({ length: 6 }, tmp);
             if (need(`${o.a}.h`) > SUM_MAX - 1 || need(`${o.a}.l`) > SUM_MAX - 1) throw new Error(`${o.a} too large to reduce`);
             lops.push({ kind: 'split', ins: [`${o.a}.l`], outs: [c1, l0] });
