@@ -36,6 +36,9 @@ export const wrongValue = fc.oneof(
     fc.jsonValue({ maxDepth: 2 }),
 );
 
+/** A generated value as text: objects and arrays as JSON (String() throws on a generated object whose `toString` or `valueOf` key is not a function). */
+export const textOf = (v: unknown): string => (typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v));
+
 /** Bytes that are not valid UTF-8 (lone continuation bytes, overlongs, surrogates, truncated sequences). */
 export const invalidUtf8 = fc
     .tuple(

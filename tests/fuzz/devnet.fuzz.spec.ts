@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import pino from 'pino';
 import { RunningDevnet, buildServer, startDevnet, toncenterMethods } from '../../devnet';
 import { JSON_RPC_PATH } from '../../wrappers/devnet';
-import { anyJson, call, contentTypes, invalidUtf8, malformedJson, params, rawRequest, routesOf, wrongValue } from './arbitraries';
+import { anyJson, call, contentTypes, invalidUtf8, malformedJson, params, rawRequest, routesOf, textOf, wrongValue } from './arbitraries';
 
 jest.setTimeout(300_000);
 
@@ -138,20 +138,9 @@ describe('devnet HTTP API under bad input', () => {
     it('explorer JSON: random limits, block numbers and addresses: 4xx naming the field, or the answer', async () => {
         await fc.assert(
             fc.asyncProperty(
-                fc.oneof(
-                    fc.constant(undefined),
-                    wrongValue.map((v) => String(v)),
-                    fc.integer({ min: -5, max: 150 }).map(String),
-                ),
-                fc.oneof(
-                    fc.constant(undefined),
-                    wrongValue.map((v) => String(v)),
-                    fc.integer({ min: -5, max: 1000 }).map(String),
-                ),
-                fc.oneof(
-                    wrongValue.map((v) => String(v)),
-                    fc.constantFrom(devnet.chain.wallets[0].address.toString(), devnet.chain.wallets[0].address.toRawString()),
-                ),
+                fc.oneof(fc.constant(undefined), wrongValue.map(textOf), fc.integer({ min: -5, max: 150 }).map(String)),
+                fc.oneof(fc.constant(undefined), wrongValue.map(textOf), fc.integer({ min: -5, max: 1000 }).map(String)),
+                fc.oneof(wrongValue.map(textOf), fc.constantFrom(devnet.chain.wallets[0].address.toString(), devnet.chain.wallets[0].address.toRawString())),
                 async (limit, before, address) => {
                     const q = new URLSearchParams();
                     if (limit !== undefined) q.set('limit', limit);

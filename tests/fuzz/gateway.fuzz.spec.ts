@@ -17,7 +17,7 @@ import { testKeys } from '../helpers/channel';
 import { linkContracts, passProposal } from '../helpers/registry';
 import { StakingFixture, attest, deployStaking, listing, stake } from '../helpers/staking';
 import { Upstream, sandboxOpener, startSandboxWorker, startUpstream } from '../worker/helpers';
-import { anyJson, call, contentTypes, invalidUtf8, malformedJson, params, rawRequest, routesOf, wrongValue } from './arbitraries';
+import { anyJson, call, contentTypes, invalidUtf8, malformedJson, params, rawRequest, routesOf, textOf, wrongValue } from './arbitraries';
 
 jest.setTimeout(300_000);
 
@@ -289,7 +289,7 @@ describe('client gateway under bad input', () => {
             (r, v) => (r.max_price = v),
             (r, v) => (r.worker = v),
             (r, v) => (r.user = v),
-            (r, v) => (r[String(v)] = v),
+            (r, v) => (r[textOf(v)] = v),
         ];
         await fc.assert(
             fc.asyncProperty(fc.nat({ max: fields.length - 1 }), wrongValue, async (i, v) => {
@@ -331,7 +331,7 @@ describe('client gateway under bad input', () => {
             (r, v) => (r.stream = v),
             (r, v) => (r.max_price = v),
             (r, v) => (r.worker = v),
-            (r, v) => (r[String(v)] = v),
+            (r, v) => (r[textOf(v)] = v),
         ];
         await fc.assert(
             fc.asyncProperty(fc.constantFrom(...Object.keys(requests)), fc.nat({ max: fields.length - 1 }), wrongValue, async (route, i, v) => {

@@ -19,7 +19,7 @@ import { Worker, createWorker } from '../../worker/src/worker';
 import { openChannel, testKeys } from '../helpers/channel';
 import { ServingFixture, deployServing } from '../helpers/serving';
 import { Upstream, chatBody, sandboxOpener, startUpstream, voucherFor } from '../worker/helpers';
-import { anyJson, call, contentTypes, flipBits, invalidUtf8, malformedJson, params, rawRequest, routesOf, wrongValue } from './arbitraries';
+import { anyJson, call, contentTypes, flipBits, invalidUtf8, malformedJson, params, rawRequest, routesOf, textOf, wrongValue } from './arbitraries';
 
 jest.setTimeout(300_000);
 
@@ -443,7 +443,7 @@ describe('worker HTTP API under bad input', () => {
             (r, v) => (r.request.suffix = v),
             (r, v) => (r.request.logprobs = v),
             (r, v) => (r.request.stream = v),
-            (r, v) => (r.request[String(v)] = v),
+            (r, v) => (r.request[textOf(v)] = v),
         ];
         await fc.assert(
             fc.asyncProperty(fc.constantFrom(...(Object.keys(requests) as Array<keyof typeof requests>)), fc.nat({ max: fields.length - 1 }), wrongValue, async (route, i, v) => {
