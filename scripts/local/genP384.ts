@@ -46,20 +46,25 @@ const mulk = (dst: string, a: string, k: number): FOp => ({ dst, op: 'mulk', a, 
 // ten in projective coordinates. x3 and y3 are reduced (op 'red') so their
 // limbs stay near 2^192 from step to step.
 
+/**
+ * The step from the slope lam: x3 = lam^2 - (x + x'), y3 = lam (x - x3) - y,
+ * `sum` naming the op that makes x + x'; reduced (op 'red') when `reduce`.
+ */
+function lineStep(sum: FOp, reduce: boolean): FOp[] {
+    const [x3, y3] = reduce ? ['x3u', 'y3u'] : ['x3', 'y3'];
+    return [
+        sqr('l2', 'lam'),
+        sum,
+        sub(x3, 'l2', sum.dst),
+        ...(reduce ? [{ dst: 'x3', op: 'red', a: 'x3u' } as FOp] : []),
+        sub('d', 'x', 'x3'),
+        mul('ld', 'lam', 'd'),
+        sub(y3, 'ld', 'y'),
+        ...(reduce ? [{ dst: 'y3', op: 'red', a: 'y3u' } as FOp] : []),
+    ];
+}
 /** 2P, unreduced: inputs x, y, lam; x3, y3 and r = 2 y lam - 3 x^2 (the ladder adds the 3). */
-const DOUBLING: FOp[] = [
-    sqr('x2', 'x'),
-    mulk('m', 'x2', 3),
-    mul('ly', 'lam', 'y'),
-    add('ly2', 'ly', 'ly'),
-    sub('r', 'ly2', 'm'),
-    sqr('l2', 'lam'),
-    add('xx', 'x', 'x'),
-    sub('x3', 'l2', 'xx'),
-    sub('d', 'x', 'x3'),
-    mul('ld', 'lam', 'd'),
-    sub('y3', 'ld', 'y'),
-];
+const DOUBLING: FOp[] = [sqr('x2', 'x'), mulk('m', 'x2', 3), mul('ly', 'lam', 'y'), add('ly2', 'ly', 'ly'), sub('r', 'ly2', 'm'), ...lineStep(add('xx', 'x', 'x'), false)];
 /** ops with their names mapped (names not in `names` get `suffix`). */
 function renamed(ops: FOp[], names: Record<string, string>, suffix: string): FOp[] {
     const r = (v: string) => names[v] ?? `${v}${suffix}`;
@@ -69,23 +74,8 @@ function renamed(ops: FOp[], names: Record<string, string>, suffix: string): FOp
         return c as unknown as FOp;
     });
 }
-/** 2P reduced: outputs x3, y3, r. */
-const ADBL: FOp[] = [...renamed(DOUBLING, { x: 'x', y: 'y', lam: 'lam', r: 'r' }, 'u'), { dst: 'x3', op: 'red', a: 'x3u' }, { dst: 'y3', op: 'red', a: 'y3u' }];
-/** P + T for T = (tx, ty): outputs x3, y3, dx = tx - x (must not be 0 mod p) and r = L dx - (ty - y). */
-const AADD: FOp[] = [
-    sub('dx', 'tx', 'x'),
-    mul('ldx', 'lam', 'dx'),
-    sub('dy', 'ty', 'y'),
-    sub('r', 'ldx', 'dy'),
-    sqr('l2', 'lam'),
-    add('s', 'x', 'tx'),
-    sub('x3u', 'l2', 's'),
-    { dst: 'x3', op: 'red', a: 'x3u' },
-    sub('d', 'x', 'x3'),
-    mul('ld', 'lam', 'd'),
-    sub('y3u', 'ld', 'y'),
-    { dst: 'y3', op: 'red', a: 'y3u' },
-];
+/** P + T for T = (tx, ty), reduced: outputs x3, y3, dx = tx - x (must not be 0 mod p) and r = L dx - (ty - y). */
+const AADD: FOp[] = [sub('dx', 'tx', 'x'), mul('ldx', 'lam', 'dx'), sub('dy', 'ty', 'y'), sub('r', 'ldx', 'dy'), ...lineStep(add('s', 'x', 'tx'), true)];
 /** Limb bound of every value that crosses a block boundary (log2). */
 const IN_BITS = 198;
 /** Bound of the blocks' residues and differences, read only by the zero checks (which take up to 2^210). */
@@ -98,7 +88,7 @@ function rnd(): bigint {
     return x;
 }
 const rndScalar = () => (rnd() % (N - 1n)) + 1n;
-const dblBlock: FBlock = { fixed: ['C'], inputs: ['x', 'y', 'lam'], ops: ADBL, outputs: ['x3', 'y3', 'r'], inBits: IN_BITS, outBits: STEP_OUT_BITS };
+const dblBlock: FBlock = { fixed: ['C'], inputs: ['x', 'y', 'lam'], ops: DOUBLING, outputs: ['x3', 'y3', 'r'], inBits: IN_BITS, outBits: STEP_OUT_BITS };
 const addBlock: FBlock = { fixed: ['C'], inputs: ['x', 'y', 'tx', 'ty', 'lam'], ops: AADD, outputs: ['x3', 'y3', 'dx', 'r'], inBits: IN_BITS, outBits: STEP_OUT_BITS };
 for (let t = 0; t < 20; t++) {
     const a = affMul(rndScalar(), [GX, GY])!;
