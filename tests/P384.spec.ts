@@ -27,7 +27,7 @@ import { P384_LADDER_START } from '../helpers/p384Ladder';
 import { modInv } from '../helpers/modular';
 import { parseAmdCertificate } from '../wrappers/snp';
 import { computeGas } from '../bench/lib/gas';
-import { P384Inputs, P384Key, p384Inputs, p384KeyPair, p384NodeVerify, p384Sign, sha384 } from './helpers/p384';
+import { P384Inputs, P384Key, p384Inputs, p384KeyPair, p384NodeVerify, p384Sign, sha384, slopeHalves, withSlopeHalfFlipped } from './helpers/p384';
 
 const W = 1n << 192n;
 const WINDOWS = 49;
@@ -366,17 +366,9 @@ describe('P384 (ECDSA secp384r1 over a digest)', () => {
             await start(i, 12);
             const right = i.slopesFor(12, 10);
             // one slope off by one (two doublings), the slopes of other windows or of another signature, too few, none
-            const flip = (cell: Cell, at: number) => {
-                const s0 = cell.refs[0].beginParse();
-                const halves = Array.from({ length: 5 }, () => s0.loadUintBig(192));
-                halves[at] ^= 1n;
-                const b = beginCell();
-                halves.forEach((v) => b.storeUint(v, 192));
-                return beginCell().storeRef(b.storeRef(cell.refs[0].refs[0]).endCell()).endCell();
-            };
             for (const [slopes, code] of [
-                [flip(right, 1), ExitCode.ERR_P384_BAD_SLOPE],
-                [flip(right, 3), ExitCode.ERR_P384_BAD_SLOPE],
+                [withSlopeHalfFlipped(right, 1, 1), ExitCode.ERR_P384_BAD_SLOPE],
+                [withSlopeHalfFlipped(right, 1, 3), ExitCode.ERR_P384_BAD_SLOPE],
                 [i.slopesFor(11, 10), ExitCode.ERR_P384_BAD_SLOPE],
                 [other().slopesFor(12, 10), ExitCode.ERR_P384_BAD_SLOPE],
                 [i.slopesFor(12, 2), 9],
@@ -388,15 +380,9 @@ describe('P384 (ECDSA secp384r1 over a digest)', () => {
             }
             // an addition's slope: the chain's second cell holds d3.l, d4 and G
             // (G's is 0, unread, only when both its digits are: one case in 256)
-            const second = right.refs[0].refs[0].beginParse();
-            const mid = Array.from({ length: 5 }, () => second.loadUintBig(192));
+            const mid = slopeHalves(right, 2);
             const gRead = mid[3] !== 0n || mid[4] !== 0n;
-            mid[4] ^= 1n;
-            const b2 = beginCell();
-            mid.forEach((v) => b2.storeUint(v, 192));
-            const withBadG = beginCell()
-                .storeRef(beginCell().storeBits(right.refs[0].beginParse().loadBits(960)).storeRef(b2.storeRef(right.refs[0].refs[0].refs[0]).endCell()).endCell())
-                .endCell();
+            const withBadG = withSlopeHalfFlipped(right, 2, 4);
             if (gRead) {
                 const bad = await resume(id, i, 10, 4n, withBadG);
                 expect(bad.transactions).toHaveTransaction({ to: h.address, success: false, exitCode: ExitCode.ERR_P384_BAD_SLOPE });

@@ -1,5 +1,5 @@
 import { createHash, generateKeyPairSync, KeyObject, sign, verify } from 'crypto';
-import { Cell } from '@ton/core';
+import { Cell, beginCell } from '@ton/core';
 import { P384Affine, P384Hint, digestCell, p384Hint, p384HintCell, p384SlopesCell, pairCell } from '../../wrappers/p384Hints';
 
 /** A P-384 key pair from Node's crypto, with the public point as integers. */
@@ -49,4 +49,29 @@ export function p384Inputs(e: bigint, q: P384Affine, r: bigint, s: bigint, hint?
         hint: p384HintCell(h),
         slopesFor: (from, count) => p384SlopesCell(r, q, h, from, count),
     };
+}
+
+/** The uint192 halves of the slope chain's cell `depth` references below its root (p384SlopesCell's layout). */
+export function slopeHalves(root: Cell, depth: number): bigint[] {
+    let cell = root;
+    for (let k = 0; k < depth; k++) cell = cell.refs[0];
+    const s = cell.beginParse();
+    const halves: bigint[] = [];
+    while (s.remainingBits >= 192) halves.push(s.loadUintBig(192));
+    return halves;
+}
+
+/** The slope chain with the low bit of one uint192 half flipped: half `half` of the cell `depth` references below the root. */
+export function withSlopeHalfFlipped(root: Cell, depth: number, half: number): Cell {
+    const b = beginCell();
+    if (depth === 0) {
+        const halves = slopeHalves(root, 0);
+        halves[half] ^= 1n;
+        halves.forEach((v) => b.storeUint(v, 192));
+        root.refs.forEach((r) => b.storeRef(r));
+    } else {
+        b.storeBits(root.bits);
+        root.refs.forEach((r, k) => b.storeRef(k === 0 ? withSlopeHalfFlipped(r, depth - 1, half) : r));
+    }
+    return b.endCell();
 }

@@ -42,6 +42,7 @@ import { bytesToUint } from '../../helpers/bytes';
 import { derOctets, derOid, derSeq } from '../../wrappers/tdx/der';
 import { VerifierFixture, deployVerifier, intelPolicy } from '../helpers/attestation';
 import { passProposal } from '../helpers/registry';
+import { withSlopeHalfFlipped } from '../helpers/p384';
 
 const FIXTURES = join(__dirname, '..', 'fixtures', 'sev-snp');
 const MODEL = BigInt('0x' + createHash('sha256').update('snp-model').digest('hex'));
@@ -203,17 +204,7 @@ describe('AttestationVerifier: AMD SEV-SNP reports', () => {
         // no windows, too little value, a wrong slope
         await refused({ ...steps[0], phases: 0n }, ExitCode.ERR_ATTEST_SNP_WRONG_STAGE);
         await refused(steps[0], ExitCode.ERR_INSUFFICIENT_VALUE, toNano('0.05'));
-        const c1 = steps[1].slopes.refs[0].beginParse();
-        const [d1h, d1l] = [c1.loadUintBig(192), c1.loadUintBig(192)];
-        const offByOne = beginCell()
-            .storeRef(
-                beginCell()
-                    .storeUint(d1h, 192)
-                    .storeUint(d1l ^ 1n, 192)
-                    .storeSlice(c1)
-                    .endCell(),
-            )
-            .endCell();
+        const offByOne = withSlopeHalfFlipped(steps[1].slopes, 1, 1);
         await send([steps[0]]);
         await refused({ ...steps[1], slopes: offByOne }, ExitCode.ERR_P384_BAD_SLOPE);
         // someone else runs a window first: the step prepared from window 22 skips it and still fits; one from
