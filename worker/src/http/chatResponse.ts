@@ -4,9 +4,10 @@ import { corkPerTurn } from '../../../helpers/corkPerTurn';
 import { ENVELOPE_MEDIA_TYPE, ResponseSealer, frameToText } from '../../../helpers/hpke';
 import { textLogprobs, textLogprobsOf } from '../../../protocol/completions';
 import { DeliveredToolCall, ReceiptWire, TokenLogprob, mergeToolCallDeltas } from '../../../protocol/paidRequest';
-import { ChatEvent, ToolCallDelta, Usage, zeroUsage } from '../inference/types';
+import { ChatDelta, ChatEvent, ToolCallDelta, Usage, zeroUsage } from '../inference/types';
 import type { WorkerMetrics } from '../metrics';
 import { Refusal } from '../refusal';
+import { DeltaBatch } from './deltaBatch';
 
 /**
  * Writing an admitted generation to the client, sealed: as one final frame,
@@ -118,53 +119,62 @@ export async function streamCompletion(reply: FastifyReply, g: Generation): Prom
             g.abort();
         }
     });
-    // One upstream read often carries several chunks: their frames leave together.
+    // Frames written in one turn leave in one syscall.
     const cork = corkPerTurn(raw);
-    const write = async (frame: Buffer) => {
+    const write = (frame: Buffer) => {
         if (clientGone || raw.destroyed) return;
         cork();
-        if (!raw.write(`data: ${frameToText(frame)}\n\n`)) await new Promise<void>((res) => raw.once('drain', res).once('close', res));
+        raw.write(`data: ${frameToText(frame)}\n\n`);
     };
     const firstToken = firstTokenClock(g);
     const delivered: Delivered = { content: '', reasoning: '', toolCalls: [], logprobs: [] };
     const pendingLogprobs: TokenLogprob[] = [];
     let end: GenerationEnd = { usage: zeroUsage(true), finishReason: 'error', error: 'stream ended without usage' };
+    // Counted into the response hash only once it is handed to the transport.
+    const send = (ev: ChatDelta) => {
+        if (clientGone) return;
+        if (g.shape === 'text') {
+            // A text completion has text (and, when asked, its log probabilities) alone: nothing else is counted into the response hash.
+            // Log probabilities of tokens that brought no text yet (a split character, a held-back stop) go with the next text.
+            if (g.logprobs && ev.logprobs) pendingLogprobs.push(...ev.logprobs);
+            if (!ev.content) return;
+            const logprobs = g.logprobs ? textLogprobs(pendingLogprobs.splice(0), delivered.content.length) : null;
+            deliver(delivered, ev.content, undefined, undefined, logprobs ? textLogprobsOf(logprobs) : undefined);
+            const chunk = { id: g.id, object: 'text_completion', created: g.created, model: g.model, choices: [{ text: ev.content, index: 0, logprobs, finish_reason: null }] };
+            write(g.sealer.data(Buffer.from(JSON.stringify(chunk))));
+            return;
+        }
+        const toolCalls = ev.toolCalls && ev.toolCalls.length > 0 ? toolCallDeltasJson(ev.toolCalls) : undefined;
+        deliver(delivered, ev.content, ev.reasoning, toolCalls, ev.logprobs);
+        const delta = { ...(ev.content ? { content: ev.content } : {}), ...(ev.reasoning ? { reasoning_content: ev.reasoning } : {}), ...(toolCalls ? { tool_calls: toolCalls } : {}) };
+        const chunk = {
+            id: g.id,
+            object: 'chat.completion.chunk',
+            created: g.created,
+            model: g.model,
+            choices: [{ index: 0, delta, ...(ev.logprobs ? { logprobs: { content: ev.logprobs } } : {}), finish_reason: null }],
+        };
+        write(g.sealer.data(Buffer.from(JSON.stringify(chunk))));
+    };
+    // Deltas that arrive in one turn (the engine ahead of the worker) leave as one chunk.
+    const batch = new DeltaBatch(send);
     for await (const ev of g.events) {
         if (ev.type === 'delta') {
             firstToken();
-            // Counted into the response hash only once it is handed to the transport.
             if (clientGone) continue;
-            if (g.shape === 'text') {
-                // A text completion has text (and, when asked, its log probabilities) alone: nothing else is counted into the response hash.
-                // Log probabilities of tokens that brought no text yet (a split character, a held-back stop) go with the next text.
-                if (g.logprobs && ev.logprobs) pendingLogprobs.push(...ev.logprobs);
-                if (!ev.content) continue;
-                const logprobs = g.logprobs ? textLogprobs(pendingLogprobs.splice(0), delivered.content.length) : null;
-                deliver(delivered, ev.content, undefined, undefined, logprobs ? textLogprobsOf(logprobs) : undefined);
-                const chunk = { id: g.id, object: 'text_completion', created: g.created, model: g.model, choices: [{ text: ev.content, index: 0, logprobs, finish_reason: null }] };
-                await write(g.sealer.data(Buffer.from(JSON.stringify(chunk))));
-                continue;
-            }
-            const toolCalls = ev.toolCalls && ev.toolCalls.length > 0 ? toolCallDeltasJson(ev.toolCalls) : undefined;
-            deliver(delivered, ev.content, ev.reasoning, toolCalls, ev.logprobs);
-            const delta = { ...(ev.content ? { content: ev.content } : {}), ...(ev.reasoning ? { reasoning_content: ev.reasoning } : {}), ...(toolCalls ? { tool_calls: toolCalls } : {}) };
-            const chunk = {
-                id: g.id,
-                object: 'chat.completion.chunk',
-                created: g.created,
-                model: g.model,
-                choices: [{ index: 0, delta, ...(ev.logprobs ? { logprobs: { content: ev.logprobs } } : {}), finish_reason: null }],
-            };
-            await write(g.sealer.data(Buffer.from(JSON.stringify(chunk))));
+            batch.add(ev);
+            // A slow reader slows the engine's reading, not the worker's memory.
+            if (raw.writableNeedDrain && !raw.destroyed) await new Promise<void>((res) => raw.once('drain', res).once('close', res));
         } else {
             end = ev;
         }
     }
+    batch.flush();
     if (pendingLogprobs.length > 0 && !clientGone) {
         // The last tokens' log probabilities, with no text after them: a chunk of their own, so they are delivered as a whole answer delivers them.
         const logprobs = textLogprobs(pendingLogprobs.splice(0), delivered.content.length);
         deliver(delivered, '', undefined, undefined, textLogprobsOf(logprobs));
-        await write(
+        write(
             g.sealer.data(Buffer.from(JSON.stringify({ id: g.id, object: 'text_completion', created: g.created, model: g.model, choices: [{ text: '', index: 0, logprobs, finish_reason: null }] }))),
         );
     }
@@ -191,7 +201,7 @@ export async function streamCompletion(reply: FastifyReply, g: Generation): Prom
         receipt,
         ...(end.error ? { error: { message: end.error } } : {}),
     };
-    await write(g.sealer.final(Buffer.from(JSON.stringify(last))));
+    write(g.sealer.final(Buffer.from(JSON.stringify(last))));
     cork.flush();
     if (!raw.destroyed) raw.end();
     served(g);
