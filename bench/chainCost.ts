@@ -92,7 +92,7 @@ export async function runChainCost(o: { requests: number; log?: (l: string) => v
             deposit: DEFAULTS.deposit,
             topUpBelow: DEFAULTS.topUpBelow,
         });
-        const [info] = await sdk.workers('cocoon-dev-model', true);
+        const [info] = await sdk.workers('cocoon-demo', true);
         if (!info) throw new Error('the registered worker is not discovered');
         const escrow = (
             await tonClientOpener(ton)
@@ -105,7 +105,7 @@ export async function runChainCost(o: { requests: number; log?: (l: string) => v
         const from = chain.seqno;
         const t0 = Date.now();
         for (let i = 0; i < o.requests; i++) {
-            await sdk.call(info, { model: 'cocoon-dev-model', messages: [{ role: 'user', content: 'Write about foxes.' }], max_tokens: 64 } as any);
+            await sdk.call(info, { model: 'cocoon-demo', messages: [{ role: 'user', content: 'Write about foxes.' }], max_tokens: 64 } as any);
             if ((i + 1) % 50 === 0) log(`${i + 1} requests (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
         }
         // The last receipts' vouchers reach the worker with the next request; the claimer's

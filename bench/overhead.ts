@@ -141,7 +141,7 @@ export async function runOverhead(o: OverheadOptions): Promise<OverheadResult> {
         stops.push(gateway.stop);
         log(`gateway ${gateway.url}`);
         // Opens the channel on chain (not part of what is measured).
-        await load(`${gateway.url}/chat/completions`, API_KEY, 1, 1, 0, 'cocoon-dev-model');
+        await load(`${gateway.url}/chat/completions`, API_KEY, 1, 1, 0, 'cocoon-demo');
         const levels: OverheadLevel[] = [];
         await net.devnet.chain.idle();
         const seqnoBefore = net.devnet.chain.seqno;
@@ -152,7 +152,7 @@ export async function runOverhead(o: OverheadOptions): Promise<OverheadResult> {
             log(`c=${c} direct: ${direct.rps.toFixed(1)} req/s, p50 ${direct.latencyMs.p50.toFixed(2)} ms, ttft p50 ${direct.ttftMs.p50.toFixed(2)} ms, errors ${direct.errors}`);
             const before = await workerTimes(worker.url);
             const cpuBefore = { worker: processCpuMs(worker.child.pid), gateway: processCpuMs(gateway.child.pid) };
-            const cocoon = await load(`${gateway.url}/chat/completions`, API_KEY, c, o.requests, warmup, 'cocoon-dev-model');
+            const cocoon = await load(`${gateway.url}/chat/completions`, API_KEY, c, o.requests, warmup, 'cocoon-demo');
             const cpuAfter = { worker: processCpuMs(worker.child.pid), gateway: processCpuMs(gateway.child.pid) };
             const after = await workerTimes(worker.url);
             // The warm-up requests ran inside the measured window too.

@@ -48,7 +48,7 @@ export async function runProfile(n = 200): Promise<ProfileResult> {
             version: 1 as const,
             channel: channel.toString(),
             voucher,
-            request: { model: 'cocoon-dev-model', stream: true, max_tokens: 64, messages: [{ role: 'user' as const, content: 'Write about foxes.' }] },
+            request: { model: 'cocoon-demo', stream: true, max_tokens: 64, messages: [{ role: 'user' as const, content: 'Write about foxes.' }] },
         };
 
         let sealed = await sealPaidRequest(wk.publicKey, paid as any);

@@ -541,7 +541,7 @@ export function addressEquals(a: string, b: Address): boolean {
 /**
  * The uint256 model id receipts and the chain use for an advertised model
  * name: a 64-hex-digit name (a GGUF SHA-256) is the id itself; any other
- * name is hashed (SHA-256 of its UTF-8), e.g. "cocoon-dev-model".
+ * name is hashed (SHA-256 of its UTF-8), e.g. "cocoon-demo".
  */
 export function modelIdOf(name: string): bigint {
     if (/^(0x)?[0-9a-fA-F]{64}$/.test(name)) return BigInt('0x' + name.replace(/^0x/, ''));

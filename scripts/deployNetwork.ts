@@ -8,7 +8,7 @@ import { ExtendedStaking } from '../wrappers/Staking';
 import { ExtendedEscrow } from '../wrappers/Escrow';
 import { ExtendedAttestationVerifier } from '../wrappers/AttestationVerifier';
 import { INTEL_SGX_ROOT_CA_KEY, INTEL_TD_QE_IDENTITY, INTEL_TD_QE_ISVPRODID, INTEL_TD_QE_MRSIGNER } from '../wrappers/tdx';
-import { DEV_IMAGE_HASH, DEV_MODEL_ID, DEV_MODEL_NAME, devSimulatedAttestationKey } from '../wrappers/devnet';
+import { DEV_IMAGE_HASH, DEV_MODEL_ID, DEFAULT_MODEL_NAME, devSimulatedAttestationKey } from '../wrappers/devnet';
 import { run as deployRegistry } from './deployRegistry';
 import { run as proposeImage } from './proposeImage';
 import { run as proposeModel } from './proposeModel';
@@ -36,20 +36,28 @@ import { blueprintCommand, waitForDeployment } from './lib/cli';
  *      attestation policy (Intel's root and quoting enclave, AMD's roots; on
  *      a devnet also the public development key for simulated evidence and
  *      the development AMD root, wrappers/snp/devChain.ts), and the
- *      allow-listing of the development image and model (on a devnet also
- *      the development SEV-SNP image);
+ *      allow-listing of the development image and of the network's model
+ *      (by default the hash of the default model name; on a devnet also the
+ *      development SEV-SNP image);
  *   4. on a devnet, advance the chain clock past the timelock and execute
  *      them in that order; elsewhere print the executeProposal commands;
  *   5. write deployments/<network>.json (or $COCOON_DEPLOYMENT).
  */
-export async function run(provider: NetworkProvider, args: string[] = []) {
+export async function run(provider: NetworkProvider, args: string[] = [], model?: NetworkModel) {
     const devnet = await detectDevnet(provider);
     return deployNetwork(withTupleFix(provider), {
         network: args[0] ?? process.env.COCOON_NETWORK ?? (devnet ? 'devnet' : provider.network()),
         endpoint: devnet?.url ?? endpointOf(provider),
         advanceTime: devnet?.advanceTime,
+        model,
     });
 }
+
+/** The model a network is deployed with: its on-chain id and the name it is allow-listed under. */
+export type NetworkModel = { id: bigint; name: string };
+
+/** Without another: the hash of the default model name, under that name (wrappers/devnet.ts). */
+export const DEV_MODEL: NetworkModel = { id: DEV_MODEL_ID, name: DEFAULT_MODEL_NAME };
 
 export type DeployNetworkOptions = {
     /** Name for the addresses file (deployments/<network>.json). */
@@ -59,6 +67,8 @@ export type DeployNetworkOptions = {
     advanceTime?: (seconds: number) => Promise<void>;
     /** Overrides deploymentPath(network). */
     deploymentFile?: string;
+    /** The model allow-listed with the network (default DEV_MODEL); `npm start` gives its demo GGUF's hash under the same name. */
+    model?: NetworkModel;
 };
 
 export type DeployNetworkResult = {
@@ -75,7 +85,8 @@ export async function deployNetwork(provider: NetworkProvider, opts: DeployNetwo
     const channelLibrary = await publishChannelLibraryStep(provider);
     const registry = await deployRegistryStep(provider);
     const linked = await deployLinkedStep(provider, registry.address);
-    const pending = await governanceSetUpStep(provider, registry, linked, opts.network === 'devnet', opts.advanceTime);
+    const model = opts.model ?? DEV_MODEL;
+    const pending = await governanceSetUpStep(provider, registry, linked, model, opts.network === 'devnet', opts.advanceTime);
 
     const at = registry.address.toString();
     const deployment: Deployment = {
@@ -91,8 +102,8 @@ export async function deployNetwork(provider: NetworkProvider, opts: DeployNetwo
             channelLibrary: channelLibrary.toString(),
         },
         devImageHash: hex256(DEV_IMAGE_HASH),
-        devModelId: hex256(DEV_MODEL_ID),
-        devModelName: DEV_MODEL_NAME,
+        devModelId: hex256(model.id),
+        devModelName: model.name,
         pendingProposals: pending.map((p) => ({
             id: p.id.toString(),
             what: p.what,
@@ -199,6 +210,7 @@ async function governanceSetUpStep(
     provider: NetworkProvider,
     registry: OpenedContract<ExtendedRegistry>,
     linked: Linked,
+    model: NetworkModel,
     devnet: boolean,
     advanceTime?: (seconds: number) => Promise<void>,
 ): Promise<Pending[]> {
@@ -246,11 +258,11 @@ async function governanceSetUpStep(
             ids.push({ id: existing ?? (await proposeImage(provider, [at, hex256(snpImage)])), what: 'allow the development SEV-SNP image' });
         }
     }
-    if ((await registry.getModel(DEV_MODEL_ID))?.enabled) {
-        ui.write(`Development model ${hex256(DEV_MODEL_ID)} is already allowed.`);
+    if ((await registry.getModel(model.id))?.enabled) {
+        ui.write(`Model ${model.name} (${hex256(model.id)}) is already allowed.`);
     } else {
-        const existing = findQueued((d) => d.kind === ProposalKind.AddModel && d.modelId === DEV_MODEL_ID);
-        ids.push({ id: existing ?? (await proposeModel(provider, [at, hex256(DEV_MODEL_ID), DEV_MODEL_NAME])), what: 'allow the development model' });
+        const existing = findQueued((d) => d.kind === ProposalKind.AddModel && d.modelId === model.id);
+        ids.push({ id: existing ?? (await proposeModel(provider, [at, hex256(model.id), model.name])), what: `allow the model ${model.name}` });
     }
     if (ids.length === 0) return [];
 

@@ -8,12 +8,19 @@ import { createHash } from 'crypto';
 
 /** Image hash of the development (simulated) enclave image. */
 export const DEV_IMAGE_HASH = BigInt('0x' + createHash('sha256').update('cocoon-dev-image').digest('hex'));
-/** Model id of the development model (replaced by a GGUF hash when the worker lands). */
-export const DEV_MODEL_ID = BigInt('0x' + createHash('sha256').update('cocoon-dev-model').digest('hex'));
-/** Display name under which the development model is allow-listed. */
-export const DEV_MODEL_NAME = 'cocoon-dev-model';
-/** The name `npm start` serves its demo model under: the default wherever a command asks for a model. */
-export const DEMO_MODEL_NAME = 'cocoon-demo';
+/**
+ * The one default model name: what `npm start` serves, what every command
+ * that asks for a model assumes, and what a worker in front of an
+ * OpenAI-compatible server advertises unless told otherwise.
+ */
+export const DEFAULT_MODEL_NAME = 'cocoon-demo';
+/**
+ * The model a new network allow-lists under the default name when it is given
+ * no other: the hash of the name, the id of a worker serving it through an
+ * OpenAI-compatible upstream. (`npm start` allow-lists its demo GGUF's hash
+ * under the same name instead.)
+ */
+export const DEV_MODEL_ID = BigInt('0x' + createHash('sha256').update(DEFAULT_MODEL_NAME).digest('hex'));
 
 /**
  * The fixed development mnemonic (a valid 24-word TON mnemonic). The devnet

@@ -7,7 +7,7 @@ import { KeyPair, keyPairFromSeed, mnemonicValidate } from '@ton/crypto';
 import { TonClient } from '@ton/ton';
 import { writeSecretFile } from '../../helpers/secretFile';
 import { ChannelStatus, ExtendedPaymentChannel } from '../../wrappers/PaymentChannel';
-import { DEMO_MODEL_NAME, DEVNET_MNEMONIC, devnetExplorerOf } from '../../wrappers/devnet';
+import { DEFAULT_MODEL_NAME, DEVNET_MNEMONIC, devnetExplorerOf } from '../../wrappers/devnet';
 import { tonClientOpener } from '../../wrappers/toncenter';
 import { OperatorWallet, WalletVersion } from '../../wrappers/wallet';
 import { CocoonClient, CocoonError } from './client';
@@ -188,7 +188,7 @@ export function buildCli(io: CliIo = { out: (l) => console.log(l), env: process.
     common(program.command('chat'))
         .description('one prompt from the terminal, answered by the best verified worker (measured success and latency, then price)')
         .argument('<prompt>', 'the user message')
-        .option('-m, --model <name>', 'model', DEMO_MODEL_NAME)
+        .option('-m, --model <name>', 'model', DEFAULT_MODEL_NAME)
         .option('--max-tokens <n>', 'most tokens to generate', '256')
         .action(async (prompt: string, o) => {
             const s = await openSession(o, io);

@@ -18,6 +18,7 @@ export const DeploymentSchema = z.object({
     /** Contract name (camelCase) to address; grows as contracts land. */
     contracts: z.object({ registry: z.string() }).catchall(z.string()),
     devImageHash: z.string().regex(/^[0-9a-f]{64}$/),
+    /** The model allow-listed with the network: its id and name. */
     devModelId: z.string().regex(/^[0-9a-f]{64}$/),
     devModelName: z.string(),
     /** Timelocked proposals still to execute (testnet/mainnet), with the command to do it. */

@@ -93,7 +93,7 @@ function buildInChild(note: (line: string) => void): Promise<void> {
 }
 
 async function main() {
-    const progress = new Progress(6, (line) => console.log(line));
+    const progress = new Progress(5, (line) => console.log(line));
     let options: LocalNetworkOptions;
     try {
         options = defaultOptions(process.env, progress);

@@ -3,12 +3,12 @@
  *
  *   1. a devnet (the toncenter v2 API over @ton/sandbox, devnet/);
  *   2. the contracts, deployed by `scripts/deployNetwork.ts` through
- *      Blueprint's own toncenter provider, exactly as on testnet;
- *   3. the model allow-listed through the Registry timelock (the devnet's
- *      clock is advanced past the delay);
- *   4. a worker (`cocoon-worker init`, `register`, `start`) with simulated
+ *      Blueprint's own toncenter provider, exactly as on testnet, with the
+ *      served model (its one allowed model) allow-listed through the
+ *      Registry timelock (the devnet's clock is advanced past the delay);
+ *   3. a worker (`cocoon-worker init`, `register`, `start`) with simulated
  *      attestation signed by the public development key;
- *   5. the gateway (`cocoon-client gateway`), paying from the development
+ *   4. the gateway (`cocoon-client gateway`), paying from the development
  *      wallet.
  *
  * The worker and the gateway run as child processes of the installed
@@ -32,8 +32,6 @@ import { DEVNET_MNEMONIC } from '../../wrappers/devnet';
 import { writeDemoModel } from '../../worker/src/inference/demoModel';
 import { hashModelFile } from '../../worker/src/inference/modelHash';
 import { run as deployNetwork } from '../deployNetwork';
-import { run as proposeModel } from '../proposeModel';
-import { run as executeProposal } from '../executeProposal';
 import { hex256 } from '../../helpers/bytes';
 import { ScriptedUI } from '../lib/sandboxProvider';
 import { BINS, Daemon, runCommand } from '../lib/daemon';
@@ -103,22 +101,7 @@ export async function startLocalNetwork(o: LocalNetworkOptions): Promise<LocalNe
     o.signal?.addEventListener('abort', () => void stop(), { once: true });
 
     try {
-        report.phase(`deploying the contracts with scripts/deployNetwork.ts (Blueprint toncenter provider; its output: ${logFile('deploy')})`);
-        // Exactly what `npx blueprint run deployNetwork --custom <endpoint> --custom-version v2 --custom-type custom --mnemonic` builds.
-        process.env.WALLET_MNEMONIC = DEVNET_MNEMONIC;
-        process.env.WALLET_VERSION = 'v4r2';
-        const deploymentFile = join(o.dir, 'deployment.json');
-        process.env.COCOON_DEPLOYMENT = deploymentFile;
-        const args = { _: [], '--custom': devnet.endpoint, '--custom-version': 'v2', '--custom-type': 'custom', '--mnemonic': true };
-        // Its progress lines go to the deployment log.
-        const deployLog = (line: string) => log('deploy').write(line + '\n');
-        const provider = await createNetworkProvider(new ScriptedUI([], deployLog), args as unknown as Parameters<typeof createNetworkProvider>[1], undefined);
-        const { registry, deployment } = await deployNetwork(provider, []);
-        const contracts = deployment.contracts as Record<string, string>;
-        report.note(`Registry ${contracts.registry}, Staking ${contracts.staking}`);
-
-        interrupted();
-        // 3. The model, allow-listed by its id: the GGUF file's SHA-256, or the hash of the upstream's model name.
+        // The model, allow-listed with the network by its id: the GGUF file's SHA-256, or the hash of the upstream's model name.
         let modelPath: string | undefined;
         let modelId: bigint;
         if (o.model.kind === 'openai') modelId = modelIdOf(o.modelName);
@@ -128,17 +111,24 @@ export async function startLocalNetwork(o: LocalNetworkOptions): Promise<LocalNe
             if (!existsSync(modelPath)) throw new Error(`no GGUF file at ${modelPath}`);
             modelId = modelIdOf(await hashModelFile(modelPath));
         }
-        const allowed = await registry.getModel(modelId);
-        if (allowed?.enabled) report.phase(`model ${o.modelName} (${hex256(modelId)}) is already allowed`);
-        else {
-            report.phase(`allow-listing model ${o.modelName} (${hex256(modelId)}) through the governance timelock`);
-            const id = await proposeModel(provider, [registry.address.toString(), hex256(modelId), o.modelName]);
-            devnet.chain.advanceTime(Number((await registry.getParams()).timelockDelay) + 1);
-            await executeProposal(provider, [registry.address.toString(), String(id)]);
-        }
+        report.phase(
+            `deploying the contracts and allow-listing model ${o.modelName} (${hex256(modelId)}) with scripts/deployNetwork.ts (Blueprint toncenter provider, the devnet's clock advanced past the governance timelock; its output: ${logFile('deploy')})`,
+        );
+        // Exactly what `npx blueprint run deployNetwork --custom <endpoint> --custom-version v2 --custom-type custom --mnemonic` builds.
+        process.env.WALLET_MNEMONIC = DEVNET_MNEMONIC;
+        process.env.WALLET_VERSION = 'v4r2';
+        const deploymentFile = join(o.dir, 'deployment.json');
+        process.env.COCOON_DEPLOYMENT = deploymentFile;
+        const args = { _: [], '--custom': devnet.endpoint, '--custom-version': 'v2', '--custom-type': 'custom', '--mnemonic': true };
+        // Its progress lines go to the deployment log.
+        const deployLog = (line: string) => log('deploy').write(line + '\n');
+        const provider = await createNetworkProvider(new ScriptedUI([], deployLog), args as unknown as Parameters<typeof createNetworkProvider>[1], undefined);
+        const { deployment } = await deployNetwork(provider, [], { id: modelId, name: o.modelName });
+        const contracts = deployment.contracts as Record<string, string>;
+        report.note(`Registry ${contracts.registry}, Staking ${contracts.staking}`);
 
         interrupted();
-        // 4. The worker: keys and config once, then register (stake + simulated attestation) and serve.
+        // 3. The worker: keys and config once, then register (stake + simulated attestation) and serve.
         const env = { ...process.env, COCOON_LOG_LEVEL: undefined };
         const workerDir = join(o.dir, 'worker');
         const workerConfig = join(workerDir, 'config.json');
@@ -188,7 +178,7 @@ export async function startLocalNetwork(o: LocalNetworkOptions): Promise<LocalNe
         const dashboardUrl = (await worker.waitFor(/dashboard: (http:\S+)/, "the worker's dashboard", 30_000))[1];
 
         interrupted();
-        // 5. The gateway.
+        // 4. The gateway.
         report.phase(`starting the gateway on port ${o.gatewayPort} (its log: ${logFile('gateway')})`);
         const gateway = Daemon.spawn('gateway', BINS.client, ['gateway', '-d', join(o.dir, 'client'), '--endpoint', devnet.endpoint, '--staking', contracts.staking, '--port', String(o.gatewayPort)], {
             env,

@@ -1,5 +1,5 @@
 import { join, resolve } from 'node:path';
-import { DEMO_MODEL_NAME } from '../../wrappers/devnet';
+import { DEFAULT_MODEL_NAME } from '../../wrappers/devnet';
 
 /**
  * What `npm start` runs, read from the environment. Kept apart from
@@ -79,7 +79,7 @@ export function defaultOptions(env: NodeJS.ProcessEnv, report: StartupReport): L
         gatewayPort: portFrom(env, 'COCOON_GATEWAY_PORT', 8080),
         statePath: stateEnv === 'memory' ? undefined : resolve(stateEnv ?? join(dir, 'devnet-state.json')),
         model,
-        modelName: env.COCOON_MODEL_NAME ?? (model.kind === 'demo' ? DEMO_MODEL_NAME : model.kind === 'gguf' ? 'local-gguf' : model.upstreamModel),
+        modelName: env.COCOON_MODEL_NAME ?? (model.kind === 'demo' ? DEFAULT_MODEL_NAME : model.kind === 'gguf' ? 'local-gguf' : model.upstreamModel),
         prices: prices.map((p) => BigInt(p.trim())) as LocalNetworkOptions['prices'],
         threads,
         report,

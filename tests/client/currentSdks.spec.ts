@@ -30,7 +30,7 @@ import { TOOL_CALLS, Upstream, WORDS, startUpstream } from '../worker/helpers';
  */
 jest.setTimeout(300_000);
 
-const MODEL = 'cocoon-dev-model';
+const MODEL = 'cocoon-demo';
 const PRICES = { prompt: 1_000_000_000_000n, cached: 500_000_000_000n, completion: 2_000_000_000_000n, reasoning: 2_000_000_000_000n };
 const nodeMajor = Number(process.versions.node.split('.')[0]);
 const describeOnNode22 = nodeMajor >= 22 ? describe : describe.skip;

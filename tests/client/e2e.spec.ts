@@ -72,7 +72,7 @@ async function sharesPaid(ton: TonClient, owner: Address, channel: Address, sinc
     }
     return sum;
 }
-const MODEL = 'cocoon-dev-model';
+const MODEL = 'cocoon-demo';
 const API_KEY = 'sk-test-gateway';
 
 describe('client gateway on a devnet', () => {

@@ -34,7 +34,7 @@ import { ClientStore } from '../../client/src/store';
  */
 
 export const PRICES: Prices = { prompt: 1_000_000_000n, cached: 500_000_000n, completion: 2_000_000_000n, reasoning: 2_000_000_000n };
-export const MODEL = 'cocoon-dev-model';
+export const MODEL = 'cocoon-demo';
 export const TEXT = 'Hello there';
 /** What the stand-in answers to embeddings. */
 export const EMBEDDING_DATA = [{ object: 'embedding', index: 0, embedding: [0.5, -0.25] }];

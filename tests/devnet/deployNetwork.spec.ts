@@ -12,7 +12,7 @@ import { readDeployment } from '../../scripts/lib/deployment';
 import { networkFlags } from '../../scripts/lib/cli';
 import type { NetworkProvider } from '@ton/blueprint';
 import { SandboxNetworkProvider, ScriptedUI } from '../../scripts/lib/sandboxProvider';
-import { DEV_IMAGE_HASH, DEV_MODEL_ID, DEV_MODEL_NAME, devSimulatedAttestationKey } from '../../wrappers/devnet';
+import { DEV_IMAGE_HASH, DEV_MODEL_ID, DEFAULT_MODEL_NAME, devSimulatedAttestationKey } from '../../wrappers/devnet';
 import { ExtendedStaking } from '../../wrappers/Staking';
 import { ExtendedRegistry } from '../../wrappers/Registry';
 import { devWallets } from './util';
@@ -41,14 +41,14 @@ describe('deployNetwork', () => {
             network: 'testnet',
             owner: governance.address.toString(),
             contracts: { registry: registry.address.toString() },
-            devModelName: DEV_MODEL_NAME,
+            devModelName: DEFAULT_MODEL_NAME,
         });
         // Links, attestation policy, development image and model.
         expect(written!.pendingProposals.map((p) => p.what)).toEqual([
             'link Staking, Escrow and AttestationVerifier',
             "attestation policy (Intel's and AMD's roots)",
             'allow the development image',
-            'allow the development model',
+            'allow the model cocoon-demo',
         ]);
         // The development AMD root's keys are public: only a devnet pins it.
         expect(snpPolicyOf(initialAttestationPolicy(false))!.has(devSnpArkId())).toBe(false);

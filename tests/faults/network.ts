@@ -27,7 +27,7 @@ import { deployNetworkTo, registerWorker as registerWorkerWithCli } from '../../
  * be SIGKILLed); the gateway as a child process; SDK clients in-process.
  */
 
-export const MODEL = 'cocoon-dev-model';
+export const MODEL = 'cocoon-demo';
 
 /** A TCP relay to the devnet that can be cut and restored. */
 export class ChainLink {

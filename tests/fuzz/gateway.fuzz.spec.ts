@@ -30,7 +30,7 @@ jest.setTimeout(300_000);
  */
 
 const API_KEY = 'sk-fuzz-0123456789';
-const MODEL = 'cocoon-dev-model';
+const MODEL = 'cocoon-demo';
 const PRICES = { prompt: 1_000_000n, cached: 100_000n, completion: 3_000_000n, reasoning: 3_000_000n };
 
 describe('client gateway under bad input', () => {

@@ -83,7 +83,7 @@ describe('worker HTTP API under bad input', () => {
             keys: { receiptKeyPath: 'unused', encryptionKeyPath: 'unused', walletMnemonicPath: 'unused' },
             payoutAddress: operator.address.toString(),
             http: { port: 0, maxConcurrent: 4, maxBodyBytes: 64 * 1024 },
-            backend: { kind: 'openai', baseUrl: upstream.url, modelMap: { 'cocoon-dev-model': 'llama-3-8b' }, connectTimeoutMs: 5000, idleTimeoutMs: 10_000 },
+            backend: { kind: 'openai', baseUrl: upstream.url, modelMap: { 'cocoon-demo': 'llama-3-8b' }, connectTimeoutMs: 5000, idleTimeoutMs: 10_000 },
             prices: { prompt: '1', cached: '1', completion: '1', reasoning: '1' },
             attestation: { provider: 'simulated', devKeyPath },
             payments: { claimThreshold: toNano('100000').toString(), watchIntervalMs: 3_600_000, creditLimit: '1000000000000' },
@@ -426,8 +426,8 @@ describe('worker HTTP API under bad input', () => {
 
     it('embeddings and text completions: a paid request with one field of a wrong type or value: 4xx and nothing stored, or served and charged exactly once', async () => {
         const requests = {
-            '/v1/embeddings': () => ({ version: 1, endpoint: 'embeddings', channel: channel.address.toString(), request: { model: 'cocoon-dev-model', input: ['one', 'two'] } }),
-            '/v1/completions': () => ({ version: 1, endpoint: 'completions', channel: channel.address.toString(), request: { model: 'cocoon-dev-model', prompt: 'Once', max_tokens: 8 } }),
+            '/v1/embeddings': () => ({ version: 1, endpoint: 'embeddings', channel: channel.address.toString(), request: { model: 'cocoon-demo', input: ['one', 'two'] } }),
+            '/v1/completions': () => ({ version: 1, endpoint: 'completions', channel: channel.address.toString(), request: { model: 'cocoon-demo', prompt: 'Once', max_tokens: 8 } }),
         };
         const fields: Array<(r: any, v: unknown) => void> = [
             (r, v) => (r.version = v),

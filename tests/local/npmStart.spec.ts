@@ -28,7 +28,7 @@ it('npm start prints numbered phases and no logs, serves the printed examples, a
         // Before the ready banner: at most 40 lines, numbered phases with the time elapsed, no JSON log lines.
         const before = s.output().slice(0, s.output().indexOf('Cocoon is running')).trimEnd().split('\n');
         expect(before.length).toBeLessThanOrEqual(40);
-        for (let k = 1; k <= 6; k++) expect(before.some((l) => new RegExp(`^\\[${k}/6\\] .+, \\d+\\.\\d s$`).test(l))).toBe(true);
+        for (let k = 1; k <= 5; k++) expect(before.some((l) => new RegExp(`^\\[${k}/5\\] .+, \\d+\\.\\d s$`).test(l))).toBe(true);
         expect(before.filter((l) => l.trimStart().startsWith('{'))).toEqual([]);
         expect(s.output()).not.toMatch(/tonscan|tonviewer|Warning/);
         // What it tells the user, and where the logs went.
@@ -69,10 +69,14 @@ it('npm start prints numbered phases and no logs, serves the printed examples, a
         const listed = cli('client', '--', 'models');
         expect(listed).toContain('cocoon-demo: 1 worker(s)');
         expect(listed).toContain('TON per million tokens: prompt 100, cached 50, completion 200, reasoning 200');
-        // The deployment's other allowed model has no worker here: left out, and said so.
-        expect(listed).not.toContain('cocoon-dev-model');
-        expect(listed).toContain('(1 allowed model(s) with no live worker not shown: --all lists them)');
-        expect(cli('client', '--', 'models', '--all')).toContain('cocoon-dev-model: 0 worker(s)');
+        // One default model name everywhere: the network allows the model npm start serves, and no other.
+        expect(listed).not.toContain('allowed model(s) with no live worker');
+        expect(
+            cli('client', '--', 'models', '--all')
+                .trim()
+                .split('\n')
+                .filter((l) => !l.startsWith(' ')),
+        ).toEqual(['cocoon-demo: 1 worker(s)']);
         expect(cli('client', '--', 'channels', '-d', join(s.dir, 'client'))).toContain(`${f.channel.toString()} worker`);
         // `chat` without -m asks for the model npm start serves: one default name everywhere.
         expect(cli('client', '--', 'chat', '-d', join(s.dir, 'chat-client'), '--max-tokens', '4', 'Hello')).toMatch(/cost \d+ nanoTON .* verified/);
@@ -104,7 +108,7 @@ it('a busy port fails npm start at once, naming the holder and a free port, and 
         const out = s.output();
         expect(out).toContain(`port ${busy} (the gateway) is in use by pid ${process.pid}`);
         expect(out).toMatch(new RegExp(`COCOON_GATEWAY_PORT=\\d+ npm start`));
-        expect(out).not.toContain('[1/6]');
+        expect(out).not.toContain('[1/5]');
         expect(out).not.toMatch(/\n\s+at /);
         expect(await portOpen(s.ports.devnet)).toBe(false);
     } finally {

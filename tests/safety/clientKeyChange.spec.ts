@@ -43,7 +43,7 @@ describe('a client key change never voids what the worker served', () => {
             operator: f.operator,
             workerStake: f.workerStake.address,
             workerKeys: f.workerKeys,
-            backend: { kind: 'openai', baseUrl: upstream.url, modelMap: { 'cocoon-dev-model': 'llama-3-8b' } },
+            backend: { kind: 'openai', baseUrl: upstream.url, modelMap: { 'cocoon-demo': 'llama-3-8b' } },
             prices: f.prices,
             dir,
             // The claim threshold is far above anything served here: only the key change can make the worker redeem.

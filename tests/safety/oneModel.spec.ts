@@ -47,7 +47,7 @@ describe('oneModel', () => {
             workerStake: f.workerStake.address,
             workerKeys: f.workerKeys,
             // A multi-model upstream: two models mapped, only the first attested on chain.
-            backend: { kind: 'openai', baseUrl: upstream.url, modelMap: { 'cocoon-dev-model': 'llama-3-8b', [OTHER]: 'mistral-7b' } },
+            backend: { kind: 'openai', baseUrl: upstream.url, modelMap: { 'cocoon-demo': 'llama-3-8b', [OTHER]: 'mistral-7b' } },
             prices: f.prices,
             dir,
             overrides: { payments: { claimThreshold: '1000000000000', watchIntervalMs: 3_600_000, creditLimit: '1000000000000' } },
@@ -63,7 +63,7 @@ describe('oneModel', () => {
     it('refuses a request for a model the WorkerStake is not attested for with 404 model_not_attested: nothing served, reserved or signed', async () => {
         // The upstream does serve it: the refusal is the worker's, not the backend's.
         const models = (await (await fetch(`${worker.url}/v1/models`)).json()) as any;
-        expect(models.data.map((m: any) => m.id).sort()).toEqual(['cocoon-dev-model', OTHER]);
+        expect(models.data.map((m: any) => m.id).sort()).toEqual(['cocoon-demo', OTHER]);
         for (const [model, stream] of [
             [OTHER, false],
             [OTHER, true],
@@ -82,7 +82,7 @@ describe('oneModel', () => {
 
     it('serves the attested model with a receipt naming it', async () => {
         for (const stream of [false, true]) {
-            const r = await call('cocoon-dev-model', stream);
+            const r = await call('cocoon-demo', stream);
             expect(r.status).toBe(200);
             const text = stream
                 ? r.frames

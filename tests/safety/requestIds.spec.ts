@@ -163,7 +163,7 @@ describe('requestIds', () => {
                 operator: f.operator,
                 workerStake: f.workerStake.address,
                 workerKeys: other,
-                backend: { kind: 'openai', baseUrl: 'http://127.0.0.1:1', modelMap: { 'cocoon-dev-model': 'm' } },
+                backend: { kind: 'openai', baseUrl: 'http://127.0.0.1:1', modelMap: { 'cocoon-demo': 'm' } },
                 prices: f.prices,
                 dir: path,
             }),

@@ -83,7 +83,7 @@ describe('worker HTTP API (openai backend, sandbox chain)', () => {
             keys: { receiptKeyPath: 'unused', encryptionKeyPath: 'unused', walletMnemonicPath: 'unused' },
             payoutAddress: operator.address.toString(),
             http: { port: 0, maxConcurrent: 1, maxBodyBytes: 64 * 1024 },
-            backend: { kind: 'openai', baseUrl: upstream.url, modelMap: { 'cocoon-dev-model': 'llama-3-8b' }, connectTimeoutMs: 5000, idleTimeoutMs: 10_000 },
+            backend: { kind: 'openai', baseUrl: upstream.url, modelMap: { 'cocoon-demo': 'llama-3-8b' }, connectTimeoutMs: 5000, idleTimeoutMs: 10_000 },
             prices: { prompt: '1', cached: '1', completion: '1', reasoning: '1' },
             attestation: { provider: 'simulated', devKeyPath },
             // These tests send vouchers only where they test them (see lifecycle.spec for the unpaid-receipt rule).
@@ -129,7 +129,7 @@ describe('worker HTTP API (openai backend, sandbox chain)', () => {
 
     it('serves the public endpoints: models, attestation, health, metrics', async () => {
         const models = (await (await fetch(`${worker.url}/v1/models`)).json()) as any;
-        expect(models.data.map((m: any) => m.id)).toEqual(['cocoon-dev-model']);
+        expect(models.data.map((m: any) => m.id)).toEqual(['cocoon-demo']);
         expect(BigInt('0x' + models.data[0].model_id)).toBe(DEV_MODEL_ID);
 
         const att = (await (await fetch(`${worker.url}/attestation`)).json()) as any;
@@ -259,7 +259,7 @@ describe('worker HTTP API (openai backend, sandbox chain)', () => {
         const receipts = () => worker.store.listChannels().reduce((n, c) => n + c.receipts, 0);
         const before = worker.store.receiptTotal(chKey());
         const inputs = ['one', 'two', 'three'];
-        const plaintext = Buffer.from(JSON.stringify({ version: 1, endpoint: 'embeddings', channel: chKey(), request: { model: 'cocoon-dev-model', input: inputs } }));
+        const plaintext = Buffer.from(JSON.stringify({ version: 1, endpoint: 'embeddings', channel: chKey(), request: { model: 'cocoon-demo', input: inputs } }));
         const { sealed, send } = await post('/v1/embeddings', plaintext);
         const r = await readAnswer(await send(), sealed.response, plaintext, false);
         expect(r.status).toBe(200);
@@ -284,7 +284,7 @@ describe('worker HTTP API (openai backend, sandbox chain)', () => {
         const toChat = await readAnswer(await crossed.send(), crossed.sealed.response, Buffer.alloc(0), false);
         expect(toChat.status).toBe(400);
         expect(toChat.error!.message).toMatch(/endpoint: not supported/);
-        const chatToEmbeddings = await post('/v1/embeddings', Buffer.from(JSON.stringify({ version: 1, channel: chKey(), request: { model: 'cocoon-dev-model', input: 'x' } })));
+        const chatToEmbeddings = await post('/v1/embeddings', Buffer.from(JSON.stringify({ version: 1, channel: chKey(), request: { model: 'cocoon-demo', input: 'x' } })));
         const toEmbeddings = await readAnswer(await chatToEmbeddings.send(), chatToEmbeddings.sealed.response, Buffer.alloc(0), false);
         expect(toEmbeddings.status).toBe(400);
         expect(toEmbeddings.error!.message).toMatch(/endpoint: /);
@@ -293,7 +293,7 @@ describe('worker HTTP API (openai backend, sandbox chain)', () => {
         const asked = upstream.requests.length;
         const big = await post(
             '/v1/embeddings',
-            Buffer.from(JSON.stringify({ version: 1, endpoint: 'embeddings', channel: small.address.toString(), request: { model: 'cocoon-dev-model', input: 'x'.repeat(40_000) } })),
+            Buffer.from(JSON.stringify({ version: 1, endpoint: 'embeddings', channel: small.address.toString(), request: { model: 'cocoon-demo', input: 'x'.repeat(40_000) } })),
         );
         const refused = await readAnswer(await big.send(), big.sealed.response, Buffer.alloc(0), false);
         expect(refused.status).toBe(402);
@@ -409,7 +409,7 @@ describe('worker HTTP API (openai backend, sandbox chain)', () => {
             res = await fetch(`${worker.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': ENVELOPE_MEDIA_TYPE }, body: sealedJunk.envelope });
             expect(res.status).toBe(400);
 
-            const r = await call({ ...req(), request: { model: 'cocoon-dev-model', messages: [{ role: 'wizard', content: 'secret words' }] } as any });
+            const r = await call({ ...req(), request: { model: 'cocoon-demo', messages: [{ role: 'wizard', content: 'secret words' }] } as any });
             expect(r.status).toBe(400);
             expect(r.error!.code).toBe('invalid_request');
             expect(r.error!.message).toContain('messages.0.role');

@@ -26,7 +26,7 @@ describe('cocoon-worker CLI (offline commands)', () => {
         const config = loadConfig({ file: join(d, 'config.json'), env: {} });
         expect(config.prices).toEqual({ prompt: 1n, cached: 2n, completion: 3n, reasoning: 4n });
         expect(config.attestation.provider).toBe('simulated');
-        expect(config.backend).toMatchObject({ kind: 'openai', modelMap: { 'cocoon-dev-model': 'cocoon-dev-model' } });
+        expect(config.backend).toMatchObject({ kind: 'openai', modelMap: { 'cocoon-demo': 'cocoon-demo' } });
         const keys = loadKeys(config.keys);
         expect(lines.join('\n')).toContain(keys.receipt.publicKey.toString('hex'));
         expect(lines.join('\n')).toContain(keys.encryption.publicKey.toString('hex'));

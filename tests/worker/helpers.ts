@@ -210,7 +210,7 @@ export function voucherFor(channel: Address, total: bigint, clientSecretKey: Buf
 
 export function chatBody(over: Record<string, unknown> = {}) {
     return {
-        model: 'cocoon-dev-model',
+        model: 'cocoon-demo',
         messages: [
             { role: 'system' as const, content: 'You are terse.' },
             { role: 'user' as const, content: 'Say hello.' },

@@ -46,7 +46,7 @@ describe('paid-request protocol (protocol/paidRequest.ts)', () => {
     it('maps model names to on-chain ids: a GGUF hash is itself, a name is hashed', () => {
         const hash = createHash('sha256').update('weights').digest('hex');
         expect(modelIdOf(hash)).toBe(BigInt('0x' + hash));
-        expect(modelIdOf('cocoon-dev-model')).toBe(DEV_MODEL_ID);
+        expect(modelIdOf('cocoon-demo')).toBe(DEV_MODEL_ID);
     });
 
     it('commits the response digest to reasoning and content separately', () => {

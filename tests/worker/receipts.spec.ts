@@ -44,7 +44,7 @@ describe('worker receipts endpoint (sandbox chain)', () => {
             operator,
             workerStake: f.workerStake.address,
             workerKeys: f.workerKeys,
-            backend: { kind: 'openai', baseUrl: upstream.url, modelMap: { 'cocoon-dev-model': 'llama-3-8b' } },
+            backend: { kind: 'openai', baseUrl: upstream.url, modelMap: { 'cocoon-demo': 'llama-3-8b' } },
             prices: PRICES,
             dir,
             overrides: { payments: { claimThreshold: '1000000000000', watchIntervalMs: 3_600_000, creditLimit: '1000000000000' } },

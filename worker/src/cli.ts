@@ -7,7 +7,7 @@ import { mnemonicNew, mnemonicToPrivateKey } from '@ton/crypto';
 import { WalletContractV4 } from '@ton/ton';
 import { writeSecretFile } from '../../helpers/secretFile';
 import { modelIdOf } from '../../protocol/paidRequest';
-import { DEV_MODEL_NAME, DEVNET_MNEMONIC } from '../../wrappers/devnet';
+import { DEFAULT_MODEL_NAME, DEVNET_MNEMONIC } from '../../wrappers/devnet';
 import { ExtendedWorkerStake, STATUS_NAMES } from '../../wrappers/WorkerStake';
 import { ChainView } from './chain';
 import { tonClientOpener } from '../../wrappers/toncenter';
@@ -80,7 +80,7 @@ export function buildCli(io: CliIo = { out: (l) => console.log(l), env: process.
         .option('--network <name>', 'devnet, testnet or mainnet', 'devnet')
         .option('--model-path <gguf>', 'embedded backend: GGUF model file')
         .option('--base-url <url>', 'openai backend: OpenAI-compatible server')
-        .option('--model-name <name>', 'openai backend: advertised model name', DEV_MODEL_NAME)
+        .option('--model-name <name>', 'openai backend: advertised model name', DEFAULT_MODEL_NAME)
         .option('--upstream-model <name>', 'openai backend: the upstream name of the model')
         .option('--prices <p,c,o,r>', 'nanoTON per million tokens: prompt,cached,completion,reasoning', '100000000,50000000,200000000,200000000')
         .option('--stake <ton>', 'stake to hold', '10')
