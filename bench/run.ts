@@ -350,6 +350,38 @@ function lineRateSection(res: { overhead?: OverheadResult; paced?: OverheadResul
     return ['### Line rate: targets', '', `"Before" is ${before._source} (bench/line-rate-before.json).`, '', '| measure | before | now | must | goal | |', '|---|---|---|---|---|---|', ...rows, ''];
 }
 
+/** The deltas of one turn in one chunk (worker/src/http/deltaBatch.ts): an A/B of the same bench, back to back (bench/turn-batch-ab.json). */
+function turnBatchSection(): string[] {
+    type Unpaced = { cocoonRps: number; directRps: number; workerCpuMs: number; gatewayCpuMs: number };
+    type Paced = { ratio1: number; addedP50Ms1: number; addedTtftMs1: number; ratio32: number };
+    const ab: { _source: string; unpaced32: Record<'before' | 'after', Unpaced[]>; paced: Record<'before' | 'after', Paced[]> } = JSON.parse(
+        readFileSync(join(__dirname, 'turn-batch-ab.json'), 'utf8'),
+    );
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const runs = (xs: unknown[]) => `${xs.length} run${xs.length === 1 ? '' : 's'}`;
+    const row = (what: string, pick: (side: 'before' | 'after') => number[], d = 1, unit = '') => `| ${what} | ${f(mean(pick('before')), d)}${unit} | ${f(mean(pick('after')), d)}${unit} |`;
+    return [
+        '### Deltas of one turn in one chunk: before and after',
+        '',
+        'The worker seals the deltas its engine delivered in one event-loop turn as one chunk (worker/src/http/deltaBatch.ts), so a worker behind its engine seals, and the gateway opens and re-serialises, one frame for them instead of one each; nothing waits past the end of its turn, and what the receipt commits to is unchanged. ' +
+            `Means of each side's runs (${ab._source}).`,
+        '',
+        '| measure | before | after |',
+        '|---|---|---|',
+        row(`unpaced, concurrency 32: throughput vs direct (${runs(ab.unpaced32.before)} / ${runs(ab.unpaced32.after)})`, (s) => ab.unpaced32[s].map((r) => (100 * r.cocoonRps) / r.directRps), 1, '%'),
+        row('unpaced, concurrency 32: Cocoon req/s', (s) => ab.unpaced32[s].map((r) => r.cocoonRps)),
+        row('unpaced, concurrency 32: worker CPU ms per request', (s) => ab.unpaced32[s].map((r) => r.workerCpuMs), 2),
+        row('unpaced, concurrency 32: gateway CPU ms per request', (s) => ab.unpaced32[s].map((r) => r.gatewayCpuMs), 2),
+        row(`paced, concurrency 32: throughput vs direct (${runs(ab.paced.before)} / ${runs(ab.paced.after)})`, (s) => ab.paced[s].map((r) => 100 * r.ratio32), 1, '%'),
+        row('paced, concurrency 1: throughput vs direct', (s) => ab.paced[s].map((r) => 100 * r.ratio1), 1, '%'),
+        row('paced, concurrency 1: added p50', (s) => ab.paced[s].map((r) => r.addedP50Ms1), 2, ' ms'),
+        row('paced, concurrency 1: added time to first token', (s) => ab.paced[s].map((r) => r.addedTtftMs1), 2, ' ms'),
+        '',
+        'Where chunks arrive one per turn (a lone paced request) nothing changes beyond the noise; where the worker falls behind (concurrency 32) it does less per token. The musts above stay out of reach on this machine.',
+        '',
+    ];
+}
+
 /** Every cost target, before the economics work and now, from bench/gas-before.json and bench/gas.json (no measuring). */
 function economicsSection(): string[] {
     const now = readGas();
@@ -618,6 +650,7 @@ async function main() {
     if (res.overhead) L.push(...overheadSection(res.overhead, res.profile), ...historySection(res.overhead));
     if (res.paced) L.push(...pacedSection(res.paced));
     L.push(...lineRateSection(res));
+    L.push(...turnBatchSection());
     if (res.profile) L.push(...profileSection(res.profile, res.cost));
     if (res.cost) L.push(...costSection(res.cost));
     L.push(...economicsSection());
