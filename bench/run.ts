@@ -543,6 +543,12 @@ function testSuitesSection(r: TestSuitesResult): string[] {
     L.push(
         `The whole suite as CI runs it (\`npm test\`: the build, then jest), ${r.passed} tests passed, ${r.failed} failed, in ${f(r.seconds / 60, 1)} min (before: ${f(b.tests / 60, 1)} min on a clean clone of this machine class, ${b.suites}; target: at most half, ${f(b.tests / 120, 1)} min: ${met(r.seconds <= b.tests / 2)}). Suites run on two jest workers (or one per spare core on larger machines, jest.config.ts), so their times overlap.`,
         '',
+    );
+    // The same machine the same day, before ts-jest stopped type-checking each file (bench/tests-before-today.json).
+    const today: { _source: string; jestSeconds: number; slowest: Array<{ file: string; seconds: number }> } = JSON.parse(readFileSync(join(__dirname, 'tests-before-today.json'), 'utf8'));
+    L.push(
+        `The same machine, the same day, before jest's TypeScript transform stopped type-checking every file on its own (the type-check is \`tsc --noEmit\`'s, CI's type-check step): jest alone took ${f(today.jestSeconds / 60, 1)} min (${today._source}); its slowest suites then: ${today.slowest.map((x) => `${x.file} ${f(x.seconds, 1)} s`).join(', ')}. This run, the build included, took ${f(r.seconds / 60, 1)} min, ${f(100 * (1 - r.seconds / today.jestSeconds), 0)}% less. That machine ran about twice as slow that day as on the day of the 11.8-minute run recorded here before (tests/P256.spec.ts 53.0 s against 22.3 s then, tests/Staking.spec.ts 63.3 s against 28.6 s, and the overhead bench's direct path 900 to 1,130 req/s against 2,742), so neither figure of that day can be set against the 24.7-minute anchor; most of the time is the sandbox emulating the contracts' cryptography (the suites above), which the test runner's settings do not shorten.`,
+        '',
         '| suite | tests | seconds |',
         '|---|---|---|',
     );
