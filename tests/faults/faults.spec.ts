@@ -302,7 +302,8 @@ describe(`faults on a devnet (FAULT_SEED=${SEED}${LONG ? ' FAULT_LONG=1' : ''})`
             (c) => !!c,
         );
         const before = workerLedger(a, gwChannel!).receipts.length;
-        net.upstream.mode = 'slow';
+        // 1.5 s a word: the hang-up reaches the worker long before the answer's last word would, even on a busy machine.
+        net.upstream.mode = 'crawl';
         try {
             const app = new AbortController();
             const res = await fetch(`${gateway!.url}/chat/completions`, {
