@@ -247,7 +247,29 @@ export async function runEmbedded(o: { maxTokens: number; runs: number; parallel
     }
 }
 
-if (require.main === module) {
+/** The parallel part alone, on a fresh engine (BENCH_ENGINE_ONLY=parallel): for before/after runs of the engine's batching. */
+export async function runParallelAlone(o: { maxTokens: number; rounds: number }): Promise<ParallelResult> {
+    const dir = mkdtempSync(join(tmpdir(), 'cocoon-bench-engine-'));
+    let backend: EmbeddedBackend | undefined;
+    try {
+        const modelPath = join(dir, 'demo.gguf');
+        writeDemoModel(modelPath, { seed: 42 });
+        backend = await EmbeddedBackend.start({ modelPath, threads: 1, contextSize: 1024, gpu: false });
+        return await runParallel(backend, o);
+    } finally {
+        await backend?.close();
+        rmSync(dir, { recursive: true, force: true });
+    }
+}
+
+if (require.main === module && process.env.BENCH_ENGINE_ONLY === 'parallel') {
+    runParallelAlone({ maxTokens: Number(process.env.BENCH_ENGINE_TOKENS ?? 512), rounds: Number(process.env.BENCH_ENGINE_PARALLEL_ROUNDS ?? 3) })
+        .then((r) => console.log(JSON.stringify(r, null, 2)))
+        .catch((e) => {
+            console.error(e);
+            process.exit(1);
+        });
+} else if (require.main === module) {
     runEmbedded({
         maxTokens: Number(process.env.BENCH_ENGINE_TOKENS ?? 512),
         runs: Number(process.env.BENCH_ENGINE_RUNS ?? 7),

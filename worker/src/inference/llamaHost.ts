@@ -24,6 +24,7 @@ import { freemem } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import type * as Nlc from 'node-llama-cpp';
 import type { ChatMessage, FinishReason, ToolCallDelta, Usage } from './types';
+import { PROMPT_TOKENS_PER_STEP_CPU, planBatch } from './batchPlan';
 
 export interface LoadCommand {
     op: 'load';
@@ -103,6 +104,10 @@ let admission: { maxQueued: number; queueTimeoutMs: number } = { maxQueued: 0, q
 let embeddingContext: Promise<Nlc.LlamaEmbeddingContext> | undefined;
 let loadOptions: LoadCommand | undefined;
 const freeSequences: Nlc.LlamaContextSequence[] = [];
+/** Whether the model's layers run on a GPU (decided at load). */
+let decodesOnGpu = false;
+/** Each sequence's llama.cpp sequence id: node-llama-cpp hands them out 0, 1, 2, ... in the order getSequence is called. */
+const sequenceIds = new Map<Nlc.LlamaContextSequence, number>();
 /** Requests waiting for a sequence, oldest first (served in arrival order). */
 const waiting: Waiter[] = [];
 const aborts = new Map<number, AbortController>();
@@ -152,11 +157,16 @@ async function load(cmd: LoadCommand) {
         model = await llama.loadModel({ modelPath: cmd.modelPath });
         loadOptions = cmd;
         vocabularySize = (model.fileInfo.metadata as unknown as { tokenizer?: { ggml?: { tokens?: readonly unknown[] } } }).tokenizer?.ggml?.tokens?.length ?? 0;
+        decodesOnGpu = runsOnGpu(llama, model);
         const contextSize = Math.min(cmd.contextSize, model.trainContextSize);
         const sequences = cmd.sequences === 'auto' ? await autoSequences(llama, model, contextSize) : cmd.sequences;
         // contextSize is per sequence: node-llama-cpp sizes the KV cache to contextSize × sequences.
-        context = await model.createContext({ contextSize, sequences, threads: cmd.threads, batching: { itemPrioritizationStrategy: shortestFirst } });
-        for (let i = 0; i < sequences; i++) freeSequences.push(pausedForKvEdits(context.getSequence()));
+        context = await model.createContext({ contextSize, sequences, threads: cmd.threads, batching: { itemPrioritizationStrategy: planNextStep } });
+        for (let i = 0; i < sequences; i++) {
+            const sequence = pausedForKvEdits(context.getSequence());
+            sequenceIds.set(sequence, i);
+            freeSequences.push(sequence);
+        }
         admission = { maxQueued: cmd.maxQueued, queueTimeoutMs: cmd.queueTimeoutMs };
         // Resolving the chat template (matching its Jinja against known
         // formats) takes ~1 s: do it once here, not in every request.
@@ -167,6 +177,11 @@ async function load(cmd: LoadCommand) {
     }
 }
 
+/** Whether the model's layers run on a GPU (else llama.cpp decodes on the CPU). */
+function runsOnGpu(llama: Nlc.Llama, m: Nlc.LlamaModel): boolean {
+    return llama.gpu !== false && m.gpuLayers > 0;
+}
+
 /**
  * The sequences to use when the configuration leaves it to the machine: the
  * batch that suits the device (AUTO_SEQUENCES_CPU or _GPU), fewer when the
@@ -174,7 +189,7 @@ async function load(cmd: LoadCommand) {
  * buffers) would take more than AUTO_MEMORY_SHARE of what is free.
  */
 async function autoSequences(llama: Nlc.Llama, m: Nlc.LlamaModel, contextSize: number): Promise<number> {
-    const onGpu = llama.gpu !== false && m.gpuLayers > 0;
+    const onGpu = runsOnGpu(llama, m);
     const budget = AUTO_MEMORY_SHARE * (onGpu ? (await llama.getVramState()).free : freemem());
     for (let n = onGpu ? AUTO_SEQUENCES_GPU : AUTO_SEQUENCES_CPU; n > 1; n--) {
         const need = await m.fileInsights.estimateContextResourceRequirementsV2({ contextSize, sequences: n, modelGpuLayers: m.gpuLayers });
@@ -230,23 +245,15 @@ async function* pausingGenerator<T, N>(inner: AsyncGenerator<T, void, N>): Async
 }
 
 /**
- * What goes into the next batch decode when more is queued than fits:
- * shortest first, each whole while it fits. The generating sequences' next
- * tokens (one each) go first, so answers keep streaming; then the prompts,
- * so that under a burst the first prompts finish and start answering
- * instead of every prompt advancing a little per batch and all of them
- * starting at the end (node-llama-cpp's default, "maximumParallelism").
+ * The next batch step's plan (batchPlan.ts). The sequence ids come from
+ * node-llama-cpp's queue of decodes, which is internal: where it cannot be
+ * read, the plan keeps the order it came in.
  */
-function shortestFirst({ items, size }: { items: readonly Nlc.BatchItem[]; size: number }): Nlc.PrioritizedBatchItem[] {
-    const batch: Nlc.PrioritizedBatchItem[] = [];
-    let room = size;
-    for (const item of [...items].sort((a, b) => a.tokens.length - b.tokens.length)) {
-        if (room === 0) break;
-        const processAmount = Math.min(item.tokens.length, room);
-        batch.push({ item, processAmount });
-        room -= processAmount;
-    }
-    return batch;
+function planNextStep({ items, size }: { items: readonly Nlc.BatchItem[]; size: number }): Nlc.PrioritizedBatchItem[] {
+    const queued = (context as unknown as { _queuedDecodes?: Array<{ tokens: unknown; sequenceId: unknown }> } | undefined)?._queuedDecodes;
+    const ids = new Map<unknown, number>();
+    for (const q of Array.isArray(queued) ? queued : []) if (typeof q.sequenceId === 'number') ids.set(q.tokens, q.sequenceId);
+    return planBatch(items, { size, promptTokensPerStep: decodesOnGpu ? size : PROMPT_TOKENS_PER_STEP_CPU, sequenceIdOf: (item) => ids.get(item.tokens) });
 }
 
 /** Tokens at the start of `a` that `b` starts with too. */
@@ -259,17 +266,19 @@ function commonPrefix(a: readonly Nlc.Token[], b: readonly Nlc.Token[]): number 
 /**
  * A free sequence for this prompt: the one whose KV cache already holds the
  * longest prefix of it (a conversation's next turn lands where its history
- * is), else the most recently used. Waits, in arrival order, when none is
+ * is); among equals the lowest sequence id, so that the sequences in use
+ * stay consecutive and decode together (batchPlan.ts). Waits, in arrival order, when none is
  * free; null when the queue is full, the wait ran out or the request was
  * aborted (the reason is in the reject sent).
  */
 function acquire(id: number, prompt: readonly Nlc.Token[], signal: AbortSignal): Promise<Nlc.LlamaContextSequence | null> {
     if (freeSequences.length > 0) {
-        let best = freeSequences.length - 1;
-        let bestShared = commonPrefix(freeSequences[best].contextTokens, prompt);
-        for (let i = freeSequences.length - 2; i >= 0 && bestShared < prompt.length; i--) {
+        let best = 0;
+        let bestShared = -1;
+        for (let i = 0; i < freeSequences.length && bestShared < prompt.length; i++) {
             const shared = commonPrefix(freeSequences[i].contextTokens, prompt);
-            if (shared > bestShared) [best, bestShared] = [i, shared];
+            const lower = (sequenceIds.get(freeSequences[i]) ?? 0) < (sequenceIds.get(freeSequences[best]) ?? 0);
+            if (shared > bestShared || (shared === bestShared && lower)) [best, bestShared] = [i, shared];
         }
         return Promise.resolve(freeSequences.splice(best, 1)[0]);
     }

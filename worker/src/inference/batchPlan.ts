@@ -1,0 +1,69 @@
+/**
+ * What the embedded engine evaluates in its next batch step, out of what its
+ * sequences have queued: node-llama-cpp asks this (its batching
+ * "itemPrioritizationStrategy") whenever it dispatches a step.
+ */
+
+/** A sequence's queued tokens, as node-llama-cpp hands them over (same object back in the plan). */
+export interface QueuedTokens {
+    readonly tokens: readonly number[];
+}
+
+export interface PlannedItem<T extends QueuedTokens> {
+    item: T;
+    processAmount: number;
+}
+
+export interface BatchPlanOptions<T extends QueuedTokens> {
+    /** Tokens one step holds. */
+    size: number;
+    /** Prompt tokens (from items of more than one token) one step takes. */
+    promptTokensPerStep: number;
+    /** The llama.cpp sequence id an item's tokens belong to, where known. */
+    sequenceIdOf(item: T): number | undefined;
+}
+
+/**
+ * Prompt tokens one batch step takes on a CPU. There a step costs about as
+ * much as the tokens in it, so evaluating a burst's prompts a few at a time
+ * loses nothing, and the first of them start answering after their own
+ * prompts instead of after everyone's. A GPU evaluates a full batch in about
+ * the time of a small one, so there a step takes as many as fit.
+ */
+export const PROMPT_TOKENS_PER_STEP_CPU = 128;
+
+/**
+ * Shortest first, each whole while it fits. The generating sequences' next
+ * tokens (one each) go first, so answers keep streaming; then the prompts,
+ * so that under a burst the first prompts finish and start answering
+ * instead of every prompt advancing a little per step and all of them
+ * starting at the end (node-llama-cpp's default, "maximumParallelism").
+ * The prompts of one step stop at promptTokensPerStep, the last one taken in
+ * part where it does not fit whole.
+ *
+ * The plan is in ascending sequence id. With a KV cache of its own per
+ * sequence, llama.cpp computes in one graph only a run of consecutive
+ * sequence ids in batch order, and starts another graph wherever the next id
+ * is not the previous one plus one; in id order the sequences in use (the
+ * lowest free ids are handed out first) share as few graphs as their gaps
+ * allow. Items whose id is unknown go last, in the order they came.
+ */
+export function planBatch<T extends QueuedTokens>(items: readonly T[], o: BatchPlanOptions<T>): PlannedItem<T>[] {
+    const plan: PlannedItem<T>[] = [];
+    let room = o.size;
+    let promptRoom = o.promptTokensPerStep;
+    for (const item of [...items].sort((a, b) => a.tokens.length - b.tokens.length)) {
+        if (room === 0) break;
+        let processAmount = Math.min(item.tokens.length, room);
+        if (item.tokens.length > 1) {
+            // Shortest first: once the prompts' room is spent, only prompts are left.
+            if (promptRoom <= 0) break;
+            processAmount = Math.min(processAmount, promptRoom);
+            promptRoom -= processAmount;
+        }
+        plan.push({ item, processAmount });
+        room -= processAmount;
+    }
+    const id = (p: PlannedItem<T>) => o.sequenceIdOf(p.item) ?? Number.MAX_SAFE_INTEGER;
+    return plan.sort((a, b) => id(a) - id(b));
+}
