@@ -496,7 +496,7 @@ function enginePlanSection(): string[] {
     return [
         '#### The batch plan: before and after',
         '',
-        "Each engine step's batch is planned by worker/src/inference/batchPlan.ts: on a CPU a step takes at most 128 prompt tokens (the last prompt in part), so under a burst the first requests start answering after their own prompts rather than after all sixteen; the step is in ascending sequence id and free sequences are handed out lowest id first, so llama.cpp computes the sequences in use in as few graphs as their gaps allow (with a KV cache per sequence it starts a new graph wherever the next id in the batch is not the previous plus one). " +
+        "Each engine step's batch is planned by worker/src/inference/batchPlan.ts: the generating sequences' next tokens, then on a CPU at most 128 prompt tokens, oldest prompt first (the last in part), so under a burst the first requests start answering after their own prompts rather than after all sixteen; the step is in ascending sequence id, and among free sequences holding as much of a prompt the lowest id is handed out, so llama.cpp computes the sequences in use in fewer graphs (with a KV cache per sequence it starts a new graph wherever the next id in the batch is not the previous plus one). " +
             `Means of each side's runs (${ab._source}).`,
         '',
         `| figure | before (${ab.before.length} runs) | after (${ab.after.length} runs) |`,

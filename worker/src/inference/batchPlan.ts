@@ -26,43 +26,49 @@ export interface BatchPlanOptions<T extends QueuedTokens> {
 /**
  * Prompt tokens one batch step takes on a CPU. There a step costs about as
  * much as the tokens in it, so evaluating a burst's prompts a few at a time
- * loses nothing, and the first of them start answering after their own
- * prompts instead of after everyone's. A GPU evaluates a full batch in about
- * the time of a small one, so there a step takes as many as fit.
+ * costs only each step's own overhead, and the first of them start
+ * answering after their own prompts instead of after everyone's. A GPU
+ * evaluates a full batch in about the time of a small one, so there a step
+ * takes as many as fit.
  */
 export const PROMPT_TOKENS_PER_STEP_CPU = 128;
 
 /**
- * Shortest first, each whole while it fits. The generating sequences' next
- * tokens (one each) go first, so answers keep streaming; then the prompts,
- * so that under a burst the first prompts finish and start answering
- * instead of every prompt advancing a little per step and all of them
- * starting at the end (node-llama-cpp's default, "maximumParallelism").
- * The prompts of one step stop at promptTokensPerStep, the last one taken in
- * part where it does not fit whole.
+ * The generating sequences' next tokens (one each) go first, so answers
+ * keep streaming. Then the items of several tokens (prompts, and tokens a
+ * chat wrapper inserts into an answer) in the order they were queued, each
+ * whole while it fits, up to promptTokensPerStep, the last one taken in part:
+ * under a burst the first prompts finish and start answering instead of
+ * every prompt advancing a little per step and all of them starting at the
+ * end (node-llama-cpp's default, "maximumParallelism"), and the oldest prompt
+ * advances at every step, so no stream of later requests holds it back.
+ * A plan is never empty while anything is queued.
  *
  * The plan is in ascending sequence id. With a KV cache of its own per
  * sequence, llama.cpp computes in one graph only a run of consecutive
- * sequence ids in batch order, and starts another graph wherever the next id
- * is not the previous one plus one; in id order the sequences in use (the
- * lowest free ids are handed out first) share as few graphs as their gaps
- * allow. Items whose id is unknown go last, in the order they came.
+ * sequence ids in batch order (taking as many tokens from each as the one
+ * with fewest has), and starts another graph wherever the next id is not the
+ * previous one plus one; in id order, the sequences in use share as few
+ * graphs as their ids allow. Items whose id is unknown go last, in the order
+ * they came.
  */
 export function planBatch<T extends QueuedTokens>(items: readonly T[], o: BatchPlanOptions<T>): PlannedItem<T>[] {
     const plan: PlannedItem<T>[] = [];
     let room = o.size;
-    let promptRoom = o.promptTokensPerStep;
-    for (const item of [...items].sort((a, b) => a.tokens.length - b.tokens.length)) {
+    for (const item of items) {
         if (room === 0) break;
-        let processAmount = Math.min(item.tokens.length, room);
-        if (item.tokens.length > 1) {
-            // Shortest first: once the prompts' room is spent, only prompts are left.
-            if (promptRoom <= 0) break;
-            processAmount = Math.min(processAmount, promptRoom);
-            promptRoom -= processAmount;
-        }
+        if (item.tokens.length !== 1) continue;
+        plan.push({ item, processAmount: 1 });
+        room -= 1;
+    }
+    let promptRoom = Math.max(1, o.promptTokensPerStep);
+    for (const item of items) {
+        if (room === 0 || promptRoom === 0) break;
+        if (item.tokens.length <= 1) continue;
+        const processAmount = Math.min(item.tokens.length, room, promptRoom);
         plan.push({ item, processAmount });
         room -= processAmount;
+        promptRoom -= processAmount;
     }
     const id = (p: PlannedItem<T>) => o.sequenceIdOf(p.item) ?? Number.MAX_SAFE_INTEGER;
     return plan.sort((a, b) => id(a) - id(b));

@@ -267,7 +267,8 @@ function commonPrefix(a: readonly Nlc.Token[], b: readonly Nlc.Token[]): number 
  * A free sequence for this prompt: the one whose KV cache already holds the
  * longest prefix of it (a conversation's next turn lands where its history
  * is); among equals the lowest sequence id, so that the sequences in use
- * stay consecutive and decode together (batchPlan.ts). Waits, in arrival order, when none is
+ * tend to have neighbouring ids, which llama.cpp decodes in fewer graphs
+ * (batchPlan.ts). Waits, in arrival order, when none is
  * free; null when the queue is full, the wait ran out or the request was
  * aborted (the reason is in the reject sent).
  */
@@ -275,7 +276,7 @@ function acquire(id: number, prompt: readonly Nlc.Token[], signal: AbortSignal):
     if (freeSequences.length > 0) {
         let best = 0;
         let bestShared = -1;
-        for (let i = 0; i < freeSequences.length && bestShared < prompt.length; i++) {
+        for (let i = 0; i < freeSequences.length; i++) {
             const shared = commonPrefix(freeSequences[i].contextTokens, prompt);
             const lower = (sequenceIds.get(freeSequences[i]) ?? 0) < (sequenceIds.get(freeSequences[best]) ?? 0);
             if (shared > bestShared || (shared === bestShared && lower)) [best, bestShared] = [i, shared];
