@@ -1,4 +1,4 @@
-import type { SqliteDatabase } from './sqlite';
+import type { SqliteDatabase, SqliteStatement } from './sqlite';
 import { closeSync, fsync, openSync } from 'node:fs';
 
 /**
@@ -21,6 +21,7 @@ export class GroupCommit {
     private syncing = false;
     private closed = false;
     private walFd?: number;
+    private syncModes?: { normal: SqliteStatement; full: SqliteStatement };
     /** fsyncs made so far; each covered every deferred write before it. */
     syncs = 0;
 
@@ -32,11 +33,13 @@ export class GroupCommit {
 
     /** Runs `fn` (any number of transactions) with its commits not fsync'd; follow it with `durable()`. */
     deferred<T>(fn: () => T): T {
-        this.db.pragma('synchronous = NORMAL');
+        // Prepared once: `pragma()` compiles its statement at every call, and this runs on every request.
+        this.syncModes ??= { normal: this.db.prepare('PRAGMA synchronous = NORMAL'), full: this.db.prepare('PRAGMA synchronous = FULL') };
+        this.syncModes.normal.run();
         try {
             return fn();
         } finally {
-            this.db.pragma('synchronous = FULL');
+            this.syncModes.full.run();
         }
     }
 

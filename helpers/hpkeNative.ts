@@ -54,9 +54,8 @@ function labeledExpand(suite: Buffer, prk: Buffer, label: string, info: Buffer, 
     return expand(prk, Buffer.concat([i2osp(length, 2), LABEL, suite, Buffer.from(label, 'utf8'), info]), length);
 }
 
-// DER prefixes of raw X25519 keys (RFC 8410).
+// The DER prefix of a raw X25519 private key (RFC 8410).
 const PKCS8_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
-const SPKI_PREFIX = Buffer.from('302a300506032b656e032100', 'hex');
 const CACHE_MAX = 256;
 const privateKeys = new Map<string, KeyObject>();
 const publicKeys = new Map<string, KeyObject>();
@@ -81,15 +80,24 @@ export function x25519PrivateKey(raw: Buffer): KeyObject {
 /** A raw 32-byte X25519 public key as a KeyObject (imported once per key). */
 export function x25519PublicKey(raw: Buffer): KeyObject {
     if (raw.length !== 32) throw new Error('an X25519 public key is 32 bytes');
-    return cached(publicKeys, raw, () => createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw]), format: 'der', type: 'spki' }));
+    return cached(publicKeys, raw, () => importPublic(raw));
+}
+
+// Raw keys cross in and out of OpenSSL as JWK rather than DER: Node maps an
+// OKP JWK straight onto OpenSSL's raw-key calls, where DER goes through
+// OpenSSL 3's decoder and encoder lookup, about ten times slower (an import
+// ~0.02 against ~0.23 ms, an export ~0.003 against ~0.17 ms here), and every
+// request imports or exports a fresh ephemeral key.
+function importPublic(raw: Buffer): KeyObject {
+    return createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: raw.toString('base64url') }, format: 'jwk' });
 }
 
 function rawPublic(key: KeyObject): Buffer {
-    return (key.export({ format: 'der', type: 'spki' }) as Buffer).subarray(SPKI_PREFIX.length);
+    return Buffer.from(key.export({ format: 'jwk' }).x as string, 'base64url');
 }
 
 function rawPrivate(key: KeyObject): Buffer {
-    return (key.export({ format: 'der', type: 'pkcs8' }) as Buffer).subarray(PKCS8_PREFIX.length);
+    return Buffer.from(key.export({ format: 'jwk' }).d as string, 'base64url');
 }
 
 export function generateX25519(): { publicKey: Buffer; privateKey: Buffer } {
@@ -188,6 +196,6 @@ export function setupBaseS(pkR: Buffer, info: Buffer, ikmE?: Buffer): { enc: Buf
 export function setupBaseR(enc: Buffer, skR: Buffer, pkR: Buffer, info: Buffer): HpkeContext {
     if (enc.length !== 32) throw new Error('enc is 32 bytes');
     // enc is a fresh ephemeral key every time: imported, not cached.
-    const z = dh(x25519PrivateKey(skR), createPublicKey({ key: Buffer.concat([SPKI_PREFIX, enc]), format: 'der', type: 'spki' }));
+    const z = dh(x25519PrivateKey(skR), importPublic(enc));
     return keySchedule(sharedSecret(z, enc, pkR), info);
 }

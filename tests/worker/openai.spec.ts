@@ -9,7 +9,7 @@ import { TOOL_CALLS, startUpstream as startToolUpstream } from './helpers';
  * A real HTTP server that speaks the OpenAI streaming protocol the way vLLM
  * does, with switches for the behaviours the backend must survive.
  */
-type Mode = 'usage' | 'no-usage' | 'kill' | 'slow' | 'status' | 'bytewise' | 'reasoning' | 'error-event';
+type Mode = 'usage' | 'no-usage' | 'kill' | 'stall' | 'slow' | 'status' | 'bytewise' | 'reasoning' | 'error-event';
 interface Upstream {
     server: Server;
     url: string;
@@ -74,6 +74,7 @@ async function startUpstream(): Promise<Upstream> {
                 req.socket.destroy(); // the upstream dies mid-stream
                 return;
             }
+            if (up.mode === 'stall' && i === 2) return; // the upstream goes silent, connection open
             if (up.mode === 'slow') await new Promise((r) => setTimeout(r, 100));
         }
         await send(chunk({}, 'stop'));
@@ -207,6 +208,34 @@ describe('openai backend', () => {
         expect(end.finishReason).toBe('error');
         expect(end.error).toMatch(/upstream/);
         expect(end.usage).toMatchObject({ completionTokens: 3, estimated: true });
+    });
+
+    it('an upstream gone silent mid-stream is cut after the idle timeout and charged only what it delivered', async () => {
+        up.mode = 'stall';
+        await new Promise((r) => setTimeout(r, 50)); // the test before's hang-up reaches the upstream
+        up.closedEarly = 0;
+        const quick = new OpenAiBackend({ baseUrl: up.url, idleTimeoutMs: 300 });
+        const t0 = Date.now();
+        const evs = await drain(quick.chatStream(req()));
+        expect(Date.now() - t0).toBeGreaterThanOrEqual(300);
+        expect(text(evs)).toBe('Hello there,');
+        const end = endOf(evs);
+        expect(end.finishReason).toBe('error');
+        expect(end.error).toBe('upstream stream broke: upstream sent nothing for 300 ms');
+        expect(end.usage).toMatchObject({ completionTokens: 3, estimated: true });
+        await new Promise((r) => setTimeout(r, 50));
+        expect(up.closedEarly).toBe(1); // the upstream request was cancelled
+    });
+
+    it('time the caller spends between chunks does not count as the upstream idling', async () => {
+        const quick = new OpenAiBackend({ baseUrl: up.url, idleTimeoutMs: 200 });
+        const evs: ChatEvent[] = [];
+        for await (const e of quick.chatStream(req())) {
+            evs.push(e);
+            if (evs.length === 1) await new Promise((r) => setTimeout(r, 500)); // a slow reader, past the idle timeout
+        }
+        expect(text(evs)).toBe('Hello there, friend!');
+        expect(endOf(evs)).toMatchObject({ finishReason: 'stop', usage: { completionTokens: 5, estimated: false } });
     });
 
     it('an error event in the stream ends it as an error', async () => {

@@ -34,12 +34,9 @@ export async function readFrames(
     idle: { ms: number; onIdle: () => void },
     onChunk?: (chunk: any) => void | Promise<void>,
 ): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const touch = () => {
-        clearTimeout(timer);
-        timer = setTimeout(idle.onIdle, idle.ms);
-    };
-    touch();
+    // One timer, re-armed at every read: cheaper than a new one per frame.
+    const timer = setTimeout(idle.onIdle, idle.ms);
+    const touch = () => void timer.refresh();
     try {
         if (stream) {
             const reader = res.body!.getReader();

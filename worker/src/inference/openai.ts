@@ -271,22 +271,30 @@ export class OpenAiBackend implements InferenceBackend {
         const decoder = new TextDecoder();
         const parser = new SseParser();
         const idleMs = this.options.idleTimeoutMs ?? 60_000;
+        // One timer for the whole stream, re-armed at each read (a new timer
+        // and a promise race per chunk cost more than the chunk's own work).
+        // Only a read counts as waiting on the upstream: while the caller
+        // holds this generator at a yield, the timer re-arms itself.
+        let reading = false;
+        let idleFired = false;
+        const idle = setTimeout(function onIdle() {
+            if (!reading) return void idle.refresh();
+            idleFired = true;
+            ac.abort(new Error(`upstream sent nothing for ${idleMs} ms`));
+        }, idleMs);
         try {
             while (!done) {
-                let idle: NodeJS.Timeout | undefined;
                 let step: { done: boolean; value?: Uint8Array };
+                reading = true;
+                idle.refresh();
                 try {
-                    step = await Promise.race([
-                        reader.read(),
-                        new Promise<never>((_, reject) => {
-                            idle = setTimeout(() => reject(new Error(`upstream sent nothing for ${idleMs} ms`)), idleMs);
-                        }),
-                    ]);
+                    step = await reader.read();
                 } catch (e) {
-                    if (!ac.signal.aborted) failure = `upstream stream broke: ${(e as Error).message}`;
+                    if (idleFired) failure = `upstream stream broke: upstream sent nothing for ${idleMs} ms`;
+                    else if (!ac.signal.aborted) failure = `upstream stream broke: ${(e as Error).message}`;
                     break;
                 } finally {
-                    clearTimeout(idle);
+                    reading = false;
                 }
                 const events = step.done ? parser.flush() : parser.push(decoder.decode(step.value ?? new Uint8Array(), { stream: true }));
                 for (const data of events) {
@@ -334,6 +342,7 @@ export class OpenAiBackend implements InferenceBackend {
                 }
             }
         } finally {
+            clearTimeout(idle);
             options.signal?.removeEventListener('abort', onAbort);
             // Stop the upstream from generating (and us from paying for) more.
             if (!done || ac.signal.aborted) {
