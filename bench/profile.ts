@@ -1,4 +1,6 @@
 import { mkdtempSync, rmSync, openSync, writeSync, fsyncSync, closeSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Address } from '@ton/core';
@@ -12,6 +14,7 @@ import { WorkerStore } from '../worker/src/store/store';
 import { ClientStore } from '../client/src/store';
 import { CHUNKS, CHUNK_BYTES } from './lib/upstream';
 import { bytesToUint } from '../helpers/bytes';
+import { httpPost } from '../helpers/httpPost';
 
 /**
  * Where the per-request time of a paid request goes: each step the gateway
@@ -149,6 +152,43 @@ export async function runProfile(n = 200): Promise<ProfileResult> {
         };
         out.voucherSign = { ms: await time(n, () => signVoucher(channel, 1n, clientKey.secretKey)), who: 'gateway', note: 'Ed25519 signature of the next voucher' };
         out.digests = { ms: await time(n, () => (requestDigest(sealed.plaintext), responseDigest('x'.repeat(CHUNKS * CHUNK_BYTES), ''))), who: 'both', note: 'request and response hashes' };
+
+        // A streamed answer read over loopback HTTP, the server (node:http, in this process) included:
+        // the worker reads its upstream and the gateway reads the worker this way.
+        const sse = Buffer.from(`data: ${chunk.toString()}\n\n`);
+        const server = createServer((req, res) => {
+            req.resume();
+            req.on('end', () => {
+                res.writeHead(200, { 'content-type': 'text/event-stream' });
+                for (let k = 0; k < CHUNKS; k++) res.write(sse);
+                res.end('data: [DONE]\n\n');
+            });
+        });
+        await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+        const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/chat/completions`;
+        const requestBody = JSON.stringify(paid.request);
+        try {
+            out.streamedAnswer = {
+                ms: await time(Math.min(n, 100), async () => {
+                    const a = await httpPost(url, { headers: { 'content-type': 'application/json' }, body: requestBody });
+                    while ((await a.read()) !== null);
+                }),
+                who: 'both',
+                note: `a POST and its streamed answer of ${CHUNKS} chunks over loopback, read with helpers/httpPost.ts (node:http), the server's work included`,
+            };
+            out.streamedAnswerFetch = {
+                ms: await time(Math.min(n, 100), async () => {
+                    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: requestBody });
+                    const reader = res.body!.getReader();
+                    while (!(await reader.read()).done);
+                }),
+                who: 'before',
+                note: 'the same answer read with fetch, as the worker and the gateway did before',
+            };
+        } finally {
+            server.closeAllConnections();
+            await new Promise((r) => server.close(r));
+        }
 
         // Durable writes: fsync'd SQLite transactions (WAL, synchronous=FULL).
         const wstore = WorkerStore.open(join(dir, 'worker.db'));

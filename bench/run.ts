@@ -351,20 +351,21 @@ function lineRateSection(res: { overhead?: OverheadResult; paced?: OverheadResul
     return ['### Line rate: targets', '', `"Before" is ${before._source} (bench/line-rate-before.json).`, '', '| measure | before | now | must | goal | |', '|---|---|---|---|---|---|', ...rows, ''];
 }
 
-/** The deltas of one turn in one chunk (worker/src/http/deltaBatch.ts): an A/B of the same bench, back to back (bench/turn-batch-ab.json). */
-function turnBatchSection(): string[] {
+/**
+ * An A/B of bench/overhead.ts, the same runs back to back on both sides of a
+ * change (`file`: unpaced at concurrency 32, and paced at 1 and 32).
+ */
+function overheadAbSection(file: string, title: string, what: string, conclusion: string): string[] {
     type Unpaced = { cocoonRps: number; directRps: number; workerCpuMs: number; gatewayCpuMs: number };
-    type Paced = { ratio1: number; addedP50Ms1: number; addedTtftMs1: number; ratio32: number };
-    const ab: { _source: string; unpaced32: Record<'before' | 'after', Unpaced[]>; paced: Record<'before' | 'after', Paced[]> } = JSON.parse(
-        readFileSync(join(__dirname, 'turn-batch-ab.json'), 'utf8'),
-    );
+    type Paced = { ratio1: number; addedP50Ms1: number; addedTtftMs1: number; ratio32: number; workerCpuMs32?: number; gatewayCpuMs32?: number };
+    const ab: { _source: string; unpaced32: Record<'before' | 'after', Unpaced[]>; paced: Record<'before' | 'after', Paced[]> } = JSON.parse(readFileSync(join(__dirname, file), 'utf8'));
     const runs = (xs: unknown[]) => `${xs.length} run${xs.length === 1 ? '' : 's'}`;
     const row = (what: string, pick: (side: 'before' | 'after') => number[], d = 1, unit = '') => `| ${what} | ${f(mean(pick('before')), d)}${unit} | ${f(mean(pick('after')), d)}${unit} |`;
+    const pacedCpu = ab.paced.before.every((r) => r.workerCpuMs32 !== undefined) && ab.paced.after.every((r) => r.workerCpuMs32 !== undefined);
     return [
-        '### Deltas of one turn in one chunk: before and after',
+        `### ${title}`,
         '',
-        'The worker seals the deltas its engine delivered in one event-loop turn as one chunk (worker/src/http/deltaBatch.ts), so a worker behind its engine seals, and the gateway opens and re-serialises, one frame for them instead of one each; nothing waits past the end of its turn, and what the receipt commits to is unchanged. ' +
-            `Means of each side's runs (${ab._source}).`,
+        `${what} Means of each side's runs (${ab._source}).`,
         '',
         '| measure | before | after |',
         '|---|---|---|',
@@ -373,13 +374,29 @@ function turnBatchSection(): string[] {
         row('unpaced, concurrency 32: worker CPU ms per request', (s) => ab.unpaced32[s].map((r) => r.workerCpuMs), 2),
         row('unpaced, concurrency 32: gateway CPU ms per request', (s) => ab.unpaced32[s].map((r) => r.gatewayCpuMs), 2),
         row(`paced, concurrency 32: throughput vs direct (${runs(ab.paced.before)} / ${runs(ab.paced.after)})`, (s) => ab.paced[s].map((r) => 100 * r.ratio32), 1, '%'),
+        ...(pacedCpu
+            ? [
+                  row('paced, concurrency 32: worker CPU ms per request', (s) => ab.paced[s].map((r) => r.workerCpuMs32!), 2),
+                  row('paced, concurrency 32: gateway CPU ms per request', (s) => ab.paced[s].map((r) => r.gatewayCpuMs32!), 2),
+              ]
+            : []),
         row('paced, concurrency 1: throughput vs direct', (s) => ab.paced[s].map((r) => 100 * r.ratio1), 1, '%'),
         row('paced, concurrency 1: added p50', (s) => ab.paced[s].map((r) => r.addedP50Ms1), 2, ' ms'),
         row('paced, concurrency 1: added time to first token', (s) => ab.paced[s].map((r) => r.addedTtftMs1), 2, ' ms'),
         '',
-        'Where chunks arrive one per turn (a lone paced request) nothing changes beyond the noise; where the worker falls behind (concurrency 32) it does less per token. The musts above stay out of reach on this machine.',
+        conclusion,
         '',
     ];
+}
+
+/** The deltas of one turn in one chunk (worker/src/http/deltaBatch.ts), bench/turn-batch-ab.json. */
+function turnBatchSection(): string[] {
+    return overheadAbSection(
+        'turn-batch-ab.json',
+        'Deltas of one turn in one chunk: before and after',
+        'The worker seals the deltas its engine delivered in one event-loop turn as one chunk (worker/src/http/deltaBatch.ts), so a worker behind its engine seals, and the gateway opens and re-serialises, one frame for them instead of one each; nothing waits past the end of its turn, and what the receipt commits to is unchanged.',
+        'Where chunks arrive one per turn (a lone paced request) nothing changes beyond the noise; where the worker falls behind (concurrency 32) it does less per token. The musts above stay out of reach on this machine.',
+    );
 }
 
 /** Every cost target, before the economics work and now, from bench/gas-before.json and bench/gas.json (no measuring). */

@@ -1,4 +1,5 @@
 import { ENVELOPE_MEDIA_TYPE } from '../../helpers/hpke';
+import { HttpAnswer, httpPost } from '../../helpers/httpPost';
 import { embeddingsResponseText } from '../../protocol/embeddings';
 import type { ReceiptWire } from '../../protocol/paidRequest';
 import type { ReceiptFields } from '../../wrappers/receipt';
@@ -92,9 +93,9 @@ export async function paidCall(p: CallParts, w: WorkerInfo, op: PaidOperation, c
         const ac = new AbortController();
         c.signal?.addEventListener('abort', () => ac.abort(), { once: true });
         const timer = setTimeout(() => ac.abort(), o.connectTimeoutMs ?? 30_000);
-        let res: Response;
+        let res: HttpAnswer;
         try {
-            res = await fetch(`${w.endpoint}${operationPath(op)}`, { method: 'POST', headers: { 'content-type': ENVELOPE_MEDIA_TYPE }, body: sealed.envelope, signal: ac.signal });
+            res = await httpPost(`${w.endpoint}${operationPath(op)}`, { headers: { 'content-type': ENVELOPE_MEDIA_TYPE }, body: sealed.envelope, signal: ac.signal });
         } catch (e) {
             // The connection may have broken after the worker stored its receipt (killed before answering).
             leave();

@@ -1,3 +1,4 @@
+import { httpPost } from '../../../helpers/httpPost';
 import type { WorkerInfo } from '../discovery';
 import type { ClientContext } from '../options';
 
@@ -58,8 +59,7 @@ export class VoucherPush {
                     const v = this.ctx.o.store.latestVoucher(channel);
                     if (!v) return;
                     if (v.total <= (this.held.get(channel) ?? 0n)) continue;
-                    const res = await fetch(`${w.endpoint}/v1/channels/${encodeURIComponent(channel)}/voucher`, {
-                        method: 'POST',
+                    const res = await httpPost(`${w.endpoint}/v1/channels/${encodeURIComponent(channel)}/voucher`, {
                         headers: { 'content-type': 'application/json' },
                         body: JSON.stringify({ total: v.total.toString(), signature: v.signature.toString('hex') }),
                         signal: AbortSignal.timeout(this.ctx.o.connectTimeoutMs ?? 30_000),
@@ -69,7 +69,7 @@ export class VoucherPush {
                         this.ctx.log('the worker refused a voucher; the next request carries it', { channel, status: res.status, body: await res.text().catch(() => '') });
                     else {
                         this.carried(channel, v.total);
-                        await res.arrayBuffer().catch(() => undefined);
+                        await res.bytes().catch(() => undefined);
                     }
                 } catch (e) {
                     this.ctx.log('a voucher did not reach the worker; the next request carries it', { channel, error: (e as Error).message });

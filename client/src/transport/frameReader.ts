@@ -1,4 +1,5 @@
 import { ResponseOpener, frameFromText } from '../../../helpers/hpke';
+import type { HttpAnswer } from '../../../helpers/httpPost';
 import { textLogprobsOf } from '../../../protocol/completions';
 import { DeliveredToolCall, TokenLogprob, mergeToolCallDeltas, tokenLogprobsOf } from '../../../protocol/paidRequest';
 
@@ -25,7 +26,7 @@ export interface Answer {
  * early.
  */
 export async function readFrames(
-    res: Response,
+    res: HttpAnswer,
     opener: ResponseOpener,
     stream: boolean,
     answer: Answer,
@@ -39,13 +40,12 @@ export async function readFrames(
     const touch = () => void timer.refresh();
     try {
         if (stream) {
-            const reader = res.body!.getReader();
             const decoder = new TextDecoder();
             let buf = '';
             for (;;) {
-                const { value, done } = await reader.read();
+                const piece = await res.read();
                 touch();
-                if (value) buf += decoder.decode(value, { stream: true });
+                if (piece) buf += decoder.decode(piece, { stream: true });
                 let i: number;
                 while ((i = buf.indexOf('\n\n')) >= 0) {
                     const block = buf.slice(0, i);
@@ -71,11 +71,11 @@ export async function readFrames(
                         await onChunk?.(json);
                     }
                 }
-                if (done) break;
+                if (piece === null) break;
             }
             opener.finish();
         } else {
-            const f = opener.open(Buffer.from(await res.arrayBuffer()));
+            const f = opener.open(await res.bytes());
             opener.finish();
             answer.final = JSON.parse(f.plaintext.toString('utf8'));
             if (shape === 'text') {

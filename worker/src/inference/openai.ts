@@ -1,3 +1,4 @@
+import { HttpAnswer, httpPost } from '../../../helpers/httpPost';
 import { TokenLogprob, tokenLogprobsOf } from '../../../protocol/paidRequest';
 import { textLogprobsOf } from '../../../protocol/completions';
 import { SseParser } from './sse';
@@ -234,18 +235,13 @@ export class OpenAiBackend implements InferenceBackend {
         options.signal?.addEventListener('abort', onAbort, { once: true });
         if (options.signal?.aborted) ac.abort();
 
-        let res: Response;
-        // The same signal must stay attached to the body, so that aborting
+        let res: HttpAnswer;
+        // The same signal stays attached to the body, so that aborting
         // later also cancels the upstream response stream.
         const connectMs = this.options.connectTimeoutMs ?? 30_000;
         const connectTimer = setTimeout(() => ac.abort(new Error(`no answer from upstream in ${connectMs} ms`)), connectMs);
         try {
-            res = await fetch(`${this.base}${path}`, {
-                method: 'POST',
-                headers: this.headers(true),
-                body: JSON.stringify(body),
-                signal: ac.signal,
-            });
+            res = await httpPost(`${this.base}${path}`, { headers: this.headers(true), body: JSON.stringify(body), signal: ac.signal });
             clearTimeout(connectTimer);
         } catch (e) {
             clearTimeout(connectTimer);
@@ -256,7 +252,7 @@ export class OpenAiBackend implements InferenceBackend {
             }
             throw new BackendUnavailableError(`upstream unreachable: ${(e as Error).message}`);
         }
-        if (!res.ok || !res.body) {
+        if (res.status < 200 || res.status >= 300) {
             options.signal?.removeEventListener('abort', onAbort);
             throw await upstreamRefusal(res);
         }
@@ -267,7 +263,6 @@ export class OpenAiBackend implements InferenceBackend {
         let finish: string | undefined;
         let failure: string | undefined;
         let done = false;
-        const reader = res.body.getReader();
         const decoder = new TextDecoder();
         const parser = new SseParser();
         const idleMs = this.options.idleTimeoutMs ?? 60_000;
@@ -284,11 +279,11 @@ export class OpenAiBackend implements InferenceBackend {
         }, idleMs);
         try {
             while (!done) {
-                let step: { done: boolean; value?: Uint8Array };
+                let piece: Buffer | null;
                 reading = true;
                 idle.refresh();
                 try {
-                    step = await reader.read();
+                    piece = await res.read();
                 } catch (e) {
                     if (idleFired) failure = `upstream stream broke: upstream sent nothing for ${idleMs} ms`;
                     else if (!ac.signal.aborted) failure = `upstream stream broke: ${(e as Error).message}`;
@@ -296,7 +291,7 @@ export class OpenAiBackend implements InferenceBackend {
                 } finally {
                     reading = false;
                 }
-                const events = step.done ? parser.flush() : parser.push(decoder.decode(step.value ?? new Uint8Array(), { stream: true }));
+                const events = piece === null ? parser.flush() : parser.push(decoder.decode(piece, { stream: true }));
                 for (const data of events) {
                     // Nothing after an abort is delivered, so nothing after it is counted.
                     if (ac.signal.aborted) break;
@@ -334,7 +329,7 @@ export class OpenAiBackend implements InferenceBackend {
                     }
                 }
                 if (ac.signal.aborted) break;
-                if (step.done) {
+                if (piece === null) {
                     // A stream that ends without [DONE] and without a finish
                     // reason was cut, even if the connection closed cleanly.
                     if (!done && !finish && !ac.signal.aborted) failure = 'upstream stream ended early';
@@ -347,7 +342,7 @@ export class OpenAiBackend implements InferenceBackend {
             // Stop the upstream from generating (and us from paying for) more.
             if (!done || ac.signal.aborted) {
                 ac.abort();
-                await reader.cancel().catch(() => undefined);
+                res.cancel();
             }
         }
 
@@ -431,7 +426,7 @@ export class OpenAiBackend implements InferenceBackend {
 }
 
 /** An upstream's refusal as the worker passes it on: its own words; a 4xx the request's fault (nothing charged), other statuses the backend's. */
-async function upstreamRefusal(res: Response): Promise<Error> {
+async function upstreamRefusal(res: { status: number; text(): Promise<string> }): Promise<Error> {
     const text = await res.text().catch(() => '');
     let message = `upstream answered ${res.status}`;
     try {
