@@ -164,102 +164,102 @@ function median(xs: number[]): number {
     return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
-export async function runEmbedded(o: { maxTokens: number; runs: number; parallelRounds?: number; log?: (l: string) => void }): Promise<EmbeddedResult> {
-    const log = o.log ?? (() => undefined);
+/** The generated demo model (seed 42) written to a scratch folder, and the worker's engine over it (CPU, 1 thread, context 1024), for `fn`. */
+async function withDemoEngine<T>(fn: (backend: EmbeddedBackend, modelPath: string, info: ReturnType<typeof writeDemoModel>) => Promise<T>): Promise<T> {
     const dir = mkdtempSync(join(tmpdir(), 'cocoon-bench-engine-'));
     let backend: EmbeddedBackend | undefined;
-    let direct: ChildProcess | undefined;
     try {
         const modelPath = join(dir, 'demo.gguf');
         const info = writeDemoModel(modelPath, { seed: 42 });
-        const common = { temperature: 0.8, seed: 7 };
         backend = await EmbeddedBackend.start({ modelPath, threads: 1, contextSize: 1024, gpu: false });
-        const args = { modelPath, contextSize: 1024, threads: 1, maxTokens: o.maxTokens, messages: MESSAGES, ...common };
-        const child = fork(join(__dirname, 'lib', 'llamaDirect.ts'), [JSON.stringify(args)], {
-            cwd: ROOT,
-            execArgv: ['-r', 'ts-node/register/transpile-only'],
-            stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-        });
-        direct = child;
-        const ask = <T>(op: string, want: string) =>
-            new Promise<T>((resolve, reject) => {
-                const onMsg = (m: any) => {
-                    if (m?.op !== want) return;
-                    child.off('message', onMsg);
-                    child.off('exit', onExit);
-                    resolve(m as T);
-                };
-                const onExit = (c: number | null) => reject(new Error(`llamaDirect exited (${c})`));
-                child.on('message', onMsg);
-                child.once('exit', onExit);
-                if (op) child.send({ op });
-            });
-        await ask('', 'ready');
-
-        const workerRun = async (): Promise<EngineRun> => {
-            const t0 = performance.now();
-            let first = -1;
-            let tokens = 0;
-            for await (const ev of backend!.chatStream({ model: backend!.modelId, messages: MESSAGES as any, maxTokens: o.maxTokens, ...common })) {
-                if (ev.type === 'delta' && first < 0) first = performance.now() - t0;
-                if (ev.type === 'end') tokens = ev.usage.completionTokens;
-            }
-            return { tokens, firstMs: first, totalMs: performance.now() - t0 };
-        };
-        const directRun = async (): Promise<EngineRun> => {
-            const r = await ask<EngineRun>('run', 'result');
-            return { tokens: r.tokens, firstMs: r.firstMs, totalMs: r.totalMs };
-        };
-        // One unmeasured warm-up each, then the runs interleaved (worker,
-        // direct, worker, ...) so both sides see the same machine load.
-        await workerRun();
-        await directRun();
-        const wruns: EngineRun[] = [];
-        const druns: EngineRun[] = [];
-        for (let r = 0; r < o.runs; r++) {
-            wruns.push(await workerRun());
-            druns.push(await directRun());
-        }
-        const wmem = rssKiB(backend.pid!);
-        const dmem = await ask<{ rss: number; hwm: number }>('memory', 'memory');
-        const worker = summarize(wruns, wmem);
-        const dside = summarize(druns, dmem);
-        log(`worker embedded: ${worker.tokensPerSec.toFixed(1)} tok/s (median of runs), peak rss ${worker.peakRssMiB.toFixed(0)} MiB`);
-        log(`direct node-llama-cpp: ${dside.tokensPerSec.toFixed(1)} tok/s (median of runs), peak rss ${dside.peakRssMiB.toFixed(0)} MiB`);
-        child.kill();
-        const parallel = await runParallel(backend, { maxTokens: o.maxTokens, rounds: o.parallelRounds ?? 3 });
-        log(
-            `parallel (${parallel.sequences} sequences): 8 at once ${parallel.concurrent8.tokensPerSec.toFixed(0)} tok/s, speedup ${parallel.speedup8.toFixed(2)}; ` +
-                `16 at once p50 first token ${parallel.concurrent16.firstTokenMsP50.toFixed(0)} ms, ${parallel.ttftRatio16.toFixed(2)} x alone`,
-        );
-        return {
-            model: { bytes: info.bytes, layers: info.layers, vocabSize: info.vocabSize, embeddingLength: info.embeddingLength },
-            maxTokens: o.maxTokens,
-            runs: o.runs,
-            worker,
-            direct: dside,
-            parallel,
-        };
+        return await fn(backend, modelPath, info);
     } finally {
-        direct?.kill();
         await backend?.close();
         rmSync(dir, { recursive: true, force: true });
     }
 }
 
+export function runEmbedded(o: { maxTokens: number; runs: number; parallelRounds?: number; log?: (l: string) => void }): Promise<EmbeddedResult> {
+    const log = o.log ?? (() => undefined);
+    return withDemoEngine(async (backend, modelPath, info) => {
+        let direct: ChildProcess | undefined;
+        try {
+            const common = { temperature: 0.8, seed: 7 };
+            const args = { modelPath, contextSize: 1024, threads: 1, maxTokens: o.maxTokens, messages: MESSAGES, ...common };
+            const child = fork(join(__dirname, 'lib', 'llamaDirect.ts'), [JSON.stringify(args)], {
+                cwd: ROOT,
+                execArgv: ['-r', 'ts-node/register/transpile-only'],
+                stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+            });
+            direct = child;
+            const ask = <T>(op: string, want: string) =>
+                new Promise<T>((resolve, reject) => {
+                    const onMsg = (m: any) => {
+                        if (m?.op !== want) return;
+                        child.off('message', onMsg);
+                        child.off('exit', onExit);
+                        resolve(m as T);
+                    };
+                    const onExit = (c: number | null) => reject(new Error(`llamaDirect exited (${c})`));
+                    child.on('message', onMsg);
+                    child.once('exit', onExit);
+                    if (op) child.send({ op });
+                });
+            await ask('', 'ready');
+
+            const workerRun = async (): Promise<EngineRun> => {
+                const t0 = performance.now();
+                let first = -1;
+                let tokens = 0;
+                for await (const ev of backend.chatStream({ model: backend.modelId, messages: MESSAGES as any, maxTokens: o.maxTokens, ...common })) {
+                    if (ev.type === 'delta' && first < 0) first = performance.now() - t0;
+                    if (ev.type === 'end') tokens = ev.usage.completionTokens;
+                }
+                return { tokens, firstMs: first, totalMs: performance.now() - t0 };
+            };
+            const directRun = async (): Promise<EngineRun> => {
+                const r = await ask<EngineRun>('run', 'result');
+                return { tokens: r.tokens, firstMs: r.firstMs, totalMs: r.totalMs };
+            };
+            // One unmeasured warm-up each, then the runs interleaved (worker,
+            // direct, worker, ...) so both sides see the same machine load.
+            await workerRun();
+            await directRun();
+            const wruns: EngineRun[] = [];
+            const druns: EngineRun[] = [];
+            for (let r = 0; r < o.runs; r++) {
+                wruns.push(await workerRun());
+                druns.push(await directRun());
+            }
+            const wmem = rssKiB(backend.pid!);
+            const dmem = await ask<{ rss: number; hwm: number }>('memory', 'memory');
+            const worker = summarize(wruns, wmem);
+            const dside = summarize(druns, dmem);
+            log(`worker embedded: ${worker.tokensPerSec.toFixed(1)} tok/s (median of runs), peak rss ${worker.peakRssMiB.toFixed(0)} MiB`);
+            log(`direct node-llama-cpp: ${dside.tokensPerSec.toFixed(1)} tok/s (median of runs), peak rss ${dside.peakRssMiB.toFixed(0)} MiB`);
+            child.kill();
+            const parallel = await runParallel(backend, { maxTokens: o.maxTokens, rounds: o.parallelRounds ?? 3 });
+            log(
+                `parallel (${parallel.sequences} sequences): 8 at once ${parallel.concurrent8.tokensPerSec.toFixed(0)} tok/s, speedup ${parallel.speedup8.toFixed(2)}; ` +
+                    `16 at once p50 first token ${parallel.concurrent16.firstTokenMsP50.toFixed(0)} ms, ${parallel.ttftRatio16.toFixed(2)} x alone`,
+            );
+            return {
+                model: { bytes: info.bytes, layers: info.layers, vocabSize: info.vocabSize, embeddingLength: info.embeddingLength },
+                maxTokens: o.maxTokens,
+                runs: o.runs,
+                worker,
+                direct: dside,
+                parallel,
+            };
+        } finally {
+            direct?.kill();
+        }
+    });
+}
+
 /** The parallel part alone, on a fresh engine (BENCH_ENGINE_ONLY=parallel): for before/after runs of the engine's batching. */
-export async function runParallelAlone(o: { maxTokens: number; rounds: number }): Promise<ParallelResult> {
-    const dir = mkdtempSync(join(tmpdir(), 'cocoon-bench-engine-'));
-    let backend: EmbeddedBackend | undefined;
-    try {
-        const modelPath = join(dir, 'demo.gguf');
-        writeDemoModel(modelPath, { seed: 42 });
-        backend = await EmbeddedBackend.start({ modelPath, threads: 1, contextSize: 1024, gpu: false });
-        return await runParallel(backend, o);
-    } finally {
-        await backend?.close();
-        rmSync(dir, { recursive: true, force: true });
-    }
+export function runParallelAlone(o: { maxTokens: number; rounds: number }): Promise<ParallelResult> {
+    return withDemoEngine((backend) => runParallel(backend, o));
 }
 
 if (require.main === module && process.env.BENCH_ENGINE_ONLY === 'parallel') {
