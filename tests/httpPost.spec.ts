@@ -26,12 +26,13 @@ afterAll(async () => {
     server.closeAllConnections();
     await new Promise((r) => server.close(r));
 });
-beforeEach(() => {
+const settle = () => new Promise((r) => setTimeout(r, 50));
+
+beforeEach(async () => {
+    await settle(); // the test before's closed connections reach the server first
     ports.length = 0;
     hangUps = 0;
 });
-
-const settle = () => new Promise((r) => setTimeout(r, 50));
 
 describe('httpPost (helpers/httpPost.ts)', () => {
     it('sends the body and headers, hands each piece over as it arrives, and reuses the connection', async () => {
@@ -106,11 +107,25 @@ describe('httpPost (helpers/httpPost.ts)', () => {
         const a = await httpPost(`${base}/x`, { body: '' });
         expect((await a.read())!.toString()).toBe('partial');
         await expect(a.read()).rejects.toThrow();
+        await expect(a.read()).rejects.toThrow(); // still broken, never an end
+    });
+
+    it('release reads the rest of the body in the background and the connection serves the next request', async () => {
+        handler = (_req, res) => {
+            res.writeHead(200).write('data: [DONE]\n\n');
+            setTimeout(() => res.end(), 30); // the body's end comes in a write of its own, as uvicorn sends it
+        };
+        const a = await httpPost(`${base}/x`, { body: '' });
+        expect((await a.read())!.toString()).toBe('data: [DONE]\n\n');
+        a.release();
+        await settle();
+        handler = (_req, res) => res.end('next');
+        expect(await (await httpPost(`${base}/y`, { body: '' })).text()).toBe('next');
+        expect(ports[1]).toBe(ports[0]);
+        expect(hangUps).toBe(0);
     });
 
     it('cancel closes the connection', async () => {
-        await settle(); // the test before's broken connection reaches the server
-        hangUps = 0;
         handler = (_req, res) => res.writeHead(200).write('first');
         const a = await httpPost(`${base}/x`, { body: '' });
         expect((await a.read())!.toString()).toBe('first');

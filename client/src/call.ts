@@ -97,19 +97,21 @@ export async function paidCall(p: CallParts, w: WorkerInfo, op: PaidOperation, c
         try {
             res = await httpPost(`${w.endpoint}${operationPath(op)}`, { headers: { 'content-type': ENVELOPE_MEDIA_TYPE }, body: sealed.envelope, signal: ac.signal });
         } catch (e) {
+            clearTimeout(timer);
             // The connection may have broken after the worker stored its receipt (killed before answering).
             leave();
             await p.recovery.recoverOrReject(w, channel);
             throw new CocoonError(502, 'worker_unreachable', `worker unreachable: ${(e as Error).message}`);
-        } finally {
-            clearTimeout(timer);
         }
         if (res.status !== 200) {
             let err: { message?: string; code?: string } = {};
+            // Read under the same timer: a worker that stalls in its refusal cannot hold the call (and its channel's order).
             try {
                 err = ((await res.json()) as any).error ?? {};
             } catch {
-                /* not JSON */
+                /* not JSON, or cut off */
+            } finally {
+                clearTimeout(timer);
             }
             // A refusal: the worker served nothing, so no receipt may ever name this request.
             o.store.setAttemptState(attemptId, 'refused');
@@ -129,6 +131,7 @@ export async function paidCall(p: CallParts, w: WorkerInfo, op: PaidOperation, c
             }
             throw new CocoonError(res.status === 429 ? 429 : 502, err.code ?? 'worker_refused', `worker refused (${res.status}): ${err.message ?? 'no reason given'}`);
         }
+        clearTimeout(timer);
         // Admitted: the worker stored the voucher this request carries before serving it.
         p.vouchers.carried(channel, voucherTotal);
 
@@ -136,6 +139,8 @@ export async function paidCall(p: CallParts, w: WorkerInfo, op: PaidOperation, c
         try {
             await readFrames(res, sealed.response, operationStreams(op), answer, op.kind === 'completions' ? 'text' : 'chat', { ms: o.idleTimeoutMs ?? 120_000, onIdle: () => ac.abort() }, c.onChunk);
         } catch (e) {
+            // Nothing more is read from this answer: its connection is closed, not left to the worker.
+            ac.abort();
             if (e instanceof CocoonError) throw e;
             // The worker may hold a receipt for what it delivered (stored before the final frame that never came).
             leave();

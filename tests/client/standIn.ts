@@ -92,6 +92,14 @@ export class StandIn {
     wire: (w: ReceiptWire) => ReceiptWire = (w) => w;
     /** Store the receipt, then cut the connection instead of answering. */
     loseFinal = false;
+    /**
+     * A worker that misbehaves in its HTTP answer: 'stall-refusal' sends a
+     * refusal's headers and never the rest of its body; 'garbled-frame'
+     * streams a frame that does not open and then holds the connection.
+     */
+    hostile: null | 'stall-refusal' | 'garbled-frame' = null;
+    /** Answers whose connection closed before the stand-in ended them. */
+    hangUps = 0;
     /** The receipts endpoint answers 503 (the worker busy restarting). */
     queriesDown = false;
     /** Rewrites what the receipts endpoint returns. */
@@ -110,6 +118,8 @@ export class StandIn {
         this.signWith = this.o.workerKey.secretKey;
         this.wire = (w) => w;
         this.loseFinal = false;
+        this.hostile = null;
+        this.hangUps = 0;
         this.queriesDown = false;
         this.forge = (l) => l;
         this.queries = 0;
@@ -198,6 +208,11 @@ export class StandIn {
         }
         const chunks: Buffer[] = [];
         for await (const c of req) chunks.push(c as Buffer);
+        res.on('close', () => {
+            if (!res.writableFinished) this.hangUps++;
+        });
+        if (this.hostile === 'stall-refusal') return void res.writeHead(402, { 'content-type': 'application/json' }).write('{"error":');
+        if (this.hostile === 'garbled-frame') return void res.writeHead(200, { 'content-type': 'text/event-stream' }).write('data: not-a-sealed-frame\n\n');
         const opened = await openRequest(Buffer.concat(chunks), this.enc);
         const json = JSON.parse(opened.plaintext.toString('utf8'));
         const embeddings = req.url === '/v1/embeddings';

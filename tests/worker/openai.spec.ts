@@ -9,13 +9,13 @@ import { TOOL_CALLS, startUpstream as startToolUpstream } from './helpers';
  * A real HTTP server that speaks the OpenAI streaming protocol the way vLLM
  * does, with switches for the behaviours the backend must survive.
  */
-type Mode = 'usage' | 'no-usage' | 'kill' | 'stall' | 'slow' | 'status' | 'bytewise' | 'reasoning' | 'error-event';
+type Mode = 'usage' | 'no-usage' | 'kill' | 'stall' | 'slow' | 'status' | 'status-stall' | 'late-end' | 'bytewise' | 'reasoning' | 'error-event';
 interface Upstream {
     server: Server;
     url: string;
     mode: Mode;
     status: number;
-    requests: Array<{ headers: IncomingMessage['headers']; body: any }>;
+    requests: Array<{ headers: IncomingMessage['headers']; body: any; port: number }>;
     closedEarly: number;
 }
 
@@ -38,7 +38,11 @@ async function startUpstream(): Promise<Upstream> {
         }
         let raw = '';
         for await (const c of req) raw += c;
-        up.requests.push({ headers: req.headers, body: JSON.parse(raw) });
+        up.requests.push({ headers: req.headers, body: JSON.parse(raw), port: req.socket.remotePort! });
+        if (up.mode === 'status-stall') {
+            res.writeHead(503, { 'content-type': 'application/json' }).write('{"error":'); // and nothing more
+            return;
+        }
         if (up.mode === 'status') {
             res.writeHead(up.status, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: `status ${up.status} for test` } }));
             return;
@@ -86,6 +90,7 @@ async function startUpstream(): Promise<Upstream> {
             await send(`data: ${JSON.stringify({ id: 'c1', choices: [], usage })}\n\n`);
         }
         await send('data: [DONE]\n\n');
+        if (up.mode === 'late-end') await new Promise((r) => setTimeout(r, 30)); // the body's end in a write of its own
         res.end();
     });
     await new Promise<void>((r) => up.server.listen(0, '127.0.0.1', () => r()));
@@ -281,6 +286,23 @@ describe('openai backend', () => {
         const dead = new OpenAiBackend({ baseUrl: 'http://127.0.0.1:1' });
         await expect(drain(dead.chatStream(req()))).rejects.toBeInstanceOf(BackendUnavailableError);
         expect((await dead.health()).ok).toBe(false);
+    });
+
+    it('a refusal whose body stalls is given up at the connect timeout, not waited on for ever', async () => {
+        up.mode = 'status-stall';
+        const quick = new OpenAiBackend({ baseUrl: up.url, connectTimeoutMs: 300 });
+        const e = await drain(quick.chatStream(req())).catch((x) => x);
+        expect(e).toBeInstanceOf(BackendUnavailableError);
+        expect(e.message).toBe('upstream answered 503');
+    });
+
+    it('after [DONE] the rest of the body is read, so the next request reuses the connection', async () => {
+        up.mode = 'late-end';
+        expect((await backend.complete(req())).content).toBe('Hello there, friend!');
+        await new Promise((r) => setTimeout(r, 100));
+        expect((await backend.complete(req())).content).toBe('Hello there, friend!');
+        expect(up.requests.map((r) => r.port)).toEqual([up.requests[0].port, up.requests[0].port]);
+        expect(up.closedEarly).toBe(0);
     });
 
     it('lists models and reports health from /v1/models', async () => {

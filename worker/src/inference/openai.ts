@@ -242,7 +242,6 @@ export class OpenAiBackend implements InferenceBackend {
         const connectTimer = setTimeout(() => ac.abort(new Error(`no answer from upstream in ${connectMs} ms`)), connectMs);
         try {
             res = await httpPost(`${this.base}${path}`, { headers: this.headers(true), body: JSON.stringify(body), signal: ac.signal });
-            clearTimeout(connectTimer);
         } catch (e) {
             clearTimeout(connectTimer);
             options.signal?.removeEventListener('abort', onAbort);
@@ -253,9 +252,15 @@ export class OpenAiBackend implements InferenceBackend {
             throw new BackendUnavailableError(`upstream unreachable: ${(e as Error).message}`);
         }
         if (res.status < 200 || res.status >= 300) {
-            options.signal?.removeEventListener('abort', onAbort);
-            throw await upstreamRefusal(res);
+            // The refusal's body is read under the same timer and abort: an upstream that stalls in it cannot hold the request.
+            try {
+                throw await upstreamRefusal(res);
+            } finally {
+                clearTimeout(connectTimer);
+                options.signal?.removeEventListener('abort', onAbort);
+            }
         }
+        clearTimeout(connectTimer);
 
         let chunks = 0; // content-bearing chunks: the fallback token count
         let reasoningChunks = 0;
@@ -268,12 +273,13 @@ export class OpenAiBackend implements InferenceBackend {
         const idleMs = this.options.idleTimeoutMs ?? 60_000;
         // One timer for the whole stream, re-armed at each read (a new timer
         // and a promise race per chunk cost more than the chunk's own work).
-        // Only a read counts as waiting on the upstream: while the caller
-        // holds this generator at a yield, the timer re-arms itself.
+        // Only a read counts as waiting on the upstream: if it fires while the
+        // caller holds this generator at a yield, it does nothing, and the
+        // next read arms it again.
         let reading = false;
         let idleFired = false;
-        const idle = setTimeout(function onIdle() {
-            if (!reading) return void idle.refresh();
+        const idle = setTimeout(() => {
+            if (!reading) return;
             idleFired = true;
             ac.abort(new Error(`upstream sent nothing for ${idleMs} ms`));
         }, idleMs);
@@ -339,11 +345,13 @@ export class OpenAiBackend implements InferenceBackend {
         } finally {
             clearTimeout(idle);
             options.signal?.removeEventListener('abort', onAbort);
-            // Stop the upstream from generating (and us from paying for) more.
-            if (!done || ac.signal.aborted) {
+            // Stop the upstream from generating (and us from paying for) more;
+            // after a clean [DONE], read what is left of the body (normally
+            // just its end) so that the connection can serve another request.
+            if (!done || failure !== undefined || ac.signal.aborted) {
                 ac.abort();
                 res.cancel();
-            }
+            } else res.release();
         }
 
         const usage = this.usageOf(estimatePrompt, upstreamUsage, chunks, reasoningChunks);
