@@ -30,7 +30,14 @@ describe('a hostile worker cannot hold a call', () => {
     beforeEach(() => {
         si.reset();
         channel = new Address(0, randomBytes(32));
-        ({ client, store } = clientWithChannel({ dbPath: join(dir, `${channel.hash.toString('hex').slice(0, 8)}.db`), channel, workerStake: si.workerStake, channelKey, connectTimeoutMs: 500 }));
+        ({ client, store } = clientWithChannel({
+            dbPath: join(dir, `${channel.hash.toString('hex').slice(0, 8)}.db`),
+            channel,
+            workerStake: si.workerStake,
+            channelKey,
+            connectTimeoutMs: 500,
+            idleTimeoutMs: 500,
+        }));
     });
     afterEach(() => store.close());
     afterAll(async () => {
@@ -56,5 +63,14 @@ describe('a hostile worker cannot hold a call', () => {
         await settle();
         expect(si.hangUps).toBe(1);
         expect(store.latestVoucher(channel.toString())).toBeUndefined();
+    });
+
+    it('an answer that stops mid-stream is cut after the idle timeout, its connection closed', async () => {
+        si.hostile = 'stall-mid-answer';
+        const t0 = Date.now();
+        await expect(client.call(si.info(), { model: MODEL, messages: [{ role: 'user', content: 'hi' }], max_tokens: 4, stream: true })).rejects.toMatchObject({ status: 502, code: 'worker_failed' });
+        expect(Date.now() - t0).toBeLessThan(10_000);
+        await settle();
+        expect(si.hangUps).toBe(1);
     });
 });

@@ -95,9 +95,10 @@ export class StandIn {
     /**
      * A worker that misbehaves in its HTTP answer: 'stall-refusal' sends a
      * refusal's headers and never the rest of its body; 'garbled-frame'
-     * streams a frame that does not open and then holds the connection.
+     * streams a frame that does not open and then holds the connection;
+     * 'stall-mid-answer' streams its first frame and then nothing more.
      */
-    hostile: null | 'stall-refusal' | 'garbled-frame' = null;
+    hostile: null | 'stall-refusal' | 'garbled-frame' | 'stall-mid-answer' = null;
     /** Answers whose connection closed before the stand-in ended them. */
     hangUps = 0;
     /** The receipts endpoint answers 503 (the worker busy restarting). */
@@ -257,6 +258,7 @@ export class StandIn {
             res.writeHead(200, { 'content-type': 'text/event-stream' });
             const chunk = { id: 'c1', object: 'chat.completion.chunk', choices: [{ index: 0, delta: { content: TEXT }, finish_reason: null }] };
             res.write(`data: ${frameToText(opened.response.data(Buffer.from(JSON.stringify(chunk))))}\n\n`);
+            if (this.hostile === 'stall-mid-answer') return;
             const last = { ...chunk, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }], usage: usageJson, receipt: r.wire };
             res.end(`data: ${frameToText(opened.response.final(Buffer.from(JSON.stringify(last))))}\n\n`);
             return;
