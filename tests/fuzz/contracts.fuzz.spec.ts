@@ -227,8 +227,9 @@ async function probe(t: Target, sender: SandboxContract<TreasuryContract>, body:
         }
         return;
     }
-    // Opcode 0 with nothing after it is an empty comment, which Tact routes to the empty receiver: a plain transfer too.
-    const plain = op === undefined || (op === 0 && s!.remainingBits === 32 && s!.remainingRefs === 0);
+    // Opcode 0 with no bits after it is an empty comment, which Tact routes to the empty receiver whatever
+    // references follow (its dispatcher tests `op == 0 & bits <= 32` alone): a plain transfer too.
+    const plain = op === undefined || (op === 0 && s!.remainingBits === 32);
     const key = `${t.name}:${plain ? 'empty' : '0x' + op!.toString(16)}`;
     findings.accepted.set(key, (findings.accepted.get(key) ?? 0) + 1);
     // Accepted: only an empty body (a plain transfer, kept as a donation) or a permissionless opcode.
