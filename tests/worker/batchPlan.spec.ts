@@ -1,4 +1,4 @@
-import { PROMPT_TOKENS_PER_STEP_CPU, planBatch } from '../../worker/src/inference/batchPlan';
+import { PROMPT_TOKENS_PER_STEP_CPU, STEP_WAIT_TURNS, StepGate, planBatch } from '../../worker/src/inference/batchPlan';
 
 interface Item {
     tokens: number[];
@@ -62,5 +62,36 @@ describe('the engine batch plan', () => {
         expect(plan.map((p) => p.item.seq)).toEqual([1, 4, undefined, undefined]);
         expect(plan[2].item).toBe(a);
         expect(plan[3].item).toBe(b);
+    });
+});
+
+describe('the engine step gate', () => {
+    it('holds a step while a sequence of the last step has not queued again, for a bounded number of turns', () => {
+        const gate = new StepGate();
+        // Nothing decoded yet: nothing to wait for.
+        expect(gate.holds(new Set([0]))).toBe(false);
+        gate.planned([0, 1, 2]);
+        expect(gate.holds(new Set([0, 1]))).toBe(true);
+        expect(gate.holds(new Set([0, 1]))).toBe(true);
+        // Sequence 2 queued: the step goes, with newcomers too.
+        expect(gate.holds(new Set([0, 1, 2, 5]))).toBe(false);
+        gate.planned([0, 1, 2, 5]);
+        // Sequence 5 ended and never queues again: the wait gives up after its turns, and the next step goes without it.
+        let held = 0;
+        while (gate.holds(new Set([0, 1, 2]))) held++;
+        expect(held).toBe(STEP_WAIT_TURNS);
+        gate.planned([0, 1, 2]);
+        expect(gate.holds(new Set([0, 1, 2]))).toBe(false);
+    });
+
+    it('counts the turns afresh after each step, and never holds with no turns to give', () => {
+        const gate = new StepGate(2);
+        gate.planned([3]);
+        expect([gate.holds(new Set()), gate.holds(new Set()), gate.holds(new Set())]).toEqual([true, true, false]);
+        gate.planned([4]);
+        expect(gate.holds(new Set())).toBe(true);
+        const never = new StepGate(0);
+        never.planned([1]);
+        expect(never.holds(new Set())).toBe(false);
     });
 });

@@ -557,6 +557,25 @@ describe('parallel decoding', () => {
         const overlapping = Math.max(...spans.map((s) => spans.filter((o) => o.first <= s.first && s.first < o.end).length));
         expect(overlapping).toBeGreaterThanOrEqual(4);
     });
+
+    it('carries every generating request in every step: none lags a step behind the others', async () => {
+        // Greedy answers never end before max_tokens, so all four generate
+        // from their first token to their 40th together.
+        const before = await backend.occupancy();
+        await Promise.all(
+            [1, 2, 3, 4].map(async (n) => {
+                const events: ChatEvent[] = [];
+                for await (const e of backend.chatStream(req({ temperature: 0, maxTokens: 40, messages: [{ role: 'user', content: `Request ${n}.` }] }))) events.push(e);
+                expect(endOf(events)).toMatchObject({ finishReason: 'length', usage: { completionTokens: 40 } });
+            }),
+        );
+        const after = await backend.occupancy();
+        const steps = after.generatingSteps - before.generatingSteps;
+        const perStep = (after.sequencesInGeneratingSteps - before.sequencesInGeneratingSteps) / steps;
+        // One lagging sequence would make it 3 (each one missing every other step); a request
+        // whose prompt finished a step ahead of another's takes a step or two alone at the end.
+        expect(perStep).toBeGreaterThan(3.6);
+    });
 });
 
 describe('admission to a few sequences', () => {
@@ -623,7 +642,7 @@ describe('admission to a few sequences', () => {
         // A kind of BackendUnavailableError: the HTTP layer answers 503 with Retry-After and charges nothing.
         expect(overflow).toBeInstanceOf(BackendUnavailableError);
         expect((overflow as Error).message).toMatch(/all 2 engine sequences are busy and 1 requests are already waiting/);
-        expect(await small.occupancy()).toEqual({ busy: 2, queued: 1, sequences: 2 });
+        expect(await small.occupancy()).toMatchObject({ busy: 2, queued: 1, sequences: 2 });
         // Refused before it would wait: the prompt plus max_tokens cannot fit a sequence.
         const tooLong = await small.complete(req({ maxTokens: 2040 })).catch((e: Error) => e);
         expect(tooLong).toBeInstanceOf(BackendRequestError);
@@ -654,10 +673,10 @@ describe('admission to a few sequences', () => {
         await abandoned.done;
         aborted.abort();
         expect((await holder.done)?.finishReason).toBe('aborted');
-        expect(await untilIdle()).toEqual({ busy: 0, queued: 0, sequences: 2 });
+        expect(await untilIdle()).toMatchObject({ busy: 0, queued: 0, sequences: 2 });
         // More requests than sequences: two run, one waits its turn; all are served.
         const answers = await Promise.all([1, 2, 3].map((seed) => small.complete(req({ maxTokens: 3, seed }))));
         for (const a of answers) expect(a).toMatchObject({ finishReason: 'length', usage: { completionTokens: 3 } });
-        expect(await untilIdle()).toEqual({ busy: 0, queued: 0, sequences: 2 });
+        expect(await untilIdle()).toMatchObject({ busy: 0, queued: 0, sequences: 2 });
     });
 });

@@ -73,3 +73,48 @@ export function planBatch<T extends QueuedTokens>(items: readonly T[], o: BatchP
     const id = (p: PlannedItem<T>) => o.sequenceIdOf(p.item) ?? Number.MAX_SAFE_INTEGER;
     return plan.sort((a, b) => id(a) - id(b));
 }
+
+/**
+ * Times, at most, the engine's decode loop asks again for a step before it
+ * decodes without a sequence of the last step that has not queued its next
+ * token yet.
+ *
+ * node-llama-cpp decodes the next step as soon as the last one's tokens are
+ * all sampled, while the sequence sampled last is still carrying its token
+ * through its generator (a few promise turns). Left alone, that sequence
+ * misses every step by a hair: each step carries one sequence fewer than
+ * are generating, and the gap it leaves in the ids splits the step into two
+ * graphs. Asked again (StepGate), the loop decodes nothing, yields to those
+ * promise turns, and finds it queued: five turns did it on the demo model.
+ * A sequence that has ended never comes, hence the bound.
+ */
+export const STEP_WAIT_TURNS = 16;
+
+/**
+ * Holds a batch step back, a few promise turns at most, until every
+ * sequence of the last step has queued again (STEP_WAIT_TURNS).
+ */
+export class StepGate {
+    private last: ReadonlySet<number> = new Set();
+    private turns = 0;
+
+    constructor(private readonly maxTurns = STEP_WAIT_TURNS) {}
+
+    /** Whether to plan nothing this time (node-llama-cpp then decodes nothing and asks again): a sequence of the last step is missing from `queued` and turns are left. */
+    holds(queued: ReadonlySet<number>): boolean {
+        if (this.turns >= this.maxTurns) return false;
+        for (const id of this.last) {
+            if (!queued.has(id)) {
+                this.turns++;
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** The sequence ids of the step about to be decoded. */
+    planned(ids: Iterable<number>): void {
+        this.last = new Set(ids);
+        this.turns = 0;
+    }
+}

@@ -62,6 +62,15 @@ export const DEFAULT_MAX_QUEUED = 32;
 /** How long a request waits for a free sequence by default before it is refused as busy. */
 export const DEFAULT_QUEUE_TIMEOUT_MS = 10_000;
 
+/** What EmbeddedBackend.occupancy reports. */
+export interface Occupancy {
+    busy: number;
+    queued: number;
+    sequences: number;
+    generatingSteps: number;
+    sequencesInGeneratingSteps: number;
+}
+
 /**
  * The `embedded` backend: a GGUF model run by node-llama-cpp in a child
  * process (see llamaHost.ts for why). Model id = SHA-256 of the file.
@@ -287,8 +296,13 @@ export class EmbeddedBackend implements InferenceBackend {
         }
     }
 
-    /** Sequences decoding now and requests waiting for one, as the engine counts them. */
-    async occupancy(): Promise<{ busy: number; queued: number; sequences: number }> {
+    /**
+     * Sequences decoding now and requests waiting for one, as the engine
+     * counts them; and, since the engine started, its batch steps that only
+     * generated (a next token for each sequence in them) and the sequences
+     * they carried: their ratio is how many requests a step decodes together.
+     */
+    async occupancy(): Promise<Occupancy> {
         if (!this.alive) throw new BackendUnavailableError(this.exitReason);
         const id = this.nextId++;
         try {
@@ -296,7 +310,8 @@ export class EmbeddedBackend implements InferenceBackend {
                 const timer = setTimeout(() => reject(new Error('engine did not answer a ping in 5 s')), 5000);
                 this.listeners.set(id, (r) => {
                     clearTimeout(timer);
-                    if (r.op === 'pong') resolve({ busy: r.busy, queued: r.queued, sequences: r.sequences });
+                    if (r.op === 'pong')
+                        resolve({ busy: r.busy, queued: r.queued, sequences: r.sequences, generatingSteps: r.generatingSteps, sequencesInGeneratingSteps: r.sequencesInGeneratingSteps });
                     else reject(new Error(r.op === 'reject' ? r.message : 'unexpected reply'));
                 });
                 this.send({ op: 'ping', id });

@@ -24,7 +24,7 @@ import { freemem } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import type * as Nlc from 'node-llama-cpp';
 import type { ChatMessage, FinishReason, ToolCallDelta, Usage } from './types';
-import { PROMPT_TOKENS_PER_STEP_CPU, planBatch } from './batchPlan';
+import { PROMPT_TOKENS_PER_STEP_CPU, StepGate, planBatch } from './batchPlan';
 
 export interface LoadCommand {
     op: 'load';
@@ -84,7 +84,7 @@ export type HostReply =
     | { op: 'reject'; id: number; status: number; message: string }
     | { op: 'delta'; id: number; tokens: number; content?: string; reasoning?: string; toolCalls?: ToolCallDelta[] }
     | { op: 'end'; id: number; finishReason: FinishReason; usage: Usage; error?: string }
-    | { op: 'pong'; id: number; busy: number; queued: number; sequences: number }
+    | { op: 'pong'; id: number; busy: number; queued: number; sequences: number; generatingSteps: number; sequencesInGeneratingSteps: number }
     /** promptTokens: the tokens evaluated for all the inputs (special tokens the model adds included). */
     | { op: 'embedded'; id: number; vectors: number[][]; promptTokens: number };
 
@@ -112,6 +112,10 @@ const sequenceIds = new Map<Nlc.LlamaContextSequence, number>();
 const waiting: Waiter[] = [];
 const aborts = new Map<number, AbortController>();
 let running = 0;
+/** Waits, a few promise turns at most, for a sequence of the last step that has not queued its next token yet (batchPlan.ts). */
+const stepGate = new StepGate();
+/** Steps that only generated (one next token for each sequence in them), and the sequences they carried. */
+const decodeSteps = { generating: 0, sequences: 0 };
 
 interface Waiter {
     grant(s: Nlc.LlamaContextSequence): void;
@@ -245,15 +249,24 @@ async function* pausingGenerator<T, N>(inner: AsyncGenerator<T, void, N>): Async
 }
 
 /**
- * The next batch step's plan (batchPlan.ts). The sequence ids come from
+ * The next batch step's plan (batchPlan.ts), or none while a sequence of
+ * the last step has yet to queue its next token (StepGate: node-llama-cpp
+ * then decodes nothing and asks again). The sequence ids come from
  * node-llama-cpp's queue of decodes, which is internal: where it cannot be
- * read, the plan keeps the order it came in.
+ * read, the plan keeps the order it came in and nothing is held back.
  */
 function planNextStep({ items, size }: { items: readonly Nlc.BatchItem[]; size: number }): Nlc.PrioritizedBatchItem[] {
     const queued = (context as unknown as { _queuedDecodes?: Array<{ tokens: unknown; sequenceId: unknown }> } | undefined)?._queuedDecodes;
     const ids = new Map<unknown, number>();
     for (const q of Array.isArray(queued) ? queued : []) if (typeof q.sequenceId === 'number') ids.set(q.tokens, q.sequenceId);
-    return planBatch(items, { size, promptTokensPerStep: decodesOnGpu ? size : PROMPT_TOKENS_PER_STEP_CPU, sequenceIdOf: (item) => ids.get(item.tokens) });
+    if (stepGate.holds(new Set(ids.values()))) return [];
+    const plan = planBatch(items, { size, promptTokensPerStep: decodesOnGpu ? size : PROMPT_TOKENS_PER_STEP_CPU, sequenceIdOf: (item) => ids.get(item.tokens) });
+    stepGate.planned(plan.flatMap((p) => ids.get(p.item.tokens) ?? []));
+    if (plan.every((p) => p.item.tokens.length === 1)) {
+        decodeSteps.generating++;
+        decodeSteps.sequences += plan.length;
+    }
+    return plan;
 }
 
 /** Tokens at the start of `a` that `b` starts with too. */
@@ -778,7 +791,15 @@ if (require.main === module && process.send) {
                 aborts.get(cmd.id)?.abort();
                 break;
             case 'ping':
-                send({ op: 'pong', id: cmd.id, busy: running, queued: waiting.length, sequences: context?.totalSequences ?? 0 });
+                send({
+                    op: 'pong',
+                    id: cmd.id,
+                    busy: running,
+                    queued: waiting.length,
+                    sequences: context?.totalSequences ?? 0,
+                    generatingSteps: decodeSteps.generating,
+                    sequencesInGeneratingSteps: decodeSteps.sequences,
+                });
                 break;
         }
     });
