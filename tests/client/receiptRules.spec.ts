@@ -1,6 +1,3 @@
-import { promises as fs } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Address } from '@ton/core';
 import { ReceiptFields, Usage, receiptMaxCost } from '../../wrappers/receipt';
@@ -8,7 +5,7 @@ import { CocoonClient, CocoonError } from '../../client/src/client';
 import { CLOCK_SKEW_SEC, MALFORMED, RECEIPT_RULES, ReceiptPath } from '../../client/src/receipts/rules';
 import { ClientStore } from '../../client/src/store';
 import { testKeys } from '../helpers/channel';
-import { EMBEDDING_DATA, MODEL, PRICES, StandIn, TEXT, USAGE, clientWithChannel } from './standIn';
+import { EMBEDDING_DATA, MODEL, PRICES, StandIn, TEXT, USAGE, standInPerTest } from './standIn';
 
 /**
  * One table, every receipt rule of client/src/receipts/rules.ts, both paths:
@@ -70,29 +67,9 @@ const CASES: Case[] = [
 describe('receipt rules, live and recovered', () => {
     const workerKey = testKeys('rules-worker');
     const channelKey = testKeys('rules-client');
-    let si: StandIn;
-    let dir: string;
-    let channel: Address;
-    let store: ClientStore;
-    let client: CocoonClient;
-
-    beforeAll(async () => {
-        si = await new StandIn({ workerKey, channelKey }).start();
-        dir = await fs.mkdtemp(join(tmpdir(), 'cocoon-client-rules-'));
-    });
-
-    beforeEach(() => {
-        si.reset();
-        channel = new Address(0, randomBytes(32));
-        ({ client, store } = clientWithChannel({ dbPath: join(dir, `${channel.hash.toString('hex').slice(0, 8)}.db`), channel, workerStake: si.workerStake, channelKey }));
-    });
-
-    afterEach(() => store.close());
-
-    afterAll(async () => {
-        await si.close();
-        await fs.rm(dir, { recursive: true, force: true });
-    });
+    const t = standInPerTest('rules', { workerKey, channelKey });
+    let si: StandIn, channel: Address, store: ClientStore, client: CocoonClient;
+    beforeEach(() => ({ si, channel, store, client } = t));
 
     const ask = () => client.call(si.info(), { model: MODEL, messages: [{ role: 'user', content: 'hi' }], max_tokens: 4 });
     const cost = receiptMaxCost(PRICES, USAGE);

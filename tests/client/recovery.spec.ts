@@ -1,6 +1,3 @@
-import { promises as fs } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Address, toNano } from '@ton/core';
 import { ReceiptFields, makeSignedReceipt, receiptMaxCost } from '../../wrappers/receipt';
@@ -9,7 +6,7 @@ import { CocoonClient, CocoonError } from '../../client/src/client';
 import type { WorkerInfo } from '../../client/src/discovery';
 import { ClientStore } from '../../client/src/store';
 import { testKeys } from '../helpers/channel';
-import { MODEL, PRICES, StandIn, USAGE, clientWithChannel, stubOpener } from './standIn';
+import { MODEL, PRICES, StandIn, USAGE, standInPerTest, stubOpener } from './standIn';
 
 /**
  * Receipt recovery in the client: a worker stand-in (./standIn.ts) that
@@ -23,37 +20,17 @@ const COST = receiptMaxCost(PRICES, USAGE);
 describe('client receipt recovery', () => {
     const workerKey = testKeys('recovery-worker');
     const channelKey = testKeys('recovery-client');
-    let si: StandIn;
-    let channel: Address;
-    let store: ClientStore;
-    let client: CocoonClient;
-    let worker: WorkerInfo;
-    let dir: string;
+    const t = standInPerTest('recovery', { workerKey, channelKey });
+    let si: StandIn, channel: Address, store: ClientStore, client: CocoonClient, worker: WorkerInfo;
+    beforeEach(() => {
+        ({ si, channel, store, client } = t);
+        worker = si.info();
+    });
 
     /** A receipt signed by the worker for `requestHash` on the test's channel, continuing its ledger, as the worker would store it. */
     function receipt(requestHash: bigint): { wire: import('../../protocol/paidRequest').ReceiptWire; fields: ReceiptFields; channel: string } {
         return si.store(channel, si.honest(channel, requestHash, 0n, USAGE));
     }
-
-    beforeAll(async () => {
-        si = await new StandIn({ workerKey, channelKey }).start();
-        dir = await fs.mkdtemp(join(tmpdir(), 'cocoon-client-recovery-'));
-        worker = si.info();
-    });
-
-    beforeEach(() => {
-        // A fresh channel and ledger per test: each starts from a clean cumulative chain.
-        channel = new Address(0, randomBytes(32));
-        si.reset();
-        ({ client, store } = clientWithChannel({ dbPath: join(dir, `store-${channel.hash.toString('hex').slice(0, 8)}.db`), channel, workerStake: si.workerStake, channelKey }));
-    });
-
-    afterEach(() => store.close());
-
-    afterAll(async () => {
-        await si.close();
-        await fs.rm(dir, { recursive: true, force: true });
-    });
 
     const ask = () => client.call(worker, { model: MODEL, messages: [{ role: 'user', content: 'hi' }], max_tokens: 4 });
     const ch = () => channel.toString();

@@ -1,4 +1,7 @@
+import { promises as fs } from 'node:fs';
 import { createServer, Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { Address, Contract, OpenedContract, toNano } from '@ton/core';
@@ -328,4 +331,39 @@ export function clientWithChannel(o: { dbPath: string; channel: Address; workerS
         store,
     });
     return { client, store };
+}
+
+/** What standInPerTest hands each test: the describe block's stand-in, and the test's own channel, store and client. */
+export interface PerTest {
+    readonly si: StandIn;
+    readonly channel: Address;
+    readonly store: ClientStore;
+    readonly client: CocoonClient;
+}
+
+/**
+ * A stand-in worker for the describe block this is called in, and for each
+ * test a fresh channel (so each starts from a clean cumulative chain), with
+ * its own store and client; registered as the block's jest hooks. Read the
+ * fields inside tests (they change from one test to the next).
+ */
+export function standInPerTest(name: string, o: { workerKey: KeyPair; channelKey: KeyPair } & Partial<ClientOptions>): PerTest {
+    const { workerKey, channelKey, ...clientOptions } = o;
+    const state = {} as { si: StandIn; channel: Address; store: ClientStore; client: CocoonClient; dir: string };
+    beforeAll(async () => {
+        state.si = await new StandIn({ workerKey, channelKey }).start();
+        state.dir = await fs.mkdtemp(join(tmpdir(), `cocoon-client-${name}-`));
+    });
+    beforeEach(() => {
+        state.si.reset();
+        state.channel = new Address(0, randomBytes(32));
+        const dbPath = join(state.dir, `${state.channel.hash.toString('hex').slice(0, 8)}.db`);
+        ({ client: state.client, store: state.store } = clientWithChannel({ ...clientOptions, dbPath, channel: state.channel, workerStake: state.si.workerStake, channelKey }));
+    });
+    afterEach(() => state.store.close());
+    afterAll(async () => {
+        await state.si.close();
+        await fs.rm(state.dir, { recursive: true, force: true });
+    });
+    return state;
 }
