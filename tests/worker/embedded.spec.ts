@@ -560,21 +560,22 @@ describe('parallel decoding', () => {
 
     it('carries every generating request in every step: none lags a step behind the others', async () => {
         // Greedy answers never end before max_tokens, so all four generate
-        // from their first token to their 40th together.
+        // from their first token to their 80th together.
         const before = await backend.occupancy();
         await Promise.all(
             [1, 2, 3, 4].map(async (n) => {
                 const events: ChatEvent[] = [];
-                for await (const e of backend.chatStream(req({ temperature: 0, maxTokens: 40, messages: [{ role: 'user', content: `Request ${n}.` }] }))) events.push(e);
-                expect(endOf(events)).toMatchObject({ finishReason: 'length', usage: { completionTokens: 40 } });
+                for await (const e of backend.chatStream(req({ temperature: 0, maxTokens: 80, messages: [{ role: 'user', content: `Request ${n}.` }] }))) events.push(e);
+                expect(endOf(events)).toMatchObject({ finishReason: 'length', usage: { completionTokens: 80 } });
             }),
         );
         const after = await backend.occupancy();
         const steps = after.generatingSteps - before.generatingSteps;
         const perStep = (after.sequencesInGeneratingSteps - before.sequencesInGeneratingSteps) / steps;
-        // One lagging sequence would make it 3 (each one missing every other step); a request
-        // whose prompt finished a step ahead of another's takes a step or two alone at the end.
-        expect(perStep).toBeGreaterThan(3.6);
+        // One sequence lagging a step behind would make it at most 3 (it was 2.0 when the sequence
+        // sampled last missed every step). The margin is for requests that start a few steps
+        // apart (a sequence's cache erased first) and so end apart: up to 16 steps in all.
+        expect(perStep).toBeGreaterThan(3.3);
     });
 });
 
