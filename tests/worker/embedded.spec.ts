@@ -571,10 +571,11 @@ describe('parallel decoding', () => {
         );
         const after = await backend.occupancy();
         const steps = after.generatingSteps - before.generatingSteps;
+        expect(steps).toBeGreaterThan(0);
         const perStep = (after.sequencesInGeneratingSteps - before.sequencesInGeneratingSteps) / steps;
-        // One sequence lagging a step behind would make it at most 3 (it was 2.0 when the sequence
-        // sampled last missed every step). The margin is for requests that start a few steps
-        // apart (a sequence's cache erased first) and so end apart: up to 16 steps in all.
+        // One sequence lagging a step behind would make it at most 3 (it was 2.0 while the
+        // sequences sampled last missed each step). The margin is for requests that start a few
+        // steps apart (a sequence's cache erased first) and so end apart: up to 16 steps in all.
         expect(perStep).toBeGreaterThan(3.3);
     });
 });

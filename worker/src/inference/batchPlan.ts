@@ -75,24 +75,25 @@ export function planBatch<T extends QueuedTokens>(items: readonly T[], o: BatchP
 }
 
 /**
- * Times, at most, the engine's decode loop asks again for a step before it
- * decodes without a sequence of the last step that has not queued its next
- * token yet.
+ * Times in a row, at most, the engine's decode loop is sent round again
+ * (each time about two promise turns) before it decodes without a sequence
+ * of the last step that has not queued its next token yet.
  *
  * node-llama-cpp decodes the next step as soon as the last one's tokens are
- * all sampled, while the sequence sampled last is still carrying its token
- * through its generator (a few promise turns). Left alone, that sequence
- * misses every step by a hair: each step carries one sequence fewer than
- * are generating, and the gap it leaves in the ids splits the step into two
- * graphs. Asked again (StepGate), the loop decodes nothing, yields to those
- * promise turns, and finds it queued: five turns did it on the demo model.
- * A sequence that has ended never comes, hence the bound.
+ * all sampled, while the sequences whose samples came back last are still
+ * carrying their tokens through their generators (a few promise turns).
+ * Left alone, they miss that step, and the sequences keep taking turns at
+ * missing steps (four greedy requests at once averaged 2.0 sequences a
+ * step); the gaps they leave in the ids split steps into more graphs. Sent
+ * round (StepGate), the loop decodes nothing, yields to those promise turns,
+ * and finds them queued. A sequence that has ended never comes, hence the
+ * bound.
  */
 export const STEP_WAIT_TURNS = 16;
 
 /**
- * Holds a batch step back, a few promise turns at most, until every
- * sequence of the last step has queued again (STEP_WAIT_TURNS).
+ * Holds a batch step back, STEP_WAIT_TURNS times in a row at most, until
+ * every sequence of the last step has queued again.
  */
 export class StepGate {
     private last: ReadonlySet<number> = new Set();

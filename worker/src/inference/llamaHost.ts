@@ -112,7 +112,7 @@ const sequenceIds = new Map<Nlc.LlamaContextSequence, number>();
 const waiting: Waiter[] = [];
 const aborts = new Map<number, AbortController>();
 let running = 0;
-/** Waits, a few promise turns at most, for a sequence of the last step that has not queued its next token yet (batchPlan.ts). */
+/** Holds a step back, STEP_WAIT_TURNS times in a row at most, for a sequence of the last step that has not queued its next token yet (batchPlan.ts). */
 const stepGate = new StepGate();
 /** Steps that only generated (one next token for each sequence in them), and the sequences they carried. */
 const decodeSteps = { generating: 0, sequences: 0 };
