@@ -2,7 +2,7 @@ import { ChildProcess, fork } from 'node:child_process';
 import { basename, join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { HashProgress, hashModelFile } from './modelHash';
-import type { ChatCommand, HostCommand, HostReply, LoadCommand, TextCommand } from './llamaHost';
+import type { ChatCommand, HostCommand, HostReply, LoadCommand, Occupancy, TextCommand } from './llamaHost';
 import {
     BackendBusyError,
     BackendRequestError,
@@ -61,15 +61,6 @@ type Listener = (reply: HostReply) => void;
 export const DEFAULT_MAX_QUEUED = 32;
 /** How long a request waits for a free sequence by default before it is refused as busy. */
 export const DEFAULT_QUEUE_TIMEOUT_MS = 10_000;
-
-/** What EmbeddedBackend.occupancy reports. */
-export interface Occupancy {
-    busy: number;
-    queued: number;
-    sequences: number;
-    generatingSteps: number;
-    sequencesInGeneratingSteps: number;
-}
 
 /**
  * The `embedded` backend: a GGUF model run by node-llama-cpp in a child
@@ -296,12 +287,7 @@ export class EmbeddedBackend implements InferenceBackend {
         }
     }
 
-    /**
-     * Sequences decoding now and requests waiting for one, as the engine
-     * counts them; and, since the engine started, its batch steps that only
-     * generated (a next token for each sequence in them) and the sequences
-     * they carried: their ratio is how many requests a step decodes together.
-     */
+    /** What the engine counts of its sequences and batch steps (Occupancy in llamaHost.ts). */
     async occupancy(): Promise<Occupancy> {
         if (!this.alive) throw new BackendUnavailableError(this.exitReason);
         const id = this.nextId++;
@@ -310,9 +296,10 @@ export class EmbeddedBackend implements InferenceBackend {
                 const timer = setTimeout(() => reject(new Error('engine did not answer a ping in 5 s')), 5000);
                 this.listeners.set(id, (r) => {
                     clearTimeout(timer);
-                    if (r.op === 'pong')
-                        resolve({ busy: r.busy, queued: r.queued, sequences: r.sequences, generatingSteps: r.generatingSteps, sequencesInGeneratingSteps: r.sequencesInGeneratingSteps });
-                    else reject(new Error(r.op === 'reject' ? r.message : 'unexpected reply'));
+                    if (r.op === 'pong') {
+                        const { op: _op, id: _id, ...occupancy } = r;
+                        resolve(occupancy);
+                    } else reject(new Error(r.op === 'reject' ? r.message : 'unexpected reply'));
                 });
                 this.send({ op: 'ping', id });
             });

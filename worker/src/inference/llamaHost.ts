@@ -76,6 +76,19 @@ export interface EmbedCommand {
 export type HostCommand = LoadCommand | ChatCommand | TextCommand | EmbedCommand | { op: 'abort'; id: number } | { op: 'ping'; id: number };
 
 /** The host sends its replies in arrays, all those of one event loop turn in one IPC message. */
+/**
+ * Sequences decoding now and requests waiting for one; and, since the engine
+ * started, its batch steps of one token for each sequence in them (answers
+ * generating, or a prompt's one uncached token) and the sequences they
+ * carried: their ratio is how many requests a step decodes together.
+ */
+export interface Occupancy {
+    busy: number;
+    queued: number;
+    sequences: number;
+    generatingSteps: number;
+    sequencesInGeneratingSteps: number;
+}
 export type HostReply =
     | { op: 'loaded'; trainContextSize: number; contextSize: number; sequences: number; gpu: string | false }
     | { op: 'load-error'; message: string }
@@ -84,7 +97,7 @@ export type HostReply =
     | { op: 'reject'; id: number; status: number; message: string }
     | { op: 'delta'; id: number; tokens: number; content?: string; reasoning?: string; toolCalls?: ToolCallDelta[] }
     | { op: 'end'; id: number; finishReason: FinishReason; usage: Usage; error?: string }
-    | { op: 'pong'; id: number; busy: number; queued: number; sequences: number; generatingSteps: number; sequencesInGeneratingSteps: number }
+    | ({ op: 'pong'; id: number } & Occupancy)
     /** promptTokens: the tokens evaluated for all the inputs (special tokens the model adds included). */
     | { op: 'embedded'; id: number; vectors: number[][]; promptTokens: number };
 
@@ -114,7 +127,7 @@ const aborts = new Map<number, AbortController>();
 let running = 0;
 /** Holds a step back, STEP_WAIT_TURNS times in a row at most, for a sequence of the last step that has not queued its next token yet (batchPlan.ts). */
 const stepGate = new StepGate();
-/** Steps that only generated (one next token for each sequence in them), and the sequences they carried. */
+/** Steps of one token for each sequence in them, and the sequences they carried (Occupancy). */
 const decodeSteps = { generating: 0, sequences: 0 };
 
 interface Waiter {

@@ -429,7 +429,7 @@ export class OpenAiBackend implements InferenceBackend {
     }
 
     async close(): Promise<void> {
-        // Stateless: connections are pooled by fetch and close when idle.
+        // Stateless: connections are pooled (fetch's, and helpers/httpPost.ts's agents) and close when idle.
     }
 }
 
