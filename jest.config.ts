@@ -6,7 +6,15 @@ const config: Config = {
     // that checking was a large share of npm test's time, and `npx tsc --noEmit` (CI's type-check step,
     // tests included) already checks every type once.
     transform: { '^.+\\.tsx?$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.jest.json' }] },
-    testEnvironment: '@ton/sandbox/jest-environment',
+    // The sandbox's environment, with the emulator's glue and @ton/core loaded once in the worker's
+    // own realm rather than in each test file's context, and cells hashed with Node's SHA-2 rather
+    // than jssha's JavaScript (tests/jest/environment.ts and nativeSha.ts say why).
+    testEnvironment: '<rootDir>/tests/jest/environment.ts',
+    moduleNameMapper: {
+        '^\\./emulator-emscripten\\.js$': '<rootDir>/tests/jest/emulatorModule.ts',
+        '^@ton/core$': '<rootDir>/tests/jest/tonCore.ts',
+        '^jssha$': '<rootDir>/tests/jest/nativeSha.ts',
+    },
     testPathIgnorePatterns: ['/node_modules/', '/dist/'],
     roots: ['<rootDir>/tests'],
     globalSetup: '<rootDir>/tests/globalSetup.ts',

@@ -616,12 +616,22 @@ function testSuitesSection(r: TestSuitesResult): string[] {
     );
     // The same machine the same day, before ts-jest stopped type-checking each file (bench/tests-before-today.json).
     const today: { _source: string; jestSeconds: number; slowest: Array<{ file: string; seconds: number }> } = JSON.parse(readFileSync(join(__dirname, 'tests-before-today.json'), 'utf8'));
+    // The same machine the same day, before the test environment ran the emulator and @ton/core in the worker's realm (bench/tests-before-realm.json).
+    const realm: { _source: string; jestSeconds: number; suites: Array<{ file: string; seconds: number }> } = JSON.parse(readFileSync(join(__dirname, 'tests-before-realm.json'), 'utf8'));
+    const now = new Map(r.files.map((x) => [x.file, x.seconds]));
     L.push(
-        `The same machine, the same day, before jest's TypeScript transform stopped type-checking every file on its own (the type-check is \`tsc --noEmit\`'s, CI's type-check step): jest alone took ${f(today.jestSeconds / 60, 1)} min (${today._source}); its slowest suites then: ${today.slowest.map((x) => `${x.file} ${f(x.seconds, 1)} s`).join(', ')}. This run, the build included, took ${f(r.seconds / 60, 1)} min, ${f(100 * (1 - r.seconds / today.jestSeconds), 0)}% less. That machine ran about twice as slow that day as on the day of the 11.8-minute run recorded here before (tests/P256.spec.ts 53.0 s against 22.3 s then, tests/Staking.spec.ts 63.3 s against 28.6 s, and the overhead bench's direct path 900 to 1,130 req/s against 2,742), so neither figure of that day can be set against the 24.7-minute anchor; most of the time is the sandbox emulating the contracts' cryptography (the suites above), which the test runner's settings do not shorten.`,
+        `Earlier the same day, before jest's TypeScript transform stopped type-checking every file on its own (the type-check is \`tsc --noEmit\`'s, CI's type-check step), jest alone took ${f(today.jestSeconds / 60, 1)} min (${today._source}). That machine ran about twice as slow that day as on the day of the 11.8-minute run recorded here before (tests/P256.spec.ts 53.0 s against 22.3 s then, tests/Staking.spec.ts 63.3 s against 28.6 s), so no figure of that day can be set against the 24.7-minute anchor.`,
         '',
-        '| suite | tests | seconds |',
+        '### The test environment: before and after',
+        '',
+        `Most of the suites' time was the sandbox's JavaScript running inside jest's per-file context, where every read of a global (\`BigInt\`, \`Buffer\`, \`performance\`) goes through the context's interceptors: TVM's emulator asks its glue for the time about once every ten gas units, and the sandbox serialises, re-parses and re-hashes a contract's whole state around each transaction, hashing every cell with jssha's JavaScript SHA-256. The test environment (tests/jest/environment.ts) now loads the emulator's glue and @ton/core once per jest worker in the worker's own realm and hands them to the test files, and cells are hashed with Node's SHA-2 (tests/jest/nativeSha.ts, checked against jssha by tests/jest/nativeSha.spec.ts). No test or assertion changed. One RSA-4096 verification in a test file: 0.9 s before, 0.44 s after (plain Node: 0.43 s); tests/AttestationVerifier.spec.ts alone: 161 s before, 70 s after. Before: ${realm._source}; jest took ${f(realm.jestSeconds / 60, 1)} min. After: this run.`,
+        '',
+        '| suite | before (s) | after (s) |',
         '|---|---|---|',
     );
+    for (const x of realm.suites.slice(0, 15)) L.push(`| ${x.file} | ${f(x.seconds, 1)} | ${now.has(x.file) ? f(now.get(x.file)!, 1) : 'n/a'} |`);
+    L.push(`| **jest, all suites (wall)** | **${f(realm.jestSeconds, 0)}** | **${f(r.jestSeconds ?? r.seconds, 0)}** |`, '');
+    L.push('### Every suite (this run)', '', '| suite | tests | seconds |', '|---|---|---|');
     for (const x of r.files) L.push(`| ${x.file} | ${x.tests} | ${f(x.seconds, 1)} |`);
     L.push('');
     return L;
