@@ -1,5 +1,6 @@
-import SandboxEnvironment from '@ton/sandbox/dist/jest/BenchmarkEnvironment';
+// First: it puts Node's SHA-2 in jssha's place before the sandbox's environment loads @ton/core.
 import { OUTER_REALM, outerRealmModules } from './outerRealm';
+import SandboxEnvironment from '@ton/sandbox/dist/jest/BenchmarkEnvironment';
 
 /**
  * The sandbox's own test environment, with one change: the JavaScript that does the emulation's
@@ -12,9 +13,11 @@ import { OUTER_REALM, outerRealmModules } from './outerRealm';
  * the glue for the time about once every ten gas units, and the sandbox serialises and re-parses
  * a contract's whole state around each of its transactions; in the test files' context an
  * RSA-4096 verification took 0.9 s against 0.43 s in plain Node, and the attestation suite spent
- * most of its time in @ton/core. Only plain values and @ton/core's own objects cross between the
- * realms, and @ton/core is the same instance for every file a worker runs (it keeps no state
- * between calls); each test file still gets its own emulator instance.
+ * most of its time in @ton/core. @ton/core is the same instance for every file a worker runs (it
+ * keeps no state between calls); each test file still gets its own emulator instance. What
+ * crosses the realms is @ton/core's objects and the arrays, plain objects and errors passed to and
+ * from it: the worker's Map is shared (below), and an error @ton/core throws is not an
+ * `instanceof Error` of the test file's realm (checks by message are unaffected).
  */
 export default class CocoonSandboxEnvironment extends SandboxEnvironment {
     constructor(...args: ConstructorParameters<typeof SandboxEnvironment>) {
