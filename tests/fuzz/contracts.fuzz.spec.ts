@@ -349,7 +349,11 @@ describe('contract receivers under random messages', () => {
             name: 'Staking',
             address: s.staking.address,
             abi: loadAbi('Staking', 'Staking'),
-            permissionless: [Opcode.Stake /* Stake */, Opcode.SyncWorkerConfig /* SyncWorkerConfig: anyone may re-push config (staking.tact) */],
+            permissionless: [
+                Opcode.Stake /* Stake */,
+                Opcode.SyncWorkerConfig /* SyncWorkerConfig: anyone may re-push config (staking.tact) */,
+                Opcode.ReclaimStranded /* ReclaimStranded: anyone takes back only what Staking holds for them (their own stranded refunds or bounced deposit) */,
+            ],
             authorised: [s.owner],
         };
         targets.WorkerStake = { ...sBase, name: 'WorkerStake', address: worker.address, abi: loadAbi('WorkerStake', 'WorkerStake'), permissionless: [], authorised: [s.provider, s.verifier] };
