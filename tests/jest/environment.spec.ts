@@ -1,9 +1,9 @@
 import * as tonCore from '@ton/core';
 import { beginCell, Dictionary } from '@ton/core';
-import { OUTER_REALM, OuterRealmModules } from './outerRealm';
+import { providedModules } from './outerRealm';
 
 describe('the test environment (tests/jest/environment.ts)', () => {
-    const outer = (globalThis as Record<string, unknown>)[OUTER_REALM] as OuterRealmModules;
+    const outer = providedModules('the test environment');
 
     it("gives every test file the worker realm's @ton/core, which hashes cells through nativeSha.ts", () => {
         expect(tonCore).toBe(outer.core);

@@ -33,3 +33,10 @@ export function outerRealmModules(): OuterRealmModules {
     loaded = { emulator: require(emulatorFile), core: require('@ton/core'), jssha: require('jssha'), nativeCellHashes };
     return loaded;
 }
+
+/** In a test file: the modules the test environment handed over, or an error naming what is missing. */
+export function providedModules(what: string): OuterRealmModules {
+    const outer = (globalThis as Record<string, unknown>)[OUTER_REALM] as OuterRealmModules | undefined;
+    if (!outer) throw new Error(`${what} was not provided: run the tests with tests/jest/environment.ts as jest's testEnvironment`);
+    return outer;
+}
