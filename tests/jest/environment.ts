@@ -1,5 +1,6 @@
 // First: it puts Node's SHA-2 in jssha's place before the sandbox's environment loads @ton/core.
-import { OUTER_REALM, outerRealmModules } from './outerRealm';
+import { outerRealmModules } from './workerRealm';
+import { OUTER_REALM } from './outerRealm';
 import SandboxEnvironment from '@ton/sandbox/dist/jest/BenchmarkEnvironment';
 
 /**
