@@ -132,31 +132,52 @@ export interface TestSuitesResult {
     passed: number;
     failed: number;
     files: Array<{ file: string; tests: number; seconds: number }>;
+    /** Where npm test ran: a clean clone of this commit after its own `npm ci` (absent in runs saved before: a working tree). */
+    cleanClone?: { commit: string; npmCiSeconds: number };
 }
 
-/** The whole `npm test` suite (jest, after the build), each suite's time from jest's report. */
+/**
+ * The whole `npm test` suite (jest, after the build), each suite's time from
+ * jest's report, in a clean clone of the committed HEAD after its own
+ * `npm ci`, as CI runs it: nothing built, no transform cached for its paths.
+ */
 export async function runTestSuites(o: { log?: (l: string) => void } = {}): Promise<TestSuitesResult> {
     const dir = mkdtempSync(join(tmpdir(), 'cocoon-bench-tests-'));
     const report = join(dir, 'jest.json');
-    const t0 = Date.now();
+    const clone = join(dir, 'repo');
     try {
+        const commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+        o.log?.(`a clean clone of ${commit.slice(0, 7)} (uncommitted changes are not in it), then npm ci`);
+        execFileSync('git', ['clone', '-q', ROOT, clone]);
+        const tCi = Date.now();
+        const ci = await run('npm', ['ci', '--no-audit', '--no-fund'], clone);
+        if (ci.code !== 0) throw new Error(`npm ci in the clean clone exited ${ci.code}:\n${ci.stderr}`);
+        const npmCiSeconds = (Date.now() - tCi) / 1000;
         o.log?.('npm test (the whole suite, as CI runs it)');
-        const child = spawn('npm', ['test', '--', '--json', `--outputFile=${report}`], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
-        let err = '';
-        child.stderr.on('data', (d) => (err = (err + d).slice(-4000)));
-        const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+        const t0 = Date.now();
+        const test = await run('npm', ['test', '--', '--json', `--outputFile=${report}`], clone);
+        const seconds = (Date.now() - t0) / 1000;
         let json: { startTime: number; numPassedTests: number; numFailedTests: number; testResults: Array<{ name: string; startTime: number; endTime: number; assertionResults: unknown[] }> };
         try {
             json = JSON.parse(readFileSync(report, 'utf8'));
         } catch {
-            throw new Error(`jest wrote no report (exit ${code}):\n${err}`);
+            throw new Error(`jest wrote no report (exit ${test.code}):\n${test.stderr}`);
         }
         const files = json.testResults
-            .map((r) => ({ file: relative(ROOT, r.name), tests: r.assertionResults.length, seconds: (r.endTime - r.startTime) / 1000 }))
+            .map((r) => ({ file: relative(clone, r.name), tests: r.assertionResults.length, seconds: (r.endTime - r.startTime) / 1000 }))
             .sort((a, b) => b.seconds - a.seconds);
         const jestSeconds = (Math.max(...json.testResults.map((r) => r.endTime)) - json.startTime) / 1000;
-        return { seconds: (Date.now() - t0) / 1000, jestSeconds, passed: json.numPassedTests, failed: json.numFailedTests, files };
+        return { seconds, jestSeconds, passed: json.numPassedTests, failed: json.numFailedTests, files, cleanClone: { commit, npmCiSeconds } };
     } finally {
         rmSync(dir, { recursive: true, force: true });
     }
+}
+
+/** Runs a command to its end in `cwd`, keeping the end of what it wrote to stderr. */
+async function run(command: string, args: string[], cwd: string): Promise<{ code: number | null; stderr: string }> {
+    const child = spawn(command, args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    return { code, stderr };
 }
