@@ -21,7 +21,7 @@ import { FirstMinutesResult, TestSuitesResult, runFirstMinutes, runTestSuites } 
  * Options (flags or environment):
  *   --quick | BENCH_QUICK=1        fewer requests and runs (about 3 minutes)
  *   --only=overhead,paced,profile,cost,engine,suites,first,tests | BENCH_ONLY
- *                                  (first: npm start, SIGTERM and --help timed; tests: the whole npm test in a clean clone of HEAD after its own npm ci, per suite)
+ *                                  (first: npm start, SIGTERM and --help timed; tests: the whole npm test in a clean clone of HEAD after its own npm ci and build, per suite)
  *   --fuzz-runs=N | BENCH_FUZZ_RUNS  the fuzz suites' FUZZ_RUNS in the suites step (default 1000; quick 200)
  *   --requests=N | BENCH_REQUESTS  measured requests per concurrency level and path (default 300; quick 60)
  *   --levels=1,8,32 | BENCH_LEVELS
@@ -612,7 +612,7 @@ function testSuitesSection(r: TestSuitesResult): string[] {
     const L = ['## 7. Test suites (`npm test`)', ''];
     L.push(
         r.cleanClone
-            ? `The whole suite as CI runs it (\`npm test\`: the build, then jest), in a clean clone of commit ${r.cleanClone.commit.slice(0, 7)} after its own \`npm ci\` (${f(r.cleanClone.npmCiSeconds / 60, 1)} min, not counted): nothing built, no transform cached for its paths. ${r.passed} tests passed, ${r.failed} failed, in ${f(r.seconds / 60, 1)} min (jest ${f((r.jestSeconds ?? r.seconds) / 60, 1)} min; before: ${f(b.tests / 60, 1)} min on a clean clone of this machine class, ${b.suites}; target: at most half, ${f(b.tests / 120, 1)} min, on a clean clone: ${met(r.seconds <= b.tests / 2)}). Suites run on two jest workers (or one per spare core on larger machines, jest.config.ts), so their times overlap.`
+            ? `The whole suite as CI runs it (\`npm test\`: the build, then jest), in a clean clone of commit ${r.cleanClone.commit.slice(0, 7)} after its own \`npm ci\` and \`npm run build\` (${f(r.cleanClone.npmCiSeconds / 60, 1)} and ${f(r.cleanClone.buildSeconds / 60, 1)} min, not counted), the steps CI runs before its Tests step: no transform cached for its paths, npm test's own build finding every contract built. ${r.passed} tests passed, ${r.failed} failed, in ${f(r.seconds / 60, 1)} min (jest ${f((r.jestSeconds ?? r.seconds) / 60, 1)} min; before: ${f(b.tests / 60, 1)} min on a clean clone of this machine class, ${b.suites}; target: at most half, ${f(b.tests / 120, 1)} min, on a clean clone: ${met(r.seconds <= b.tests / 2)}). Suites run on two jest workers (or one per spare core on larger machines, jest.config.ts), so their times overlap.`
             : `The whole suite as CI runs it (\`npm test\`: the build, then jest), here in a working tree whose ts-jest cache is warm, ${r.passed} tests passed, ${r.failed} failed, in ${f(r.seconds / 60, 1)} min (before: ${f(b.tests / 60, 1)} min on a clean clone of this machine class, ${b.suites}; target: at most half, ${f(b.tests / 120, 1)} min, on a clean clone: ${r.seconds <= b.tests / 2 ? 'met in this working tree; a clean clone also transforms every file on its first run, so check it there (CI: `bash .ci/run`)' : met(false)}). Suites run on two jest workers (or one per spare core on larger machines, jest.config.ts), so their times overlap.`,
         '',
     );
