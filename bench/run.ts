@@ -616,6 +616,10 @@ function testSuitesSection(r: TestSuitesResult): string[] {
             : `The whole suite as CI runs it (\`npm test\`: the build, then jest), here in a working tree whose ts-jest cache is warm, ${r.passed} tests passed, ${r.failed} failed, in ${f(r.seconds / 60, 1)} min (before: ${f(b.tests / 60, 1)} min on a clean clone of this machine class, ${b.suites}; target: at most half, ${f(b.tests / 120, 1)} min, on a clean clone: ${r.seconds <= b.tests / 2 ? 'met in this working tree; a clean clone also transforms every file on its first run, so check it there (CI: `bash .ci/run`)' : met(false)}). Suites run on two jest workers (or one per spare core on larger machines, jest.config.ts), so their times overlap.`,
         '',
     );
+    L.push(
+        "The suites that deploy a network the way a deployer does (`npx blueprint run deployNetwork` against a devnet: tests/devnet, tests/faults, tests/client/e2e.spec.ts, embedded.spec.ts, currentSdks.spec.ts, tests/worker/devnet.spec.ts) waited on ts-node type-checking the script on every run, about 15 s of CPU each time (a CPU profile of the `blueprint run` process: 12.6 s of its 26 s in the type checker). tsconfig.json now has ts-node compile without type-checking, as jest's transform already did; `npm run typecheck` (CI's type-check step) checks every file once. On a fresh clone in CI (`bash .ci/run`, this machine, 2026-12-06) the Tests step took 12.9 min before that change (commit 5d5f8b3: jest 759 s; tests/devnet/deployNetwork.spec.ts 100 s, tests/faults/faults.spec.ts 154 s) and 10.8 min after it (commit 956a4e3: jest 638 s; 32 s and 118 s).",
+        '',
+    );
     // The same machine the same day, before ts-jest stopped type-checking each file (bench/tests-before-today.json).
     const today: { _source: string; jestSeconds: number; slowest: Array<{ file: string; seconds: number }> } = JSON.parse(readFileSync(join(__dirname, 'tests-before-today.json'), 'utf8'));
     // The same machine the same day, before the test environment ran the emulator and @ton/core in the worker's realm (bench/tests-before-realm.json).
