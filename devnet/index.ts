@@ -1,5 +1,5 @@
-export { startDevnet, buildServer, toncenterMethods, RunningDevnet } from './server';
+export { startDevnet, buildServer, toncenterMethods, type RunningDevnet } from './server';
 export { DevnetChain, ChainClock } from './chain';
-export { DevnetConfig, DevnetConfigInput, DevnetConfigSchema, parseDevnetConfig } from './config';
-export { deriveDevWallets, DevWallet } from './wallets';
+export { type DevnetConfig, type DevnetConfigInput, DevnetConfigSchema, parseDevnetConfig } from './config';
+export { deriveDevWallets, type DevWallet } from './wallets';
 export { loadStateFile, saveStateFile } from './state';

@@ -1,7 +1,7 @@
 import { Address, ContractProvider, Sender, toNano } from '@ton/core';
 import { Escrow } from '../build/Escrow/Escrow_Escrow';
 
-export { Escrow, OpenChannel, ChannelOpenBounced, loadChannelOpenBounced, storeConfigUpdate, StrandedReturned, loadStrandedReturned } from '../build/Escrow/Escrow_Escrow';
+export { Escrow, type OpenChannel, type ChannelOpenBounced, loadChannelOpenBounced, storeConfigUpdate, type StrandedReturned, loadStrandedReturned } from '../build/Escrow/Escrow_Escrow';
 
 export interface OpenChannelArgs {
     /** The owner of the worker's WorkerStake (read from its state): the channel pays this address. */
