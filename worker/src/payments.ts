@@ -160,7 +160,8 @@ export class Payments {
         if (last && last.startsAt >= notBefore) return last.done;
         const startsAt = Math.max(Date.now(), (last?.startsAt ?? -Infinity) + FRESH_READ_INTERVAL_MS);
         const address = this.gate.address(channel, 'admission');
-        const done = new Promise<void>((resolve) => setTimeout(resolve, startsAt - Date.now())).then(() =>
+        // The clock may tick past startsAt before this line: Node.js 24 warns of a negative delay (it waits 1 ms either way).
+        const done = new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, startsAt - Date.now()))).then(() =>
             this.gate.channel(address, 'admission', true).then(
                 () => undefined,
                 () => undefined,
