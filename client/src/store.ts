@@ -210,19 +210,27 @@ export class ClientStore {
     recordPayment(r: ReceiptRow, voucher: { total: bigint; signature: Buffer }, attemptId?: number): void {
         this.db.transaction(() => {
             if (attemptId !== undefined) this.q(`UPDATE attempts SET state = 'receipted' WHERE id = ?`).run(attemptId);
-            this.db
-                .prepare(`INSERT INTO receipts (channel, request_id, boc, cost, cumulative, model, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)`)
-                .run(r.channel, r.requestId, r.boc, r.cost.toString(), r.cumulative.toString(), r.model, r.receivedAt);
-            this.db
-                .prepare(`INSERT OR IGNORE INTO vouchers (channel, total, signature, signed_at) VALUES (?, ?, ?, ?)`)
-                .run(r.channel, voucher.total.toString(), voucher.signature.toString('hex'), r.receivedAt);
+            this.q(`INSERT INTO receipts (channel, request_id, boc, cost, cumulative, model, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)`).run(
+                r.channel,
+                r.requestId,
+                r.boc,
+                r.cost.toString(),
+                r.cumulative.toString(),
+                r.model,
+                r.receivedAt,
+            );
+            this.q(`INSERT OR IGNORE INTO vouchers (channel, total, signature, signed_at) VALUES (?, ?, ?, ?)`).run(
+                r.channel,
+                voucher.total.toString(),
+                voucher.signature.toString('hex'),
+                r.receivedAt,
+            );
             this.q(`UPDATE channels SET verified = ?, vouched = ? WHERE address = ?`).run(r.cumulative.toString(), voucher.total.toString(), r.channel);
         })();
     }
 
-    /** Records a request about to be sent (before it leaves: a receipt for it may come only later). */
     /**
-     * Records a request before it is sent. Process-crash durable only (see
+     * Records a request before it is sent (a receipt for it may come only later). Process-crash durable only (see
      * `deferred`): an attempt lost to a power cut can only make a recovered
      * receipt for it unmatched, so refused and reported; it never pays.
      */
