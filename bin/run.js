@@ -9,6 +9,8 @@ module.exports = function run(entry) {
         console.error(`${compiled}.js is missing: run \`npm run build\` first (it compiles the contracts and the commands into dist/)`);
         process.exit(1);
     }
+    // Cells hashed with Node's SHA-256 rather than JavaScript (helpers/nativeCellHashing.ts).
+    require(join(__dirname, '..', 'dist', 'helpers', 'nativeCellHashing')).useNativeCellHashing();
     require(compiled)
         .main()
         .catch((e) => {
