@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { openSqlite } from '../helpers/sqlite';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { availableParallelism } from 'node:os';
 import { promisify } from 'node:util';
 import { BenchNetwork, DEFAULT_PRICES, ROOT, registerWorker, startDaemon, startGatewayDaemon, startNetwork, startWorkerDaemon } from './lib/network';
 import type { LoadResult } from './lib/load';
@@ -44,6 +45,23 @@ export interface OverheadLevel {
     cpuMsPerRequest: { worker: number; gateway: number };
     /** Means as the worker itself measured them (its /metrics), ms: the rest is the gateway and the hops. */
     worker: { requests: number; latencyMs: number; ttftMs: number };
+    /**
+     * CPU time per request of every process on the machine, ms: in the direct
+     * run the load client and the upstream; in the Cocoon run those, the
+     * worker, the gateway and this process (the devnet the daemons read).
+     * Where the cores are the limit, throughput is about
+     * cores x 1000 / their sum.
+     */
+    machineCpuMsPerRequest: { direct: MachineCpu; cocoon: MachineCpu };
+}
+
+export interface MachineCpu {
+    load: number;
+    upstream: number;
+    worker?: number;
+    gateway?: number;
+    devnet?: number;
+    total: number;
 }
 
 /** `_sum` and `_count` of a Prometheus histogram in a /metrics text. */
@@ -71,6 +89,8 @@ export interface OverheadResult {
     chunkDelayMs: number;
     /** Channels the gateway had opened to the worker by the end (from its ledger). */
     channelsOpened: number;
+    /** CPU cores the processes shared. */
+    cores: number;
 }
 
 const tsNode = ['-r', 'ts-node/register/transpile-only'];
@@ -85,6 +105,10 @@ function processCpuMs(pid: number | undefined): number {
     } catch {
         return NaN;
     }
+}
+
+function machineCpu(parts: Omit<MachineCpu, 'total'>): MachineCpu {
+    return { ...parts, total: Object.values(parts).reduce((a, b) => a + (b ?? 0), 0) };
 }
 
 /** Linux's USER_HZ, the unit of /proc/<pid>/stat times (100 on every mainstream kernel). */
@@ -148,16 +172,27 @@ export async function runOverhead(o: OverheadOptions): Promise<OverheadResult> {
         for (const c of o.levels) {
             // At least two requests per connection before measuring: every channel the gateway opens for this level is open by then.
             const warmup = Math.max(o.warmup, 2 * c);
+            const upstreamBefore = processCpuMs(up.child.pid);
             const direct = await load(`${upstreamUrl}/v1/chat/completions`, undefined, c, o.requests, warmup, 'llama-3-8b');
+            const upstreamDirect = processCpuMs(up.child.pid) - upstreamBefore;
             log(`c=${c} direct: ${direct.rps.toFixed(1)} req/s, p50 ${direct.latencyMs.p50.toFixed(2)} ms, ttft p50 ${direct.ttftMs.p50.toFixed(2)} ms, errors ${direct.errors}`);
             const before = await workerTimes(worker.url);
-            const cpuBefore = { worker: processCpuMs(worker.child.pid), gateway: processCpuMs(gateway.child.pid) };
+            const cpuBefore = { worker: processCpuMs(worker.child.pid), gateway: processCpuMs(gateway.child.pid), upstream: processCpuMs(up.child.pid), self: process.cpuUsage() };
             const cocoon = await load(`${gateway.url}/chat/completions`, API_KEY, c, o.requests, warmup, 'cocoon-demo');
-            const cpuAfter = { worker: processCpuMs(worker.child.pid), gateway: processCpuMs(gateway.child.pid) };
+            const cpuAfter = { worker: processCpuMs(worker.child.pid), gateway: processCpuMs(gateway.child.pid), upstream: processCpuMs(up.child.pid), self: process.cpuUsage(cpuBefore.self) };
             const after = await workerTimes(worker.url);
             // The warm-up requests ran inside the measured window too.
             const served = o.requests + warmup;
             const cpuMsPerRequest = { worker: (cpuAfter.worker - cpuBefore.worker) / served, gateway: (cpuAfter.gateway - cpuBefore.gateway) / served };
+            const machineCpuMsPerRequest = {
+                direct: machineCpu({ load: direct.cpuMs / o.requests, upstream: upstreamDirect / (o.requests + warmup) }),
+                cocoon: machineCpu({
+                    load: cocoon.cpuMs / o.requests,
+                    upstream: (cpuAfter.upstream - cpuBefore.upstream) / served,
+                    ...cpuMsPerRequest,
+                    devnet: (cpuAfter.self.user + cpuAfter.self.system) / 1000 / served,
+                }),
+            };
             const n = after.latency.count - before.latency.count;
             const wt = {
                 requests: n,
@@ -169,6 +204,9 @@ export async function runOverhead(o: OverheadOptions): Promise<OverheadResult> {
             );
             log(`c=${c} worker-side means (incl. warm-up): latency ${wt.latencyMs.toFixed(2)} ms, ttft ${wt.ttftMs.toFixed(2)} ms`);
             log(`c=${c} CPU per request: worker ${cpuMsPerRequest.worker.toFixed(2)} ms, gateway ${cpuMsPerRequest.gateway.toFixed(2)} ms`);
+            log(
+                `c=${c} machine CPU per request: direct ${machineCpuMsPerRequest.direct.total.toFixed(2)} ms, Cocoon ${machineCpuMsPerRequest.cocoon.total.toFixed(2)} ms (${availableParallelism()} cores)`,
+            );
             levels.push({
                 concurrency: c,
                 direct,
@@ -178,6 +216,7 @@ export async function runOverhead(o: OverheadOptions): Promise<OverheadResult> {
                 addedTtftMs: cocoon.ttftMs.p50 - direct.ttftMs.p50,
                 cpuMsPerRequest,
                 worker: wt,
+                machineCpuMsPerRequest,
             });
         }
         return {
@@ -190,6 +229,7 @@ export async function runOverhead(o: OverheadOptions): Promise<OverheadResult> {
             channelsPerWorker: o.channelsPerWorker,
             chunkDelayMs: o.chunkDelayMs ?? 0,
             channelsOpened: countChannels(join(gatewayDir, 'store.db')),
+            cores: availableParallelism(),
         };
     } finally {
         for (const s of stops.reverse()) await s().catch(() => undefined);

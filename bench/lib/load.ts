@@ -31,6 +31,8 @@ export interface LoadResult {
     latencyMs: { p50: number; p99: number; mean: number };
     ttftMs: { p50: number; p99: number; mean: number };
     contentBytes: number;
+    /** This load process's CPU time (user + system) over the measured requests, ms. */
+    cpuMs: number;
 }
 
 interface One {
@@ -135,7 +137,9 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     firstError = undefined;
     const done: One[] = [];
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     await run(o.requests, done);
+    const cpu = process.cpuUsage(cpu0);
     const seconds = (performance.now() - t0) / 1000;
     agent.destroy();
     return {
@@ -148,6 +152,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
         latencyMs: stats(done.map((d) => d.latency)),
         ttftMs: stats(done.map((d) => d.ttft)),
         contentBytes: done.length ? done[0].bytes : 0,
+        cpuMs: (cpu.user + cpu.system) / 1000,
     };
 }
 

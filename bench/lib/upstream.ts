@@ -14,9 +14,13 @@ import { AddressInfo } from 'node:net';
  * Run as a script (`upstream.ts [port] [chunkDelayMs]`) it listens on a free port of 127.0.0.1 and prints
  * `upstream listening on <url>` (the benchmark runs it in its own process,
  * so it does not share an event loop with what is measured).
+ *
+ * BENCH_CHUNKS sets the number of content chunks (default 50): comparing
+ * runs with few and many chunks separates what a request costs once from
+ * what each chunk costs.
  */
 
-export const CHUNKS = 50;
+export const CHUNKS = Number(process.env.BENCH_CHUNKS ?? 50);
 export const CHUNK_BYTES = 128;
 export const USAGE = { prompt_tokens: 24, completion_tokens: CHUNKS, total_tokens: 24 + CHUNKS, prompt_tokens_details: { cached_tokens: 0 } };
 
