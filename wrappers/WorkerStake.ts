@@ -123,6 +123,16 @@ export function priceSchedule(s: WorkerState): PriceSchedule {
     return { entries, grace: Number(Constants.PRICE_CUT_GRACE), historySince: Number(s.historySince), chainTime: Number(s.chainTime) };
 }
 
+/** The terms in force at the block the state was read at. */
+export function pricesInForce(s: WorkerState): Prices {
+    return termsAt(priceSchedule(s), Number(s.chainTime));
+}
+
+/** Whether the state shows the worker active (staked, bonded, not jailed). */
+export function isActive(s: WorkerState): boolean {
+    return Number(s.status) === WorkerStatus.Active;
+}
+
 /**
  * The generated WorkerStake wrapper with typed senders for owners and
  * reporters, and the readers callers use, each over the one `record`
@@ -153,7 +163,7 @@ export class ExtendedWorkerStake extends WorkerStake {
     }
 
     async getIsActive(provider: ContractProvider): Promise<boolean> {
-        return Number((await this.getRecord(provider)).status) === WorkerStatus.Active;
+        return isActive(await this.getState(provider));
     }
 
     async getStake(provider: ContractProvider): Promise<bigint> {
@@ -173,8 +183,7 @@ export class ExtendedWorkerStake extends WorkerStake {
 
     /** The terms in force at the block the state is read at. */
     async getPricesInForce(provider: ContractProvider): Promise<Prices> {
-        const s = await this.getState(provider);
-        return termsAt(priceSchedule(s), Number(s.chainTime));
+        return pricesInForce(await this.getState(provider));
     }
 
     async getPriceHistory(provider: ContractProvider): Promise<Dictionary<number, PriceTerms>> {

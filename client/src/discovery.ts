@@ -3,7 +3,7 @@ import { modelIdOf } from '../../protocol/paidRequest';
 import { EvidenceTee, ExtendedAttestationVerifier } from '../../wrappers/AttestationVerifier';
 import { ExtendedRegistry } from '../../wrappers/Registry';
 import { ExtendedStaking } from '../../wrappers/Staking';
-import { ExtendedWorkerStake } from '../../wrappers/WorkerStake';
+import { ExtendedWorkerStake, isActive, pricesInForce } from '../../wrappers/WorkerStake';
 import type { Prices } from '../../wrappers/receipt';
 import type { ContractOpener } from '../../wrappers/toncenter';
 import { hex256 } from '../../helpers/bytes';
@@ -147,15 +147,16 @@ export class Discovery {
 
     /** Reads and checks one WorkerStake and its worker's /attestation (`model`: the name sent to the worker). Throws with the reason on failure. */
     async check(address: Address, model: string, modelId = modelIdOf(model)): Promise<WorkerInfo> {
-        const ws = this.opener.open(ExtendedWorkerStake.fromAddress(address));
-        if (!(await ws.getIsActive())) throw new Error('not active');
-        const state = await ws.getState();
-        const att = await ws.getAttestation();
+        // One read of the state: every check below is of the same block.
+        const state = await this.opener.open(ExtendedWorkerStake.fromAddress(address)).getState();
+        if (!isActive(state)) throw new Error('not active');
+        const att = state.attestation;
         if (!att) throw new Error('no attestation on chain');
         if (Number(att.expiresAt) <= this.now()) throw new Error('attestation expired');
         if (att.modelId !== modelId || state.modelId !== modelId) throw new Error('attested for another model');
-        const listing = await ws.getListing();
-        const p = await ws.getPricesInForce();
+        const listing = state.listing;
+        if (!listing) throw new Error('the WorkerStake has no listing: it was never staked');
+        const p = pricesInForce(state);
         const info: WorkerInfo = {
             workerStake: address,
             owner: state.owner,

@@ -5,6 +5,8 @@ import { ExtendedPaymentChannel } from '../../wrappers/PaymentChannel';
 import { ChainView } from '../../worker/src/chain';
 import { ContractOpener } from '../../wrappers/toncenter';
 import { EscrowFixture, deployEscrow, openChannel } from '../helpers/channel';
+import { deployServing } from '../helpers/serving';
+import { ExtendedWorkerStake } from '../../wrappers/WorkerStake';
 import { sandboxOpener } from './helpers';
 
 /**
@@ -111,5 +113,42 @@ describe('ChainView', () => {
         expect(await deposit(view)).toBe(toNano('10'));
         // Fresh reads (the claimer's) never fall back.
         await expect(view.channel(channel.address, true)).rejects.toThrow(/not reachable/);
+    });
+});
+
+describe('ChainView: a WorkerStake', () => {
+    afterEach(() => jest.restoreAllMocks());
+
+    it('is read once, in one get-method, for both its view and its price schedule, which then agree with the wrapper', async () => {
+        const s = await deployServing();
+        const opener = sandboxOpener(s.blockchain);
+        const view = new ChainView(opener, 3000);
+        const records = jest.spyOn(ExtendedWorkerStake.prototype, 'getRecord');
+        const [ws, prices] = await Promise.all([view.workerStake(s.workerStake.address), view.priceSchedule(s.workerStake.address)]);
+        expect(records).toHaveBeenCalledTimes(1);
+        // Cached: the next request reads nothing.
+        await view.workerStake(s.workerStake.address);
+        await view.priceSchedule(s.workerStake.address);
+        expect(records).toHaveBeenCalledTimes(1);
+        records.mockRestore();
+
+        const c = s.workerStake;
+        const inForce = await c.getPricesInForce();
+        expect(ws!.isActive).toBe(await c.getIsActive());
+        expect(ws!.isActive).toBe(true);
+        expect(ws!.prices).toEqual({ prompt: inForce.prompt, cached: inForce.cached, completion: inForce.completion, reasoning: inForce.reasoning });
+        expect(ws!.prices).toEqual(s.prices);
+        expect(ws!.attestation).toEqual(await c.getAttestation());
+        expect(ws!.payoutEscrow?.equals(s.escrow.address)).toBe(true);
+        expect(prices!.schedule).toEqual(await c.getPriceSchedule());
+        expect(prices!.schedule.chainTime).toBe(Number(ws!.state.chainTime));
+    });
+
+    it('is null where nothing is deployed, for both', async () => {
+        const s = await deployServing();
+        const view = new ChainView(sandboxOpener(s.blockchain), 3000);
+        const nowhere = new Address(0, Buffer.alloc(32, 7));
+        expect(await view.workerStake(nowhere)).toBeNull();
+        expect(await view.priceSchedule(nowhere)).toBeNull();
     });
 });

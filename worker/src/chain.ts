@@ -1,6 +1,6 @@
 import { Address } from '@ton/core';
 import { ChannelState, ExtendedPaymentChannel } from '../../wrappers/PaymentChannel';
-import { ExtendedWorkerStake, WorkerAttestation, WorkerState } from '../../wrappers/WorkerStake';
+import { ExtendedWorkerStake, WorkerAttestation, WorkerState, isActive, priceSchedule, pricesInForce } from '../../wrappers/WorkerStake';
 import type { PriceSchedule, Prices } from '../../wrappers/receipt';
 import type { ContractOpener } from '../../wrappers/toncenter';
 
@@ -17,6 +17,11 @@ export interface WorkerStakeView {
 export interface PriceScheduleRead {
     schedule: PriceSchedule;
     readAt: number;
+}
+
+interface StakeRead {
+    prices: PriceScheduleRead;
+    view: WorkerStakeView;
 }
 
 interface Cached<T> {
@@ -126,25 +131,34 @@ export class ChainView {
      * (a read answered from cache or, through an outage, from the last good
      * read keeps its own time: pricing judges its age).
      */
-    priceSchedule(address: Address, fresh = false): Promise<PriceScheduleRead | null> {
-        return this.cached(`prices:${address.toRawString()}`, fresh, async () => {
-            const readAt = this.hostNow();
-            if (!(await this.opener.isDeployed(address))) return null;
-            const schedule = await this.opener.open(ExtendedWorkerStake.fromAddress(address)).getPriceSchedule();
-            return { schedule, readAt };
-        });
+    async priceSchedule(address: Address, fresh = false): Promise<PriceScheduleRead | null> {
+        return (await this.stake(address, fresh))?.prices ?? null;
     }
 
-    workerStake(address: Address, fresh = false): Promise<WorkerStakeView | null> {
+    async workerStake(address: Address, fresh = false): Promise<WorkerStakeView | null> {
+        return (await this.stake(address, fresh))?.view ?? null;
+    }
+
+    /**
+     * One read of a WorkerStake's state (one `record` get-method) serves both
+     * its price schedule and its view, so they always come from the same block.
+     */
+    private stake(address: Address, fresh: boolean): Promise<StakeRead | null> {
         return this.cached(`ws:${address.toRawString()}`, fresh, async () => {
+            const readAt = this.hostNow();
             if (!(await this.opener.isDeployed(address))) return null;
-            const ws = this.opener.open(ExtendedWorkerStake.fromAddress(address));
-            const state = await ws.getState();
-            const attestation = await ws.getAttestation();
-            const p = await ws.getPricesInForce();
-            const isActive = await ws.getIsActive();
-            const payoutEscrow = await ws.getPayoutEscrow();
-            return { state, attestation, isActive, payoutEscrow, prices: { prompt: p.prompt, cached: p.cached, completion: p.completion, reasoning: p.reasoning } };
+            const state = await this.opener.open(ExtendedWorkerStake.fromAddress(address)).getState();
+            const p = pricesInForce(state);
+            return {
+                prices: { schedule: priceSchedule(state), readAt },
+                view: {
+                    state,
+                    attestation: state.attestation,
+                    isActive: isActive(state),
+                    payoutEscrow: state.payoutEscrow,
+                    prices: { prompt: p.prompt, cached: p.cached, completion: p.completion, reasoning: p.reasoning },
+                },
+            };
         });
     }
 }
