@@ -486,7 +486,7 @@ function stakeReadSection(): string[] {
     const L = [
         '### One read of a WorkerStake: before and after',
         '',
-        "The worker's chain view read its WorkerStake's record six times at every refresh (every 1.5 s under load): once for the price schedule and five times for its view (state, attestation, prices in force, whether active, payout Escrow: one get-method each), each after its own isDeployed. One read (isDeployed and the `record` get-method) now serves both, so the schedule and the view also always come from the same block; the gateway's worker discovery (client/src/discovery.ts) likewise reads a WorkerStake once instead of five times. tests/worker/chainView.spec.ts counts the get-methods. What it saves is mostly the chain endpoint's work: here the devnet, which runs in the bench process, whose CPU per request is the devnet column.",
+        "The worker's chain view read its WorkerStake's record six times at every refresh (every 1.5 s under load): once for the price schedule and five times for its view (state, attestation, prices in force, whether active, payout Escrow: one get-method each), with an isDeployed before each of the two, eight calls to the chain endpoint in all. One read (isDeployed and the `record` get-method) now serves both, so the schedule and the view also always come from the same block; the gateway's worker discovery (client/src/discovery.ts) likewise reads a WorkerStake once instead of five times. tests/worker/chainView.spec.ts counts the get-methods. What it saves is mostly the chain endpoint's work: here the devnet, which runs in the bench process, whose CPU per request is the devnet column.",
         '',
         `Medians of each side's runs (${ab._source})`,
         '',
