@@ -29,6 +29,7 @@ import { FirstMinutesResult, TestSuitesResult, runFirstMinutes, runTestSuites } 
  *   --channels=N | BENCH_CHANNELS  the gateway's --channels-per-worker (default: the gateway's own default)
  *   --paced-ms=N | BENCH_PACED_MS  the paced overhead run: ms between the upstream's content chunks (default 2; 0 skips it)
  *   --paced-requests=N | BENCH_PACED_REQUESTS  its measured requests per level (default 160; quick 48)
+ *   BENCH_CHUNKS=N                 content chunks per answer of the overhead runs' upstream, and of the profile's frames (default 50)
  *   --out=FILE | BENCH_OUT         where to write the Markdown (default bench/RESULTS.md)
  *   --render | BENCH_RENDER=1      only rewrite the Markdown from bench/results.json
  */
