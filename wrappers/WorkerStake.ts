@@ -128,8 +128,8 @@ export function pricesInForce(s: WorkerState): Prices {
     return termsAt(priceSchedule(s), Number(s.chainTime));
 }
 
-/** Whether the state shows the worker active (staked, bonded, not jailed). */
-export function isActive(s: WorkerState): boolean {
+/** Whether the state (or the bare record) shows the worker active (staked, bonded, not jailed). */
+export function isActive(s: Pick<WorkerState, 'status'>): boolean {
     return Number(s.status) === WorkerStatus.Active;
 }
 
@@ -163,7 +163,7 @@ export class ExtendedWorkerStake extends WorkerStake {
     }
 
     async getIsActive(provider: ContractProvider): Promise<boolean> {
-        return isActive(await this.getState(provider));
+        return isActive(await this.getRecord(provider));
     }
 
     async getStake(provider: ContractProvider): Promise<bigint> {

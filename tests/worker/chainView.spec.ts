@@ -122,7 +122,8 @@ describe('ChainView: a WorkerStake', () => {
     it('is read once, in one get-method, for both its view and its price schedule, which then agree with the wrapper', async () => {
         const s = await deployServing();
         const opener = sandboxOpener(s.blockchain);
-        const view = new ChainView(opener, 3000);
+        // A life no test run outlasts: no refresh-ahead read starts while counting. The host clock is fixed to check the read's stamp.
+        const view = new ChainView(opener, 3_600_000, undefined, () => 1_234_567);
         const records = jest.spyOn(ExtendedWorkerStake.prototype, 'getRecord');
         const [ws, prices] = await Promise.all([view.workerStake(s.workerStake.address), view.priceSchedule(s.workerStake.address)]);
         expect(records).toHaveBeenCalledTimes(1);
@@ -142,6 +143,8 @@ describe('ChainView: a WorkerStake', () => {
         expect(ws!.payoutEscrow?.equals(s.escrow.address)).toBe(true);
         expect(prices!.schedule).toEqual(await c.getPriceSchedule());
         expect(prices!.schedule.chainTime).toBe(Number(ws!.state.chainTime));
+        // Dated by the host clock when the read started, as pricing judges it (worker/src/pricing.ts).
+        expect(prices!.readAt).toBe(1_234_567);
     });
 
     it('is null where nothing is deployed, for both', async () => {
