@@ -7,6 +7,7 @@ import { EmbeddedBackend } from '../worker/src/inference/embedded';
 import type { ChatRequest } from '../worker/src/inference/types';
 import { ROOT } from './lib/network';
 import { rssKiB } from './lib/llamaDirect';
+import { median } from './lib/stats';
 
 /**
  * Embedded engine: tokens/s and memory of the worker's embedded backend
@@ -157,11 +158,6 @@ export async function runParallel(backend: EmbeddedBackend, o: { maxTokens: numb
         speedup8: concurrent8.tokensPerSec / loneSide.tokensPerSec,
         ttftRatio16: concurrent16.firstTokenMsP50 / loneSide.firstTokenMs,
     };
-}
-
-function median(xs: number[]): number {
-    const s = [...xs].sort((a, b) => a - b);
-    return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
 /** The generated demo model (seed 42) written to a scratch folder, and the worker's engine over it (CPU, 1 thread, context 1024), for `fn`. */

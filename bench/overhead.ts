@@ -172,6 +172,8 @@ export async function runOverhead(o: OverheadOptions): Promise<OverheadResult> {
         for (const c of o.levels) {
             // At least two requests per connection before measuring: every channel the gateway opens for this level is open by then.
             const warmup = Math.max(o.warmup, 2 * c);
+            // The warm-up requests ran inside each measured window too.
+            const served = o.requests + warmup;
             const upstreamBefore = processCpuMs(up.child.pid);
             const direct = await load(`${upstreamUrl}/v1/chat/completions`, undefined, c, o.requests, warmup, 'llama-3-8b');
             const upstreamDirect = processCpuMs(up.child.pid) - upstreamBefore;
@@ -181,11 +183,9 @@ export async function runOverhead(o: OverheadOptions): Promise<OverheadResult> {
             const cocoon = await load(`${gateway.url}/chat/completions`, API_KEY, c, o.requests, warmup, 'cocoon-demo');
             const cpuAfter = { worker: processCpuMs(worker.child.pid), gateway: processCpuMs(gateway.child.pid), upstream: processCpuMs(up.child.pid), self: process.cpuUsage(cpuBefore.self) };
             const after = await workerTimes(worker.url);
-            // The warm-up requests ran inside the measured window too.
-            const served = o.requests + warmup;
             const cpuMsPerRequest = { worker: (cpuAfter.worker - cpuBefore.worker) / served, gateway: (cpuAfter.gateway - cpuBefore.gateway) / served };
             const machineCpuMsPerRequest = {
-                direct: machineCpu({ load: direct.cpuMs / o.requests, upstream: upstreamDirect / (o.requests + warmup) }),
+                direct: machineCpu({ load: direct.cpuMs / o.requests, upstream: upstreamDirect / served }),
                 cocoon: machineCpu({
                     load: cocoon.cpuMs / o.requests,
                     upstream: (cpuAfter.upstream - cpuBefore.upstream) / served,

@@ -8,6 +8,7 @@ import { EmbeddedResult, ParallelResult, runEmbedded } from './embedded';
 import { ProfileResult, runProfile } from './profile';
 import { DEFAULT_PRICES } from './lib/network';
 import { USAGE } from './lib/upstream';
+import { median } from './lib/stats';
 import { SuitesResult, runSuites } from './suites';
 import { COST_TARGETS, CostTarget, figureOf } from './economics';
 import { FirstMinutesResult, TestSuitesResult, runFirstMinutes, runTestSuites } from './firstMinutes';
@@ -428,7 +429,7 @@ function lineRateBudgetSection(res: { overhead?: OverheadResult; paced?: Overhea
     ];
     const c1 = res.paced?.levels.find((l) => l.concurrency === 1);
     const hop = res.overhead?.levels.find((l) => l.concurrency === 1)?.direct.ttftMs.p50;
-    if (c1 && hop !== undefined && has([...BEFORE_FIRST_TOKEN, ...AFTER_LAST_CHUNK, 'rawFsync'])) {
+    if (c1 && hop !== undefined && has([...BEFORE_FIRST_TOKEN, ...AFTER_LAST_CHUNK])) {
         const first = 2 * hop + sum(BEFORE_FIRST_TOKEN);
         const end = first + sum(AFTER_LAST_CHUNK);
         L.push(
@@ -496,10 +497,7 @@ function stakeReadSection(): string[] {
     ];
     for (const mode of ['paced', 'unpaced'] as const) {
         // Medians: a run that falls on one of this shared machine's slow spells moves a mean of three.
-        const m = (side: 'before' | 'after', pick: (r: Run) => number) => {
-            const xs = ab[mode][side].map(pick).sort((a, b) => a - b);
-            return xs.length % 2 ? xs[(xs.length - 1) / 2] : (xs[xs.length / 2 - 1] + xs[xs.length / 2]) / 2;
-        };
+        const m = (side: 'before' | 'after', pick: (r: Run) => number) => median(ab[mode][side].map(pick));
         const pair = (pick: (r: Run) => number, d = 2) => `${f(m('before', pick), d)} | ${f(m('after', pick), d)}`;
         L.push(
             `| ${mode} (${ab[mode].before.length} / ${ab[mode].after.length} runs) | ${pair((r) => r.cocoonRps, 1)} | ${f(
